@@ -1,0 +1,1 @@
+"""yuejuan api."""

@@ -1,0 +1,496 @@
+"""Answer-sheet templates: the data that describes one printed answer sheet (答题卡).
+
+A template is JSON, validated on load. All positions are millimetres on the printed page, origin at the
+top-left corner, x to the right and y down. Layout helpers (``choice_block``, ``grid``, ``score_box``) keep a
+60-question block to a few lines of JSON; :func:`expand_page` turns them into concrete bubbles.
+
+Coordinates of a field are those of its first bubble's *centre*; regions and barcodes give their top-left
+corner and size.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+__all__ = [
+    "Template",
+    "TemplateError",
+    "load_template",
+    "parse_template",
+    "expand_page",
+    "ExpandedPage",
+    "Bubble",
+    "BubbleGroup",
+    "PAGE_SIZES_MM",
+    "IDENTITY_BITS",
+]
+
+#: Named page sizes in millimetres (width, height), portrait.
+PAGE_SIZES_MM: dict[str, tuple[float, float]] = {
+    "A4": (210.0, 297.0),
+    "A3": (297.0, 420.0),
+    "8K": (260.0, 368.0),
+    "16K": (184.0, 260.0),
+}
+
+#: Cells in the page-identity strip: start bit, 10 template-code bits, 3 page bits, 4 check bits, stop bit.
+IDENTITY_BITS = 19
+
+
+class TemplateError(ValueError):
+    """A template that cannot be used, with the offending field named in the message."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class PageSize(_Strict):
+    width_mm: float = Field(gt=50, le=1000)
+    height_mm: float = Field(gt=50, le=1000)
+
+
+class Anchor(_Strict):
+    """A registration mark (定位点). ``x``, ``y`` is the centre of its bounding box, ``size`` its side."""
+
+    id: str
+    shape: Literal["square", "circle", "l_corner"] = "square"
+    x: float
+    y: float
+    size: float = Field(default=5.0, ge=2.0, le=20.0)
+    # For an L-corner: which corner of the bounding box the L's elbow occupies.
+    corner: Literal["tl", "tr", "bl", "br"] = "tl"
+
+
+class BubbleStyle(_Strict):
+    """The printed bubble: an ellipse (or rounded rectangle) ``width`` x ``height`` mm with its label inside."""
+
+    shape: Literal["ellipse", "rect"] = "ellipse"
+    width: float = Field(default=5.0, ge=2.0, le=12.0)
+    height: float = Field(default=3.2, ge=1.5, le=12.0)
+    show_label: bool = True
+
+
+class ChoiceBlock(_Strict):
+    """Numbered choice questions laid out in columns.
+
+    Question ``first`` sits at (x, y) on its first option; the next question is ``row_pitch`` below, for
+    ``rows`` questions, then the next column starts ``column_pitch`` to the right.
+    """
+
+    kind: Literal["choice_block"]
+    id: str
+    first: int = Field(ge=1)
+    count: int = Field(ge=1, le=500)
+    options: str = Field(min_length=2, max_length=10)
+    select: Literal["single", "multi"] = "single"
+    x: float
+    y: float
+    rows: int = Field(default=5, ge=1)
+    row_pitch: float = Field(default=5.5, gt=0)
+    column_pitch: float = Field(default=40.0, gt=0)
+    option_pitch: float = Field(default=7.0, gt=0)
+    prefix: str = "Q"
+    bubble: BubbleStyle = BubbleStyle()
+
+    @model_validator(mode="after")
+    def _options_unique(self) -> "ChoiceBlock":
+        if len(set(self.options)) != len(self.options):
+            raise ValueError(f"options {self.options!r} repeat a label")
+        return self
+
+
+class Grid(_Strict):
+    """A bubble grid: ``columns`` characters, each chosen from ``labels`` stacked vertically (考号, seat, form)."""
+
+    kind: Literal["grid"]
+    id: str
+    role: Literal["student_id", "seat", "form", "other"] = "other"
+    labels: str = Field(default="0123456789", min_length=2, max_length=36)
+    columns: int = Field(ge=1, le=30)
+    x: float
+    y: float
+    column_pitch: float = Field(default=6.0, gt=0)
+    row_pitch: float = Field(default=4.6, gt=0)
+    bubble: BubbleStyle = BubbleStyle(width=4.6, height=3.0)
+
+
+class Mark(_Strict):
+    """A single bubble with a meaning of its own, e.g. the proctor's absent mark (缺考)."""
+
+    kind: Literal["mark"]
+    id: str
+    role: Literal["absent", "other"] = "absent"
+    x: float
+    y: float
+    label: str = ""
+    bubble: BubbleStyle = BubbleStyle(width=6.0, height=3.6, show_label=False)
+
+
+class ScoreDigit(_Strict):
+    place: float = Field(gt=0)
+    labels: str = Field(min_length=2, max_length=10)
+
+    @model_validator(mode="after")
+    def _digits(self) -> "ScoreDigit":
+        if not self.labels.isdigit():
+            raise ValueError(f"score digit labels must be digits, got {self.labels!r}")
+        return self
+
+
+class ScoreBox(_Strict):
+    """Score boxes (分数框) a teacher fills for a subjective question: one row per digit place, plus a half mark."""
+
+    kind: Literal["score_box"]
+    id: str
+    question: str
+    max_score: float = Field(gt=0)
+    digits: list[ScoreDigit] = Field(min_length=1)
+    half: bool = False
+    x: float
+    y: float
+    option_pitch: float = Field(default=5.5, gt=0)
+    row_pitch: float = Field(default=4.6, gt=0)
+    bubble: BubbleStyle = BubbleStyle(width=4.4, height=3.0)
+
+
+class Region(_Strict):
+    """A rectangle cropped to a file: a subjective answer area or the handwritten name."""
+
+    kind: Literal["region"]
+    id: str
+    question: str | None = None
+    x: float
+    y: float
+    w: float = Field(gt=0)
+    h: float = Field(gt=0)
+    caption: str = ""
+
+
+class Barcode(_Strict):
+    """The sticker area for the student's label: Code 128 barcode or QR code."""
+
+    kind: Literal["barcode"]
+    id: str
+    symbology: Literal["code128", "qr"] = "code128"
+    x: float
+    y: float
+    w: float = Field(gt=0)
+    h: float = Field(gt=0)
+
+
+class Text(_Strict):
+    """Printed text (title, instructions). ``ascii`` is what a raster rendering without CJK fonts shows."""
+
+    x: float
+    y: float
+    text: str
+    size: float = Field(default=3.5, gt=0, le=30)
+    ascii: str | None = None
+
+
+FieldSpec = Annotated[
+    Union[ChoiceBlock, Grid, Mark, ScoreBox, Region, Barcode], Field(discriminator="kind")
+]
+
+
+class IdentityStrip(_Strict):
+    """Where the page-identity cells are printed: ``IDENTITY_BITS`` squares in a row starting at (x, y)."""
+
+    x: float
+    y: float
+    cell: float = Field(default=3.0, ge=1.5, le=8.0)
+    pitch: float = Field(default=4.5, gt=0)
+
+
+class Page(_Strict):
+    anchors: list[Anchor] = Field(min_length=4)
+    identity: IdentityStrip
+    fields: list[FieldSpec] = []
+    texts: list[Text] = []
+
+
+class Template(_Strict):
+    """One answer-sheet design, possibly several pages."""
+
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str = ""
+    code: int | None = Field(default=None, ge=0, le=1023)
+    page_size: Literal["A4", "A3", "8K", "16K"] | PageSize = "A4"
+    pages: list[Page] = Field(min_length=1, max_length=8)
+
+    @property
+    def page_mm(self) -> tuple[float, float]:
+        """(width, height) of a page in millimetres."""
+        if isinstance(self.page_size, str):
+            return PAGE_SIZES_MM[self.page_size]
+        return (self.page_size.width_mm, self.page_size.height_mm)
+
+    @property
+    def identity_code(self) -> int:
+        """10-bit template code printed in the identity strip (explicit, or derived from ``id``)."""
+        if self.code is not None:
+            return self.code
+        return zlib.crc32(self.id.encode()) & 0x3FF
+
+    @model_validator(mode="after")
+    def _check_layout(self) -> "Template":
+        width, height = self.page_mm
+        for page_no, page in enumerate(self.pages, start=1):
+            where = f"pages[{page_no - 1}]"
+            ids: set[str] = set()
+            for anchor in page.anchors:
+                _inside(f"{where}.anchors[{anchor.id}]", anchor.x, anchor.y, width, height, anchor.size / 2)
+            strip = page.identity
+            _inside(f"{where}.identity", strip.x, strip.y, width, height, strip.cell / 2)
+            _inside(
+                f"{where}.identity (last cell)",
+                strip.x + strip.pitch * (IDENTITY_BITS - 1), strip.y, width, height, strip.cell / 2,
+            )
+            for spec in page.fields:
+                if spec.id in ids:
+                    raise ValueError(f"{where}.fields: id {spec.id!r} used twice")
+                ids.add(spec.id)
+            expanded = expand_page(self, page_no, _validated=False)
+            for group in expanded.groups:
+                for bubble in group.bubbles:
+                    _inside(
+                        f"{where}.fields[{group.field_id}] bubble {group.id}/{bubble.label}",
+                        bubble.x, bubble.y, width, height, bubble.width / 2,
+                    )
+            for rect in expanded.regions + expanded.barcodes:
+                _inside(f"{where}.fields[{rect.id}]", rect.x, rect.y, width, height, 0)
+                _inside(f"{where}.fields[{rect.id}] (far corner)", rect.x + rect.w, rect.y + rect.h,
+                        width, height, 0)
+        return self
+
+
+def _inside(where: str, x: float, y: float, width: float, height: float, margin: float) -> None:
+    if not (margin <= x <= width - margin and margin <= y <= height - margin):
+        raise ValueError(f"{where} at ({x:.1f}, {y:.1f}) mm lies outside the {width:g}x{height:g} mm page")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Expanded layout: what the layout helpers stand for, bubble by bubble.
+
+
+@dataclass(frozen=True)
+class Bubble:
+    """One printed bubble: centre (mm), size (mm), label and shape."""
+
+    label: str
+    x: float
+    y: float
+    width: float
+    height: float
+    shape: str
+    show_label: bool
+
+
+@dataclass(frozen=True)
+class BubbleGroup:
+    """Bubbles read together: one question, one id-grid column, one score-box digit row or one mark.
+
+    ``kind`` is one of ``question``, ``id_column``, ``score_digit``, ``score_half``, ``mark``; ``select`` says
+    how many bubbles may be filled (``single`` or ``multi``).
+    """
+
+    id: str
+    field_id: str
+    kind: str
+    select: str
+    bubbles: tuple[Bubble, ...]
+    number: int | None = None  # question number, id-grid column or digit place index
+    place: float | None = None  # score digit place value
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class Rect:
+    id: str
+    x: float
+    y: float
+    w: float
+    h: float
+    kind: str  # "region" or "barcode"
+    symbology: str | None = None
+    question: str | None = None
+    caption: str = ""
+
+
+@dataclass(frozen=True)
+class ExpandedPage:
+    """A page with every layout helper expanded into bubble groups and rectangles."""
+
+    template_id: str
+    page: int  # 1-based
+    width_mm: float
+    height_mm: float
+    anchors: tuple[Anchor, ...]
+    identity: IdentityStrip
+    groups: tuple[BubbleGroup, ...]
+    regions: tuple[Rect, ...]
+    barcodes: tuple[Rect, ...]
+    texts: tuple[Text, ...]
+    identity_bits: tuple[int, ...] = field(default=())
+
+    @property
+    def bubbles(self) -> list[tuple[BubbleGroup, Bubble]]:
+        """Every bubble with its group, in a fixed order (the order OMR measures them in)."""
+        return [(group, bubble) for group in self.groups for bubble in group.bubbles]
+
+
+def _bubble(label: str, x: float, y: float, style: BubbleStyle, show_label: bool | None = None) -> Bubble:
+    return Bubble(
+        label=label, x=x, y=y, width=style.width, height=style.height, shape=style.shape,
+        show_label=style.show_label if show_label is None else show_label,
+    )
+
+
+def _expand_field(spec) -> tuple[list[BubbleGroup], list[Rect]]:
+    groups: list[BubbleGroup] = []
+    rects: list[Rect] = []
+    if isinstance(spec, ChoiceBlock):
+        for i in range(spec.count):
+            number = spec.first + i
+            col, row = divmod(i, spec.rows)
+            y = spec.y + row * spec.row_pitch
+            x0 = spec.x + col * spec.column_pitch
+            bubbles = tuple(
+                _bubble(label, x0 + k * spec.option_pitch, y, spec.bubble) for k, label in enumerate(spec.options)
+            )
+            groups.append(BubbleGroup(
+                id=f"{spec.prefix}{number}", field_id=spec.id, kind="question", select=spec.select,
+                bubbles=bubbles, number=number,
+            ))
+    elif isinstance(spec, Grid):
+        for col in range(spec.columns):
+            x = spec.x + col * spec.column_pitch
+            bubbles = tuple(
+                _bubble(label, x, spec.y + r * spec.row_pitch, spec.bubble) for r, label in enumerate(spec.labels)
+            )
+            groups.append(BubbleGroup(
+                id=f"{spec.id}[{col}]", field_id=spec.id, kind="id_column", select="single",
+                bubbles=bubbles, number=col, role=spec.role,
+            ))
+    elif isinstance(spec, Mark):
+        groups.append(BubbleGroup(
+            id=spec.id, field_id=spec.id, kind="mark", select="single",
+            bubbles=(_bubble(spec.label or spec.id, spec.x, spec.y, spec.bubble),), role=spec.role,
+        ))
+    elif isinstance(spec, ScoreBox):
+        for row, digit in enumerate(spec.digits):
+            y = spec.y + row * spec.row_pitch
+            bubbles = tuple(
+                _bubble(label, spec.x + k * spec.option_pitch, y, spec.bubble) for k, label in enumerate(digit.labels)
+            )
+            groups.append(BubbleGroup(
+                id=f"{spec.id}[{digit.place:g}]", field_id=spec.id, kind="score_digit", select="single",
+                bubbles=bubbles, number=row, place=digit.place, role=spec.question,
+            ))
+        if spec.half:
+            y = spec.y + len(spec.digits) * spec.row_pitch
+            groups.append(BubbleGroup(
+                id=f"{spec.id}[0.5]", field_id=spec.id, kind="score_half", select="single",
+                bubbles=(_bubble("½", spec.x, y, spec.bubble, show_label=True),), number=len(spec.digits),
+                place=0.5, role=spec.question,
+            ))
+    elif isinstance(spec, Region):
+        rects.append(Rect(spec.id, spec.x, spec.y, spec.w, spec.h, "region", question=spec.question,
+                          caption=spec.caption))
+    elif isinstance(spec, Barcode):
+        rects.append(Rect(spec.id, spec.x, spec.y, spec.w, spec.h, "barcode", symbology=spec.symbology))
+    return groups, rects
+
+
+def identity_bits(template_code: int, page: int) -> tuple[int, ...]:
+    """The identity strip's bits for a template code and 1-based page number.
+
+    Layout: start 1, 10 code bits (MSB first), 3 bits of ``page - 1``, 4 check bits (CRC-4 over the 13 data
+    bits), stop 0. Read backwards (a page upside down) the start/stop bits disagree, so orientation is caught.
+    """
+    if not 0 <= template_code <= 1023:
+        raise TemplateError(f"template code {template_code} outside 0..1023")
+    if not 1 <= page <= 8:
+        raise TemplateError(f"page {page} outside 1..8")
+    data = [(template_code >> (9 - i)) & 1 for i in range(10)] + [((page - 1) >> (2 - i)) & 1 for i in range(3)]
+    return (1, *data, *_crc4(data), 0)
+
+
+def decode_identity(bits: list[int] | tuple[int, ...]) -> tuple[int, int] | None:
+    """(template code, page) encoded in a strip's bits, or None when start/stop or check bits disagree."""
+    if len(bits) != IDENTITY_BITS or bits[0] != 1 or bits[-1] != 0:
+        return None
+    data = list(bits[1:14])
+    if list(bits[14:18]) != _crc4(data):
+        return None
+    code = int("".join(map(str, data[:10])), 2)
+    page = int("".join(map(str, data[10:13])), 2) + 1
+    return code, page
+
+
+def _crc4(data: list[int]) -> list[int]:
+    # CRC-4-ITU (x^4 + x + 1): catches every single and double bit error in 13 data bits.
+    register = 0
+    for bit in data:
+        top = ((register >> 3) & 1) ^ bit
+        register = ((register << 1) & 0xF) ^ (0b0011 if top else 0)
+    return [(register >> (3 - i)) & 1 for i in range(4)]
+
+
+def expand_page(template: Template, page: int, *, _validated: bool = True) -> ExpandedPage:
+    """Expand page ``page`` (1-based) of ``template`` into concrete bubbles and rectangles."""
+    if not 1 <= page <= len(template.pages):
+        raise TemplateError(f"template {template.id!r} has {len(template.pages)} page(s), not page {page}")
+    spec = template.pages[page - 1]
+    groups: list[BubbleGroup] = []
+    regions: list[Rect] = []
+    barcodes: list[Rect] = []
+    for item in spec.fields:
+        new_groups, rects = _expand_field(item)
+        groups.extend(new_groups)
+        for rect in rects:
+            (barcodes if rect.kind == "barcode" else regions).append(rect)
+    width, height = template.page_mm
+    return ExpandedPage(
+        template_id=template.id, page=page, width_mm=width, height_mm=height, anchors=tuple(spec.anchors),
+        identity=spec.identity, groups=tuple(groups), regions=tuple(regions), barcodes=tuple(barcodes),
+        texts=tuple(spec.texts), identity_bits=identity_bits(template.identity_code, page),
+    )
+
+
+def _format_validation_error(error: ValidationError) -> str:
+    lines = []
+    for item in error.errors():
+        location = ".".join(str(part) for part in item["loc"]) or "(template)"
+        lines.append(f"{location}: {item['msg']}")
+    return "; ".join(lines)
+
+
+def parse_template(data: dict | str | bytes) -> Template:
+    """Validate a template given as a dict or JSON text; raise :class:`TemplateError` naming the bad field."""
+    try:
+        if isinstance(data, (str, bytes)):
+            return Template.model_validate_json(data)
+        return Template.model_validate(data)
+    except ValidationError as error:
+        raise TemplateError(f"invalid template: {_format_validation_error(error)}") from None
+
+
+def load_template(path: str | Path) -> Template:
+    """Load and validate a template JSON file."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise TemplateError(f"cannot read template {path}: {error.strerror or error}") from None
+    try:
+        json.loads(text)
+    except json.JSONDecodeError as error:
+        raise TemplateError(f"template {path} is not valid JSON: line {error.lineno}: {error.msg}") from None
+    return parse_template(text)
