@@ -15,12 +15,14 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-# poppler (pdftoppm, pdfinfo) is what pdf2image drives; Debian packages it as poppler-utils.
+# poppler (pdftoppm, pdfinfo) is what pdf2image drives; a CJK font lets printable sheets embed their Chinese.
+CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 system-deps:
-	@command -v pdftoppm >/dev/null 2>&1 || { \
-	  echo "installing poppler-utils"; \
+	@if ! command -v pdftoppm >/dev/null 2>&1 || [ ! -f $(CJK_FONT) ]; then \
+	  echo "installing poppler-utils and fonts-wqy-microhei"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q poppler-utils >/dev/null; }
+	  $$SUDO apt-get update -q >/dev/null && \
+	  $$SUDO apt-get install -y -q poppler-utils fonts-wqy-microhei >/dev/null; fi
 
 demo: install
 	$(PY) -m api.demo --out $(DEMO_OUT)

@@ -1,0 +1,56 @@
+"""``yuejuan scan INPUT... --template T --out DIR``: read scanned answer sheets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "scan", help="read scanned answer sheets (images, multi-page TIFF/PDF, folders)",
+        description="Read every page of the inputs against a template. Writes results.jsonl, results.csv "
+                    "(one row per sheet) and exceptions.csv (what needs review, with reasons) to --out.",
+    )
+    parser.add_argument("inputs", nargs="+", help="files or folders (searched recursively)")
+    parser.add_argument("--template", required=True, help="template JSON path or bundled name")
+    parser.add_argument("--out", required=True, help="output folder")
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--overlays", action="store_true", help="write audit overlays to OUT/overlays")
+    parser.add_argument("--crops", action="store_true", help="write region crops to OUT/crops")
+    parser.add_argument("--profile", default=None, help="scanner profile JSON (calibration/)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from omr.batch import ScanOptions, timed_scan
+    from omr.load import collect_inputs
+    from omr.profile import ScannerProfile, load_profile
+    from sample_sheets import resolve_template
+
+    template = resolve_template(args.template)
+    profile = load_profile(args.profile) if args.profile else ScannerProfile()
+    out = Path(args.out)
+    options = ScanOptions(
+        overlays_dir=str(out / "overlays") if args.overlays else None,
+        crops_dir=str(out / "crops") if args.crops else None,
+    )
+    files, _ = collect_inputs(args.inputs)
+    bar = None
+    if not args.no_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(files), unit="file", file=sys.stderr, disable=None)
+
+    def progress(_pages: int) -> None:
+        if bar is not None:
+            bar.update(1)
+
+    summary, _, _ = timed_scan(args.inputs, template, out, profile=profile, workers=args.workers,
+                               options=options, progress=progress)
+    if bar is not None:
+        bar.close()
+    print(summary.line())
+    return 0

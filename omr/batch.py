@@ -1,0 +1,197 @@
+"""Scan a batch of files: load every page, read it, assemble sheets, write the outputs.
+
+Work is spread over processes, one file per task, each worker preparing the template once. Outputs in the out
+directory: ``results.jsonl`` (everything per page), ``results.csv`` (one row per sheet), ``exceptions.csv``
+(every page or sheet a person must look at, with its reason), and optional ``overlays/`` and ``crops/``.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Callable, Iterable
+
+import cv2
+
+from omr.assemble import SheetResult, assemble_sheets
+from omr.load import LoadLimits, collect_inputs, iter_pages
+from omr.profile import ScannerProfile
+from omr.read import PreparedTemplate, prepare_template, read_page
+from omr.result import PageResult, page_result_to_dict
+from omr.template import Template, expand_page
+
+__all__ = ["BatchSummary", "ScanOptions", "scan_file", "scan_batch", "write_outputs"]
+
+#: Resolution pages are decoded at when the file allows a cheaper reduced decode (JPEG): marks stay readable.
+READ_DPI = 100.0
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    overlays_dir: str | None = None
+    crops_dir: str | None = None
+    limits: LoadLimits = LoadLimits()
+    reduce: bool = True  # decode JPEGs at reduced size when they stay >= READ_DPI
+
+
+@dataclass
+class BatchSummary:
+    pages: int
+    sheets: int
+    ok: int  # sheets read with every mark sure
+    flagged: int  # sheets needing review
+    unreadable: int  # pages that could not be read
+    seconds: float
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.pages / self.seconds if self.seconds > 0 else 0.0
+
+    def line(self) -> str:
+        return (f"pages {self.pages}, sheets {self.sheets}, ok {self.ok}, flagged {self.flagged}, "
+                f"unreadable pages {self.unreadable}, {self.pages_per_second:.1f} pages/s")
+
+
+def _min_side_px(template: Template) -> int:
+    return int(min(template.page_mm) / 25.4 * READ_DPI)
+
+
+def scan_file(path: str | Path, prepared: PreparedTemplate, options: ScanOptions = ScanOptions()) -> list[PageResult]:
+    """Read every page of one file; unreadable pages come back as results with status ``error``."""
+    results = []
+    reduce_to = _min_side_px(prepared.template) if options.reduce else None
+    for loaded in iter_pages(path, limits=options.limits, reduce_jpeg_to_min_px=reduce_to):
+        if loaded.image is None:
+            results.append(PageResult(source=str(path), page_index=loaded.page_index, status="error",
+                                      reasons=[loaded.error or "unreadable page"]))
+            continue
+        try:
+            result = read_page(loaded.image, prepared, source=str(path), page_index=loaded.page_index,
+                               crop_dir=options.crops_dir)
+        except Exception as error:  # one bad page never stops a batch; the reason goes to review
+            result = PageResult(source=str(path), page_index=loaded.page_index, status="error",
+                                reasons=[f"internal error reading page: {type(error).__name__}: {error}"])
+        if options.overlays_dir:
+            from omr.overlay import draw_overlay
+
+            folder = Path(options.overlays_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            target = folder / f"{Path(path).stem}_p{loaded.page_index + 1}.png"
+            cv2.imwrite(str(target), draw_overlay(loaded.image, result, prepared))
+            result.overlay = str(target)
+        results.append(result)
+    return results
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(template_json: str, profile: dict, options: ScanOptions) -> None:
+    cv2.setNumThreads(1)  # one page per process; OpenCV's own threads would only contend
+    template = Template.model_validate_json(template_json)
+    _WORKER["prepared"] = prepare_template(template, ScannerProfile(**profile))
+    _WORKER["options"] = options
+
+
+def _worker_scan(path: str) -> list[dict]:
+    return [page_result_to_dict(r) for r in scan_file(path, _WORKER["prepared"], _WORKER["options"])]
+
+
+def scan_batch(inputs: Iterable[str | Path], template: Template, *, profile: ScannerProfile | None = None,
+               workers: int | None = None, options: ScanOptions = ScanOptions(),
+               progress: Callable[[int], None] | None = None) -> tuple[list[PageResult], list[tuple[str, str]]]:
+    """Read every page of every input (files or folders, recursively), in input order.
+
+    Returns the page results and the inputs refused before reading (path, reason).
+    ``workers`` defaults to all cores; 1 reads in this process.
+    """
+    from omr.result import page_result_from_dict
+
+    profile = profile or ScannerProfile()
+    files, rejected = collect_inputs(inputs)
+    workers = workers or os.cpu_count() or 1
+    pages: list[PageResult] = []
+    if workers <= 1 or len(files) <= 1:
+        prepared = prepare_template(template, profile)
+        for path in files:
+            batch = scan_file(path, prepared, options)
+            pages.extend(batch)
+            if progress:
+                progress(len(batch))
+    else:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker,
+                                 initargs=(template.model_dump_json(), asdict(profile), options)) as pool:
+            for batch in pool.map(_worker_scan, [str(f) for f in files], chunksize=4):
+                pages.extend(page_result_from_dict(d) for d in batch)
+                if progress:
+                    progress(len(batch))
+    return pages, [(str(path), reason) for path, reason in rejected]
+
+
+def _answer_cell(reading) -> str:
+    if reading.status == "uncertain":
+        return "?" + reading.marked
+    return reading.marked
+
+
+def write_outputs(out_dir: str | Path, template: Template, pages: list[PageResult],
+                  rejected: list[tuple[str, str]], seconds: float) -> tuple[BatchSummary, list[SheetResult]]:
+    """Write results.jsonl, results.csv and exceptions.csv; return the summary and the sheets."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sheets, unreadable = assemble_sheets(pages, len(template.pages))
+    with open(out / "results.jsonl", "w", encoding="utf-8") as handle:
+        for page in pages:
+            handle.write(json.dumps({"type": "page", **page_result_to_dict(page)}, ensure_ascii=False) + "\n")
+        for sheet in sheets:
+            handle.write(json.dumps({"type": "sheet", **asdict(sheet)}, ensure_ascii=False) + "\n")
+    question_ids = [g.id for n in range(1, len(template.pages) + 1)
+                    for g in expand_page(template, n).groups if g.kind == "question"]
+    score_ids = sorted({g.role for n in range(1, len(template.pages) + 1)
+                        for g in expand_page(template, n).groups if g.kind in ("score_digit", "score_half")})
+    with open(out / "results.csv", "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["sheet", "student_id", "status", "absent", "reasons", "pages", *question_ids,
+                         *[f"score_{s}" for s in score_ids]])
+        for sheet in sheets:
+            writer.writerow([
+                sheet.sheet_index + 1, sheet.student_id or "", sheet.status,
+                "" if sheet.absent is None else int(sheet.absent), "; ".join(sheet.reasons),
+                " ".join(f"{Path(p['source']).name}#{p['page_index'] + 1}" for p in sheet.pages),
+                *[_answer_cell(sheet.questions[q]) if q in sheet.questions else "" for q in question_ids],
+                *[("" if sheet.scores.get(s) is None or sheet.scores[s].value is None else f"{sheet.scores[s].value:g}")
+                  for s in score_ids],
+            ])
+    with open(out / "exceptions.csv", "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["source", "page", "sheet", "student_id", "reason"])
+        for path, reason in rejected:
+            writer.writerow([path, "", "", "", reason])
+        for page in unreadable:
+            for reason in page.reasons or ["unreadable"]:
+                writer.writerow([page.source, page.page_index + 1, "", "", reason])
+        for sheet in sheets:
+            first = sheet.pages[0]
+            for reason in sheet.reasons:
+                writer.writerow([first["source"], first["page_index"] + 1, sheet.sheet_index + 1,
+                                 sheet.student_id or "", reason])
+    summary = BatchSummary(
+        pages=len(pages) + len(rejected), sheets=len(sheets), ok=sum(s.status == "ok" for s in sheets),
+        flagged=sum(s.status != "ok" for s in sheets), unreadable=len(unreadable) + len(rejected),
+        seconds=seconds,
+    )
+    return summary, sheets
+
+
+def timed_scan(inputs, template, out_dir, **kwargs) -> tuple[BatchSummary, list[SheetResult], list[PageResult]]:
+    """:func:`scan_batch` then :func:`write_outputs`, timing the whole run."""
+    started = time.perf_counter()
+    pages, rejected = scan_batch(inputs, template, **kwargs)
+    summary, sheets = write_outputs(out_dir, template, pages, rejected, time.perf_counter() - started)
+    return summary, sheets, pages

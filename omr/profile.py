@@ -1,0 +1,75 @@
+"""Scanner profile: the decision parameters of OMR, as plain data.
+
+Scanners differ (pencil reads grey on one, black on another; some dither to 1 bit), so every threshold the
+decision uses lives here, not in code. ``calibration/`` learns a profile from labelled scans and writes it as
+JSON; OMR only reads it. The defaults work for typical office scanners.
+
+Mark *strength* is the unit of every threshold: the bubble's mean darkness above its blank printed baseline,
+normalised so 0 is blank paper with the printed outline/label and 1 is solid ink as dark as the anchors.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+__all__ = ["ScannerProfile", "load_profile", "save_profile"]
+
+
+@dataclass(frozen=True)
+class ScannerProfile:
+    """Decision parameters for one scanner (or the defaults)."""
+
+    name: str = "default"
+    #: A bubble at or below this strength is empty (erasure residue, dust, bleed-through stay below it).
+    empty_max: float = 0.16
+    #: A bubble at or above this strength is filled, whatever the page's mark level.
+    filled_min: float = 0.42
+    #: Relative to the page's typical mark strength: at or above ``relative_filled * level`` counts as filled
+    #: (light pencil pages), but never below ``filled_floor``.
+    relative_filled: float = 0.6
+    filled_floor: float = 0.30
+    #: Typical mark strength assumed when a page has too few confident marks to measure its own.
+    default_mark_level: float = 0.8
+    #: Confident marks needed to trust a page's own mark level.
+    min_marks_for_level: int = 5
+    #: Part of each bubble measured (fraction of its semi-axes): the printed outline stays outside.
+    inner_fraction: float = 0.72
+    #: Ring where the local paper is sampled (fraction of semi-axes).
+    ring_fraction: float = 1.45
+    #: Identity cells: darkness above ``identity_on`` is a 1, below ``identity_off`` a 0, between is unsure.
+    identity_on: float = 0.55
+    identity_off: float = 0.3
+    #: Largest anchor misfit (mm) after an affine fit before the page is refused as not registered.
+    max_anchor_residual_mm: float = 1.5
+    #: Resolution (pixels per mm) below which OMR refuses to read (about 100 dpi).
+    min_px_per_mm: float = 2.3
+    #: Strength spread (filled vs the rest) under which a confident reading gets confidence 1.
+    confidence_span: float = 0.25
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.empty_max < self.filled_floor <= self.filled_min <= 1:
+            raise ValueError(
+                "profile thresholds must satisfy 0 <= empty_max < filled_floor <= filled_min <= 1, got "
+                f"empty_max={self.empty_max}, filled_floor={self.filled_floor}, filled_min={self.filled_min}"
+            )
+        if not 0 < self.inner_fraction < 1 < self.ring_fraction:
+            raise ValueError("profile needs 0 < inner_fraction < 1 < ring_fraction")
+        if not self.identity_off < self.identity_on:
+            raise ValueError("profile needs identity_off < identity_on")
+
+
+def load_profile(path: str | Path) -> ScannerProfile:
+    """Read a profile JSON file; unknown keys are refused so a typo cannot silently keep a default."""
+    data = json.loads(Path(path).read_text(encoding="utf-8"))
+    known = {f.name for f in fields(ScannerProfile)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ValueError(f"scanner profile {path}: unknown key(s) {', '.join(unknown)}")
+    return ScannerProfile(**data)
+
+
+def save_profile(profile: ScannerProfile, path: str | Path) -> None:
+    """Write ``profile`` as JSON (what calibration produces)."""
+    Path(path).write_text(json.dumps(asdict(profile), indent=2) + "\n", encoding="utf-8")

@@ -1,0 +1,340 @@
+"""Read one scanned page: register, identify, measure every bubble, decide, and say how sure.
+
+:func:`prepare_template` does the per-template work once (bubble arrays, the blank-print baseline of every
+bubble); :func:`read_page` is then called per page and never raises for a bad page: it returns a
+:class:`~omr.result.PageResult` with status ``error`` and the reason.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from omr.decide import FILLED, UNCERTAIN, classify_bubbles, decide_groups, mark_strength, page_thresholds
+from omr.measure import disk_samples, measure_bubbles, ring_samples
+from omr.profile import ScannerProfile
+from omr.register import Registration, apply_homography, homography_jacobians, register_page
+from omr.render import render_page
+from omr.result import PageResult, QuestionReading, ScoreReading
+from omr.template import ExpandedPage, ScoreBox, Template, decode_identity, expand_page
+
+__all__ = ["PreparedPage", "PreparedTemplate", "prepare_template", "read_page", "warp_rect"]
+
+_BASELINE_PX_PER_MM = 8.0  # resolution the blank page is rendered at to learn each bubble's printed darkness
+_RING_SAMPLES = ring_samples(24)
+
+
+@dataclass
+class PreparedPage:
+    """A template page as arrays, in measuring order."""
+
+    expanded: ExpandedPage
+    centres_mm: np.ndarray  # (n, 2)
+    semi_axes_mm: np.ndarray  # (n, 2)
+    group_starts: np.ndarray  # (groups + 1,)
+    single_select: np.ndarray  # (groups,) bool
+    blank_darkness: np.ndarray  # (n,) darkness of the empty printed bubble (outline inside + label)
+    identity_centres_mm: np.ndarray  # (bits, 2)
+    identity_semi_mm: np.ndarray  # (bits, 2)
+    score_max: dict[str, float]  # score-box field id -> the question's full marks
+
+
+@dataclass
+class PreparedTemplate:
+    template: Template
+    profile: ScannerProfile
+    pages: list[PreparedPage]
+    _disk_cache: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def disk(self, per_axis: int) -> np.ndarray:
+        if per_axis not in self._disk_cache:
+            self._disk_cache[per_axis] = disk_samples(per_axis)
+        return self._disk_cache[per_axis]
+
+
+def _page_arrays(expanded: ExpandedPage) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    centres, semi, starts, selects = [], [], [0], []
+    for group in expanded.groups:
+        for bubble in group.bubbles:
+            centres.append((bubble.x, bubble.y))
+            semi.append((bubble.width / 2, bubble.height / 2))
+        starts.append(starts[-1] + len(group.bubbles))
+        selects.append(group.select)
+    return (np.array(centres, np.float64).reshape(-1, 2), np.array(semi, np.float64).reshape(-1, 2),
+            np.array(starts), np.array([select == "single" for select in selects]))
+
+
+def _scale_homography(px_per_mm: float) -> np.ndarray:
+    # mm -> pixel centres of a page rendered at px_per_mm (see omr.geometry)
+    return np.array([[px_per_mm, 0, -0.5], [0, px_per_mm, -0.5], [0, 0, 1.0]])
+
+
+def prepare_template(template: Template, profile: ScannerProfile | None = None) -> PreparedTemplate:
+    """Precompute what reading needs for every page of ``template`` (done once per process)."""
+    profile = profile or ScannerProfile()
+    prepared = PreparedTemplate(template, profile, [])
+    for number in range(1, len(template.pages) + 1):
+        expanded = expand_page(template, number)
+        centres, semi, starts, selects = _page_arrays(expanded)
+        strip = expanded.identity
+        bits = len(expanded.identity_bits)
+        identity_centres = np.stack([strip.x + strip.pitch * np.arange(bits), np.full(bits, strip.y)], axis=1)
+        identity_semi = np.full((bits, 2), strip.cell / 2)
+        blank = render_page(expanded, _BASELINE_PX_PER_MM * 25.4)
+        matrix = _scale_homography(_BASELINE_PX_PER_MM)
+        measured = measure_bubbles(
+            blank, apply_homography(matrix, centres), homography_jacobians(matrix, centres), semi,
+            inner=prepared.disk(16), ring=_RING_SAMPLES, inner_fraction=profile.inner_fraction,
+            ring_fraction=profile.ring_fraction, dark_level=128.0,
+        )
+        prepared.pages.append(PreparedPage(
+            expanded, centres, semi, starts, selects, (255.0 - measured.inner_mean) / 255.0,
+            identity_centres, identity_semi,
+            {f.id: f.max_score for f in template.pages[number - 1].fields if isinstance(f, ScoreBox)},
+        ))
+    return prepared
+
+
+def _is_binary(image: np.ndarray) -> bool:
+    sample = image[::7, ::7]
+    return bool(np.count_nonzero((sample > 0) & (sample < 255)) < 0.001 * sample.size)
+
+
+def _read_identity(image: np.ndarray, fit: Registration, page: PreparedPage, prepared: PreparedTemplate,
+                   ) -> tuple[tuple[int, int] | None, bool]:
+    """(template code, page) from the identity strip under ``fit``, and whether every cell was clear."""
+    matrix = fit.page_to_image
+    profile = prepared.profile
+    measured = measure_bubbles(
+        image, apply_homography(matrix, page.identity_centres_mm),
+        homography_jacobians(matrix, page.identity_centres_mm), page.identity_semi_mm,
+        inner=prepared.disk(10), ring=_RING_SAMPLES, inner_fraction=profile.inner_fraction,
+        ring_fraction=profile.ring_fraction, dark_level=128.0,
+    )
+    paper = float(np.median(measured.ring_median))
+    darkness = (paper - measured.inner_mean) / max(paper - fit.ink_level, 1.0)
+    bits = (darkness > 0.5 * (profile.identity_on + profile.identity_off)).astype(int)
+    clear = bool(np.all((darkness >= profile.identity_on) | (darkness <= profile.identity_off)))
+    return decode_identity(bits.tolist()), clear
+
+
+def warp_rect(image: np.ndarray, page_to_image: np.ndarray, x: float, y: float, w: float, h: float,
+              px_per_mm: float) -> np.ndarray:
+    """The template rectangle (mm) cut out of the image, upright, at ``px_per_mm``."""
+    width, height = max(1, int(round(w * px_per_mm))), max(1, int(round(h * px_per_mm)))
+    # output pixel (u, v) centre -> template mm -> image pixel
+    to_mm = np.array([[1 / px_per_mm, 0, x + 0.5 / px_per_mm], [0, 1 / px_per_mm, y + 0.5 / px_per_mm], [0, 0, 1]])
+    return cv2.warpPerspective(image, page_to_image @ to_mm, (width, height),
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+
+
+def _decode_barcode(crop: np.ndarray, symbology: str) -> str | None:
+    if symbology == "qr":
+        text, _, _ = cv2.QRCodeDetector().detectAndDecode(crop)
+        return text or None
+    from omr.code128 import decode_region
+
+    return decode_region(crop)
+
+
+def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration, PreparedPage] | str:
+    """The registration and template page of a scan, or the reason there is none."""
+    other = None
+    registered_any = False
+    tried: dict[tuple, list[Registration]] = {}
+    for page in prepared.pages:
+        key = tuple((a.shape, a.x, a.y, a.size, a.corner) for a in page.expanded.anchors)
+        if key not in tried:
+            tried[key] = register_page(image, page.expanded,
+                                       max_residual_mm=prepared.profile.max_anchor_residual_mm)
+        for fit in tried[key]:
+            registered_any = True
+            decoded, _ = _read_identity(image, fit, page, prepared)
+            if decoded is None:
+                continue
+            code, number = decoded
+            if code == prepared.template.identity_code and number == page.expanded.page:
+                return fit, page
+            other = decoded
+    if other is not None and other[0] != prepared.template.identity_code:
+        return f"page of another template (code {other[0]}, page {other[1]})"
+    if registered_any:
+        return "page identity unreadable"
+    if float(image.std()) < 6.0:
+        return "blank page (no anchors)"
+    return "no anchors found"
+
+
+def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = "", page_index: int = 0,
+              crop_dir=None) -> PageResult:
+    """Read one scanned page.
+
+    Parameters
+    ----------
+    image : (rows, cols) uint8 array
+        Grayscale scan (255 = white). 1-bit scans (only 0 and 255) are smoothed back to gray first.
+    prepared : PreparedTemplate
+        From :func:`prepare_template`.
+    source, page_index : str, int
+        Where the page came from, copied into the result.
+    crop_dir : path-like, optional
+        When given, every region of the page is cut out upright and written there as PNG.
+    """
+    started = time.perf_counter()
+    result = PageResult(source=source, page_index=page_index, status="ok", template_id=prepared.template.id)
+    if image.ndim != 2 or image.dtype != np.uint8 or min(image.shape) < 32:
+        result.status = "error"
+        result.reasons.append(f"not a grayscale page image ({image.dtype}, shape {image.shape})")
+        return result
+    profile = prepared.profile
+    if _is_binary(image):
+        # Dithered or thresholded 1-bit scan: average the dots back into gray levels before measuring.
+        width_mm = min(prepared.template.page_mm)
+        kernel = max(3, int(round(min(image.shape) / width_mm * 0.45)) | 1)
+        image = cv2.blur(image, (kernel, kernel))
+    located = _locate(image, prepared)
+    timings = {"register_ms": (time.perf_counter() - started) * 1000}
+    if isinstance(located, str):
+        result.status = "error"
+        result.reasons.append(located)
+        result.timings_ms = timings
+        return result
+    fit, page = located
+    if fit.px_per_mm < profile.min_px_per_mm:
+        result.status = "error"
+        result.reasons.append(f"resolution too low ({fit.px_per_mm * 25.4:.0f} dpi)")
+        return result
+    result.page, result.orientation = page.expanded.page, fit.orientation
+    result.residual_mm = round(fit.residual_mm, 3)
+    result.page_to_image = fit.page_to_image.tolist()
+
+    t0 = time.perf_counter()
+    matrix = fit.page_to_image
+    bubble_px = float(np.median(page.semi_axes_mm.min(axis=1))) * profile.inner_fraction * fit.px_per_mm
+    per_axis = int(np.clip(round(2 * bubble_px), 8, 20))
+    centres_px = apply_homography(matrix, page.centres_mm)
+    measured = measure_bubbles(
+        image, centres_px, homography_jacobians(matrix, page.centres_mm), page.semi_axes_mm,
+        inner=prepared.disk(per_axis), ring=_RING_SAMPLES, inner_fraction=profile.inner_fraction,
+        ring_fraction=profile.ring_fraction, dark_level=(255.0 + fit.ink_level) / 2,
+    )
+    timings["measure_ms"] = (time.perf_counter() - t0) * 1000
+
+    t0 = time.perf_counter()
+    paper = float(np.median(measured.ring_median))
+    strength = mark_strength(measured.inner_mean, page.blank_darkness, paper, fit.ink_level)
+    thresholds = page_thresholds(strength, profile)
+    state, margin = classify_bubbles(strength, thresholds)
+    decisions = decide_groups(state, margin, page.group_starts, page.single_select, profile.confidence_span)
+    result.mark_level = round(thresholds.mark_level, 3)
+    _interpret(result, page, decisions)
+    timings["decide_ms"] = (time.perf_counter() - t0) * 1000
+
+    t0 = time.perf_counter()
+    for rect in page.expanded.barcodes:
+        crop = warp_rect(image, matrix, rect.x, rect.y, rect.w, rect.h, min(fit.px_per_mm, 10.0))
+        result.barcode = _decode_barcode(crop, rect.symbology or "code128")
+    _settle_student_id(result)
+    if crop_dir is not None:
+        from pathlib import Path
+
+        folder = Path(crop_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        stem = f"{Path(source).stem or 'page'}_p{page_index + 1}"
+        for rect in page.expanded.regions:
+            crop = warp_rect(image, matrix, rect.x, rect.y, rect.w, rect.h, fit.px_per_mm)
+            path = folder / f"{stem}_{rect.id}.png"
+            cv2.imwrite(str(path), crop)
+            result.crops[rect.id] = str(path)
+    timings["extras_ms"] = (time.perf_counter() - t0) * 1000
+    result.timings_ms = {k: round(v, 3) for k, v in timings.items()}
+    return result
+
+
+def _labels(group, mask: np.ndarray) -> str:
+    return "".join(bubble.label for bubble, on in zip(group.bubbles, mask) if on)
+
+
+def _interpret(result: PageResult, page: PreparedPage, decisions) -> None:
+    """Questions, id grid, absent mark and score boxes from the group decisions."""
+    uncertain_q, multiple_q = [], []
+    id_columns: list[tuple[str, str]] = []
+    score_parts: dict[str, list] = {}
+    for group, decision in zip(page.expanded.groups, decisions):
+        marked = _labels(group, decision.marked)
+        if group.kind == "question":
+            result.questions[group.id] = QuestionReading(marked, decision.status, decision.confidence,
+                                                         _labels(group, decision.uncertain))
+            if decision.status == "uncertain":
+                uncertain_q.append(group.id)
+            elif decision.status == "multiple":
+                multiple_q.append(group.id)
+        elif group.kind == "id_column" and group.role == "student_id":
+            id_columns.append((marked, decision.status))
+        elif group.kind == "mark" and group.role == "absent":
+            if decision.status == "uncertain":
+                result.absent = None
+                result.flag("absent mark uncertain")
+            else:
+                result.absent = decision.status == "ok"
+        elif group.kind in ("score_digit", "score_half"):
+            score_parts.setdefault(group.role, []).append((group, decision, marked))
+    if uncertain_q:
+        result.flag("uncertain marks: " + ", ".join(uncertain_q))
+    if multiple_q:
+        result.flag("multiple marks: " + ", ".join(multiple_q))
+    if id_columns:
+        grid = "".join(m if s == "ok" else ("?" if s in ("uncertain", "multiple") else " ") for m, s in id_columns)
+        result.id_grid = grid
+        statuses = {s for _, s in id_columns}
+        if statuses == {"ok"}:
+            result.student_id, result.student_id_status = grid, "ok"
+        elif statuses == {"blank"}:
+            result.student_id_status = "blank"
+        elif "uncertain" in statuses:
+            result.student_id_status = "uncertain"
+        elif "multiple" in statuses:
+            result.student_id_status = "multiple"
+        else:
+            result.student_id_status = "incomplete"
+    for question, parts in score_parts.items():
+        result.scores[question] = _score(parts, page)
+        if result.scores[question].status not in ("ok", "blank"):
+            result.flag(f"score {result.scores[question].status}: {question}")
+
+
+def _score(parts: list, page: PreparedPage) -> ScoreReading:
+    statuses = [decision.status for _, decision, _ in parts]
+    confidence = min(decision.confidence for _, decision, _ in parts)
+    if "uncertain" in statuses:
+        return ScoreReading(None, "uncertain", confidence)
+    if "multiple" in statuses:
+        return ScoreReading(None, "multiple", confidence)
+    if all(status == "blank" for status in statuses):
+        return ScoreReading(None, "blank", confidence)
+    # A blank digit row counts as 0 (teachers leave the tens empty for a one-digit score).
+    value = 0.0
+    for group, decision, marked in parts:
+        if decision.status == "ok":
+            value += float(group.place) * (1.0 if group.kind == "score_half" else float(marked))
+    if value > page.score_max[parts[0][0].field_id]:
+        return ScoreReading(value, "over_max", confidence)
+    return ScoreReading(value, "ok", confidence)
+
+
+def _settle_student_id(result: PageResult) -> None:
+    """Combine the 考号 grid and the barcode; flag what a person must look at."""
+    has_grid = result.student_id_status is not None
+    if result.barcode and result.student_id and result.barcode != result.student_id:
+        result.flag(f"student id grid {result.student_id} and barcode {result.barcode} disagree")
+        return
+    if result.student_id is None and result.barcode:
+        result.student_id = result.barcode
+        if has_grid and result.student_id_status not in ("blank",):
+            result.flag(f"student id grid {result.student_id_status}; barcode used")
+        return
+    if has_grid and result.student_id is None and result.absent is not True:
+        result.flag(f"student id {result.student_id_status}")

@@ -1,0 +1,272 @@
+"""Registration: find a page's anchors and the transform from template millimetres to image pixels.
+
+Only windows around where anchors can be are examined (downsampled to about 3 px/mm), so a page costs well
+under a millisecond here. Each orientation (0/90/180/270°) that fits the image's aspect is tried; anchors are
+matched, an affine fit checks them, and a perspective transform is fitted to all of them. Which orientation is
+right is left to the page-identity strip (see :mod:`omr.read`), because a sheet's four corner anchors look the
+same upside down.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import cv2
+import numpy as np
+
+from omr.layout import anchor_polygon
+from omr.template import Anchor, ExpandedPage
+
+__all__ = ["Registration", "AnchorCandidate", "find_anchor_candidates", "register_page", "apply_homography",
+           "homography_jacobians", "anchor_reference_point"]
+
+_WORK_PX_PER_MM = 2.2  # resolution anchors are searched at (an anchor stays >= 10 px)
+_SEARCH_BASE_MM = 14.0  # shift/margin tolerance of the first guess
+_SEARCH_ROTATION = 0.11  # ~6° of rotation, times the distance from the page centre
+
+
+@dataclass(frozen=True)
+class AnchorCandidate:
+    x: float  # refined centroid, full-resolution pixels
+    y: float
+    size_px: float  # sqrt of the dark area
+    ink: float  # median gray inside (how black the print is on this scan)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A fitted page: ``page_to_image`` maps template mm (x, y, 1) to image pixels."""
+
+    page_to_image: np.ndarray  # 3x3 float64
+    orientation: int  # degrees the page is turned in the image: 0, 90, 180 or 270
+    residual_mm: float  # worst anchor misfit of an affine fit
+    px_per_mm: float
+    ink_level: float  # gray level of solid print (anchors)
+    anchors_found: int
+
+
+@lru_cache(maxsize=256)
+def anchor_reference_point(anchor: Anchor) -> tuple[float, float]:
+    """The centroid of an anchor's printed shape in mm (what a centroid in the image corresponds to)."""
+    if anchor.shape == "circle":
+        return anchor.x, anchor.y
+    polygon = np.asarray(anchor_polygon(anchor), np.float64)
+    x, y = polygon[:, 0], polygon[:, 1]
+    cross = x * np.roll(y, -1) - np.roll(x, -1) * y
+    area = cross.sum() / 2
+    return float(((x + np.roll(x, -1)) * cross).sum() / (6 * area)), float(((y + np.roll(y, -1)) * cross).sum() / (6 * area))
+
+
+def apply_homography(matrix: np.ndarray, points_mm: np.ndarray) -> np.ndarray:
+    """Map (n, 2) template points (mm) through a 3x3 homography to (n, 2) image pixels."""
+    points = np.asarray(points_mm, np.float64)
+    homogeneous = points @ matrix[:, :2].T + matrix[:, 2]
+    return homogeneous[:, :2] / homogeneous[:, 2:3]
+
+
+def homography_jacobians(matrix: np.ndarray, points_mm: np.ndarray) -> np.ndarray:
+    """(n, 2, 2) derivatives d(pixel)/d(mm) of the homography at each point: the local scale and rotation."""
+    points = np.asarray(points_mm, np.float64)
+    homogeneous = points @ matrix[:, :2].T + matrix[:, 2]
+    w = homogeneous[:, 2]
+    jac = np.empty((len(points), 2, 2))
+    for row in range(2):
+        for col in range(2):
+            jac[:, row, col] = (matrix[row, col] * w - homogeneous[:, row] * matrix[2, col]) / (w * w)
+    return jac
+
+
+def _nominal_transform(orientation: int, width_mm: float, height_mm: float, shape: tuple[int, int]) -> np.ndarray:
+    """A similarity guess (mm -> px) that centres the page in the image turned by ``orientation``."""
+    rows, cols = shape
+    turned_w, turned_h = (width_mm, height_mm) if orientation in (0, 180) else (height_mm, width_mm)
+    scale = (cols / turned_w + rows / turned_h) / 2
+    angle = np.deg2rad(orientation)
+    cos, sin = np.cos(angle), np.sin(angle)
+    # Rotate the page about its centre (clockwise in image coordinates, y down), scale, centre in the image.
+    rotation = np.array([[cos, -sin], [sin, cos]]) * scale
+    centre_mm = np.array([width_mm / 2, height_mm / 2])
+    offset = np.array([(cols - 1) / 2, (rows - 1) / 2]) - rotation @ centre_mm
+    matrix = np.eye(3)
+    matrix[:2, :2] = rotation
+    matrix[:2, 2] = offset
+    return matrix
+
+
+def _orientations(width_mm: float, height_mm: float, shape: tuple[int, int]) -> list[int]:
+    rows, cols = shape
+    page_portrait = height_mm >= width_mm
+    image_portrait = rows >= cols
+    if abs(height_mm - width_mm) < 0.05 * max(height_mm, width_mm):
+        return [0, 90, 180, 270]
+    return [0, 180] if page_portrait == image_portrait else [90, 270]
+
+
+_EXTENT_AND_FILL = {  # per shape: (min extent, max extent, min fill, max fill) of the blob vs its box and size²
+    "square": (0.72, 1.01, 0.6, 1.4),
+    "circle": (0.6, 0.9, 0.5, 1.1),
+    "l_corner": (0.38, 0.72, 0.35, 0.8),  # an L covers 5/9 of its box
+}
+
+
+def _gray_levels(image: np.ndarray, fractions: tuple[float, ...]) -> list[float]:
+    """Gray levels below which the given fractions of pixels lie (a fast percentile for uint8)."""
+    histogram = cv2.calcHist([image], [0], None, [256], [0, 256]).ravel().cumsum()
+    return [float(np.searchsorted(histogram, f * histogram[-1])) for f in fractions]
+
+
+def find_anchor_candidates(image: np.ndarray, px_per_mm: float,
+                           windows: list[tuple[int, int, int, int, Anchor]]) -> list[AnchorCandidate]:
+    """Dark blobs of an anchor's size and shape inside each search window (x0, y0, x1, y1, anchor)."""
+    factor = max(1, int(round(px_per_mm / _WORK_PX_PER_MM)))
+    found: list[AnchorCandidate] = []
+    for x0, y0, x1, y1, anchor in windows:
+        crop = image[y0:y1, x0:x1]
+        if crop.size == 0:
+            continue
+        small = cv2.resize(crop, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA) if factor > 1 else crop
+        lo, hi = _gray_levels(small, (0.01, 0.9))
+        if hi - lo < 50:  # no black print in this window
+            continue
+        threshold = (lo + hi) / 2
+        mask = (small < threshold).astype(np.uint8)
+        _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+        expected = anchor.size * px_per_mm / factor
+        width, height, area = stats[1:, 2], stats[1:, 3], stats[1:, 4]
+        min_extent, max_extent, min_fill, max_fill = _EXTENT_AND_FILL[anchor.shape]
+        extent = area / np.maximum(width * height, 1)
+        fill = area / (expected * expected)
+        keep = ((width >= 0.65 * expected) & (width <= 1.5 * expected) & (height >= 0.65 * expected)
+                & (height <= 1.5 * expected) & (extent >= min_extent) & (extent <= max_extent)
+                & (fill >= min_fill) & (fill <= max_fill))
+        for label in np.flatnonzero(keep) + 1:
+            left, top, box_w, box_h, _ = stats[label]
+            candidate = _refine(image, x0 + left * factor, y0 + top * factor, box_w * factor, box_h * factor,
+                                hi, threshold)
+            if candidate is not None:
+                found.append(candidate)
+    return found
+
+
+def _refine(image: np.ndarray, left: int, top: int, width: int, height: int, paper: float,
+            threshold: float) -> AnchorCandidate | None:
+    """Sub-pixel centroid of the blob at full resolution, weighting pixels by how dark they are."""
+    pad = max(2, int(0.25 * max(width, height)))
+    y0, x0 = max(0, top - pad), max(0, left - pad)
+    crop = image[y0:top + height + pad, x0:left + width + pad]
+    ink = _gray_levels(crop, (0.05,))[0]
+    span = paper - ink
+    if span < 40:
+        return None
+    weight = np.clip((paper - crop.astype(np.float32)) / span, 0.0, 1.0)
+    weight[weight < 0.25] = 0.0  # ignore paper noise around the blob
+    moments = cv2.moments(weight)
+    if moments["m00"] <= 0:
+        return None
+    inside = crop[crop < threshold]
+    return AnchorCandidate(moments["m10"] / moments["m00"] + x0, moments["m01"] / moments["m00"] + y0,
+                           float(np.sqrt(moments["m00"])), float(np.median(inside)) if inside.size else ink)
+
+
+def _search_windows(page: ExpandedPage, shape: tuple[int, int], orientations: list[int]) -> tuple[list, float]:
+    rows, cols = shape
+    windows = []
+    seen = set()
+    width_mm, height_mm = page.width_mm, page.height_mm
+    scale = None
+    for orientation in orientations:
+        nominal = _nominal_transform(orientation, width_mm, height_mm, shape)
+        scale = float(np.sqrt(abs(np.linalg.det(nominal[:2, :2]))))
+        for anchor in page.anchors:
+            (px, py), = apply_homography(nominal, np.array([[anchor.x, anchor.y]]))
+            distance = np.hypot(anchor.x - width_mm / 2, anchor.y - height_mm / 2)
+            half = (_SEARCH_BASE_MM + _SEARCH_ROTATION * distance + anchor.size) * scale
+            x0, y0 = int(max(0, px - half)), int(max(0, py - half))
+            x1, y1 = int(min(cols, px + half)), int(min(rows, py + half))
+            key = (x0 // 8, y0 // 8, x1 // 8, y1 // 8, anchor.shape, anchor.size)
+            if key not in seen:
+                seen.add(key)
+                windows.append((x0, y0, x1, y1, anchor))
+    return windows, scale
+
+
+def _fit_affine(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    design = np.hstack([src, np.ones((len(src), 1))])
+    solution, *_ = np.linalg.lstsq(design, dst, rcond=None)
+    matrix = np.eye(3)
+    matrix[:2, :] = solution.T
+    residuals = np.linalg.norm(design @ solution - dst, axis=1)
+    return matrix, residuals
+
+
+def register_page(image: np.ndarray, page: ExpandedPage, *, max_residual_mm: float = 1.5) -> list[Registration]:
+    """Every orientation under which the page's anchors fit, best fit first (empty: no anchors found).
+
+    Parameters
+    ----------
+    image : (rows, cols) uint8 array
+        The scanned page, grayscale.
+    page : ExpandedPage
+        The template page whose anchors to look for.
+    max_residual_mm : float
+        Worst anchor misfit tolerated by the affine check.
+    """
+    shape = image.shape[:2]
+    orientations = _orientations(page.width_mm, page.height_mm, shape)
+    windows, px_per_mm = _search_windows(page, shape, orientations)
+    candidates = find_anchor_candidates(image, px_per_mm, windows)
+    if len(candidates) < 3:
+        return []
+    points = np.array([[c.x, c.y] for c in candidates])
+    template_points = np.array([anchor_reference_point(a) for a in page.anchors])
+    fits: list[Registration] = []
+    for orientation in orientations:
+        guess = _nominal_transform(orientation, page.width_mm, page.height_mm, shape)
+        tolerance = np.array([
+            (_SEARCH_BASE_MM + _SEARCH_ROTATION * np.hypot(a.x - page.width_mm / 2, a.y - page.height_mm / 2))
+            * px_per_mm for a in page.anchors
+        ])
+        matched = _match(apply_homography(guess, template_points), points, tolerance)
+        if matched is None:
+            continue
+        affine, _ = _fit_affine(template_points[matched >= 0], points[matched[matched >= 0]])
+        # Second pass with the fitted affine and a tight tolerance, so a stray blob cannot stand in for an anchor.
+        matched = _match(apply_homography(affine, template_points), points,
+                         np.full(len(template_points), 3.0 * px_per_mm))
+        if matched is None or (matched < 0).any():
+            continue
+        src, dst = template_points, points[matched]
+        affine, residuals = _fit_affine(src, dst)
+        scale = float(np.sqrt(abs(np.linalg.det(affine[:2, :2]))))
+        residual_mm = float(residuals.max() / scale)
+        if residual_mm > max_residual_mm:
+            continue
+        if len(src) >= 4:
+            homography, _ = cv2.findHomography(src, dst, 0)
+            if homography is None:
+                continue
+        else:
+            homography = affine
+        ink = float(np.median([candidates[i].ink for i in matched]))
+        fits.append(Registration(homography, orientation, residual_mm, scale, ink, len(src)))
+    fits.sort(key=lambda fit: fit.residual_mm)
+    return fits
+
+
+def _match(predicted: np.ndarray, points: np.ndarray, tolerance: np.ndarray) -> np.ndarray | None:
+    """For each predicted anchor the index of the nearest unused candidate within tolerance, or -1."""
+    distances = np.linalg.norm(predicted[:, None, :] - points[None, :, :], axis=2)
+    matched = np.full(len(predicted), -1)
+    used: set[int] = set()
+    for index in np.argsort(distances.min(axis=1)):
+        for candidate in np.argsort(distances[index]):
+            if distances[index, candidate] > tolerance[index]:
+                break
+            if candidate not in used:
+                matched[index] = candidate
+                used.add(int(candidate))
+                break
+    if (matched >= 0).sum() < 3:
+        return None
+    return matched

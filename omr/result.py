@@ -1,0 +1,81 @@
+"""What OMR says about a page: plain dataclasses, JSON-able with :func:`page_result_to_dict`."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+__all__ = ["QuestionReading", "ScoreReading", "PageResult", "page_result_to_dict", "page_result_from_dict"]
+
+
+@dataclass
+class QuestionReading:
+    """One question (or id column, score digit, mark): the options read as filled, status and confidence.
+
+    ``status`` is ``ok`` (a clear reading), ``blank`` (clearly nothing marked), ``multiple`` (more than one
+    mark on a single-choice question) or ``uncertain`` (some bubble is neither clearly filled nor clearly
+    empty: ``uncertain`` lists those labels). ``marked`` never includes an uncertain bubble.
+    """
+
+    marked: str
+    status: str
+    confidence: float
+    uncertain: str = ""
+
+
+@dataclass
+class ScoreReading:
+    """A subjective question's score from its score boxes; ``value`` is None unless ``status`` is ok."""
+
+    value: float | None
+    status: str  # ok | blank | uncertain | multiple | over_max
+    confidence: float
+
+
+@dataclass
+class PageResult:
+    """Everything read from one scanned page, or why it could not be read.
+
+    ``status`` is ``ok`` (every reading sure), ``flagged`` (read, but something needs a person: see
+    ``reasons``) or ``error`` (the page could not be read at all: no anchors, another template, not a sheet).
+    """
+
+    source: str
+    page_index: int
+    status: str
+    reasons: list[str] = field(default_factory=list)
+    template_id: str | None = None
+    page: int | None = None
+    orientation: int | None = None
+    residual_mm: float | None = None
+    student_id: str | None = None
+    student_id_status: str | None = None
+    id_grid: str | None = None  # what the 考号 grid says, '?' for unreadable columns, ' ' for blank ones
+    barcode: str | None = None
+    absent: bool | None = None
+    questions: dict[str, QuestionReading] = field(default_factory=dict)
+    scores: dict[str, ScoreReading] = field(default_factory=dict)
+    crops: dict[str, str] = field(default_factory=dict)
+    overlay: str | None = None
+    page_to_image: list[list[float]] | None = None
+    mark_level: float | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+    def flag(self, reason: str) -> None:
+        """Add a reason for review (the page becomes ``flagged`` unless it is already an ``error``)."""
+        if reason not in self.reasons:
+            self.reasons.append(reason)
+        if self.status == "ok":
+            self.status = "flagged"
+
+
+def page_result_to_dict(result: PageResult) -> dict:
+    """A JSON-able dict of ``result`` (what ``results.jsonl`` holds per line)."""
+    return asdict(result)
+
+
+def page_result_from_dict(data: dict) -> PageResult:
+    """Inverse of :func:`page_result_to_dict`."""
+    data = dict(data)
+    data["questions"] = {k: QuestionReading(**v) for k, v in data.get("questions", {}).items()}
+    data["scores"] = {k: ScoreReading(**v) for k, v in data.get("scores", {}).items()}
+    return PageResult(**data)
