@@ -41,7 +41,7 @@ def mark_strength(inner_mean: np.ndarray, blank_darkness: np.ndarray, paper: flo
 
 def page_thresholds(strength: np.ndarray, profile: ScannerProfile) -> PageThresholds:
     """Fill and empty thresholds for one page, from the profile and the page's own mark level."""
-    confident = strength[strength >= profile.filled_min]
+    confident = strength[strength >= profile.filled_floor]
     if confident.size >= profile.min_marks_for_level:
         level, measured = float(np.median(confident)), True
     else:
@@ -50,8 +50,15 @@ def page_thresholds(strength: np.ndarray, profile: ScannerProfile) -> PageThresh
     return PageThresholds(profile.empty_max, filled_min, level, measured)
 
 
-def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds) -> tuple[np.ndarray, np.ndarray]:
-    """Per bubble: state (EMPTY, FILLED, UNCERTAIN) and margin (distance from the uncertain band, < 0 inside it)."""
+def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_starts: np.ndarray,
+                     single_select: np.ndarray, profile: ScannerProfile) -> tuple[np.ndarray, np.ndarray]:
+    """Per bubble: state (EMPTY, FILLED, UNCERTAIN) and margin (distance from the uncertain band, < 0 inside it).
+
+    Absolute thresholds first; then, within single-choice groups, a filled bubble much lighter than the group's
+    darkest (``< multiple_ratio * top``) is uncertain, since one of the two may be a poorly erased mark. A light
+    mark beside a dark one is *not* dismissed as erasure residue: it may be a second, faint answer, so it stays
+    uncertain unless it is below ``empty_max`` like any empty bubble.
+    """
     state = np.full(strength.shape, UNCERTAIN, np.int8)
     state[strength <= thresholds.empty_max] = EMPTY
     state[strength >= thresholds.filled_min] = FILLED
@@ -60,6 +67,12 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds) -> tuple[
         np.where(state == EMPTY, thresholds.empty_max - strength,
                  -np.minimum(strength - thresholds.empty_max, thresholds.filled_min - strength)),
     )
+    sizes = np.diff(group_starts)
+    top = np.repeat(np.maximum.reduceat(strength, group_starts[:-1]), sizes)
+    single = np.repeat(single_select, sizes)
+    unequal = single & (state == FILLED) & (strength < profile.multiple_ratio * top)
+    state[unequal] = UNCERTAIN
+    margin[unequal] = (strength - profile.multiple_ratio * top)[unequal]
     return state, margin
 
 

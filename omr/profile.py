@@ -22,14 +22,17 @@ class ScannerProfile:
     """Decision parameters for one scanner (or the defaults)."""
 
     name: str = "default"
-    #: A bubble at or below this strength is empty (erasure residue, dust, bleed-through stay below it).
-    empty_max: float = 0.16
+    #: A bubble at or below this strength is empty (paper noise, dust, bleed-through, light erasure stay below).
+    empty_max: float = 0.09
     #: A bubble at or above this strength is filled, whatever the page's mark level.
-    filled_min: float = 0.42
+    filled_min: float = 0.5
     #: Relative to the page's typical mark strength: at or above ``relative_filled * level`` counts as filled
     #: (light pencil pages), but never below ``filled_floor``.
-    relative_filled: float = 0.6
-    filled_floor: float = 0.30
+    relative_filled: float = 0.62
+    filled_floor: float = 0.40
+    #: Single-choice questions: two filled bubbles are a sure double mark only when the lighter is at least
+    #: ``multiple_ratio`` times as dark as the darker; otherwise one may be a poorly erased mark: uncertain.
+    multiple_ratio: float = 0.7
     #: Typical mark strength assumed when a page has too few confident marks to measure its own.
     default_mark_level: float = 0.8
     #: Confident marks needed to trust a page's own mark level.
@@ -56,6 +59,8 @@ class ScannerProfile:
             )
         if not 0 < self.inner_fraction < 1 < self.ring_fraction:
             raise ValueError("profile needs 0 < inner_fraction < 1 < ring_fraction")
+        if not 0 < self.multiple_ratio <= 1:
+            raise ValueError("profile needs 0 < multiple_ratio <= 1")
         if not self.identity_off < self.identity_on:
             raise ValueError("profile needs identity_off < identity_on")
 

@@ -208,6 +208,8 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
         result.reasons.append(f"resolution too low ({fit.px_per_mm * 25.4:.0f} dpi)")
         return result
     result.page, result.orientation = page.expanded.page, fit.orientation
+    if fit.anchors_found < len(page.expanded.anchors):
+        result.flag(f"anchor missing: registered on {fit.anchors_found} of {len(page.expanded.anchors)} anchors")
     result.residual_mm = round(fit.residual_mm, 3)
     result.page_to_image = fit.page_to_image.tolist()
 
@@ -227,7 +229,7 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
     paper = float(np.median(measured.ring_median))
     strength = mark_strength(measured.inner_mean, page.blank_darkness, paper, fit.ink_level)
     thresholds = page_thresholds(strength, profile)
-    state, margin = classify_bubbles(strength, thresholds)
+    state, margin = classify_bubbles(strength, thresholds, page.group_starts, page.single_select, profile)
     decisions = decide_groups(state, margin, page.group_starts, page.single_select, profile.confidence_span)
     result.mark_level = round(thresholds.mark_level, 3)
     _interpret(result, page, decisions)

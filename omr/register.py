@@ -234,9 +234,12 @@ def register_page(image: np.ndarray, page: ExpandedPage, *, max_residual_mm: flo
         # Second pass with the fitted affine and a tight tolerance, so a stray blob cannot stand in for an anchor.
         matched = _match(apply_homography(affine, template_points), points,
                          np.full(len(template_points), 3.0 * px_per_mm))
-        if matched is None or (matched < 0).any():
+        # One anchor may be lost (a corner cut off by a skewed feed, a torn or covered corner): three still fix
+        # an affine transform, which the identity strip then confirms; the caller flags such a page.
+        if matched is None or (matched < 0).sum() > max(0, len(template_points) - 3):
             continue
-        src, dst = template_points, points[matched]
+        found = matched >= 0
+        src, dst = template_points[found], points[matched[found]]
         affine, residuals = _fit_affine(src, dst)
         scale = float(np.sqrt(abs(np.linalg.det(affine[:2, :2]))))
         residual_mm = float(residuals.max() / scale)
@@ -248,9 +251,9 @@ def register_page(image: np.ndarray, page: ExpandedPage, *, max_residual_mm: flo
                 continue
         else:
             homography = affine
-        ink = float(np.median([candidates[i].ink for i in matched]))
+        ink = float(np.median([candidates[i].ink for i in matched[found]]))
         fits.append(Registration(homography, orientation, residual_mm, scale, ink, len(src)))
-    fits.sort(key=lambda fit: fit.residual_mm)
+    fits.sort(key=lambda fit: (-fit.anchors_found, fit.residual_mm))
     return fits
 
 
