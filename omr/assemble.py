@@ -28,6 +28,7 @@ class SheetResult:
     student_id_status: str | None = None
     barcode: str | None = None
     absent: bool | None = None
+    form: str | None = None
     pages: list[dict] = field(default_factory=list)  # [{"source", "page_index", "page"}]
     questions: dict[str, QuestionReading] = field(default_factory=dict)
     scores: dict[str, ScoreReading] = field(default_factory=dict)
@@ -46,7 +47,7 @@ def _add(sheet: SheetResult, page: PageResult, page_count: int) -> None:
     sheet.pages.append({"source": page.source, "page_index": page.page_index, "page": page.page})
     sheet.questions.update(page.questions)
     sheet.scores.update(page.scores)
-    for field_name in ("student_id", "student_id_status", "barcode", "absent"):
+    for field_name in ("student_id", "student_id_status", "barcode", "absent", "form"):
         value = getattr(page, field_name)
         if value is not None and getattr(sheet, field_name) is None:
             setattr(sheet, field_name, value)

@@ -47,6 +47,7 @@ class BatchSummary:
     ok: int  # sheets read with every mark sure
     flagged: int  # sheets needing review
     unreadable: int  # pages that could not be read
+    skipped: int  # input files that are not images or PDFs (listed in exceptions.csv)
     seconds: float
 
     @property
@@ -55,7 +56,8 @@ class BatchSummary:
 
     def line(self) -> str:
         return (f"pages {self.pages}, sheets {self.sheets}, ok {self.ok}, flagged {self.flagged}, "
-                f"unreadable pages {self.unreadable}, {self.pages_per_second:.1f} pages/s")
+                f"unreadable pages {self.unreadable}, skipped files {self.skipped}, "
+                f"{self.pages_per_second:.1f} pages/s")
 
 
 def _min_side_px(template: Template) -> int:
@@ -182,8 +184,8 @@ def write_outputs(out_dir: str | Path, template: Template, pages: list[PageResul
                 writer.writerow([first["source"], first["page_index"] + 1, sheet.sheet_index + 1,
                                  sheet.student_id or "", reason])
     summary = BatchSummary(
-        pages=len(pages) + len(rejected), sheets=len(sheets), ok=sum(s.status == "ok" for s in sheets),
-        flagged=sum(s.status != "ok" for s in sheets), unreadable=len(unreadable) + len(rejected),
+        pages=len(pages), sheets=len(sheets), ok=sum(s.status == "ok" for s in sheets),
+        flagged=sum(s.status != "ok" for s in sheets), unreadable=len(unreadable), skipped=len(rejected),
         seconds=seconds,
     )
     return summary, sheets

@@ -2,8 +2,9 @@
 
 A bubble is *filled*, *empty* or *uncertain*. The thresholds adapt per page: the page's own mark level (the
 median strength of its clearly filled bubbles) lowers the fill threshold on a page of light pencil, but never
-below the profile's floor, and the empty ceiling never moves, so erasure residue, dust and bleed-through do not
-become marks. Anything between is uncertain and its group is flagged, never guessed.
+below the profile's floor; the empty ceiling is fixed. Anything between is uncertain and its group is flagged,
+never guessed, with one exception that matches how people read a changed answer: in a single-choice question,
+a light smudge beside one clearly dominant mark is erasure residue.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import numpy as np
 
 from omr.profile import ScannerProfile
 
-__all__ = ["EMPTY", "FILLED", "UNCERTAIN", "PageThresholds", "page_thresholds", "classify_bubbles",
+__all__ = ["EMPTY", "FILLED", "UNCERTAIN", "PageThresholds", "page_thresholds", "empty_level", "classify_bubbles",
            "GroupDecision", "decide_groups", "mark_strength"]
 
 EMPTY, FILLED, UNCERTAIN = 0, 1, 2
@@ -39,6 +40,29 @@ def mark_strength(inner_mean: np.ndarray, blank_darkness: np.ndarray, paper: flo
     return (darkness - blank_darkness) / np.maximum(1.0 - blank_darkness, 0.05)
 
 
+def empty_level(strength: np.ndarray, label_index: np.ndarray, *, percentile: float = 30.0, min_count: int = 8,
+                limits: tuple[float, float] = (-0.05, 0.15)) -> np.ndarray:
+    """How dark an empty bubble reads on this page beyond its blank print, per bubble.
+
+    Blur and the scanner's tone curve change how dark the printed outline and label read, compared with the sharp
+    blank render the baselines come from, and a letter with more ink (B) changes more than one with less (I).
+    Most bubbles with the same label are empty on any sheet, so a low percentile of their strengths is the empty
+    level for that label; labels seen fewer than ``min_count`` times use the page's. Levels are clamped to
+    ``limits`` so that a page with unusually many marks cannot shift every bubble.
+    """
+    if strength.size == 0:
+        return np.zeros(0)
+    page_level = float(np.clip(np.percentile(strength, percentile), *limits))
+    levels = np.full(int(label_index.max()) + 1, page_level)
+    order = np.argsort(label_index, kind="stable")
+    sorted_labels = label_index[order]
+    bounds = np.flatnonzero(np.diff(sorted_labels)) + 1
+    for chunk in np.split(order, bounds):
+        if chunk.size >= min_count:
+            levels[label_index[chunk[0]]] = np.clip(np.percentile(strength[chunk], percentile), *limits)
+    return levels[label_index]
+
+
 def page_thresholds(strength: np.ndarray, profile: ScannerProfile) -> PageThresholds:
     """Fill and empty thresholds for one page, from the profile and the page's own mark level."""
     confident = strength[strength >= profile.filled_floor]
@@ -54,25 +78,38 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
                      single_select: np.ndarray, profile: ScannerProfile) -> tuple[np.ndarray, np.ndarray]:
     """Per bubble: state (EMPTY, FILLED, UNCERTAIN) and margin (distance from the uncertain band, < 0 inside it).
 
-    Absolute thresholds first; then, within single-choice groups, a filled bubble much lighter than the group's
-    darkest (``< multiple_ratio * top``) is uncertain, since one of the two may be a poorly erased mark. A light
-    mark beside a dark one is *not* dismissed as erasure residue: it may be a second, faint answer, so it stays
-    uncertain unless it is below ``empty_max`` like any empty bubble.
+    Absolute thresholds first; then two rules within single-choice groups, using the group's darkest bubble
+    ``top`` when it is clearly filled: a light bubble at most ``residue_ratio * top`` and ``residue_max`` is the
+    residue of a changed answer (empty); a filled bubble lighter than ``multiple_ratio * top`` is uncertain,
+    since one of the two may be a poorly erased mark. Elsewhere a light mark stays uncertain: it may be a
+    faint answer. In a group with nothing filled, anything above ``blank_trace`` is uncertain for the same reason.
     """
     state = np.full(strength.shape, UNCERTAIN, np.int8)
     state[strength <= thresholds.empty_max] = EMPTY
     state[strength >= thresholds.filled_min] = FILLED
+    # Margins are in units of the room each side has, so that a blank bubble (strength 0) is as sure as a
+    # solid mark: empty margins scale by empty_max, filled ones by the filled threshold's distance from 1.
     margin = np.where(
-        state == FILLED, strength - thresholds.filled_min,
-        np.where(state == EMPTY, thresholds.empty_max - strength,
+        state == FILLED, (strength - thresholds.filled_min) / max(1.0 - thresholds.filled_min, 0.05),
+        np.where(state == EMPTY, (thresholds.empty_max - strength) / max(thresholds.empty_max, 0.01),
                  -np.minimum(strength - thresholds.empty_max, thresholds.filled_min - strength)),
     )
     sizes = np.diff(group_starts)
     top = np.repeat(np.maximum.reduceat(strength, group_starts[:-1]), sizes)
     single = np.repeat(single_select, sizes)
-    unequal = single & (state == FILLED) & (strength < profile.multiple_ratio * top)
+    dominant = single & (top >= thresholds.filled_min)
+    residue_limit = np.minimum(profile.residue_max, profile.residue_ratio * top)
+    residue = dominant & (state == UNCERTAIN) & (strength <= residue_limit)
+    state[residue] = EMPTY
+    margin[residue] = ((residue_limit - strength) / np.maximum(residue_limit, 0.01))[residue]
+    unequal = dominant & (state == FILLED) & (strength < profile.multiple_ratio * top)
     state[unequal] = UNCERTAIN
     margin[unequal] = (strength - profile.multiple_ratio * top)[unequal]
+    # A group that would read blank is held to the stricter trace level: its light mark may be a faint answer.
+    nothing_filled = np.repeat(np.add.reduceat((state == FILLED).astype(np.int32), group_starts[:-1]) == 0, sizes)
+    trace = nothing_filled & (state == EMPTY) & (strength > profile.blank_trace)
+    state[trace] = UNCERTAIN
+    margin[trace] = (profile.blank_trace - strength)[trace]  # negative: inside the uncertain band
     return state, margin
 
 

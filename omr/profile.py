@@ -22,8 +22,16 @@ class ScannerProfile:
     """Decision parameters for one scanner (or the defaults)."""
 
     name: str = "default"
-    #: A bubble at or below this strength is empty (paper noise, dust, bleed-through, light erasure stay below).
-    empty_max: float = 0.09
+    #: A bubble at or below this strength is empty (paper noise, dust, bleed-through, light erasure stay below)...
+    empty_max: float = 0.10
+    #: ... except in a group with nothing clearly filled, where any bubble above this trace level makes the group
+    #: uncertain: a question that would read blank may hold a faint answer.
+    blank_trace: float = 0.08
+    #: Single-choice questions: beside one clearly filled bubble, a light one at most ``residue_ratio`` times as
+    #: dark and at most ``residue_max`` is the residue of a changed answer, read as empty. (A light mark with no
+    #: dominant mark beside it stays uncertain: it may be a faint answer.)
+    residue_ratio: float = 0.3
+    residue_max: float = 0.2
     #: A bubble at or above this strength is filled, whatever the page's mark level.
     filled_min: float = 0.5
     #: Relative to the page's typical mark strength: at or above ``relative_filled * level`` counts as filled
@@ -48,19 +56,19 @@ class ScannerProfile:
     max_anchor_residual_mm: float = 1.5
     #: Resolution (pixels per mm) below which OMR refuses to read (about 100 dpi).
     min_px_per_mm: float = 2.3
-    #: Strength spread (filled vs the rest) under which a confident reading gets confidence 1.
-    confidence_span: float = 0.25
+    #: Margin past the uncertain band (as a share of the room on that side) at which a reading has confidence 1.
+    confidence_span: float = 0.5
 
     def __post_init__(self) -> None:
-        if not 0 <= self.empty_max < self.filled_floor <= self.filled_min <= 1:
+        if not 0 <= self.blank_trace <= self.empty_max < self.filled_floor <= self.filled_min <= 1:
             raise ValueError(
-                "profile thresholds must satisfy 0 <= empty_max < filled_floor <= filled_min <= 1, got "
-                f"empty_max={self.empty_max}, filled_floor={self.filled_floor}, filled_min={self.filled_min}"
+                "profile thresholds must satisfy 0 <= blank_trace <= empty_max < filled_floor <= filled_min <= 1, "
+                f"got blank_trace={self.blank_trace}, empty_max={self.empty_max}, filled_floor={self.filled_floor}, filled_min={self.filled_min}"
             )
         if not 0 < self.inner_fraction < 1 < self.ring_fraction:
             raise ValueError("profile needs 0 < inner_fraction < 1 < ring_fraction")
-        if not 0 < self.multiple_ratio <= 1:
-            raise ValueError("profile needs 0 < multiple_ratio <= 1")
+        if not (0 < self.residue_ratio < self.multiple_ratio <= 1 and self.residue_max < self.filled_floor):
+            raise ValueError("profile needs 0 < residue_ratio < multiple_ratio <= 1 and residue_max < filled_floor")
         if not self.identity_off < self.identity_on:
             raise ValueError("profile needs identity_off < identity_on")
 

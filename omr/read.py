@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from omr.decide import FILLED, UNCERTAIN, classify_bubbles, decide_groups, mark_strength, page_thresholds
+from omr.decide import classify_bubbles, decide_groups, empty_level, mark_strength, page_thresholds
 from omr.measure import disk_samples, measure_bubbles, ring_samples
 from omr.profile import ScannerProfile
 from omr.register import Registration, apply_homography, homography_jacobians, register_page
@@ -36,6 +36,7 @@ class PreparedPage:
     semi_axes_mm: np.ndarray  # (n, 2)
     group_starts: np.ndarray  # (groups + 1,)
     single_select: np.ndarray  # (groups,) bool
+    label_index: np.ndarray  # (n,) which printed label each bubble carries (bubbles sharing one print alike)
     blank_darkness: np.ndarray  # (n,) darkness of the empty printed bubble (outline inside + label)
     identity_centres_mm: np.ndarray  # (bits, 2)
     identity_semi_mm: np.ndarray  # (bits, 2)
@@ -79,6 +80,9 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None) 
     for number in range(1, len(template.pages) + 1):
         expanded = expand_page(template, number)
         centres, semi, starts, selects = _page_arrays(expanded)
+        printed = [(b.label if b.show_label else "", b.width, b.height, b.shape) for _, b in expanded.bubbles]
+        kinds = {key: i for i, key in enumerate(dict.fromkeys(printed))}
+        label_index = np.array([kinds[key] for key in printed], np.int64)
         strip = expanded.identity
         bits = len(expanded.identity_bits)
         identity_centres = np.stack([strip.x + strip.pitch * np.arange(bits), np.full(bits, strip.y)], axis=1)
@@ -91,7 +95,7 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None) 
             ring_fraction=profile.ring_fraction, dark_level=128.0,
         )
         prepared.pages.append(PreparedPage(
-            expanded, centres, semi, starts, selects, (255.0 - measured.inner_mean) / 255.0,
+            expanded, centres, semi, starts, selects, label_index, (255.0 - measured.inner_mean) / 255.0,
             identity_centres, identity_semi,
             {f.id: f.max_score for f in template.pages[number - 1].fields if isinstance(f, ScoreBox)},
         ))
@@ -228,6 +232,7 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
     t0 = time.perf_counter()
     paper = float(np.median(measured.ring_median))
     strength = mark_strength(measured.inner_mean, page.blank_darkness, paper, fit.ink_level)
+    strength = strength - empty_level(strength, page.label_index)
     thresholds = page_thresholds(strength, profile)
     state, margin = classify_bubbles(strength, thresholds, page.group_starts, page.single_select, profile)
     decisions = decide_groups(state, margin, page.group_starts, page.single_select, profile.confidence_span)
@@ -276,6 +281,11 @@ def _interpret(result: PageResult, page: PreparedPage, decisions) -> None:
                 multiple_q.append(group.id)
         elif group.kind == "id_column" and group.role == "student_id":
             id_columns.append((marked, decision.status))
+        elif group.kind == "id_column" and group.role == "form":
+            if decision.status == "ok":
+                result.form = (result.form or "") + marked
+            elif decision.status != "blank":
+                result.flag(f"paper version {decision.status}")
         elif group.kind == "mark" and group.role == "absent":
             if decision.status == "uncertain":
                 result.absent = None

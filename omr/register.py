@@ -103,6 +103,7 @@ def _orientations(width_mm: float, height_mm: float, shape: tuple[int, int]) -> 
     return [0, 180] if page_portrait == image_portrait else [90, 270]
 
 
+_AREA_SHARE = {"square": 1.0, "circle": np.pi / 4, "l_corner": 5 / 9}  # printed area / size²
 _EXTENT_AND_FILL = {  # per shape: (min extent, max extent, min fill, max fill) of the blob vs its box and size²
     "square": (0.72, 1.01, 0.6, 1.4),
     "circle": (0.6, 0.9, 0.5, 1.1),
@@ -126,20 +127,26 @@ def find_anchor_candidates(image: np.ndarray, px_per_mm: float,
         if crop.size == 0:
             continue
         small = cv2.resize(crop, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA) if factor > 1 else crop
-        lo, hi = _gray_levels(small, (0.01, 0.9))
+        expected = anchor.size * px_per_mm / factor
+        # The darkest pixels must include the anchor's own: take a share well below its area in the window.
+        share = 0.3 * _AREA_SHARE[anchor.shape] * expected * expected / small.size
+        lo, hi = _gray_levels(small, (share, 0.9))
         if hi - lo < 50:  # no black print in this window
             continue
         threshold = (lo + hi) / 2
         mask = (small < threshold).astype(np.uint8)
         _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        expected = anchor.size * px_per_mm / factor
         width, height, area = stats[1:, 2], stats[1:, 3], stats[1:, 4]
+        # A blob cut by the image border has a wrong centroid: an anchor there counts as missing.
+        left, top = stats[1:, 0] * factor + x0, stats[1:, 1] * factor + y0
+        inside = (left > 0) & (top > 0) & (left + width * factor < image.shape[1] - 1) \
+            & (top + height * factor < image.shape[0] - 1)
         min_extent, max_extent, min_fill, max_fill = _EXTENT_AND_FILL[anchor.shape]
         extent = area / np.maximum(width * height, 1)
         fill = area / (expected * expected)
         keep = ((width >= 0.65 * expected) & (width <= 1.5 * expected) & (height >= 0.65 * expected)
                 & (height <= 1.5 * expected) & (extent >= min_extent) & (extent <= max_extent)
-                & (fill >= min_fill) & (fill <= max_fill))
+                & (fill >= min_fill) & (fill <= max_fill) & inside)
         for label in np.flatnonzero(keep) + 1:
             left, top, box_w, box_h, _ = stats[label]
             candidate = _refine(image, x0 + left * factor, y0 + top * factor, box_w * factor, box_h * factor,

@@ -52,6 +52,7 @@ class PageResult:
     id_grid: str | None = None  # what the 考号 grid says, '?' for unreadable columns, ' ' for blank ones
     barcode: str | None = None
     absent: bool | None = None
+    form: str | None = None  # paper version (A/B …) read from a grid with role "form"
     questions: dict[str, QuestionReading] = field(default_factory=dict)
     scores: dict[str, ScoreReading] = field(default_factory=dict)
     crops: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,292 @@
+"""Decisions from mark strengths: page thresholds, bubble states, group statuses; the scanner profile."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, replace
+
+import numpy as np
+import pytest
+
+from omr.decide import (EMPTY, FILLED, UNCERTAIN, PageThresholds, classify_bubbles, decide_groups, empty_level,
+                        mark_strength, page_thresholds)
+from omr.profile import ScannerProfile, load_profile, save_profile
+
+PROFILE = ScannerProfile()
+
+
+def _starts(*sizes: int) -> np.ndarray:
+    return np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# mark_strength
+
+
+def test_mark_strength_is_zero_for_blank_print_and_one_for_solid_ink():
+    paper, ink = 240.0, 20.0
+    blank = np.array([0.1, 0.3, 0.0])
+    as_printed = paper - blank * (paper - ink)  # an empty bubble: just its printed outline/label
+    assert mark_strength(as_printed, blank, paper, ink) == pytest.approx([0, 0, 0], abs=1e-12)
+    assert mark_strength(np.full(3, ink), blank, paper, ink) == pytest.approx([1, 1, 1])
+    halfway = paper - (blank + 0.5 * (1 - blank)) * (paper - ink)
+    assert mark_strength(halfway, blank, paper, ink) == pytest.approx([0.5, 0.5, 0.5])
+
+
+def test_mark_strength_is_relative_to_the_page_paper_and_ink():
+    blank = np.array([0.2])
+    # The same bubble on a grey page with grey ink reads as strongly as on a white page with black ink.
+    white = mark_strength(np.array([255 - 0.6 * 255]), blank, 255.0, 0.0)
+    grey = mark_strength(np.array([220 - 0.6 * 160]), blank, 220.0, 60.0)
+    assert white == pytest.approx(grey)
+    assert white[0] == pytest.approx((0.6 - 0.2) / 0.8)
+
+
+def test_mark_strength_survives_degenerate_paper_and_ink():
+    # Paper as dark as ink, or a bubble whose print is all black: finite numbers, no warnings (errors here).
+    out = mark_strength(np.array([100.0, 0.0]), np.array([0.0, 1.0]), 100.0, 100.0)
+    assert np.all(np.isfinite(out))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# page_thresholds
+
+
+def test_page_level_needs_enough_confident_marks():
+    few = np.array([0.45] * (PROFILE.min_marks_for_level - 1) + [0.0] * 40)
+    thresholds = page_thresholds(few, PROFILE)
+    assert not thresholds.measured_level
+    assert thresholds.mark_level == PROFILE.default_mark_level
+    assert thresholds.filled_min == pytest.approx(
+        min(PROFILE.filled_min, max(PROFILE.filled_floor, PROFILE.relative_filled * PROFILE.default_mark_level)))
+
+    enough = np.array([0.7] * PROFILE.min_marks_for_level + [0.0] * 40)
+    thresholds = page_thresholds(enough, PROFILE)
+    assert thresholds.measured_level
+    assert thresholds.mark_level == pytest.approx(0.7)
+    assert thresholds.filled_min == pytest.approx(PROFILE.relative_filled * 0.7)
+
+
+def test_light_pencil_page_lowers_fill_threshold_but_not_below_the_floor():
+    dark = page_thresholds(np.array([0.95] * 20 + [0.02] * 60), PROFILE)
+    light = page_thresholds(np.array([0.68] * 20 + [0.02] * 60), PROFILE)
+    very_light = page_thresholds(np.array([0.45] * 20 + [0.02] * 60), PROFILE)
+    assert dark.filled_min == PROFILE.filled_min  # dark marks never raise the threshold above the profile's
+    assert PROFILE.filled_floor < light.filled_min < dark.filled_min
+    assert light.filled_min == pytest.approx(PROFILE.relative_filled * 0.68)
+    assert very_light.filled_min == PROFILE.filled_floor
+    # A 0.45 mark is filled on the light-pencil page, uncertain on the dark one.
+    for thresholds, expected in ((very_light, FILLED), (dark, UNCERTAIN)):
+        state, _ = classify_bubbles(np.array([0.45, 0.0]), thresholds, _starts(2), np.array([True]), PROFILE)
+        assert state.tolist() == [expected, EMPTY]
+
+
+def test_empty_level_is_learned_per_printed_label():
+    # 20 "A" bubbles read 0.06 darker than their blank print (blur on a soft scanner), "B" 0.1; a few are marked.
+    labels = np.array([0] * 20 + [1] * 20 + [2] * 3)
+    strength = np.concatenate([np.full(20, 0.06), np.full(20, 0.10), np.full(3, 0.02)])
+    strength[[0, 1, 20]] = 0.9
+    level = empty_level(strength, labels)
+    assert level[:20] == pytest.approx(np.full(20, 0.06))
+    assert level[20:40] == pytest.approx(np.full(20, 0.10))
+    # A label seen too rarely uses the page's level, not its own three bubbles.
+    assert level[40:] == pytest.approx(np.full(3, np.percentile(strength, 30)))
+
+
+def test_empty_level_is_clamped_so_a_page_of_marks_cannot_shift_everything():
+    labels = np.zeros(30, np.int64)
+    assert empty_level(np.full(30, 0.9), labels) == pytest.approx(np.full(30, 0.15))
+    assert empty_level(np.full(30, -0.4), labels) == pytest.approx(np.full(30, -0.05))
+
+
+def test_marks_below_the_floor_do_not_set_the_page_level():
+    # Many faint smudges (below filled_floor) are not "confident marks".
+    strength = np.array([0.3] * 50 + [0.9] * 3)
+    thresholds = page_thresholds(strength, PROFILE)
+    assert not thresholds.measured_level
+    assert thresholds.mark_level == PROFILE.default_mark_level
+
+
+# ----------------------------------------------------------------------------------------------------------
+# classify_bubbles
+
+
+FIXED = PageThresholds(empty_max=0.09, filled_min=0.5, mark_level=0.8, measured_level=False)
+
+
+def _classify(strength, sizes, single, thresholds=FIXED):
+    strength = np.asarray(strength, np.float64)
+    return classify_bubbles(strength, thresholds, _starts(*sizes), np.asarray(single, bool), PROFILE)
+
+
+def test_bands_empty_uncertain_filled():
+    # One multi-select group holding clear marks, so only the bands apply (no blank-group trace rule).
+    strength = [0.0, 0.09, 0.11, 0.3, 0.49, 0.5, 0.9]
+    state, margin = _classify(strength, [7], [False])
+    assert state.tolist() == [EMPTY, EMPTY, UNCERTAIN, UNCERTAIN, UNCERTAIN, FILLED, FILLED]
+    assert np.all(margin[state == UNCERTAIN] < 0)
+    assert np.all(margin[state != UNCERTAIN] >= 0)
+    # Margin is the distance to the uncertain band: deeper inside a band, larger margin.
+    assert margin[0] > margin[1] and margin[6] > margin[5]
+    assert margin[3] < margin[2] and margin[3] < margin[4]  # middle of the band is the least sure
+
+
+def test_single_choice_lighter_of_two_unequal_marks_is_uncertain():
+    state, margin = _classify([0.95, 0.55, 0.0, 0.0], [4], [True])
+    assert state.tolist() == [FILLED, UNCERTAIN, EMPTY, EMPTY]
+    assert margin[1] < 0
+
+
+def test_single_choice_two_equal_marks_stay_filled():
+    state, _ = _classify([0.9, 0.0, 0.85, 0.0], [4], [True])
+    assert state.tolist() == [FILLED, EMPTY, FILLED, EMPTY]
+
+
+def test_multi_select_unequal_marks_stay_filled():
+    state, _ = _classify([0.95, 0.55, 0.0, 0.0], [4], [False])
+    assert state.tolist() == [FILLED, FILLED, EMPTY, EMPTY]
+
+
+def test_single_choice_light_residue_beside_a_dominant_mark_is_empty():
+    state, _ = _classify([0.9, 0.15, 0.0, 0.0], [4], [True])
+    assert state.tolist() == [FILLED, EMPTY, EMPTY, EMPTY]
+    # Too dark to be residue of this mark: stays uncertain.
+    state, _ = _classify([0.5, 0.18, 0.0, 0.0], [4], [True])
+    assert state[1] == UNCERTAIN
+
+
+def test_light_mark_without_a_dominant_mark_or_in_multi_select_stays_uncertain():
+    alone, _ = _classify([0.15, 0.0, 0.0, 0.0], [4], [True])
+    assert alone[0] == UNCERTAIN  # it may be a faint answer
+    multi, _ = _classify([0.9, 0.15, 0.9, 0.0], [4], [False])
+    assert multi.tolist() == [FILLED, UNCERTAIN, FILLED, EMPTY]  # it may be a faint extra option
+
+
+def test_group_that_would_read_blank_is_held_to_the_trace_level():
+    trace = (PROFILE.blank_trace + PROFILE.empty_max) / 2
+    blank_group, _ = _classify([trace, 0.0, 0.0, 0.0], [4], [True])
+    assert blank_group[0] == UNCERTAIN
+    answered_group, _ = _classify([0.9, trace, 0.0, 0.0], [4], [True])
+    assert answered_group[1] == EMPTY
+
+
+def test_ratio_rule_stays_within_each_group():
+    # A dark mark in the first group must not make a lighter mark in the next group uncertain.
+    state, _ = _classify([1.0, 0.0, 0.0, 0.0, 0.55, 0.0], [3, 3], [True, True])
+    assert state.tolist() == [FILLED, EMPTY, EMPTY, EMPTY, FILLED, EMPTY]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# decide_groups
+
+
+def _decide(strength, sizes, single):
+    state, margin = _classify(strength, sizes, single)
+    return decide_groups(state, margin, _starts(*sizes), np.asarray(single, bool), PROFILE.confidence_span)
+
+
+def test_group_statuses():
+    strength = [
+        0.9, 0.0, 0.0, 0.0,  # ok
+        0.0, 0.02, 0.0, 0.0,  # blank
+        0.9, 0.85, 0.0, 0.0,  # multiple (single-choice, two equal marks)
+        0.0, 0.3, 0.0, 0.0,  # uncertain (in the band)
+        0.9, 0.8, 0.95, 0.0,  # multi-select with three marks: ok
+        0.0, 0.3, 0.95, 0.0,  # multi-select, one uncertain: uncertain
+    ]
+    sizes = [4] * 6
+    single = [True, True, True, True, False, False]
+    decisions = _decide(strength, sizes, single)
+    assert [d.status for d in decisions] == ["ok", "blank", "multiple", "uncertain", "ok", "uncertain"]
+    assert decisions[0].marked.tolist() == [True, False, False, False]
+    assert decisions[2].marked.tolist() == [True, True, False, False]
+    assert decisions[3].marked.tolist() == [False] * 4
+    assert decisions[3].uncertain.tolist() == [False, True, False, False]
+    assert decisions[4].marked.tolist() == [True, True, True, False]
+    assert decisions[5].marked.tolist() == [False, False, True, False]  # uncertain bubbles are never "marked"
+    for decision in decisions:
+        if decision.status == "uncertain":
+            assert 0.0 <= decision.confidence < 0.5
+        else:
+            assert 0.5 <= decision.confidence <= 1.0
+
+
+def test_confidence_grows_with_the_margin():
+    near = _decide([0.52, 0.0, 0.0], [3], [True])[0]  # just over filled_min
+    far = _decide([0.95, 0.0, 0.0], [3], [True])[0]
+    assert near.status == far.status == "ok"
+    assert near.confidence < far.confidence
+    barely = _decide([0.12, 0.0], [2], [True])[0]  # just over empty_max
+    deep = _decide([0.3, 0.0], [2], [True])[0]  # middle of the uncertain band
+    assert barely.status == deep.status == "uncertain"
+    assert deep.confidence < barely.confidence < 0.5
+
+
+def test_clear_reading_gets_full_confidence():
+    clear = _decide([0.95, 0.0, 0.0, 0.0], [4], [True])[0]
+    assert clear.status == "ok"
+    assert clear.confidence == 1.0
+
+
+def test_groups_of_one_bubble_and_varied_sizes():
+    decisions = _decide([0.9, 0.0, 0.0, 0.9, 0.0], [1, 1, 3], [True, True, True])
+    assert [d.status for d in decisions] == ["ok", "blank", "ok"]
+    assert [len(d.marked) for d in decisions] == [1, 1, 3]
+    assert decisions[2].marked.tolist() == [False, True, False]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# ScannerProfile and its JSON
+
+
+@pytest.mark.parametrize("changes", [
+    {"empty_max": 0.45},  # at/above filled_floor
+    {"empty_max": -0.01},
+    {"blank_trace": 0.2},  # above empty_max
+    {"residue_max": 0.45},  # at/above filled_floor
+    {"residue_ratio": 0.8},  # above multiple_ratio
+    {"filled_floor": 0.6},  # above filled_min
+    {"filled_min": 1.2},
+    {"inner_fraction": 1.0},
+    {"inner_fraction": 0.0},
+    {"ring_fraction": 0.9},
+    {"multiple_ratio": 0.0},
+    {"multiple_ratio": 1.5},
+    {"identity_on": 0.3, "identity_off": 0.3},
+])
+def test_profile_rejects_inconsistent_values(changes):
+    with pytest.raises(ValueError):
+        ScannerProfile(**changes)
+
+
+def test_profile_accepts_consistent_changes():
+    profile = ScannerProfile(name="light", empty_max=0.05, blank_trace=0.04, filled_floor=0.3, filled_min=0.45,
+                             residue_max=0.2)
+    assert profile.filled_floor == 0.3 and profile.blank_trace == 0.04
+
+
+def test_load_profile_rejects_unknown_keys(tmp_path):
+    path = tmp_path / "scanner.json"
+    data = asdict(ScannerProfile())
+    data["filled_minimum"] = 0.4  # a typo of filled_min
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match="filled_minimum"):
+        load_profile(path)
+
+
+def test_load_profile_rejects_inconsistent_thresholds(tmp_path):
+    path = tmp_path / "scanner.json"
+    path.write_text(json.dumps({"empty_max": 0.6}), encoding="utf-8")
+    with pytest.raises(ValueError, match="empty_max"):
+        load_profile(path)
+
+
+def test_profile_round_trips_through_json(tmp_path):
+    path = tmp_path / "scanner.json"
+    profile = replace(ScannerProfile(), name="office-3", filled_min=0.55, min_marks_for_level=7)
+    save_profile(profile, path)
+    assert load_profile(path) == profile
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({"name": "p", "multiple_ratio": 0.8}), encoding="utf-8")
+    loaded = load_profile(partial)
+    assert loaded.multiple_ratio == 0.8 and loaded.filled_min == ScannerProfile().filled_min

@@ -1,0 +1,233 @@
+"""read_page: a clean page reads exactly as meant; a bad page gives an error with a reason, never raises."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from omr.read import prepare_template, read_page
+from omr.render import render_page
+from omr.template import expand_page, parse_template
+from sample_sheets import TEMPLATES_DIR, resolve_template
+from sample_sheets.simulate import random_truth, simulate_sheet
+
+DPI = 200
+
+
+@pytest.fixture(scope="module")
+def template():
+    return resolve_template("cn-a4-55")
+
+
+@pytest.fixture(scope="module")
+def prepared(template):
+    return prepare_template(template)
+
+
+@pytest.fixture(scope="module")
+def clean(template):
+    truth = random_truth(template, np.random.default_rng(21), absent_rate=0.0, multi_error_rate=0.0)
+    return truth, simulate_sheet(template, truth, seed=21, profile="clean", dpi=DPI)[0]
+
+
+def _error_reason(result) -> str:
+    assert result.status == "error"
+    assert len(result.reasons) == 1
+    assert result.page is None and result.questions == {} and result.student_id is None
+    return result.reasons[0]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Pages that cannot be read
+
+
+def test_blank_white_page(prepared):
+    reason = _error_reason(read_page(np.full((2339, 1654), 255, np.uint8), prepared, source="white.png"))
+    assert reason.startswith("blank page")
+
+
+def test_blank_grey_page(prepared):
+    reason = _error_reason(read_page(np.full((2339, 1654), 200, np.uint8), prepared))
+    assert reason.startswith("blank page")
+
+
+def test_random_noise(prepared):
+    noise = np.random.default_rng(5).integers(0, 256, (2339, 1654), dtype=np.uint8)
+    assert _error_reason(read_page(noise, prepared)) == "no anchors found"
+
+
+@pytest.mark.parametrize("image", [
+    np.full((300, 200, 3), 255, np.uint8),  # colour
+    np.full((300, 200), 1.0, np.float64),  # float
+    np.full((300, 200), 255, np.int64),
+    np.full((300, 200), True),
+    np.full((10, 10), 255, np.uint8),  # tiny
+    np.zeros((0, 0), np.uint8),
+    np.full(5000, 255, np.uint8),  # 1-D
+], ids=["colour", "float", "int64", "bool", "tiny", "empty", "1-d"])
+def test_not_a_grayscale_page(prepared, image):
+    reason = _error_reason(read_page(image, prepared, source="odd.png", page_index=4))
+    assert reason.startswith("not a grayscale page image")
+    assert str(image.shape) in reason  # says what it got
+
+
+def test_error_result_keeps_where_the_page_came_from(prepared):
+    result = read_page(np.full((10, 10), 255, np.uint8), prepared, source="batch/odd.png", page_index=7)
+    assert (result.source, result.page_index, result.template_id) == ("batch/odd.png", 7, "cn-a4-55")
+
+
+@pytest.mark.parametrize("shape", [(32, 32), (40, 5000), (5000, 40), (120, 90), (297, 210)])
+@pytest.mark.parametrize("fill", ["white", "black", "noise"])
+def test_small_and_odd_shaped_images_do_not_raise(prepared, shape, fill):
+    image = {"white": np.full(shape, 255, np.uint8), "black": np.zeros(shape, np.uint8),
+             "noise": np.random.default_rng(0).integers(0, 256, shape, dtype=np.uint8)}[fill]
+    result = read_page(image, prepared)
+    assert result.status == "error"
+    assert result.reasons and result.reasons[0]
+
+
+def test_page_of_another_template_size(prepared):
+    other = resolve_template("cn-a3-100")
+    truth = random_truth(other, np.random.default_rng(2), absent_rate=0.0)
+    for sim in simulate_sheet(other, truth, seed=2, profile="clean", dpi=DPI):
+        reason = _error_reason(read_page(sim.image, prepared))
+        # Depending on whether the A3 anchors fall in the A4 search windows: none found, or found (a rectangle
+        # of anchors fits any rectangle) but the A4 identity strip is not where the A3 page has one.
+        assert reason in ("no anchors found", "page identity unreadable") or reason.startswith(
+            "page of another template"), reason
+
+
+def test_page_of_another_template_with_the_same_layout(template, clean):
+    """Same anchors and layout, another template code: the identity strip tells them apart."""
+    data = json.loads((TEMPLATES_DIR / "cn-a4-55.json").read_text(encoding="utf-8"))
+    data["id"], data["code"] = "cn-a4-55-b", template.identity_code + 1
+    result = read_page(clean[1].image, prepare_template(parse_template(data)))
+    reason = _error_reason(result)
+    assert reason.startswith("page of another template")
+    assert f"code {template.identity_code}" in reason and "page 1" in reason
+
+
+# ----------------------------------------------------------------------------------------------------------
+# A clean page reads exactly
+
+
+def _check_against_truth(result, sim, truth) -> None:
+    assert result.status == "ok", result.reasons
+    assert result.reasons == []
+    assert result.page == 1
+    groups = sim.truth["groups"]
+    page = expand_page(resolve_template("cn-a4-55"), 1)
+    questions = {g.id: groups[g.id]["expected"] for g in page.groups if g.kind == "question"}
+    assert len(questions) == 55
+    assert set(result.questions) == set(questions)
+    for gid, expected in questions.items():
+        reading = result.questions[gid]
+        assert reading.marked == expected == truth.answers[gid], gid
+        assert reading.status == ("ok" if expected else "blank"), gid
+        assert reading.uncertain == ""
+        assert reading.confidence >= 0.5
+    assert result.student_id == truth.student_id
+    assert result.student_id_status == "ok"
+    assert result.id_grid == truth.student_id
+    assert result.absent is truth.absent
+    assert set(result.scores) == {"Q56", "Q57", "Q58"}
+    for question, reading in result.scores.items():
+        if question in truth.scores:
+            assert (reading.status, reading.value) == ("ok", truth.scores[question]), question
+        else:
+            assert (reading.status, reading.value) == ("blank", None), question
+
+
+def test_clean_page_reads_exactly(prepared, clean):
+    truth, sim = clean
+    assert any(truth.answers.values()) and len(truth.scores) == 3
+    result = read_page(sim.image, prepared, source="clean.png")
+    _check_against_truth(result, sim, truth)
+    assert result.orientation == 0
+    assert result.residual_mm is not None and result.residual_mm < 0.2
+    assert np.array(result.page_to_image).shape == (3, 3)
+    assert result.crops == {}
+
+
+def test_clean_page_with_half_points_and_multi_select(template, prepared):
+    # Scores with halves and multi-select questions with several answers are read exactly too.
+    for seed in range(8, 40):
+        truth = random_truth(template, np.random.default_rng(seed), absent_rate=0.0, multi_error_rate=0.0,
+                             half_rate=1.0)
+        if any(score % 1 for score in truth.scores.values()) and any(len(a) > 2 for a in truth.answers.values()):
+            break
+    else:
+        pytest.fail("no truth with a half point and a three-option answer")
+    sim = simulate_sheet(template, truth, seed=seed, profile="clean", dpi=DPI)[0]
+    _check_against_truth(read_page(sim.image, prepared), sim, truth)
+
+
+def test_absent_student(template, prepared):
+    truth = random_truth(template, np.random.default_rng(3), absent_rate=1.0)
+    assert truth.absent
+    sim = simulate_sheet(template, truth, seed=3, profile="clean", dpi=DPI)[0]
+    _check_against_truth(read_page(sim.image, prepared), sim, truth)
+
+
+@pytest.mark.parametrize("view", ["flipped view", "fortran order", "read-only copy"])
+def test_array_layouts_are_accepted(prepared, clean, view):
+    truth, sim = clean
+    image = {"flipped view": sim.image[::-1, ::-1], "fortran order": np.asfortranarray(sim.image),
+             "read-only copy": np.frombuffer(sim.image.tobytes(), np.uint8).reshape(sim.image.shape)}[view]
+    result = read_page(image, prepared)
+    assert result.orientation == (180 if view == "flipped view" else 0)
+    _check_against_truth(result, sim, truth)
+
+
+def test_clean_page_upside_down_reads_the_same(template, prepared, clean):
+    truth, _ = clean
+    sim = simulate_sheet(template, truth, seed=21, profile="clean", dpi=DPI, overrides={"upside_down": True})[0]
+    result = read_page(sim.image, prepared)
+    assert result.orientation == 180
+    _check_against_truth(result, sim, truth)
+
+
+def test_double_mark_is_reported_not_guessed(template, prepared):
+    truth = random_truth(template, np.random.default_rng(4), absent_rate=0.0, multi_error_rate=0.0)
+    truth.answers["Q3"] = "AC"  # a single-choice question answered twice
+    truth.readings = {}
+    sim = simulate_sheet(template, truth, seed=4, profile="clean", dpi=DPI)[0]
+    assert sim.truth["groups"]["Q3"]["expected"] == "AC"
+    result = read_page(sim.image, prepared)
+    assert result.status == "flagged"
+    assert result.questions["Q3"].status == "multiple"
+    assert result.questions["Q3"].marked == "AC"
+    assert "multiple marks: Q3" in result.reasons
+
+
+def test_crops_are_written(prepared, clean, tmp_path):
+    truth, sim = clean
+    out = tmp_path / "crops"
+    result = read_page(sim.image, prepared, crop_dir=out, source="scans/sheet-7.jpg", page_index=2)
+    assert result.status == "ok"
+    page = prepared.pages[0].expanded
+    assert set(result.crops) == {rect.id for rect in page.regions} == {"name", "answer56", "answer57", "answer58"}
+    blank = render_page(page, DPI)
+    scale = DPI / 25.4
+    for rect in page.regions:
+        path = result.crops[rect.id]
+        assert path.startswith(str(out)) and path.endswith(".png")
+        with open(path, "rb") as handle:
+            assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+        crop = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+        assert crop.ndim == 2 and crop.dtype == np.uint8
+        rows, cols = crop.shape
+        assert cols == pytest.approx(rect.w * scale, abs=2) and rows == pytest.approx(rect.h * scale, abs=2)
+        assert cols / rows == pytest.approx(rect.w / rect.h, abs=1.5 / rows * rect.w / rect.h)
+        # Upright and aligned: the printed outline runs along the crop's edges, and the crop is the blank
+        # region as rendered (clean profile: nothing written in it), not a neighbouring piece of the page.
+        for edge in (crop[:2], crop[-2:], crop[:, :2].T, crop[:, -2:].T):
+            assert edge.mean(axis=1).min() < 100
+        assert crop[6:-6, 6:-6].mean() > 200  # and not everywhere: inside is paper (a caption at most)
+        y0, x0 = int(round(rect.y * scale)), int(round(rect.x * scale))
+        expected = blank[y0:y0 + rows, x0:x0 + cols].astype(np.float64)
+        assert np.abs(crop - expected).mean() < 5
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"sheet-7_p3_{r.id}.png" for r in page.regions)
