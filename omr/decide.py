@@ -3,8 +3,8 @@
 A bubble is *filled*, *empty* or *uncertain*. The thresholds adapt per page: the page's own mark level (the
 median strength of its clearly filled bubbles) lowers the fill threshold on a page of light pencil, but never
 below the profile's floor; the empty ceiling is fixed. Anything between is uncertain and its group is flagged,
-never guessed, with one exception that matches how people read a changed answer: in a single-choice question,
-a light smudge beside one clearly dominant mark is erasure residue.
+never guessed, with one exception that matches how people read a changed answer: in a single-choice question
+(or a score box), a light smudge beside one clearly dominant mark is erasure residue.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ EMPTY, FILLED, UNCERTAIN = 0, 1, 2
 @dataclass(frozen=True)
 class PageThresholds:
     empty_max: float
-    filled_min: float
+    filled_min: float | np.ndarray  # per bubble when writers differ
     mark_level: float  # median strength of the page's confident marks (or the profile default)
     measured_level: bool  # whether mark_level came from this page
 
@@ -63,53 +63,89 @@ def empty_level(strength: np.ndarray, label_index: np.ndarray, *, percentile: fl
     return levels[label_index]
 
 
-def page_thresholds(strength: np.ndarray, profile: ScannerProfile) -> PageThresholds:
-    """Fill and empty thresholds for one page, from the profile and the page's own mark level."""
+def _level(strength: np.ndarray, profile: ScannerProfile) -> float | None:
     confident = strength[strength >= profile.filled_floor]
-    if confident.size >= profile.min_marks_for_level:
-        level, measured = float(np.median(confident)), True
+    return float(np.median(confident)) if confident.size >= profile.min_marks_for_level else None
+
+
+def page_thresholds(strength: np.ndarray, profile: ScannerProfile, writer_index: np.ndarray | None = None
+                    ) -> PageThresholds:
+    """Fill and empty thresholds for one page, from the profile and the page's own mark levels.
+
+    Each writer (``writer_index``: the student, the teacher filling score boxes, the proctor) presses their own
+    pencil, so each gets their own level when they made enough confident marks, else the page's, else the
+    profile's default. The fill threshold is ``relative_filled * level``, kept within
+    [``filled_floor``, ``filled_min``].
+    """
+    page_level = _level(strength, profile)
+    level = page_level if page_level is not None else profile.default_mark_level
+    if writer_index is None:
+        levels: float | np.ndarray = level
     else:
-        level, measured = profile.default_mark_level, False
-    filled_min = min(profile.filled_min, max(profile.filled_floor, profile.relative_filled * level))
-    return PageThresholds(profile.empty_max, filled_min, level, measured)
+        per_writer = np.full(int(writer_index.max()) + 1 if writer_index.size else 1, level)
+        for writer in np.unique(writer_index):
+            own = _level(strength[writer_index == writer], profile)
+            if own is not None:
+                per_writer[writer] = own
+        levels = per_writer[writer_index]
+    filled_min = np.minimum(profile.filled_min, np.maximum(profile.filled_floor, profile.relative_filled * levels))
+    if np.ndim(filled_min) == 0:
+        filled_min = float(filled_min)
+    return PageThresholds(profile.empty_max, filled_min, level, page_level is not None)
 
 
 def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_starts: np.ndarray,
-                     single_select: np.ndarray, profile: ScannerProfile) -> tuple[np.ndarray, np.ndarray]:
-    """Per bubble: state (EMPTY, FILLED, UNCERTAIN) and margin (distance from the uncertain band, < 0 inside it).
+                     single_select: np.ndarray, profile: ScannerProfile,
+                     residue_unit: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per bubble: state (EMPTY, FILLED, UNCERTAIN) and margin (> 0 outside the uncertain band, < 0 inside it).
 
-    Absolute thresholds first; then two rules within single-choice groups, using the group's darkest bubble
-    ``top`` when it is clearly filled: a light bubble at most ``residue_ratio * top`` and ``residue_max`` is the
-    residue of a changed answer (empty); a filled bubble lighter than ``multiple_ratio * top`` is uncertain,
-    since one of the two may be a poorly erased mark. Elsewhere a light mark stays uncertain: it may be a
-    faint answer. In a group with nothing filled, anything above ``blank_trace`` is uncertain for the same reason.
+    Absolute thresholds first. A group with nothing filled is held to ``blank_trace``: its light mark may be a
+    faint answer. Then, within a *residue unit* (by default each single-choice group; a score box is one unit
+    for all its rows) whose darkest bubble ``top`` is clearly filled, a light bubble at most
+    ``residue_ratio * top`` and ``residue_max`` is the residue of a changed answer (empty). Last, in a
+    single-choice group a filled bubble lighter than ``multiple_ratio * top`` is uncertain, since one of the two
+    may be a poorly erased mark. A light mark in a multi-select question stays uncertain: it may be a faint
+    extra option.
+
+    ``residue_unit`` gives each bubble its unit (-1: none); units must be numbered from 0.
     """
+    filled_min = thresholds.filled_min
     state = np.full(strength.shape, UNCERTAIN, np.int8)
     state[strength <= thresholds.empty_max] = EMPTY
-    state[strength >= thresholds.filled_min] = FILLED
+    state[strength >= filled_min] = FILLED
     # Margins are in units of the room each side has, so that a blank bubble (strength 0) is as sure as a
     # solid mark: empty margins scale by empty_max, filled ones by the filled threshold's distance from 1.
     margin = np.where(
-        state == FILLED, (strength - thresholds.filled_min) / max(1.0 - thresholds.filled_min, 0.05),
+        state == FILLED, (strength - filled_min) / np.maximum(1.0 - filled_min, 0.05),
         np.where(state == EMPTY, (thresholds.empty_max - strength) / max(thresholds.empty_max, 0.01),
-                 -np.minimum(strength - thresholds.empty_max, thresholds.filled_min - strength)),
+                 -np.minimum(strength - thresholds.empty_max, filled_min - strength)),
     )
     sizes = np.diff(group_starts)
-    top = np.repeat(np.maximum.reduceat(strength, group_starts[:-1]), sizes)
+    starts = group_starts[:-1]
+    nothing_filled = np.repeat(np.add.reduceat((state == FILLED).astype(np.int32), starts) == 0, sizes)
+    trace = nothing_filled & (state == EMPTY) & (strength > profile.blank_trace)
+    state[trace] = UNCERTAIN
+    margin[trace] = (profile.blank_trace - strength)[trace]
+
     single = np.repeat(single_select, sizes)
-    dominant = single & (top >= thresholds.filled_min)
+    if residue_unit is None:
+        residue_unit = np.where(single, np.repeat(np.arange(len(sizes)), sizes), -1)
+    in_unit = residue_unit >= 0
+    unit_top = np.full(int(residue_unit.max()) + 1 if in_unit.any() else 1, -np.inf)
+    unit_clear = np.zeros(unit_top.size, bool)
+    np.maximum.at(unit_top, residue_unit[in_unit], strength[in_unit])
+    np.logical_or.at(unit_clear, residue_unit[in_unit], state[in_unit] == FILLED)
+    top = np.where(in_unit, unit_top[np.maximum(residue_unit, 0)], 0.0)
+    dominant = in_unit & unit_clear[np.maximum(residue_unit, 0)]
     residue_limit = np.minimum(profile.residue_max, profile.residue_ratio * top)
     residue = dominant & (state == UNCERTAIN) & (strength <= residue_limit)
     state[residue] = EMPTY
     margin[residue] = ((residue_limit - strength) / np.maximum(residue_limit, 0.01))[residue]
-    unequal = dominant & (state == FILLED) & (strength < profile.multiple_ratio * top)
+
+    group_top = np.repeat(np.maximum.reduceat(strength, starts), sizes)
+    unequal = single & (state == FILLED) & (strength < profile.multiple_ratio * group_top)
     state[unequal] = UNCERTAIN
-    margin[unequal] = (strength - profile.multiple_ratio * top)[unequal]
-    # A group that would read blank is held to the stricter trace level: its light mark may be a faint answer.
-    nothing_filled = np.repeat(np.add.reduceat((state == FILLED).astype(np.int32), group_starts[:-1]) == 0, sizes)
-    trace = nothing_filled & (state == EMPTY) & (strength > profile.blank_trace)
-    state[trace] = UNCERTAIN
-    margin[trace] = (profile.blank_trace - strength)[trace]  # negative: inside the uncertain band
+    margin[unequal] = (strength - profile.multiple_ratio * group_top)[unequal]
     return state, margin
 
 

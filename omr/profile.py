@@ -26,7 +26,7 @@ class ScannerProfile:
     empty_max: float = 0.10
     #: ... except in a group with nothing clearly filled, where any bubble above this trace level makes the group
     #: uncertain: a question that would read blank may hold a faint answer.
-    blank_trace: float = 0.08
+    blank_trace: float = 0.09
     #: Single-choice questions: beside one clearly filled bubble, a light one at most ``residue_ratio`` times as
     #: dark and at most ``residue_max`` is the residue of a changed answer, read as empty. (A light mark with no
     #: dominant mark beside it stays uncertain: it may be a faint answer.)
@@ -36,8 +36,8 @@ class ScannerProfile:
     filled_min: float = 0.5
     #: Relative to the page's typical mark strength: at or above ``relative_filled * level`` counts as filled
     #: (light pencil pages), but never below ``filled_floor``.
-    relative_filled: float = 0.62
-    filled_floor: float = 0.40
+    relative_filled: float = 0.55
+    filled_floor: float = 0.35
     #: Single-choice questions: two filled bubbles are a sure double mark only when the lighter is at least
     #: ``multiple_ratio`` times as dark as the darker; otherwise one may be a poorly erased mark: uncertain.
     multiple_ratio: float = 0.7

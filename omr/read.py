@@ -25,6 +25,7 @@ __all__ = ["PreparedPage", "PreparedTemplate", "prepare_template", "read_page", 
 
 _BASELINE_PX_PER_MM = 8.0  # resolution the blank page is rendered at to learn each bubble's printed darkness
 _RING_SAMPLES = ring_samples(24)
+_WRITERS = {"score_digit": 1, "score_half": 1, "mark": 2}  # group kind -> who marks it (default: the student)
 
 
 @dataclass
@@ -37,6 +38,8 @@ class PreparedPage:
     group_starts: np.ndarray  # (groups + 1,)
     single_select: np.ndarray  # (groups,) bool
     label_index: np.ndarray  # (n,) which printed label each bubble carries (bubbles sharing one print alike)
+    writer_index: np.ndarray  # (n,) who fills the bubble: 0 student, 1 teacher (score boxes), 2 proctor (marks)
+    residue_unit: np.ndarray  # (n,) where a dominant mark makes light residue empty (-1: nowhere), see decide
     blank_darkness: np.ndarray  # (n,) darkness of the empty printed bubble (outline inside + label)
     identity_centres_mm: np.ndarray  # (bits, 2)
     identity_semi_mm: np.ndarray  # (bits, 2)
@@ -68,6 +71,23 @@ def _page_arrays(expanded: ExpandedPage) -> tuple[np.ndarray, np.ndarray, np.nda
             np.array(starts), np.array([select == "single" for select in selects]))
 
 
+def _residue_units(expanded: ExpandedPage) -> np.ndarray:
+    """A single-choice question or 考号 column is its own residue unit; a score box's rows share one (a teacher
+    who changes 16 to 6 erases the tens); multi-select questions and lone marks have none."""
+    units: list[int] = []
+    keys: dict[str, int] = {}
+    for group in expanded.groups:
+        if group.kind in ("score_digit", "score_half"):
+            key = "field:" + group.field_id
+        elif group.select == "single" and len(group.bubbles) > 1:
+            key = "group:" + group.id
+        else:
+            units.extend([-1] * len(group.bubbles))
+            continue
+        units.extend([keys.setdefault(key, len(keys))] * len(group.bubbles))
+    return np.array(units, np.int64)
+
+
 def _scale_homography(px_per_mm: float) -> np.ndarray:
     # mm -> pixel centres of a page rendered at px_per_mm (see omr.geometry)
     return np.array([[px_per_mm, 0, -0.5], [0, px_per_mm, -0.5], [0, 0, 1.0]])
@@ -80,9 +100,12 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None) 
     for number in range(1, len(template.pages) + 1):
         expanded = expand_page(template, number)
         centres, semi, starts, selects = _page_arrays(expanded)
-        printed = [(b.label if b.show_label else "", b.width, b.height, b.shape) for _, b in expanded.bubbles]
+        # Bubbles print alike when label and height (hence glyph size) agree; width only moves the outline.
+        printed = [(b.label if b.show_label else "", b.height, b.shape) for _, b in expanded.bubbles]
         kinds = {key: i for i, key in enumerate(dict.fromkeys(printed))}
         label_index = np.array([kinds[key] for key in printed], np.int64)
+        writer_index = np.array([_WRITERS.get(group.kind, 0) for group, _ in expanded.bubbles], np.int64)
+        residue_unit = _residue_units(expanded)
         strip = expanded.identity
         bits = len(expanded.identity_bits)
         identity_centres = np.stack([strip.x + strip.pitch * np.arange(bits), np.full(bits, strip.y)], axis=1)
@@ -95,7 +118,7 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None) 
             ring_fraction=profile.ring_fraction, dark_level=128.0,
         )
         prepared.pages.append(PreparedPage(
-            expanded, centres, semi, starts, selects, label_index, (255.0 - measured.inner_mean) / 255.0,
+            expanded, centres, semi, starts, selects, label_index, writer_index, residue_unit, (255.0 - measured.inner_mean) / 255.0,
             identity_centres, identity_semi,
             {f.id: f.max_score for f in template.pages[number - 1].fields if isinstance(f, ScoreBox)},
         ))
@@ -233,8 +256,9 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
     paper = float(np.median(measured.ring_median))
     strength = mark_strength(measured.inner_mean, page.blank_darkness, paper, fit.ink_level)
     strength = strength - empty_level(strength, page.label_index)
-    thresholds = page_thresholds(strength, profile)
-    state, margin = classify_bubbles(strength, thresholds, page.group_starts, page.single_select, profile)
+    thresholds = page_thresholds(strength, profile, page.writer_index)
+    state, margin = classify_bubbles(strength, thresholds, page.group_starts, page.single_select, profile,
+                                     page.residue_unit)
     decisions = decide_groups(state, margin, page.group_starts, page.single_select, profile.confidence_span)
     result.mark_level = round(thresholds.mark_level, 3)
     _interpret(result, page, decisions)

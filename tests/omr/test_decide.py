@@ -290,3 +290,20 @@ def test_profile_round_trips_through_json(tmp_path):
     partial.write_text(json.dumps({"name": "p", "multiple_ratio": 0.8}), encoding="utf-8")
     loaded = load_profile(partial)
     assert loaded.multiple_ratio == 0.8 and loaded.filled_min == ScannerProfile().filled_min
+
+
+def test_score_box_rows_share_one_residue_unit():
+    # Tens row [0,1,2] with an erased "1" (0.15), units row with a clear "6": a changed score, read as 6.
+    strength = np.array([0.0, 0.15, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.9, 0.0, 0.0, 0.0])
+    starts = _starts(3, 10)
+    single = np.array([True, True])
+    own_rows, _ = classify_bubbles(strength, page_thresholds(strength, PROFILE), starts, single, PROFILE)
+    assert own_rows[1] == UNCERTAIN  # each row alone: the tens row would read blank, so its trace is unsure
+    one_box, _ = classify_bubbles(strength, page_thresholds(strength, PROFILE), starts, single, PROFILE,
+                                  residue_unit=np.zeros(13, np.int64))
+    assert one_box[1] == EMPTY and one_box[9] == FILLED
+    # Too dark for residue of the 0.9 mark: still unsure.
+    strength[1] = 0.3
+    darker, _ = classify_bubbles(strength, page_thresholds(strength, PROFILE), starts, single, PROFILE,
+                                 residue_unit=np.zeros(13, np.int64))
+    assert darker[1] == UNCERTAIN
