@@ -23,7 +23,7 @@ from omr.assemble import SheetResult, assemble_sheets
 from omr.load import LoadLimits, collect_inputs, iter_pages
 from omr.profile import ScannerProfile
 from omr.read import PreparedTemplate, prepare_template, read_page
-from omr.result import PageResult, page_result_to_dict
+from omr.result import PageResult, page_file_stem, page_result_to_dict
 from omr.template import Template, expand_page
 
 __all__ = ["BatchSummary", "ScanOptions", "scan_file", "scan_batch", "write_outputs"]
@@ -84,7 +84,7 @@ def scan_file(path: str | Path, prepared: PreparedTemplate, options: ScanOptions
 
             folder = Path(options.overlays_dir)
             folder.mkdir(parents=True, exist_ok=True)
-            target = folder / f"{Path(path).stem}_p{loaded.page_index + 1}.png"
+            target = folder / f"{page_file_stem(str(path), loaded.page_index)}.png"
             cv2.imwrite(str(target), draw_overlay(loaded.image, result, prepared))
             result.overlay = str(target)
         results.append(result)

@@ -327,18 +327,23 @@ def decode_scanline(profile: np.ndarray) -> str | None:
     return None
 
 
-def _scan_rows(gray: np.ndarray, lines: int, band: int) -> list[str]:
+def _scan_rows(gray: np.ndarray, lines: int, band: int, enough: int) -> list[str]:
+    """Decoded texts of up to ``lines`` scanlines, middle first; stops once ``enough`` of them agree."""
     rows = gray.shape[0]
-    found = []
-    for centre in np.linspace(0.1 * rows, 0.9 * rows, lines):
+    centres = np.linspace(0.1 * rows, 0.9 * rows, lines)
+    centres = centres[np.argsort(np.abs(centres - rows / 2), kind="stable")]  # the label's middle first
+    found: list[str] = []
+    for centre in centres:
         r0 = int(max(0, round(centre) - band // 2))
         text = decode_scanline(gray[r0:r0 + band])
         if text is not None:
             found.append(text)
+            if len(set(found)) > 1 or len(found) >= enough:
+                break
     return found
 
 
-def decode_region(gray_image: np.ndarray, *, lines: int = 15) -> str | None:
+def decode_region(gray_image: np.ndarray, *, lines: int = 15, enough: int = 3) -> str | None:
     """Read a Code 128 symbol from a roughly upright crop (a label region after page registration).
 
     Several horizontal scanlines (each a band of 3 rows) are decoded; if none reads, the crop is smoothed
@@ -351,6 +356,8 @@ def decode_region(gray_image: np.ndarray, *, lines: int = 15) -> str | None:
         2-D gray crop (uint8 or float, dark bars on light paper); colour images are converted to gray.
     lines : int, optional
         Scanlines per attempt.
+    enough : int, optional
+        Agreeing scanlines after which an attempt stops (a disagreement stops it at once, with None).
 
     Returns
     -------
@@ -367,7 +374,7 @@ def decode_region(gray_image: np.ndarray, *, lines: int = 15) -> str | None:
     for angle in (2.5, -2.5, 5.0, -5.0):
         attempts.append(lambda angle=angle: _rotated(cv2.GaussianBlur(gray, (0, 0), 0.7), angle))
     for attempt in attempts:
-        found = _scan_rows(attempt(), lines, 3)
+        found = _scan_rows(attempt(), lines, 3, enough)
         if found:
             votes = Counter(found).most_common()
             if len(votes) > 1:

@@ -53,13 +53,13 @@ def empty_level(strength: np.ndarray, label_index: np.ndarray, *, percentile: fl
     if strength.size == 0:
         return np.zeros(0)
     page_level = float(np.clip(np.percentile(strength, percentile), *limits))
-    levels = np.full(int(label_index.max()) + 1, page_level)
-    order = np.argsort(label_index, kind="stable")
-    sorted_labels = label_index[order]
-    bounds = np.flatnonzero(np.diff(sorted_labels)) + 1
-    for chunk in np.split(order, bounds):
-        if chunk.size >= min_count:
-            levels[label_index[chunk[0]]] = np.clip(np.percentile(strength[chunk], percentile), *limits)
+    # Per label, the value at the percentile's rank among that label's sorted strengths (nearest rank).
+    order = np.lexsort((strength, label_index))
+    counts = np.bincount(label_index)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    ranks = starts + np.floor(percentile / 100.0 * np.maximum(counts - 1, 0)).astype(np.int64)
+    own = strength[order][np.minimum(ranks, len(order) - 1)]
+    levels = np.where(counts >= min_count, np.clip(own, *limits), page_level)
     return levels[label_index]
 
 

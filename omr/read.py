@@ -18,7 +18,7 @@ from omr.measure import disk_samples, measure_bubbles, ring_samples
 from omr.profile import ScannerProfile
 from omr.register import Registration, apply_homography, homography_jacobians, register_page
 from omr.render import render_page
-from omr.result import PageResult, QuestionReading, ScoreReading
+from omr.result import PageResult, QuestionReading, ScoreReading, page_file_stem
 from omr.template import ExpandedPage, ScoreBox, Template, decode_identity, expand_page
 
 __all__ = ["PreparedPage", "PreparedTemplate", "prepare_template", "read_page", "warp_rect"]
@@ -274,7 +274,7 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
 
         folder = Path(crop_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        stem = f"{Path(source).stem or 'page'}_p{page_index + 1}"
+        stem = page_file_stem(source, page_index)
         for rect in page.expanded.regions:
             crop = warp_rect(image, matrix, rect.x, rect.y, rect.w, rect.h, fit.px_per_mm)
             path = folder / f"{stem}_{rect.id}.png"

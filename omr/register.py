@@ -173,19 +173,21 @@ def _refine(image: np.ndarray, left: int, top: int, width: int, height: int, pap
         return None
     inside = crop[crop < threshold]
     return AnchorCandidate(moments["m10"] / moments["m00"] + x0, moments["m01"] / moments["m00"] + y0,
-                           float(np.sqrt(moments["m00"])), float(np.median(inside)) if inside.size else ink)
+                           float(np.sqrt(moments["m00"])), float(inside.mean()) if inside.size else ink)
 
 
-def _search_windows(page: ExpandedPage, shape: tuple[int, int], orientations: list[int]) -> tuple[list, float]:
+@lru_cache(maxsize=64)
+def _search_windows(anchors: tuple[Anchor, ...], width_mm: float, height_mm: float, shape: tuple[int, int],
+                    orientations: tuple[int, ...]) -> tuple[list, float]:
+    """Where to look for anchors in an image of ``shape`` (cached: a batch's pages mostly share one size)."""
     rows, cols = shape
     windows = []
     seen = set()
-    width_mm, height_mm = page.width_mm, page.height_mm
     scale = None
     for orientation in orientations:
         nominal = _nominal_transform(orientation, width_mm, height_mm, shape)
         scale = float(np.sqrt(abs(np.linalg.det(nominal[:2, :2]))))
-        for anchor in page.anchors:
+        for anchor in anchors:
             (px, py), = apply_homography(nominal, np.array([[anchor.x, anchor.y]]))
             distance = np.hypot(anchor.x - width_mm / 2, anchor.y - height_mm / 2)
             half = (_SEARCH_BASE_MM + _SEARCH_ROTATION * distance + anchor.size) * scale
@@ -221,7 +223,7 @@ def register_page(image: np.ndarray, page: ExpandedPage, *, max_residual_mm: flo
     """
     shape = image.shape[:2]
     orientations = _orientations(page.width_mm, page.height_mm, shape)
-    windows, px_per_mm = _search_windows(page, shape, orientations)
+    windows, px_per_mm = _search_windows(page.anchors, page.width_mm, page.height_mm, shape, tuple(orientations))
     candidates = find_anchor_candidates(image, px_per_mm, windows)
     if len(candidates) < 3:
         return []
@@ -258,7 +260,7 @@ def register_page(image: np.ndarray, page: ExpandedPage, *, max_residual_mm: flo
                 continue
         else:
             homography = affine
-        ink = float(np.median([candidates[i].ink for i in matched[found]]))
+        ink = float(np.mean([candidates[i].ink for i in matched[found]]))
         fits.append(Registration(homography, orientation, residual_mm, scale, ink, len(src)))
     fits.sort(key=lambda fit: (-fit.anchors_found, fit.residual_mm))
     return fits

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-__all__ = ["QuestionReading", "ScoreReading", "PageResult", "page_result_to_dict", "page_result_from_dict"]
+import hashlib
+from pathlib import Path
+
+__all__ = ["QuestionReading", "ScoreReading", "PageResult", "page_result_to_dict", "page_result_from_dict",
+           "page_file_stem"]
+
+
+def page_file_stem(source: str, page_index: int) -> str:
+    """A file name stem for what is written about one page (overlay, crops): readable, and unique per source
+    path, so a/scan.jpg and b/scan.jpg (or scan.jpg and scan.png) never overwrite each other's files."""
+    digest = hashlib.sha1(str(Path(source).resolve()).encode("utf-8")).hexdigest()[:8] if source else "memory"
+    return f"{Path(source).stem or 'page'}-{digest}_p{page_index + 1}"
 
 
 @dataclass
