@@ -75,11 +75,21 @@ class ScannerProfile:
 
 def load_profile(path: str | Path) -> ScannerProfile:
     """Read a profile JSON file; unknown keys are refused so a typo cannot silently keep a default."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    known = {f.name for f in fields(ScannerProfile)}
-    unknown = sorted(set(data) - known)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"scanner profile {path} is not valid JSON: line {error.lineno}: {error.msg}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"scanner profile {path} must be a JSON object, not {type(data).__name__}")
+    types = {f.name: f.type for f in fields(ScannerProfile)}
+    unknown = sorted(set(data) - set(types))
     if unknown:
         raise ValueError(f"scanner profile {path}: unknown key(s) {', '.join(unknown)}")
+    for key, value in data.items():
+        expected = {"str": str, "int": int, "float": (int, float)}[types[key]]
+        # bool is an int in Python; a threshold of `true` is a mistake, not 1.
+        if isinstance(value, bool) or not isinstance(value, expected):
+            raise ValueError(f"scanner profile {path}: {key} must be a {types[key]}, got {value!r}")
     return ScannerProfile(**data)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from itertools import compress
 
 import cv2
 import numpy as np
@@ -40,6 +41,7 @@ class PreparedPage:
     label_index: np.ndarray  # (n,) which printed label each bubble carries (bubbles sharing one print alike)
     writer_index: np.ndarray  # (n,) who fills the bubble: 0 student, 1 teacher (score boxes), 2 proctor (marks)
     residue_unit: np.ndarray  # (n,) where a dominant mark makes light residue empty (-1: nowhere), see decide
+    group_labels: list[tuple[str, ...]]  # each group's bubble labels, in order
     blank_darkness: np.ndarray  # (n,) darkness of the empty printed bubble (outline inside + label)
     identity_centres_mm: np.ndarray  # (bits, 2)
     identity_semi_mm: np.ndarray  # (bits, 2)
@@ -118,7 +120,8 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None) 
             ring_fraction=profile.ring_fraction, dark_level=128.0,
         )
         prepared.pages.append(PreparedPage(
-            expanded, centres, semi, starts, selects, label_index, writer_index, residue_unit, (255.0 - measured.inner_mean) / 255.0,
+            expanded, centres, semi, starts, selects, label_index, writer_index, residue_unit,
+            [tuple(b.label for b in group.bubbles) for group in expanded.groups], (255.0 - measured.inner_mean) / 255.0,
             identity_centres, identity_semi,
             {f.id: f.max_score for f in template.pages[number - 1].fields if isinstance(f, ScoreBox)},
         ))
@@ -164,7 +167,7 @@ def _decode_barcode(crop: np.ndarray, symbology: str) -> str | None:
         return text or None
     from omr.code128 import decode_region
 
-    return decode_region(crop)
+    return decode_region(crop, enough=2)  # two checksum-valid scanlines that agree, none that disagree
 
 
 def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration, PreparedPage] | str:
@@ -285,8 +288,10 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
     return result
 
 
-def _labels(group, mask: np.ndarray) -> str:
-    return "".join(bubble.label for bubble, on in zip(group.bubbles, mask) if on)
+def _labels(labels: tuple[str, ...], mask: np.ndarray) -> str:
+    if not mask.any():
+        return ""
+    return "".join(compress(labels, mask.tolist()))
 
 
 def _interpret(result: PageResult, page: PreparedPage, decisions) -> None:
@@ -294,11 +299,11 @@ def _interpret(result: PageResult, page: PreparedPage, decisions) -> None:
     uncertain_q, multiple_q = [], []
     id_columns: list[tuple[str, str]] = []
     score_parts: dict[str, list] = {}
-    for group, decision in zip(page.expanded.groups, decisions):
-        marked = _labels(group, decision.marked)
+    for group, labels, decision in zip(page.expanded.groups, page.group_labels, decisions):
+        marked = _labels(labels, decision.marked)
         if group.kind == "question":
             result.questions[group.id] = QuestionReading(marked, decision.status, decision.confidence,
-                                                         _labels(group, decision.uncertain))
+                                                         _labels(labels, decision.uncertain))
             if decision.status == "uncertain":
                 uncertain_q.append(group.id)
             elif decision.status == "multiple":

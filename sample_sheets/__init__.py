@@ -19,11 +19,13 @@ def bundled_templates() -> list[str]:
 def resolve_template(name_or_path: str | Path) -> Template:
     """Load a template from a JSON path, or by the name of a bundled sample template (``cn-a4-55``)."""
     path = Path(name_or_path)
-    if path.exists():
+    if path.is_file():
         return load_template(path)
     bundled = TEMPLATES_DIR / f"{name_or_path}.json"
-    if bundled.exists():
+    if bundled.is_file():
         return load_template(bundled)
+    if path.exists():
+        return load_template(path)  # a folder or other non-file: let the loader say why it cannot be read
     raise TemplateError(
         f"no template file {name_or_path!s}; bundled templates: {', '.join(bundled_templates())}"
     )

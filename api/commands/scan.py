@@ -36,6 +36,7 @@ def run(args: argparse.Namespace) -> int:
     options = ScanOptions(
         overlays_dir=str(out / "overlays") if args.overlays else None,
         crops_dir=str(out / "crops") if args.crops else None,
+        reduce=not args.crops,  # crops go to teachers for online marking: decode at the scan's full resolution
     )
     files, _ = collect_inputs(args.inputs)
     bar = None
