@@ -11,6 +11,8 @@ COMMANDS = {
     "template": "template",
     "simulate": "simulate",
     "scan": "scan",
+    "grade": "grade",
+    "exam": "exam",
 }
 
 

@@ -1,0 +1,115 @@
+"""Outputs: scores.csv / scores.xlsx (ids as text, Chinese headers), exceptions, summary, sitting totals."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+from openpyxl import load_workbook
+
+from grading.exam import Exam
+from grading.mark import sitting_totals
+from grading.pipeline import grade_sheets
+from grading.regrade import KeyChange, regrade
+from grading.report_io import (
+    read_subject_scores, score_columns, write_outputs, write_sitting_totals_csv,
+)
+from grading.roster import Roster, Student
+from grading_builders import PERFECT, sheet
+
+IDS = ["0026010001", "0026010002", "0026010003", "0026010004"]
+
+
+def _run(exam: Exam):
+    roster = Roster([Student(exam_id=IDS[0], name="张三", class_name="1班", student_no="G11010519491231002X",
+                             school_code="3132000123"),
+                     Student(exam_id=IDS[1], name="李四", class_name="1班"),
+                     Student(exam_id=IDS[2], name="王五", class_name="2班"),
+                     Student(exam_id=IDS[3], name="赵六", class_name="2班")])
+    sheets = [sheet(IDS[0], PERFECT, {"Q9": 10}, number=1),
+              sheet(IDS[1], {**PERFECT, "Q1": "E", "Q3": "AC"}, {"Q9": 6.5}, number=2, uncertain={"Q4": ("A", "C")}),
+              sheet(IDS[2], {**PERFECT, "Q2": "D"}, {"Q9": 4}, number=3, form="B")]
+    return grade_sheets(exam, sheets, roster)
+
+
+def _read_csv(path: Path) -> list[dict[str, str]]:
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_scores_csv(tmp_path: Path, exam: Exam):
+    run = _run(exam)
+    written = write_outputs(run, tmp_path)
+    assert [p.name for p in written] == ["scores.csv", "grading_exceptions.csv", "summary.json", "scores.xlsx"]
+    assert (tmp_path / "scores.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    rows = _read_csv(tmp_path / "scores.csv")
+    assert list(rows[0])[:11] == ["exam_id", "student_no", "name", "class", "school_code", "version", "status",
+                                  "reasons", "total", "section_S1", "section_S2"]
+    assert list(rows[0])[11:15] == ["Q1_response", "Q1_score", "Q2_response", "Q2_score"]
+    assert score_columns(run) == list(rows[0])
+    first, second, third, fourth = rows
+    assert first["exam_id"] == "0026010001" and first["student_no"] == "G11010519491231002X"
+    assert (first["status"], first["total"], first["section_S1"], first["section_S2"]) == ("graded", "32", "22", "10")
+    assert first["Q3_response"] == "ACD" and first["Q3_score"] == "5" and first["Q8_score"] == ""  # void
+    assert second["status"] == "pending" and second["total"] == "" and second["reasons"] == "uncertain: Q4 (A ?C)"
+    assert second["Q1_response"] == "*" and second["Q1_score"] == "0"  # E: outside the options
+    assert second["Q4_response"] == "?A" and second["Q4_score"] == ""
+    assert second["Q9_response"] == "6.5" and second["Q9_score"] == "6.5" and second["section_S2"] == "6.5"
+    assert third["version"] == "B" and third["total"] == "22"
+    assert third["Q1_response"] == "D" and third["Q2_response"] == "A"  # canonical order: sheet Q2 is canonical Q1
+    assert fourth["status"] == "absent" and fourth["reasons"] == "no sheet (counted as absent, 缺考)"
+    assert fourth["Q1_response"] == "" and fourth["total"] == ""
+
+
+def test_exceptions_and_summary(tmp_path: Path, exam: Exam):
+    write_outputs(_run(exam), tmp_path)
+    exceptions = _read_csv(tmp_path / "grading_exceptions.csv")
+    assert list(exceptions[0]) == ["kind", "exam_id", "name", "class", "sheet", "source", "reason"]
+    assert [(e["kind"], e["exam_id"], e["sheet"]) for e in exceptions] == [
+        ("no_sheet", IDS[3], ""), ("pending", IDS[1], "2"), ("invalid_mark", IDS[1], "2")]
+    assert exceptions[1]["name"] == "李四" and exceptions[1]["source"] == "test sheet 2"
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["graded"] == 2 and summary["pending"] == 1 and summary["absent"] == 1
+    assert summary["exceptions"] == {"invalid_mark": 1, "no_sheet": 1, "pending": 1}
+
+
+def test_scores_xlsx_keeps_ids_as_text(tmp_path: Path, exam: Exam):
+    run = _run(exam)
+    run = run.with_grades(regrade(run.grades, KeyChange(action="bonus", question="Q4"), by="t")[0])
+    write_outputs(run, tmp_path)
+    book = load_workbook(tmp_path / "scores.xlsx")
+    assert book.sheetnames == ["成绩", "异常"]
+    sheet = book["成绩"]
+    header = [c.value for c in sheet[1]]
+    assert header[:11] == ["考号", "学籍号", "姓名", "班级", "学校标识码", "卷型", "状态", "说明", "总分", "选择题", "解答题"]
+    assert header[11:13] == ["Q1作答", "Q1得分"] and "Q8得分(作废)" in header and "Q4得分(送分)" in header
+    assert sheet.freeze_panes == "B2"
+    assert sheet["A2"].value == "0026010001" and sheet["A2"].data_type == "s" and sheet["A2"].number_format == "@"
+    assert sheet["E2"].value == "3132000123" and sheet["E2"].data_type == "s"
+    assert sheet["G2"].value == "已评" and sheet["I2"].value == 32 and sheet["I2"].data_type == "n"
+    assert sheet["G3"].value == "已评" and sheet["I3"].value == 6 + 2 + 4 + 2 + 3 + 6.5  # Q4 bonus resolved it
+    assert sheet["G5"].value == "缺考" and sheet["I5"].value is None
+    problems = [[c.value for c in row] for row in book["异常"].iter_rows()]
+    assert problems[0] == ["类别", "考号", "姓名", "班级", "答题卡", "来源", "原因"]
+    assert problems[1][:3] == ["no_sheet", IDS[3], "赵六"] and book["异常"]["B2"].data_type == "s"
+
+
+def test_sitting_totals_from_output_folders(tmp_path: Path, exam: Exam):
+    math_dir = tmp_path / "math"
+    write_outputs(_run(exam), math_dir, xlsx=False)
+    assert not (math_dir / "scores.xlsx").exists()
+    scores, people = read_subject_scores(math_dir)
+    assert scores.subject == "数学" and scores.full_marks == 32 and scores.sitting == "2026-mid"
+    assert scores.exam_ids.tolist() == IDS and people[IDS[0]] == ("张三", "1班")
+    assert scores.totals[0] == 32 and np.isnan(scores.totals[1])
+    english = scores.__class__("英语", "en", 100, np.array([IDS[0], IDS[2], "0026019999"], dtype=object),
+                               np.array([88.0, 70.5, 50.0]), "2026-mid")
+    totals = sitting_totals([scores, english])
+    write_sitting_totals_csv(totals, tmp_path / "totals.csv", people)
+    rows = _read_csv(tmp_path / "totals.csv")
+    assert list(rows[0]) == ["exam_id", "name", "class", "数学", "英语", "total", "partial_total", "missing"]
+    assert [(r["exam_id"], r["total"], r["partial_total"], r["missing"]) for r in rows] == [
+        (IDS[0], "120", "120", ""), (IDS[1], "", "0", "数学 英语"), (IDS[2], "92.5", "92.5", ""),
+        (IDS[3], "", "0", "数学 英语"), ("0026019999", "", "50", "数学")]
