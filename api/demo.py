@@ -1,18 +1,25 @@
 """``make demo``: the main job on the embedded default, end to end.
 
-Renders the sample sheets (printable PDF and PNG), simulates a batch of about 200 answer sheets for 4 classes as
-a school's scanner station would upload them, scans the batch, and prints accuracy against the ground truth and
-the throughput.
+Renders the sample sheets (printable PDF and PNG), simulates about 200 answer sheets for 4 classes of students who
+answer like students (ability per student, difficulty per question, the sample exam's key), scans them as a
+school's scanner station would upload them, prints accuracy against the ground truth and throughput, then grades
+the batch against the exam and a roster.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
+from api.cli import main as cli
+from grading.exam import Exam, load_exam
+from grading.roster import Student, student_no_check_char, write_roster_csv
 from omr.batch import timed_scan
 from omr.geometry import template_geometry
 from sample_sheets import bundled_templates, resolve_template
@@ -20,13 +27,42 @@ from sample_sheets.evaluate import evaluate_batch
 from sample_sheets.printable import render_pdf, render_png
 from sample_sheets.simulate import write_batch
 
+SAMPLE_EXAM = Path(__file__).resolve().parent.parent / "grading" / "samples" / "cn-a4-55-exam.json"
+SCHOOL_CODE = "3433000101"  # 34 senior high, 33 Zhejiang, sequence 000101
+_SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+_GIVEN = "伟芳娜敏静丽强磊洋艳勇军杰娟涛明超秀霞平刚桂英华玉萍红娥玲芬燕"
+
+
+def _key_and_difficulty(exam: Exam) -> tuple[dict[str, str], dict[str, float]]:
+    """The exam's key (first accepted answer) and each question's difficulty in logits from its expected P."""
+    key, difficulty = {}, {}
+    for question in exam.questions:
+        if question.type != "subjective" and question.answers:
+            key[question.id] = question.answers[0]
+        p = question.difficulty if question.difficulty is not None else 0.65
+        p = min(max(p, 0.05), 0.95)
+        difficulty[question.id] = float(np.log((1 - p) / p))
+    return key, difficulty
+
+
+def _roster(student_ids: list[str], path: Path) -> None:
+    """A class list for the simulated students: valid 学籍号 (G + ID-card body + check digit), names, classes."""
+    rng = np.random.default_rng(11)
+    students = []
+    for index, exam_id in enumerate(student_ids):
+        body = f"330102{2010 + index % 2:04d}{1 + index % 12:02d}{1 + index % 28:02d}{index % 1000:03d}"
+        name = _SURNAMES[rng.integers(len(_SURNAMES))] + "".join(
+            _GIVEN[i] for i in rng.integers(len(_GIVEN), size=int(rng.integers(1, 3))))
+        students.append(Student(exam_id=exam_id, student_no="G" + body + student_no_check_char(body), name=name,
+                                class_name=f"高一({int(exam_id[4:6])})班", school_code=SCHOOL_CODE))
+    write_roster_csv(students, path)
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_out")
     parser.add_argument("--count", type=int, default=200)
     parser.add_argument("--classes", type=int, default=4)
-    parser.add_argument("--template", default="cn-a4-55")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args(argv)
@@ -42,27 +78,36 @@ def main(argv: list[str] | None = None) -> int:
         for page in range(1, len(template.pages) + 1):
             render_png(template, page, 150, sheets_dir / f"{name}-p{page}.png")
         (sheets_dir / f"{name}.geometry-200dpi.json").write_text(
-            __import__("json").dumps(template_geometry(template, 200), ensure_ascii=False), encoding="utf-8")
-    print(f"[1/3] sample sheets rendered: {sheets_dir}/ ({', '.join(bundled_templates())})")
+            json.dumps(template_geometry(template, 200), ensure_ascii=False), encoding="utf-8")
+    print(f"[1/4] sample sheets rendered: {sheets_dir}/ ({', '.join(bundled_templates())})")
 
-    template = resolve_template(args.template)
+    exam = load_exam(SAMPLE_EXAM)
+    template = resolve_template(exam.template)
+    key, difficulty = _key_and_difficulty(exam)
     scans = out / "scans"
     started = time.perf_counter()
     manifest = write_batch(template, scans, count=args.count, seed=args.seed, profile="typical", fmt="jpg",
-                           classes=args.classes)
-    print(f"[2/3] simulated {args.count} sheets for {args.classes} classes ({args.template}, typical school "
-          f"scanner) in {time.perf_counter() - started:.1f} s: {scans}/")
+                           classes=args.classes, truth_options={"answer_key": key, "difficulty": difficulty})
+    print(f"[2/4] simulated {args.count} sheets for {args.classes} classes ({exam.subject}, {template.id}, typical "
+          f"school scanner) in {time.perf_counter() - started:.1f} s: {scans}/")
 
     # What the station uploads: the page images (the truth files beside them are for scoring the demo).
     uploads = [scans / entry["file"] for entry in manifest["files"]]
-    summary, sheets, pages = timed_scan(uploads, template, out / "scan", workers=args.workers)
+    summary, _, pages = timed_scan(uploads, template, out / "scan", workers=args.workers)
     accuracy = evaluate_batch(pages, scans, template)
-    print(f"[3/3] scanned: {summary.line()}")
+    print(f"[3/4] scanned: {summary.line()}")
     print(f"      accuracy against ground truth: {accuracy.line()}")
-    print(f"      outputs: {out / 'scan'}/results.csv, results.jsonl, exceptions.csv")
     if accuracy.wrong_sure or accuracy.ids_wrong_sure:
         print("      WRONG READINGS REPORTED AS SURE:", *accuracy.wrong_examples, sep="\n        ")
         return 1
+
+    roster = out / "roster.csv"
+    _roster(sorted({entry["student_id"] for entry in manifest["pages"]}), roster)
+    code = cli(["grade", "--exam", str(SAMPLE_EXAM), "--results", str(out / "scan" / "results.jsonl"),
+                "--roster", str(roster), "--out", str(out / "grade")])
+    if code:
+        return code
+    print(f"[4/4] graded: {out / 'grade'}/scores.csv, scores.xlsx, grading_exceptions.csv")
     return 0
 
 

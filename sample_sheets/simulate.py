@@ -13,6 +13,8 @@ Profiles (``clean``, ``typical``, ``hard``) are :class:`Profile` dataclasses of 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import json
 from dataclasses import dataclass, field, fields, replace
 from functools import lru_cache
@@ -288,7 +290,9 @@ def intended_readings(template: Template, truth: SheetTruth, *, blank_leading_ze
 
 def random_truth(template: Template, rng: np.random.Generator, *, student_id: str | None = None,
                  sheet_index: int = 0, absent_rate: float = 0.02, blank_rate: float = 0.02,
-                 multi_error_rate: float = 0.005, half_rate: float = 0.3) -> SheetTruth:
+                 multi_error_rate: float = 0.005, half_rate: float = 0.3,
+                 answer_key: Mapping[str, str] | None = None, ability: float = 0.0,
+                 difficulty: Mapping[str, float] | None = None) -> SheetTruth:
     """Realistic intentions for one sheet.
 
     Parameters
@@ -309,6 +313,12 @@ def random_truth(template: Template, rng: np.random.Generator, *, student_id: st
         Chance a single-choice question gets two options (a student error the OMR must report, not fix).
     half_rate : float, optional
         Chance a score with a half-point box ends in .5.
+    answer_key : mapping, optional
+        Question id -> correct labels ("B", "ACD"). With a key the student answers like a student: correctly
+        with the Rasch probability ``1 / (1 + exp(-(ability - difficulty)))``, else a plausible wrong answer;
+        subjective scores follow the same probability. Without one, answers are uniformly random.
+    ability, difficulty : float, mapping, optional
+        The student's ability and each question's difficulty (logits; a missing question has difficulty 0).
 
     Returns
     -------
@@ -326,6 +336,10 @@ def random_truth(template: Template, rng: np.random.Generator, *, student_id: st
         if answer_nothing or rng.random() < blank_rate:
             answers[group.id] = ""
             continue
+        if answer_key is not None and answer_key.get(group.id):
+            answers[group.id] = _informed_answer(labels, answer_key[group.id], group.select, rng,
+                                                 _p_correct(ability, difficulty, group.id), multi_error_rate)
+            continue
         if group.select == "multi":
             k = min(len(labels), int(rng.choice([1, 2, 3, 4], p=[0.2, 0.4, 0.3, 0.1])))
         else:
@@ -342,7 +356,11 @@ def random_truth(template: Template, rng: np.random.Generator, *, student_id: st
         for question, members in score_groups.items():
             spec = next(f for p in template.pages for f in p.fields if getattr(f, "id", None) == members[0].field_id)
             top = min(spec.max_score, sum(max(int(c) for c in d.labels) * d.place for d in spec.digits))
-            score = float(rng.integers(0, int(top) + 1))
+            if answer_key is not None:  # a share of the points that grows with ability
+                share = float(np.clip(rng.normal(_p_correct(ability, difficulty, question), 0.12), 0.0, 1.0))
+                score = float(np.floor(share * top))
+            else:
+                score = float(rng.integers(0, int(top) + 1))
             if spec.half and score < spec.max_score and rng.random() < half_rate:
                 score += 0.5
             scores[question] = score
@@ -350,6 +368,33 @@ def random_truth(template: Template, rng: np.random.Generator, *, student_id: st
                        len(template.pages))
     truth.readings = intended_readings(template, truth, blank_leading_zero=blank_zero)
     return truth
+
+
+def _p_correct(ability: float, difficulty: Mapping[str, float] | None, question: str) -> float:
+    """Rasch probability of a correct answer."""
+    b = (difficulty or {}).get(question, 0.0)
+    return float(1.0 / (1.0 + np.exp(-(ability - b))))
+
+
+def _informed_answer(labels: list[str], key: str, select: str, rng: np.random.Generator, p_correct: float,
+                     multi_error_rate: float) -> str:
+    """What a student who knows the answer with probability ``p_correct`` marks."""
+    correct = set(key)
+    if rng.random() < p_correct:
+        chosen = set(correct)
+    elif select == "multi":
+        # Typical mistakes: leave one correct option out, or add a wrong one, or both.
+        chosen = set(correct)
+        wrong = [label for label in labels if label not in correct]
+        if len(chosen) > 1 and (not wrong or rng.random() < 0.5):
+            chosen.discard(str(rng.choice(sorted(chosen))))
+        if wrong and (rng.random() < 0.6 or chosen == correct):
+            chosen.add(str(rng.choice(wrong)))
+    else:
+        chosen = {str(rng.choice([label for label in labels if label not in correct] or labels))}
+    if select == "single" and rng.random() < multi_error_rate:
+        chosen.add(str(rng.choice(labels)))
+    return "".join(label for label in labels if label in chosen)
 
 
 def make_roster(classes: int, rng: np.random.Generator, *, year: int = 2026, seats: tuple[int, int] = (38, 50),
@@ -679,7 +724,9 @@ def write_batch(template: Template | str, out_dir: str | Path, *, count: int, se
     name : str, optional
         File name stem of the batch.
     truth_options : dict, optional
-        Extra keyword arguments for :func:`random_truth` (``absent_rate``, ``blank_rate`` ...).
+        Extra keyword arguments for :func:`random_truth` (``absent_rate``, ``blank_rate``, ``answer_key``,
+        ``difficulty`` ...). With an ``answer_key`` and no ``ability``, every student gets one: a class mean
+        (drawn per class) plus a standard normal spread.
 
     Returns
     -------
@@ -700,10 +747,18 @@ def write_batch(template: Template | str, out_dir: str | Path, *, count: int, se
     prof = resolve_profile(profile, overrides)
     entries: list[dict] = []
 
+    options = dict(truth_options or {})
+    informed = "answer_key" in options and "ability" not in options
+    # With a key, each student gets an ability: their class's mean (classes differ) plus their own spread.
+    class_means = np.random.default_rng([seed, 8]).normal(0.0, 0.4, (classes or 1) + 1)
+
     def sheets() -> Iterator[tuple[int, SimulatedPage]]:
         for i, s in enumerate(seeds):
+            if informed:
+                group = int(roster[i][4:6]) if roster else 0
+                options["ability"] = float(class_means[group] + np.random.default_rng([seed, 9, i]).normal())
             truth = random_truth(template, np.random.default_rng([s, 1]), sheet_index=i,
-                                 student_id=roster[i] if roster else None, **(truth_options or {}))
+                                 student_id=roster[i] if roster else None, **options)
             for sim in simulate_sheet(template, truth, seed=s, profile=prof, dpi=dpi):
                 yield i, sim
 

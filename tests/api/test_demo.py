@@ -1,0 +1,19 @@
+"""``make demo`` end to end on a few sheets: render, simulate, scan, grade (keeps the demo true at every commit)."""
+
+from __future__ import annotations
+
+import csv
+
+from api.demo import main
+
+
+def test_demo_runs_end_to_end(tmp_path, capsys):
+    out = tmp_path / "demo"
+    assert main(["--out", str(out), "--count", "8", "--classes", "2", "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "WRONG BUT SURE 0" in printed and "[4/4] graded" in printed
+    assert (out / "sheets" / "cn-a4-55.pdf").stat().st_size > 0
+    with open(out / "grade" / "scores.csv", encoding="utf-8-sig") as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == 8
+    assert all(len(row["exam_id"]) == 10 and row["exam_id"].isdigit() for row in rows)
