@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from itertools import compress
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from omr.decide import classify_bubbles, decide_groups, empty_level, mark_strength, page_thresholds
 from omr.measure import disk_samples, measure_bubbles, ring_samples
 from omr.profile import ScannerProfile
-from omr.register import Registration, apply_homography, homography_jacobians, register_page
+from omr.register import Registration, apply_homography, homography_jacobians, iter_registrations
 from omr.render import render_page
 from omr.result import PageResult, QuestionReading, ScoreReading, page_file_stem
 from omr.template import ExpandedPage, ScoreBox, Template, decode_identity, expand_page
@@ -170,25 +171,44 @@ def _decode_barcode(crop: np.ndarray, symbology: str) -> str | None:
     return decode_region(crop, enough=2)  # two checksum-valid scanlines that agree, none that disagree
 
 
+def _recorded(source: Iterator[Registration], into: list[Registration]) -> Iterator[Registration]:
+    for item in source:
+        into.append(item)
+        yield item
+
+
 def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration, PreparedPage] | str:
-    """The registration and template page of a scan, or the reason there is none."""
+    """The registration and template page of a scan, or the reason there is none.
+
+    Fits come lazily, most plausible orientation first; the first whose identity strip names this template and
+    page wins. A fit with more anchors is preferred: a 3-anchor fit is only taken when no 4-anchor one is.
+    """
     other = None
     registered_any = False
-    tried: dict[tuple, list[Registration]] = {}
+    fallback: tuple[Registration, PreparedPage] | None = None
+    tried: dict[tuple, list[Registration]] = {}  # pages of one card usually share their anchors: fit them once
     for page in prepared.pages:
         key = tuple((a.shape, a.x, a.y, a.size, a.corner) for a in page.expanded.anchors)
-        if key not in tried:
-            tried[key] = register_page(image, page.expanded,
-                                       max_residual_mm=prepared.profile.max_anchor_residual_mm)
-        for fit in tried[key]:
+        if key in tried:
+            fits: Iterator[Registration] = iter(tried[key])
+        else:
+            tried[key] = []
+            fits = _recorded(iter_registrations(image, page.expanded,
+                                                max_residual_mm=prepared.profile.max_anchor_residual_mm), tried[key])
+        for fit in fits:
             registered_any = True
             decoded, _ = _read_identity(image, fit, page, prepared)
             if decoded is None:
                 continue
             code, number = decoded
             if code == prepared.template.identity_code and number == page.expanded.page:
-                return fit, page
+                if fit.anchors_found == len(page.expanded.anchors):
+                    return fit, page
+                fallback = fallback or (fit, page)
+                continue
             other = decoded
+    if fallback is not None:
+        return fallback
     if other is not None and other[0] != prepared.template.identity_code:
         return f"page of another template (code {other[0]}, page {other[1]})"
     if registered_any:

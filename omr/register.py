@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Iterator
 
 import cv2
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from omr.layout import anchor_polygon
 from omr.template import Anchor, ExpandedPage
 
-__all__ = ["Registration", "AnchorCandidate", "find_anchor_candidates", "register_page", "apply_homography",
+__all__ = ["Registration", "AnchorCandidate", "find_anchor_candidates", "register_page", "iter_registrations", "apply_homography",
            "homography_jacobians", "anchor_reference_point"]
 
 _WORK_PX_PER_MM = 2.2  # resolution anchors are searched at (an anchor stays >= 10 px)
@@ -209,6 +210,69 @@ def _fit_affine(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return matrix, residuals
 
 
+def iter_registrations(image: np.ndarray, page: ExpandedPage, *, max_residual_mm: float = 1.5
+                       ) -> Iterator[Registration]:
+    """Fits of the page's anchors, one per orientation that fits, produced lazily.
+
+    Orientations come in order of how well a first match lands (more anchors, then closer; ties keep 0° before
+    180°, since most pages arrive upright), so a caller that checks each fit with the identity strip usually
+    stops after the first and never fits the others.
+    """
+    shape = image.shape[:2]
+    orientations = _orientations(page.width_mm, page.height_mm, shape)
+    windows, px_per_mm = _search_windows(page.anchors, page.width_mm, page.height_mm, shape, tuple(orientations))
+    candidates = find_anchor_candidates(image, px_per_mm, windows)
+    if len(candidates) < 3:
+        return
+    points = np.array([[c.x, c.y] for c in candidates])
+    template_points = np.array([anchor_reference_point(a) for a in page.anchors])
+    tolerance = np.array([
+        (_SEARCH_BASE_MM + _SEARCH_ROTATION * np.hypot(a.x - page.width_mm / 2, a.y - page.height_mm / 2))
+        * px_per_mm for a in page.anchors
+    ])
+    first_matches = []
+    for order, orientation in enumerate(orientations):
+        predicted = apply_homography(_nominal_transform(orientation, page.width_mm, page.height_mm, shape),
+                                     template_points)
+        matched = _match(predicted, points, tolerance)
+        if matched is None:
+            continue
+        found = matched >= 0
+        distance = float(np.linalg.norm(predicted[found] - points[matched[found]], axis=1).mean())
+        first_matches.append(((-int(found.sum()), round(distance / (2.0 * px_per_mm)), order), orientation, matched))
+    for _, orientation, matched in sorted(first_matches, key=lambda item: item[0]):
+        fit = _fit(orientation, matched, template_points, points, candidates, px_per_mm, max_residual_mm)
+        if fit is not None:
+            yield fit
+
+
+def _fit(orientation: int, matched: np.ndarray, template_points: np.ndarray, points: np.ndarray,
+         candidates: list[AnchorCandidate], px_per_mm: float, max_residual_mm: float) -> Registration | None:
+    affine, _ = _fit_affine(template_points[matched >= 0], points[matched[matched >= 0]])
+    # Second pass with the fitted affine and a tight tolerance, so a stray blob cannot stand in for an anchor.
+    matched = _match(apply_homography(affine, template_points), points,
+                     np.full(len(template_points), 3.0 * px_per_mm))
+    # One anchor may be lost (a corner cut off by a skewed feed, a torn or covered corner): three still fix
+    # an affine transform, which the identity strip then confirms; the caller flags such a page.
+    if matched is None or (matched < 0).sum() > max(0, len(template_points) - 3):
+        return None
+    found = matched >= 0
+    src, dst = template_points[found], points[matched[found]]
+    affine, residuals = _fit_affine(src, dst)
+    scale = float(np.sqrt(abs(np.linalg.det(affine[:2, :2]))))
+    residual_mm = float(residuals.max() / scale)
+    if residual_mm > max_residual_mm:
+        return None
+    if len(src) >= 4:
+        homography, _ = cv2.findHomography(src, dst, 0)
+        if homography is None:
+            return None
+    else:
+        homography = affine
+    ink = float(np.mean([candidates[i].ink for i in matched[found]]))
+    return Registration(homography, orientation, residual_mm, scale, ink, len(src))
+
+
 def register_page(image: np.ndarray, page: ExpandedPage, *, max_residual_mm: float = 1.5) -> list[Registration]:
     """Every orientation under which the page's anchors fit, best fit first (empty: no anchors found).
 
@@ -221,47 +285,7 @@ def register_page(image: np.ndarray, page: ExpandedPage, *, max_residual_mm: flo
     max_residual_mm : float
         Worst anchor misfit tolerated by the affine check.
     """
-    shape = image.shape[:2]
-    orientations = _orientations(page.width_mm, page.height_mm, shape)
-    windows, px_per_mm = _search_windows(page.anchors, page.width_mm, page.height_mm, shape, tuple(orientations))
-    candidates = find_anchor_candidates(image, px_per_mm, windows)
-    if len(candidates) < 3:
-        return []
-    points = np.array([[c.x, c.y] for c in candidates])
-    template_points = np.array([anchor_reference_point(a) for a in page.anchors])
-    fits: list[Registration] = []
-    for orientation in orientations:
-        guess = _nominal_transform(orientation, page.width_mm, page.height_mm, shape)
-        tolerance = np.array([
-            (_SEARCH_BASE_MM + _SEARCH_ROTATION * np.hypot(a.x - page.width_mm / 2, a.y - page.height_mm / 2))
-            * px_per_mm for a in page.anchors
-        ])
-        matched = _match(apply_homography(guess, template_points), points, tolerance)
-        if matched is None:
-            continue
-        affine, _ = _fit_affine(template_points[matched >= 0], points[matched[matched >= 0]])
-        # Second pass with the fitted affine and a tight tolerance, so a stray blob cannot stand in for an anchor.
-        matched = _match(apply_homography(affine, template_points), points,
-                         np.full(len(template_points), 3.0 * px_per_mm))
-        # One anchor may be lost (a corner cut off by a skewed feed, a torn or covered corner): three still fix
-        # an affine transform, which the identity strip then confirms; the caller flags such a page.
-        if matched is None or (matched < 0).sum() > max(0, len(template_points) - 3):
-            continue
-        found = matched >= 0
-        src, dst = template_points[found], points[matched[found]]
-        affine, residuals = _fit_affine(src, dst)
-        scale = float(np.sqrt(abs(np.linalg.det(affine[:2, :2]))))
-        residual_mm = float(residuals.max() / scale)
-        if residual_mm > max_residual_mm:
-            continue
-        if len(src) >= 4:
-            homography, _ = cv2.findHomography(src, dst, 0)
-            if homography is None:
-                continue
-        else:
-            homography = affine
-        ink = float(np.mean([candidates[i].ink for i in matched[found]]))
-        fits.append(Registration(homography, orientation, residual_mm, scale, ink, len(src)))
+    fits = list(iter_registrations(image, page, max_residual_mm=max_residual_mm))
     fits.sort(key=lambda fit: (-fit.anchors_found, fit.residual_mm))
     return fits
 
