@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from itertools import compress
+from pathlib import Path
 from typing import Iterator
 
 import cv2
@@ -293,8 +294,6 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
         result.barcode = _decode_barcode(crop, rect.symbology or "code128")
     _settle_student_id(result)
     if crop_dir is not None:
-        from pathlib import Path
-
         folder = Path(crop_dir)
         folder.mkdir(parents=True, exist_ok=True)
         stem = page_file_stem(source, page_index)
