@@ -44,6 +44,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=os.cpu_count())
     args = parser.parse_args()
 
+    cv2.setNumThreads(1)  # "one core" means it: OpenCV would otherwise spread resize/warp over every core
     template = resolve_template(args.template)
     prepared = prepare_template(template)
     with tempfile.TemporaryDirectory() as tmp:

@@ -327,8 +327,9 @@ def decode_scanline(profile: np.ndarray) -> str | None:
     return None
 
 
-def _scan_rows(gray: np.ndarray, lines: int, band: int, enough: int) -> list[str]:
-    """Decoded texts of up to ``lines`` scanlines, middle first; stops once ``enough`` of them agree."""
+def _scan_rows(gray: np.ndarray, lines: int, band: int, enough: int, confirms: str | None = None) -> list[str]:
+    """Decoded texts of up to ``lines`` scanlines, middle first; stops once ``enough`` of them agree, or at the
+    first that reads exactly ``confirms`` (a text known independently)."""
     rows = gray.shape[0]
     centres = np.linspace(0.1 * rows, 0.9 * rows, lines)
     centres = centres[np.argsort(np.abs(centres - rows / 2), kind="stable")]  # the label's middle first
@@ -338,12 +339,13 @@ def _scan_rows(gray: np.ndarray, lines: int, band: int, enough: int) -> list[str
         text = decode_scanline(gray[r0:r0 + band])
         if text is not None:
             found.append(text)
-            if len(set(found)) > 1 or len(found) >= enough:
+            if len(set(found)) > 1 or len(found) >= enough or (len(found) == 1 and text == confirms):
                 break
     return found
 
 
-def decode_region(gray_image: np.ndarray, *, lines: int = 15, enough: int = 3) -> str | None:
+def decode_region(gray_image: np.ndarray, *, lines: int = 15, enough: int = 3, confirms: str | None = None
+                  ) -> str | None:
     """Read a Code 128 symbol from a roughly upright crop (a label region after page registration).
 
     Several horizontal scanlines (each a band of 3 rows) are decoded; if none reads, the crop is smoothed
@@ -358,6 +360,8 @@ def decode_region(gray_image: np.ndarray, *, lines: int = 15, enough: int = 3) -
         Scanlines per attempt.
     enough : int, optional
         Agreeing scanlines after which an attempt stops (a disagreement stops it at once, with None).
+    confirms : str, optional
+        A text read independently (the 考号 grid): a first checksum-valid scanline reading exactly it is enough.
 
     Returns
     -------
@@ -374,7 +378,7 @@ def decode_region(gray_image: np.ndarray, *, lines: int = 15, enough: int = 3) -
     for angle in (2.5, -2.5, 5.0, -5.0):
         attempts.append(lambda angle=angle: _rotated(cv2.GaussianBlur(gray, (0, 0), 0.7), angle))
     for attempt in attempts:
-        found = _scan_rows(attempt(), lines, 3, enough)
+        found = _scan_rows(attempt(), lines, 3, enough, confirms)
         if found:
             votes = Counter(found).most_common()
             if len(votes) > 1:

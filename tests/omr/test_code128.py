@@ -123,3 +123,14 @@ def test_noise_and_blank_crops_are_none() -> None:
     stripes = np.tile(np.repeat(rng.random(100) < 0.5, 4), (60, 1))  # random bars: not Code 128
     assert decode_region(np.where(stripes, 20, 240).astype(np.uint8)) is None
     assert decode_region(np.zeros((4, 4), np.uint8)) is None
+
+
+def test_confirming_text_stops_at_the_first_matching_scanline_but_never_changes_the_answer():
+    from omr.code128 import decode_region as decode, encode as enc, render_modules as render
+
+    modules = enc("2026010203")
+    row = 255 - 230 * render(modules, 3.0)
+    crop = np.tile(row, (40, 1)).astype(np.float32)
+    assert decode(crop, confirms="2026010203") == "2026010203"
+    # A wrong confirming text does not make the decoder agree with it: it reads what is printed.
+    assert decode(crop, confirms="9999999999") == "2026010203"
