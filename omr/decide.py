@@ -16,7 +16,7 @@ import numpy as np
 from omr.profile import ScannerProfile
 
 __all__ = ["EMPTY", "FILLED", "UNCERTAIN", "PageThresholds", "page_thresholds", "empty_level", "classify_bubbles",
-           "GroupDecision", "decide_groups", "mark_strength"]
+           "GroupDecision", "decide_groups", "group_outcomes", "mark_strength"]
 
 EMPTY, FILLED, UNCERTAIN = 0, 1, 2
 
@@ -159,6 +159,34 @@ class GroupDecision:
     confidence: float
 
 
+_STATUS_NAMES = ("ok", "blank", "multiple", "uncertain")
+
+
+def group_outcomes(state: np.ndarray, margin: np.ndarray, group_starts: np.ndarray, selects: np.ndarray,
+                   confidence_span: float) -> tuple[np.ndarray, np.ndarray, list[str], list[float]]:
+    """The arrays behind :func:`decide_groups`, without one object per group.
+
+    Returns
+    -------
+    filled, uncertain : (n,) bool arrays
+        Per bubble: read as filled (uncertain ones excluded); neither clearly filled nor clearly empty.
+    statuses : list of str
+        Per group: ok | blank | multiple | uncertain.
+    confidences : list of float
+        Per group, rounded to 3 decimals.
+    """
+    filled = state == FILLED
+    unsure = state == UNCERTAIN
+    starts = group_starts[:-1]
+    filled_count = np.add.reduceat(filled.astype(np.int32), starts)
+    unsure_count = np.add.reduceat(unsure.astype(np.int32), starts)
+    smallest = np.minimum.reduceat(margin, starts)
+    raw = 0.5 + 0.5 * smallest / confidence_span
+    code = np.where(unsure_count > 0, 3, np.where(filled_count == 0, 1, np.where((filled_count > 1) & selects, 2, 0)))
+    confidence = np.where(unsure_count > 0, np.clip(raw, 0.0, 0.49), np.clip(raw, 0.5, 1.0)).round(3)
+    return filled, unsure, [_STATUS_NAMES[c] for c in code.tolist()], confidence.tolist()
+
+
 def decide_groups(state: np.ndarray, margin: np.ndarray, group_starts: np.ndarray, selects: np.ndarray,
                   confidence_span: float) -> list[GroupDecision]:
     """Turn bubble states into group decisions.
@@ -168,18 +196,7 @@ def decide_groups(state: np.ndarray, margin: np.ndarray, group_starts: np.ndarra
     ``multiple``; any uncertain bubble makes the group ``uncertain``. Confidence is 0.5 + 0.5 * (smallest
     margin / span), clipped to [0.5, 1] for decided groups and to [0, 0.49] for uncertain ones.
     """
-    filled = state == FILLED
-    unsure = state == UNCERTAIN
-    starts = group_starts[:-1]
-    filled_count = np.add.reduceat(filled.astype(np.int32), starts)
-    unsure_count = np.add.reduceat(unsure.astype(np.int32), starts)
-    smallest = np.minimum.reduceat(margin, starts)
-    raw = 0.5 + 0.5 * smallest / confidence_span
-    status = np.where(unsure_count > 0, "uncertain",
-                      np.where(filled_count == 0, "blank",
-                               np.where((filled_count > 1) & selects, "multiple", "ok")))
-    confidence = np.where(unsure_count > 0, np.clip(raw, 0.0, 0.49), np.clip(raw, 0.5, 1.0)).round(3)
-    return [
-        GroupDecision(filled[a:b], unsure[a:b], str(st), float(conf))
-        for a, b, st, conf in zip(group_starts[:-1], group_starts[1:], status.tolist(), confidence.tolist())
-    ]
+    filled, unsure, statuses, confidences = group_outcomes(state, margin, group_starts, selects, confidence_span)
+    bounds = group_starts.tolist()
+    return [GroupDecision(filled[a:b], unsure[a:b], status, confidence)
+            for a, b, status, confidence in zip(bounds[:-1], bounds[1:], statuses, confidences)]

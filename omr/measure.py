@@ -60,6 +60,18 @@ def _bilinear(image, x, y):
     return top * (1.0 - fy) + bottom * fy
 
 
+@njit(cache=True, nogil=True, inline="always")
+def _insertion_sort(values):
+    # A few dozen values: faster than the general sort's call, and the same order.
+    for i in range(1, values.shape[0]):
+        value = values[i]
+        j = i - 1
+        while j >= 0 and values[j] > value:
+            values[j + 1] = values[j]
+            j -= 1
+        values[j + 1] = value
+
+
 @njit(cache=True, nogil=True)
 def _measure_kernel(image, centres, jacobians, semi_axes, inner, ring, inner_fraction, ring_fraction,
                     dark_level, out_mean, out_dark, out_ring):
@@ -93,7 +105,7 @@ def _measure_kernel(image, centres, jacobians, semi_axes, inner, ring, inner_fra
             u = ring[s, 0] * rx
             v = ring[s, 1] * ry
             ring_values[s] = _bilinear(image, cx + j00 * u + j01 * v, cy + j10 * u + j11 * v)
-        ring_values.sort()
+        _insertion_sort(ring_values)
         out_ring[b] = 0.5 * (ring_values[(k - 1) // 2] + ring_values[k // 2])
 
 

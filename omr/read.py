@@ -16,7 +16,7 @@ from typing import Iterator
 import cv2
 import numpy as np
 
-from omr.decide import classify_bubbles, decide_groups, empty_level, mark_strength, page_thresholds
+from omr.decide import classify_bubbles, empty_level, group_outcomes, mark_strength, page_thresholds
 from omr.measure import disk_samples, measure_bubbles, ring_samples
 from omr.profile import ScannerProfile
 from omr.register import Registration, apply_homography, homography_jacobians, iter_registrations
@@ -284,9 +284,9 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
     thresholds = page_thresholds(strength, profile, page.writer_index)
     state, margin = classify_bubbles(strength, thresholds, page.group_starts, page.single_select, profile,
                                      page.residue_unit)
-    decisions = decide_groups(state, margin, page.group_starts, page.single_select, profile.confidence_span)
+    outcomes = group_outcomes(state, margin, page.group_starts, page.single_select, profile.confidence_span)
     result.mark_level = round(thresholds.mark_level, 3)
-    _interpret(result, page, decisions)
+    _interpret(result, page, *outcomes)
     timings["decide_ms"] = (time.perf_counter() - t0) * 1000
 
     t0 = time.perf_counter()
@@ -308,41 +308,40 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
     return result
 
 
-def _labels(labels: tuple[str, ...], mask: np.ndarray) -> str:
-    if not mask.any():
-        return ""
-    return "".join(compress(labels, mask.tolist()))
-
-
-def _interpret(result: PageResult, page: PreparedPage, decisions) -> None:
-    """Questions, id grid, absent mark and score boxes from the group decisions."""
+def _interpret(result: PageResult, page: PreparedPage, filled: np.ndarray, unsure: np.ndarray, statuses: list[str],
+               confidences: list[float]) -> None:
+    """Questions, id grid, absent mark and score boxes from the group outcomes (see ``group_outcomes``)."""
     uncertain_q, multiple_q = [], []
     id_columns: list[tuple[str, str]] = []
     score_parts: dict[str, list] = {}
-    for group, labels, decision in zip(page.expanded.groups, page.group_labels, decisions):
-        marked = _labels(labels, decision.marked)
+    filled_list, unsure_list = filled.tolist(), unsure.tolist()
+    bounds = page.group_starts.tolist()
+    for index, (group, labels) in enumerate(zip(page.expanded.groups, page.group_labels)):
+        a, b = bounds[index], bounds[index + 1]
+        status = statuses[index]
+        marked = "".join(compress(labels, filled_list[a:b]))
         if group.kind == "question":
-            result.questions[group.id] = QuestionReading(marked, decision.status, decision.confidence,
-                                                         _labels(labels, decision.uncertain))
-            if decision.status == "uncertain":
+            result.questions[group.id] = QuestionReading(marked, status, confidences[index],
+                                                         "".join(compress(labels, unsure_list[a:b])))
+            if status == "uncertain":
                 uncertain_q.append(group.id)
-            elif decision.status == "multiple":
+            elif status == "multiple":
                 multiple_q.append(group.id)
         elif group.kind == "id_column" and group.role == "student_id":
-            id_columns.append((marked, decision.status))
+            id_columns.append((marked, status))
         elif group.kind == "id_column" and group.role == "form":
-            if decision.status == "ok":
+            if status == "ok":
                 result.form = (result.form or "") + marked
-            elif decision.status != "blank":
-                result.flag(f"paper version {decision.status}")
+            elif status != "blank":
+                result.flag(f"paper version {status}")
         elif group.kind == "mark" and group.role == "absent":
-            if decision.status == "uncertain":
+            if status == "uncertain":
                 result.absent = None
                 result.flag("absent mark uncertain")
             else:
-                result.absent = decision.status == "ok"
+                result.absent = status == "ok"
         elif group.kind in ("score_digit", "score_half"):
-            score_parts.setdefault(group.role, []).append((group, decision, marked))
+            score_parts.setdefault(group.role, []).append((group, status, confidences[index], marked))
     if uncertain_q:
         result.flag("uncertain marks: " + ", ".join(uncertain_q))
     if multiple_q:
@@ -350,14 +349,14 @@ def _interpret(result: PageResult, page: PreparedPage, decisions) -> None:
     if id_columns:
         grid = "".join(m if s == "ok" else ("?" if s in ("uncertain", "multiple") else " ") for m, s in id_columns)
         result.id_grid = grid
-        statuses = {s for _, s in id_columns}
-        if statuses == {"ok"}:
+        statuses_seen = {s for _, s in id_columns}
+        if statuses_seen == {"ok"}:
             result.student_id, result.student_id_status = grid, "ok"
-        elif statuses == {"blank"}:
+        elif statuses_seen == {"blank"}:
             result.student_id_status = "blank"
-        elif "uncertain" in statuses:
+        elif "uncertain" in statuses_seen:
             result.student_id_status = "uncertain"
-        elif "multiple" in statuses:
+        elif "multiple" in statuses_seen:
             result.student_id_status = "multiple"
         else:
             result.student_id_status = "incomplete"
@@ -368,8 +367,9 @@ def _interpret(result: PageResult, page: PreparedPage, decisions) -> None:
 
 
 def _score(parts: list, page: PreparedPage) -> ScoreReading:
-    statuses = [decision.status for _, decision, _ in parts]
-    confidence = min(decision.confidence for _, decision, _ in parts)
+    """A score box from its rows' (group, status, confidence, marked)."""
+    statuses = [status for _, status, _, _ in parts]
+    confidence = min(confidence for _, _, confidence, _ in parts)
     if "uncertain" in statuses:
         return ScoreReading(None, "uncertain", confidence)
     if "multiple" in statuses:
@@ -378,8 +378,8 @@ def _score(parts: list, page: PreparedPage) -> ScoreReading:
         return ScoreReading(None, "blank", confidence)
     # A blank digit row counts as 0 (teachers leave the tens empty for a one-digit score).
     value = 0.0
-    for group, decision, marked in parts:
-        if decision.status == "ok":
+    for group, status, _, marked in parts:
+        if status == "ok":
             value += float(group.place) * (1.0 if group.kind == "score_half" else float(marked))
     if value > page.score_max[parts[0][0].field_id]:
         return ScoreReading(value, "over_max", confidence)

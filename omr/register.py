@@ -15,6 +15,7 @@ from typing import Iterator
 
 import cv2
 import numpy as np
+from numba import njit
 
 from omr.layout import anchor_polygon
 from omr.template import Anchor, ExpandedPage
@@ -112,17 +113,17 @@ _EXTENT_AND_FILL = {  # per shape: (min extent, max extent, min fill, max fill) 
 }
 
 
-def _gray_levels(image: np.ndarray, fractions: tuple[float, ...]) -> list[float]:
-    """Gray levels below which the given fractions of pixels lie (a fast percentile for uint8)."""
-    histogram = cv2.calcHist([image], [0], None, [256], [0, 256]).ravel().cumsum()
-    return [float(np.searchsorted(histogram, f * histogram[-1])) for f in fractions]
-
-
 def find_anchor_candidates(image: np.ndarray, px_per_mm: float,
                            windows: list[tuple[int, int, int, int, Anchor]]) -> list[AnchorCandidate]:
-    """Dark blobs of an anchor's size and shape inside each search window (x0, y0, x1, y1, anchor)."""
+    """Dark blobs of an anchor's size and shape inside each search window (x0, y0, x1, y1, anchor).
+
+    Each window is downsampled to about ``_WORK_PX_PER_MM`` (``cv2.resize``), then :func:`_window_anchors`
+    thresholds it between its darkest share and its paper, labels the dark blobs, keeps those of the anchor's size
+    and shape, and refines each kept blob's centroid at full resolution.
+    """
     factor = max(1, int(round(px_per_mm / _WORK_PX_PER_MM)))
     found: list[AnchorCandidate] = []
+    image = np.ascontiguousarray(image)
     for x0, y0, x1, y1, anchor in windows:
         crop = image[y0:y1, x0:x1]
         if crop.size == 0:
@@ -131,50 +132,210 @@ def find_anchor_candidates(image: np.ndarray, px_per_mm: float,
         expected = anchor.size * px_per_mm / factor
         # The darkest pixels must include the anchor's own: take a share well below its area in the window.
         share = 0.3 * _AREA_SHARE[anchor.shape] * expected * expected / small.size
-        lo, hi = _gray_levels(small, (share, 0.9))
-        if hi - lo < 50:  # no black print in this window
-            continue
-        threshold = (lo + hi) / 2
-        mask = (small < threshold).astype(np.uint8)
-        _, _, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
-        width, height, area = stats[1:, 2], stats[1:, 3], stats[1:, 4]
-        # A blob cut by the image border has a wrong centroid: an anchor there counts as missing.
-        left, top = stats[1:, 0] * factor + x0, stats[1:, 1] * factor + y0
-        inside = (left > 0) & (top > 0) & (left + width * factor < image.shape[1] - 1) \
-            & (top + height * factor < image.shape[0] - 1)
         min_extent, max_extent, min_fill, max_fill = _EXTENT_AND_FILL[anchor.shape]
-        extent = area / np.maximum(width * height, 1)
-        fill = area / (expected * expected)
-        keep = ((width >= 0.65 * expected) & (width <= 1.5 * expected) & (height >= 0.65 * expected)
-                & (height <= 1.5 * expected) & (extent >= min_extent) & (extent <= max_extent)
-                & (fill >= min_fill) & (fill <= max_fill) & inside)
-        for label in np.flatnonzero(keep) + 1:
-            left, top, box_w, box_h, _ = stats[label]
-            candidate = _refine(image, x0 + left * factor, y0 + top * factor, box_w * factor, box_h * factor,
-                                hi, threshold)
-            if candidate is not None:
-                found.append(candidate)
+        blobs = _window_anchors(image, np.ascontiguousarray(small), x0, y0, factor, float(expected), float(share),
+                                min_extent, max_extent, min_fill, max_fill)
+        found.extend(AnchorCandidate(x, y, size, ink) for x, y, size, ink in blobs.tolist())
     return found
 
 
-def _refine(image: np.ndarray, left: int, top: int, width: int, height: int, paper: float,
-            threshold: float) -> AnchorCandidate | None:
-    """Sub-pixel centroid of the blob at full resolution, weighting pixels by how dark they are."""
+@njit(cache=True, nogil=True)
+def _gray_level(counts: np.ndarray, total: int, fraction: float) -> float:
+    """The gray level below which ``fraction`` of ``total`` pixels lie, from a 256-bin histogram.
+
+    Parameters
+    ----------
+    counts : (256,) int64 array
+        Pixels per gray level.
+    total : int
+        Number of pixels.
+    fraction : float
+        Share of the pixels, 0 .. 1.
+
+    Returns
+    -------
+    float
+        The first level whose cumulative count reaches ``fraction * total`` (computed in float32, as a float32
+        ``calcHist`` cumulative sum would be searched), 256 if none does.
+    """
+    target = np.float32(fraction) * np.float32(total)
+    running = 0
+    for level in range(256):
+        running += counts[level]
+        if running >= target:
+            return float(level)
+    return 256.0
+
+
+@njit(cache=True, nogil=True)
+def _find_root(parent: np.ndarray, label: int) -> int:
+    while parent[label] != label:
+        parent[label] = parent[parent[label]]
+        label = parent[label]
+    return label
+
+
+@njit(cache=True, nogil=True)
+def _window_anchors(image, small, x0, y0, factor, expected, share, min_extent, max_extent, min_fill, max_fill):
+    """Anchor-like dark blobs of one search window, refined at full resolution.
+
+    Parameters
+    ----------
+    image : (rows, cols) uint8 array
+        The whole page.
+    small : (h, w) uint8 array
+        The window ``image[y0:, x0:]`` downsampled by ``factor``.
+    x0, y0, factor : int
+        Where the window starts in ``image`` and how much it was shrunk.
+    expected : float
+        The anchor's size in ``small`` pixels.
+    share : float
+        Fraction of the window's pixels that the anchor's darkest part surely exceeds.
+    min_extent, max_extent, min_fill, max_fill : float
+        Allowed blob area over its bounding box, and over ``expected`` squared.
+
+    Returns
+    -------
+    (k, 4) float64 array
+        Per kept blob, in raster order of its first pixel: centroid x, y (full-resolution pixels), the square
+        root of its weighted dark area, and the mean gray of its dark pixels.
+    """
+    rows, cols = small.shape
+    counts = np.zeros(256, np.int64)
+    for y in range(rows):
+        for x in range(cols):
+            counts[small[y, x]] += 1
+    lo = _gray_level(counts, rows * cols, share)
+    hi = _gray_level(counts, rows * cols, 0.9)
+    if hi - lo < 50:  # no black print in this window
+        return np.empty((0, 4))
+    threshold = (lo + hi) / 2
+
+    # Two-pass 8-connected labelling with union-find; a set's root is its smallest (first seen) label.
+    labels = np.zeros((rows, cols), np.int32)
+    capacity = (rows + 1) // 2 * ((cols + 1) // 2) + 2
+    parent = np.empty(capacity, np.int32)
+    stats = np.empty((capacity, 5), np.int64)  # min x, min y, max x, max y, area
+    count = 1
+    for y in range(rows):
+        for x in range(cols):
+            if small[y, x] >= threshold:
+                continue
+            label = 0
+            for dy, dx in ((-1, -1), (-1, 0), (-1, 1), (0, -1)):
+                ny, nx = y + dy, x + dx
+                if ny < 0 or nx < 0 or nx >= cols:
+                    continue
+                other = labels[ny, nx]
+                if other == 0:
+                    continue
+                if label == 0:
+                    label = other
+                else:
+                    a = _find_root(parent, label)
+                    b = _find_root(parent, other)
+                    if a < b:
+                        parent[b] = a
+                    elif b < a:
+                        parent[a] = b
+            if label == 0:
+                label = count
+                parent[label] = label
+                stats[label, 0] = x
+                stats[label, 1] = y
+                stats[label, 2] = x
+                stats[label, 3] = y
+                stats[label, 4] = 0
+                count += 1
+            labels[y, x] = label
+            stats[label, 0] = min(stats[label, 0], x)
+            stats[label, 2] = max(stats[label, 2], x)
+            stats[label, 3] = y
+            stats[label, 4] += 1
+    for label in range(1, count):
+        root = _find_root(parent, label)
+        if root != label:
+            stats[root, 0] = min(stats[root, 0], stats[label, 0])
+            stats[root, 1] = min(stats[root, 1], stats[label, 1])
+            stats[root, 2] = max(stats[root, 2], stats[label, 2])
+            stats[root, 3] = max(stats[root, 3], stats[label, 3])
+            stats[root, 4] += stats[label, 4]
+
+    out = np.empty((count, 4))
+    kept = 0
+    image_rows, image_cols = image.shape
+    for label in range(1, count):
+        if parent[label] != label:
+            continue
+        width = stats[label, 2] - stats[label, 0] + 1
+        height = stats[label, 3] - stats[label, 1] + 1
+        area = stats[label, 4]
+        # A blob cut by the image border has a wrong centroid: an anchor there counts as missing.
+        left = stats[label, 0] * factor + x0
+        top = stats[label, 1] * factor + y0
+        if not (left > 0 and top > 0 and left + width * factor < image_cols - 1
+                and top + height * factor < image_rows - 1):
+            continue
+        extent = area / max(width * height, 1)
+        fill = area / (expected * expected)
+        if not (0.65 * expected <= width <= 1.5 * expected and 0.65 * expected <= height <= 1.5 * expected
+                and min_extent <= extent <= max_extent and min_fill <= fill <= max_fill):
+            continue
+        if _refine(image, left, top, width * factor, height * factor, hi, threshold, out[kept]):
+            kept += 1
+    return out[:kept]
+
+
+@njit(cache=True, nogil=True)
+def _refine(image, left, top, width, height, paper, threshold, out):
+    """Sub-pixel centroid of the blob at full resolution, weighting pixels by how dark they are.
+
+    Writes x, y, sqrt(weight sum) and the mean gray below ``threshold`` into ``out``; False when the blob is
+    too faint against ``paper``.
+    """
     pad = max(2, int(0.25 * max(width, height)))
+    rows, cols = image.shape
     y0, x0 = max(0, top - pad), max(0, left - pad)
-    crop = image[y0:top + height + pad, x0:left + width + pad]
-    ink = _gray_levels(crop, (0.05,))[0]
+    y1, x1 = min(rows, top + height + pad), min(cols, left + width + pad)
+    if y1 <= y0 or x1 <= x0:
+        return False
+    counts = np.zeros(256, np.int64)
+    for y in range(y0, y1):
+        for x in range(x0, x1):
+            counts[image[y, x]] += 1
+    ink = _gray_level(counts, (y1 - y0) * (x1 - x0), 0.05)
     span = paper - ink
     if span < 40:
-        return None
-    weight = np.clip((paper - crop.astype(np.float32)) / span, 0.0, 1.0)
-    weight[weight < 0.25] = 0.0  # ignore paper noise around the blob
-    moments = cv2.moments(weight)
-    if moments["m00"] <= 0:
-        return None
-    inside = crop[crop < threshold]
-    return AnchorCandidate(moments["m10"] / moments["m00"] + x0, moments["m01"] / moments["m00"] + y0,
-                           float(np.sqrt(moments["m00"])), float(inside.mean()) if inside.size else ink)
+        return False
+    paper32 = np.float32(paper)
+    span32 = np.float32(span)
+    m00 = m10 = m01 = 0.0
+    dark_sum = 0
+    dark_count = 0
+    for y in range(y0, y1):
+        row_sum = row_x = 0.0
+        for x in range(x0, x1):
+            value = image[y, x]
+            if value < threshold:
+                dark_sum += value
+                dark_count += 1
+            weight = (paper32 - np.float32(value)) / span32
+            if weight > 1:
+                weight = np.float32(1.0)
+            if weight < 0.25:  # ignore paper noise around the blob
+                continue
+            row_sum += weight
+            row_x += (x - x0) * np.float64(weight)
+        m00 += row_sum
+        m10 += row_x
+        m01 += (y - y0) * row_sum
+    if m00 <= 0:
+        return False
+    out[0] = m10 / m00 + x0
+    out[1] = m01 / m00 + y0
+    out[2] = np.sqrt(m00)
+    out[3] = dark_sum / dark_count if dark_count else ink
+    return True
 
 
 @lru_cache(maxsize=64)
