@@ -16,13 +16,18 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # poppler (pdftoppm, pdfinfo) is what pdf2image drives; a CJK font lets printable sheets embed their Chinese.
+# LibreOffice Calc (headless) is what the analytics tests open the report workbooks with, as a teacher would.
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 system-deps:
-	@if ! command -v pdftoppm >/dev/null 2>&1 || [ ! -f $(CJK_FONT) ]; then \
-	  echo "installing poppler-utils and fonts-wqy-microhei"; \
+	@PKGS=""; \
+	if ! command -v pdftoppm >/dev/null 2>&1 || [ ! -f $(CJK_FONT) ]; then PKGS="poppler-utils fonts-wqy-microhei"; fi; \
+	if ! command -v soffice >/dev/null 2>&1 && ! command -v libreoffice >/dev/null 2>&1; then \
+	  PKGS="$$PKGS libreoffice-calc-nogui"; fi; \
+	if [ -n "$$PKGS" ]; then \
+	  echo "installing$$PKGS"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q >/dev/null && \
-	  $$SUDO apt-get install -y -q poppler-utils fonts-wqy-microhei >/dev/null; fi
+	  DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q --no-install-recommends $$PKGS >/dev/null; fi
 
 demo: install
 	$(PY) -m api.demo --out $(DEMO_OUT)
@@ -32,6 +37,8 @@ test: install
 
 bench: install
 	$(PY) benchmarks/omr_throughput.py
+	$(PY) benchmarks/grading_regrade.py
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/analytics_scale.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

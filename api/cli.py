@@ -13,6 +13,7 @@ COMMANDS = {
     "scan": "scan",
     "grade": "grade",
     "exam": "exam",
+    "report": "report",
 }
 
 

@@ -2,8 +2,8 @@
 
 Renders the sample sheets (printable PDF and PNG), simulates about 200 answer sheets for 4 classes of students who
 answer like students (ability per student, difficulty per question, the sample exam's key), scans them as a
-school's scanner station would upload them, prints accuracy against the ground truth and throughput, then grades
-the batch against the exam and a roster.
+school's scanner station would upload them, prints accuracy against the ground truth and throughput, grades the
+batch against the exam and a roster, and writes the class and grade reports.
 """
 
 from __future__ import annotations
@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
             render_png(template, page, 150, sheets_dir / f"{name}-p{page}.png")
         (sheets_dir / f"{name}.geometry-200dpi.json").write_text(
             json.dumps(template_geometry(template, 200), ensure_ascii=False), encoding="utf-8")
-    print(f"[1/4] sample sheets rendered: {sheets_dir}/ ({', '.join(bundled_templates())})")
+    print(f"[1/5] sample sheets rendered: {sheets_dir}/ ({', '.join(bundled_templates())})")
 
     exam = load_exam(SAMPLE_EXAM)
     template = resolve_template(exam.template)
@@ -88,14 +88,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     manifest = write_batch(template, scans, count=args.count, seed=args.seed, profile="typical", fmt="jpg",
                            classes=args.classes, truth_options={"answer_key": key, "difficulty": difficulty})
-    print(f"[2/4] simulated {args.count} sheets for {args.classes} classes ({exam.subject}, {template.id}, typical "
+    print(f"[2/5] simulated {args.count} sheets for {args.classes} classes ({exam.subject}, {template.id}, typical "
           f"school scanner) in {time.perf_counter() - started:.1f} s: {scans}/")
 
     # What the station uploads: the page images (the truth files beside them are for scoring the demo).
     uploads = [scans / entry["file"] for entry in manifest["files"]]
     summary, _, pages = timed_scan(uploads, template, out / "scan", workers=args.workers)
     accuracy = evaluate_batch(pages, scans, template)
-    print(f"[3/4] scanned: {summary.line()}")
+    print(f"[3/5] scanned: {summary.line()}")
     print(f"      accuracy against ground truth: {accuracy.line()}")
     if accuracy.wrong_sure or accuracy.ids_wrong_sure:
         print("      WRONG READINGS REPORTED AS SURE:", *accuracy.wrong_examples, sep="\n        ")
@@ -107,7 +107,12 @@ def main(argv: list[str] | None = None) -> int:
                 "--roster", str(roster), "--out", str(out / "grade")])
     if code:
         return code
-    print(f"[4/4] graded: {out / 'grade'}/scores.csv, scores.xlsx, grading_exceptions.csv")
+    print(f"[4/5] graded: {out / 'grade'}/scores.csv, scores.xlsx, grading_exceptions.csv")
+    code = cli(["report", "--exam", str(SAMPLE_EXAM), "--scores", str(out / "grade"), "--out", str(out / "reports"),
+                "--students-pdf"])
+    if code:
+        return code
+    print(f"[5/5] reports: {out / 'reports'}/ (class and grade workbooks, one-page student reports, analytics.json)")
     return 0
 
 

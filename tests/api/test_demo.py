@@ -1,4 +1,4 @@
-"""``make demo`` end to end on a few sheets: render, simulate, scan, grade (keeps the demo true at every commit)."""
+"""``make demo`` end to end on a few sheets: render, simulate, scan, grade, report (keeps the demo true at every commit)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["--out", str(out), "--count", "8", "--classes", "2", "--workers", "1"]) == 0
     printed = capsys.readouterr().out
-    assert "WRONG BUT SURE 0" in printed and "[4/4] graded" in printed
+    assert "WRONG BUT SURE 0" in printed and "[4/5] graded" in printed and "[5/5] reports" in printed
+    assert list((out / "reports").glob("*.xlsx")) and (out / "reports" / "analytics.json").exists()
     assert (out / "sheets" / "cn-a4-55.pdf").stat().st_size > 0
     with open(out / "grade" / "scores.csv", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))

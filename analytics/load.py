@@ -1,0 +1,142 @@
+"""Analytics inputs: a ``yuejuan grade`` output folder (``scores.csv`` + ``summary.json``) and the exam JSON, or a
+:class:`grading.pipeline.GradingRun` in memory, as an :class:`~analytics.model.ExamData`.
+
+Only this module (and the writers) touch files; everything else works on the arrays it returns.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+from analytics.items import masks_from_letters
+from analytics.model import ExamData
+
+__all__ = ["load_grade_output", "from_grading_run", "active_questions", "load_exam_for_report"]
+
+_REQUIRED = ("exam_id", "name", "class", "school_code", "status", "total")
+
+
+def active_questions(exam) -> list:
+    """The exam's questions that count (not void), in canonical order."""
+    return [q for q in exam.questions if q.status != "void"]
+
+
+def load_exam_for_report(path: str | Path):
+    """The exam JSON (or key workbook) via :func:`grading.exam_io.load_exam_any`."""
+    from grading.exam_io import load_exam_any
+
+    return load_exam_any(path)
+
+
+def _column(rows: list[list[str]], index: int) -> np.ndarray:
+    return np.array([row[index] if index < len(row) else "" for row in rows], dtype=object)
+
+
+def _numbers(texts: np.ndarray) -> np.ndarray:
+    """Floats from text cells (empty = NaN), converting each distinct text once."""
+    distinct, inverse = np.unique(texts.astype(str), return_inverse=True)
+    values = np.empty(len(distinct))
+    for k, text in enumerate(distinct.tolist()):
+        try:
+            values[k] = float(text) if text.strip() else np.nan
+        except ValueError:
+            raise ValueError(f"scores.csv: {text!r} is not a number") from None
+    return values[inverse]
+
+
+def load_grade_output(scores_dir: str | Path, exam) -> ExamData:
+    """Read ``scores.csv`` of a ``yuejuan grade --out`` folder for ``exam``.
+
+    Raises ValueError (with the file named) when the folder has no scores.csv, a column is missing, or the
+    scores were marked against another exam or other full marks (e.g. regraded: use the folder's exam.json).
+    """
+    folder = Path(scores_dir)
+    path = folder / "scores.csv"
+    if not folder.is_dir():
+        raise ValueError(f"--scores {folder}: not a folder (give the --out folder of `yuejuan grade`)")
+    if not path.is_file():
+        raise ValueError(f"{path}: not found (give the --out folder of `yuejuan grade`)")
+    summary_path = folder / "summary.json"
+    if summary_path.is_file():
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        if summary.get("exam") not in (None, exam.id):
+            raise ValueError(f"{folder}: scores are for exam {summary.get('exam')}, not {exam.id}")
+        full = summary.get("full_marks")
+        if full is not None and abs(float(full) - exam.full_marks) > 1e-6:
+            hint = f" (the folder has the regraded key: --exam {folder / 'exam.json'})" \
+                if (folder / "exam.json").is_file() else ""
+            raise ValueError(f"{folder}: scores were marked to full marks {float(full):g}, exam {exam.id} has "
+                             f"{exam.full_marks:g}{hint}")
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise ValueError(f"{path}: empty file") from None
+        rows = list(reader)
+    index = {name: k for k, name in enumerate(header)}
+    missing = [c for c in _REQUIRED if c not in index]
+    questions = active_questions(exam)
+    missing += [f"{q.id}_score" for q in questions if f"{q.id}_score" not in index]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing[:6])}"
+                         + (" ..." if len(missing) > 6 else "") + " (is this a scores.csv of this exam?)")
+    n = len(rows)
+    scores = np.full((n, len(questions)), np.nan)
+    masks = np.zeros((n, len(questions)), np.uint16)
+    for j, q in enumerate(questions):
+        if n:
+            scores[:, j] = _numbers(_column(rows, index[f"{q.id}_score"]))
+        if q.type != "subjective" and f"{q.id}_response" in index and n:
+            masks[:, j] = masks_from_letters(_column(rows, index[f"{q.id}_response"]), q.options)
+    status = _column(rows, index["status"]).astype(str).astype(object)
+    totals = _numbers(_column(rows, index["total"])) if n else np.zeros(0)
+    graded = (status == "graded") & np.isfinite(totals)
+    if graded.any():
+        incomplete = graded & np.isnan(scores).any(axis=1)
+        if incomplete.any():
+            first = np.flatnonzero(incomplete)[0]
+            raise ValueError(f"{path}: row {first + 2} is graded but has empty question scores")
+        drift = np.abs(scores[graded].sum(axis=1) - totals[graded])
+        if drift.max(initial=0.0) > 1e-6:
+            raise ValueError(f"{path}: totals do not add up to the question scores of exam {exam.id} "
+                             "(scores marked with another key? regraded?)")
+    section_ids = tuple(s for s in exam.section_ids() if f"section_{s}" in index)
+    section_totals = np.full((n, len(section_ids)), np.nan)
+    for k, sid in enumerate(section_ids):
+        if n:
+            section_totals[:, k] = _numbers(_column(rows, index[f"section_{sid}"]))
+    text = lambda name: (_column(rows, index[name]).astype(str).astype(object) if name in index  # noqa: E731
+                         else np.full(n, "", dtype=object))
+    return ExamData(exam=exam, exam_ids=text("exam_id"), student_nos=text("student_no"), names=text("name"),
+                    classes=text("class"), schools=text("school_code"), status=status,
+                    item_ids=tuple(q.id for q in questions), points=np.array([q.points for q in questions], float),
+                    scores=scores, totals=totals, masks=masks, section_ids=section_ids,
+                    section_names=tuple(exam.section_name(s) for s in section_ids), section_totals=section_totals)
+
+
+def from_grading_run(run) -> ExamData:
+    """The :class:`ExamData` of a :class:`grading.pipeline.GradingRun` (no files)."""
+    exam, grades = run.exam, run.grades
+    active = np.array([q.status != "void" for q in exam.questions], bool)
+    questions = active_questions(exam)
+    n = len(run.rows)
+    students = [row.student for row in run.rows]
+    text = lambda get: np.array([(get(s) or "") if s else "" for s in students], dtype=object)  # noqa: E731
+    masks = grades.responses.marked[:, active].astype(np.uint16).copy()
+    subjective = np.array([q.type == "subjective" for q in questions], bool)
+    masks[:, subjective] = 0
+    status = np.array(run.statuses(), dtype=object)
+    totals = np.where(status == "graded", grades.totals, np.nan)
+    return ExamData(exam=exam, exam_ids=np.array([row.exam_id for row in run.rows], dtype=object),
+                    student_nos=text(lambda s: s.student_no), names=text(lambda s: s.name),
+                    classes=text(lambda s: s.class_name), schools=text(lambda s: s.school_code), status=status,
+                    item_ids=tuple(q.id for q in questions), points=np.array([q.points for q in questions], float),
+                    scores=grades.scores[:, active].copy() if n else np.zeros((0, len(questions))),
+                    totals=totals, masks=masks, section_ids=tuple(grades.section_ids),
+                    section_names=tuple(exam.section_name(s) for s in grades.section_ids),
+                    section_totals=grades.section_totals.copy())

@@ -1,0 +1,251 @@
+"""Every figure of an :class:`~analytics.analysis.Analysis` as one JSON document (``analytics.json``; the API
+serves the same dict).
+
+Shape (abridged)::
+
+    {"schema": "yuejuan.analytics/1",
+     "exam": {"id", "name", "subject", "full_marks", "items"},
+     "config": {"cutoffs", "cut_lines", "band", "segment_step", "fraction", "mastery", "correct_at", ...},
+     "definitions": {figure: definition, ...},
+     "counts": {"roster", "graded", "absent", "pending", "duplicate"},
+     "knowledge_points": [{"id", "name", "points"}],
+     "city": GROUP, "schools": [GROUP], "classes": [GROUP],
+     "items": [{"id", "type", "points", "mean", "sd", "difficulty", "discrimination", "ebel", "total_r",
+                "total_r_if_rm", "alpha_if_rm", "options": {...} | null, "slip", "guess", "rasch_b", ...}],
+     "test": {"n", "k", "mean", "sd", "alpha", "sem", "difficulty_mix", ...},
+     "dina": {...} | null, "rasch": {...} | null,
+     "students": [{"exam_id", "name", "class", "school_code", "total", "sections", "band", "class_rank",
+                   "grade_rank", "city_rank", "grade_pr", "z", "t", "borderline", "knowledge", "mastery",
+                   "weakest", "theta", "theta_se"}],
+     "not_graded": [{"exam_id", "name", "class", "school_code", "status"}],
+     "multi_subject": {...} | null, "trend": {...} | null}
+
+    GROUP = {"school_code", "class", "n", "absent", "pending", "mean", "sd", "min", "max", "median", "q1", "q3",
+             "score_rate", "rates": {"excellent", "good", "pass", "low"}, "mean_diff", "mean_ratio",
+             "rank_by_mean", "sections", "item_rates", "knowledge_rates", "knowledge_bands", "weakest",
+             "dina_mastery", "segments": {"scores", "counts", "cumulative"}, "histogram": {"edges", "counts"}}
+    (each of "schools" also has "item_analysis": {"test", "items": [...]} of its own students when several
+    schools report; null otherwise, the top-level "items" and "test" being the school's)
+
+NaN (undefined: an SD of one student, a correlation of a constant item) is ``null``. Rates are fractions.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from analytics.analysis import Analysis, GroupLevel, ItemView, item_view
+from analytics.diagnosis import MASTERY_KEYS
+from analytics.items import DIFFICULTY_KEYS, EBEL_KEYS, OptionStats
+from analytics.labels import definitions
+from analytics.model import clean_float, jsonable
+from analytics.scores import BAND_KEYS, RATE_KEYS
+
+__all__ = ["analysis_json", "multi_subject_json", "SCHEMA"]
+
+SCHEMA = "yuejuan.analytics/1"
+_LINE_KEYS = ("excellent", "good", "pass", "low")
+
+
+def _key(keys: tuple[str, ...], index: int) -> str | None:
+    return keys[index] if 0 <= index < len(keys) else None
+
+
+def _columns_to_records(columns: dict[str, list]) -> list[dict]:
+    names = list(columns)
+    return [dict(zip(names, values)) for values in zip(*columns.values())]
+
+
+def _groups(level: GroupLevel, analysis: Analysis) -> list[dict]:
+    points = analysis.blueprint.point_ids
+    stats = level.stats
+    g = len(level)
+    rates = jsonable(stats.rates)
+    weakest = level.weakest.tolist()
+    gaps = jsonable(level.weakest_gaps)
+    sections = jsonable(level.section_means)
+    section_ids = analysis.data.section_ids
+    columns: dict[str, list] = {
+        "school_code": level.schools.tolist(), "class": level.classes.tolist(),
+        "n": level.stats.n.tolist(), "absent": level.n_absent.tolist(), "pending": level.n_pending.tolist(),
+        **{name: jsonable(getattr(stats, name)) for name in ("mean", "sd", "min", "max", "median", "q1", "q3",
+                                                              "score_rate")},
+        "rates": [dict(zip(RATE_KEYS, row)) for row in rates],
+        "mean_diff": jsonable(level.mean_diff), "mean_ratio": jsonable(level.mean_ratio),
+        "rank_by_mean": level.rank_by_mean.tolist(),
+        "sections": [dict(zip(section_ids, row)) for row in sections] if section_ids else [{}] * g,
+        "item_rates": jsonable(level.item_rates),
+        "knowledge_rates": jsonable(level.knowledge_rates),
+        "knowledge_bands": [[_key(MASTERY_KEYS, b) for b in row] for row in level.knowledge_bands.tolist()],
+        "weakest": [[{"id": points[t], "gap": gap} for t, gap in zip(idx, gp)] for idx, gp in zip(weakest, gaps)],
+        "dina_mastery": jsonable(level.dina_mastery) if level.dina_mastery is not None else [None] * g,
+        "segments": [{"scores": jsonable(level.segments.scores), "counts": c, "cumulative": cu}
+                     for c, cu in zip(level.segments.counts.tolist(), level.segments.cumulative.tolist())],
+        "histogram": [{"edges": jsonable(level.histogram.edges), "counts": c}
+                      for c in level.histogram.counts.tolist()],
+    }
+    return _columns_to_records(columns)
+
+
+def _item_figures(view: ItemView, j: int, options: dict[str, OptionStats]) -> dict[str, Any]:
+    items = view.items
+    option = options.get(items.item_ids[j])
+    return {
+        "mean": clean_float(items.mean[j]), "sd": clean_float(items.sd[j]),
+        "difficulty": clean_float(items.difficulty[j]),
+        "difficulty_band": _key(DIFFICULTY_KEYS, int(items.difficulty_band[j])),
+        "upper_mean": clean_float(items.upper_mean[j]), "lower_mean": clean_float(items.lower_mean[j]),
+        "discrimination": clean_float(items.discrimination[j]), "ebel": _key(EBEL_KEYS, int(items.ebel[j])),
+        "total_r": clean_float(items.total_r[j]), "total_r_if_rm": clean_float(items.total_r_if_rm[j]),
+        "alpha_if_rm": clean_float(items.alpha_if_rm[j]),
+        "options": None if option is None else {
+            "options": option.options, "keyed": option.keyed,
+            "overall": dict(zip(option.options, jsonable(option.overall))),
+            "upper": dict(zip(option.options, jsonable(option.upper))),
+            "lower": dict(zip(option.options, jsonable(option.lower))),
+            "blank": clean_float(option.blank), "blank_upper": clean_float(option.blank_upper),
+            "blank_lower": clean_float(option.blank_lower), "multiple": clean_float(option.multiple),
+            "non_functioning": list(option.non_functioning), "suspect": list(option.suspect)},
+    }
+
+
+def _items(analysis: Analysis) -> list[dict]:
+    data = analysis.data
+    view = item_view(analysis)
+    options = {o.item_id: o for o in view.options}
+    rasch, dina = analysis.rasch, analysis.dina
+    out = []
+    for j, qid in enumerate(data.item_ids):
+        q = data.exam.question(qid)
+        out.append({
+            "id": qid, "type": q.type, "status": q.status, "points": clean_float(data.points[j]),
+            "section": q.section, "cognitive_level": q.cognitive_level,
+            "knowledge_points": [{"id": kp.id, "name": kp.name, "weight": kp.weight} for kp in q.knowledge_points],
+            **_item_figures(view, j, options),
+            "slip": clean_float(dina.slip[j]) if dina is not None else None,
+            "guess": clean_float(dina.guess[j]) if dina is not None else None,
+            "rasch_b": clean_float(rasch.difficulty[j]) if rasch is not None else None,
+            "rasch_b_se": clean_float(rasch.difficulty_se[j]) if rasch is not None else None,
+        })
+    return out
+
+
+def _school_items(analysis: Analysis) -> list[dict | None]:
+    """Per school (its grade), the item and test analysis of its own students; None for a single school (the
+    top-level ``items`` and ``test`` are that school's)."""
+    if not analysis.multi_school:
+        return [None] * len(analysis.schools)
+    out: list[dict | None] = []
+    for g in range(len(analysis.schools)):
+        members = analysis.students.school_index == g
+        if members.sum() < 2:
+            out.append(None)
+            continue
+        view = item_view(analysis, members)
+        options = {o.item_id: o for o in view.options}
+        out.append({"test": jsonable(view.test),
+                    "items": [{"id": qid, **_item_figures(view, j, options)}
+                              for j, qid in enumerate(analysis.data.item_ids)]})
+    return out
+
+
+def _students(analysis: Analysis) -> list[dict]:
+    data, s = analysis.data, analysis.students
+    rows = s.rows
+    points = analysis.blueprint.point_ids
+    near = s.borderline
+    lines = near.line.tolist()
+    gap = jsonable(near.gap)
+    within = near.within.tolist()
+    weakest = s.weakest.tolist()
+    gaps = jsonable(s.weakest_gaps)
+    rates = jsonable(s.knowledge_rates)
+    section_ids = data.section_ids
+    sections = jsonable(data.section_totals[rows]) if section_ids else [[]] * len(rows)
+    columns: dict[str, list] = {
+        "exam_id": data.exam_ids[rows].tolist(), "student_no": data.student_nos[rows].tolist(),
+        "name": data.names[rows].tolist(), "class": data.classes[rows].tolist(),
+        "school_code": data.schools[rows].tolist(), "total": jsonable(s.total),
+        "sections": [dict(zip(section_ids, row)) for row in sections],
+        "band": [BAND_KEYS[b] for b in s.band.tolist()],
+        "class_rank": s.class_rank.tolist(), "class_size": s.class_size.tolist(),
+        "grade_rank": s.grade_rank.tolist(), "grade_size": s.grade_size.tolist(), "city_rank": s.city_rank.tolist(),
+        "grade_pr": jsonable(s.grade_pr), "city_pr": jsonable(s.city_pr), "z": jsonable(s.z), "t": jsonable(s.t),
+        "city_z": jsonable(s.city_z),
+        "borderline": [{"line": _LINE_KEYS[ln], "gap": gp} if w else None for ln, gp, w in zip(lines, gap, within)],
+        "knowledge": [dict(zip(points, row)) for row in rates],
+        "mastery": [dict(zip(points, row)) for row in jsonable(s.dina_mastery)] if s.dina_mastery is not None
+        else [None] * len(rows),
+        "weakest": [[{"id": points[t], "gap": g} for t, g in zip(idx, gp)] for idx, gp in zip(weakest, gaps)],
+        "theta": jsonable(s.theta) if s.theta is not None else [None] * len(rows),
+        "theta_se": jsonable(s.theta_se) if s.theta_se is not None else [None] * len(rows),
+    }
+    return _columns_to_records(columns)
+
+
+def analysis_json(analysis: Analysis, *, students: bool = True) -> dict:
+    """The JSON document of ``analysis`` (see the module docstring); ``students=False`` leaves out the
+    per-student list (city-scale summaries)."""
+    data, config, exam = analysis.data, analysis.config, analysis.data.exam
+    status = data.status
+    notes = definitions(config.lang, config.cutoffs, config.band, config.fraction, config.mastery,
+                        config.correct_at)
+    possible = data.points @ analysis.blueprint.weights
+    document: dict[str, Any] = {
+        "schema": SCHEMA,
+        "exam": {"id": exam.id, "name": exam.name, "subject": exam.subject, "sitting": exam.sitting,
+                 "full_marks": clean_float(data.full_marks), "items": list(data.item_ids),
+                 "sections": [{"id": sid, "name": name} for sid, name in zip(data.section_ids, data.section_names)]},
+        "config": {"cutoffs": list(config.cutoffs), "cut_lines": dict(zip(_LINE_KEYS, jsonable(analysis.lines))),
+                   "band": config.band, "segment_step": config.segment_step, "histogram_bins": config.histogram_bins,
+                   "fraction": config.fraction, "mastery": list(config.mastery), "weakest": config.weakest,
+                   "correct_at": config.correct_at, "lang": config.lang},
+        "definitions": dict(notes),
+        "counts": {"roster": int(data.n), "graded": int(analysis.students.rows.size),
+                   **{k: int((status == k).sum()) for k in ("absent", "pending", "duplicate")}},
+        "knowledge_points": [{"id": i, "name": n, "points": clean_float(p)}
+                             for i, n, p in zip(analysis.blueprint.point_ids, analysis.blueprint.point_names,
+                                                possible)],
+        "city": _groups(analysis.all, analysis)[0],
+        "schools": [{**group, "item_analysis": items} for group, items in
+                    zip(_groups(analysis.schools, analysis), _school_items(analysis))],
+        "classes": _groups(analysis.classes, analysis),
+        "items": _items(analysis),
+        "test": jsonable(analysis.test),
+        "dina": None if analysis.dina is None else {
+            "iterations": analysis.dina.iterations, "converged": analysis.dina.converged,
+            "n_fit": analysis.dina.n_fit, "loglik": clean_float(analysis.dina.loglik[-1]),
+            "items_used": [q for q, u in zip(data.item_ids, analysis.dina.items_used.tolist()) if u]},
+        "rasch": None if analysis.rasch is None else {
+            "sigma": clean_float(analysis.rasch.sigma), "iterations": analysis.rasch.iterations,
+            "converged": analysis.rasch.converged, "method": "MML-EM, EAP"},
+        "notes": dict(analysis.notes),
+        "students": _students(analysis) if students else None,
+        "not_graded": [{"exam_id": data.exam_ids[i], "name": data.names[i], "class": data.classes[i],
+                        "school_code": data.schools[i], "status": data.status[i]}
+                       for i in np.flatnonzero(~data.graded).tolist()],
+        "multi_subject": multi_subject_json(analysis.multi) if analysis.multi is not None else None,
+        "trend": _trend(analysis),
+    }
+    return document
+
+
+def multi_subject_json(m) -> dict:
+    """The 总分 block: subjects, full marks and per student each subject's score, the total and its ranks."""
+    scores = jsonable(m.scores)
+    return {"subjects": list(m.subjects), "full_marks": clean_float(m.full_marks), "students": _columns_to_records({
+        "exam_id": m.exam_ids.tolist(), "name": m.names.tolist(), "class": m.classes.tolist(),
+        "school_code": m.schools.tolist(), "scores": [dict(zip(m.subjects, row)) for row in scores],
+        "total": jsonable(m.total), "complete": m.complete.tolist(), "class_rank": m.class_rank.tolist(),
+        "grade_rank": m.grade_rank.tolist(), "city_rank": m.city_rank.tolist()})}
+
+
+def _trend(analysis: Analysis) -> dict | None:
+    t = analysis.trend
+    if t is None:
+        return None
+    return {"exams": list(t.labels), "students": _columns_to_records({
+        "exam_id": t.exam_ids.tolist(), "totals": jsonable(t.totals), "ranks": t.ranks.tolist(),
+        "z": jsonable(t.z), "rank_change": t.rank_change.tolist(), "z_change": jsonable(t.z_change)})}

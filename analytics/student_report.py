@@ -1,0 +1,222 @@
+"""Printable per-student diagnosis reports (学生诊断报告): one A4 page per student, a whole class in one PDF.
+
+Each page: who, the total with class and grade ranks, the rank band (年级前 10 % ...), percentile rank and T
+score, section subtotals against the grade, a knowledge-point profile chart (the student's rate against the
+grade's on every point, with the DINA mastery probability), the weakest points and the questions that lost the
+most points. The CJK font is WenQuanYi Micro Hei (``fonts-wqy-microhei``, installed by ``make system-deps``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from analytics.analysis import Analysis
+from analytics.labels import band_names
+
+__all__ = ["write_student_reports", "rank_band", "CJK_FONT_PATH"]
+
+CJK_FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
+_FONT = "WQYMicroHei"
+
+_T = {
+    "zh": {"title": "学生学业诊断报告", "name": "姓名", "exam_id": "考号", "class": "班级", "school": "学校",
+           "total": "总分", "full": "满分", "class_rank": "班级排名", "grade_rank": "年级排名", "pr": "百分等级",
+           "t": "T分数", "band": "等级", "rank_band": "年级位置", "section": "大题", "score": "得分",
+           "grade_mean": "年级均分", "profile": "知识点得分率(学生 vs 年级)", "point": "知识点", "you": "本人",
+           "grade": "年级", "mastery": "掌握概率(DINA)", "weakest": "薄弱知识点(低于年级)", "lost": "失分较多的题目",
+           "none": "无:各知识点得分率均不低于年级", "advice": "建议优先复习以上知识点,并订正对应题目。",
+           "note": "得分率 = 得分/分值(按双向细目表权重分配);百分等级 = 100×(低于本人人数 + 0.5×同分人数)/实考人数;"
+                   "T = 50 + 10z(年级内);掌握概率为 DINA 认知诊断模型的后验概率。",
+           "top": "前", "points": "分"},
+    "en": {"title": "Student diagnosis report", "name": "Name", "exam_id": "Exam ID", "class": "Class",
+           "school": "School", "total": "Total", "full": "Full marks", "class_rank": "Class rank",
+           "grade_rank": "Grade rank", "pr": "Percentile rank", "t": "T score", "band": "Band",
+           "rank_band": "Grade position", "section": "Section", "score": "Score", "grade_mean": "Grade mean",
+           "profile": "Knowledge-point rates (student vs grade)", "point": "Point", "you": "Student",
+           "grade": "Grade", "mastery": "Mastery (DINA)", "weakest": "Weakest points (below the grade)",
+           "lost": "Questions that lost most points", "none": "none: no point below the grade",
+           "advice": "Review these points first and correct the matching questions.",
+           "note": "rate = score / points (shared by blueprint weights); PR = 100 * (below + 0.5 * equal) / N; "
+                   "T = 50 + 10 z within the grade; mastery = DINA posterior probability.",
+           "top": "top", "points": "pts"},
+}
+
+_RANK_BANDS = (10, 25, 50, 75, 100)
+
+
+def rank_band(percentile_rank: float) -> int:
+    """The 'top p %' band of a percentile rank: 10, 25, 50, 75 or 100 (top share = 100 - PR)."""
+    top = 100.0 - float(percentile_rank)
+    for limit in _RANK_BANDS:
+        if top <= limit + 1e-9:
+            return limit
+    return 100
+
+
+def _register_font() -> str:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.ttfonts import TTFont
+
+    if _FONT in pdfmetrics.getRegisteredFontNames():
+        return _FONT
+    if not CJK_FONT_PATH.is_file():
+        raise OSError(f"CJK font {CJK_FONT_PATH} not found: `make system-deps` installs fonts-wqy-microhei")
+    pdfmetrics.registerFont(TTFont(_FONT, str(CJK_FONT_PATH), subfontIndex=0))
+    return _FONT
+
+
+def _profile_chart(names: Sequence[str], student: np.ndarray, grade: np.ndarray, labels: tuple[str, str],
+                   width: float, font: str):
+    """Horizontal bars: the student's and the grade's rate on each knowledge point (0–100 %)."""
+    from reportlab.graphics.charts.barcharts import HorizontalBarChart
+    from reportlab.graphics.charts.legends import Legend
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib import colors
+
+    k = len(names)
+    bar_area = max(60, 16 * k)
+    drawing = Drawing(width, bar_area + 40)
+    chart = HorizontalBarChart()
+    chart.x, chart.y = 110, 25
+    chart.width, chart.height = width - 130, bar_area
+    # reportlab draws the first category at the bottom: reverse so the list reads top-down like the blueprint
+    chart.data = [[100 * float(v) if np.isfinite(v) else 0.0 for v in student[::-1]],
+                  [100 * float(v) if np.isfinite(v) else 0.0 for v in grade[::-1]]]
+    chart.categoryAxis.categoryNames = list(names)[::-1]
+    chart.categoryAxis.labels.fontName = font
+    chart.categoryAxis.labels.fontSize = 8
+    chart.categoryAxis.labels.boxAnchor = "e"
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax, chart.valueAxis.valueStep = 0, 100, 20
+    chart.valueAxis.labels.fontName = font
+    chart.valueAxis.labels.fontSize = 7
+    chart.valueAxis.labelTextFormat = "%d%%"
+    chart.bars[0].fillColor = colors.HexColor("#2F6EBA")
+    chart.bars[1].fillColor = colors.HexColor("#BFBFBF")
+    chart.barSpacing, chart.groupSpacing = 1, 4
+    drawing.add(chart)
+    legend = Legend()
+    legend.x, legend.y = 110, 12
+    legend.fontName, legend.fontSize = font, 8
+    legend.alignment = "right"
+    legend.columnMaximum = 1
+    legend.deltax = 70
+    legend.colorNamePairs = [(chart.bars[0].fillColor, labels[0]), (chart.bars[1].fillColor, labels[1])]
+    drawing.add(legend)
+    return drawing
+
+
+def write_student_reports(analysis: Analysis, path: str | Path, class_index: int, *, lang: str | None = None,
+                          lost_questions: int = 5) -> tuple[Path, int]:
+    """Write the diagnosis reports of every graded student of ``analysis.classes[class_index]`` to one PDF.
+
+    Returns (path, pages); pages equals the number of students (one page each).
+    """
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.lib.units import mm
+    from reportlab.platypus import (KeepInFrame, PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table,
+                                    TableStyle)
+
+    lang = lang or analysis.config.lang
+    words = _T[lang]
+    font = _register_font()
+    data, s, schools = analysis.data, analysis.students, analysis.schools
+    members = np.flatnonzero(s.class_index == class_index)
+    order = members[np.argsort(data.exam_ids[s.rows[members]].astype(str), kind="stable")]
+    bp = analysis.blueprint
+    performance = band_names("performance", lang)
+
+    title = ParagraphStyle("title", fontName=font, fontSize=16, leading=20, spaceAfter=4)
+    normal = ParagraphStyle("normal", fontName=font, fontSize=9.5, leading=13)
+    small = ParagraphStyle("small", fontName=font, fontSize=7.5, leading=10, textColor=colors.HexColor("#555555"))
+    heading = ParagraphStyle("heading", fontName=font, fontSize=11, leading=15, spaceBefore=6, spaceAfter=3)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    page_w, page_h = A4
+    margin = 15 * mm
+    frame_w, frame_h = page_w - 2 * margin, page_h - 2 * margin
+    doc = SimpleDocTemplate(str(path), pagesize=A4, leftMargin=margin, rightMargin=margin, topMargin=margin,
+                            bottomMargin=margin, title=f"{data.exam.name or data.exam.id} {words['title']}",
+                            author="yuejuan")
+    grid = TableStyle([("FONTNAME", (0, 0), (-1, -1), font), ("FONTSIZE", (0, 0), (-1, -1), 9),
+                       ("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#BFBFBF")),
+                       ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDEBF7")),
+                       ("VALIGN", (0, 0), (-1, -1), "MIDDLE")])
+    story: list = []
+    full = data.full_marks
+    for page, i in enumerate(order.tolist()):
+        r = s.rows[i]
+        g = s.school_index[i]
+        content: list = [
+            Paragraph(f"{data.exam.name or data.exam.id} · {words['title']}", title),
+            Paragraph(f"{words['name']}: {data.names[r]}    {words['exam_id']}: {data.exam_ids[r]}    "
+                      f"{words['class']}: {data.classes[r]}    {words['school']}: {data.schools[r] or '-'}", normal),
+            Spacer(1, 4),
+        ]
+        top = rank_band(s.grade_pr[i])
+        position = f"{words['top']} {top}%" if top < 100 else f"{100 - int(round(s.grade_pr[i]))}%↓"
+        facts = [[words["total"], words["full"], words["band"], words["class_rank"], words["grade_rank"],
+                  words["rank_band"], words["pr"], words["t"]],
+                 [f"{s.total[i]:g}", f"{full:g}", performance[s.band[i]], f"{s.class_rank[i]}/{s.class_size[i]}",
+                  f"{s.grade_rank[i]}/{s.grade_size[i]}", position, f"{s.grade_pr[i]:.1f}",
+                  f"{s.t[i]:.1f}" if np.isfinite(s.t[i]) else "-"]]
+        table = Table(facts, colWidths=[frame_w / 8] * 8)
+        table.setStyle(grid)
+        content.append(table)
+        if data.section_ids:
+            rows = [[words["section"], words["score"], words["grade_mean"]]]
+            for k, name in enumerate(data.section_names):
+                rows.append([name, f"{data.section_totals[r, k]:g}", f"{schools.section_means[g, k]:.1f}"])
+            content += [Spacer(1, 6), _fixed_table(rows, [frame_w * 0.5, frame_w * 0.25, frame_w * 0.25], grid)]
+        if bp.point_ids:
+            names = [name or pid for pid, name in zip(bp.point_ids, bp.point_names)]
+            content += [Paragraph(words["profile"], heading),
+                        _profile_chart(names, s.knowledge_rates[i], schools.knowledge_rates[g],
+                                       (words["you"], words["grade"]), frame_w, font)]
+            rows = [[words["point"], words["you"], words["grade"], words["mastery"]]]
+            for t, name in enumerate(names):
+                rate, ref = s.knowledge_rates[i, t], schools.knowledge_rates[g, t]
+                prob = s.dina_mastery[i, t] if s.dina_mastery is not None else np.nan
+                rows.append([name, _pct(rate), _pct(ref), _pct(prob)])
+            content.append(_fixed_table(rows, [frame_w * 0.4, frame_w * 0.2, frame_w * 0.2, frame_w * 0.2], grid,
+                                        size=8))
+            weak = [(bp.point_names[t] or bp.point_ids[t], gap) for t, gap in zip(s.weakest[i], s.weakest_gaps[i])
+                    if np.isfinite(gap) and gap < 0]
+            content.append(Paragraph(words["weakest"], heading))
+            if weak:
+                listed = "; ".join(f"{name} ({100 * gap:+.0f}%)" for name, gap in weak)
+                content.append(Paragraph(f"{listed}. {words['advice']}", normal))
+            else:
+                content.append(Paragraph(words["none"], normal))
+        lost = data.points - data.scores[r]
+        worst = [j for j in np.argsort(-lost, kind="stable")[:lost_questions].tolist() if lost[j] > 0]
+        if worst:
+            content += [Paragraph(words["lost"], heading),
+                        Paragraph(", ".join(f"{data.item_ids[j]} ({data.scores[r, j]:g}/{data.points[j]:g})"
+                                            for j in worst), normal)]
+        content += [Spacer(1, 8), Paragraph(words["note"], small)]
+        # shrink rather than spill: one student, one page, whatever the number of knowledge points
+        story.append(KeepInFrame(frame_w, frame_h - 2, content, mode="shrink"))
+        if page < len(order) - 1:
+            story.append(PageBreak())
+    if not story:
+        story.append(Paragraph("-", normal))
+    doc.build(story)
+    return path, max(len(order), 1)
+
+
+def _pct(value: float) -> str:
+    return f"{100 * value:.0f}%" if np.isfinite(value) else "-"
+
+
+def _fixed_table(rows: list[list[str]], widths: list[float], style, size: float = 9):
+    from reportlab.platypus import Table, TableStyle
+
+    table = Table(rows, colWidths=widths)
+    table.setStyle(style)
+    table.setStyle(TableStyle([("FONTSIZE", (0, 0), (-1, -1), size)]))
+    return table

@@ -1,0 +1,664 @@
+"""xlsx reports (openpyxl): the class report, the grade (school) report comparing classes and the city report
+comparing schools.
+
+Every sheet has a frozen header row, number formats (scores, 0.00, percentages), ids stored as text, conditional
+colours and, where a picture helps, a chart. Headings are Chinese by default (``lang='en'`` for English). A 说明
+(Notes) sheet names the standard definition behind every figure.
+
+Sheets:
+
+class report
+    概况 (summary vs the grade, test statistics, histogram), 成绩总表, 小题得分, 试卷分析, 知识点诊断, 一分一段,
+    临界生, 说明
+grade / school report
+    概况, 班级对比, 成绩总表, 小题得分 (class x question), 试卷分析, 知识点诊断 (class x point), 一分一段, 临界生, 说明
+city report
+    概况, 学校对比, 试卷分析, 知识点诊断 (school x point), 一分一段, 说明
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from analytics.analysis import Analysis, GroupLevel, ItemView, item_view
+from analytics.items import OptionStats
+from analytics.labels import band_names, definitions, text, type_name
+
+__all__ = ["write_class_workbook", "write_grade_workbook", "write_city_workbook", "write_totals_workbook",
+           "safe_name"]
+
+_HEADER_FILL = "DDEBF7"
+_TITLE_SIZE = 14
+_PCT = "0.0%"
+_TWO = "0.00"
+_THREE = "0.000"
+_SCORE = "0.##;-0.##;0"
+_TEXT = "@"
+
+
+def safe_name(name: str) -> str:
+    """A file-name-safe version of a class or school name (keeps Chinese)."""
+    bad = '<>:"/\\|?*[]'
+    cleaned = "".join("_" if ch in bad or ord(ch) < 32 else ch for ch in str(name)).strip(" .")
+    return cleaned or "unnamed"
+
+
+def _finite(value: Any) -> Any:
+    """Cell value: NaN/inf -> empty, numpy scalars -> Python."""
+    if value is None:
+        return None
+    if isinstance(value, (np.floating, float)):
+        value = float(value)
+        return value if np.isfinite(value) else None
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    return value
+
+
+class _Book:
+    """Thin helper over an openpyxl workbook: styled header rows, typed columns, charts, conditional colours."""
+
+    def __init__(self, lang: str):
+        from openpyxl import Workbook
+        from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+        self.lang = lang
+        self.book = Workbook()
+        self.book.remove(self.book.active)
+        self.bold = Font(bold=True)
+        self.title_font = Font(bold=True, size=_TITLE_SIZE)
+        self.fill = PatternFill("solid", fgColor=_HEADER_FILL)
+        self.center = Alignment(horizontal="center", vertical="center", wrap_text=True)
+        thin = Side(style="thin", color="BFBFBF")
+        self.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+
+    def t(self, key: str) -> str:
+        return text(key, self.lang)
+
+    def sheet(self, key: str):
+        return self.book.create_sheet(self.t(key))
+
+    def header(self, ws, row: int, values: Sequence[str], col: int = 1) -> None:
+        for offset, value in enumerate(values):
+            cell = ws.cell(row=row, column=col + offset, value=value)
+            cell.font, cell.fill, cell.alignment, cell.border = self.bold, self.fill, self.center, self.border
+        ws.row_dimensions[row].height = 30  # room for two lines of a wrapped heading
+
+    def table(self, ws, row: int, headers: Sequence[str], rows: Sequence[Sequence[Any]],
+              formats: Sequence[str | None], *, col: int = 1, widths: Sequence[float] | None = None,
+              freeze: str | None = None) -> int:
+        """Write a header and rows at ``row``; returns the row after the table."""
+        from openpyxl.utils import get_column_letter
+
+        self.header(ws, row, headers, col)
+        for r, values in enumerate(rows, start=row + 1):
+            for c, (value, fmt) in enumerate(zip(values, formats), start=col):
+                value = _finite(value)
+                if fmt == _TEXT and value is not None:
+                    value = str(value)
+                cell = ws.cell(row=r, column=c, value=value)
+                if fmt is not None and value is not None:
+                    cell.number_format = fmt
+        if widths:
+            for c, width in enumerate(widths, start=col):
+                letter = get_column_letter(c)
+                ws.column_dimensions[letter].width = max(ws.column_dimensions[letter].width or 0, width)
+        if freeze:
+            ws.freeze_panes = freeze
+        return row + 1 + len(rows)
+
+    def title(self, ws, row: int, value: str, col: int = 1) -> None:
+        ws.cell(row=row, column=col, value=value).font = self.title_font
+
+    # -- conditional colours -------------------------------------------------------------------------------
+
+    @staticmethod
+    def colour_scale(ws, ref: str, low: float | None = None, mid: float | None = None,
+                     high: float | None = None) -> None:
+        """Red (low) - yellow - green (high); fixed numbers when given, else the range's min/percentile/max."""
+        from openpyxl.formatting.rule import ColorScaleRule
+
+        if low is None:
+            rule = ColorScaleRule(start_type="min", start_color="F8696B", mid_type="percentile", mid_value=50,
+                                  mid_color="FFEB84", end_type="max", end_color="63BE7B")
+        else:
+            rule = ColorScaleRule(start_type="num", start_value=low, start_color="F8696B", mid_type="num",
+                                  mid_value=mid, mid_color="FFEB84", end_type="num", end_value=high,
+                                  end_color="63BE7B")
+        ws.conditional_formatting.add(ref, rule)
+
+    @staticmethod
+    def highlight(ws, ref: str, operator: str, formula: Sequence[str], colour: str) -> None:
+        from openpyxl.formatting.rule import CellIsRule
+        from openpyxl.styles import PatternFill
+
+        ws.conditional_formatting.add(ref, CellIsRule(operator=operator, formula=list(formula),
+                                                      fill=PatternFill("solid", fgColor=colour,
+                                                                       bgColor=colour)))
+
+    # -- charts --------------------------------------------------------------------------------------------
+
+    @staticmethod
+    def bar_chart(ws, anchor: str, title: str, categories: tuple[int, int, int, int],
+                  series: Sequence[tuple[int, int, int, int]], *, y_title: str = "", percent: bool = False,
+                  width: float = 18, height: float = 8, horizontal: bool = False) -> None:
+        """A clustered bar chart; ``categories``/``series`` are (min_col, min_row, max_col, max_row), each series
+        with its title in its first row."""
+        from openpyxl.chart import BarChart, Reference
+
+        chart = BarChart()
+        chart.type = "bar" if horizontal else "col"
+        chart.title = title
+        chart.y_axis.title = y_title
+        chart.width, chart.height = width, height
+        for min_col, min_row, max_col, max_row in series:
+            chart.add_data(Reference(ws, min_col=min_col, min_row=min_row, max_col=max_col, max_row=max_row),
+                           titles_from_data=True)
+        c0, r0, c1, r1 = categories
+        chart.set_categories(Reference(ws, min_col=c0, min_row=r0, max_col=c1, max_row=r1))
+        if percent:
+            chart.y_axis.number_format = "0%"
+            chart.y_axis.scaling.min = 0
+        # openpyxl >= 3.1 hides axes unless told otherwise; LibreOffice then draws none
+        chart.x_axis.delete = False
+        chart.y_axis.delete = False
+        ws.add_chart(chart, anchor)
+
+    def notes(self, analysis: Analysis) -> None:
+        c = analysis.config
+        ws = self.sheet("sheet_notes")
+        pairs = definitions(self.lang, c.cutoffs, c.band, c.fraction, c.mastery, c.correct_at)
+        self.table(ws, 1, [self.t("item"), self.t("value")], pairs, [None, None], widths=(18, 110), freeze="A2")
+        from openpyxl.styles import Alignment
+
+        wrap = Alignment(wrap_text=True, vertical="top")
+        for row in range(2, len(pairs) + 2):
+            ws.cell(row=row, column=2).alignment = wrap
+        extra = len(pairs) + 3
+        for k, (key, note) in enumerate(sorted(analysis.notes.items())):
+            ws.cell(row=extra + k, column=1, value=key)
+            ws.cell(row=extra + k, column=2, value=note)
+
+    def save(self, path: str | Path) -> Path:
+        # printable as teachers print: landscape A4, each sheet one page wide, header row repeated
+        for ws in self.book.worksheets:
+            ws.page_setup.orientation = "landscape"
+            ws.page_setup.paperSize = ws.PAPERSIZE_A4
+            ws.sheet_properties.pageSetUpPr.fitToPage = True
+            ws.page_setup.fitToWidth = 1
+            ws.page_setup.fitToHeight = 1 if ws.title == self.t("sheet_overview") else 0
+            if ws.freeze_panes and ws.freeze_panes != "A1":
+                ws.print_title_rows = "1:1"
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.book.save(path)
+        return path
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Views: what one report shows (a class, a school's grade, the city)
+
+
+def _group_summary_rows(b: _Book, level: GroupLevel, indices: Sequence[int], label: Callable[[int], list],
+                        compare_keys: tuple[str, str]) -> tuple[list[str], list[list], list[str | None]]:
+    s = level.stats
+    headers = [b.t("n"), b.t("absent"), b.t("mean"), b.t("sd"), b.t("max"), b.t("min"), b.t("median"),
+               b.t("q1"), b.t("q3"), b.t("score_rate"), b.t("excellent"), b.t("good"), b.t("pass"), b.t("low"),
+               b.t(compare_keys[0]), b.t(compare_keys[1]), b.t("rank_by_mean")]
+    formats: list[str | None] = ["0", "0", _TWO, _TWO, _SCORE, _SCORE, _SCORE, _SCORE, _SCORE, _PCT, _PCT, _PCT,
+                                 _PCT, _PCT, _TWO, _THREE, "0"]
+    rows = []
+    for g in indices:
+        rows.append(label(g) + [s.n[g], level.n_absent[g], s.mean[g], s.sd[g], s.max[g], s.min[g], s.median[g],
+                                s.q1[g], s.q3[g], s.score_rate[g], *s.rates[g], level.mean_diff[g],
+                                level.mean_ratio[g], level.rank_by_mean[g]])
+    return headers, rows, formats
+
+
+def _student_rows(b: _Book, analysis: Analysis, members: np.ndarray, *, city: bool) -> tuple[list, list, list]:
+    """成绩总表 rows for students (indices into StudentResults), best first."""
+    data, s = analysis.data, analysis.students
+    order = members[np.lexsort((data.exam_ids[s.rows[members]].astype(str), -s.total[members]))]
+    bands = band_names("performance", b.lang)
+    headers = [b.t("exam_id"), b.t("student_no"), b.t("name"), b.t("class"), b.t("total"),
+               *data.section_names, b.t("class_rank"), b.t("grade_rank"),
+               *([b.t("city_rank")] if city else []), b.t("pr"), b.t("z"), b.t("t"), b.t("band")]
+    formats = [_TEXT, _TEXT, None, None, _SCORE, *[_SCORE] * len(data.section_ids), "0", "0",
+               *(["0"] if city else []), "0.0", _TWO, "0.0", None]
+    rows = []
+    for i in order.tolist():
+        r = s.rows[i]
+        rows.append([data.exam_ids[r], data.student_nos[r] or None, data.names[r], data.classes[r], s.total[i],
+                     *data.section_totals[r].tolist(), s.class_rank[i], s.grade_rank[i],
+                     *([s.city_rank[i]] if city else []), s.grade_pr[i], s.z[i], s.t[i], bands[s.band[i]]])
+    return headers, rows, formats
+
+
+def _overview(b: _Book, analysis: Analysis, title: str, pairs: Sequence[tuple[str, Sequence[Any], str | None]],
+              column_titles: Sequence[str], view: ItemView, hist_groups: Sequence[tuple[str, np.ndarray]]) -> None:
+    """概况: key figures side by side (e.g. class | grade), test statistics and a histogram chart."""
+    ws = b.sheet("sheet_overview")
+    exam = analysis.data.exam
+    b.title(ws, 1, title)
+    ws.cell(row=2, column=1, value=f"{b.t('exam')}: {exam.name or exam.id}  {b.t('subject')}: {exam.subject}  "
+                                   f"{b.t('full_marks')}: {analysis.data.full_marks:g}")
+    row = b.table(ws, 4, [b.t("item"), *column_titles], [[label, *values] for label, values, _ in pairs],
+                  [None, *[None] * len(column_titles)], widths=(22, *[14] * len(column_titles)))
+    for r, (_, _, fmt) in enumerate(pairs, start=5):
+        for c in range(2, 2 + len(column_titles)):
+            if fmt:
+                ws.cell(row=r, column=c).number_format = fmt
+    t = view.test
+    test_rows = [(b.t("k"), t.k, "0"), (b.t("full_marks"), t.full_marks, _SCORE), (b.t("alpha"), t.alpha, _THREE),
+                 (b.t("sem"), t.sem, _TWO), (b.t("test_difficulty"), t.mean_difficulty, _THREE),
+                 (b.t("mean_d"), t.mean_discrimination, _THREE),
+                 *[(b.t(k), t.difficulty_mix[k], "0") for k in ("easy", "medium", "hard")]]
+    row = b.table(ws, row + 1, [b.t("item"), b.t("value")], [[a, v] for a, v, _ in test_rows], [None, None])
+    for r, (_, _, fmt) in enumerate(test_rows, start=row - len(test_rows)):
+        ws.cell(row=r, column=2).number_format = fmt
+    # histogram: shares per bin so that a class and its grade compare
+    edges = analysis.all.histogram.edges
+    start = row + 1
+    labels = [f"{edges[k]:g}–{edges[k + 1]:g}" for k in range(len(edges) - 1)]
+    hist_rows = []
+    for k, label in enumerate(labels):
+        hist_rows.append([label, *[counts[k] / counts.sum() if counts.sum() else None for _, counts in hist_groups]])
+    b.table(ws, start, [b.t("range"), *[name for name, _ in hist_groups]], hist_rows,
+            [None, *[_PCT] * len(hist_groups)])
+    b.bar_chart(ws, f"{_col(len(column_titles) + 3)}4", b.t("histogram"), (1, start + 1, 1, start + len(labels)),
+                [(c, start, c, start + len(labels)) for c in range(2, 2 + len(hist_groups))], percent=True)
+
+
+def _col(index: int) -> str:
+    from openpyxl.utils import get_column_letter
+
+    return get_column_letter(index)
+
+
+def _item_rows(b: _Book, analysis: Analysis, view: ItemView, rate_columns: Sequence[tuple[str, np.ndarray]]
+               ) -> tuple[list[str], list[list], list[str | None]]:
+    """试卷分析 rows: question facts, the given rate columns (class/grade/city), then the item statistics."""
+    data, items = analysis.data, view.items
+    options = {o.item_id: o for o in view.options}
+    ebel = band_names("ebel", b.lang)
+    difficulty = band_names("difficulty", b.lang)
+    headers = [b.t("question"), b.t("type"), b.t("points"), b.t("knowledge"), b.t("cognitive"),
+               *[name for name, _ in rate_columns], b.t("difficulty"), b.t("difficulty_band"), b.t("discrimination"),
+               b.t("ebel"), b.t("total_r"), b.t("total_r_if_rm"), b.t("alpha_if_rm"), b.t("options"),
+               b.t("options_upper"), b.t("options_lower"), b.t("dead"), b.t("suspect"), b.t("slip"), b.t("guess"),
+               b.t("rasch_b")]
+    formats = [None, None, _SCORE, None, None, *[_PCT] * len(rate_columns), _THREE, None, _THREE, None, _THREE,
+               _THREE, _THREE, None, None, None, None, None, _THREE, _THREE, _TWO]
+
+    def shares(o: OptionStats, values: np.ndarray) -> str:
+        return " ".join(f"{letter}{'*' if letter in o.keyed else ''}{100 * v:.0f}%"
+                        for letter, v in zip(o.options, values) if np.isfinite(v))
+
+    rows = []
+    for j, qid in enumerate(data.item_ids):
+        q = data.exam.question(qid)
+        o = options.get(qid)
+        rows.append([
+            qid, type_name(q.type, b.lang), q.points, "、".join(kp.name or kp.id for kp in q.knowledge_points),
+            q.cognitive_level, *[values[j] for _, values in rate_columns], items.difficulty[j],
+            difficulty[items.difficulty_band[j]] if items.difficulty_band[j] >= 0 else None,
+            items.discrimination[j], ebel[items.ebel[j]] if items.ebel[j] >= 0 else None, items.total_r[j],
+            items.total_r_if_rm[j], items.alpha_if_rm[j],
+            shares(o, o.overall) if o else None, shares(o, o.upper) if o else None,
+            shares(o, o.lower) if o else None, (o.non_functioning or None) if o else None,
+            (o.suspect or None) if o else None,
+            analysis.dina.slip[j] if analysis.dina is not None else None,
+            analysis.dina.guess[j] if analysis.dina is not None else None,
+            analysis.rasch.difficulty[j] if analysis.rasch is not None else None])
+    return headers, rows, formats
+
+
+def _items_sheet(b: _Book, analysis: Analysis, view: ItemView, rate_columns: Sequence[tuple[str, np.ndarray]]
+                 ) -> None:
+    ws = b.sheet("sheet_items")
+    headers, rows, formats = _item_rows(b, analysis, view, rate_columns)
+    widths = [7, 7, 6, 18, 8, *[10] * len(rate_columns), 9, 8, 9, 12, 10, 10, 9, 22, 22, 22, 9, 9, 8, 8, 8]
+    end = b.table(ws, 1, headers, rows, formats, widths=widths, freeze="B2")
+    n = len(rows)
+    if n:
+        p_col = 6 + len(rate_columns)
+        b.colour_scale(ws, f"{_col(p_col)}2:{_col(p_col)}{n + 1}", 0.2, 0.55, 0.9)
+        d_col = _col(p_col + 2)
+        b.highlight(ws, f"{d_col}2:{d_col}{n + 1}", "lessThan", ["0.2"], "F8CBAD")
+        b.highlight(ws, f"{d_col}2:{d_col}{n + 1}", "greaterThanOrEqual", ["0.4"], "C6EFCE")
+        # rates of the first columns (class or grade) as bars: class vs grade per question
+        b.bar_chart(ws, f"A{end + 2}", text("class_vs_grade", b.lang) if len(rate_columns) > 1 else b.t("rate"),
+                    (1, 2, 1, n + 1), [(6 + c, 1, 6 + c, n + 1) for c in range(min(2, len(rate_columns)))],
+                    percent=True, width=max(24, n * 0.55), height=9)
+
+
+def _segments_sheet(b: _Book, analysis: Analysis, columns: Sequence[tuple[str, GroupLevel, int]]) -> None:
+    """一分一段: score, then count and cumulative for each (name, level, group) given."""
+    ws = b.sheet("sheet_segments")
+    seg = analysis.all.segments
+    headers = [b.t("score")]
+    formats: list[str | None] = [_SCORE]
+    for name, _, _ in columns:
+        headers += [f"{name}{b.t('count')}", f"{name}{b.t('cumulative')}"]
+        formats += ["0", "0"]
+    rows = []
+    for s_index, score in enumerate(seg.scores.tolist()):
+        row: list[Any] = [score]
+        for _, level, g in columns:
+            row += [level.segments.counts[g, s_index], level.segments.cumulative[g, s_index]]
+        rows.append(row)
+    # only down to the lowest score anyone reached: empty tails add nothing
+    used = np.flatnonzero(analysis.all.segments.counts[0] > 0)
+    last = int(used.max()) + 1 if used.size else len(rows)
+    first = int(used.min()) if used.size else 0
+    rows = rows[first:last]
+    b.table(ws, 1, headers, rows, formats, widths=[8] + [12] * (len(headers) - 1), freeze="B2")
+    if rows:
+        b.colour_scale(ws, f"B2:B{len(rows) + 1}")
+        b.bar_chart(ws, f"{_col(len(headers) + 2)}2", b.t("sheet_segments"), (1, 2, 1, len(rows) + 1),
+                    [(2, 1, 2, len(rows) + 1)], width=22, height=9)
+
+
+def _borderline_sheet(b: _Book, analysis: Analysis, members: np.ndarray) -> None:
+    ws = b.sheet("sheet_borderline")
+    data, s = analysis.data, analysis.students
+    near = s.borderline
+    chosen = members[near.within[members]]
+    order = chosen[np.lexsort((near.gap[chosen], near.line[chosen]))]
+    names = band_names("lines", b.lang)
+    points = analysis.blueprint.point_names
+    rows = []
+    for i in order.tolist():
+        r = s.rows[i]
+        weak = "、".join(points[t] for t, g in zip(s.weakest[i], s.weakest_gaps[i]) if np.isfinite(g) and g < 0)
+        rows.append([data.exam_ids[r], data.names[r], data.classes[r], s.total[i], names[near.line[i]],
+                     near.lines[near.line[i]], near.gap[i], s.class_rank[i], s.grade_rank[i], weak or None])
+    headers = [b.t("exam_id"), b.t("name"), b.t("class"), b.t("total"), b.t("line_name"), b.t("line"),
+               b.t("missing"), b.t("class_rank"), b.t("grade_rank"), b.t("weakest")]
+    b.table(ws, 1, headers, rows, [_TEXT, None, None, _SCORE, None, _SCORE, _SCORE, "0", "0", None],
+            widths=(13, 9, 12, 8, 10, 8, 8, 9, 9, 30), freeze="C2")
+    if rows:
+        b.colour_scale(ws, f"G2:G{len(rows) + 1}")
+
+
+def _knowledge_table(b: _Book, analysis: Analysis, rate_columns: Sequence[tuple[str, np.ndarray]],
+                     gap_of: tuple[int, int] | None, dina: np.ndarray | None) -> tuple[list, list, list]:
+    bp = analysis.blueprint
+    possible = analysis.data.points @ bp.weights
+    mastery = band_names("mastery", b.lang)
+    from analytics.diagnosis import mastery_bands
+
+    headers = [b.t("point"), b.t("point_points"), *[name for name, _ in rate_columns]]
+    formats: list[str | None] = [None, _TWO, *[_PCT] * len(rate_columns)]
+    if gap_of is not None:
+        headers += [b.t("gap")]
+        formats += ["+0.0%;-0.0%;0.0%"]
+    headers += [b.t("mastery")]
+    formats += [None]
+    if dina is not None:
+        headers += [b.t("dina")]
+        formats += [_PCT]
+    bands = mastery_bands(rate_columns[0][1], analysis.config.mastery)
+    rows = []
+    for t, (pid, name) in enumerate(zip(bp.point_ids, bp.point_names)):
+        row = [f"{pid} {name}", possible[t], *[values[t] for _, values in rate_columns]]
+        if gap_of is not None:
+            row.append(rate_columns[gap_of[0]][1][t] - rate_columns[gap_of[1]][1][t])
+        row.append(mastery[bands[t]] if bands[t] >= 0 else None)
+        if dina is not None:
+            row.append(dina[t])
+        rows.append(row)
+    return headers, rows, formats
+
+
+def _knowledge_sheet(b: _Book, analysis: Analysis, rate_columns: Sequence[tuple[str, np.ndarray]],
+                     gap_of: tuple[int, int] | None, dina: np.ndarray | None,
+                     matrix: tuple[list[str], list[list], list[str | None]] | None) -> None:
+    ws = b.sheet("sheet_knowledge")
+    headers, rows, formats = _knowledge_table(b, analysis, rate_columns, gap_of, dina)
+    end = b.table(ws, 1, headers, rows, formats, widths=[22, 10, *[11] * (len(headers) - 2)], freeze="B2")
+    k = len(rows)
+    if not k:
+        return
+    for c in range(3, 3 + len(rate_columns)):
+        b.colour_scale(ws, f"{_col(c)}2:{_col(c)}{k + 1}", 0.4, 0.7, 1.0)
+    b.bar_chart(ws, f"{_col(len(headers) + 2)}1", b.t("kp_chart"), (1, 2, 1, k + 1),
+                [(c, 1, c, k + 1) for c in range(3, 3 + min(2, len(rate_columns)))], percent=True,
+                width=max(16, 2 * k), height=8)
+    if matrix is not None:
+        m_headers, m_rows, m_formats = matrix
+        start = max(end + 1, 19)  # below the chart
+        b.table(ws, start, m_headers, m_rows, m_formats)
+        first_rate = next(i for i, f in enumerate(m_formats) if f == _PCT) + 1
+        last_rate = first_rate + k - 1
+        if m_rows:
+            b.colour_scale(ws, f"{_col(first_rate)}{start + 1}:{_col(last_rate)}{start + len(m_rows)}",
+                           0.4, 0.7, 1.0)
+        ws.column_dimensions[_col(last_rate + 1)].width = 40
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The three reports
+
+
+def write_class_workbook(analysis: Analysis, path: str | Path, class_index: int, *, lang: str | None = None
+                         ) -> Path:
+    """The class report of ``analysis.classes[class_index]``, compared with its grade (the school)."""
+    b = _Book(lang or analysis.config.lang)
+    data, s = analysis.data, analysis.students
+    classes, schools = analysis.classes, analysis.schools
+    school = int(classes.parent[class_index])
+    members = np.flatnonzero(s.class_index == class_index)
+    grade_members = s.school_index == school
+    class_name = classes.classes[class_index]
+    grade_view = item_view(analysis, grade_members)
+    cs, gs = classes.stats, schools.stats
+    pct = _PCT
+    pairs = [
+        (b.t("n"), [cs.n[class_index], gs.n[school]], "0"),
+        (b.t("absent"), [classes.n_absent[class_index], schools.n_absent[school]], "0"),
+        (b.t("mean"), [cs.mean[class_index], gs.mean[school]], _TWO),
+        (b.t("sd"), [cs.sd[class_index], gs.sd[school]], _TWO),
+        (b.t("max"), [cs.max[class_index], gs.max[school]], _SCORE),
+        (b.t("min"), [cs.min[class_index], gs.min[school]], _SCORE),
+        (b.t("median"), [cs.median[class_index], gs.median[school]], _SCORE),
+        (b.t("q1"), [cs.q1[class_index], gs.q1[school]], _SCORE),
+        (b.t("q3"), [cs.q3[class_index], gs.q3[school]], _SCORE),
+        (b.t("score_rate"), [cs.score_rate[class_index], gs.score_rate[school]], pct),
+        *[(b.t(key), [cs.rates[class_index, k], gs.rates[school, k]], pct)
+          for k, key in enumerate(("excellent", "good", "pass", "low"))],
+        (b.t("mean_diff"), [classes.mean_diff[class_index], None], _TWO),
+        (b.t("mean_ratio"), [classes.mean_ratio[class_index], None], _THREE),
+        (b.t("rank_by_mean"), [classes.rank_by_mean[class_index], None], "0"),
+    ]
+    _overview(b, analysis, f"{class_name} {b.t('report_class')}", pairs, [class_name, b.t("grade")], grade_view,
+              [(class_name, classes.histogram.counts[class_index]), (b.t("grade"), schools.histogram.counts[school])])
+
+    ws = b.sheet("sheet_scores")
+    headers, rows, formats = _student_rows(b, analysis, members, city=False)
+    b.table(ws, 1, headers, rows, formats, widths=(13, 21, 9, 12, 8, *[9] * (len(headers) - 5)), freeze="D2")
+    if rows:
+        b.colour_scale(ws, f"E2:E{len(rows) + 1}")
+
+    _question_scores_sheet(b, analysis, members, class_name, classes.item_rates[class_index],
+                           schools.item_rates[school])
+    _items_sheet(b, analysis, grade_view, [(b.t("class_rate"), classes.item_rates[class_index]),
+                                           (b.t("grade_rate"), schools.item_rates[school])])
+    bp = analysis.blueprint
+    points = [f"{pid} {name}" for pid, name in zip(bp.point_ids, bp.point_names)]
+    order = members[np.lexsort((data.exam_ids[s.rows[members]].astype(str), -s.total[members]))]
+    m_rows = []
+    for i in order.tolist():
+        weak = [f"{bp.point_names[t]}({100 * g:+.0f}%)" for t, g in zip(s.weakest[i], s.weakest_gaps[i])
+                if np.isfinite(g) and g < 0]
+        m_rows.append([data.exam_ids[s.rows[i]], data.names[s.rows[i]], *s.knowledge_rates[i].tolist(),
+                       "、".join(weak) or b.t("none_below")])
+    matrix = ([b.t("exam_id"), b.t("name"), *points, b.t("weakest")], m_rows,
+              [_TEXT, None, *[_PCT] * len(points), None])
+    _knowledge_sheet(b, analysis, [(b.t("class_rate"), classes.knowledge_rates[class_index]),
+                                   (b.t("grade_rate"), schools.knowledge_rates[school])], (0, 1),
+                     classes.dina_mastery[class_index] if classes.dina_mastery is not None else None, matrix)
+    _segments_sheet(b, analysis, [(class_name, classes, class_index), (b.t("grade"), schools, school)])
+    _borderline_sheet(b, analysis, members)
+    b.notes(analysis)
+    return b.save(path)
+
+
+def _question_scores_sheet(b: _Book, analysis: Analysis, members: np.ndarray, class_name: str,
+                           class_rates: np.ndarray, grade_rates: np.ndarray) -> None:
+    """小题得分: students x questions, full marks green and zero red; class and grade rates below."""
+    ws = b.sheet("sheet_items_scores")
+    data, s = analysis.data, analysis.students
+    order = members[np.lexsort((data.exam_ids[s.rows[members]].astype(str), -s.total[members]))]
+    headers = [b.t("exam_id"), b.t("name"), b.t("total"), *data.item_ids]
+    rows = [[data.exam_ids[s.rows[i]], data.names[s.rows[i]], s.total[i], *data.scores[s.rows[i]].tolist()]
+            for i in order.tolist()]
+    k = len(data.item_ids)
+    end = b.table(ws, 1, headers, rows, [_TEXT, None, _SCORE, *[_SCORE] * k], widths=(13, 9, 7, *[5] * k),
+                  freeze="D2")
+    b.table(ws, end + 1, [b.t("item"), "", "", *data.item_ids],
+            [[b.t("points"), None, None, *data.points.tolist()],
+             [b.t("class_rate"), class_name, None, *class_rates.tolist()],
+             [b.t("grade_rate"), None, None, *grade_rates.tolist()]],
+            [None, None, None, *[_SCORE] * k])
+    for c in range(4, 4 + k):
+        ws.cell(row=end + 3, column=c).number_format = _PCT
+        ws.cell(row=end + 4, column=c).number_format = _PCT
+    if rows:
+        last = len(rows) + 1
+        for j in range(k):
+            ref = f"{_col(4 + j)}2:{_col(4 + j)}{last}"
+            b.highlight(ws, ref, "equal", ["0"], "F8CBAD")
+            b.highlight(ws, ref, "equal", [f"{data.points[j]:g}"], "C6EFCE")
+        b.colour_scale(ws, f"D{end + 3}:{_col(3 + k)}{end + 4}", 0.2, 0.6, 1.0)
+
+
+def write_grade_workbook(analysis: Analysis, path: str | Path, *, school: str | None = None,
+                         lang: str | None = None) -> Path:
+    """The grade (school) report comparing the classes of ``school`` (the only school when None)."""
+    b = _Book(lang or analysis.config.lang)
+    data, s = analysis.data, analysis.students
+    classes, schools = analysis.classes, analysis.schools
+    if school is None:
+        if len(schools) > 1:
+            raise ValueError("several schools: name the school of the grade report")
+        school = str(schools.schools[0])
+    g = schools.find(school)
+    class_ids = np.flatnonzero(classes.parent == g)
+    members = np.flatnonzero(s.school_index == g)
+    view = item_view(analysis, s.school_index == g)
+    gs = schools.stats
+    pairs = [(b.t(key), [getattr(gs, key)[g]], fmt) for key, fmt in
+             (("n", "0"), ("mean", _TWO), ("sd", _TWO), ("max", _SCORE), ("min", _SCORE), ("median", _SCORE),
+              ("q1", _SCORE), ("q3", _SCORE), ("score_rate", _PCT))]
+    pairs.insert(1, (b.t("absent"), [schools.n_absent[g]], "0"))
+    pairs += [(b.t(key), [gs.rates[g, k]], _PCT) for k, key in enumerate(("excellent", "good", "pass", "low"))]
+    title = f"{school + ' ' if school else ''}{b.t('report_grade')}"
+    _overview(b, analysis, title, pairs, [b.t("grade")], view, [(b.t("grade"), schools.histogram.counts[g])])
+
+    ws = b.sheet("sheet_classes")
+    headers, rows, formats = _group_summary_rows(b, classes, class_ids.tolist(),
+                                                 lambda c: [classes.classes[c]], ("mean_diff", "mean_ratio"))
+    rows.append([b.t("grade"), gs.n[g], schools.n_absent[g], gs.mean[g], gs.sd[g], gs.max[g], gs.min[g],
+                 gs.median[g], gs.q1[g], gs.q3[g], gs.score_rate[g], *gs.rates[g], None, None, None])
+    b.table(ws, 1, [b.t("class"), *headers], rows, [None, *formats], widths=(14, *[9] * len(headers)),
+            freeze="B2")
+    n_classes = len(class_ids)
+    if n_classes:
+        b.colour_scale(ws, f"D2:D{n_classes + 1}")
+        b.bar_chart(ws, f"A{n_classes + 5}", b.t("class_means"), (1, 2, 1, n_classes + 1),
+                    [(4, 1, 4, n_classes + 1)], width=max(14, 1.6 * n_classes), height=8)
+
+    ws = b.sheet("sheet_scores")
+    headers, rows, formats = _student_rows(b, analysis, members, city=False)
+    b.table(ws, 1, headers, rows, formats, widths=(13, 21, 9, 12, 8, *[9] * (len(headers) - 5)), freeze="D2")
+    if rows:
+        b.colour_scale(ws, f"E2:E{len(rows) + 1}")
+
+    ws = b.sheet("sheet_items_scores")
+    k = len(data.item_ids)
+    rate_rows = [[classes.classes[c], *classes.item_rates[c].tolist()] for c in class_ids.tolist()]
+    rate_rows.append([b.t("grade"), *schools.item_rates[g].tolist()])
+    b.table(ws, 1, [b.t("class"), *data.item_ids], rate_rows, [None, *[_PCT] * k], widths=(14, *[6] * k),
+            freeze="B2")
+    if rate_rows:
+        b.colour_scale(ws, f"B2:{_col(1 + k)}{len(rate_rows) + 1}", 0.2, 0.6, 1.0)
+
+    _items_sheet(b, analysis, view, [(b.t("grade_rate"), schools.item_rates[g])])
+    bp = analysis.blueprint
+    points = [f"{pid} {name}" for pid, name in zip(bp.point_ids, bp.point_names)]
+    m_rows = [[classes.classes[c], *classes.knowledge_rates[c].tolist(),
+               "、".join(f"{bp.point_names[t]}({100 * gap:+.0f}%)" for t, gap in
+                        zip(classes.weakest[c], classes.weakest_gaps[c]) if np.isfinite(gap) and gap < 0)
+               or b.t("none_below")] for c in class_ids.tolist()]
+    matrix = ([b.t("class"), *points, b.t("weakest")], m_rows, [None, *[_PCT] * len(points), None])
+    _knowledge_sheet(b, analysis, [(b.t("grade_rate"), schools.knowledge_rates[g])], None,
+                     schools.dina_mastery[g] if schools.dina_mastery is not None else None, matrix)
+    _segments_sheet(b, analysis, [(b.t("grade"), schools, g)])
+    _borderline_sheet(b, analysis, members)
+    b.notes(analysis)
+    return b.save(path)
+
+
+def write_city_workbook(analysis: Analysis, path: str | Path, *, lang: str | None = None) -> Path:
+    """The city report comparing schools (no per-student sheets: the school and class reports hold those)."""
+    b = _Book(lang or analysis.config.lang)
+    schools, everyone = analysis.schools, analysis.all
+    a = everyone.stats
+    pairs = [(b.t(key), [getattr(a, key)[0]], fmt) for key, fmt in
+             (("n", "0"), ("mean", _TWO), ("sd", _TWO), ("max", _SCORE), ("min", _SCORE), ("median", _SCORE),
+              ("q1", _SCORE), ("q3", _SCORE), ("score_rate", _PCT))]
+    pairs.insert(1, (b.t("absent"), [everyone.n_absent[0]], "0"))
+    pairs += [(b.t(key), [a.rates[0, k]], _PCT) for k, key in enumerate(("excellent", "good", "pass", "low"))]
+    pairs.append((b.t("sheet_schools"), [len(schools)], "0"))
+    _overview(b, analysis, b.t("report_city"), pairs, [b.t("city")], item_view(analysis, None),
+              [(b.t("city"), everyone.histogram.counts[0])])
+
+    ws = b.sheet("sheet_schools")
+    headers, rows, formats = _group_summary_rows(b, schools, range(len(schools)), lambda g: [schools.schools[g]],
+                                                 ("mean_diff_city", "mean_ratio_city"))
+    b.table(ws, 1, [b.t("school"), *headers], rows, [_TEXT, *formats], widths=(13, *[9] * len(headers)),
+            freeze="B2")
+    n = len(rows)
+    if n:
+        b.colour_scale(ws, f"D2:D{n + 1}")
+        b.bar_chart(ws, f"A{n + 5}", b.t("school_means"), (1, 2, 1, n + 1), [(4, 1, 4, n + 1)],
+                    width=min(60, max(14, 0.8 * n)), height=9)
+
+    _items_sheet(b, analysis, item_view(analysis, None), [(b.t("city_rate"), everyone.item_rates[0])])
+    bp = analysis.blueprint
+    points = [f"{pid} {name}" for pid, name in zip(bp.point_ids, bp.point_names)]
+    m_rows = [[schools.schools[g], *schools.knowledge_rates[g].tolist(),
+               "、".join(f"{bp.point_names[t]}({100 * gap:+.0f}%)" for t, gap in
+                        zip(schools.weakest[g], schools.weakest_gaps[g]) if np.isfinite(gap) and gap < 0)
+               or b.t("none_below")] for g in range(len(schools))]
+    matrix = ([b.t("school"), *points, b.t("weakest")], m_rows, [_TEXT, *[_PCT] * len(points), None])
+    _knowledge_sheet(b, analysis, [(b.t("city_rate"), everyone.knowledge_rates[0])], None,
+                     everyone.dina_mastery[0] if everyone.dina_mastery is not None else None, matrix)
+    _segments_sheet(b, analysis, [(b.t("city"), everyone, 0)])
+    b.notes(analysis)
+    return b.save(path)
+
+
+def write_totals_workbook(multi, path: str | Path, *, lang: str = "zh") -> Path:
+    """总分 workbook of several subjects (:class:`analytics.analysis.MultiSubject`): each subject, the total and
+    its class, grade and city ranks (complete totals only), best first."""
+    m = multi
+    b = _Book(lang)
+    ws = b.sheet("sheet_totals")
+    order = np.lexsort((m.exam_ids.astype(str), np.where(m.complete, -np.nan_to_num(m.total), np.inf)))
+    headers = [b.t("exam_id"), b.t("name"), b.t("class"), b.t("school"), *m.subjects, b.t("total"),
+               b.t("class_rank"), b.t("grade_rank"), b.t("city_rank")]
+    rows = [[m.exam_ids[i], m.names[i], m.classes[i], m.schools[i], *m.scores[i].tolist(), m.total[i],
+             m.class_rank[i] or None, m.grade_rank[i] or None, m.city_rank[i] or None] for i in order.tolist()]
+    b.table(ws, 1, headers, rows, [_TEXT, None, None, _TEXT, *[_SCORE] * len(m.subjects), _SCORE, "0", "0", "0"],
+            widths=(13, 9, 12, 13), freeze="C2")
+    if rows:
+        column = _col(5 + len(m.subjects))
+        b.colour_scale(ws, f"{column}2:{column}{len(rows) + 1}")
+    return b.save(path)

@@ -1,0 +1,83 @@
+"""analytics.load: a `yuejuan grade` folder and a GradingRun in memory give the same arrays; bad folders fail
+with a message naming the problem."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from analytics.load import from_grading_run, load_grade_output
+from analytics_builders import sample_exam, write_grade_inputs
+from grading.exam import parse_exam
+from grading.pipeline import grade_sheets
+from grading.report_io import write_outputs
+from grading.roster import load_roster
+from grading.sheets import read_sheets
+
+
+def test_folder_and_run_agree(tmp_path):
+    exam = sample_exam()
+    responses, roster = write_grade_inputs(tmp_path / "in", exam, classes=2, per_class=8, absent=1)
+    run = grade_sheets(exam, read_sheets(responses, {q.id for q in exam.questions if q.type == "subjective"}),
+                       load_roster(roster))
+    write_outputs(run, tmp_path / "marks", xlsx=False)
+    from_run = from_grading_run(run)
+    from_folder = load_grade_output(tmp_path / "marks", exam)
+    assert from_folder.item_ids == from_run.item_ids == tuple(exam.question_ids)
+    for name in ("exam_ids", "names", "classes", "schools", "status"):
+        assert getattr(from_folder, name).tolist() == getattr(from_run, name).tolist(), name
+    np.testing.assert_array_equal(from_folder.scores, from_run.scores)
+    np.testing.assert_array_equal(from_folder.totals, from_run.totals)
+    np.testing.assert_array_equal(from_folder.masks, from_run.masks)
+    np.testing.assert_array_equal(from_folder.section_totals, from_run.section_totals)
+    assert from_folder.status.tolist().count("absent") == 1
+    assert from_folder.graded.sum() == 15
+    assert from_folder.schools[0] == "3432000123" and from_folder.exam_ids[0] == "2026010101"
+
+
+def test_a_folder_without_scores_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="not a folder"):
+        load_grade_output(tmp_path / "nowhere", sample_exam())
+    with pytest.raises(ValueError, match="scores.csv: not found"):
+        load_grade_output(tmp_path, sample_exam())
+
+
+def test_scores_of_another_exam_or_key_are_refused(tmp_path, graded_folder):
+    exam = sample_exam()
+    other = parse_exam({**exam.model_dump(mode="json"), "id": "other-exam"})
+    with pytest.raises(ValueError, match="scores are for exam demo-2026-math, not other-exam"):
+        load_grade_output(graded_folder, other)
+    # a regraded key (Q1 void) no longer matches the folder's full marks; the folder's exam.json is suggested
+    data = exam.model_dump(mode="json")
+    data["questions"][0]["status"] = "void"
+    data["full_marks"] = exam.full_marks - exam.questions[0].points
+    folder = tmp_path / "copy"
+    shutil.copytree(graded_folder, folder)
+    (folder / "exam.json").write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"full marks 120.*exam.json"):
+        load_grade_output(folder, parse_exam(data))
+
+
+def test_a_missing_column_is_named(tmp_path, graded_folder):
+    folder = tmp_path / "cut"
+    shutil.copytree(graded_folder, folder)
+    text = (folder / "scores.csv").read_text(encoding="utf-8-sig").replace("Q58_score", "Q58_points")
+    (folder / "scores.csv").write_text(text, encoding="utf-8-sig")
+    with pytest.raises(ValueError, match="missing column.*Q58_score"):
+        load_grade_output(folder, sample_exam())
+
+
+def test_totals_that_do_not_add_up_are_refused(tmp_path, graded_folder):
+    folder = tmp_path / "edited"
+    shutil.copytree(graded_folder, folder)
+    lines = (folder / "scores.csv").read_text(encoding="utf-8-sig").splitlines()
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    cells[header.index("total")] = "999"
+    lines[1] = ",".join(cells)
+    (folder / "scores.csv").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    with pytest.raises(ValueError, match="do not add up"):
+        load_grade_output(folder, sample_exam())

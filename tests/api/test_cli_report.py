@@ -1,0 +1,113 @@
+"""``yuejuan report`` end to end through ``api.cli.main``: grade output in, workbooks, PDFs and JSON out."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from api.cli import main
+
+REPO = Path(__file__).resolve().parents[2]
+SAMPLE = REPO / "grading" / "samples" / "cn-a4-55-exam.json"
+sys.path.insert(0, str(REPO / "tests" / "analytics"))
+from analytics_builders import grade_folder  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def marks(tmp_path_factory) -> Path:
+    return grade_folder(tmp_path_factory.mktemp("report-cli"), classes=2, per_class=10, absent=1)
+
+
+def _report(marks: Path, out: Path | None, *extra: str) -> int:
+    return main(["report", "--exam", str(SAMPLE), "--scores", str(marks), *(["--out", str(out)] if out else []),
+                 *extra])
+
+
+def test_class_level_writes_class_and_grade_workbooks_pdfs_and_json(tmp_path, marks, capsys):
+    out = tmp_path / "reports"
+    assert _report(marks, out, "--students-pdf") == 0
+    printed = capsys.readouterr().out
+    assert "demo-2026-math (数学, full marks 120): graded 19, absent 1, pending 0" in printed
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["analytics.json", "class_高一(1)班.xlsx", "class_高一(2)班.xlsx", "grade.xlsx",
+                     "students_高一(1)班.pdf", "students_高一(2)班.pdf"]
+    doc = json.loads((out / "analytics.json").read_text(encoding="utf-8"))
+    assert doc["counts"]["graded"] == 19 and len(doc["students"]) == 19
+    book = load_workbook(out / "class_高一(1)班.xlsx")
+    assert "成绩总表" in book.sheetnames and book["成绩总表"]["A2"].data_type == "s"
+
+
+@pytest.mark.parametrize("level,files", [("grade", ["grade.xlsx"]), ("school", ["school_3432000123.xlsx"]),
+                                         ("city", ["city.xlsx"])])
+def test_other_levels(tmp_path, marks, level, files):
+    out = tmp_path / level
+    assert _report(marks, out, "--level", level, "--no-dina") == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted([*files, "analytics.json"])
+
+
+def test_json_to_stdout_with_options(marks, capsys):
+    assert _report(marks, None, "--json", "--cutoffs", "90,75,60,30", "--band", "10", "--lang", "en") == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["config"]["cut_lines"] == {"excellent": 108, "good": 90, "pass": 72, "low": 36}
+    assert doc["config"]["band"] == 10 and doc["config"]["lang"] == "en"
+    gaps = [s["borderline"]["gap"] for s in doc["students"] if s["borderline"]]
+    assert gaps and max(gaps) <= 10
+
+
+def test_english_workbooks(tmp_path, marks):
+    out = tmp_path / "en"
+    assert _report(marks, out, "--level", "grade", "--lang", "en") == 0
+    assert load_workbook(out / "grade.xlsx").sheetnames[:2] == ["Overview", "Classes"]
+
+
+def test_two_subjects_and_a_trend(tmp_path, marks, capsys):
+    physics = tmp_path / "physics.json"
+    exam = json.loads(SAMPLE.read_text(encoding="utf-8"))
+    exam.update(id="demo-2026-phys", subject="物理")
+    physics.write_text(json.dumps(exam, ensure_ascii=False), encoding="utf-8")
+    phys_marks = grade_folder(tmp_path / "phys", physics, classes=2, per_class=10, absent=0, seed=9)
+    out = tmp_path / "both"
+    assert main(["report", "--exam", str(SAMPLE), "--scores", str(marks), "--exam", str(physics), "--scores",
+                 str(phys_marks), "--out", str(out), "--level", "grade", "--previous", str(phys_marks)]) == 0
+    assert (out / "demo-2026-math" / "grade.xlsx").is_file() and (out / "demo-2026-phys" / "grade.xlsx").is_file()
+    totals = json.loads((out / "totals.json").read_text(encoding="utf-8"))
+    assert totals["subjects"] == ["数学", "物理"] and totals["full_marks"] == 240
+    complete = [s for s in totals["students"] if s["complete"]]
+    assert len(complete) == 19 and min(s["city_rank"] for s in complete) == 1
+    assert load_workbook(out / "totals.xlsx").sheetnames == ["总分"]
+    doc = json.loads((out / "demo-2026-math" / "analytics.json").read_text(encoding="utf-8"))
+    assert doc["trend"]["exams"] == ["demo-2026-phys", "demo-2026-math"] and len(doc["trend"]["students"]) == 19
+    assert doc["multi_subject"]["subjects"] == ["数学", "物理"]
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--scores", "nowhere"], "not a folder"),
+    (["--cutoffs", "85,70,60"], "give four percentages"),
+    (["--cutoffs", "60,70,85,40"], "not increasing"),
+    (["--band", "0"], "--band 0"),
+    (["--exam", "missing.json"], "cannot read exam"),
+    ([], "--out is required"),
+])
+def test_errors_exit_2_with_a_message(tmp_path, marks, capsys, args, message):
+    base = {"--exam": str(SAMPLE), "--scores": str(marks)}
+    argv = ["report"]
+    given = dict(zip(args[::2], args[1::2]))
+    for flag in ("--exam", "--scores"):
+        argv += [flag, given.pop(flag, base[flag])]
+    for flag, value in given.items():
+        argv += [flag, value]
+    if message != "--out is required":
+        argv += ["--out", str(tmp_path / "o")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_unpaired_exam_and_scores(tmp_path, marks, capsys):
+    assert main(["report", "--exam", str(SAMPLE), "--exam", str(SAMPLE), "--scores", str(marks), "--out",
+                 str(tmp_path)]) == 2
+    assert "give them in pairs" in capsys.readouterr().err
