@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import omr  # noqa: E402,F401  (sets the decoder pixel limit before cv2 loads)
 import cv2  # noqa: E402
 
-from omr.batch import ScanOptions, _min_side_px, scan_batch, scan_file  # noqa: E402
+from omr.batch import ScanOptions, decode_min_side_px, scan_batch, scan_file  # noqa: E402
 from omr.load import iter_pages  # noqa: E402
 from omr.read import prepare_template, read_page  # noqa: E402
 from sample_sheets import resolve_template  # noqa: E402
@@ -60,7 +60,7 @@ def main() -> int:
         bare = (time.perf_counter() - started) / len(files) * 1000
         print(f"bare cv2.imread (full gray decode):        {bare:7.2f} ms/page  {1000 / bare:7.1f} pages/s")
 
-        reduce_to = _min_side_px(template)
+        reduce_to = decode_min_side_px(template)
         started = time.perf_counter()
         images = [page.image for path in files for page in iter_pages(path, reduce_jpeg_to_min_px=reduce_to)]
         decode = (time.perf_counter() - started) / len(files) * 1000

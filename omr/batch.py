@@ -26,7 +26,7 @@ from omr.read import PreparedTemplate, prepare_template, read_page
 from omr.result import PageResult, page_file_stem, page_result_to_dict
 from omr.template import Template, expand_page
 
-__all__ = ["BatchSummary", "ScanOptions", "scan_file", "scan_batch", "write_outputs"]
+__all__ = ["BatchSummary", "ScanOptions", "decode_min_side_px", "scan_file", "scan_batch", "write_outputs"]
 
 #: Resolution pages are decoded at when the file allows a cheaper reduced decode (JPEG): marks stay readable.
 READ_DPI = 100.0
@@ -60,14 +60,15 @@ class BatchSummary:
                 f"{self.pages_per_second:.1f} pages/s")
 
 
-def _min_side_px(template: Template) -> int:
+def decode_min_side_px(template: Template) -> int:
+    """The shorter image side a JPEG page of ``template`` keeps when decoded at reduced size (``READ_DPI``)."""
     return int(min(template.page_mm) / 25.4 * READ_DPI)
 
 
 def scan_file(path: str | Path, prepared: PreparedTemplate, options: ScanOptions = ScanOptions()) -> list[PageResult]:
     """Read every page of one file; unreadable pages come back as results with status ``error``."""
     results = []
-    reduce_to = _min_side_px(prepared.template) if options.reduce else None
+    reduce_to = decode_min_side_px(prepared.template) if options.reduce else None
     for loaded in iter_pages(path, limits=options.limits, reduce_jpeg_to_min_px=reduce_to):
         if loaded.image is None:
             results.append(PageResult(source=str(path), page_index=loaded.page_index, status="error",

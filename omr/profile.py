@@ -49,7 +49,8 @@ class ScannerProfile:
     inner_fraction: float = 0.72
     #: Ring where the local paper is sampled (fraction of semi-axes).
     ring_fraction: float = 1.45
-    #: Identity cells: darkness above ``identity_on`` is a 1, below ``identity_off`` a 0, between is unsure.
+    #: Identity cells: a cell darker than the midpoint of ``identity_off`` and ``identity_on`` is a 1. One or two
+    #: misread cells make the strip's CRC-4 (or start/stop bits) fail, and the page is then not identified.
     identity_on: float = 0.55
     identity_off: float = 0.3
     #: Largest anchor misfit (mm) after an affine fit before the page is refused as not registered.

@@ -136,8 +136,8 @@ def _is_binary(image: np.ndarray) -> bool:
 
 
 def _read_identity(image: np.ndarray, fit: Registration, page: PreparedPage, prepared: PreparedTemplate,
-                   ) -> tuple[tuple[int, int] | None, bool]:
-    """(template code, page) from the identity strip under ``fit``, and whether every cell was clear."""
+                   ) -> tuple[int, int] | None:
+    """(template code, page) from the identity strip under ``fit``, or None when its bits do not decode."""
     matrix = fit.page_to_image
     profile = prepared.profile
     measured = measure_bubbles(
@@ -149,8 +149,7 @@ def _read_identity(image: np.ndarray, fit: Registration, page: PreparedPage, pre
     paper = float(np.median(measured.ring_median))
     darkness = (paper - measured.inner_mean) / max(paper - fit.ink_level, 1.0)
     bits = (darkness > 0.5 * (profile.identity_on + profile.identity_off)).astype(int)
-    clear = bool(np.all((darkness >= profile.identity_on) | (darkness <= profile.identity_off)))
-    return decode_identity(bits.tolist()), clear
+    return decode_identity(bits.tolist())
 
 
 def warp_rect(image: np.ndarray, page_to_image: np.ndarray, x: float, y: float, w: float, h: float,
@@ -199,7 +198,7 @@ def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration
                                                 max_residual_mm=prepared.profile.max_anchor_residual_mm), tried[key])
         for fit in fits:
             registered_any = True
-            decoded, _ = _read_identity(image, fit, page, prepared)
+            decoded = _read_identity(image, fit, page, prepared)
             if decoded is None:
                 continue
             code, number = decoded

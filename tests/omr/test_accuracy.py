@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omr.batch import _min_side_px
+from omr.batch import decode_min_side_px
 from omr.load import load_array
 from omr.read import prepare_template, read_page
 from sample_sheets import resolve_template
@@ -24,7 +24,7 @@ SEED = 9000
 def _run(template_name: str, profile: str, count: int) -> Accuracy:
     template = resolve_template(template_name)
     prepared = prepare_template(template)
-    min_side = _min_side_px(template)
+    min_side = decode_min_side_px(template)
     accuracy = Accuracy()
     for index in range(count):
         truth = random_truth(template, np.random.default_rng(SEED + index))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from omr.batch import _min_side_px
+from omr.batch import decode_min_side_px
 from omr.load import load_array
 from omr.read import prepare_template, read_page
 from sample_sheets import resolve_template
@@ -70,7 +70,7 @@ def _read(overrides: dict, seed: int) -> Accuracy:
     for index in range(SHEETS):
         truth = random_truth(TEMPLATE, np.random.default_rng(seed + index), multi_error_rate=0.0)
         for sim in simulate_sheet(TEMPLATE, truth, seed=seed + index, profile="clean", overrides=overrides):
-            image = (load_array(sim.jpeg, reduce_jpeg_to_min_px=_min_side_px(TEMPLATE))[0].image
+            image = (load_array(sim.jpeg, reduce_jpeg_to_min_px=decode_min_side_px(TEMPLATE))[0].image
                      if sim.jpeg else sim.image)
             result = read_page(image, PREPARED, source=f"{seed + index}")
             accuracy += compare_page(result, sim.truth, TEMPLATE)
