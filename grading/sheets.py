@@ -30,7 +30,7 @@ from omr.result import QuestionReading, ScoreReading
 
 from grading.tabular import TableError, find_columns, parse_number, read_table
 
-__all__ = ["SheetRecord", "UnreadablePage", "SheetsFile", "read_sheets", "read_results_jsonl",
+__all__ = ["SheetRecord", "UnreadablePage", "SheetsFile", "read_sheets", "sheet_from_json", "read_results_jsonl",
            "read_results_csv", "read_responses_table", "normalise_marks"]
 
 _TRUE = {"√", "✓", "✔", "对", "正确", "是", "Y"}
@@ -110,7 +110,7 @@ def read_results_jsonl(path: str | Path) -> SheetsFile:
                 data = json.loads(line)
                 kind = data.get("type")
                 if kind == "sheet":
-                    sheets.append(_sheet_from_json(data, path.name))
+                    sheets.append(sheet_from_json(data, path.name))
                 elif kind == "page" and data.get("status") == "error":
                     unreadable.append(UnreadablePage(str(data.get("source", "")), int(data.get("page_index", 0)),
                                                      tuple(data.get("reasons") or ["unreadable page"])))
@@ -121,7 +121,9 @@ def read_results_jsonl(path: str | Path) -> SheetsFile:
     return SheetsFile(str(path), "results_jsonl", sheets, unreadable)
 
 
-def _sheet_from_json(data: dict, file_name: str) -> SheetRecord:
+def sheet_from_json(data: dict, file_name: str) -> SheetRecord:
+    """A :class:`SheetRecord` from one ``sheet`` record of a scan (``omr.assemble.SheetResult`` as a dict);
+    ``file_name`` names where it came from in messages."""
     pages = data.get("pages") or []
     where = ", ".join(f"{Path(p.get('source', '')).name}#{int(p.get('page_index', 0)) + 1}" for p in pages)
     reasons = list(data.get("reasons") or [])

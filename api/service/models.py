@@ -1,0 +1,281 @@
+"""The service's tables (SQLAlchemy 2 declarative). The schema itself is made by Alembic (``migrations/``).
+
+Every row that belongs to a school carries ``school_id``: routes filter on it, so another school's object is
+simply not found. IDs people use (考号, 学籍号, school codes) are text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
+                        UniqueConstraint)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = ["Base", "School", "SchoolClass", "Student", "User", "AccessToken", "ApiKey", "Exam", "Blob", "Batch",
+           "BatchFile", "Job", "Page", "Sheet", "Correction", "GradeRun", "ScoreCell", "StudentResult",
+           "AuditEntry", "utcnow"]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON, dt.datetime: DateTime(timezone=True)}
+
+
+class School(Base):
+    __tablename__ = "schools"
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)  # 学校标识码 (10 digits)
+    name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class SchoolClass(Base):
+    __tablename__ = "classes"
+    __table_args__ = (UniqueConstraint("school_id", "name"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))  # 高一(1)班
+    grade: Mapped[str] = mapped_column(String(50), default="")
+
+
+class Student(Base):
+    __tablename__ = "students"
+    __table_args__ = (UniqueConstraint("school_id", "exam_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    exam_id: Mapped[str] = mapped_column(String(32))  # 考号
+    student_no: Mapped[str | None] = mapped_column(String(32))  # 学籍号
+    name: Mapped[str] = mapped_column(String(100), default="")
+    class_name: Mapped[str] = mapped_column(String(100), default="")
+    version: Mapped[str | None] = mapped_column(String(8))  # 卷型 assigned on the roster
+
+
+class User(Base):
+    """A person who logs in with a password: a teacher or a school admin."""
+
+    __tablename__ = "users"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20))  # teacher | school_admin
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class AccessToken(Base):
+    """A teacher's bearer token; only its SHA-256 is stored."""
+
+    __tablename__ = "access_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ApiKey(Base):
+    """A machine's key (scanner station, municipal system); only its SHA-256 is stored."""
+
+    __tablename__ = "api_keys"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)  # shown in lists and the audit log
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[str] = mapped_column(String(20))  # station | municipal
+    school_id: Mapped[str | None] = mapped_column(ForeignKey("schools.id"), index=True)  # None: municipal
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class Exam(Base):
+    """An exam: its grading definition (key, scores, versions, knowledge points) and its sheet template.
+
+    ``school_id`` None is a city-wide exam (联考) created by the municipal system: every school uploads to it.
+    """
+
+    __tablename__ = "exams"
+    __table_args__ = (UniqueConstraint("code", "school_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(100))  # the exam JSON's own id
+    school_id: Mapped[str | None] = mapped_column(ForeignKey("schools.id"), index=True)
+    subject: Mapped[str] = mapped_column(String(50), default="")
+    definition: Mapped[dict[str, Any]]  # grading.exam.Exam as JSON
+    template: Mapped[dict[str, Any]]  # omr.template.Template as JSON
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Blob(Base):
+    """A stored file, named by the SHA-256 of its bytes."""
+
+    __tablename__ = "blobs"
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Batch(Base):
+    """One upload from a scanner station: files in the order scanned, read into pages and sheets."""
+
+    __tablename__ = "batches"
+    __table_args__ = (UniqueConstraint("school_id", "idempotency_key"),)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # uuid4
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"), index=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    status: Mapped[str] = mapped_column(String(20), default="processing")  # processing | done
+    files_received: Mapped[int] = mapped_column(Integer, default=0)
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[list[Any]] = mapped_column(default=list)  # [{"file", "reason"}] refused before reading
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+
+
+class BatchFile(Base):
+    """A file of a batch. The same bytes uploaded again for the same school and exam are a duplicate: no job."""
+
+    __tablename__ = "batch_files"
+    __table_args__ = (UniqueConstraint("batch_id", "seq"), Index("ix_batch_files_dedupe", "school_id", "exam_id",
+                                                                 "sha256"))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"))
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"))
+    seq: Mapped[int] = mapped_column(Integer)  # order within the batch (scan order)
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    duplicate_of: Mapped[int | None] = mapped_column(ForeignKey("batch_files.id"))
+
+
+class Job(Base):
+    """Reading one uploaded file. A worker claims it with a lease; the pages and ``done`` commit together."""
+
+    __tablename__ = "jobs"
+    __table_args__ = (Index("ix_jobs_claim", "status", "lease_until"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("batch_files.id"), unique=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    status: Mapped[str] = mapped_column(String(20), default="queued")  # queued | running | done | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[dt.datetime | None]
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[dt.datetime | None]
+
+
+class Page(Base):
+    """One scanned page as OMR read it. Unique per (file, page index): a page is never counted twice."""
+
+    __tablename__ = "pages"
+    __table_args__ = (UniqueConstraint("file_id", "page_index"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("batch_files.id"), index=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    page_index: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))  # ok | flagged | error
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    student_id: Mapped[str | None] = mapped_column(String(32))
+    result: Mapped[dict[str, Any]]  # omr.result.PageResult as JSON
+    overlay_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
+    worker: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Sheet(Base):
+    """One student's answer sheet assembled from a batch's pages (the review queue lists flagged ones)."""
+
+    __tablename__ = "sheets"
+    __table_args__ = (UniqueConstraint("batch_id", "sheet_index"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    batch_id: Mapped[str] = mapped_column(ForeignKey("batches.id"), index=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"), index=True)
+    sheet_index: Mapped[int] = mapped_column(Integer)
+    student_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    status: Mapped[str] = mapped_column(String(20))  # ok | flagged
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    page_ids: Mapped[list[Any]] = mapped_column(default=list)
+    result: Mapped[dict[str, Any]]  # omr.assemble.SheetResult as JSON
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)  # a reviewer has dealt with it
+
+
+class Correction(Base):
+    """A reviewer's decision about one reading of one sheet (see :class:`grading.corrections.Correction`)."""
+
+    __tablename__ = "corrections"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"), index=True)
+    sheet_id: Mapped[int] = mapped_column(ForeignKey("sheets.id"), index=True)
+    question: Mapped[str] = mapped_column(String(32))  # Q12, exam_id, form, absent, exclude, a score id
+    value: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class GradeRun(Base):
+    """One marking of one school's sheets for one exam; the newest is what results and reports show."""
+
+    __tablename__ = "grade_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    by: Mapped[str] = mapped_column(String(100))
+    summary: Mapped[dict[str, Any]]
+    output_dir: Mapped[str] = mapped_column(String(500))
+
+
+class StudentResult(Base):
+    """A student's total in a grade run (one row per student on the roster or read from a sheet)."""
+
+    __tablename__ = "student_results"
+    __table_args__ = (UniqueConstraint("run_id", "exam_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("grade_runs.id"), index=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    exam_id: Mapped[str] = mapped_column(String(32))  # 考号
+    name: Mapped[str] = mapped_column(String(100), default="")
+    class_name: Mapped[str] = mapped_column(String(100), default="")
+    status: Mapped[str] = mapped_column(String(20))  # graded | pending | absent | missing ...
+    total: Mapped[float | None] = mapped_column(Float)
+
+
+class ScoreCell(Base):
+    """One student's score on one question in a grade run (written with the database's bulk path)."""
+
+    __tablename__ = "score_cells"
+    __table_args__ = (Index("ix_score_cells_run_student", "run_id", "exam_id"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("grade_runs.id"))
+    exam_id: Mapped[str] = mapped_column(String(32))
+    question: Mapped[str] = mapped_column(String(32))
+    score: Mapped[float | None] = mapped_column(Float)
+
+
+class AuditEntry(Base):
+    """Append-only: who did what, when, before and after. The database refuses UPDATE and DELETE (triggers)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    school_id: Mapped[str | None] = mapped_column(String(16), index=True)
+    actor: Mapped[str] = mapped_column(String(120))  # user:wang / key:yj_ab12cd34 (station)
+    action: Mapped[str] = mapped_column(String(60))
+    object_type: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(80))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSON)

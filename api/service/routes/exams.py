@@ -1,0 +1,153 @@
+"""Exams: the grading definition (key, points, versions, knowledge points: the 双向细目表) and its sheet template."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, UploadFile, status
+from pydantic import Field
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from api.service import audit
+from api.service.deps import CurrentPrincipal, ReadSession, SettingsDep, WriteSession, not_found, require_roles
+from api.service.models import Exam, School, utcnow
+from api.service.schemas.common import Input, Output
+from api.service.security import Principal
+
+router = APIRouter(tags=["exams"])
+AUTHORS = require_roles("teacher", "school_admin", "municipal")
+
+
+class ExamCreate(Input):
+    definition: dict[str, Any] = Field(description="the exam JSON (see grading/samples/cn-a4-55-exam.json)")
+    template: dict[str, Any] | None = Field(default=None, description="the sheet template JSON; default: the "
+                                                                      "bundled template the exam names")
+
+
+class ExamPublic(Output):
+    id: int
+    code: str
+    school_id: str | None
+    subject: str
+    definition: dict[str, Any]
+    template_id: str
+    warnings: list[str] = []
+
+
+def exam_public(exam: Exam, warnings: list[str] | None = None) -> ExamPublic:
+    return ExamPublic(id=exam.id, code=exam.code, school_id=exam.school_id, subject=exam.subject,
+                      definition=exam.definition, template_id=str(exam.template.get("id", "")),
+                      warnings=warnings or [])
+
+
+def visible_exam(session: Session, principal: Principal, exam_id: int) -> Exam:
+    """The exam if the caller may see it (its school's own, or a city-wide one); 404 otherwise."""
+    exam = session.get(Exam, exam_id)
+    if exam is None or (principal.school_id is not None and exam.school_id not in (None, principal.school_id)):
+        raise not_found("exam not found")
+    return exam
+
+
+def owned_exam(session: Session, principal: Principal, exam_id: int) -> Exam:
+    """The exam if the caller may change it: its school's (teachers, admins) or a city-wide one (municipal)."""
+    exam = visible_exam(session, principal, exam_id)
+    if exam.school_id != principal.school_id:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a city-wide exam is changed by the municipal system")
+    return exam
+
+
+def _validated(definition: dict[str, Any], template: dict[str, Any] | None) -> tuple[Any, Any, list[str]]:
+    from grading.exam import ExamError, parse_exam
+    from grading.exam_io import template_problems
+    from omr.template import Template
+    from pydantic import ValidationError
+    from sample_sheets import bundled_templates, resolve_template
+
+    try:
+        exam = parse_exam(definition)
+    except (ExamError, ValueError) as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"exam: {error}") from None
+    if template is not None:
+        try:
+            sheet = Template.model_validate(template)
+        except ValidationError as error:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"template: {error}") from None
+    elif exam.template in bundled_templates():  # never a path: a client must not name files on the server
+        sheet = resolve_template(exam.template)
+    else:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"exam names template {exam.template!r}: send its JSON as 'template' (bundled: "
+                            f"{', '.join(bundled_templates())})")
+    return exam, sheet, template_problems(exam, sheet)
+
+
+def _store(session: Session, principal: Principal, exam: Any, sheet: Any, warnings: list[str]) -> ExamPublic:
+    from grading.exam import exam_to_dict
+
+    school = principal.school_id
+    if session.scalar(select(Exam.id).where(Exam.code == exam.id, Exam.school_id.is_(None) if school is None
+                                            else Exam.school_id == school)):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"exam {exam.id} exists")
+    if school is not None and session.get(School, school) is None:
+        raise not_found("school not found")
+    row = Exam(code=exam.id, school_id=school, subject=exam.subject, definition=exam_to_dict(exam),
+               template=sheet.model_dump(mode="json"))
+    session.add(row)
+    session.flush()
+    audit.record(session, principal, "exam.create", "exam", row.id, school_id=school,
+                 after={"code": exam.id, "subject": exam.subject, "template": sheet.id, "warnings": warnings})
+    session.commit()
+    return exam_public(row, warnings)
+
+
+@router.post("/exams", response_model=ExamPublic, status_code=201, dependencies=[AUTHORS])
+def create_exam(body: ExamCreate, principal: CurrentPrincipal, session: WriteSession) -> ExamPublic:
+    """A school's exam (teachers, admins) or a city-wide one (the municipal system); warnings say where exam
+    and sheet disagree."""
+    exam, sheet, warnings = _validated(body.definition, body.template)
+    return _store(session, principal, exam, sheet, warnings)
+
+
+@router.post("/exams/import", response_model=ExamPublic, status_code=201, dependencies=[AUTHORS])
+def import_exam(file: UploadFile, principal: CurrentPrincipal, session: WriteSession, settings: SettingsDep,
+                template: Annotated[str | None, Form(description="bundled template id, when the workbook "
+                                                                 "names none")] = None) -> ExamPublic:
+    """An exam from a key workbook (xlsx/csv: 题号, 题型, 答案, 分值, 知识点 ...)."""
+    from grading.exam import exam_to_dict
+    from grading.exam_io import ExamImportError, load_exam_any
+
+    suffix = Path(file.filename or "key.xlsx").suffix.lower()
+    if suffix not in (".xlsx", ".csv"):
+        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "a key workbook is .xlsx or .csv")
+    data = file.file.read(settings.max_file_bytes + 1)
+    if len(data) > settings.max_file_bytes:
+        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "key workbook too large")
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / (Path(file.filename or "key").stem[:60] + suffix)
+        path.write_bytes(data)
+        try:
+            imported = load_exam_any(path, **({"template": template} if template else {}))
+        except (ExamImportError, ValueError, KeyError) as error:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    exam, sheet, warnings = _validated(exam_to_dict(imported), None)
+    return _store(session, principal, exam, sheet, warnings)
+
+
+@router.get("/exams", response_model=list[ExamPublic], dependencies=[AUTHORS])
+def list_exams(principal: CurrentPrincipal, session: ReadSession) -> list[ExamPublic]:
+    query = select(Exam).order_by(Exam.id)
+    if principal.school_id is not None:
+        query = query.where(or_(Exam.school_id.is_(None), Exam.school_id == principal.school_id))
+    return [exam_public(e) for e in session.scalars(query)]
+
+
+@router.get("/exams/{exam_id}", response_model=ExamPublic, dependencies=[AUTHORS])
+def read_exam(exam_id: int, principal: CurrentPrincipal, session: ReadSession) -> ExamPublic:
+    return exam_public(visible_exam(session, principal, exam_id))
+
+
+def touch(exam: Exam) -> None:
+    exam.updated_at = utcnow()

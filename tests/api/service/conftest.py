@@ -1,0 +1,150 @@
+"""Fixtures of the service tests: a fresh service per test (SQLite by default, PostgreSQL on request), a city
+with two schools and every kind of caller, and scans made by the project's own simulator."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+from api.service.app import create_app
+from api.service.bootstrap import add_api_key
+from api.service.context import open_service
+from api.service.settings import Settings
+
+SAMPLE_EXAM = Path(__file__).resolve().parents[3] / "grading" / "samples" / "cn-a4-55-exam.json"
+SCHOOL_A, SCHOOL_B = "3433000101", "3433000202"
+PASSWORD = "correct horse battery"
+
+
+def _pg_helpers():
+    # tests/ is not a package: load tests/postgres.py by path (as tests/test_postgres_cluster.py does).
+    name = "yuejuan_tests_postgres"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[2] / "postgres.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@pytest.fixture(scope="session")
+def pg_server_url():
+    """The URL of a PostgreSQL server for the tests: ``YUEJUAN_TEST_DATABASE_URL`` (what .ci/run starts), else
+    a throw-away cluster of our own; skipped when neither can be had, unless ``YUEJUAN_REQUIRE_POSTGRES``."""
+    pg = _pg_helpers()
+    url = os.environ.get(pg.URL_ENV)
+    if url:
+        yield url
+        return
+    if not pg.available():
+        if pg.required():
+            pytest.fail(f"{pg.REQUIRE_ENV} is set but PostgreSQL is not installed")
+        pytest.skip("PostgreSQL is not installed (make system-deps installs it)")
+    url, stop = pg.start_throwaway()
+    try:
+        yield url
+    finally:
+        stop()
+
+
+@pytest.fixture
+def pg_url(pg_server_url):
+    """A fresh, empty PostgreSQL database for one test, dropped after it."""
+    import psycopg
+
+    admin_url = pg_server_url.replace("postgresql+psycopg", "postgresql", 1)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield pg_server_url.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    """Settings of a service with its data under tmp_path, SQLite, no background workers."""
+    return Settings(data_dir=tmp_path / "data", workers=0, _env_file=None)
+
+
+@pytest.fixture
+def service(settings):
+    svc = open_service(settings)
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def client(service):
+    from fastapi.testclient import TestClient
+
+    with TestClient(create_app(service=service)) as test_client:
+        yield test_client
+
+
+@dataclass
+class SchoolCallers:
+    """Request headers of each kind of caller of one school."""
+
+    id: str
+    admin: dict[str, str] = field(default_factory=dict)
+    teacher: dict[str, str] = field(default_factory=dict)
+    station: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class City:
+    municipal: dict[str, str]
+    a: SchoolCallers
+    b: SchoolCallers
+    exam_id: int  # the city-wide exam on cn-a4-55 (the sample exam)
+
+
+def _login(client, username: str) -> dict[str, str]:
+    response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+def make_city(client, service) -> City:
+    """Two schools, an admin, a teacher and a station key each, the municipal key, and the city-wide exam."""
+    municipal = {"X-API-Key": add_api_key(service, "municipal", name="city system")}
+    schools = []
+    for code, name in ((SCHOOL_A, "第一中学"), (SCHOOL_B, "第二中学")):
+        assert client.post("/api/v1/schools", json={"id": code, "name": name}, headers=municipal).status_code == 201
+        callers = SchoolCallers(code)
+        for role in ("school_admin", "teacher"):
+            username = f"{role}-{code}"
+            body = {"username": username, "password": PASSWORD, "role": role, "school_id": code}
+            assert client.post("/api/v1/users", json=body, headers=municipal).status_code == 201
+            setattr(callers, "admin" if role == "school_admin" else "teacher", _login(client, username))
+        key = client.post("/api/v1/api-keys", json={"name": "scanner"}, headers=callers.admin)
+        assert key.status_code == 201, key.text
+        callers.station = {"X-API-Key": key.json()["key"]}
+        schools.append(callers)
+    exam = client.post("/api/v1/exams", json={"definition": json.loads(SAMPLE_EXAM.read_text(encoding="utf-8"))},
+                       headers=municipal)
+    assert exam.status_code == 201, exam.text
+    return City(municipal, schools[0], schools[1], exam.json()["id"])
+
+
+@pytest.fixture
+def city(client, service) -> City:
+    return make_city(client, service)
+
+
+@pytest.fixture(scope="session")
+def simulated_scans(tmp_path_factory):
+    """Six simulated cn-a4-55 sheets as JPEG files with their truth, students of 2 classes (seed fixed)."""
+    from sample_sheets.simulate import write_batch
+
+    folder = tmp_path_factory.mktemp("scans")
+    manifest = write_batch("cn-a4-55", folder, count=6, seed=4242, profile="typical", fmt="jpg", classes=2)
+    return folder, manifest
