@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi import Depends, HTTPException, Path, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -16,8 +16,11 @@ from api.service.models import AccessToken, ApiKey, User, utcnow
 from api.service.security import SCOPES, Principal, secret_hash
 from api.service.settings import Settings
 
-__all__ = ["ServiceDep", "SettingsDep", "ReadSession", "WriteSession", "CurrentPrincipal", "require_roles",
+__all__ = ["RowId", "ServiceDep", "SettingsDep", "ReadSession", "WriteSession", "CurrentPrincipal", "require_roles",
            "require_scope", "school_of", "not_found"]
+
+#: A row id in a path: bounded, so a huge number is a 422, not an overflow inside the database driver.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 _api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="scanner station or municipal key")
 _bearer = HTTPBearer(auto_error=False, description="teacher token from POST /api/v1/auth/token")

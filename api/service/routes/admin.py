@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.service import audit
-from api.service.deps import (CurrentPrincipal, ReadSession, SettingsDep, WriteSession, not_found, require_roles,
-                              require_scope, school_of)
+from api.service.deps import (CurrentPrincipal, ReadSession, RowId, SettingsDep, WriteSession, not_found,
+                              require_roles, require_scope, school_of)
 from api.service.models import AccessToken, ApiKey, School, SchoolClass, Student, User, utcnow
 from api.service.schemas.admin import (ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ClassCreate, ClassPublic,
                                        RosterImportResult, SchoolCreate, SchoolPublic, StudentCreate,
@@ -158,12 +158,12 @@ def list_students(principal: CurrentPrincipal, session: ReadSession, school_id: 
 
 
 @router.get("/students/{student_id}", response_model=StudentPublic, tags=["students"], dependencies=[STAFF])
-def read_student(student_id: int, principal: CurrentPrincipal, session: ReadSession) -> Student:
+def read_student(student_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> Student:
     return _student(session, principal, student_id)
 
 
 @router.patch("/students/{student_id}", response_model=StudentPublic, tags=["students"], dependencies=[ADMINS])
-def update_student(student_id: int, body: StudentUpdate, principal: CurrentPrincipal, session: WriteSession
+def update_student(student_id: RowId, body: StudentUpdate, principal: CurrentPrincipal, session: WriteSession
                    ) -> Student:
     row = _student(session, principal, student_id)
     changes = body.model_dump(exclude_unset=True)
@@ -269,7 +269,7 @@ def list_users(principal: CurrentPrincipal, session: ReadSession, school_id: Sch
 
 
 @router.patch("/users/{user_id}", response_model=UserPublic, tags=["users"], dependencies=[ADMINS])
-def update_user(user_id: int, body: UserUpdate, principal: CurrentPrincipal, session: WriteSession) -> User:
+def update_user(user_id: RowId, body: UserUpdate, principal: CurrentPrincipal, session: WriteSession) -> User:
     user = _user(session, principal, user_id)
     before = _user_public(user)
     changes = body.model_dump(exclude_unset=True)
@@ -333,7 +333,7 @@ def list_api_keys(principal: CurrentPrincipal, session: ReadSession, school_id: 
 
 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyPublic, tags=["api keys"], dependencies=[ADMINS])
-def revoke_api_key(key_id: int, principal: CurrentPrincipal, session: WriteSession) -> ApiKey:
+def revoke_api_key(key_id: RowId, principal: CurrentPrincipal, session: WriteSession) -> ApiKey:
     """Revoke a key at once (it stays listed, with when it was revoked)."""
     key = session.get(ApiKey, key_id)
     if key is None or (principal.school_id is not None and key.school_id != principal.school_id):

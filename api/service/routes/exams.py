@@ -12,7 +12,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from api.service import audit
-from api.service.deps import CurrentPrincipal, ReadSession, SettingsDep, WriteSession, not_found, require_roles
+from api.service.deps import (CurrentPrincipal, ReadSession, RowId, SettingsDep, WriteSession, not_found,
+                              require_roles)
 from api.service.models import Exam, School, utcnow
 from api.service.schemas.common import Input, Output
 from api.service.security import Principal
@@ -145,7 +146,7 @@ def list_exams(principal: CurrentPrincipal, session: ReadSession) -> list[ExamPu
 
 
 @router.get("/exams/{exam_id}", response_model=ExamPublic, dependencies=[AUTHORS])
-def read_exam(exam_id: int, principal: CurrentPrincipal, session: ReadSession) -> ExamPublic:
+def read_exam(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> ExamPublic:
     return exam_public(visible_exam(session, principal, exam_id))
 
 
