@@ -21,6 +21,7 @@ from PIL import Image, ImageOps, TiffImagePlugin
 
 from omr.load import (LoadedPage, LoadLimits, _orient, collect_inputs, count_pages, iter_array, iter_pages,
                       load_array, sniff_format)
+from sample_sheets.hostile import png_by_hand, tiff_by_hand
 
 # --------------------------------------------------------------------------------------------------------
 # Fixture helpers
@@ -100,39 +101,6 @@ class PeakMemory:
     def assert_small(self) -> None:
         assert self.traced_peak < 50 * 2**20, self.traced_peak
         assert self.rss_growth < 200 * 2**20, self.rss_growth
-
-
-def tiff_by_hand(frames: list[tuple[int, int, bytes]]) -> bytes:
-    """Little-endian uncompressed 8-bit gray TIFF; each frame is (declared width, declared height, strip bytes).
-
-    The declared size need not match the data: that is how a TIFF pixel bomb is made.
-    """
-    out = bytearray(b"II*\x00\x00\x00\x00\x00")
-    previous_next = 4
-    for width, height, strip in frames:
-        strip_offset = len(out)
-        out += strip
-        if len(out) % 2:
-            out += b"\x00"
-        ifd_offset = len(out)
-        struct.pack_into("<I", out, previous_next, ifd_offset)
-        entries = [(256, 4, width), (257, 4, height), (258, 3, 8), (259, 3, 1), (262, 3, 1),
-                   (273, 4, strip_offset), (277, 3, 1), (278, 4, height), (279, 4, len(strip))]
-        out += struct.pack("<H", len(entries))
-        for tag, typ, value in entries:
-            packed = struct.pack("<HH", value, 0) if typ == 3 else struct.pack("<I", value)
-            out += struct.pack("<HHI", tag, typ, 1) + packed
-        previous_next = len(out)
-        out += b"\x00\x00\x00\x00"
-    return bytes(out)
-
-
-def png_by_hand(width: int, height: int, idat: bytes) -> bytes:
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
-
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0))
-            + chunk(b"IDAT", idat) + chunk(b"IEND", b""))
 
 
 def pdf_bytes(pages: list[tuple[float, float, list[tuple[float, float, float, float]]]],
