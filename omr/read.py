@@ -236,9 +236,14 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
     """
     started = time.perf_counter()
     result = PageResult(source=source, page_index=page_index, status="ok", template_id=prepared.template.id)
-    if image.ndim != 2 or image.dtype != np.uint8 or min(image.shape) < 32:
+    if image.ndim != 2 or image.dtype != np.uint8:
         result.status = "error"
         result.reasons.append(f"not a grayscale page image ({image.dtype}, shape {image.shape})")
+        return result
+    if min(image.shape) < 32:
+        result.status = "error"
+        result.reasons.append(f"image of {image.shape[1]}x{image.shape[0]} px is too small to be a scanned page: "
+                              "no anchors can be found")
         return result
     profile = prepared.profile
     if _is_binary(image):

@@ -133,7 +133,7 @@ def corpus() -> dict[str, tuple[bytes, str]]:
         "bomb.tif": (tiff_pixel_bomb(), "exceeds"),
         "huge-header.jpg": (jpeg_declaring(60_000, 60_000), "exceeds"),
         "huge-page.pdf": (huge_page_pdf(), "mm"),
-        "tiny.jpg": (jpeg_declaring(16, 16), "anchor"),
+        "tiny.jpg": (jpeg_declaring(16, 16), "too small to be a scanned page"),
         "page.html.jpg": (b"<!DOCTYPE html><html><body>not a scan</body></html>", "not an image"),
     }
 
