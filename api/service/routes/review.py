@@ -1,5 +1,392 @@
-"""(being written)"""
+"""The review queue (复核): flagged sheets and unreadable pages, what OMR read, the page images and overlays,
+reviewers' corrections, and the audit log.
 
-from fastapi import APIRouter
+Every object belongs to a school: another school's sheet or page is not found (404). Scanner stations may not use
+these routes (403); corrections are made by people (teachers, school admins), never by a key.
+"""
 
-router = APIRouter()
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, Response
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from api.service import audit, grading_runs
+from api.service.deps import (CurrentPrincipal, ReadSession, ServiceDep, WriteSession, not_found, require_roles,
+                              school_of)
+from api.service.models import AuditEntry, BatchFile, Correction, Exam, Page, Sheet
+from api.service.schemas.review import (AppliedCorrectionPublic, AuditPage, AuditPublic, CorrectionPublic,
+                                        CorrectionsCreate, CorrectionsResult, PagePublic, ReviewItem, ReviewPage,
+                                        SheetPublic)
+from api.service.security import Principal
+
+router = APIRouter(tags=["review"])
+STAFF = require_roles("teacher", "school_admin", "municipal")
+REVIEWERS = require_roles("teacher", "school_admin")
+SchoolQuery = Annotated[str | None, Query(pattern=r"^\d{10}$", description="municipal system: which school")]
+Limit = Annotated[int, Query(ge=1, le=500)]
+RowId = Annotated[int, PathParam(ge=1, le=2**62, description="row id")]
+
+_SPECIAL = ("exam_id", "form", "absent", "exclude")
+_YES = ("1", "yes", "true", "是", "y")
+_LISTED = re.compile(r"^(?:page \d+: )?(?:uncertain marks|multiple marks|score \w+): (.+)$")
+_PAGE_PREFIX = re.compile(r"^page \d+: ")
+_SINGLE_IMAGE = {"jpeg": "image/jpeg", "png": "image/png", "bmp": "image/bmp"}
+_IMAGE_HEADERS = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
+
+
+# --- what a reason asks for ------------------------------------------------------------------------------------
+
+def _needs(reason: str) -> list[frozenset[str]] | None:
+    """What corrections cover an OMR reason: a list of alternatives that must each be met (any name in an
+    alternative will do); None when no correction can (the reviewer resolves the sheet instead)."""
+    listed = _LISTED.match(reason)
+    if listed:
+        return [frozenset({q.strip()}) for q in listed.group(1).split(",") if q.strip()]
+    text = _PAGE_PREFIX.sub("", reason)
+    if text.startswith(("student id", "duplicate student id")):
+        return [frozenset({"exam_id", "exclude"})]
+    if text.startswith("absent mark"):
+        return [frozenset({"absent"})]
+    if text.startswith("paper version"):
+        return [frozenset({"form"})]
+    if text.startswith("missing page"):
+        return [frozenset({"exclude"})]
+    return None
+    return None
+
+
+def _fix(reason: str) -> str:
+    """What a reviewer can send for one reason, in words."""
+    listed = _LISTED.match(reason)
+    if listed:
+        questions = listed.group(1)
+        if _PAGE_PREFIX.sub("", reason).startswith("score "):
+            return f"send the score of {questions} (question, value = the score)"
+        return f"send what is marked on {questions} (question, value = the letters; '' for none)"
+    needs = _needs(reason)
+    if needs == [frozenset({"exam_id", "exclude"})]:
+        return "send the 考号 (question 'exam_id'), or drop a second scan of the same paper ('exclude', '1')"
+    if needs == [frozenset({"absent"})]:
+        return "send 'absent' with 1 (absent) or 0 (sat the exam)"
+    if needs == [frozenset({"form"})]:
+        return "send 'form' with the paper version (A, B ...)"
+    if needs == [frozenset({"exclude"})]:
+        return "rescan the missing page(s), or drop the sheet ('exclude', '1'), or resolve it"
+    return "check the sheet against the overlay, then mark it resolved (resolved: true)"
+
+
+def _uncovered(reasons: list[str], corrections: list[tuple[str, str]]) -> list[str]:
+    """Reasons the corrections (question, value) do not cover; a sheet dropped with ``exclude`` has none left."""
+    named = {q for q, _ in corrections}
+    if any(q == "exclude" and v.strip().lower() in _YES for q, v in corrections):
+        return []
+    left = []
+    for reason in reasons:
+        needs = _needs(reason)
+        if needs is None or any(not (alternatives & named) for alternatives in needs):
+            left.append(reason)
+    return left
+
+
+def _question_name(text: str) -> str:
+    """A question as a reviewer may type it ("12", "q12", "Q12", "exam_id") in the form grading uses."""
+    value = text.strip()
+    if value.lower() in _SPECIAL:
+        return value.lower()
+    value = value.upper()
+    return f"Q{int(value)}" if value.isdigit() else value
+
+
+# --- loading with the school check -------------------------------------------------------------------------------
+
+def _own(principal: Principal, school_id: str) -> bool:
+    return principal.school_id is None or principal.school_id == school_id
+
+
+def _sheet(session: Session, principal: Principal, sheet_id: int) -> Sheet:
+    sheet = session.get(Sheet, sheet_id)
+    if sheet is None or not _own(principal, sheet.school_id):
+        raise not_found("sheet not found")
+    return sheet
+
+
+def _page(session: Session, principal: Principal, page_id: int) -> tuple[Page, BatchFile]:
+    page = session.get(Page, page_id)
+    if page is None or not _own(principal, page.school_id):
+        raise not_found("page not found")
+    return page, session.get(BatchFile, page.file_id)
+
+
+def _corrections(session: Session, sheet_id: int) -> list[Correction]:
+    return list(session.scalars(select(Correction).where(Correction.sheet_id == sheet_id).order_by(Correction.id)))
+
+
+def _sheet_public(session: Session, sheet: Sheet) -> SheetPublic:
+    return SheetPublic(id=sheet.id, batch_id=sheet.batch_id, exam_id=sheet.exam_id, sheet_index=sheet.sheet_index,
+                       student_id=sheet.student_id, status=sheet.status, reasons=list(sheet.reasons or []),
+                       resolved=sheet.resolved, page_ids=list(sheet.page_ids or []), result=sheet.result,
+                       corrections=[CorrectionPublic.model_validate(c) for c in _corrections(session, sheet.id)])
+
+
+# --- the queue ---------------------------------------------------------------------------------------------------
+
+@router.get("/review", response_model=ReviewPage, dependencies=[STAFF])
+def review_queue(principal: CurrentPrincipal, session: ReadSession, school_id: SchoolQuery = None,
+                 exam_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                 batch_id: Annotated[str | None, Query(max_length=36)] = None, limit: Limit = 100,
+                 cursor: Annotated[str | None, Query(pattern=r"^[sp]\d{1,18}$",
+                                                     description="next_cursor of the previous page")] = None
+                 ) -> ReviewPage:
+    """Flagged sheets not yet resolved, then pages that could not be read at all, each with OMR's reasons and
+    what a reviewer can do about them; ``next_cursor`` until the queue is done."""
+    school = school_of(principal, school_id)
+    sheets_query = select(Sheet).where(Sheet.school_id == school, Sheet.status == "flagged",
+                                       Sheet.resolved.is_(False))
+    pages_query = select(Page, BatchFile.exam_id).join(BatchFile, BatchFile.id == Page.file_id).where(
+        Page.school_id == school, Page.status == "error")
+    if exam_id is not None:
+        sheets_query = sheets_query.where(Sheet.exam_id == exam_id)
+        pages_query = pages_query.where(BatchFile.exam_id == exam_id)
+    if batch_id is not None:
+        sheets_query = sheets_query.where(Sheet.batch_id == batch_id)
+        pages_query = pages_query.where(Page.batch_id == batch_id)
+    kind, after = (cursor[0], int(cursor[1:])) if cursor else ("s", 0)
+    items: list[ReviewItem] = []
+    if kind == "s":
+        sheets = session.scalars(sheets_query.where(Sheet.id > after).order_by(Sheet.id).limit(limit + 1)).all()
+        items.extend(ReviewItem(kind="sheet", id=s.id, batch_id=s.batch_id, exam_id=s.exam_id,
+                                student_id=s.student_id, status=s.status, reasons=list(s.reasons or []),
+                                fix=[_fix(r) for r in s.reasons or []], page_ids=list(s.page_ids or []))
+                     for s in sheets[:limit])
+        if len(sheets) > limit:
+            return ReviewPage(items=items, next_cursor=f"s{sheets[limit - 1].id}")
+        after = 0
+    room = limit - len(items)
+    pages = session.execute(pages_query.where(Page.id > after).order_by(Page.id).limit(room + 1)).all()
+    items.extend(ReviewItem(kind="page", id=p.id, batch_id=p.batch_id, exam_id=exam, student_id=p.student_id,
+                            status=p.status, reasons=list(p.reasons or []),
+                            fix=["the page could not be read: check the image, rescan it if it is a sheet"],
+                            page_ids=[p.id]) for p, exam in pages[:room])
+    next_cursor = None
+    if len(pages) > room:
+        next_cursor = f"p{pages[room - 1][0].id}" if room else f"p{after}"
+    return ReviewPage(items=items, next_cursor=next_cursor)
+
+
+# --- sheets and pages ----------------------------------------------------------------------------------------------
+
+@router.get("/sheets/{sheet_id}", response_model=SheetPublic, dependencies=[STAFF])
+def read_sheet(sheet_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> SheetPublic:
+    """A sheet with its readings, reasons and the corrections made so far."""
+    return _sheet_public(session, _sheet(session, principal, sheet_id))
+
+
+@router.get("/pages/{page_id}", response_model=PagePublic, dependencies=[STAFF])
+def read_page_result(page_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> PagePublic:
+    """What OMR read on one page (``omr.result.PageResult`` as JSON)."""
+    page, file = _page(session, principal, page_id)
+    return PagePublic(id=page.id, batch_id=page.batch_id, file_id=page.file_id, filename=file.filename,
+                      page_index=page.page_index, status=page.status, reasons=list(page.reasons or []),
+                      student_id=page.student_id, has_overlay=page.overlay_sha256 is not None, result=page.result)
+
+
+def _stored_file(service, file: BatchFile):
+    path = service.blobs.path(file.sha256)
+    if not path.is_file():
+        raise not_found("the page's file is no longer stored")
+    return path
+
+
+def _format(path) -> str | None:
+    from omr.load import sniff_format
+
+    with open(path, "rb") as handle:
+        return sniff_format(handle.read(2048))
+
+
+def _decode(service, path, page_index: int, reduce_to: int | None = None):
+    """The page's gray image (re-extracted from a multi-page file under the upload limits), or None."""
+    from omr.load import iter_pages
+
+    pages = iter_pages(path, limits=service.settings.load_limits(), reduce_jpeg_to_min_px=reduce_to)
+    try:
+        for loaded in pages:
+            if loaded.page_index == page_index:
+                return loaded.image
+            if loaded.page_index > page_index:
+                break
+    finally:
+        pages.close()
+    return None
+
+
+def _png(image) -> bytes:
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", image)
+    if not ok:  # pragma: no cover - OpenCV encodes any uint8 image
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, "could not encode the image")
+    return encoded.tobytes()
+
+
+@router.get("/pages/{page_id}/image", response_class=Response, dependencies=[STAFF],
+            responses={200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "the page image"}})
+def page_image(page_id: RowId, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep) -> Response:
+    """The scanned page: a JPEG/PNG/BMP file as stored; a page of a TIFF or PDF extracted and sent as PNG."""
+    page, file = _page(session, principal, page_id)
+    path = _stored_file(service, file)
+    fmt = _format(path)
+    if fmt in _SINGLE_IMAGE and page.page_index == 0:
+        return FileResponse(path, media_type=_SINGLE_IMAGE[fmt], headers=_IMAGE_HEADERS)
+    image = _decode(service, path, page.page_index) if fmt is not None else None
+    if image is None:
+        raise not_found("the page cannot be decoded: " + "; ".join(page.reasons or ["not an image"]))
+    return Response(_png(image), media_type="image/png", headers=_IMAGE_HEADERS)
+
+
+@lru_cache(maxsize=4)
+def _prepared(template_json: str):
+    """A prepared template (about half a second to make), kept for the templates in use."""
+    from omr.profile import ScannerProfile
+    from omr.read import prepare_template
+    from omr.template import Template
+
+    return prepare_template(Template.model_validate_json(template_json), ScannerProfile())
+
+
+@router.get("/pages/{page_id}/overlay", response_class=Response, dependencies=[STAFF],
+            responses={200: {"content": {"image/png": {}}, "description": "the page with what OMR read drawn on it"}})
+def page_overlay(page_id: RowId, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep) -> Response:
+    """The audit overlay: the stored one, else the page read again and drawn now (filled bubbles green,
+    uncertain orange, multiple red, with the page's status and reasons)."""
+    import json
+
+    from omr.batch import decode_min_side_px
+    from omr.overlay import draw_overlay
+    from omr.read import read_page
+    from omr.result import PageResult
+
+    page, file = _page(session, principal, page_id)
+    if page.overlay_sha256 and service.blobs.exists(page.overlay_sha256):
+        return FileResponse(service.blobs.path(page.overlay_sha256), media_type="image/png", headers=_IMAGE_HEADERS)
+    exam = session.get(Exam, file.exam_id)
+    path = _stored_file(service, file)
+    prepared = _prepared(json.dumps(exam.template, sort_keys=True))
+    image = _decode(service, path, page.page_index, decode_min_side_px(prepared.template))
+    if image is None:
+        raise not_found("the page cannot be decoded: " + "; ".join(page.reasons or ["not an image"]))
+    try:
+        result = read_page(image, prepared, source=file.filename, page_index=page.page_index)
+    except Exception as error:  # the picture is still worth showing, with why it could not be read
+        result = PageResult(source=file.filename, page_index=page.page_index, status="error",
+                            reasons=[f"internal error reading page: {type(error).__name__}"])
+    return Response(_png(draw_overlay(image, result, prepared)), media_type="image/png", headers=_IMAGE_HEADERS)
+
+
+# --- corrections -----------------------------------------------------------------------------------------------------
+
+@router.post("/sheets/{sheet_id}/corrections", response_model=CorrectionsResult, status_code=201,
+             dependencies=[REVIEWERS])
+def correct_sheet(sheet_id: RowId, body: CorrectionsCreate, principal: CurrentPrincipal, session: WriteSession
+                  ) -> CorrectionsResult:
+    """Record a reviewer's decisions about a sheet's readings (checked against the exam: a question it does not
+    have, a letter not among the question's options, a score above its points are refused with why).
+
+    The sheet is resolved when every reason is covered by a correction, or when ``resolved`` is true. Each
+    correction goes to the audit log with what OMR read (before) and the value (after).
+    """
+    from grading.corrections import Correction as GradingCorrection
+    from grading.corrections import apply_corrections
+    from grading.sheets import sheet_from_json
+
+    sheet = _sheet(session, principal, sheet_id)
+    exam_row = session.get(Exam, sheet.exam_id)
+    exam = grading_runs.parse_definition(exam_row)
+    raw = sheet_from_json({**sheet.result, "sheet_index": sheet.id - 1}, f"sheet {sheet.id}")
+    earlier = _corrections(session, sheet.id)
+    current = apply_corrections([raw], [GradingCorrection(question=c.question, value=c.value, sheet=sheet.id)
+                                        for c in earlier], exam).sheets
+    new = [GradingCorrection(question=_question_name(item.question), value=item.value.strip(), sheet=sheet.id,
+                             by=principal.actor, reason=item.reason.strip()) for item in body.corrections]
+    problems: list[str] = []
+    afters: list[str] = []
+    for number, correction in enumerate(new, start=1):
+        outcome = apply_corrections(current, [correction], exam)
+        problems.extend(f"correction {number}: " + p.split("): ", 1)[-1] for p in outcome.problems)
+        if outcome.problems:
+            continue
+        current = outcome.sheets
+        afters.append(outcome.applied[0].after)
+        problems.extend(f"correction {number}: {p}" for p in _score_problems(exam, current[0], correction))
+    if problems:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
+    applied = []
+    for correction, after in zip(new, afters):
+        # before = what OMR read (the raw sheet), whatever earlier corrections said
+        read = apply_corrections([raw], [correction], exam).applied
+        before = read[0].before if read else "(unread)"
+        session.add(Correction(school_id=sheet.school_id, exam_id=sheet.exam_id, sheet_id=sheet.id,
+                               question=correction.question, value=correction.value, reason=correction.reason,
+                               by=principal.actor))
+        audit.record(session, principal, "correction.create", "sheet", sheet.id, school_id=sheet.school_id,
+                     before={"question": correction.question, "value": before},
+                     after={"question": correction.question, "value": after, "reason": correction.reason})
+        applied.append(AppliedCorrectionPublic(question=correction.question, before=before, after=after,
+                                               reason=correction.reason))
+    named = [(c.question, c.value) for c in earlier] + [(c.question, c.value) for c in new]
+    uncovered = _uncovered(list(sheet.reasons or []), named)
+    if not sheet.resolved and (body.resolved or not uncovered):
+        sheet.resolved = True
+        audit.record(session, principal, "sheet.resolve", "sheet", sheet.id, school_id=sheet.school_id,
+                     before={"resolved": False}, after={"resolved": True, "uncovered": uncovered})
+    session.commit()
+    return CorrectionsResult(sheet=_sheet_public(session, sheet), applied=applied, uncovered=uncovered)
+
+
+def _score_problems(exam, sheet, correction) -> list[str]:
+    """A subjective score above the question's points is a typing mistake, not a reading (grading would cap it)."""
+    from grading.exam import ExamError
+
+    try:
+        mapping = exam.sheet_to_canonical(sheet.form or exam.default_version)
+    except ExamError:
+        mapping = exam.sheet_to_canonical(None)
+    canonical = mapping.get(correction.question)
+    if canonical is None:
+        return []
+    question = exam.question(canonical)
+    reading = sheet.scores.get(correction.question)
+    if question.type == "subjective" and reading is not None and reading.value is not None \
+            and reading.value > question.points + 1e-9:
+        return [f"{correction.question}: score {reading.value:g} above its {question.points:g} points"]
+    return []
+
+
+# --- the audit log -------------------------------------------------------------------------------------------------
+
+@router.get("/audit", response_model=AuditPage, tags=["audit"],
+            dependencies=[require_roles("school_admin", "municipal")])
+def audit_log(principal: CurrentPrincipal, session: ReadSession, school_id: SchoolQuery = None,
+              action: Annotated[str | None, Query(max_length=60)] = None,
+              object_type: Annotated[str | None, Query(max_length=40)] = None, limit: Limit = 100,
+              cursor: Annotated[str | None, Query(pattern=r"^\d{1,18}$")] = None) -> AuditPage:
+    """The audit log, newest first: a school admin's school; the municipal system's whole city, or one school."""
+    query = select(AuditEntry)
+    if principal.school_id is not None or school_id is not None:
+        query = query.where(AuditEntry.school_id == school_of(principal, school_id))
+    if action is not None:
+        query = query.where(AuditEntry.action == action)
+    if object_type is not None:
+        query = query.where(AuditEntry.object_type == object_type)
+    if cursor is not None:
+        query = query.where(AuditEntry.id < int(cursor))
+    rows = session.scalars(query.order_by(AuditEntry.id.desc()).limit(limit + 1)).all()
+    return AuditPage(items=[AuditPublic.model_validate(r) for r in rows[:limit]],
+                     next_cursor=str(rows[limit - 1].id) if len(rows) > limit else None)

@@ -1,0 +1,397 @@
+"""Marking a school's sheets of an exam, and what is made from a marking run: results rows, analytics, reports,
+key changes and the city-wide view. No HTTP here: the routes in ``routes/results.py`` and ``routes/municipal.py``
+call these functions.
+
+A grade run lives in ``settings.runs_dir / <run id>``: ``grade/`` (``grading.report_io.write_outputs``),
+``exam.json`` (the key it was marked with: a later key change does not alter an existing run), and, made on the
+first request and kept, ``analytics.json`` and ``reports/``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import shutil
+import tempfile
+import threading
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+from pydantic import ValidationError
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from api.service.models import Correction, Exam, GradeRun, School, ScoreCell, Student, StudentResult, utcnow
+from api.service.settings import Settings
+from api.service.sheets import sheets_file
+
+__all__ = ["parse_definition", "roster_for", "corrections_for", "grade_school", "store_run", "discard_run_files",
+           "run_dir", "newest_run", "newest_runs", "run_summary", "run_exam", "analytics_document",
+           "ensure_reports", "report_names", "KeyChangeOutcome", "apply_key_change", "CityData", "city_data",
+           "finite"]
+
+_REPORT_LOCKS: dict[int, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def finite(value: Any) -> float | None:
+    """A float for JSON and the database: NaN and inf become None."""
+    if value is None:
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def parse_definition(row: Exam):
+    """The :class:`grading.exam.Exam` stored in an exam row (validated when it was stored)."""
+    from grading.exam import parse_exam
+
+    return parse_exam(row.definition)
+
+
+def roster_for(session: Session, school_id: str):
+    """(roster, warnings): the school's students as a :class:`grading.roster.Roster` (None when it has none).
+
+    The school code goes on every student, so that the scores table and the analyses name the school.
+    """
+    from grading.roster import Roster
+    from grading.roster import Student as RosterStudent
+
+    students, warnings = [], []
+    for row in session.scalars(select(Student).where(Student.school_id == school_id).order_by(Student.exam_id)):
+        data = dict(exam_id=row.exam_id, student_no=row.student_no, name=row.name, class_name=row.class_name,
+                    version=row.version)
+        try:
+            students.append(RosterStudent(**data, school_code=school_id))
+        except ValidationError:
+            try:  # a school id that is not a valid 学校标识码 must not drop the student
+                students.append(RosterStudent(**data))
+            except ValidationError as error:
+                warnings.append(f"roster student {row.exam_id} left out: {error.errors()[0]['msg']}")
+    return (Roster(students, source=f"school {school_id}") if students else None), warnings
+
+
+def corrections_for(session: Session, school_id: str, exam_id: int) -> list:
+    """Every stored correction of one school's exam as :class:`grading.corrections.Correction`, oldest first.
+
+    They name the sheet by its id, which is the sheet number :func:`api.service.sheets.sheets_file` gives, so
+    grading applies each to the sheet the reviewer looked at (the exam id is only needed when no sheet is named).
+    """
+    from grading.corrections import Correction as GradingCorrection
+
+    rows = session.scalars(select(Correction).where(Correction.school_id == school_id,
+                                                    Correction.exam_id == exam_id).order_by(Correction.id))
+    return [GradingCorrection(question=c.question, value=c.value, sheet=c.sheet_id, by=c.by, reason=c.reason)
+            for c in rows]
+
+
+def grade_school(session: Session, exam_row: Exam, school_id: str, *, policy: str = "pending", exam=None):
+    """Mark one school's sheets of ``exam_row`` (with ``exam``, a key other than the stored one) in memory.
+
+    Returns a :class:`grading.pipeline.GradingRun`.
+    """
+    from grading.pipeline import GradingException, grade_sheets
+
+    exam = exam if exam is not None else parse_definition(exam_row)
+    roster, warnings = roster_for(session, school_id)
+    run = grade_sheets(exam, sheets_file(session, school_id, exam_row.id), roster,
+                       corrections=corrections_for(session, school_id, exam_row.id), policy=policy)
+    run.static_exceptions.extend(GradingException("roster", w) for w in warnings)
+    return run
+
+
+def run_dir(settings: Settings, run_id: int) -> Path:
+    return settings.runs_dir / str(int(run_id))
+
+
+def store_run(session: Session, settings: Settings, run, *, exam_row: Exam, school_id: str, by: str) -> GradeRun:
+    """Add a :class:`GradeRun` for ``run`` to ``session`` with its files and its result rows (bulk).
+
+    The caller commits; if the commit fails it should call :func:`discard_run_files`.
+    """
+    from grading.exam import save_exam
+    from grading.report_io import write_outputs
+
+    summary = run.summary()
+    summary["exceptions_count"] = int(sum(summary["exceptions"].values()))
+    row = GradeRun(school_id=school_id, exam_id=exam_row.id, by=by, summary=summary, output_dir="",
+                   created_at=utcnow())
+    session.add(row)
+    session.flush()
+    folder = run_dir(settings, row.id)
+    try:
+        write_outputs(run, folder / "grade")
+        save_exam(run.exam, folder / "exam.json")
+        row.output_dir = str(folder / "grade")
+        _write_results(session, row, run)
+        session.flush()
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return row
+
+
+def discard_run_files(settings: Settings, rows: Sequence[GradeRun]) -> None:
+    """Remove the folders of runs whose rows were never committed."""
+    for row in rows:
+        if row.id is not None:
+            shutil.rmtree(run_dir(settings, row.id), ignore_errors=True)
+
+
+def _write_results(session: Session, run_row: GradeRun, run) -> None:
+    """StudentResult and ScoreCell rows of a run, with the database's bulk path: COPY on PostgreSQL, one
+    executemany on SQLite."""
+    statuses = run.statuses()
+    totals = run.grades.totals
+    scores = run.grades.scores
+    question_ids = run.exam.question_ids
+    results = []
+    cells = []
+    for i, student_row in enumerate(run.rows):
+        student = student_row.student
+        results.append((run_row.id, run_row.school_id, student_row.exam_id, student.name if student else "",
+                        student.class_name if student else "", statuses[i], finite(totals[i])))
+        values = scores[i].tolist()
+        cells.extend((run_row.id, student_row.exam_id, qid, finite(values[j])) for j, qid in enumerate(question_ids))
+    result_columns = ("run_id", "school_id", "exam_id", "name", "class_name", "status", "total")
+    cell_columns = ("run_id", "exam_id", "question", "score")
+    if session.get_bind().dialect.name == "postgresql":
+        _copy(session, "student_results", result_columns, results)
+        _copy(session, "score_cells", cell_columns, cells)
+        return
+    if results:
+        session.execute(insert(StudentResult), [dict(zip(result_columns, r)) for r in results])
+    if cells:
+        session.execute(insert(ScoreCell), [dict(zip(cell_columns, c)) for c in cells])
+
+
+def _copy(session: Session, table: str, columns: Sequence[str], rows: Sequence[tuple]) -> None:
+    """COPY ``rows`` into ``table`` on the session's own connection (inside its transaction)."""
+    if not rows:
+        return
+    connection = session.connection().connection.driver_connection  # psycopg, in the session's transaction
+    with connection.cursor() as cursor:
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+
+
+def newest_run(session: Session, school_id: str, exam_id: int) -> GradeRun | None:
+    """The school's newest grade run of the exam (what results and reports show), or None."""
+    return session.scalar(select(GradeRun).where(GradeRun.school_id == school_id, GradeRun.exam_id == exam_id)
+                          .order_by(GradeRun.id.desc()).limit(1))
+
+
+def newest_run_ids(exam_id: int):
+    """A subquery: the id of each school's newest run of the exam."""
+    return select(func.max(GradeRun.id)).where(GradeRun.exam_id == exam_id).group_by(GradeRun.school_id)
+
+
+def newest_runs(session: Session, exam_id: int) -> list[GradeRun]:
+    """Each school's newest run of the exam, by school id."""
+    return list(session.scalars(select(GradeRun).where(GradeRun.id.in_(newest_run_ids(exam_id)))
+                                .order_by(GradeRun.school_id)))
+
+
+def run_summary(row: GradeRun) -> dict[str, Any]:
+    """The fields of :class:`api.service.schemas.results.GradeRunPublic`."""
+    s = row.summary
+    created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.timezone.utc)  # SQLite
+    return dict(run_id=row.id, exam_id=row.exam_id, school_id=row.school_id, created_at=created, by=row.by,
+                policy=s.get("policy", "pending"), full_marks=s.get("full_marks", 0.0), students=s.get("students", 0),
+                graded=s.get("graded", 0), pending=s.get("pending", 0), absent=s.get("absent", 0),
+                duplicate=s.get("duplicate", 0), unmatched_sheets=s.get("unmatched_sheets", 0),
+                corrections_applied=s.get("corrections_applied", 0),
+                exceptions_count=s.get("exceptions_count", sum(s.get("exceptions", {}).values())),
+                exceptions=s.get("exceptions", {}), mean_total=s.get("mean_total"))
+
+
+def run_exam(settings: Settings, row: GradeRun):
+    """The key a run was marked with (its ``exam.json``)."""
+    from grading.exam import load_exam
+
+    return load_exam(run_dir(settings, row.id) / "exam.json")
+
+
+def _lock(run_id: int) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _REPORT_LOCKS.setdefault(run_id, threading.Lock())
+
+
+def _analysis(settings: Settings, row: GradeRun):
+    """The analysis of one run (:func:`analytics.analysis.analyse` of its scores.csv); ValueError when no
+    student is graded."""
+    from analytics.analysis import analyse
+    from analytics.load import load_grade_output
+
+    data = load_grade_output(run_dir(settings, row.id) / "grade", run_exam(settings, row))
+    # One school per run: students the roster does not know (no school code) still belong to this school, so
+    # the reports are this school's grade and class workbooks.
+    data = replace(data, schools=np.full(data.n, row.school_id, dtype=object))
+    return analyse(data)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def analytics_document(settings: Settings, row: GradeRun) -> bytes:
+    """``analytics.json`` of a run (:func:`analytics.report_json.analysis_json`), computed once and kept."""
+    from analytics.report_json import analysis_json
+
+    path = run_dir(settings, row.id) / "analytics.json"
+    if path.is_file():
+        return path.read_bytes()
+    with _lock(row.id):
+        if path.is_file():
+            return path.read_bytes()
+        document = analysis_json(_analysis(settings, row))
+        data = json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+        _atomic_write(path, data)
+    return data
+
+
+def ensure_reports(settings: Settings, row: GradeRun) -> Path:
+    """The run's ``reports/`` folder: grade and class workbooks and the students' PDFs
+    (:func:`analytics.reports.write_reports`, level class), written once into a temporary folder and renamed,
+    so a request never sees half of them."""
+    from analytics.reports import write_reports
+
+    folder = run_dir(settings, row.id) / "reports"
+    if folder.is_dir():
+        return folder
+    with _lock(row.id):
+        if folder.is_dir():
+            return folder
+        tmp = Path(tempfile.mkdtemp(prefix=".reports-", dir=folder.parent))
+        try:
+            write_reports(_analysis(settings, row), tmp, level="class", students_pdf=True)
+            try:
+                os.rename(tmp, folder)
+            except OSError:
+                if not folder.is_dir():  # not another process finishing first
+                    raise
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def report_names(class_name: str) -> tuple[str, str]:
+    """(class workbook, students' PDF) file names that :func:`analytics.reports.write_reports` gives a class of
+    a one-school run; ``class_name`` must be a class of the run (never text from a request)."""
+    from analytics.workbook import safe_name
+
+    return f"class_{safe_name(class_name)}.xlsx", f"students_{safe_name(class_name)}.pdf"
+
+
+@dataclass
+class KeyChangeOutcome:
+    """A key change applied: the changed exam, and per regraded school its new run row and change record."""
+
+    exam: Any
+    before: dict[str, Any]
+    after: dict[str, Any]
+    full_marks_before: float
+    runs: list[tuple[GradeRun, Any]]
+
+
+def apply_key_change(session: Session, settings: Settings, exam_row: Exam, change, schools: Sequence[str], *,
+                     by: str) -> KeyChangeOutcome:
+    """Apply ``change`` (a :class:`grading.regrade.KeyChange`) to the stored key and regrade ``schools`` that
+    have a grade run of the exam: each is marked again with the old key (current sheets and corrections, the
+    run's policy), then :func:`grading.regrade.regrade` re-scores the changed question and gives the change
+    record. Raises :class:`grading.exam.ExamError` when the change cannot apply (nothing is changed then).
+    The caller commits (and calls :func:`discard_run_files` on the runs if that fails).
+    """
+    from grading.exam import exam_to_dict
+    from grading.regrade import apply_change, regrade
+
+    old = parse_definition(exam_row)
+    changed = apply_change(old, change)
+    before = old.question(change.question).model_dump(mode="json", exclude_none=True)
+    after = changed.question(change.question).model_dump(mode="json", exclude_none=True)
+    runs: list[tuple[GradeRun, Any]] = []
+    try:
+        for school in schools:
+            prior = newest_run(session, school, exam_row.id)
+            if prior is None:
+                continue
+            marked = grade_school(session, exam_row, school, policy=prior.summary.get("policy", "pending"),
+                                  exam=old)
+            grades, record = regrade(marked.grades, change, by=by)
+            row = store_run(session, settings, marked.with_grades(grades), exam_row=exam_row, school_id=school,
+                            by=by)
+            runs.append((row, record))
+    except BaseException:
+        discard_run_files(settings, [r for r, _ in runs])
+        raise
+    exam_row.definition = exam_to_dict(changed)
+    exam_row.updated_at = utcnow()
+    return KeyChangeOutcome(changed, before, after, old.full_marks, runs)
+
+
+@dataclass
+class CityData:
+    """Every school's newest run of one exam as arrays (N students x k questions that count).
+
+    ``scores`` is NaN where a student has no score (absent, pending cells, a question the run did not mark).
+    """
+
+    exam: Any
+    runs: list[GradeRun]
+    school_names: dict[str, str]
+    schools: np.ndarray
+    classes: np.ndarray
+    exam_ids: np.ndarray
+    status: np.ndarray
+    totals: np.ndarray
+    item_ids: tuple[str, ...]
+    points: np.ndarray
+    scores: np.ndarray
+
+    @property
+    def graded(self) -> np.ndarray:
+        """Students in the statistics: graded with a total and a score on every question that counts."""
+        return (self.status == "graded") & np.isfinite(self.totals) & ~np.isnan(self.scores).any(axis=1)
+
+
+def city_data(session: Session, exam_row: Exam) -> CityData:
+    """Read each school's newest run of ``exam_row`` from the result rows (not the files)."""
+    from analytics.load import active_questions
+
+    exam = parse_definition(exam_row)
+    questions = active_questions(exam)
+    item_ids = tuple(q.id for q in questions)
+    column = {qid: j for j, qid in enumerate(item_ids)}
+    runs = newest_runs(session, exam_row.id)
+    run_ids = [r.id for r in runs]
+    names = {s.id: s.name for s in session.scalars(select(School).where(School.id.in_([r.school_id
+                                                                                      for r in runs])))}
+    rows = session.execute(
+        select(StudentResult.run_id, StudentResult.school_id, StudentResult.exam_id, StudentResult.class_name,
+               StudentResult.status, StudentResult.total)
+        .where(StudentResult.run_id.in_(run_ids)).order_by(StudentResult.school_id, StudentResult.exam_id)).all()
+    index = {(r.run_id, r.exam_id): i for i, r in enumerate(rows)}
+    scores = np.full((len(rows), len(item_ids)), np.nan)
+    if rows:
+        cells = session.execute(select(ScoreCell.run_id, ScoreCell.exam_id, ScoreCell.question, ScoreCell.score)
+                                .where(ScoreCell.run_id.in_(run_ids), ScoreCell.question.in_(item_ids)))
+        for run_id, exam_id, question, score in cells:
+            i = index.get((run_id, exam_id))
+            if i is not None and score is not None:
+                scores[i, column[question]] = score
+    text = lambda k: np.array([getattr(r, k) for r in rows], dtype=object)  # noqa: E731
+    totals = np.array([np.nan if r.total is None else r.total for r in rows], dtype=float)
+    return CityData(exam, runs, names, text("school_id"), text("class_name"), text("exam_id"), text("status"),
+                    totals, item_ids, np.array([q.points for q in questions], float), scores)
