@@ -25,7 +25,8 @@ from pydantic import ValidationError
 from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
 
-from api.service.models import Correction, Exam, GradeRun, School, ScoreCell, Student, StudentResult, utcnow
+from api.service.models import (Correction, Exam, GradeRun, School, SchoolClass, ScoreCell, Student, StudentResult,
+                                utcnow)
 from api.service.settings import Settings
 from api.service.sheets import sheets_file
 
@@ -53,16 +54,22 @@ def parse_definition(row: Exam):
     return parse_exam(row.definition)
 
 
-def roster_for(session: Session, school_id: str):
+def roster_for(session: Session, school_id: str, grade: str | None = None):
     """(roster, warnings): the school's students as a :class:`grading.roster.Roster` (None when it has none).
 
-    The school code goes on every student, so that the scores table and the analyses name the school.
+    With ``grade`` (年级, the exam's), only students of classes of that grade: a 高一 exam must not count every
+    高二 student as absent. The school code goes on every student, so that the scores table and the analyses
+    name the school.
     """
     from grading.roster import Roster
     from grading.roster import Student as RosterStudent
 
     students, warnings = [], []
-    for row in session.scalars(select(Student).where(Student.school_id == school_id).order_by(Student.exam_id)):
+    query = select(Student).where(Student.school_id == school_id)
+    if grade:
+        query = query.where(Student.class_name.in_(select(SchoolClass.name).where(SchoolClass.school_id == school_id,
+                                                                               SchoolClass.grade == grade)))
+    for row in session.scalars(query.order_by(Student.exam_id)):
         data = dict(exam_id=row.exam_id, student_no=row.student_no, name=row.name, class_name=row.class_name,
                     version=row.version)
         try:
@@ -97,7 +104,7 @@ def grade_school(session: Session, exam_row: Exam, school_id: str, *, policy: st
     from grading.pipeline import GradingException, grade_sheets
 
     exam = exam if exam is not None else parse_definition(exam_row)
-    roster, warnings = roster_for(session, school_id)
+    roster, warnings = roster_for(session, school_id, exam_row.grade)
     run = grade_sheets(exam, sheets_file(session, school_id, exam_row.id), roster,
                        corrections=corrections_for(session, school_id, exam_row.id), policy=policy)
     run.static_exceptions.extend(GradingException("roster", w) for w in warnings)

@@ -107,6 +107,8 @@ class Exam(Base):
     code: Mapped[str] = mapped_column(String(100))  # the exam JSON's own id
     school_id: Mapped[str | None] = mapped_column(ForeignKey("schools.id"), index=True)
     subject: Mapped[str] = mapped_column(String(50), default="")
+    # 年级 sitting it (高一 ...): only students of classes of that grade are on its roster; None = the whole school
+    grade: Mapped[str | None] = mapped_column(String(50))
     definition: Mapped[dict[str, Any]]  # grading.exam.Exam as JSON
     template: Mapped[dict[str, Any]]  # omr.template.Template as JSON
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
@@ -190,6 +192,7 @@ class Page(Base):
     result: Mapped[dict[str, Any]]  # omr.result.PageResult as JSON
     overlay_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))
     worker: Mapped[str | None] = mapped_column(String(100))
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)  # a reviewer has dealt with an unreadable page
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 

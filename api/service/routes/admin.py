@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, UploadFile, status
+from fastapi import APIRouter, Form, HTTPException, Query, UploadFile, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -114,12 +114,16 @@ def list_classes(principal: CurrentPrincipal, session: ReadSession, school_id: S
 
 # --- students and rosters -------------------------------------------------------------------------------------
 
-def _ensure_class(session: Session, school: str, name: str) -> bool:
-    """Create the class ``name`` when the school lacks it; True when created."""
-    if not name or session.scalar(select(SchoolClass.id).where(SchoolClass.school_id == school,
-                                                               SchoolClass.name == name)):
+def _ensure_class(session: Session, school: str, name: str, grade: str | None = None) -> bool:
+    """Create the class ``name`` when the school lacks it (and set its grade when given); True when created."""
+    if not name:
         return False
-    session.add(SchoolClass(school_id=school, name=name))
+    row = session.scalar(select(SchoolClass).where(SchoolClass.school_id == school, SchoolClass.name == name))
+    if row is not None:
+        if grade is not None:
+            row.grade = grade
+        return False
+    session.add(SchoolClass(school_id=school, name=name, grade=grade or ""))
     session.flush()
     return True
 
@@ -187,10 +191,14 @@ def update_student(student_id: RowId, body: StudentUpdate, principal: CurrentPri
 
 @router.post("/students/import", response_model=RosterImportResult, tags=["students"], dependencies=[ADMINS])
 def import_roster(file: UploadFile, principal: CurrentPrincipal, session: WriteSession, settings: SettingsDep,
-                  school_id: SchoolQuery = None) -> RosterImportResult:
+                  school_id: SchoolQuery = None,
+                  grade: Annotated[str | None, Form(min_length=1, max_length=50,
+                                                    description="年级 of the roster's classes (高一 …)")] = None
+                  ) -> RosterImportResult:
     """Add or update students from a roster workbook or CSV (考号, 学籍号, 姓名, 班级, 卷型; ids as text).
 
-    Every row is checked first; a roster with problems changes nothing and lists them all (422).
+    Every row is checked first; a roster with problems changes nothing and lists them all (422). With
+    ``grade``, the roster's classes are that grade's (an exam for that grade rosters only them).
     """
     from grading.roster import RosterError, load_roster
 
@@ -215,7 +223,7 @@ def import_roster(file: UploadFile, principal: CurrentPrincipal, session: WriteS
         if entry.school_code and entry.school_code != school:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                                 f"考号 {entry.exam_id}: school code {entry.school_code} is not this school ({school})")
-        classes += _ensure_class(session, school, entry.class_name)
+        classes += _ensure_class(session, school, entry.class_name, grade)
         values = dict(student_no=entry.student_no, name=entry.name, class_name=entry.class_name,
                       version=entry.version)
         row = existing.get(entry.exam_id)

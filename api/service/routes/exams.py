@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, UploadFile, status
-from pydantic import Field
+from pydantic import Field, StringConstraints
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,9 @@ class ExamCreate(Input):
     definition: dict[str, Any] = Field(description="the exam JSON (see grading/samples/cn-a4-55-exam.json)")
     template: dict[str, Any] | None = Field(default=None, description="the sheet template JSON; default: the "
                                                                       "bundled template the exam names")
+    grade: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = Field(
+        default=None, description="年级 sitting the exam (高一 …): its roster is the students of classes of that "
+                                  "grade; default: every student of the school")
 
 
 class ExamPublic(Output):
@@ -33,6 +36,7 @@ class ExamPublic(Output):
     code: str
     school_id: str | None
     subject: str
+    grade: str | None
     definition: dict[str, Any]
     template_id: str
     warnings: list[str] = []
@@ -40,7 +44,7 @@ class ExamPublic(Output):
 
 def exam_public(exam: Exam, warnings: list[str] | None = None) -> ExamPublic:
     return ExamPublic(id=exam.id, code=exam.code, school_id=exam.school_id, subject=exam.subject,
-                      definition=exam.definition, template_id=str(exam.template.get("id", "")),
+                      grade=exam.grade, definition=exam.definition, template_id=str(exam.template.get("id", "")),
                       warnings=warnings or [])
 
 
@@ -85,7 +89,8 @@ def _validated(definition: dict[str, Any], template: dict[str, Any] | None) -> t
     return exam, sheet, template_problems(exam, sheet)
 
 
-def _store(session: Session, principal: Principal, exam: Any, sheet: Any, warnings: list[str]) -> ExamPublic:
+def _store(session: Session, principal: Principal, exam: Any, sheet: Any, warnings: list[str],
+           grade: str | None = None) -> ExamPublic:
     from grading.exam import exam_to_dict
 
     school = principal.school_id
@@ -94,12 +99,13 @@ def _store(session: Session, principal: Principal, exam: Any, sheet: Any, warnin
         raise HTTPException(status.HTTP_409_CONFLICT, f"exam {exam.id} exists")
     if school is not None and session.get(School, school) is None:
         raise not_found("school not found")
-    row = Exam(code=exam.id, school_id=school, subject=exam.subject, definition=exam_to_dict(exam),
+    row = Exam(code=exam.id, school_id=school, subject=exam.subject, grade=grade, definition=exam_to_dict(exam),
                template=sheet.model_dump(mode="json"))
     session.add(row)
     session.flush()
     audit.record(session, principal, "exam.create", "exam", row.id, school_id=school,
-                 after={"code": exam.id, "subject": exam.subject, "template": sheet.id, "warnings": warnings})
+                 after={"code": exam.id, "subject": exam.subject, "grade": grade, "template": sheet.id,
+                        "warnings": warnings})
     session.commit()
     return exam_public(row, warnings)
 
@@ -109,13 +115,15 @@ def create_exam(body: ExamCreate, principal: CurrentPrincipal, session: WriteSes
     """A school's exam (teachers, admins) or a city-wide one (the municipal system); warnings say where exam
     and sheet disagree."""
     exam, sheet, warnings = _validated(body.definition, body.template)
-    return _store(session, principal, exam, sheet, warnings)
+    return _store(session, principal, exam, sheet, warnings, body.grade)
 
 
 @router.post("/exams/import", response_model=ExamPublic, status_code=201, dependencies=[AUTHORS])
 def import_exam(file: UploadFile, principal: CurrentPrincipal, session: WriteSession, settings: SettingsDep,
                 template: Annotated[str | None, Form(description="bundled template id, when the workbook "
-                                                                 "names none")] = None) -> ExamPublic:
+                                                                 "names none")] = None,
+                grade: Annotated[str | None, Form(min_length=1, max_length=50, description="年级 sitting it")] = None
+                ) -> ExamPublic:
     """An exam from a key workbook (xlsx/csv: 题号, 题型, 答案, 分值, 知识点 ...)."""
     from grading.exam import exam_to_dict
     from grading.exam_io import ExamImportError, load_exam_any
@@ -134,7 +142,7 @@ def import_exam(file: UploadFile, principal: CurrentPrincipal, session: WriteSes
         except (ExamImportError, ValueError, KeyError) as error:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     exam, sheet, warnings = _validated(exam_to_dict(imported), None)
-    return _store(session, principal, exam, sheet, warnings)
+    return _store(session, principal, exam, sheet, warnings, grade)
 
 
 @router.get("/exams", response_model=list[ExamPublic], dependencies=[AUTHORS])

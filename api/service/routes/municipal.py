@@ -18,12 +18,11 @@ from typing import Annotated, Literal
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Query, status
-from fastapi import Path as PathParam
 from sqlalchemy import literal, select, tuple_
 from sqlalchemy.orm import Session
 
 from api.service import grading_runs
-from api.service.deps import ReadSession, not_found, require_roles, require_scope
+from api.service.deps import ReadSession, RowId, not_found, require_roles, require_scope
 from api.service.models import Exam, School, ScoreCell, StudentResult
 from api.service.schemas.municipal import (Aggregates, ClassStats, GroupStats, KnowledgeBreakdown,
                                            KnowledgePointStats, QuestionBreakdown, QuestionStats, SchoolKnowledge,
@@ -31,7 +30,6 @@ from api.service.schemas.municipal import (Aggregates, ClassStats, GroupStats, K
 
 router = APIRouter(tags=["municipal"], dependencies=[require_roles("municipal")])
 finite = grading_runs.finite
-RowId = Annotated[int, PathParam(ge=1, le=2**62, description="row id")]
 
 
 def _exam(session: Session, exam_id: int) -> Exam:

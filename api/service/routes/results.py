@@ -12,14 +12,13 @@ from typing import Annotated
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, status
-from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.service import audit, grading_runs
-from api.service.deps import (CurrentPrincipal, ReadSession, SettingsDep, WriteSession, not_found, require_roles,
-                              require_scope, school_of)
+from api.service.deps import (CurrentPrincipal, ReadSession, RowId, SettingsDep, WriteSession, not_found,
+                              require_roles, require_scope, school_of)
 from api.service.models import Exam, GradeRun, School, ScoreCell, StudentResult
 from api.service.routes.exams import owned_exam, visible_exam
 from api.service.schemas.results import (GradeRequest, GradeRunPublic, KeyChangeCreate, KeyChangeResult,
@@ -30,7 +29,6 @@ router = APIRouter(tags=["results"])
 STAFF = require_roles("teacher", "school_admin", "municipal")
 SchoolQuery = Annotated[str | None, Query(pattern=r"^\d{10}$", description="municipal system: which school")]
 ClassName = Annotated[str, Query(min_length=1, max_length=100)]
-RowId = Annotated[int, PathParam(ge=1, le=2**62, description="row id")]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 

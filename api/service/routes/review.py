@@ -12,18 +12,17 @@ from functools import lru_cache
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
-from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.service import audit, grading_runs
-from api.service.deps import (CurrentPrincipal, ReadSession, ServiceDep, WriteSession, not_found, require_roles,
-                              school_of)
+from api.service.deps import (CurrentPrincipal, ReadSession, RowId, ServiceDep, WriteSession, not_found,
+                              require_roles, school_of)
 from api.service.models import AuditEntry, BatchFile, Correction, Exam, Page, Sheet
 from api.service.schemas.review import (AppliedCorrectionPublic, AuditPage, AuditPublic, CorrectionPublic,
-                                        CorrectionsCreate, CorrectionsResult, PagePublic, ReviewItem, ReviewPage,
-                                        SheetPublic)
+                                        CorrectionsCreate, CorrectionsResult, PagePublic, PageResolve, ReviewItem,
+                                        ReviewPage, SheetPublic)
 from api.service.security import Principal
 
 router = APIRouter(tags=["review"])
@@ -31,7 +30,6 @@ STAFF = require_roles("teacher", "school_admin", "municipal")
 REVIEWERS = require_roles("teacher", "school_admin")
 SchoolQuery = Annotated[str | None, Query(pattern=r"^\d{10}$", description="municipal system: which school")]
 Limit = Annotated[int, Query(ge=1, le=500)]
-RowId = Annotated[int, PathParam(ge=1, le=2**62, description="row id")]
 
 _SPECIAL = ("exam_id", "form", "absent", "exclude")
 _YES = ("1", "yes", "true", "是", "y")
@@ -139,7 +137,7 @@ def _sheet_public(session: Session, sheet: Sheet) -> SheetPublic:
 
 @router.get("/review", response_model=ReviewPage, dependencies=[STAFF])
 def review_queue(principal: CurrentPrincipal, session: ReadSession, school_id: SchoolQuery = None,
-                 exam_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
+                 exam_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                  batch_id: Annotated[str | None, Query(max_length=36)] = None, limit: Limit = 100,
                  cursor: Annotated[str | None, Query(pattern=r"^[sp]\d{1,18}$",
                                                      description="next_cursor of the previous page")] = None
@@ -150,7 +148,7 @@ def review_queue(principal: CurrentPrincipal, session: ReadSession, school_id: S
     sheets_query = select(Sheet).where(Sheet.school_id == school, Sheet.status == "flagged",
                                        Sheet.resolved.is_(False))
     pages_query = select(Page, BatchFile.exam_id).join(BatchFile, BatchFile.id == Page.file_id).where(
-        Page.school_id == school, Page.status == "error")
+        Page.school_id == school, Page.status == "error", Page.resolved.is_(False))
     if exam_id is not None:
         sheets_query = sheets_query.where(Sheet.exam_id == exam_id)
         pages_query = pages_query.where(BatchFile.exam_id == exam_id)
@@ -194,7 +192,25 @@ def read_page_result(page_id: RowId, principal: CurrentPrincipal, session: ReadS
     page, file = _page(session, principal, page_id)
     return PagePublic(id=page.id, batch_id=page.batch_id, file_id=page.file_id, filename=file.filename,
                       page_index=page.page_index, status=page.status, reasons=list(page.reasons or []),
-                      student_id=page.student_id, has_overlay=page.overlay_sha256 is not None, result=page.result)
+                      student_id=page.student_id, has_overlay=page.overlay_sha256 is not None,
+                      resolved=page.resolved, result=page.result)
+
+
+@router.post("/pages/{page_id}/resolve", response_model=PagePublic, dependencies=[REVIEWERS])
+def resolve_page(page_id: RowId, body: PageResolve, principal: CurrentPrincipal, session: WriteSession
+                 ) -> PagePublic:
+    """Take an unreadable page off the review queue, saying why (audited). A rescan is uploaded as a new file."""
+    page, _file = _page(session, principal, page_id)
+    if page.status != "error":
+        raise HTTPException(status.HTTP_409_CONFLICT, "only unreadable pages are resolved this way; a readable "
+                                                      "page's sheet is corrected with POST /sheets/{id}/corrections")
+    if not page.resolved:
+        page.resolved = True
+        audit.record(session, principal, "page.resolve", "page", page.id, school_id=page.school_id,
+                     before={"resolved": False, "reasons": list(page.reasons or [])},
+                     after={"resolved": True, "reason": body.reason})
+        session.commit()
+    return read_page_result(page_id, principal, session)
 
 
 def _stored_file(service, file: BatchFile):

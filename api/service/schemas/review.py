@@ -100,7 +100,14 @@ class PagePublic(Output):
     reasons: list[str]
     student_id: str | None
     has_overlay: bool
+    resolved: bool = False
     result: dict[str, Any]
+
+
+class PageResolve(Input):
+    """A reviewer's word on an unreadable page: what was done about it (rescanned, not a sheet, blank ...)."""
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
 
 
 class AuditPublic(Output):

@@ -101,3 +101,22 @@ def test_secrets_are_stored_only_as_hashes():
     assert verify_password(stored, "a long passphrase")
     assert not verify_password(stored, "a long passphrasE") and not verify_password(None, "anything")
     assert not verify_password("not-a-hash", "a long passphrase")
+
+
+def _schema_drift(service) -> list:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from api.service.models import Base
+
+    with service.db.write_engine.connect() as connection:
+        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+
+
+def test_migrations_make_exactly_the_models_schema(service, pg_url, tmp_path):
+    assert _schema_drift(service) == []
+    postgres = open_service(Settings(data_dir=tmp_path / "pg", database_url=pg_url, _env_file=None))
+    try:
+        assert _schema_drift(postgres) == []
+    finally:
+        postgres.close()
