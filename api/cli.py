@@ -14,6 +14,7 @@ COMMANDS = {
     "grade": "grade",
     "exam": "exam",
     "report": "report",
+    "serve": "serve",  # also adds `worker` and `admin` (the service's commands share one module)
 }
 
 

@@ -38,8 +38,10 @@ def assemble_batch(session: Session, batch_id: str, school_id: str, exam_id: int
     for sheet in sheets:
         data = asdict(sheet)
         ids = [page_ids[(p["source"], p["page_index"])] for p in sheet.pages]
+        # An id longer than a 考号 can be (a misread barcode) stays in the result, not the indexed column.
+        student_id = sheet.student_id if sheet.student_id and len(sheet.student_id) <= 32 else None
         row = Sheet(batch_id=batch_id, school_id=school_id, exam_id=exam_id, sheet_index=sheet.sheet_index,
-                    student_id=sheet.student_id, status=sheet.status, reasons=list(sheet.reasons), page_ids=ids,
+                    student_id=student_id, status=sheet.status, reasons=list(sheet.reasons), page_ids=ids,
                     result=data)
         session.add(row)
         made.append(row)

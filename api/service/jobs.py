@@ -1,0 +1,336 @@
+"""The durable job table: every uploaded file is one job that a worker claims with a lease, reads, and completes.
+
+Nothing here keeps state outside the database, so any number of worker processes (or a Dask dispatcher) on any
+number of machines share one queue, and a worker killed at any moment loses nothing:
+
+* :func:`claim` takes queued jobs, and running jobs whose lease has expired (their worker died), with an
+  optimistic conditional ``UPDATE`` per job that only one claimant can win (PostgreSQL also skips rows another
+  claimant has locked). A job claimed ``max_attempts`` times without finishing is given up: it becomes
+  ``failed`` and its file shows up as one error page saying why, so the batch still finishes and nothing is
+  lost silently.
+* :func:`renew` is the heartbeat that keeps a lease while a long file is read.
+* :func:`complete` marks the job done and stores its pages in ONE transaction, and only if the caller still
+  holds the lease: a worker whose job was taken over after its lease expired has its late result dropped
+  (the pages' unique ``(file_id, page_index)`` makes a double count impossible in any case).
+* :func:`finalize_batch_if_done` marks a batch done exactly once, when its last job finished, and assembles
+  its sheets in the same transaction; :func:`sweep` catches any batch left behind.
+
+Times are UTC. On SQLite every write transaction starts with ``BEGIN IMMEDIATE`` (see :mod:`api.service.db`), so
+claims are serialised; on PostgreSQL the conditional updates decide under READ COMMITTED.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from api.service.db import Database
+from api.service.models import Batch, BatchFile, Blob, Exam, Job, Page, utcnow
+from api.service.storage import BlobStore
+
+__all__ = ["ClaimedJob", "claim", "renew", "complete", "fail", "release", "finalize_batch_if_done", "sweep",
+           "ensure_blob", "template_json", "UNFINISHED"]
+
+log = logging.getLogger(__name__)
+
+#: Job states that still owe a result.
+UNFINISHED = ("queued", "running")
+#: Extra candidates looked at per claim: some may be given up (attempts exhausted) or won by another worker.
+_SPARE_CANDIDATES = 8
+#: Longest student id the pages table holds (the full reading always stays in ``result``).
+_MAX_STUDENT_ID = 32
+
+
+@dataclass(frozen=True)
+class ClaimedJob:
+    """What a worker needs to read one file, without going back to the database.
+
+    ``template_json`` is the exam's sheet template as canonical JSON text and ``template_hash`` its SHA-256, so
+    workers prepare each template once (:mod:`api.service.processing` caches by the hash).
+    """
+
+    job_id: int
+    file_id: int
+    batch_id: str
+    school_id: str
+    exam_id: int
+    sha256: str
+    blob_path: str
+    filename: str
+    template_json: str
+    template_hash: str
+    attempts: int
+
+
+def template_json(template: dict[str, Any]) -> tuple[str, str]:
+    """(canonical JSON text of ``template``, its SHA-256): equal templates give equal text and hash."""
+    from api.service.processing import canonical_template
+
+    return canonical_template(template)
+
+
+def ensure_blob(session: Session, sha256: str, size: int, media_type: str) -> None:
+    """Add the :class:`Blob` row for stored bytes unless it exists (two writers racing both succeed)."""
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    session.execute(insert(Blob).values(sha256=sha256, size=size, media_type=media_type, created_at=utcnow())
+                    .on_conflict_do_nothing(index_elements=["sha256"]))
+
+
+def _takeable(now: dt.datetime):
+    """Jobs a worker may claim: queued ones, and running ones whose lease has run out."""
+    return or_(Job.status == "queued", and_(Job.status == "running", Job.lease_until < now))
+
+
+def _error_page(session: Session, job_id: int, reason: str, worker_id: str | None) -> str:
+    """Record a given-up file as one error page (index 0) carrying ``reason``; return the batch id."""
+    from dataclasses import asdict
+
+    from omr.result import PageResult
+
+    file = session.execute(select(BatchFile).join(Job, Job.file_id == BatchFile.id).where(Job.id == job_id)
+                           ).scalar_one()
+    already = session.scalar(select(exists().where(Page.file_id == file.id)))
+    if not already:  # pages are only ever written together with 'done', so this holds; checked all the same
+        result = asdict(PageResult(source=file.filename, page_index=0, status="error", reasons=[reason]))
+        session.add(Page(file_id=file.id, batch_id=file.batch_id, school_id=file.school_id, page_index=0,
+                         status="error", reasons=[reason], student_id=None, result=result, worker=worker_id))
+    return file.batch_id
+
+
+def _give_up(session: Session, job_id: int, condition, reason: str, now: dt.datetime,
+             worker_id: str | None) -> str | None:
+    """Mark the job failed (only if ``condition`` still holds) with its error page; the batch id, or None."""
+    updated = session.execute(
+        update(Job).where(Job.id == job_id, condition)
+        .values(status="failed", error=reason[:4000], finished_at=now, lease_until=None)
+        .execution_options(synchronize_session=False))
+    if updated.rowcount != 1:
+        return None
+    return _error_page(session, job_id, reason, worker_id)
+
+
+def claim(db: Database, worker_id: str, lease_seconds: float, limit: int = 1, *, max_attempts: int = 3,
+          blobs: BlobStore | None = None) -> list[ClaimedJob]:
+    """Claim up to ``limit`` jobs for ``worker_id`` with a lease of ``lease_seconds``; oldest first.
+
+    Parameters
+    ----------
+    db : Database
+    worker_id : str
+        Who holds the lease (unique per worker process).
+    lease_seconds : float
+        The lease; keep it with :func:`renew` while reading, or another worker takes the job over.
+    limit : int
+        Most jobs to claim.
+    max_attempts : int
+        A job already claimed this often (each time its worker vanished or failed) is given up instead:
+        ``failed``, with one error page for its file saying why.
+    blobs : BlobStore, optional
+        Where uploaded files are stored, to fill :attr:`ClaimedJob.blob_path`.
+
+    Returns
+    -------
+    list[ClaimedJob]
+        Possibly empty.
+    """
+    if limit < 1:
+        return []
+    now = utcnow()
+    until = now + dt.timedelta(seconds=lease_seconds)
+    claimed: list[int] = []
+    given_up: set[str] = set()
+    with db.write() as session:
+        query = (select(Job.id, Job.attempts, Job.error).where(_takeable(now)).order_by(Job.id)
+                 .limit(limit + _SPARE_CANDIDATES))
+        if db.dialect == "postgresql":
+            query = query.with_for_update(skip_locked=True)  # claimants spread over different rows
+        for job_id, attempts, error in session.execute(query).all():
+            if len(claimed) >= limit:
+                break
+            if attempts >= max_attempts:
+                why = error or "the worker reading it stopped (crashed, was killed or ran out of time) each time"
+                batch_id = _give_up(session, job_id, _takeable(now),
+                                    f"file not read: gave up after {attempts} attempts: {why}", now, worker_id)
+                if batch_id is not None:
+                    given_up.add(batch_id)
+                continue
+            won = session.execute(
+                update(Job).where(Job.id == job_id, _takeable(now))
+                .values(status="running", lease_owner=worker_id, lease_until=until, attempts=Job.attempts + 1)
+                .execution_options(synchronize_session=False))
+            if won.rowcount == 1:  # 0: another worker was faster; its claim stands
+                claimed.append(job_id)
+        rows = []
+        if claimed:
+            rows = session.execute(
+                select(Job.id, Job.attempts, BatchFile.id, BatchFile.batch_id, BatchFile.school_id, BatchFile.exam_id,
+                       BatchFile.sha256, BatchFile.filename, Exam.template)
+                .join(BatchFile, BatchFile.id == Job.file_id).join(Exam, Exam.id == BatchFile.exam_id)
+                .where(Job.id.in_(claimed)).order_by(Job.id)).all()
+        session.commit()
+    for batch_id in given_up:
+        finalize_batch_if_done(db, batch_id)
+    jobs = []
+    for job_id, attempts, file_id, batch_id, school_id, exam_id, sha, filename, template in rows:
+        text, digest = template_json(template)
+        path = str(blobs.path(sha)) if blobs is not None else ""
+        jobs.append(ClaimedJob(job_id, file_id, batch_id, school_id, exam_id, sha, path, filename, text, digest,
+                               attempts))
+    return jobs
+
+
+def renew(db: Database, job_id: int, worker_id: str, lease_seconds: float) -> bool:
+    """Extend the lease of a job ``worker_id`` still holds; False when it no longer does (taken over, done)."""
+    with db.write() as session:
+        updated = session.execute(
+            update(Job).where(Job.id == job_id, Job.lease_owner == worker_id, Job.status == "running")
+            .values(lease_until=utcnow() + dt.timedelta(seconds=lease_seconds))
+            .execution_options(synchronize_session=False))
+        session.commit()
+        return updated.rowcount == 1
+
+
+def _page_row(file: BatchFile, page: dict[str, Any], worker_id: str) -> Page:
+    student_id = page.get("student_id")
+    if student_id is not None and len(str(student_id)) > _MAX_STUDENT_ID:
+        student_id = None  # no room in the column: the full reading stays in result, never a cut-off id
+    return Page(file_id=file.id, batch_id=file.batch_id, school_id=file.school_id, page_index=int(page["page_index"]),
+                status=str(page["status"]), reasons=[str(r) for r in page.get("reasons") or []],
+                student_id=student_id, result=page["result"], overlay_sha256=page.get("overlay_sha256"),
+                worker=worker_id)
+
+
+def complete(db: Database, job_id: int, worker_id: str, pages: list[dict[str, Any]]) -> bool:
+    """Store a job's pages and mark it done, in one transaction, if ``worker_id`` still holds its lease.
+
+    Parameters
+    ----------
+    pages : list[dict]
+        From :func:`api.service.processing.read_file`: ``page_index``, ``status``, ``reasons``, ``student_id``,
+        ``result`` and, for a stored overlay, ``overlay_sha256`` and ``overlay_size`` (the bytes already in
+        the blob store).
+
+    Returns
+    -------
+    bool
+        False when the lease was lost (another worker took the job over after it expired, or it was given up):
+        nothing is stored, the other worker's result counts.
+    """
+    with db.write() as session:
+        won = session.execute(
+            update(Job).where(Job.id == job_id, Job.lease_owner == worker_id, Job.status == "running")
+            .values(status="done", finished_at=utcnow(), lease_until=None, error=None)
+            .execution_options(synchronize_session=False))
+        if won.rowcount != 1:
+            session.rollback()
+            return False
+        file = session.execute(select(BatchFile).join(Job, Job.file_id == BatchFile.id).where(Job.id == job_id)
+                               ).scalar_one()
+        if not pages:  # every file yields a page or an error page; never let a file vanish without one
+            from dataclasses import asdict
+
+            from omr.result import PageResult
+
+            reason = "no page found in the file"
+            pages = [{"page_index": 0, "status": "error", "reasons": [reason], "student_id": None,
+                      "result": asdict(PageResult(source=file.filename, page_index=0, status="error",
+                                                  reasons=[reason]))}]
+        for page in pages:
+            if page.get("overlay_sha256"):
+                ensure_blob(session, page["overlay_sha256"], int(page.get("overlay_size") or 0), "image/png")
+            session.add(_page_row(file, page, worker_id))
+        session.commit()
+        batch_id = file.batch_id
+    finalize_batch_if_done(db, batch_id)
+    return True
+
+
+def fail(db: Database, job_id: int, worker_id: str, error: str, *, max_attempts: int = 3) -> bool:
+    """Give back a job whose reading raised: queued again, or ``failed`` (with its error page) once it has been
+    attempted ``max_attempts`` times. False when ``worker_id`` no longer held it."""
+    error = str(error)[:4000]
+    now = utcnow()
+    batch_id = None
+    with db.write() as session:
+        held = and_(Job.lease_owner == worker_id, Job.status == "running")
+        attempts = session.scalar(select(Job.attempts).where(Job.id == job_id, held))
+        if attempts is None:
+            session.rollback()
+            return False
+        if attempts >= max_attempts:
+            batch_id = _give_up(session, job_id, held, f"file not read: gave up after {attempts} attempts: {error}",
+                                now, worker_id)
+            ok = batch_id is not None
+        else:
+            ok = session.execute(
+                update(Job).where(Job.id == job_id, held)
+                .values(status="queued", lease_owner=None, lease_until=None, error=error)
+                .execution_options(synchronize_session=False)).rowcount == 1
+        session.commit()
+    if batch_id is not None:
+        finalize_batch_if_done(db, batch_id)
+    return ok
+
+
+def release(db: Database, job_id: int, worker_id: str) -> bool:
+    """Hand a held job back untouched (a worker shutting down): queued again, the attempt not counted."""
+    with db.write() as session:
+        updated = session.execute(
+            update(Job).where(Job.id == job_id, Job.lease_owner == worker_id, Job.status == "running")
+            # a running job was counted when claimed (attempts >= 1): take that count back
+            .values(status="queued", lease_owner=None, lease_until=None, attempts=Job.attempts - 1)
+            .execution_options(synchronize_session=False))
+        session.commit()
+        return updated.rowcount == 1
+
+
+def _unfinished(session: Session, batch_id: str) -> int:
+    return session.scalar(select(func.count()).select_from(Job)
+                          .where(Job.batch_id == batch_id, Job.status.in_(UNFINISHED))) or 0
+
+
+def finalize_batch_if_done(db: Database, batch_id: str) -> bool:
+    """When no job of the batch is queued or running: mark it done and assemble its sheets, in one transaction.
+
+    Returns True for the one call that finalised the batch (a batch is finalised exactly once).
+    """
+    from api.service.sheets import assemble_batch
+
+    with db.read() as session:  # cheap check first: on SQLite a write transaction takes the database's lock
+        if _unfinished(session, batch_id) or session.scalar(
+                select(Batch.status).where(Batch.id == batch_id)) != "processing":
+            return False
+    with db.write() as session:
+        if _unfinished(session, batch_id):
+            session.rollback()
+            return False
+        won = session.execute(
+            update(Batch).where(Batch.id == batch_id, Batch.status == "processing")
+            .values(status="done", finished_at=utcnow()).execution_options(synchronize_session=False))
+        if won.rowcount != 1:
+            session.rollback()
+            return False
+        school_id, exam_id, template = session.execute(
+            select(Batch.school_id, Batch.exam_id, Exam.template).join(Exam, Exam.id == Batch.exam_id)
+            .where(Batch.id == batch_id)).one()
+        assemble_batch(session, batch_id, school_id, exam_id, len(template.get("pages", [])) or 1)
+        session.commit()
+    log.info("batch %s done", batch_id)
+    return True
+
+
+def sweep(db: Database) -> int:
+    """Finalise every batch still ``processing`` whose jobs have all finished; the number finalised."""
+    with db.read() as session:
+        pending = session.scalars(
+            select(Batch.id).where(Batch.status == "processing",
+                                   ~exists().where(Job.batch_id == Batch.id, Job.status.in_(UNFINISHED)))).all()
+    return sum(finalize_batch_if_done(db, batch_id) for batch_id in pending)

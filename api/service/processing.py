@@ -1,0 +1,173 @@
+"""Reading one uploaded file into page records: what local workers and Dask tasks run. No database, no HTTP.
+
+:func:`read_file` is importable by name and its arguments and result are plain data, so Dask ships it to any
+worker. It never raises for bad input: a hostile or broken file becomes error pages with their reasons.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections import OrderedDict
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+__all__ = ["read_file", "prepared_template", "canonical_template", "single_threaded_opencv", "warm_up"]
+
+log = logging.getLogger(__name__)
+
+#: Prepared templates kept per process (a worker serves a few exams at a time; preparing one takes ~0.4 s).
+_CACHE_SIZE = 4
+_cache: OrderedDict[tuple[str, Any], Any] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _profile(profile: Any):
+    from omr.profile import ScannerProfile
+
+    if profile is None:
+        return ScannerProfile()
+    if isinstance(profile, dict):
+        return ScannerProfile(**profile)
+    return profile
+
+
+def canonical_template(template: dict[str, Any]) -> tuple[str, str]:
+    """(canonical JSON text of a template, its SHA-256): equal templates give equal text and hash."""
+    import json
+
+    text = json.dumps(template, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return text, hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def prepared_template(template_json: str | dict[str, Any], template_hash: str | None = None, profile: Any = None):
+    """The :class:`omr.read.PreparedTemplate` of a template, prepared once per process (LRU of a few).
+
+    Parameters
+    ----------
+    template_json : str or dict
+        The template as JSON text (or its dict).
+    template_hash : str, optional
+        SHA-256 of the JSON text, when the caller has it (see :func:`canonical_template`).
+    profile : ScannerProfile or dict, optional
+        Decision parameters; the defaults when omitted.
+    """
+    from omr.read import prepare_template
+    from omr.template import Template
+
+    if isinstance(template_json, str):
+        text, digest = template_json, template_hash or hashlib.sha256(template_json.encode("utf-8")).hexdigest()
+    else:
+        text, digest = canonical_template(template_json)
+    scanner = _profile(profile)
+    key = (digest, scanner)
+    with _cache_lock:
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+    prepared = prepare_template(Template.model_validate_json(text), scanner)
+    with _cache_lock:
+        _cache[key] = prepared
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return prepared
+
+
+def single_threaded_opencv() -> None:
+    """One page per worker thread: OpenCV's own thread pool would only contend (call once per process)."""
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def warm_up() -> None:
+    """Import the OMR stack now (a second or two), so a fresh worker's first job does not wait for it."""
+    import omr.batch  # noqa: F401
+    import omr.overlay  # noqa: F401
+    import omr.read  # noqa: F401
+
+
+def _error(source: str, page_index: int, reason: str) -> dict[str, Any]:
+    from omr.result import PageResult
+
+    result = PageResult(source=source, page_index=page_index, status="error", reasons=[reason])
+    return {"page_index": page_index, "status": "error", "reasons": [reason], "student_id": None,
+            "result": asdict(result), "overlay_png": None}
+
+
+def _overlay_png(image, result, prepared) -> bytes | None:
+    import cv2
+
+    from omr.overlay import draw_overlay
+
+    try:
+        ok, encoded = cv2.imencode(".png", draw_overlay(image, result, prepared))
+    except Exception:  # an overlay is a convenience for reviewers: the reading stands without it
+        log.exception("overlay of %s page %d failed", result.source, result.page_index)
+        return None
+    return encoded.tobytes() if ok else None
+
+
+def read_file(path: str | Path, template_json: str | dict[str, Any], profile: Any = None, limits: Any = None, *,
+              source: str | None = None, template_hash: str | None = None,
+              overlays: bool = True) -> list[dict[str, Any]]:
+    """Read every page of one stored file.
+
+    Parameters
+    ----------
+    path : str or Path
+        The file (a blob: its format is recognised from its bytes, never from a name).
+    template_json : str or dict
+        The exam's sheet template.
+    profile : ScannerProfile or dict, optional
+        Scanner decision parameters (defaults when omitted).
+    limits : omr.load.LoadLimits, optional
+        Size and page limits the file is read under (the service passes ``Settings.load_limits()``).
+    source : str, optional
+        The name the pages carry in their results: the uploaded file's name, not the blob path.
+    template_hash : str, optional
+        SHA-256 of ``template_json`` (saves hashing it again for the template cache).
+    overlays : bool
+        Draw an audit overlay for each flagged or error page that has an image.
+
+    Returns
+    -------
+    list[dict]
+        One dict per page, in file order: ``page_index``, ``status`` (ok, flagged, error), ``reasons``,
+        ``student_id``, ``result`` (:func:`omr.result.page_result_to_dict`) and ``overlay_png`` (PNG bytes or
+        None). Never empty; never raises for a bad file.
+    """
+    from omr.batch import decode_min_side_px
+    from omr.load import LoadLimits, iter_pages
+    from omr.read import read_page
+    from omr.result import page_result_to_dict
+
+    label = source if source is not None else str(path)
+    pages: list[dict[str, Any]] = []
+    try:
+        prepared = prepared_template(template_json, template_hash, profile)
+        # JPEGs decode at reduced size when they keep READ_DPI, as `yuejuan scan` does: much less work per page.
+        loaded_pages = iter_pages(path, limits=limits or LoadLimits(),
+                                  reduce_jpeg_to_min_px=decode_min_side_px(prepared.template))
+        for loaded in loaded_pages:
+            if loaded.image is None:
+                pages.append(_error(label, loaded.page_index, loaded.error or "unreadable page"))
+                continue
+            try:
+                result = read_page(loaded.image, prepared, source=label, page_index=loaded.page_index)
+            except Exception as error:  # one bad page never stops the file; the reason goes to review
+                log.exception("reading %s page %d failed", label, loaded.page_index)
+                pages.append(_error(label, loaded.page_index,
+                                    f"internal error reading page: {type(error).__name__}: {error}"))
+                continue
+            overlay = _overlay_png(loaded.image, result, prepared) if overlays and result.status != "ok" else None
+            pages.append({"page_index": result.page_index, "status": result.status, "reasons": list(result.reasons),
+                          "student_id": result.student_id, "result": page_result_to_dict(result),
+                          "overlay_png": overlay})
+    except Exception as error:  # the template, the loader itself: still a page saying why, never a dead worker
+        log.exception("reading %s failed", label)
+        pages.append(_error(label, pages[-1]["page_index"] + 1 if pages else 0,
+                            f"internal error reading file: {type(error).__name__}: {error}"))
+    return pages or [_error(label, 0, "no page found in the file")]
