@@ -3,7 +3,8 @@
 Renders the sample sheets (printable PDF and PNG), simulates about 200 answer sheets for 4 classes of students who
 answer like students (ability per student, difficulty per question, the sample exam's key), scans them as a
 school's scanner station would upload them, prints accuracy against the ground truth and throughput, grades the
-batch against the exam and a roster, and writes the class and grade reports.
+batch against the exam and a roster, and writes the class and grade reports. Then it does the same through the
+service: starts `yuejuan serve` on 127.0.0.1, uploads the scans over HTTP, grades and downloads the class report.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from api.cli import main as cli
+from api.demo_service import service_round_trip
 from grading.exam import Exam, load_exam
 from grading.roster import Student, student_no_check_char, write_roster_csv
 from omr.batch import timed_scan
@@ -65,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--classes", type=int, default=4)
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--no-service", action="store_true", help="skip step 6 (the HTTP service round trip)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     if out.exists():
@@ -79,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
             render_png(template, page, 150, sheets_dir / f"{name}-p{page}.png")
         (sheets_dir / f"{name}.geometry-200dpi.json").write_text(
             json.dumps(template_geometry(template, 200), ensure_ascii=False), encoding="utf-8")
-    print(f"[1/5] sample sheets rendered: {sheets_dir}/ ({', '.join(bundled_templates())})")
+    print(f"[1/6] sample sheets rendered: {sheets_dir}/ ({', '.join(bundled_templates())})")
 
     exam = load_exam(SAMPLE_EXAM)
     template = resolve_template(exam.template)
@@ -88,14 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     manifest = write_batch(template, scans, count=args.count, seed=args.seed, profile="typical", fmt="jpg",
                            classes=args.classes, truth_options={"answer_key": key, "difficulty": difficulty})
-    print(f"[2/5] simulated {args.count} sheets for {args.classes} classes ({exam.subject}, {template.id}, typical "
+    print(f"[2/6] simulated {args.count} sheets for {args.classes} classes ({exam.subject}, {template.id}, typical "
           f"school scanner) in {time.perf_counter() - started:.1f} s: {scans}/")
 
     # What the station uploads: the page images (the truth files beside them are for scoring the demo).
     uploads = [scans / entry["file"] for entry in manifest["files"]]
     summary, _, pages = timed_scan(uploads, template, out / "scan", workers=args.workers)
     accuracy = evaluate_batch(pages, scans, template)
-    print(f"[3/5] scanned: {summary.line()}")
+    print(f"[3/6] scanned: {summary.line()}")
     print(f"      accuracy against ground truth: {accuracy.line()}")
     if accuracy.wrong_sure or accuracy.ids_wrong_sure:
         print("      WRONG READINGS REPORTED AS SURE:", *accuracy.wrong_examples, sep="\n        ")
@@ -107,13 +110,17 @@ def main(argv: list[str] | None = None) -> int:
                 "--roster", str(roster), "--out", str(out / "grade")])
     if code:
         return code
-    print(f"[4/5] graded: {out / 'grade'}/scores.csv, scores.xlsx, grading_exceptions.csv")
+    print(f"[4/6] graded: {out / 'grade'}/scores.csv, scores.xlsx, grading_exceptions.csv")
     code = cli(["report", "--exam", str(SAMPLE_EXAM), "--scores", str(out / "grade"), "--out", str(out / "reports"),
                 "--students-pdf"])
     if code:
         return code
-    print(f"[5/5] reports: {out / 'reports'}/ (class and grade workbooks, one-page student reports, analytics.json)")
-    return 0
+    print(f"[5/6] reports: {out / 'reports'}/ (class and grade workbooks, one-page student reports, analytics.json)")
+    if args.no_service:
+        return 0
+    print("[6/6] the same as a school does it with the service: yuejuan serve on 127.0.0.1, the station uploads "
+          "over HTTP, a teacher grades and downloads the class report")
+    return service_round_trip(out, uploads, roster, SAMPLE_EXAM, SCHOOL_CODE, "高一(1)班", workers=args.workers)
 
 
 if __name__ == "__main__":

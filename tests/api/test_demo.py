@@ -1,4 +1,5 @@
-"""``make demo`` end to end on a few sheets: render, simulate, scan, grade, report (keeps the demo true at every commit)."""
+"""``make demo`` end to end on a few sheets: render, simulate, scan, grade, report, then the same through `yuejuan serve`
+(keeps the demo true at every commit)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     out = tmp_path / "demo"
     assert main(["--out", str(out), "--count", "8", "--classes", "2", "--workers", "1"]) == 0
     printed = capsys.readouterr().out
-    assert "WRONG BUT SURE 0" in printed and "[4/5] graded" in printed and "[5/5] reports" in printed
+    assert "WRONG BUT SURE 0" in printed and "[4/6] graded" in printed and "[5/6] reports" in printed
+    # Step 6 went through a real `yuejuan serve`: every page read over HTTP, the class report downloaded.
+    assert "uploaded 8 files in 1 batches over HTTP: 8 pages read" in printed
+    from openpyxl import load_workbook
+
+    downloaded = list((out / "service").glob("class_*.xlsx"))
+    assert len(downloaded) == 1 and load_workbook(downloaded[0], read_only=True).sheetnames
     assert list((out / "reports").glob("*.xlsx")) and (out / "reports" / "analytics.json").exists()
     assert (out / "sheets" / "cn-a4-55.pdf").stat().st_size > 0
     with open(out / "grade" / "scores.csv", encoding="utf-8-sig") as handle:
