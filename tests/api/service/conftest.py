@@ -4,23 +4,18 @@ with two schools and every kind of caller, and scans made by the project's own s
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import sys
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from api.service.app import create_app
-from api.service.bootstrap import add_api_key
 from api.service.context import open_service
 from api.service.settings import Settings
 
-SAMPLE_EXAM = Path(__file__).resolve().parents[3] / "grading" / "samples" / "cn-a4-55-exam.json"
-SCHOOL_A, SCHOOL_B = "3433000101", "3433000202"
-PASSWORD = "correct horse battery"
+from service_city import City, make_city  # noqa: F401 (City: the fixture's type)
 
 
 def _pg_helpers():
@@ -87,52 +82,6 @@ def client(service):
 
     with TestClient(create_app(service=service)) as test_client:
         yield test_client
-
-
-@dataclass
-class SchoolCallers:
-    """Request headers of each kind of caller of one school."""
-
-    id: str
-    admin: dict[str, str] = field(default_factory=dict)
-    teacher: dict[str, str] = field(default_factory=dict)
-    station: dict[str, str] = field(default_factory=dict)
-
-
-@dataclass
-class City:
-    municipal: dict[str, str]
-    a: SchoolCallers
-    b: SchoolCallers
-    exam_id: int  # the city-wide exam on cn-a4-55 (the sample exam)
-
-
-def _login(client, username: str) -> dict[str, str]:
-    response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
-    assert response.status_code == 200, response.text
-    return {"Authorization": f"Bearer {response.json()['access_token']}"}
-
-
-def make_city(client, service) -> City:
-    """Two schools, an admin, a teacher and a station key each, the municipal key, and the city-wide exam."""
-    municipal = {"X-API-Key": add_api_key(service, "municipal", name="city system")}
-    schools = []
-    for code, name in ((SCHOOL_A, "第一中学"), (SCHOOL_B, "第二中学")):
-        assert client.post("/api/v1/schools", json={"id": code, "name": name}, headers=municipal).status_code == 201
-        callers = SchoolCallers(code)
-        for role in ("school_admin", "teacher"):
-            username = f"{role}-{code}"
-            body = {"username": username, "password": PASSWORD, "role": role, "school_id": code}
-            assert client.post("/api/v1/users", json=body, headers=municipal).status_code == 201
-            setattr(callers, "admin" if role == "school_admin" else "teacher", _login(client, username))
-        key = client.post("/api/v1/api-keys", json={"name": "scanner"}, headers=callers.admin)
-        assert key.status_code == 201, key.text
-        callers.station = {"X-API-Key": key.json()["key"]}
-        schools.append(callers)
-    exam = client.post("/api/v1/exams", json={"definition": json.loads(SAMPLE_EXAM.read_text(encoding="utf-8"))},
-                       headers=municipal)
-    assert exam.status_code == 201, exam.text
-    return City(municipal, schools[0], schools[1], exam.json()["id"])
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from api.service.models import AuditEntry, User
 
-from conftest import PASSWORD, SAMPLE_EXAM, SCHOOL_A, SCHOOL_B
+from service_city import PASSWORD, SAMPLE_EXAM, SCHOOL_A, SCHOOL_B
 
 
 def test_no_credentials_is_401_and_bad_ones_too(client, city):

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from api.service.models import ApiKey, Student, User
 
-from conftest import SAMPLE_EXAM
+from service_city import SAMPLE_EXAM
 from review_helpers import setup_school
 
 API = "/api/v1"

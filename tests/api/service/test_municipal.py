@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from api.service.app import create_app
 from api.service.context import open_service
 from api.service.settings import Settings
-from conftest import make_city
+from service_city import make_city
 from review_helpers import CLASS_2, setup_school
 
 API = "/api/v1"

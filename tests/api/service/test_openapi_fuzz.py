@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 
 from api.service.app import create_app
 
-from conftest import make_city
+from service_city import make_city
 
 
 def test_no_server_errors(service):

@@ -15,7 +15,7 @@ from api.service.app import create_app
 from api.service.context import open_service
 from api.service.models import GradeRun, ScoreCell, Sheet, StudentResult
 from api.service.settings import Settings
-from conftest import make_city
+from service_city import SAMPLE_EXAM, make_city
 from review_helpers import CLASS_1, CLASS_2, setup_school
 
 API = "/api/v1"
@@ -182,7 +182,6 @@ def test_key_change_regrades_at_once_and_is_audited(client, service, city, grade
 def test_a_school_changes_the_key_of_its_own_exam(client, service, city, simulated_scans):
     import json
 
-    from conftest import SAMPLE_EXAM
 
     own = client.post(f"{API}/exams", headers=city.a.teacher,
                       json={"definition": json.loads(SAMPLE_EXAM.read_text(encoding="utf-8"))})
@@ -241,7 +240,6 @@ def test_another_school_finds_nothing(client, service, city, graded):
     # a school's own exam is not even there for another school
     import json
 
-    from conftest import SAMPLE_EXAM
 
     own = client.post(f"{API}/exams", headers=city.a.teacher,
                       json={"definition": json.loads(SAMPLE_EXAM.read_text(encoding="utf-8"))}).json()["id"]

@@ -8,7 +8,7 @@ from sqlalchemy import select
 
 from api.service.models import AuditEntry
 
-from conftest import SAMPLE_EXAM
+from service_city import SAMPLE_EXAM
 from review_helpers import import_roster, ingest, school_files
 
 API = "/api/v1"

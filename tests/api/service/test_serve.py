@@ -16,7 +16,7 @@ import pytest
 
 from api.cli import main
 
-from conftest import SAMPLE_EXAM
+from service_city import SAMPLE_EXAM
 from jobs_helpers import upload, wait_for
 
 SCHOOL = "3433000101"

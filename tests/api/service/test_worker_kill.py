@@ -18,7 +18,7 @@ from api.service.context import open_service
 from api.service.models import BatchFile, Job, Page
 from api.service.settings import Settings
 
-from conftest import make_city
+from service_city import make_city
 from jobs_helpers import check_sheets_against_truth, job_states, pages_by_file, truth_by_page, upload, wait_for
 
 LEASE_S = 2.0
