@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 
 import hashlib
 from pathlib import Path
@@ -81,8 +81,24 @@ class PageResult:
 
 
 def page_result_to_dict(result: PageResult) -> dict:
-    """A JSON-able dict of ``result`` (what ``results.jsonl`` holds per line)."""
-    return asdict(result)
+    """A JSON-able dict of ``result`` (what ``results.jsonl`` holds per line); equal to ``dataclasses.asdict``.
+
+    Written out because ``asdict`` deep-copies every leaf (~0.5 ms a page, a sixth of reading the page).
+    """
+    data = {f.name: getattr(result, f.name) for f in _PAGE_FIELDS}
+    data["reasons"] = list(result.reasons)
+    data["questions"] = {k: {"marked": q.marked, "status": q.status, "confidence": q.confidence,
+                             "uncertain": q.uncertain} for k, q in result.questions.items()}
+    data["scores"] = {k: {"value": s.value, "status": s.status, "confidence": s.confidence}
+                      for k, s in result.scores.items()}
+    data["crops"] = dict(result.crops)
+    data["timings_ms"] = dict(result.timings_ms)
+    if result.page_to_image is not None:
+        data["page_to_image"] = [list(row) for row in result.page_to_image]
+    return data
+
+
+_PAGE_FIELDS = fields(PageResult)
 
 
 def page_result_from_dict(data: dict) -> PageResult:

@@ -245,7 +245,7 @@ def complete(db: Database, job_id: int, worker_id: str, pages: list[dict[str, An
                                                   reasons=[reason]))}]
         for page in pages:
             if page.get("overlay_sha256"):
-                ensure_blob(session, page["overlay_sha256"], int(page.get("overlay_size") or 0), "image/png")
+                ensure_blob(session, page["overlay_sha256"], int(page.get("overlay_size") or 0), "image/jpeg")
             session.add(_page_row(file, page, worker_id))
         session.commit()
         batch_id = file.batch_id

@@ -56,15 +56,15 @@ def default_worker_id() -> str:
 
 
 def store_overlays(blobs: BlobStore, pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Put each page's overlay PNG in the blob store; the pages come back with ``overlay_sha256`` and
+    """Put each page's overlay JPEG in the blob store; the pages come back with ``overlay_sha256`` and
     ``overlay_size`` in place of the bytes (what :func:`api.service.jobs.complete` stores)."""
     stored = []
     for page in pages:
         page = dict(page)
-        png = page.pop("overlay_png", None)
-        if png:
-            page["overlay_sha256"] = blobs.put(png)
-            page["overlay_size"] = len(png)
+        jpeg = page.pop("overlay_jpeg", None)
+        if jpeg:
+            page["overlay_sha256"] = blobs.put(jpeg)
+            page["overlay_size"] = len(jpeg)
         stored.append(page)
     return stored
 

@@ -19,10 +19,11 @@ from sqlalchemy.orm import Session
 from api.service import audit, grading_runs
 from api.service.deps import (CurrentPrincipal, ReadSession, RowId, ServiceDep, WriteSession, not_found,
                               require_roles, school_of)
-from api.service.models import AuditEntry, BatchFile, Correction, Exam, Page, Sheet
+from api.service.models import AuditEntry, BatchFile, Blob, Correction, Exam, Page, Sheet
 from api.service.schemas.review import (AppliedCorrectionPublic, AuditPage, AuditPublic, CorrectionPublic,
                                         CorrectionsCreate, CorrectionsResult, PagePublic, PageResolve, ReviewItem,
                                         ReviewPage, SheetPublic)
+from api.service.processing import overlay_jpeg
 from api.service.security import Principal
 
 router = APIRouter(tags=["review"])
@@ -278,20 +279,22 @@ def _prepared(template_json: str):
 
 
 @router.get("/pages/{page_id}/overlay", response_class=Response, dependencies=[STAFF],
-            responses={200: {"content": {"image/png": {}}, "description": "the page with what OMR read drawn on it"}})
+            responses={200: {"content": {"image/jpeg": {}},
+                             "description": "the page with what OMR read drawn on it"}})
 def page_overlay(page_id: RowId, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep) -> Response:
     """The audit overlay: the stored one, else the page read again and drawn now (filled bubbles green,
     uncertain orange, multiple red, with the page's status and reasons)."""
     import json
 
     from omr.batch import decode_min_side_px
-    from omr.overlay import draw_overlay
     from omr.read import read_page
     from omr.result import PageResult
 
     page, file = _page(session, principal, page_id)
     if page.overlay_sha256 and service.blobs.exists(page.overlay_sha256):
-        return FileResponse(service.blobs.path(page.overlay_sha256), media_type="image/png", headers=_IMAGE_HEADERS)
+        stored = session.get(Blob, page.overlay_sha256)
+        return FileResponse(service.blobs.path(page.overlay_sha256), headers=_IMAGE_HEADERS,
+                            media_type=stored.media_type if stored is not None else "image/jpeg")
     exam = session.get(Exam, file.exam_id)
     path = _stored_file(service, file)
     prepared = _prepared(json.dumps(exam.template, sort_keys=True))
@@ -303,7 +306,10 @@ def page_overlay(page_id: RowId, principal: CurrentPrincipal, session: ReadSessi
     except Exception as error:  # the picture is still worth showing, with why it could not be read
         result = PageResult(source=file.filename, page_index=page.page_index, status="error",
                             reasons=[f"internal error reading page: {type(error).__name__}"])
-    return Response(_png(draw_overlay(image, result, prepared)), media_type="image/png", headers=_IMAGE_HEADERS)
+    overlay = overlay_jpeg(image, result, prepared)
+    if overlay is None:
+        raise not_found("the overlay of this page cannot be drawn")
+    return Response(overlay, media_type="image/jpeg", headers=_IMAGE_HEADERS)
 
 
 # --- corrections -----------------------------------------------------------------------------------------------------

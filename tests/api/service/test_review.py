@@ -102,7 +102,7 @@ def test_sheet_page_image_and_overlay(client, service, city, school_a, simulated
     assert image.status_code == 200 and image.headers["content-type"] == "image/png"
     assert np.array_equal(_image(image), frames[1])
 
-    # the stored overlay as stored; another drawn now: colour, the size of the page as read (~100 dpi A4)
+    # the stored overlay as stored (with its own media type); another drawn now (JPEG, as workers store them): colour, the size of the page as read (~100 dpi A4)
     stored = ingested.pages["batch-0002-p1.jpg"][0]
     overlay = client.get(f"{API}/pages/{stored}/overlay", headers=city.a.teacher)
     assert overlay.status_code == 200 and overlay.headers["content-type"] == "image/png"
@@ -114,7 +114,7 @@ def test_sheet_page_image_and_overlay(client, service, city, school_a, simulated
     # a JPEG is read at about 100 dpi (decoded reduced), a TIFF page at its own size
     for page_id, widths in ((jpeg_page, (780, 1000)), (second, (frames[1].shape[1],) * 2)):
         drawn = client.get(f"{API}/pages/{page_id}/overlay", headers=city.a.teacher)
-        assert drawn.status_code == 200 and drawn.headers["content-type"] == "image/png"
+        assert drawn.status_code == 200 and drawn.headers["content-type"] == "image/jpeg"
         pixels = _image(drawn)
         height, width, channels = pixels.shape
         assert channels == 3 and widths[0] <= width <= widths[1] and 1.38 < height / width < 1.45

@@ -20,7 +20,7 @@ from api.service.models import Blob, Job, Page
 
 from jobs_helpers import batch_status, fake_pages, job_states, seed_batch, template_dict
 
-PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +36,7 @@ def test_read_file_gives_page_records_named_by_the_upload(simulated_scans, templ
     assert page["status"] in ("ok", "flagged") and page["page_index"] == 0
     assert page["student_id"] == entry["student_id"] == page["result"]["student_id"]
     assert page["result"]["source"] == "station-1/0001.jpg" and page["result"]["overlay"] is None
-    assert (page["overlay_png"] is None) == (page["status"] == "ok")
+    assert (page["overlay_jpeg"] is None) == (page["status"] == "ok")
     # The template is prepared once per process and kept by its hash.
     assert processing.prepared_template(template[0], template[1]) is processing.prepared_template(template[0],
                                                                                                    template[1])
@@ -54,7 +54,7 @@ def test_hostile_and_broken_files_become_error_pages(simulated_scans, template, 
     for name, data in cases.items():
         (tmp_path / name).write_bytes(data)
         (page,) = processing.read_file(tmp_path / name, template[0], source=name)
-        assert page["status"] == "error" and page["reasons"] and page["overlay_png"] is None, (name, page)
+        assert page["status"] == "error" and page["reasons"] and page["overlay_jpeg"] is None, (name, page)
         assert page["result"]["source"] == name
     (missing,) = processing.read_file(tmp_path / "gone", template[0], source="gone.jpg")
     assert missing["status"] == "error" and "cannot read file" in missing["reasons"][0]
@@ -64,7 +64,7 @@ def test_hostile_and_broken_files_become_error_pages(simulated_scans, template, 
     Image.fromarray(np.full((2339, 1654), 255, np.uint8)).save(blank, format="PNG", dpi=(200, 200))
     (tmp_path / "blank.png").write_bytes(blank.getvalue())
     (page,) = processing.read_file(tmp_path / "blank.png", template[0], source="blank.png")
-    assert page["status"] == "error" and page["overlay_png"].startswith(PNG_MAGIC)
+    assert page["status"] == "error" and page["overlay_jpeg"].startswith(JPEG_MAGIC)
     # A template that cannot be prepared still yields a page that says why.
     (page,) = processing.read_file(folder / manifest["pages"][0]["file"], '{"not": "a template"}', source="x.jpg")
     assert page["status"] == "error" and "internal error reading file" in page["reasons"][0]
@@ -105,7 +105,7 @@ def test_worker_survives_a_raising_read_and_database_hiccups(service, monkeypatc
         if source == "scan1.jpg":
             raise MemoryError("file too big for this worker")
         pages = _pages_for(source)
-        pages[0]["overlay_png"] = PNG_MAGIC + source.encode()  # stored by the worker, linked from the page
+        pages[0]["overlay_jpeg"] = JPEG_MAGIC + source.encode()  # stored by the worker, linked from the page
         return pages
 
     hiccups = {"claim": 1, "complete": 1}
@@ -132,7 +132,7 @@ def test_worker_survives_a_raising_read_and_database_hiccups(service, monkeypatc
         overlay = session.get(Blob, pages[0].overlay_sha256)
     assert [p.status for p in pages] == ["ok", "error", "ok", "ok"]
     assert pages[1].reasons == ["file not read: gave up after 1 attempts: MemoryError: file too big for this worker"]
-    assert overlay.media_type == "image/png" and service.blobs.read(overlay.sha256) == PNG_MAGIC + b"scan0.jpg"
+    assert overlay.media_type == "image/jpeg" and service.blobs.read(overlay.sha256) == JPEG_MAGIC + b"scan0.jpg"
 
 
 def test_heartbeat_keeps_the_lease_while_a_long_file_is_read(service, monkeypatch):
