@@ -23,7 +23,8 @@ from grading.roster import validate_exam_id
 from grading.sheets import SheetRecord, normalise_marks
 from grading.tabular import TableError, find_columns, parse_number, read_table
 
-__all__ = ["Correction", "AppliedCorrection", "CorrectionOutcome", "load_corrections", "apply_corrections"]
+__all__ = ["Correction", "AppliedCorrection", "CorrectionOutcome", "load_corrections", "apply_corrections",
+           "question_name"]
 
 _SPECIAL = ("exam_id", "form", "absent", "exclude")
 _YES = ("1", "yes", "true", "是", "y")
@@ -77,7 +78,8 @@ _COLUMNS = {
 }
 
 
-def _question(text: str) -> str:
+def question_name(text: str) -> str:
+    """A question as a reviewer may type it ("12", "q12", "Q12", "exam_id") in the form grading uses."""
     text = text.strip()
     if text.lower() in _SPECIAL:
         return text.lower()
@@ -121,7 +123,7 @@ def load_corrections(path: str | Path) -> list[Correction]:
             continue
         try:
             corrections.append(Correction(
-                question=_question(cells.pop("question", "")), value=cells.pop("value", "").strip(),
+                question=question_name(cells.pop("question", "")), value=cells.pop("value", "").strip(),
                 exam_id=cells.pop("exam_id", "").strip() or None,
                 sheet=int(sheet_text) if sheet_text else None, by=cells.pop("by", "").strip(),
                 reason=cells.pop("reason", "").strip(), row=number, **cells,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
-from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, UploadFile, status
@@ -20,6 +18,7 @@ from api.service.schemas.admin import (ApiKeyCreate, ApiKeyCreated, ApiKeyPublic
                                        StudentPublic, StudentUpdate, TokenPublic, TokenRequest, UserCreate,
                                        UserPublic, UserUpdate)
 from api.service.security import SCOPES, Principal, hash_password, new_api_key, new_token, verify_password
+from api.service.uploaded import uploaded_table
 
 router = APIRouter()
 SchoolQuery = Annotated[str | None, Query(pattern=r"^\d{10}$", description="municipal system: which school")]
@@ -204,15 +203,7 @@ def import_roster(file: UploadFile, principal: CurrentPrincipal, session: WriteS
 
     school = school_of(principal, school_id)
     _school_exists(session, school)
-    suffix = Path(file.filename or "roster.csv").suffix.lower()
-    if suffix not in (".csv", ".xlsx"):
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "a roster is .csv or .xlsx")
-    data = file.file.read(settings.max_file_bytes + 1)
-    if len(data) > settings.max_file_bytes:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "roster file too large")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"roster{suffix}"
-        path.write_bytes(data)
+    with uploaded_table(file, settings.max_file_bytes, "roster") as path:
         try:
             roster = load_roster(path)
         except (RosterError, ValueError) as error:

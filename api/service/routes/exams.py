@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, UploadFile, status
@@ -17,6 +15,7 @@ from api.service.deps import (CurrentPrincipal, ReadSession, RowId, SettingsDep,
 from api.service.models import Exam, School, utcnow
 from api.service.schemas.common import Input, Output
 from api.service.security import Principal
+from api.service.uploaded import uploaded_table
 
 router = APIRouter(tags=["exams"])
 AUTHORS = require_roles("teacher", "school_admin", "municipal")
@@ -128,15 +127,7 @@ def import_exam(file: UploadFile, principal: CurrentPrincipal, session: WriteSes
     from grading.exam import exam_to_dict
     from grading.exam_io import ExamImportError, load_exam_any
 
-    suffix = Path(file.filename or "key.xlsx").suffix.lower()
-    if suffix not in (".xlsx", ".csv"):
-        raise HTTPException(status.HTTP_415_UNSUPPORTED_MEDIA_TYPE, "a key workbook is .xlsx or .csv")
-    data = file.file.read(settings.max_file_bytes + 1)
-    if len(data) > settings.max_file_bytes:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, "key workbook too large")
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / (Path(file.filename or "key").stem[:60] + suffix)
-        path.write_bytes(data)
+    with uploaded_table(file, settings.max_file_bytes, "key workbook", keep_stem=True) as path:
         try:
             imported = load_exam_any(path, **({"template": template} if template else {}))
         except (ExamImportError, ValueError, KeyError) as error:

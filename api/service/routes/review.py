@@ -32,7 +32,6 @@ REVIEWERS = require_roles("teacher", "school_admin")
 SchoolQuery = Annotated[str | None, Query(pattern=r"^\d{10}$", description="municipal system: which school")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
-_SPECIAL = ("exam_id", "form", "absent", "exclude")
 _YES = ("1", "yes", "true", "是", "y")
 _LISTED = re.compile(r"^(?:page \d+: )?(?:uncertain marks|multiple marks|score \w+): (.+)$")
 _PAGE_PREFIX = re.compile(r"^page \d+: ")
@@ -92,15 +91,6 @@ def _uncovered(reasons: list[str], corrections: list[tuple[str, str]]) -> list[s
         if needs is None or any(not (alternatives & named) for alternatives in needs):
             left.append(reason)
     return left
-
-
-def _question_name(text: str) -> str:
-    """A question as a reviewer may type it ("12", "q12", "Q12", "exam_id") in the form grading uses."""
-    value = text.strip()
-    if value.lower() in _SPECIAL:
-        return value.lower()
-    value = value.upper()
-    return f"Q{int(value)}" if value.isdigit() else value
 
 
 # --- loading with the school check -------------------------------------------------------------------------------
@@ -325,7 +315,7 @@ def correct_sheet(sheet_id: RowId, body: CorrectionsCreate, principal: CurrentPr
     correction goes to the audit log with what OMR read (before) and the value (after).
     """
     from grading.corrections import Correction as GradingCorrection
-    from grading.corrections import apply_corrections
+    from grading.corrections import apply_corrections, question_name
     from grading.sheets import sheet_from_json
 
     sheet = _sheet(session, principal, sheet_id)
@@ -335,7 +325,7 @@ def correct_sheet(sheet_id: RowId, body: CorrectionsCreate, principal: CurrentPr
     earlier = _corrections(session, sheet.id)
     current = apply_corrections([raw], [GradingCorrection(question=c.question, value=c.value, sheet=sheet.id)
                                         for c in earlier], exam).sheets
-    new = [GradingCorrection(question=_question_name(item.question), value=item.value.strip(), sheet=sheet.id,
+    new = [GradingCorrection(question=question_name(item.question), value=item.value.strip(), sheet=sheet.id,
                              by=principal.actor, reason=item.reason.strip()) for item in body.corrections]
     problems: list[str] = []
     afters: list[str] = []

@@ -80,7 +80,7 @@ def test_grade_results_analytics_and_reports(client, service, city, graded, simu
     class_book = client.get(f"{API}/exams/{exam}/reports/classes/{CLASS_1}.xlsx", headers=city.a.teacher)
     assert class_book.status_code == 200
     disposition = class_book.headers["content-disposition"]
-    assert disposition.startswith("attachment; filename=") and f"filename*=UTF-8''" in disposition
+    assert disposition.startswith("attachment; filename=") and "filename*=UTF-8''" in disposition
     assert quote(CLASS_1, safe="") in disposition
     sheet = load_workbook(io.BytesIO(class_book.content))["成绩总表"]
     id_cells = [sheet.cell(row=r, column=_column(sheet, "考号")) for r in range(2, sheet.max_row + 1)]
