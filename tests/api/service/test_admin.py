@@ -103,7 +103,8 @@ def test_roster_import_creates_students_and_classes_and_is_audited(client, servi
     assert response.json() | {"warnings": []} == {"created": 2, "updated": 0, "classes_created": 2, "warnings": []}
     students = client.get("/api/v1/students", headers=city.a.teacher).json()
     assert [s["exam_id"] for s in students] == ["0026010001", "0026010002"]
-    assert [c["name"] for c in client.get("/api/v1/classes", headers=city.a.teacher).json()] == ["高一(1)班", "高一(2)班"]
+    classes = client.get("/api/v1/classes", headers=city.a.teacher).json()
+    assert [c["name"] for c in classes] == ["高一(1)班", "高一(2)班"]
     again = client.post("/api/v1/students/import", headers=city.a.admin,
                         files={"file": ("名单.csv", csv_text.replace("王伟", "王伟伟").encode(), "text/csv")})
     assert again.json()["created"] == 0 and again.json()["updated"] == 1
@@ -117,7 +118,8 @@ def test_roster_import_creates_students_and_classes_and_is_audited(client, servi
 
 def test_exams_city_wide_and_per_school(client, city):
     definition = json.loads(SAMPLE_EXAM.read_text(encoding="utf-8"))
-    own = client.post("/api/v1/exams", json={"definition": {**definition, "id": "a-school-quiz"}}, headers=city.a.teacher)
+    own = client.post("/api/v1/exams", json={"definition": {**definition, "id": "a-school-quiz"}},
+                      headers=city.a.teacher)
     assert own.status_code == 201 and own.json()["school_id"] == SCHOOL_A and own.json()["template_id"] == "cn-a4-55"
     a_sees = {e["id"] for e in client.get("/api/v1/exams", headers=city.a.teacher).json()}
     b_sees = {e["id"] for e in client.get("/api/v1/exams", headers=city.b.teacher).json()}

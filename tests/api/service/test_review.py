@@ -102,7 +102,8 @@ def test_sheet_page_image_and_overlay(client, service, city, school_a, simulated
     assert image.status_code == 200 and image.headers["content-type"] == "image/png"
     assert np.array_equal(_image(image), frames[1])
 
-    # the stored overlay as stored (with its own media type); another drawn now (JPEG, as workers store them): colour, the size of the page as read (~100 dpi A4)
+    # the stored overlay as stored (with its own media type); another drawn now (JPEG, as workers store them):
+    # colour, the size of the page as read (~100 dpi A4)
     stored = ingested.pages["batch-0002-p1.jpg"][0]
     overlay = client.get(f"{API}/pages/{stored}/overlay", headers=city.a.teacher)
     assert overlay.status_code == 200 and overlay.headers["content-type"] == "image/png"
