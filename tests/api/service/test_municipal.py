@@ -225,3 +225,18 @@ def test_score_export_pages_hold_every_student_once(marked_city, simulated_scans
         cursor = page["next_cursor"]
     seen = [(r["school_id"], r["exam_id"]) for r in first["items"] + rest]
     assert len(seen) == len(set(seen)) and set(keys) <= set(seen)
+
+
+def test_aggregates_follow_a_key_change_at_once(marked_city):
+    # Aggregates are cached while every school's newest run stays the same; a key change makes new runs.
+    client, _service, city = marked_city
+    url = f"{API}/municipal/exams/{city.exam_id}/aggregates"
+    before = client.get(url, headers=city.municipal, params={"by": "question"}).json()
+    assert client.get(url, headers=city.municipal, params={"by": "question"}).json() == before
+    change = client.post(f"{API}/exams/{city.exam_id}/key-changes", headers=city.municipal,
+                         json={"action": "bonus", "question": "Q2", "reason": "printing error"})
+    assert change.status_code == 201, change.text
+    after = client.get(url, headers=city.municipal, params={"by": "question"}).json()
+    q2_before = next(q for q in before["questions"]["city"] if q["question"] == "Q2")
+    q2_after = next(q for q in after["questions"]["city"] if q["question"] == "Q2")
+    assert q2_before["difficulty"] < 1 and q2_after["difficulty"] == 1  # everyone gets the bonus point
