@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.service.context import Service
-from api.service.models import AccessToken, ApiKey, User, utcnow
+from api.service.models import AccessToken, ApiKey, User, as_utc, utcnow
 from api.service.security import SCOPES, Principal, secret_hash
 from api.service.settings import Settings
 
@@ -58,10 +58,6 @@ def _unauthorised(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
 
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)  # SQLite drops the zone
-
-
 def get_principal(service: ServiceDep, api_key: Annotated[str | None, Security(_api_key_header)],
                   bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]) -> Principal:
     """The caller, from ``X-API-Key`` (machines) or ``Authorization: Bearer`` (people); 401 otherwise."""
@@ -79,7 +75,7 @@ def get_principal(service: ServiceDep, api_key: Annotated[str | None, Security(_
             if row is None:
                 raise _unauthorised("invalid token")
             token, user = row
-            if token.revoked or not user.active or _aware(token.expires_at) <= utcnow():
+            if token.revoked or not user.active or as_utc(token.expires_at) <= utcnow():
                 raise _unauthorised("token expired or revoked")
             return Principal(user.role, user.school_id, f"user:{user.username}", user_id=user.id)
     raise _unauthorised("send X-API-Key (stations, municipal system) or Authorization: Bearer (teachers)")

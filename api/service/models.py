@@ -15,11 +15,16 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "School", "SchoolClass", "Student", "User", "AccessToken", "ApiKey", "Exam", "Blob", "Batch",
            "BatchFile", "Job", "Page", "Sheet", "Correction", "GradeRun", "ScoreCell", "StudentResult",
-           "AuditEntry", "utcnow"]
+           "AuditEntry", "utcnow", "as_utc"]
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
+
+
+def as_utc(moment: dt.datetime) -> dt.datetime:
+    """A stored time with its zone: SQLite gives times back without one (they are stored in UTC)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -66,6 +71,8 @@ class User(Base):
     school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # wrong passwords since the last good one
+    locked_until: Mapped[dt.datetime | None]  # too many wrong passwords: no log-in until then
 
 
 class AccessToken(Base):

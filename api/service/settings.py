@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     poll_seconds: float = Field(default=0.2, gt=0, description="how often an idle worker looks for jobs")
     max_attempts: int = Field(default=3, ge=1, description="a job failing this often is marked failed")
     token_hours: float = Field(default=12.0, gt=0, description="teacher bearer tokens expire after this")
+    login_max_failures: int = Field(default=5, ge=1, description="wrong passwords in a row that lock an account")
+    login_lock_minutes: float = Field(default=15.0, gt=0, description="how long a locked account stays locked")
     # Upload limits (等保: bounded input everywhere).
     max_request_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     max_file_bytes: int = Field(default=200 * 1024 * 1024, gt=0)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from api.service import audit
 from api.service.deps import (CurrentPrincipal, ReadSession, RowId, SettingsDep, WriteSession, not_found,
                               require_roles, require_scope, school_of)
-from api.service.models import AccessToken, ApiKey, School, SchoolClass, Student, User, utcnow
+from api.service.models import AccessToken, ApiKey, School, SchoolClass, Student, User, as_utc, utcnow
 from api.service.schemas.admin import (ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ClassCreate, ClassPublic,
                                        RosterImportResult, SchoolCreate, SchoolPublic, StudentCreate,
                                        StudentPublic, StudentUpdate, TokenPublic, TokenRequest, UserCreate,
@@ -33,17 +33,47 @@ def _school_exists(session: Session, school_id: str) -> None:
 
 # --- log-in ---------------------------------------------------------------------------------------------------
 
-@router.post("/auth/token", response_model=TokenPublic, tags=["auth"])
+@router.post("/auth/token", response_model=TokenPublic, tags=["auth"],
+             responses={423: {"description": "too many wrong passwords: the account is locked for a while"}})
 def log_in(body: TokenRequest, session: WriteSession, settings: SettingsDep) -> TokenPublic:
-    """A teacher's or school admin's bearer token for username and password."""
+    """A teacher's or school admin's bearer token for username and password.
+
+    After ``login_max_failures`` wrong passwords in a row the account is locked for ``login_lock_minutes``
+    (423); every log-in, failure and lock is in the audit log. An unknown username gets the same 401 as a wrong
+    password, after the same argon2 work.
+    """
     user = session.scalar(select(User).where(User.username == body.username))
+    now = utcnow()
+    if user is not None and user.locked_until is not None and as_utc(user.locked_until) > now:
+        raise HTTPException(status.HTTP_423_LOCKED, "too many wrong passwords: try again later")
     if not verify_password(user.password_hash if user else None, body.password) or user is None or not user.active:
+        if user is not None:
+            _log_in_failed(session, user, settings, now)
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
+    user.failed_logins, user.locked_until = 0, None
     token, token_hash = new_token()
-    expires = utcnow() + dt.timedelta(hours=settings.token_hours)
+    expires = now + dt.timedelta(hours=settings.token_hours)
     session.add(AccessToken(token_hash=token_hash, user_id=user.id, expires_at=expires))
+    audit.record(session, _person(user), "auth.login", "user", user.username, school_id=user.school_id)
     session.commit()
     return TokenPublic(access_token=token, expires_at=expires, role=user.role, school_id=user.school_id)
+
+
+def _person(user: User) -> Principal:
+    return Principal(user.role, user.school_id, f"user:{user.username}", user_id=user.id)
+
+
+def _log_in_failed(session: Session, user: User, settings, now: dt.datetime) -> None:
+    """Count a wrong password (committed even though the request fails) and lock after too many."""
+    user.failed_logins = (user.failed_logins or 0) + 1
+    after: dict = {"failed_logins": user.failed_logins}
+    if user.failed_logins >= settings.login_max_failures:
+        user.locked_until = now + dt.timedelta(minutes=settings.login_lock_minutes)
+        user.failed_logins = 0
+        after = {"locked_until": user.locked_until.isoformat()}
+    audit.record(session, _person(user), "auth.login_failed" if "failed_logins" in after else "auth.locked",
+                 "user", user.username, school_id=user.school_id, after=after)
+    session.commit()
 
 
 @router.post("/auth/logout", status_code=204, tags=["auth"])

@@ -173,3 +173,35 @@ def test_request_body_limit(service, settings):
 
         assert client.post("/api/v1/auth/token", content=chunks(),
                            headers={"Content-Type": "application/json"}).status_code == 413
+
+
+def test_too_many_wrong_passwords_lock_the_account_and_are_audited(client, service, city):
+    import datetime as dt
+
+    username = "teacher-" + SCHOOL_A
+    wrong = {"username": username, "password": "not the password"}
+    for _ in range(service.settings.login_max_failures - 1):
+        assert client.post("/api/v1/auth/token", json=wrong).status_code == 401
+    # A good password before the limit resets the count.
+    assert client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD}).status_code == 200
+    for _ in range(service.settings.login_max_failures):
+        assert client.post("/api/v1/auth/token", json=wrong).status_code == 401
+    # Locked: even the right password is refused, and says why.
+    locked = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    assert locked.status_code == 423 and "try again later" in locked.json()["detail"]
+    assert client.get("/api/v1/exams", headers=city.a.teacher).status_code == 200  # tokens already given still work
+    # An unknown name never locks and answers like a wrong password.
+    for _ in range(service.settings.login_max_failures + 1):
+        response = client.post("/api/v1/auth/token", json={"username": "nobody-at-all", "password": "x" * 12})
+        assert response.status_code == 401
+    with service.db.write() as session:  # the lock runs out
+        user = session.scalar(select(User).where(User.username == username))
+        assert user.locked_until is not None
+        user.locked_until = user.locked_until - dt.timedelta(minutes=service.settings.login_lock_minutes + 1)
+        session.commit()
+    assert client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD}).status_code == 200
+    with service.db.read() as session:
+        actions = [e.action for e in session.scalars(select(AuditEntry).where(AuditEntry.object_id == username)
+                                                     .order_by(AuditEntry.id))]
+    assert actions.count("auth.login_failed") == 2 * service.settings.login_max_failures - 2
+    assert actions.count("auth.locked") == 1 and actions.count("auth.login") == 3  # make_city's log-in too
