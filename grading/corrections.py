@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from omr.result import QuestionReading, ScoreReading
 
-from grading.exam import Exam, ExamError, options_span
+from grading.exam import Exam, options_span
 from grading.roster import validate_exam_id
 from grading.sheets import SheetRecord, normalise_marks
 from grading.tabular import TableError, find_columns, parse_number, read_table
@@ -218,11 +218,7 @@ def _apply(sheet: SheetRecord, correction: Correction, exam: Exam) -> tuple[str,
         before = "1" if sheet.excluded else "0"
         sheet.excluded = flag in _YES
         return before, "1" if sheet.excluded else "0"
-    try:
-        mapping = exam.sheet_to_canonical(sheet.form or exam.default_version)
-    except ExamError:
-        mapping = exam.sheet_to_canonical(None)
-    canonical = mapping.get(correction.question)
+    canonical = exam.canonical_of(correction.question, sheet.form)
     if canonical is None:
         raise ValueError(f"{correction.question} is not a question of exam {exam.id}")
     question = exam.question(canonical)

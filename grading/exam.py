@@ -300,6 +300,15 @@ class Exam(_Strict):
             mapping.update(self.versions[version])
         return mapping
 
+    def canonical_of(self, sheet_question: str, version: str | None) -> str | None:
+        """The canonical question a sheet's question number means on paper ``version`` (an unknown version
+        falls back to the default numbering); None when the exam has no such question."""
+        try:
+            mapping = self.sheet_to_canonical(version or self.default_version)
+        except ExamError:
+            mapping = self.sheet_to_canonical(None)
+        return mapping.get(sheet_question)
+
     def section_ids(self) -> list[str]:
         """Sections in paper order: those declared, else as the questions first name them."""
         if self.sections:

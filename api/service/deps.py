@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, HTTPException, Path, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
@@ -16,7 +15,9 @@ from api.service.models import AccessToken, ApiKey, User, as_utc, utcnow
 from api.service.security import SCOPES, Principal, secret_hash
 from api.service.settings import Settings
 
-__all__ = ["RowId", "ServiceDep", "SettingsDep", "ReadSession", "WriteSession", "CurrentPrincipal", "require_roles",
+T = TypeVar("T")
+
+__all__ = ["of_school", "RowId", "ServiceDep", "SettingsDep", "ReadSession", "WriteSession", "CurrentPrincipal", "require_roles",
            "require_scope", "school_of", "not_found"]
 
 #: A row id in a path: bounded, so a huge number is a 422, not an overflow inside the database driver.
@@ -108,6 +109,14 @@ def require_scope(scope: str):
 
 def not_found(what: str = "not found") -> HTTPException:
     return HTTPException(status.HTTP_404_NOT_FOUND, what)
+
+
+def of_school(row: T | None, principal: Principal, what: str) -> T:
+    """``row`` when it exists and belongs to the caller's school (the municipal system sees every school's);
+    else 404 "<what> not found", the same whether it is missing or another school's."""
+    if row is None or (principal.school_id is not None and getattr(row, "school_id") != principal.school_id):
+        raise not_found(f"{what} not found")
+    return row
 
 
 def school_of(principal: Principal, school_id: str | None = None) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from api.service import audit
 from api.service.deps import (CurrentPrincipal, ReadSession, RowId, SettingsDep, WriteSession, not_found,
-                              require_roles, require_scope, school_of)
+                              of_school, require_roles, require_scope, school_of)
 from api.service.models import AccessToken, ApiKey, School, SchoolClass, Student, User, as_utc, utcnow
 from api.service.schemas.admin import (ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ClassCreate, ClassPublic,
                                        RosterImportResult, SchoolCreate, SchoolPublic, StudentCreate,
@@ -158,10 +158,7 @@ def _ensure_class(session: Session, school: str, name: str, grade: str | None = 
 
 
 def _student(session: Session, principal: Principal, student_id: int) -> Student:
-    row = session.get(Student, student_id)
-    if row is None or (principal.school_id is not None and row.school_id != principal.school_id):
-        raise not_found("student not found")
-    return row
+    return of_school(session.get(Student, student_id), principal, "student")
 
 
 @router.post("/students", response_model=StudentPublic, status_code=201, tags=["students"], dependencies=[ADMINS])
@@ -264,10 +261,7 @@ def import_roster(file: UploadFile, principal: CurrentPrincipal, session: WriteS
 # --- people ---------------------------------------------------------------------------------------------------
 
 def _user(session: Session, principal: Principal, user_id: int) -> User:
-    row = session.get(User, user_id)
-    if row is None or (principal.school_id is not None and row.school_id != principal.school_id):
-        raise not_found("user not found")
-    return row
+    return of_school(session.get(User, user_id), principal, "user")
 
 
 def _user_public(user: User) -> dict:
@@ -364,9 +358,7 @@ def list_api_keys(principal: CurrentPrincipal, session: ReadSession, school_id: 
 @router.delete("/api-keys/{key_id}", response_model=ApiKeyPublic, tags=["api keys"], dependencies=[ADMINS])
 def revoke_api_key(key_id: RowId, principal: CurrentPrincipal, session: WriteSession) -> ApiKey:
     """Revoke a key at once (it stays listed, with when it was revoked)."""
-    key = session.get(ApiKey, key_id)
-    if key is None or (principal.school_id is not None and key.school_id != principal.school_id):
-        raise not_found("API key not found")
+    key = of_school(session.get(ApiKey, key_id), principal, "API key")
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         audit.record(session, principal, "api_key.revoke", "api_key", key.prefix, school_id=key.school_id,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from api.service import audit, grading_runs
 from api.service.deps import (CurrentPrincipal, ReadSession, RowId, ServiceDep, WriteSession, not_found,
-                              require_roles, school_of)
+                              of_school, require_roles, school_of)
 from api.service.models import AuditEntry, BatchFile, Blob, Correction, Exam, Page, Sheet
 from api.service.schemas.review import (AppliedCorrectionPublic, AuditPage, AuditPublic, CorrectionPublic,
                                         CorrectionsCreate, CorrectionsResult, PagePublic, PageResolve, ReviewItem,
@@ -95,21 +95,12 @@ def _uncovered(reasons: list[str], corrections: list[tuple[str, str]]) -> list[s
 
 # --- loading with the school check -------------------------------------------------------------------------------
 
-def _own(principal: Principal, school_id: str) -> bool:
-    return principal.school_id is None or principal.school_id == school_id
-
-
 def _sheet(session: Session, principal: Principal, sheet_id: int) -> Sheet:
-    sheet = session.get(Sheet, sheet_id)
-    if sheet is None or not _own(principal, sheet.school_id):
-        raise not_found("sheet not found")
-    return sheet
+    return of_school(session.get(Sheet, sheet_id), principal, "sheet")
 
 
 def _page(session: Session, principal: Principal, page_id: int) -> tuple[Page, BatchFile]:
-    page = session.get(Page, page_id)
-    if page is None or not _own(principal, page.school_id):
-        raise not_found("page not found")
+    page = of_school(session.get(Page, page_id), principal, "page")
     return page, session.get(BatchFile, page.file_id)
 
 
@@ -364,13 +355,7 @@ def correct_sheet(sheet_id: RowId, body: CorrectionsCreate, principal: CurrentPr
 
 def _score_problems(exam, sheet, correction) -> list[str]:
     """A subjective score above the question's points is a typing mistake, not a reading (grading would cap it)."""
-    from grading.exam import ExamError
-
-    try:
-        mapping = exam.sheet_to_canonical(sheet.form or exam.default_version)
-    except ExamError:
-        mapping = exam.sheet_to_canonical(None)
-    canonical = mapping.get(correction.question)
+    canonical = exam.canonical_of(correction.question, sheet.form)
     if canonical is None:
         return []
     question = exam.question(canonical)
