@@ -6,8 +6,13 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+from typing import IO
 
 __all__ = ["BlobStore"]
+
+
+class _TooLarge(Exception):
+    pass
 
 
 class BlobStore:
@@ -39,6 +44,38 @@ class BlobStore:
             Path(tmp).unlink(missing_ok=True)
             raise
         return sha
+
+    def put_stream(self, stream: IO[bytes], limit: int, chunk: int = 1 << 20) -> tuple[str, int] | None:
+        """Store what ``stream`` holds, hashing it as it is copied in chunks (memory stays at one chunk,
+        whatever the file's size); None, and nothing stored, when it holds more than ``limit`` bytes.
+        Returns (SHA-256, size)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        digest, size = hashlib.sha256(), 0
+        fd, tmp = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                while block := stream.read(chunk):
+                    size += len(block)
+                    if size > limit:
+                        raise _TooLarge
+                    digest.update(block)
+                    handle.write(block)
+                handle.flush()
+                os.fsync(handle.fileno())
+            sha = digest.hexdigest()
+            target = self.path(sha)
+            if target.exists():
+                Path(tmp).unlink()
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(tmp, target)
+            return sha, size
+        except _TooLarge:
+            Path(tmp).unlink(missing_ok=True)
+            return None
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
 
     def read(self, sha256: str) -> bytes:
         return self.path(sha256).read_bytes()

@@ -104,22 +104,38 @@ def _unsupported(head: bytes) -> str:
             f"the type is recognised from the content, not the name")
 
 
-def _take(intake: _Intake, name: str, data: bytes, service: Service) -> None:
-    """Check one file's content and store it, or refuse it with the reason."""
+class _Rejoined:
+    """A stream's first bytes (already read, to recognise the file) followed by the rest of it."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]):
+        self.head, self.rest = head, rest
+
+    def read(self, size: int = -1) -> bytes:
+        if self.head:
+            block, self.head = self.head, b""
+            return block
+        return self.rest.read(size)
+
+
+def _take(intake: _Intake, name: str, stream: IO[bytes], service: Service) -> None:
+    """Check one file's content and store it (streamed: memory stays small whatever its size), or refuse it
+    with the reason."""
     from omr.load import sniff_format
 
     limit = service.settings.max_file_bytes
-    if not data:
+    head = stream.read(_HEAD_BYTES)
+    if not head:
         intake.refuse(name, "empty file (0 bytes)")
         return
-    if len(data) > limit:
+    fmt = sniff_format(head)
+    if fmt is None:
+        intake.refuse(name, _unsupported(head))
+        return
+    stored = service.blobs.put_stream(_Rejoined(head, stream), limit)
+    if stored is None:
         intake.refuse(name, f"file of more than {_size(limit)}: larger than the limit")
         return
-    fmt = sniff_format(data[:_HEAD_BYTES])
-    if fmt is None:
-        intake.refuse(name, _unsupported(data[:_HEAD_BYTES]))
-        return
-    intake.stored.append(_Stored(name, service.blobs.put(data), len(data), MEDIA_TYPES[fmt]))
+    intake.stored.append(_Stored(name, stored[0], stored[1], MEDIA_TYPES[fmt]))
 
 
 def _is_zip(handle: IO[bytes]) -> bool:
@@ -172,13 +188,11 @@ def _take_zip(intake: _Intake, name: str, handle: IO[bytes], settings: Settings,
                                       f"(a zip bomb?)")
                 continue
             try:
+                # Streamed: the member's CRC is checked as it is read, and at most the limit is kept.
                 with archive.open(info) as opened:
-                    # At most the declared size comes out (and the CRC is checked); the +1 notices a lying header.
-                    data = opened.read(settings.max_file_bytes + 1)
+                    _take(intake, member, opened, service)
             except _ZIP_ERRORS as error:
                 intake.refuse(member, f"cannot extract from the zip archive: {error}")
-                continue
-            _take(intake, member, data, service)
 
 
 def _count_files(uploads: list[UploadFile]) -> int:
@@ -209,7 +223,7 @@ def _intake(uploads: list[UploadFile], service: Service) -> _Intake:
             intake.refuse(name, f"file of {_size(upload.size)} larger than the limit of "
                                 f"{_size(settings.max_file_bytes)}")
             continue
-        _take(intake, name, upload.file.read(settings.max_file_bytes + 1), service)
+        _take(intake, name, upload.file, service)
     return intake
 
 

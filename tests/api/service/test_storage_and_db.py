@@ -90,6 +90,18 @@ def test_blob_store_is_content_addressed_and_write_once(tmp_path):
             store.path(bad)
 
 
+def test_blob_store_streams_without_holding_the_file(tmp_path):
+    import io
+
+    store = BlobStore(tmp_path / "blobs")
+    data = bytes(range(256)) * 40_000  # ~10 MB, copied in 64 KiB chunks
+    sha, size = store.put_stream(io.BytesIO(data), limit=len(data), chunk=1 << 16)
+    assert (sha, size) == (hashlib.sha256(data).hexdigest(), len(data)) and store.read(sha) == data
+    assert store.put_stream(io.BytesIO(data), limit=len(data)) == (sha, size)  # stored once
+    assert store.put_stream(io.BytesIO(data + b"!"), limit=len(data)) is None  # one byte over: nothing kept
+    assert sorted(p.name for p in store.root.rglob("*") if p.is_file()) == [sha]
+
+
 def test_secrets_are_stored_only_as_hashes():
     key, prefix, key_hash = new_api_key()
     assert key.startswith("yj_") and prefix == key_prefix(key) and key_hash == secret_hash(key)
