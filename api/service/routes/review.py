@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 from api.service import audit, grading_runs
 from api.service.deps import (CurrentPrincipal, ReadSession, RowId, ServiceDep, WriteSession, not_found,
                               of_school, require_roles, school_of)
-from api.service.models import AuditEntry, BatchFile, Blob, Correction, Exam, Page, Sheet
+from api.service.models import AuditEntry, Batch, BatchFile, Blob, Correction, Exam, Page, Sheet
 from api.service.schemas.review import (AppliedCorrectionPublic, AuditPage, AuditPublic, CorrectionPublic,
-                                        CorrectionsCreate, CorrectionsResult, PagePublic, PageResolve, ReviewItem,
-                                        ReviewPage, SheetPublic)
+                                        CorrectionsCreate, CorrectionsResult, PagePublic, PageResolve,
+                                        RejectedUpload, ReviewItem, ReviewPage, SheetPublic)
 from api.service.processing import overlay_jpeg
 from api.service.security import Principal
 
@@ -138,6 +138,7 @@ def review_queue(principal: CurrentPrincipal, session: ReadSession, school_id: S
         sheets_query = sheets_query.where(Sheet.batch_id == batch_id)
         pages_query = pages_query.where(Page.batch_id == batch_id)
     kind, after = (cursor[0], int(cursor[1:])) if cursor else ("s", 0)
+    rejected = [] if cursor else _rejected_files(session, school, exam_id, batch_id)
     items: list[ReviewItem] = []
     if kind == "s":
         sheets = session.scalars(sheets_query.where(Sheet.id > after).order_by(Sheet.id).limit(limit + 1)).all()
@@ -146,7 +147,7 @@ def review_queue(principal: CurrentPrincipal, session: ReadSession, school_id: S
                                 fix=[_fix(r) for r in s.reasons or []], page_ids=list(s.page_ids or []))
                      for s in sheets[:limit])
         if len(sheets) > limit:
-            return ReviewPage(items=items, next_cursor=f"s{sheets[limit - 1].id}")
+            return ReviewPage(items=items, next_cursor=f"s{sheets[limit - 1].id}", rejected_files=rejected)
         after = 0
     room = limit - len(items)
     pages = session.execute(pages_query.where(Page.id > after).order_by(Page.id).limit(room + 1)).all()
@@ -157,7 +158,28 @@ def review_queue(principal: CurrentPrincipal, session: ReadSession, school_id: S
     next_cursor = None
     if len(pages) > room:
         next_cursor = f"p{pages[room - 1][0].id}" if room else f"p{after}"
-    return ReviewPage(items=items, next_cursor=next_cursor)
+    return ReviewPage(items=items, next_cursor=next_cursor, rejected_files=rejected)
+
+
+#: Refused files listed with the first page of the queue, at most (they are also in each batch's ``rejected``).
+_REJECTED_SHOWN = 500
+
+
+def _rejected_files(session: Session, school: str, exam_id: int | None, batch_id: str | None
+                    ) -> list[RejectedUpload]:
+    """Files refused at upload in the school's batches (newest first): nothing may be lost without a word."""
+    query = select(Batch.id, Batch.exam_id, Batch.rejected).where(Batch.school_id == school)
+    if exam_id is not None:
+        query = query.where(Batch.exam_id == exam_id)
+    if batch_id is not None:
+        query = query.where(Batch.id == batch_id)
+    shown: list[RejectedUpload] = []
+    for batch, exam, refused in session.execute(query.order_by(Batch.created_at.desc(), Batch.id)):
+        for entry in refused or []:
+            if len(shown) == _REJECTED_SHOWN:
+                return shown
+            shown.append(RejectedUpload(batch_id=batch, exam_id=exam, file=entry["file"], reason=entry["reason"]))
+    return shown
 
 
 # --- sheets and pages ----------------------------------------------------------------------------------------------

@@ -34,8 +34,19 @@ class ReviewItem(Output):
     page_ids: list[int]
 
 
+class RejectedUpload(Output):
+    """A file refused at upload (not a scan, a zip bomb, too large ...): nothing was read from it, so it is
+    rescanned or sent again in a batch of its own."""
+
+    batch_id: str
+    exam_id: int
+    file: str
+    reason: str
+
+
 class ReviewPage(Page[ReviewItem]):
-    pass
+    rejected_files: list[RejectedUpload] = Field(
+        default_factory=list, description="files refused at upload, newest batch first (on the first page only)")
 
 
 class CorrectionItem(Input):

@@ -77,7 +77,11 @@ def test_hostile_corpus_is_refused_or_reported_and_good_pages_still_read(client,
     # Every unreadable page is in the review queue with its reason.
     queue = client.get("/api/v1/review", headers=city.a.teacher, params={"batch_id": batch["id"]})
     assert queue.status_code == 200
-    assert str(queue.json()).count("exceeds") >= 3
+    assert str(queue.json()["items"]).count("exceeds") >= 3
+    # And so is every file refused at the door: nothing uploaded goes unmentioned.
+    listed = {(r["file"], r["reason"]) for r in queue.json()["rejected_files"]}
+    assert listed == {(r["file"], r["reason"]) for r in batch["rejected"]}
+    assert client.get("/api/v1/review", headers=city.b.teacher).json()["rejected_files"] == []
 
 
 def test_too_many_files_is_413_and_nothing_is_stored(client, service, city, settings):
