@@ -1,6 +1,6 @@
 """Service load: scanner stations uploading to `yuejuan serve` while teachers watch progress.
 
-Starts `yuejuan serve` on 127.0.0.1 (a temporary data folder, SQLite, ``--workers 2``), creates a school, keys and
+Starts `yuejuan serve` on 127.0.0.1 (a temporary data folder, SQLite or ``--database-url``, ``--workers 2``), creates a school, keys and
 a teacher, simulates N answer sheets (JPEG, typical scanner profile), and lets K concurrent "stations" (threads
 with httpx) upload their share in batches of ~20 files while a reader thread asks ``GET /batches/{id}`` and
 ``GET /exams`` over and over. Prints:
@@ -15,6 +15,7 @@ Bounded: it stops by itself (``--timeout``) and talks to loopback only. Run as::
 
     .venv/bin/python benchmarks/service_load.py                 # 200 sheets, 4 stations
     .venv/bin/python benchmarks/service_load.py --count 60      # a quick check
+    .venv/bin/python benchmarks/service_load.py --database-url "$(scripts/pg-throwaway start /tmp/pg)"
 """
 
 from __future__ import annotations
@@ -90,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2, help="OMR worker processes of the server")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
+    parser.add_argument("--database-url", default=None, metavar="URL",
+                        help="an empty database for the server, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/"
+                             "bench (default: SQLite in the temporary data folder)")
     args = parser.parse_args(argv)
 
     import httpx
@@ -109,10 +113,10 @@ def main(argv: list[str] | None = None) -> int:
         truth = {e["file"]: e["student_id"] for e in manifest["pages"]}
         print(f"service load: {args.count} sheets (JPEG, typical profile, {sum(len(d) for _, d in scans) / 2**20:.0f} "
               f"MiB), {args.stations} stations, batches of {args.batch_size}, {args.workers} workers, "
-              f"{os.cpu_count()} cores")
+              f"{os.cpu_count()} cores, {'PostgreSQL' if args.database_url else 'SQLite'}")
         print(f"  simulate scans (not counted)          {time.perf_counter() - started:8.1f} s")
 
-        service = open_service(Settings(data_dir=data, workers=0, _env_file=None))
+        service = open_service(Settings(data_dir=data, workers=0, database_url=args.database_url, _env_file=None))
         add_school(service, SCHOOL, "第一中学")
         add_user(service, "teacher", PASSWORD, "teacher", SCHOOL)
         stations = [{"X-API-Key": add_api_key(service, "station", SCHOOL, f"station {i + 1}")}
@@ -124,6 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         env = {**os.environ, "YUEJUAN_DATA_DIR": str(data)}
         for name in ("YUEJUAN_DATABASE_URL", "YUEJUAN_DASK_SCHEDULER"):
             env.pop(name, None)
+        if args.database_url:
+            env["YUEJUAN_DATABASE_URL"] = args.database_url
         log_path = work_dir / "serve.log"
         log = open(log_path, "wb")
         server = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers",
@@ -239,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
 
         from api.service.models import BatchFile, Page, Sheet
 
-        service = open_service(Settings(data_dir=data, workers=0, _env_file=None), migrate_schema=False)
+        service = open_service(Settings(data_dir=data, workers=0, database_url=args.database_url, _env_file=None),
+                               migrate_schema=False)
         with service.db.read() as session:
             first_page, last_page = session.execute(select(func.min(Page.created_at), func.max(Page.created_at))).one()
             pages = session.scalar(select(func.count()).select_from(Page))
