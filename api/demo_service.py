@@ -20,13 +20,14 @@ from api.service.bootstrap import add_api_key, add_school, add_user
 from api.service.context import open_service
 from api.service.settings import Settings
 
-__all__ = ["service_round_trip"]
+__all__ = ["service_round_trip", "free_port"]
 
 API = "/api/v1"
 _ADMIN_PASSWORD = "demo-admin-password"
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 now (for a server started on loopback)."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -66,7 +67,7 @@ def service_round_trip(out: Path, uploads: list[Path], roster: Path, exam_json: 
     finally:
         service.close()
 
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "YUEJUAN_DATA_DIR": str(data_dir)}
     env.pop("YUEJUAN_DATABASE_URL", None)
     command = [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]

@@ -1,9 +1,9 @@
 """Service load: scanner stations uploading to `yuejuan serve` while teachers watch progress.
 
-Starts `yuejuan serve` on 127.0.0.1 (a temporary data folder, SQLite or ``--database-url``, ``--workers 2``), creates a school, keys and
-a teacher, simulates N answer sheets (JPEG, typical scanner profile), and lets K concurrent "stations" (threads
-with httpx) upload their share in batches of ~20 files while a reader thread asks ``GET /batches/{id}`` and
-``GET /exams`` over and over. Prints:
+Starts `yuejuan serve` on 127.0.0.1 (a temporary data folder, SQLite or ``--database-url``, ``--workers 2``),
+creates a school, keys and a teacher, simulates N answer sheets (JPEG, typical scanner profile), and lets K
+concurrent "stations" (threads with httpx) upload their share in batches of ~20 files while a reader thread asks
+``GET /batches/{id}`` and ``GET /exams`` over and over. Prints:
 
 * sustained pages/s from the first upload to the last page read (upload-to-result),
 * p50 / p99 latency of the read queries made while uploads run (and, separately, while the last pages are
@@ -25,7 +25,6 @@ import datetime as dt
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,12 +37,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 SCHOOL = "3433000101"
 PASSWORD = "benchmark password"
 EXAM = Path(__file__).resolve().parents[1] / "grading" / "samples" / "cn-a4-55-exam.json"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _percentile(values: list[float], share: float) -> float:
@@ -98,6 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import httpx
 
+    from api.demo_service import free_port
     from api.service.bootstrap import add_api_key, add_school, add_user
     from api.service.context import open_service
     from api.service.settings import Settings
@@ -124,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
         municipal = {"X-API-Key": add_api_key(service, "municipal")}
         service.close()
 
-        port = _free_port()
+        port = free_port()
         env = {**os.environ, "YUEJUAN_DATA_DIR": str(data)}
         for name in ("YUEJUAN_DATABASE_URL", "YUEJUAN_DASK_SCHEDULER"):
             env.pop(name, None)

@@ -1,34 +1,18 @@
 """The test suite's own PostgreSQL (tests/postgres.py, scripts/pg-throwaway) works: a server that answers, a
 database that takes tables, and a stop that really stops it."""
 
-import importlib.util
 import os
-import sys
-from pathlib import Path
 
 import psycopg
 import pytest
-
-
-def _load_pg_helpers():
-    # tests/ is not a package, so load tests/postgres.py by path, under a name nothing else uses.
-    name = "yuejuan_tests_postgres"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name("postgres.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-pg = _load_pg_helpers()
 
 
 def _libpq(url: str) -> str:
     return url.replace("postgresql+psycopg", "postgresql", 1)
 
 
-def test_throwaway_postgres_cluster():
+def test_throwaway_postgres_cluster(pg_helpers):
+    pg = pg_helpers
     url = os.environ.get(pg.URL_ENV)
     stop = None
     if not url:

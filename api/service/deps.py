@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, TypeVar
 
-from fastapi import Depends, HTTPException, Path, Request, Security, status
+from fastapi import Depends, HTTPException, Path, Query, Request, Security, status
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -17,8 +17,11 @@ from api.service.settings import Settings
 
 T = TypeVar("T")
 
-__all__ = ["of_school", "RowId", "ServiceDep", "SettingsDep", "ReadSession", "WriteSession", "CurrentPrincipal", "require_roles",
-           "require_scope", "school_of", "not_found"]
+__all__ = ["of_school", "RowId", "SchoolQuery", "STAFF", "ServiceDep", "SettingsDep", "ReadSession", "WriteSession",
+           "CurrentPrincipal", "require_roles", "require_scope", "school_of", "not_found"]
+
+#: The school a municipal request acts on (school users may name only their own).
+SchoolQuery = Annotated[str | None, Query(pattern=r"^\d{10}$", description="municipal system: which school")]
 
 #: A row id in a path: bounded, so a huge number is a 422, not an overflow inside the database driver.
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
@@ -94,6 +97,10 @@ def require_roles(*roles: str):
         return principal
 
     return Depends(check)
+
+
+#: People of a school and the municipal system: everyone but scanner stations.
+STAFF = require_roles("teacher", "school_admin", "municipal")
 
 
 def require_scope(scope: str):

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.service import audit
-from api.service.deps import (CurrentPrincipal, ReadSession, RowId, SettingsDep, WriteSession, not_found,
-                              of_school, require_roles, require_scope, school_of)
+from api.service.deps import (CurrentPrincipal, ReadSession, RowId, STAFF, SchoolQuery, SettingsDep, WriteSession,
+                              not_found, of_school, require_roles, require_scope, school_of)
 from api.service.models import AccessToken, ApiKey, School, SchoolClass, Student, User, as_utc, utcnow
 from api.service.schemas.admin import (ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ClassCreate, ClassPublic,
                                        RosterImportResult, SchoolCreate, SchoolPublic, StudentCreate,
@@ -21,9 +21,7 @@ from api.service.security import SCOPES, Principal, hash_password, new_api_key, 
 from api.service.uploaded import uploaded_table
 
 router = APIRouter()
-SchoolQuery = Annotated[str | None, Query(pattern=r"^\d{10}$", description="municipal system: which school")]
 ADMINS = require_roles("school_admin", "municipal")
-STAFF = require_roles("teacher", "school_admin", "municipal")
 
 
 def _school_exists(session: Session, school_id: str) -> None:

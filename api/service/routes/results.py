@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.service import audit, grading_runs
-from api.service.deps import (CurrentPrincipal, ReadSession, RowId, SettingsDep, WriteSession, not_found,
-                              require_roles, require_scope, school_of)
+from api.service.deps import (CurrentPrincipal, ReadSession, RowId, STAFF, SchoolQuery, SettingsDep, WriteSession,
+                              not_found, require_scope, school_of)
 from api.service.models import Exam, GradeRun, School, ScoreCell, StudentResult
 from api.service.routes.exams import owned_exam, visible_exam
 from api.service.schemas.results import (GradeRequest, GradeRunPublic, KeyChangeCreate, KeyChangeResult,
@@ -26,8 +26,6 @@ from api.service.schemas.results import (GradeRequest, GradeRunPublic, KeyChange
 from api.service.security import Principal
 
 router = APIRouter(tags=["results"])
-STAFF = require_roles("teacher", "school_admin", "municipal")
-SchoolQuery = Annotated[str | None, Query(pattern=r"^\d{10}$", description="municipal system: which school")]
 ClassName = Annotated[str, Query(min_length=1, max_length=100)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

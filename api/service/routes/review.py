@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.service import audit, grading_runs
-from api.service.deps import (CurrentPrincipal, ReadSession, RowId, ServiceDep, WriteSession, not_found,
-                              of_school, require_roles, school_of)
+from api.service.deps import (CurrentPrincipal, ReadSession, RowId, STAFF, SchoolQuery, ServiceDep, WriteSession,
+                              not_found, of_school, require_roles, school_of)
 from api.service.models import AuditEntry, Batch, BatchFile, Blob, Correction, Exam, Page, Sheet
 from api.service.schemas.review import (AppliedCorrectionPublic, AuditPage, AuditPublic, CorrectionPublic,
                                         CorrectionsCreate, CorrectionsResult, PagePublic, PageResolve,
@@ -27,9 +27,7 @@ from api.service.processing import overlay_jpeg
 from api.service.security import Principal
 
 router = APIRouter(tags=["review"])
-STAFF = require_roles("teacher", "school_admin", "municipal")
 REVIEWERS = require_roles("teacher", "school_admin")
-SchoolQuery = Annotated[str | None, Query(pattern=r"^\d{10}$", description="municipal system: which school")]
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 _YES = ("1", "yes", "true", "是", "y")

@@ -3,11 +3,8 @@ with two schools and every kind of caller, and scans made by the project's own s
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -18,22 +15,11 @@ from api.service.settings import Settings
 from service_city import City, make_city  # noqa: F401 (City: the fixture's type)
 
 
-def _pg_helpers():
-    # tests/ is not a package: load tests/postgres.py by path (as tests/test_postgres_cluster.py does).
-    name = "yuejuan_tests_postgres"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, Path(__file__).resolve().parents[2] / "postgres.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
 @pytest.fixture(scope="session")
-def pg_server_url():
+def pg_server_url(pg_helpers):
     """The URL of a PostgreSQL server for the tests: ``YUEJUAN_TEST_DATABASE_URL`` (what .ci/run starts), else
     a throw-away cluster of our own; skipped when neither can be had, unless ``YUEJUAN_REQUIRE_POSTGRES``."""
-    pg = _pg_helpers()
+    pg = pg_helpers
     url = os.environ.get(pg.URL_ENV)
     if url:
         yield url

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 
@@ -15,18 +14,13 @@ import psutil
 import pytest
 
 from api.cli import main
+from api.demo_service import free_port
 
 from service_city import SAMPLE_EXAM
 from jobs_helpers import upload, wait_for
 
 SCHOOL = "3433000101"
 PASSWORD = "correct horse battery"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _admin(capsys, *args: str) -> tuple[int, str, str]:
@@ -77,7 +71,7 @@ def credentials(tmp_path, monkeypatch, capsys):
 
 def test_serve_reads_an_upload_restarts_a_dead_worker_and_stops_cleanly(tmp_path, credentials, simulated_scans):
     data, station, municipal = credentials
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "YUEJUAN_DATA_DIR": str(data), "YUEJUAN_POLL_SECONDS": "0.05"}
     env.pop("YUEJUAN_DATABASE_URL", None)
     env.pop("YUEJUAN_DASK_SCHEDULER", None)
