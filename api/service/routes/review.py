@@ -8,7 +8,6 @@ these routes (403); corrections are made by people (teachers, school admins), ne
 from __future__ import annotations
 
 import re
-from functools import lru_cache
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -23,7 +22,7 @@ from api.service.models import AuditEntry, Batch, BatchFile, Blob, Correction, E
 from api.service.schemas.review import (AppliedCorrectionPublic, AuditPage, AuditPublic, CorrectionPublic,
                                         CorrectionsCreate, CorrectionsResult, PagePublic, PageResolve,
                                         RejectedUpload, ReviewItem, ReviewPage, SheetPublic)
-from api.service.processing import overlay_jpeg
+from api.service.processing import overlay_jpeg, prepared_template
 from api.service.security import Principal
 
 router = APIRouter(tags=["review"])
@@ -269,23 +268,12 @@ def page_image(page_id: RowId, principal: CurrentPrincipal, session: ReadSession
     return Response(_png(image), media_type="image/png", headers=_IMAGE_HEADERS)
 
 
-@lru_cache(maxsize=4)
-def _prepared(template_json: str):
-    """A prepared template (about half a second to make), kept for the templates in use."""
-    from omr.profile import ScannerProfile
-    from omr.read import prepare_template
-    from omr.template import Template
-
-    return prepare_template(Template.model_validate_json(template_json), ScannerProfile())
-
-
 @router.get("/pages/{page_id}/overlay", response_class=Response, dependencies=[STAFF],
             responses={200: {"content": {"image/jpeg": {}},
                              "description": "the page with what OMR read drawn on it"}})
 def page_overlay(page_id: RowId, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep) -> Response:
     """The audit overlay: the stored one, else the page read again and drawn now (filled bubbles green,
     uncertain orange, multiple red, with the page's status and reasons)."""
-    import json
 
     from omr.batch import decode_min_side_px
     from omr.read import read_page
@@ -298,7 +286,7 @@ def page_overlay(page_id: RowId, principal: CurrentPrincipal, session: ReadSessi
                             media_type=stored.media_type if stored is not None else "image/jpeg")
     exam = session.get(Exam, file.exam_id)
     path = _stored_file(service, file)
-    prepared = _prepared(json.dumps(exam.template, sort_keys=True))
+    prepared = prepared_template(exam.template)  # the workers' own cache of prepared templates
     image = _decode(service, path, page.page_index, decode_min_side_px(prepared.template))
     if image is None:
         raise not_found("the page cannot be decoded: " + "; ".join(page.reasons or ["not an image"]))

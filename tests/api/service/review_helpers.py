@@ -14,20 +14,11 @@ from pathlib import Path
 import numpy as np
 
 from api.service.models import Batch, BatchFile, Blob, Exam, Job, Page, Sheet, utcnow
+from api.service.processing import prepared_template
+from api.service.routes.batches import MEDIA_TYPES
 from api.service.sheets import assemble_batch
 
 CLASS_1, CLASS_2 = "高一(1)班", "高一(2)班"
-_MEDIA = {"jpeg": "image/jpeg", "png": "image/png", "bmp": "image/bmp", "tiff": "image/tiff",
-          "pdf": "application/pdf"}
-
-
-@lru_cache(maxsize=2)
-def prepared_template(template_json: str):
-    from omr.profile import ScannerProfile
-    from omr.read import prepare_template
-    from omr.template import Template
-
-    return prepare_template(Template.model_validate_json(template_json), ScannerProfile())
 
 
 @dataclass
@@ -52,14 +43,15 @@ def ingest(service, school_id: str, exam_id: int, files: list[tuple[str, bytes]]
 
     with service.db.read() as session:
         template = session.get(Exam, exam_id).template
-    prepared = prepared_template(json.dumps(template, sort_keys=True))
+    prepared = prepared_template(template)
     out = Ingested(str(uuid.uuid4()))
     with service.db.write() as session, tempfile.TemporaryDirectory() as overlays:
         session.add(Batch(id=out.batch_id, school_id=school_id, exam_id=exam_id, uploaded_by="test:helper",
                           status="done", files_received=len(files), finished_at=utcnow()))
         session.flush()
         for seq, (name, data) in enumerate(files):
-            sha = _blob(service, session, data, _MEDIA.get(sniff_format(data[:2048]) or "", "application/octet-stream"))
+            media_type = MEDIA_TYPES.get(sniff_format(data[:2048]) or "", "application/octet-stream")
+            sha = _blob(service, session, data, media_type)
             file = BatchFile(batch_id=out.batch_id, school_id=school_id, exam_id=exam_id, seq=seq, filename=name,
                              sha256=sha)
             session.add(file)
