@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -28,22 +29,7 @@ class BlobStore:
 
     def put(self, data: bytes) -> str:
         """Store ``data`` (atomically: a crash never leaves a half-written blob); return its SHA-256."""
-        sha = hashlib.sha256(data).hexdigest()
-        target = self.path(sha)
-        if target.exists():
-            return sha
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".incoming-")
-        try:
-            with os.fdopen(fd, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return sha
+        return self.put_stream(io.BytesIO(data), limit=len(data))[0]
 
     def put_stream(self, stream: IO[bytes], limit: int, chunk: int = 1 << 20) -> tuple[str, int] | None:
         """Store what ``stream`` holds, hashing it as it is copied in chunks (memory stays at one chunk,
