@@ -24,12 +24,26 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
+def _nothing_to_read(inputs: list[str], refused: list[tuple[Path, str]]) -> str:
+    """Why a scan of ``inputs`` would read no page at all, in words."""
+    said = f"nothing to read: no image or PDF file in {', '.join(inputs)}"
+    if not refused:
+        return said
+    example, reason = refused[0]
+    return f"{said}; {len(refused)} other file(s), e.g. {example}: {reason}"
+
+
 def run(args: argparse.Namespace) -> int:
-    from omr.batch import ScanOptions, timed_scan
-    from omr.load import collect_inputs
+    from omr.batch import ScanOptions, scan_inputs, timed_scan
     from omr.profile import ScannerProfile, load_profile
     from sample_sheets import resolve_template
 
+    missing = [given for given in args.inputs if not (Path(given).exists() or Path(given).is_symlink())]
+    if missing:  # a mistyped folder is said at once, before any work (and no empty results are written)
+        raise ValueError(f"no such file or folder: {', '.join(missing)}")
+    files, refused = scan_inputs(args.inputs)
+    if not files:
+        raise ValueError(_nothing_to_read(args.inputs, refused))
     template = resolve_template(args.template)
     profile = load_profile(args.profile) if args.profile else ScannerProfile()
     out = Path(args.out)
@@ -38,7 +52,6 @@ def run(args: argparse.Namespace) -> int:
         crops_dir=str(out / "crops") if args.crops else None,
         reduce=not args.crops,  # crops go to teachers for online marking: decode at the scan's full resolution
     )
-    files, _ = collect_inputs(args.inputs)
     bar = None
     if not args.no_progress:
         from tqdm import tqdm

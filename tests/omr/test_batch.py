@@ -460,3 +460,24 @@ def test_overlays_and_crops_of_same_named_files_do_not_collide(tmp_path, a4, a4_
     a_jpg, a_png, b_jpg = (cv2.imread(p.overlay, cv2.IMREAD_GRAYSCALE) for p in pages)
     assert a_jpg.shape == a_png.shape == b_jpg.shape
     assert cv2.absdiff(a_jpg, b_jpg).mean() > cv2.absdiff(a_jpg, a_png).mean()
+
+
+@pytest.mark.parametrize("name", ["batch-0001-p1.truth.json", "manifest.json", "results.jsonl", "results.csv",
+                                  "exceptions.csv", "Thumbs.db", "desktop.ini", ".DS_Store", "._scan1.jpg"])
+def test_known_side_files_in_a_folder_are_skipped_quietly(tmp_path, name):
+    from omr.batch import is_side_file, scan_inputs
+
+    (tmp_path / name).write_bytes(b"{}\n")
+    (tmp_path / "notes.txt").write_bytes(b"not a scan\n")
+    assert is_side_file(tmp_path / name)
+    files, refused = scan_inputs([tmp_path])
+    assert files == [] and refused == [(tmp_path / "notes.txt", refused[0][1])]
+    # Named on its own, the same file is the person's request: it is refused with its reason, not hidden.
+    assert [path for path, _ in scan_inputs([tmp_path / name])[1]] == [tmp_path / name]
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "results.xlsx", "truth.json", "scan.jpg.bak"])
+def test_other_files_are_not_side_files(name):
+    from omr.batch import is_side_file
+
+    assert not is_side_file(name)
