@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import cv2
 
@@ -127,10 +127,11 @@ def scan_file(path: str | Path, prepared: PreparedTemplate, options: ScanOptions
 _WORKER: dict = {}
 
 
-def _init_worker(template_json: str, profile: dict, options: ScanOptions) -> None:
+def _init_worker(template_json: str, profile: dict, options: ScanOptions, others_json: tuple[str, ...] = ()) -> None:
     cv2.setNumThreads(1)  # one page per process; OpenCV's own threads would only contend
     template = Template.model_validate_json(template_json)
-    _WORKER["prepared"] = prepare_template(template, ScannerProfile(**profile))
+    others = [Template.model_validate_json(text) for text in others_json]
+    _WORKER["prepared"] = prepare_template(template, ScannerProfile(**profile), others=others)
     _WORKER["options"] = options
 
 
@@ -140,8 +141,11 @@ def _worker_scan(path: str) -> list[dict]:
 
 def scan_batch(inputs: Iterable[str | Path], template: Template, *, profile: ScannerProfile | None = None,
                workers: int | None = None, options: ScanOptions = ScanOptions(),
-               progress: Callable[[int], None] | None = None) -> tuple[list[PageResult], list[tuple[str, str]]]:
+               progress: Callable[[int], None] | None = None, other_templates: Sequence[Template] = (),
+               ) -> tuple[list[PageResult], list[tuple[str, str]]]:
     """Read every page of every input (files or folders, recursively), in input order.
+
+    A page of one of ``other_templates`` (another exam's cards in the pile) is named as such in its reason.
 
     Returns the page results and the inputs refused before reading (path, reason); known side files inside
     folders (the simulator's truth, yuejuan's outputs, ``Thumbs.db`` ...) are left out quietly (see
@@ -155,7 +159,7 @@ def scan_batch(inputs: Iterable[str | Path], template: Template, *, profile: Sca
     workers = workers or os.cpu_count() or 1
     pages: list[PageResult] = []
     if workers <= 1 or len(files) <= 1:
-        prepared = prepare_template(template, profile)
+        prepared = prepare_template(template, profile, others=other_templates)
         for path in files:
             batch = scan_file(path, prepared, options)
             pages.extend(batch)
@@ -163,7 +167,8 @@ def scan_batch(inputs: Iterable[str | Path], template: Template, *, profile: Sca
                 progress(len(batch))
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                 initargs=(template.model_dump_json(), asdict(profile), options)) as pool:
+                                 initargs=(template.model_dump_json(), asdict(profile), options,
+                                           tuple(t.model_dump_json() for t in other_templates))) as pool:
             for batch in pool.map(_worker_scan, [str(f) for f in files], chunksize=4):
                 pages.extend(page_result_from_dict(d) for d in batch)
                 if progress:

@@ -36,7 +36,7 @@ def _nothing_to_read(inputs: list[str], refused: list[tuple[Path, str]]) -> str:
 def run(args: argparse.Namespace) -> int:
     from omr.batch import ScanOptions, scan_inputs, timed_scan
     from omr.profile import ScannerProfile, load_profile
-    from sample_sheets import resolve_template
+    from sample_sheets import bundled_templates, resolve_template
 
     missing = [given for given in args.inputs if not (Path(given).exists() or Path(given).is_symlink())]
     if missing:  # a mistyped folder is said at once, before any work (and no empty results are written)
@@ -45,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         raise ValueError(_nothing_to_read(args.inputs, refused))
     template = resolve_template(args.template)
+    # The bundled cards are the other templates a page could come from: such a page is named, not just unread.
+    others = [other for other in map(resolve_template, bundled_templates()) if other.id != template.id]
     profile = load_profile(args.profile) if args.profile else ScannerProfile()
     out = Path(args.out)
     options = ScanOptions(
@@ -63,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update(1)
 
     summary, _, _ = timed_scan(args.inputs, template, out, profile=profile, workers=args.workers,
-                               options=options, progress=progress)
+                               options=options, progress=progress, other_templates=others)
     if bar is not None:
         bar.close()
     print(summary.line())

@@ -364,3 +364,19 @@ def test_a_simulated_folder_scans_without_listing_its_truth_files(tmp_path):
     _, rows = _read_csv(tmp_path / "out" / "exceptions.csv")
     refused = [r["source"] for r in rows if r["page"] == ""]
     assert refused == [str(scans / "todo.txt")]
+
+
+def test_cards_of_another_bundled_template_are_named_in_exceptions(tmp_path):
+    """A3 cards scanned with --template cn-a4-55 (two worker processes): each page says whose page it is."""
+    scans = tmp_path / "scans"
+    code, _, stderr = _run(["simulate", "--template", "cn-a3-100", "--count", "1", "--seed", "4", "--out",
+                            str(scans), "--format", "png"])
+    assert code == 0, stderr
+    code, stdout, stderr = _run(["scan", str(scans), "--template", "cn-a4-55", "--out", str(tmp_path / "out"),
+                                 "--no-progress", "--workers", "2"])
+    assert code == 0, stderr
+    assert SUMMARY.match(stdout.strip()).groups()[:6] == ("2", "0", "0", "0", "2", "0")
+    _, rows = _read_csv(tmp_path / "out" / "exceptions.csv")
+    assert sorted((r["page"], r["reason"]) for r in rows) == [
+        ("1", f"page of another template cn-a3-100 (code 202, page {n}): 其他答题卡模板的页面 (cn-a3-100 第 {n} 页), "
+              "不属于本次扫描的模板") for n in (1, 2)]
