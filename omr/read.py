@@ -51,7 +51,7 @@ class PreparedPage:
     score_max: dict[str, float]  # score-box field id -> the question's full marks
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class KnownPage:
     """A page of another template, kept only to recognise it: its anchors and its identity strip."""
 
