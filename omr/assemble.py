@@ -8,10 +8,12 @@ it lacks, so nothing is dropped.
 
 Runs are chosen for the whole batch at once (dynamic programming): as many complete sheets as possible, then as
 few sheets as possible against the batch's direction, then as few sheets as possible. The batch's direction is
-front first unless more of the sheets that both directions agree on were fed back first. So a card fed back to front in a batch fed front first still makes one sheet,
-while a lone page 2 before a complete card (whose page 1 was lost) is not paired with that card's page 1 -- and
-a whole batch fed back to front with a lost page is paired the back-first way. A student id on two sheets flags
-both.
+front first unless more of the sheets that both directions agree on were fed back first. So a card fed back to
+front in a batch fed front first still makes one sheet, while a lone page 2 before a complete card (whose page 1
+was lost) is not paired with that card's page 1 -- and a whole batch fed back to front with a lost page is paired
+the back-first way. Where pages carry no student id this is the likelier reading, not a certainty: a lost page
+can still pair two students' pages, as it could when only front-first runs were taken. A student id on two
+sheets flags both.
 """
 
 from __future__ import annotations
