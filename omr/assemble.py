@@ -77,24 +77,26 @@ def _run_direction(numbers: list[int], page_count: int) -> int | None:
     return None
 
 
-def _ids_agree(pages: list[PageResult]) -> bool:
-    return len({page.student_id for page in pages if page.student_id}) <= 1
-
-
 def _partition(pages: list[PageResult], page_count: int, direction: int) -> list[tuple[int, int]]:
     """Spans [start, end) of ``pages`` that make the sheets: most complete sheets, then fewest against
     ``direction``, then fewest sheets (see the module docstring)."""
+    numbers = [page.page for page in pages]
+    ids = [page.student_id or None for page in pages]
     # best[i]: (complete, -against, -sheets) of the best split of pages[:i], and where its last sheet starts
     best: list[tuple[tuple[int, int, int], int]] = [((0, 0, 0), 0)]
     for end in range(1, len(pages) + 1):
         options = []
-        for start in range(max(0, end - page_count), end):
-            numbers = [page.page for page in pages[start:end]]
-            run = _run_direction(numbers, page_count)
-            if run is None or not _ids_agree(pages[start:end]):
+        seen_id = None
+        for start in range(end - 1, max(0, end - page_count) - 1, -1):  # the last sheet, growing backwards
+            if ids[start] is not None:
+                if seen_id is not None and ids[start] != seen_id:
+                    break  # two students' ids: no longer run can be one sheet either
+                seen_id = ids[start]
+            run = _run_direction(numbers[start:end], page_count)
+            if run is None:
                 continue
             (complete, against, count), _ = best[start]
-            options.append(((complete + (len(numbers) == page_count), against - (run == -direction), count - 1),
+            options.append(((complete + (end - start == page_count), against - (run == -direction), count - 1),
                             start))
         best.append(max(options))  # a single page is always a sheet, so there is an option
     spans, end = [], len(pages)
@@ -117,11 +119,14 @@ def assemble_sheets(pages: list[PageResult], page_count: int) -> tuple[list[Shee
     """
     readable = [page for page in pages if page.status != "error" and page.page is not None]
     unreadable = [page for page in pages if page.status == "error" or page.page is None]
-    forward, backward = _partition(readable, page_count, 1), _partition(readable, page_count, -1)
-    # Where the two readings agree the pages say how the batch was fed; where they differ it is that direction.
-    agreed = [_run_direction([page.page for page in readable[a:b]], page_count)
-              for a, b in set(forward) & set(backward) if b - a > 1]
-    spans = backward if agreed.count(-1) > agreed.count(1) else forward
+    if page_count == 1:
+        spans = [(index, index + 1) for index in range(len(readable))]
+    else:
+        forward, backward = _partition(readable, page_count, 1), _partition(readable, page_count, -1)
+        # Where the two readings agree the pages say how the batch was fed; where they differ, it decides.
+        agreed = [_run_direction([page.page for page in readable[a:b]], page_count)
+                  for a, b in set(forward) & set(backward) if b - a > 1]
+        spans = backward if agreed.count(-1) > agreed.count(1) else forward
     sheets: list[SheetResult] = []
     for start, end in spans:
         sheet = _start(len(sheets), readable[start].template_id or "")
