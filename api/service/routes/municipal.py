@@ -1,7 +1,7 @@
 """The municipal system's view of an exam across the city: aggregates per school, class, question and knowledge
 point from each school's newest grade run, and the paginated export of every student's scores.
 
-Statistics follow ``/shared/reference/statistics.md`` through the analytics functions that implement it:
+Statistics follow ``docs/statistics.md`` through the analytics functions that implement it:
 :func:`analytics.scores.describe` (N, mean, SD with ddof = 1, min, max, median type 7, score rate, 四率 with the
 cut-offs of :data:`analytics.scores.DEFAULT_CUTOFFS`), :func:`analytics.items.item_analysis` (difficulty P = mean /
 points, discrimination D from the upper and lower 27 %), :func:`analytics.diagnosis.knowledge_rates` (score rate
