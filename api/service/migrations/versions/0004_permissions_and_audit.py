@@ -58,13 +58,8 @@ def upgrade() -> None:
     op.add_column('audit_log', sa.Column('address', sa.String(length=64), nullable=True))
 
     bind = op.get_bind()
-    attempts = sa.table('login_attempts', sa.column('kind', sa.String), sa.column('key', sa.String),
-                        sa.column('failures', sa.Integer), sa.column('window_start', sa.DateTime(timezone=True)),
-                        sa.column('locked_until', sa.DateTime(timezone=True)))
-    locks = bind.execute(sa.text("SELECT username, locked_until FROM users WHERE locked_until IS NOT NULL")).all()
-    if locks:
-        op.bulk_insert(attempts, [{"kind": "username", "key": name, "failures": 0, "window_start": until,
-                                   "locked_until": until} for name, until in locks])
+    op.execute('INSERT INTO login_attempts (kind, "key", failures, window_start, locked_until) '
+               "SELECT 'username', username, 0, locked_until, locked_until FROM users WHERE locked_until IS NOT NULL")
     op.drop_column('users', 'locked_until')
     op.drop_column('users', 'failed_logins')
     _rescope(bind, _OLD_MUNICIPAL, _NEW_MUNICIPAL)
