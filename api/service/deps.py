@@ -60,6 +60,10 @@ ReadSession = Annotated[Session, Depends(_read_session)]
 WriteSession = Annotated[Session, Depends(_write_session)]
 
 
+#: Where the gate leaves the authenticated caller for the route (``scope["state"]``).
+PRINCIPAL_STATE = "yuejuan_principal"
+
+
 def _unauthorised(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail, headers={"WWW-Authenticate": "Bearer"})
 
@@ -105,9 +109,6 @@ def get_principal(request: Request, service: ServiceDep, api_key: Annotated[str 
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
-
-#: Where the gate leaves the authenticated caller for the route (``scope["state"]``).
-PRINCIPAL_STATE = "yuejuan_principal"
 
 KIB, MIB = 1024, 1024 * 1024
 #: A roster or key workbook: a few MiB (the batch upload is the big one: :data:`UPLOAD_LIMIT`).

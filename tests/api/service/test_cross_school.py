@@ -34,8 +34,8 @@ def _a_objects(client, service, city, scans) -> dict[str, str]:
     page_id = next(iter(ingested.pages.values()))[0]
     return {"exam_id": str(exam_id), "batch_id": ingested.batch_id, "sheet_id": str(ingested.sheet_ids[0]),
             "page_id": str(page_id), "student_id": str(student.id), "user_id": str(user.id), "key_id": str(key.id),
-            "grant_id": "1", "school_id": city.a.id, "class_name": quote(student.class_name), "student_exam_id": student.exam_id,
-            "_exam_id_text": student.exam_id}
+            "school_id": city.a.id, "class_name": quote(student.class_name), "student_exam_id": student.exam_id,
+            "grant_id": "1", "_exam_id_text": student.exam_id}
 
 
 # (method, path) -> how to try it: a JSON body, or "multipart" for an upload. Paths as the schema writes them.

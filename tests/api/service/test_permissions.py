@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select
 
 from api.service.bootstrap import add_api_key
-from api.service.models import ApiKey, AuditEntry, LoginAttempt, User
+from api.service.models import ApiKey, AuditEntry, LoginAttempt
 from api.service.security import PEOPLE, SCOPES, new_api_key
 
 from review_helpers import CLASS_1, setup_school
@@ -533,8 +533,8 @@ def test_no_body_is_read_before_the_caller_is_known(service, city):
 
 def test_a_body_above_its_routes_limit_is_refused_unread(service, city):
     from api.service.app import create_app
-    from api.service.deps import MIB
 
+    MIB = 1 << 20
     app = create_app(service=service)
     teacher = {**city.a.teacher, "Content-Type": "application/json"}
     # an exam definition takes at most 1 MiB: 56 MiB announced is refused before a byte is read
