@@ -44,6 +44,9 @@ class Gate:
             return
         api = scope["app"]
         rule = _permit_of(api.state.permits, scope)
+        if rule is None and any(route.matches(scope)[0] == Match.FULL for route in api.router.routes):
+            await _answer(403, "this operation declares no permission")(scope, receive, send)  # deny by default
+            return
         service = api.state.service
         limit = rule.body_limit(service.settings) if rule is not None else 0
         if rule is not None and not rule.public:

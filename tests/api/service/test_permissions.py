@@ -129,6 +129,9 @@ def test_an_operation_without_a_declaration_is_refused(service):
     app.include_router(stray)
     with pytest.raises(RuntimeError, match="/api/v1/stray"):
         check_declarations(app)
+    # added behind the check's back, it is still refused, unread
+    assert _through_asgi(app, "POST", f"{API}/stray", {"Content-Length": "2"}, [b"{}"]) == (403, 0)
+    assert _through_asgi(app, "POST", f"{API}/nowhere", {}, []) == (404, 0)
 
 
 # --- the walk: every operation x every caller ------------------------------------------------------------------
