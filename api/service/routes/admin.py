@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
-
 import math
+from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile, status
 from sqlalchemy import select
@@ -47,35 +46,28 @@ def log_in(body: TokenRequest, request: Request, session: WriteSession, settings
     """
     now = utcnow()
     address = client_address(request)
-    origin = _attempts(session, "address", address or "unknown", now)
-    if origin.locked_until is not None and as_utc(origin.locked_until) > now:
+    origin = session.get(LoginAttempt, ("address", _attempt_key(address or "unknown")))
+    if origin is not None and _locked(origin, now):
         wait = math.ceil((as_utc(origin.locked_until) - now).total_seconds())
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed log-ins from this address: "
                             "try again later", headers={"Retry-After": str(max(wait, 1))})
     user = session.scalar(select(User).where(User.username == body.username))
-    name = _attempts(session, "username", body.username, now)
+    name = session.get(LoginAttempt, ("username", _attempt_key(body.username)))
     actor = f"user:{body.username}" if user is not None else "anonymous"
     school = user.school_id if user is not None else None
-    if name.locked_until is not None and as_utc(name.locked_until) > now:
+    if name is not None and _locked(name, now):
         audit.record(session, None, "auth.login_locked", "user", body.username, school_id=school, actor=actor,
                      address=address, after={"locked_until": as_utc(name.locked_until).isoformat()})
         _address_failed(session, origin, address, settings, now)
         session.commit()
         raise HTTPException(status.HTTP_423_LOCKED, "too many wrong passwords: try again later")
     if not verify_password(user.password_hash if user else None, body.password) or user is None or not user.active:
-        name.failures += 1
-        after: dict = {"failed_logins": name.failures, "known": user is not None}
-        action = "auth.login_failed"
-        if name.failures >= settings.login_max_failures:
-            name.locked_until = now + dt.timedelta(minutes=settings.login_lock_minutes)
-            name.failures = 0
-            action, after = "auth.locked", {"locked_until": name.locked_until.isoformat(), "known": user is not None}
-        audit.record(session, None, action, "user", body.username, school_id=school, actor=actor, address=address,
-                     after=after)
+        _name_failed(session, name, body.username, user, address, settings, now)
         _address_failed(session, origin, address, settings, now)
         session.commit()  # the failure counts even though the request fails
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-    name.failures, name.locked_until = 0, None
+    if name is not None:
+        name.failures, name.locked_until = 0, None
     token, token_hash = new_token()
     expires = now + dt.timedelta(hours=settings.token_hours)
     session.add(AccessToken(token_hash=token_hash, user_id=user.id, expires_at=expires))
@@ -85,21 +77,39 @@ def log_in(body: TokenRequest, request: Request, session: WriteSession, settings
     return TokenPublic(access_token=token, expires_at=expires, role=user.role, school_id=user.school_id)
 
 
-def _attempts(session: Session, kind: str, key: str, now: dt.datetime) -> LoginAttempt:
-    """The failure count of a username or an address (a new one when it has none)."""
-    row = session.get(LoginAttempt, (kind, key[:100]))
-    if row is None:
-        row = LoginAttempt(kind=kind, key=key[:100], failures=0, window_start=now)
-        session.add(row)
-    return row
+def _attempt_key(text: str) -> str:
+    return text[:100]  # LoginAttempt.key
 
 
-def _address_failed(session: Session, origin: LoginAttempt, address: str | None, settings,
+def _locked(row: LoginAttempt, now: dt.datetime) -> bool:
+    return row.locked_until is not None and as_utc(row.locked_until) > now
+
+
+def _name_failed(session: Session, name: LoginAttempt | None, username: str, user: User | None,
+                 address: str | None, settings, now: dt.datetime) -> None:
+    """Count a wrong password against the username, known or not, and lock it after too many in a row."""
+    if name is None:
+        name = LoginAttempt(kind="username", key=_attempt_key(username), failures=0, window_start=now)
+        session.add(name)
+    name.failures += 1
+    action, after = "auth.login_failed", {"failed_logins": name.failures, "known": user is not None}
+    if name.failures >= settings.login_max_failures:
+        name.locked_until = now + dt.timedelta(minutes=settings.login_lock_minutes)
+        name.failures = 0
+        action, after = "auth.locked", {"locked_until": name.locked_until.isoformat(), "known": user is not None}
+    audit.record(session, None, action, "user", username, school_id=user.school_id if user else None,
+                 actor=f"user:{username}" if user else "anonymous", address=address, after=after)
+
+
+def _address_failed(session: Session, origin: LoginAttempt | None, address: str | None, settings,
                     now: dt.datetime) -> None:
     """Count a failed log-in against the client's address; too many within the window refuse it for the rest
     of the window (audited once, when it starts)."""
     window = dt.timedelta(minutes=settings.login_address_window_minutes)
-    if as_utc(origin.window_start) + window <= now:
+    if origin is None:
+        origin = LoginAttempt(kind="address", key=_attempt_key(address or "unknown"), failures=0, window_start=now)
+        session.add(origin)
+    elif as_utc(origin.window_start) + window <= now:
         origin.failures, origin.window_start, origin.locked_until = 0, now, None
     origin.failures += 1
     if origin.failures >= settings.login_address_max_failures and origin.locked_until is None:

@@ -461,6 +461,8 @@ def test_log_outs_exports_and_addresses_are_audited(client, service, city, simul
     assert exports[5][1] == "municipal scores" and exports[5][0].startswith("key:")
     assert [(e.actor, e.school_id) for e in entries if e.action == "auth.logout"] == [(teacher, SCHOOL_A)]
     assert entries and all(e.address == "testclient" for e in entries)  # every entry made over HTTP
+    listed = client.get(f"{API}/audit", headers=city.a.admin, params={"action": "auth.logout"}).json()["items"]
+    assert [e["address"] for e in listed] == ["testclient"]
 
 
 def test_a_corrections_before_is_the_previous_value(client, service, city, simulated_scans):
