@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     token_hours: float = Field(default=12.0, gt=0, description="teacher bearer tokens expire after this")
     login_max_failures: int = Field(default=5, ge=1, description="wrong passwords in a row that lock an account")
     login_lock_minutes: float = Field(default=15.0, gt=0, description="how long a locked account stays locked")
+    login_address_max_failures: int = Field(default=30, ge=1, description="failed log-ins from one address within "
+                                            "the window after which it is refused (429) whatever name it tries")
+    login_address_window_minutes: float = Field(default=15.0, gt=0, description="the window of that count")
     # Upload limits (等保: bounded input everywhere).
     max_request_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     max_file_bytes: int = Field(default=200 * 1024 * 1024, gt=0)

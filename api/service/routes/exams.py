@@ -10,7 +10,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from api.service import audit
-from api.service.deps import (CurrentPrincipal, ReadSession, RowId, STAFF, SettingsDep, WriteSession, not_found)
+from api.service.deps import (IMPORT_BODY, MIB, CurrentPrincipal, ReadSession, RowId, SettingsDep, WriteSession,
+                              not_found, permit)
 from api.service.models import Exam, School, utcnow
 from api.service.schemas.common import Input, Output
 from api.service.security import Principal
@@ -107,7 +108,7 @@ def _store(session: Session, principal: Principal, exam: Any, sheet: Any, warnin
     return exam_public(row, warnings)
 
 
-@router.post("/exams", response_model=ExamPublic, status_code=201, dependencies=[STAFF])
+@router.post("/exams", response_model=ExamPublic, status_code=201, dependencies=[permit("exams:write", body=MIB)])
 def create_exam(body: ExamCreate, principal: CurrentPrincipal, session: WriteSession) -> ExamPublic:
     """A school's exam (teachers, admins) or a city-wide one (the municipal system); warnings say where exam
     and sheet disagree."""
@@ -115,7 +116,8 @@ def create_exam(body: ExamCreate, principal: CurrentPrincipal, session: WriteSes
     return _store(session, principal, exam, sheet, warnings, body.grade)
 
 
-@router.post("/exams/import", response_model=ExamPublic, status_code=201, dependencies=[STAFF])
+@router.post("/exams/import", response_model=ExamPublic, status_code=201,
+             dependencies=[permit("exams:write", body=IMPORT_BODY)])
 def import_exam(file: UploadFile, principal: CurrentPrincipal, session: WriteSession, settings: SettingsDep,
                 template: Annotated[str | None, Form(description="bundled template id, when the workbook "
                                                                  "names none")] = None,
@@ -134,7 +136,7 @@ def import_exam(file: UploadFile, principal: CurrentPrincipal, session: WriteSes
     return _store(session, principal, exam, sheet, warnings, grade)
 
 
-@router.get("/exams", response_model=list[ExamPublic], dependencies=[STAFF])
+@router.get("/exams", response_model=list[ExamPublic], dependencies=[permit("exams:read")])
 def list_exams(principal: CurrentPrincipal, session: ReadSession) -> list[ExamPublic]:
     query = select(Exam).order_by(Exam.id)
     if principal.school_id is not None:
@@ -142,7 +144,7 @@ def list_exams(principal: CurrentPrincipal, session: ReadSession) -> list[ExamPu
     return [exam_public(e) for e in session.scalars(query)]
 
 
-@router.get("/exams/{exam_id}", response_model=ExamPublic, dependencies=[STAFF])
+@router.get("/exams/{exam_id}", response_model=ExamPublic, dependencies=[permit("exams:read")])
 def read_exam(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> ExamPublic:
     return exam_public(visible_exam(session, principal, exam_id))
 

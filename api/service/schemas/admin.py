@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator
 
 from api.service.schemas.common import Input, Output
+from api.service.security import Scope
 
 SchoolCode = Annotated[str, StringConstraints(pattern=r"^\d{10}$")]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
@@ -108,8 +109,7 @@ class ApiKeyCreate(Input):
     name: Annotated[str, StringConstraints(max_length=100)] = ""
     role: Literal["station", "municipal"] = "station"
     school_id: SchoolCode | None = Field(default=None, description="station keys: the school (municipal: required)")
-    scopes: list[Literal["upload", "batches:read", "schools:write", "exams:write", "aggregates:read",
-                         "scores:export", "users:write"]] | None = None
+    scopes: list[Scope] | None = Field(default=None, description="default: the role's that you hold; [] is refused")
 
 
 class ApiKeyPublic(Output):

@@ -131,6 +131,7 @@ class AuditPublic(Output):
     object_id: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    address: str | None = None  # the client's address (None: the CLI, or made before addresses were kept)
 
 
 class AuditPage(Page[AuditPublic]):
