@@ -12,15 +12,16 @@ from sqlalchemy.orm import Session
 from api.service import audit
 from api.service.deps import (CurrentPrincipal, ReadSession, RowId, STAFF, SchoolQuery, SettingsDep, WriteSession,
                               not_found, of_school, require_roles, require_scope, school_of)
+from api.service.json_body import LimitedJSONRoute
 from api.service.models import AccessToken, ApiKey, School, SchoolClass, Student, User, as_utc, utcnow
-from api.service.schemas.admin import (ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ClassCreate, ClassPublic,
+from api.service.schemas.admin import (ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ClassCreate, ClassGrade, ClassPublic,
                                        RosterImportResult, SchoolCreate, SchoolPublic, StudentCreate,
                                        StudentPublic, StudentUpdate, TokenPublic, TokenRequest, UserCreate,
                                        UserPublic, UserUpdate)
 from api.service.security import SCOPES, Principal, hash_password, new_api_key, new_token, verify_password
 from api.service.uploaded import uploaded_table
 
-router = APIRouter()
+router = APIRouter(route_class=LimitedJSONRoute)
 ADMINS = require_roles("school_admin", "municipal")
 
 
@@ -216,8 +217,8 @@ def update_student(student_id: RowId, body: StudentUpdate, principal: CurrentPri
 @router.post("/students/import", response_model=RosterImportResult, tags=["students"], dependencies=[ADMINS])
 def import_roster(file: UploadFile, principal: CurrentPrincipal, session: WriteSession, settings: SettingsDep,
                   school_id: SchoolQuery = None,
-                  grade: Annotated[str | None, Form(min_length=1, max_length=50,
-                                                    description="年级 of the roster's classes (高一 …)")] = None
+                  grade: Annotated[ClassGrade | None,
+                                   Form(description="年级 of the roster's classes (高一 …)")] = None
                   ) -> RosterImportResult:
     """Add or update students from a roster workbook or CSV (考号, 学籍号, 姓名, 班级, 卷型; ids as text).
 

@@ -23,12 +23,14 @@ from sqlalchemy.orm import Session
 
 from api.service import grading_runs
 from api.service.deps import ReadSession, RowId, not_found, require_roles, require_scope
+from api.service.json_body import LimitedJSONRoute
 from api.service.models import Exam, School, ScoreCell, StudentResult
 from api.service.schemas.municipal import (Aggregates, ClassStats, GroupStats, KnowledgeBreakdown,
                                            KnowledgePointStats, QuestionBreakdown, QuestionStats, SchoolKnowledge,
                                            SchoolQuestions, SchoolStats, ScoreExportPage, ScoreExportRow)
 
-router = APIRouter(tags=["municipal"], dependencies=[require_roles("municipal")])
+router = APIRouter(tags=["municipal"], dependencies=[require_roles("municipal")],
+                   route_class=LimitedJSONRoute)
 finite = grading_runs.finite
 
 
