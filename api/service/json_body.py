@@ -2,11 +2,11 @@
 
 The standard library's parser builds whatever it is given: a body of 100 000 ``[`` raises RecursionError, a
 million small values build a million objects, ``NaN`` and ``1e999`` become floats no JSON response can carry, and
-``"\\ud800"`` a string no UTF-8 database column can hold. Here a body is refused before it is built when a
-count over its bytes shows it nested deeper than :data:`MAX_DEPTH` (422) or holding more than :data:`MAX_VALUES`
-values (413); while parsing, non-finite numbers and integers longer than :data:`MAX_INT_DIGITS` digits are refused,
-and after it a string with an unpaired surrogate (422). Refusals of the 422 kind are FastAPI's own ``json_invalid``
-errors, with the reason in ``ctx.error``.
+``"\\ud800"`` a string no UTF-8 database column can hold. Here a body must be UTF-8, and is refused before it is
+built when a count over its text shows it nested deeper than :data:`MAX_DEPTH` (422) or holding more than
+:data:`MAX_VALUES` values (413); while parsing, non-finite numbers and integers longer than :data:`MAX_INT_DIGITS`
+digits are refused, and after it a string with an unpaired surrogate (422). Refusals of the 422 kind are FastAPI's
+own ``json_invalid`` errors, with the reason in ``ctx.error``.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ MAX_VALUES = 100_000
 #: Longest integer a body may hold: every integer the service stores fits 64 bits (19 digits).
 MAX_INT_DIGITS = 19
 
-# A JSON string as it appears in the bytes (escapes included): removed before counting brackets and commas.
-_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_OPENERS = frozenset(b"[{")
-_CLOSERS = frozenset(b"]}")
+# A JSON string as written (escapes included), removed before counting brackets and commas. The closing quote is
+# optional: an unterminated string runs to the end (the parser fails inside it, with no nesting after it), and a
+# failed match never restarts at a later quote, which made the search quadratic on '"\\"\\"\\"...'.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
 
 
 class _Refused(ValueError):
@@ -58,25 +58,25 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
-def _check_shape(body: bytes) -> None:
-    """Refuse a body nested deeper than MAX_DEPTH (422) or holding more than MAX_VALUES values (413), from counts
-    over its bytes with its strings taken out, so nothing is built. Brackets inside an unterminated string are
-    counted too: the count can only overstate the depth the parser would reach."""
-    skeleton = _STRING.sub(b'""', body)
-    opened = skeleton.count(b"[") + skeleton.count(b"{")
-    values = opened + skeleton.count(b",") + 1
+def _check_shape(document: str) -> None:
+    """Refuse a document nested deeper than MAX_DEPTH (422) or holding more than MAX_VALUES values (413), from
+    counts over its text with its strings taken out, so nothing is built. Up to the first syntax error the parser
+    sees the same brackets, and it stops there: the depth counted is at least the depth it would reach."""
+    skeleton = _STRING.sub('""', document)
+    opened = skeleton.count("[") + skeleton.count("{")
+    values = opened + skeleton.count(",") + 1
     if values > MAX_VALUES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                             f"JSON body holds more than {MAX_VALUES} values")
     if opened <= MAX_DEPTH:
         return
     depth = 0
-    for byte in skeleton:
-        if byte in _OPENERS:
+    for char in skeleton:
+        if char in "[{":
             depth += 1
             if depth > MAX_DEPTH:
                 raise _Refused(f"nested deeper than {MAX_DEPTH} levels")
-        elif byte in _CLOSERS:
+        elif char in "]}":
             depth -= 1
 
 
@@ -96,20 +96,24 @@ def parse_json_body(body: bytes) -> Any:
     Raises
     ------
     json.JSONDecodeError
-        Not JSON, or JSON this service does not take (too deep, NaN/Infinity, a number out of range, an
-        unpaired surrogate): FastAPI answers 422 ``json_invalid``.
+        Not JSON in UTF-8 (RFC 8259 §8.1: the encoding JSON exchanged between systems must have), or JSON this
+        service does not take (too deep, NaN/Infinity, a number out of range, an unpaired surrogate): FastAPI
+        answers 422 ``json_invalid``.
     fastapi.HTTPException
         413 when the body holds more than MAX_VALUES values.
     """
     try:
-        _check_shape(body)
-        value = json.loads(body, parse_constant=_refuse_constant, parse_float=_finite_float, parse_int=_bounded_int)
+        document = body.decode("utf-8")  # strict: also refuses surrogates encoded as bytes (ED A0 80)
+    except UnicodeDecodeError as error:
+        raise json.JSONDecodeError(f"not UTF-8 text (byte {error.start + 1})", "", 0) from None
+    try:
+        _check_shape(document)
+        value = json.loads(document, parse_constant=_refuse_constant, parse_float=_finite_float,
+                           parse_int=_bounded_int)
         if _has_unpaired_surrogate(value):
             raise _Refused("a string holds an unpaired surrogate (\\ud800-\\udfff)")
     except _Refused as error:
-        raise json.JSONDecodeError(str(error), body.decode("utf-8", "replace")[:200], 0) from None
-    except UnicodeDecodeError:  # bytes that are not UTF-8, -16 or -32 text
-        raise json.JSONDecodeError("not UTF-8 text", "", 0) from None
+        raise json.JSONDecodeError(str(error), "", 0) from None
     return value
 
 
