@@ -13,10 +13,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from api.service.app import create_app
-from api.service.context import open_service
 from api.service.json_body import MAX_DEPTH, MAX_VALUES, parse_json_body
 from api.service.models import (ApiKey, AuditEntry, Correction, Exam, School, SchoolClass, Student, User)
-from api.service.settings import Settings
 
 from service_city import PASSWORD, SAMPLE_EXAM, SCHOOL_A, City, make_city
 
@@ -27,15 +25,12 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # --- text fields at their columns' lengths --------------------------------------------------------------------
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_client(request, tmp_path):
+@pytest.fixture
+def any_client(any_service):
     """A client of a fresh service with the city made, on SQLite, then on PostgreSQL (which, unlike SQLite,
     refuses text longer than its column)."""
-    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    service = open_service(Settings(data_dir=tmp_path / "data", database_url=url, workers=0, _env_file=None))
-    with TestClient(create_app(service=service)) as client:
-        yield client, make_city(client, service), service
-    service.close()
+    with TestClient(create_app(service=any_service)) as client:
+        yield client, make_city(client, any_service), any_service
 
 
 @dataclass
