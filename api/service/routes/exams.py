@@ -65,6 +65,22 @@ def owned_exam(session: Session, principal: Principal, exam_id: int) -> Exam:
     return exam
 
 
+def _text_problem(value: Any, where: str) -> str | None:
+    """The first string (key or value) of a JSON document that breaks the text rule, with where it is, or None:
+    an exam's names end up in workbooks, PDFs and the database, which refuse control characters."""
+    from grading.text import text_problem
+
+    if isinstance(value, str):
+        problem = text_problem(value)
+        return f"{where}: {problem}" if problem else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _text_problem(key, where) or _text_problem(item, f"{where}.{key}")
+        if found:
+            return found
+    return None
+
+
 def _validated(definition: dict[str, Any], template: dict[str, Any] | None) -> tuple[Any, Any, list[str]]:
     from grading.exam import ExamError, parse_exam
     from grading.exam_io import template_problems
@@ -73,6 +89,9 @@ def _validated(definition: dict[str, Any], template: dict[str, Any] | None) -> t
     from pydantic import ValidationError
     from sample_sheets import bundled_templates, resolve_template
 
+    problem = _text_problem(definition, "exam") or _text_problem(template, "template")
+    if problem:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
     try:
         exam = parse_exam(definition)
         clean_text(exam.subject, field="subject", max_length=column_length(Exam.subject))  # its column's length

@@ -357,3 +357,30 @@ def test_names_that_are_not_usernames(client, city, username):
     assert created.status_code == 422 and created.json()["detail"][0]["loc"] == ["body", "username"]
     login = client.post(f"{API}/auth/token", json={"username": username, "password": PASSWORD})
     assert login.status_code == 422
+
+
+# --- exam definitions -------------------------------------------------------------------------------------------
+
+def test_exam_text_follows_the_rule(client, city):
+    """An exam's subject fits its 50-character column; a control character anywhere in the definition or the
+    template (a knowledge point's name ends up in workbooks, which refuse it) is a 422 saying where."""
+    definition = json.loads(SAMPLE_EXAM.read_text(encoding="utf-8"))
+
+    def create(changed: dict, **extra):
+        return client.post(f"{API}/exams", json={"definition": {**definition, **changed}, **extra},
+                           headers=city.a.teacher)
+
+    assert create({"id": "s50", "subject": "数" * 50}).status_code == 201
+    too_long = create({"id": "s51", "subject": "数" * 51})
+    assert too_long.status_code == 422 and "subject: longer than 50" in too_long.json()["detail"]
+    questions = [dict(q) for q in definition["questions"]]
+    questions[2]["knowledge_points"] = [{"id": "K04", "name": "函数\x1b", "weight": 1}]
+    bad_name = create({"id": "k", "questions": questions})
+    assert bad_name.status_code == 422
+    assert bad_name.json()["detail"] == ("exam.questions.2.knowledge_points.0.name: contains a control character "
+                                         "(U+001B) at position 3")
+    from sample_sheets import resolve_template
+
+    template = resolve_template("cn-a4-55").model_dump(mode="json")
+    bad_key = create({"id": "t"}, template={**template, "\x00": 1})
+    assert bad_key.status_code == 422 and bad_key.json()["detail"].startswith("template: contains a control")
