@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,6 +26,6 @@ def record(session: Session, who: Principal, action: str, object_type: str, obje
 
 def _label(object_id: str) -> str:
     """The object's name fit for its column: a class name or an uploaded file's name may be longer than it (the
-    whole name is in ``before``/``after`` where it matters) or hold characters the database refuses (NUL)."""
-    label = "".join(char if char.isprintable() else "?" for char in object_id)
+    whole name is in ``before``/``after`` where it matters) or hold what the database refuses (NUL, surrogates)."""
+    label = "".join("?" if unicodedata.category(char) in ("Cc", "Cs") else char for char in object_id)
     return label if len(label) <= _OBJECT_ID_LENGTH else label[:_OBJECT_ID_LENGTH - 1] + "…"

@@ -18,8 +18,6 @@ from api.service.security import Principal
 from api.service.uploaded import uploaded_table
 
 router = APIRouter(tags=["exams"], route_class=LimitedJSONRoute)
-
-
 ExamGrade = text(Exam.grade, min_length=1)  # 年级 sitting an exam (高一 …)
 
 
