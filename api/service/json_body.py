@@ -15,6 +15,7 @@ import json
 import math
 import re
 from collections.abc import Callable, Coroutine
+from itertools import accumulate
 from typing import Any
 
 from fastapi import HTTPException, Request, Response, status
@@ -35,6 +36,10 @@ MAX_INT_DIGITS = 19
 # optional: an unterminated string runs to the end (the parser fails inside it, with no nesting after it), and a
 # failed match never restarts at a later quote, which made the search quadratic on '"\\"\\"\\"...'.
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_LEVEL_CHANGE = {"[": 1, "{": 1, "]": -1, "}": -1}.__getitem__
+# an escape of a surrogate half (or a backslash before "ud8..."): only then is the parsed value searched
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
 
 
 class _Refused(ValueError):
@@ -68,16 +73,8 @@ def _check_shape(document: str) -> None:
     if values > MAX_VALUES:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
                             f"JSON body holds more than {MAX_VALUES} values")
-    if opened <= MAX_DEPTH:
-        return
-    depth = 0
-    for char in skeleton:
-        if char in "[{":
-            depth += 1
-            if depth > MAX_DEPTH:
-                raise _Refused(f"nested deeper than {MAX_DEPTH} levels")
-        elif char in "]}":
-            depth -= 1
+    if opened > MAX_DEPTH and max(accumulate(map(_LEVEL_CHANGE, _NOT_BRACKET.sub("", skeleton)))) > MAX_DEPTH:
+        raise _Refused(f"nested deeper than {MAX_DEPTH} levels")
 
 
 def _has_unpaired_surrogate(value: Any) -> bool:
@@ -110,7 +107,7 @@ def parse_json_body(body: bytes) -> Any:
         _check_shape(document)
         value = json.loads(document, parse_constant=_refuse_constant, parse_float=_finite_float,
                            parse_int=_bounded_int)
-        if _has_unpaired_surrogate(value):
+        if _SURROGATE_ESCAPE.search(document) and _has_unpaired_surrogate(value):
             raise _Refused("a string holds an unpaired surrogate (\\ud800-\\udfff)")
     except _Refused as error:
         raise json.JSONDecodeError(str(error), "", 0) from None
