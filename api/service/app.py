@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from starlette.datastructures import Headers
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -21,6 +22,7 @@ from api.service.settings import Settings
 __all__ = ["create_app", "check_declarations", "Gate", "API_PREFIX"]
 
 API_PREFIX = "/api/v1"
+logger = logging.getLogger(__name__)
 
 
 class Gate:
@@ -178,6 +180,15 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     async def _conflict(_request: Request, _error: IntegrityError) -> JSONResponse:
         # Two requests racing to create the same thing: the database's constraint decides, the loser hears why.
         return JSONResponse({"detail": "conflicts with an existing record"}, status_code=409)
+
+    @app.exception_handler(DataError)
+    async def _unstorable(request: Request, error: DataError) -> JSONResponse:
+        # The last guard behind the request models: a value the database cannot hold (a NUL in a query string,
+        # text longer than its column, a number out of range) is the client's to fix, not a server error.
+        logger.warning("%s %s: a value the database cannot store: %s", request.method, request.url.path,
+                       str(error.orig).splitlines()[0] if error.orig else error)
+        return JSONResponse({"detail": "a value cannot be stored: too long, out of range or holding a NUL "
+                                       "character"}, status_code=422)
 
     for module in (admin, exams, grants, batches, review, results, municipal):
         app.include_router(module.router, prefix=API_PREFIX)

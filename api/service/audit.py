@@ -3,6 +3,7 @@ result export is recorded, with who did it and from which address."""
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -12,6 +13,9 @@ from api.service.models import AuditEntry
 from api.service.security import Principal
 
 __all__ = ["record", "record_now"]
+
+
+_OBJECT_ID_LENGTH = AuditEntry.object_id.type.length
 
 
 def record(session: Session, who: Principal | None, action: str, object_type: str, object_id: Any, *,
@@ -24,7 +28,7 @@ def record(session: Session, who: Principal | None, action: str, object_type: st
     """
     session.add(AuditEntry(school_id=school_id if school_id is not None or who is None else who.school_id,
                            actor=actor if actor is not None else who.actor, action=action, object_type=object_type,
-                           object_id=str(object_id), before=before, after=after,
+                           object_id=_label(str(object_id)), before=before, after=after,
                            address=address if address is not None or who is None else who.address))
 
 
@@ -35,3 +39,10 @@ def record_now(service: Service, who: Principal, action: str, object_type: str, 
     with service.db.write() as session:
         record(session, who, action, object_type, object_id, school_id=school_id, after=after)
         session.commit()
+
+
+def _label(object_id: str) -> str:
+    """The object's name fit for its column: a class name or an uploaded file's name may be longer than it (the
+    whole name is in ``before``/``after`` where it matters) or hold what the database refuses (NUL, surrogates)."""
+    label = "".join("?" if unicodedata.category(char) in ("Cc", "Cs") else char for char in object_id)
+    return label if len(label) <= _OBJECT_ID_LENGTH else label[:_OBJECT_ID_LENGTH - 1] + "…"

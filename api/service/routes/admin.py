@@ -13,16 +13,17 @@ from sqlalchemy.orm import Session
 from api.service import audit
 from api.service.deps import (IMPORT_BODY, KIB, CurrentPrincipal, ReadSession, RowId, SchoolQuery, SettingsDep,
                               WriteSession, client_address, not_found, of_school, permit, public, school_of)
+from api.service.json_body import LimitedJSONRoute
 from api.service.models import (AccessToken, ApiKey, LoginAttempt, School, SchoolClass, Student, User, as_utc,
                                 utcnow)
-from api.service.schemas.admin import (ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ClassCreate, ClassPublic,
-                                       RosterImportResult, SchoolCreate, SchoolPublic, StudentCreate,
+from api.service.schemas.admin import (ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ClassCreate, ClassGrade,
+                                       ClassPublic, RosterImportResult, SchoolCreate, SchoolPublic, StudentCreate,
                                        StudentPublic, StudentUpdate, TokenPublic, TokenRequest, UserCreate,
                                        UserPublic, UserUpdate)
 from api.service.security import PEOPLE, SCOPES, Principal, hash_password, new_api_key, new_token, verify_password
 from api.service.uploaded import uploaded_table
 
-router = APIRouter()
+router = APIRouter(route_class=LimitedJSONRoute)
 
 
 def _school_exists(session: Session, school_id: str) -> None:
@@ -270,8 +271,8 @@ def update_student(student_id: RowId, body: StudentUpdate, principal: CurrentPri
              dependencies=[permit("roster:write", body=IMPORT_BODY)])
 def import_roster(file: UploadFile, principal: CurrentPrincipal, session: WriteSession, settings: SettingsDep,
                   school_id: SchoolQuery = None,
-                  grade: Annotated[str | None, Form(min_length=1, max_length=50,
-                                                    description="年级 of the roster's classes (高一 …)")] = None
+                  grade: Annotated[ClassGrade | None,
+                                   Form(description="年级 of the roster's classes (高一 …)")] = None
                   ) -> RosterImportResult:
     """Add or update students from a roster workbook or CSV (考号, 学籍号, 姓名, 班级, 卷型; ids as text).
 

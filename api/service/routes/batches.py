@@ -29,13 +29,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.service import audit, jobs
 from api.service.context import Service
 from api.service.deps import UPLOAD_LIMIT, CurrentPrincipal, ReadSession, ServiceDep, not_found, permit
+from api.service.json_body import LimitedJSONRoute
 from api.service.models import Batch, BatchFile, Job, Page, Sheet
 from api.service.routes.exams import visible_exam
 from api.service.schemas.batches import BatchPublic, DuplicateFile, Progress, RejectedFile
 from api.service.security import Principal
 from api.service.settings import Settings
 
-router = APIRouter(tags=["batches"])
+router = APIRouter(tags=["batches"], route_class=LimitedJSONRoute)
 
 MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "bmp": "image/bmp", "tiff": "image/tiff",
                "pdf": "application/pdf"}

@@ -10,12 +10,13 @@ from sqlalchemy.orm import Session
 
 from api.service import audit
 from api.service.deps import CurrentPrincipal, ReadSession, RowId, WriteSession, not_found, of_school, permit
+from api.service.json_body import LimitedJSONRoute
 from api.service.models import Exam, ExamGrant, User, utcnow
 from api.service.routes.exams import owned_exam
 from api.service.schemas.grants import ExamGrantCreate, ExamGrantPublic
 from api.service.security import Principal
 
-router = APIRouter(tags=["exams"])
+router = APIRouter(tags=["exams"], route_class=LimitedJSONRoute)
 
 
 def _active(session: Session, exam_id: int, user_id: int, right: str) -> ExamGrant | None:

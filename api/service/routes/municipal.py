@@ -23,12 +23,13 @@ from sqlalchemy.orm import Session
 
 from api.service import audit, grading_runs
 from api.service.deps import CurrentPrincipal, ReadSession, RowId, ServiceDep, not_found, permit
+from api.service.json_body import LimitedJSONRoute
 from api.service.models import Exam, School, ScoreCell, StudentResult
 from api.service.schemas.municipal import (Aggregates, ClassStats, GroupStats, KnowledgeBreakdown,
                                            KnowledgePointStats, QuestionBreakdown, QuestionStats, SchoolKnowledge,
                                            SchoolQuestions, SchoolStats, ScoreExportPage, ScoreExportRow)
 
-router = APIRouter(tags=["municipal"])
+router = APIRouter(tags=["municipal"], route_class=LimitedJSONRoute)
 finite = grading_runs.finite
 
 

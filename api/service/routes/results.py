@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from api.service import audit, grading_runs
 from api.service.deps import (CurrentPrincipal, ReadSession, RowId, SchoolQuery, ServiceDep, SettingsDep,
                               WriteSession, not_found, permit, school_of)
+from api.service.json_body import LimitedJSONRoute
 from api.service.models import Exam, GradeRun, School, ScoreCell, StudentResult
 from api.service.routes.exams import owned_exam, visible_exam
 from api.service.routes.grants import require_key_right
@@ -26,7 +27,7 @@ from api.service.schemas.results import (GradeRequest, GradeRunPublic, KeyChange
                                          KeyChangeSchoolRecord, ResultsPublic, StudentResultPublic)
 from api.service.security import Principal
 
-router = APIRouter(tags=["results"])
+router = APIRouter(tags=["results"], route_class=LimitedJSONRoute)
 ClassName = Annotated[str, Query(min_length=1, max_length=100)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from api.service import audit, grading_runs
 from api.service.deps import (KIB, CurrentPrincipal, ReadSession, RowId, SchoolQuery, ServiceDep, WriteSession,
                               not_found, of_school, permit, school_of)
+from api.service.json_body import LimitedJSONRoute
 from api.service.models import AuditEntry, Batch, BatchFile, Blob, Correction, Exam, Page, Sheet
 from api.service.schemas.review import (AppliedCorrectionPublic, AuditPage, AuditPublic, CorrectionPublic,
                                         CorrectionsCreate, CorrectionsResult, PagePublic, PageResolve,
@@ -25,7 +26,7 @@ from api.service.schemas.review import (AppliedCorrectionPublic, AuditPage, Audi
 from api.service.processing import overlay_jpeg, prepared_template
 from api.service.security import Principal
 
-router = APIRouter(tags=["review"])
+router = APIRouter(tags=["review"], route_class=LimitedJSONRoute)
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 _YES = ("1", "yes", "true", "是", "y")
