@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
+import pytest
 from PIL import Image, ImageOps
 
-from omr.load.gray import orient
+import omr.load.gray as gray_module
+from omr.load.gray import orient, pillow_to_gray, to_gray
 
 
 def test_orientation_table_matches_pillow() -> None:
@@ -15,3 +18,42 @@ def test_orientation_table_matches_pillow() -> None:
         im.getexif()[0x0112] = orientation
         assert np.array_equal(orient(arr, orientation), np.asarray(ImageOps.exif_transpose(im))), orientation
 
+
+
+def _reference_composite(arr: np.ndarray, top: float) -> np.ndarray:
+    """The whole-page formula (colour by luma, alpha on white) the banded conversion must reproduce."""
+    gray = cv2.cvtColor(np.ascontiguousarray(arr[:, :, :3]), cv2.COLOR_BGR2GRAY).astype(np.float32) / top
+    a = arr[:, :, 3].astype(np.float32) / top
+    return np.clip(np.rint((gray * a + (1.0 - a)) * 255), 0, 255).astype(np.uint8)
+
+
+def test_banded_conversion_equals_the_whole_page_formula(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gray_module, "_BAND_PIXELS", 1000)  # 1000 px per band: many bands and a partial last one
+    rng = np.random.default_rng(5)
+    rgba16 = rng.integers(0, 65536, (97, 61, 4), dtype=np.uint16)
+    assert np.array_equal(to_gray(rgba16, "bgr", "luma"), _reference_composite(rgba16, 65535.0))
+    gray16 = rng.integers(0, 65536, (97, 61), dtype=np.uint16)
+    assert np.array_equal(to_gray(gray16, "bgr", "luma"), cv2.convertScaleAbs(gray16, alpha=1 / 257))
+    bgr = rng.integers(0, 256, (97, 61, 3), dtype=np.uint8)
+    assert np.array_equal(to_gray(bgr, "bgr", "luma"), cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY))
+    assert np.array_equal(to_gray(bgr, "bgr", "red"), bgr[:, :, 2])
+    # 32-bit integers: the scale is decided over the whole page, not band by band.
+    wide = np.zeros((97, 61), np.int32)
+    wide[-1, -1] = 40000  # only the last band holds a value above 8 bits: every band is scaled as 16-bit
+    wide[:50] = 200
+    assert np.array_equal(to_gray(wide, "bgr", "luma"), cv2.convertScaleAbs(wide.astype(np.uint16), alpha=1 / 257))
+    floats = rng.random((97, 61), dtype=np.float32)
+    assert np.array_equal(to_gray(floats, "bgr", "luma"), np.clip(np.rint(floats * 255), 0, 255).astype(np.uint8))
+
+
+def test_pillow_bands_match_a_whole_page_conversion(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gray_module, "_BAND_PIXELS", 500)
+    rng = np.random.default_rng(6)
+    index = rng.integers(0, 4, (83, 57), dtype=np.uint8)
+    palette = Image.frombytes("P", (57, 83), index.tobytes())
+    palette.putpalette([255, 255, 255, 0, 0, 0, 90, 90, 90, 200, 10, 10])
+    palette.info["transparency"] = 2
+    whole = np.asarray(palette.convert("RGBA"))
+    assert np.array_equal(pillow_to_gray(palette, "luma"), to_gray(whole, "rgb", "luma"))
+    bits = Image.fromarray(rng.integers(0, 2, (83, 57), dtype=np.uint8) * 255).convert("1")
+    assert np.array_equal(pillow_to_gray(bits, "luma"), np.asarray(bits).astype(np.uint8) * 255)

@@ -116,3 +116,12 @@ def test_pdfinfo_timeout(tmp_path: Path) -> None:
     path = write(tmp_path / "one.pdf", pdf_bytes([(50, 50, [])]))
     bad(list(iter_pages(path, limits=LoadLimits(pdf_timeout_s=1e-4))), "could not be inspected")
 
+
+
+def test_pdf_page_decoded_bytes_depend_on_red_dropout(tmp_path: Path) -> None:
+    path = write(tmp_path / "page.pdf", pdf_bytes([(100, 100, [(10, 10, 20, 20)])]))
+    dpi = 50
+    side = round(100 / 25.4 * dpi)
+    limits = LoadLimits(pdf_dpi=dpi, max_decoded_bytes=2 * (side + 1) ** 2)  # gray twice: luma, not colour
+    good(only(list(iter_pages(path, limits=limits))))
+    bad(list(iter_pages(path, limits=limits, color_to_gray="red")), "decoded-size limit")

@@ -16,8 +16,11 @@ from PIL import Image, ImageOps
 
 from load_fixtures import (BOX, H, PeakMemory, W, bad, dark_bbox, good, jpeg_bytes, only, page_pattern, pil_bytes,
                            write)
-from omr.load import iter_pages, load_array
+from omr.load import LoadLimits, iter_pages, load_array
 from sample_sheets.hostile import png_by_hand
+
+#: dark_bbox of BOX in page_pattern().
+BOX_BBOX = (20, 10, 70, 40)
 
 
 def test_jpeg_gray_and_colour(tmp_path: Path) -> None:
@@ -231,3 +234,38 @@ def test_unexpected_error_becomes_an_error_page(tmp_path: Path, monkeypatch: pyt
     pages = list(iter_pages(write(tmp_path / "a.jpg", jpeg_bytes(page_pattern()))))
     bad(pages, "internal error reading file: RuntimeError")
 
+
+
+def test_decoded_bytes_are_limited_for_the_depth_and_channels_of_the_decoding(tmp_path: Path) -> None:
+    """A page is refused from its header when decoding it would hold more than max_decoded_bytes; what it holds
+    depends on the path: OpenCV's output (twice, as imdecode copies it) in the samples it decodes to."""
+    rgba16 = np.full((H, W, 4), 65535, np.uint16)
+    rgba16[BOX] = (0, 0, 0, 65535)
+    ok, encoded = cv2.imencode(".png", rgba16)
+    deep = encoded.tobytes()
+    pixels = H * W
+    refused = bad(load_array(deep, limits=LoadLimits(max_decoded_bytes=16 * pixels - 1)), "decoded-size limit")
+    assert f"image of {W}x{H} px (16-bit RGBA) needs" in refused.error
+    assert dark_bbox(good(only(load_array(deep, limits=LoadLimits(max_decoded_bytes=16 * pixels))))) == BOX_BBOX
+
+    gray_png = pil_bytes(Image.fromarray(page_pattern()), "PNG")  # decoded straight to 8-bit gray
+    good(only(load_array(gray_png, limits=LoadLimits(max_decoded_bytes=2 * pixels))))
+    bad(load_array(gray_png, limits=LoadLimits(max_decoded_bytes=2 * pixels - 1)), "(8-bit gray)")
+
+    colour_jpeg = jpeg_bytes(np.dstack([page_pattern()] * 3))  # luma: gray from the decoder; red: colour
+    limits = LoadLimits(max_decoded_bytes=2 * pixels)
+    good(only(load_array(colour_jpeg, limits=limits)))
+    bad(load_array(colour_jpeg, limits=limits, color_to_gray="red"), "decoded-size limit")
+    # A reduced JPEG costs the reduced size only.
+    good(only(load_array(colour_jpeg, limits=LoadLimits(max_decoded_bytes=pixels // 2), reduce_jpeg_to_min_px=100)))
+
+
+def test_sixteen_bit_png_without_alpha_is_decoded_straight_to_gray(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    rgb16 = rng.integers(0, 65536, (H, W, 3), dtype=np.uint16)
+    ok, encoded = cv2.imencode(".png", rgb16)
+    exact = cv2.convertScaleAbs(cv2.cvtColor(rgb16, cv2.COLOR_BGR2GRAY), alpha=1 / 257)
+    img = good(only(load_array(encoded.tobytes(), limits=LoadLimits(max_decoded_bytes=4 * H * W))))
+    assert np.abs(img.astype(int) - exact).max() <= 1  # libpng's gray, within one level of cvtColor's
+    red = good(only(load_array(encoded.tobytes(), color_to_gray="red")))
+    assert np.abs(red.astype(int) - np.rint(rgb16[:, :, 2] / 257)).max() <= 1

@@ -103,3 +103,27 @@ def test_pillow_decompression_bomb_warning_and_error_are_handled(monkeypatch: py
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40)  # 100 px > 2 x 40: DecompressionBombError
     bad(load_array(data), "decompression-bomb limit")
 
+
+
+def test_decoded_bytes_are_limited_per_frame(tmp_path: Path) -> None:
+    gray = page_pattern()
+    frames = [(Image.fromarray(gray), "tiff_lzw", {}), (Image.fromarray(np.dstack([gray] * 3)), "tiff_lzw", {}),
+              (Image.fromarray(gray), "tiff_adobe_deflate", {})]
+    path = write(tmp_path / "mixed.tif", multipage_tiff(frames))
+    # A gray frame holds Pillow's 1 byte a pixel and the result; a colour frame Pillow's 4 bytes and the result.
+    pages = list(iter_pages(path, limits=LoadLimits(max_decoded_bytes=2 * H * W)))
+    assert [p.page_index for p in pages] == [0, 1, 2]
+    good(pages[0]), good(pages[2])  # the frames either side are still read
+    bad(pages, f"image of {W}x{H} px (TIFF RGB) needs", index=1)
+    assert all(page.ok for page in iter_pages(path, limits=LoadLimits(max_decoded_bytes=5 * H * W)))
+
+
+def test_noisy_multipage_tiff_is_read_frame_by_frame() -> None:
+    from sample_sheets.hostile import noisy_tiff
+
+    pages = load_array(noisy_tiff(frames=3, width=300, height=200))
+    assert [p.page_index for p in pages] == [0, 1, 2]
+    images = [good(p) for p in pages]
+    assert all(img.shape == (200, 300) for img in images)
+    assert not np.array_equal(images[0], images[1])  # the frames differ
+    assert 200 < images[0].mean() < 255  # white paper with dark specks
