@@ -1,7 +1,7 @@
 """omr.load's memory on hostile files within the size and pixel limits: each is read or refused, in bounded memory.
 
 Each file is read through :func:`omr.load.iter_pages` in a fresh Python process whose peak resident memory
-(``ru_maxrss``) is the measure: it counts what the decoders allocate outside Python as well.
+(``VmHWM``) is the measure: it counts what the decoders allocate outside Python as well.
 """
 
 from __future__ import annotations
@@ -20,14 +20,19 @@ MEMORY_FILES = ("deep-rgba.png", "noisy.tif", "noisy-colour.tif", "huge-colour.t
 PEAK_BYTES = 400 * 2**20
 
 _CHILD = """
-import json, resource, sys
+import json, sys
 from omr.load import iter_pages
+
+def peak_rss():  # this process's own high-water mark (ru_maxrss would include the parent's, kept across exec)
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+
 pages = []
 for path in sys.argv[1:]:
     for page in iter_pages(path):
         pages.append({"file": path, "index": page.page_index, "ok": page.ok, "error": page.error})
         del page
-print(json.dumps({"peak": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024, "pages": pages}))
+print(json.dumps({"peak": peak_rss(), "pages": pages}))
 """
 
 
