@@ -210,7 +210,8 @@ def memory_corpus() -> dict[str, tuple[bytes, str | None]]:
         "deep-rgba.png": (deep_rgba_png(), "decoded-size limit"),
         "noisy.tif": (noisy_tiff(), None),
         "noisy-colour.tif": (noisy_tiff(frames=4, width=5000, height=7000, samples=3, noise=0.002), None),
-        "huge-colour.tif": (noisy_tiff(frames=3, width=7745, height=7745, samples=3, noise=0.001), "decoded-size limit"),
+        "huge-colour.tif": (noisy_tiff(frames=3, width=7745, height=7745, samples=3, noise=0.001),
+                            "decoded-size limit"),
     }
 
 

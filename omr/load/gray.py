@@ -68,6 +68,16 @@ def _to_u8(gray: np.ndarray, int_rule: _IntRule | None) -> np.ndarray:
     raise PageError(f"unsupported sample type {gray.dtype}")
 
 
+def _composite_u8(gray: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """8-bit gray over white by 8-bit alpha: ``255 - round(a * (255 - g) / 255)``.
+
+    The same values as the float formula used for other depths, ``round((g * a + 255 - a) / 255 * 255)``: the
+    quotient by 255 (odd) is never a tie, and rounding errors are far smaller than its distance from one.
+    """
+    covered = cv2.multiply(np.ascontiguousarray(alpha), 255 - np.ascontiguousarray(gray), scale=1 / 255)
+    return 255 - covered
+
+
 def _band_to_gray(band: np.ndarray, order: Literal["bgr", "rgb"], color_to_gray: str,
                   int_rule: _IntRule | None) -> np.ndarray:
     """Gray uint8 from one band of rows, 2-D or with 2 (gray + alpha), 3 or 4 (colour + alpha) channels."""
@@ -85,11 +95,14 @@ def _band_to_gray(band: np.ndarray, order: Literal["bgr", "rgb"], color_to_gray:
         elif color_to_gray == "red":
             gray = band[:, :, 2 if order == "bgr" else 0]
         else:
-            color = np.ascontiguousarray(band[:, :, :3])
-            if color.dtype not in (np.uint8, np.uint16, np.float32):
-                raise PageError(f"unsupported colour sample type {color.dtype}")
-            gray = cv2.cvtColor(color, cv2.COLOR_BGR2GRAY if order == "bgr" else cv2.COLOR_RGB2GRAY)
+            if band.dtype not in (np.uint8, np.uint16, np.float32):
+                raise PageError(f"unsupported colour sample type {band.dtype}")
+            codes = {(3, "bgr"): cv2.COLOR_BGR2GRAY, (3, "rgb"): cv2.COLOR_RGB2GRAY,
+                     (4, "bgr"): cv2.COLOR_BGRA2GRAY, (4, "rgb"): cv2.COLOR_RGBA2GRAY}  # the same luma weights
+            gray = cv2.cvtColor(np.ascontiguousarray(band), codes[channels, order])
     if alpha is not None and (alpha.dtype == np.bool_ or alpha.min() < _full_scale(alpha.dtype)):
+        if gray.dtype == np.uint8 and alpha.dtype == np.uint8:
+            return _composite_u8(gray, alpha)
         a = alpha.astype(np.float32) / _full_scale(alpha.dtype)
         g = gray.astype(np.float32) / _full_scale(gray.dtype)
         return np.clip(np.rint((g * a + (1.0 - a)) * 255), 0, 255).astype(np.uint8)
@@ -124,6 +137,8 @@ def _pillow_target_mode(im: Image.Image) -> str | None:
     mode = im.mode
     if mode in ("P", "PA"):
         return "RGBA" if mode == "PA" or "transparency" in im.info else "RGB"
+    if mode == "RGB" and "transparency" in im.info:  # a PNG's tRNS colour is paper (a gray tRNS is ignored)
+        return "RGBA"
     if mode in ("1", "L", "I", "F", "LA", "RGB", "RGBA") or mode.startswith("I;16"):
         return None
     if mode == "La":

@@ -1,11 +1,12 @@
-"""Single-image formats, JPEG, PNG and BMP, decoded by OpenCV from memory (Pillow when OpenCV refuses).
+"""Single-image formats, JPEG, PNG and BMP, decoded by OpenCV from memory (or by Pillow).
 
 The decoding path is chosen from the header so that a page is reduced before it is converted: JPEG and BMP are
 decoded straight to 8-bit gray (colour only for red dropout), JPEG optionally at 1/2, 1/4 or 1/8 size by libjpeg;
 a PNG without alpha is decoded straight to gray when it is gray or 16-bit colour, and to 8-bit colour otherwise
-(16-bit colour is reduced by libpng while decoding, within one gray level of ``v / 257``); only a PNG with alpha
-is decoded with all its channels, to composite it on white. What that path will hold is checked against
-``LoadLimits.max_decoded_bytes`` before a pixel is decoded.
+(16-bit colour is reduced by libpng while decoding, within one gray level of ``v / 257``); a PNG with alpha is
+decoded by Pillow to 8-bit samples (4 bytes a pixel, where OpenCV would keep 16-bit BGRA) and composited on
+white (16-bit samples keep their top byte: within two gray levels of compositing the 16-bit values). What the
+chosen path will hold is checked against ``LoadLimits.max_decoded_bytes`` before a pixel is decoded.
 
 Truncation rule: a JPEG must have its end-of-image marker (``FF D9``) after the start of its first scan; a PNG
 must end with its IEND chunk (bytes after IEND are tolerated); an uncompressed BMP must hold all the pixel rows
@@ -106,7 +107,7 @@ def reduction_for(width: int, height: int, min_px: int | None) -> int:
 class _DecodePlan:
     """How OpenCV is asked to decode a file, and what that costs."""
 
-    flags: int
+    flags: int | None  # None: decoded by Pillow (see _pillow_decode)
     output_bytes: float  # bytes of OpenCV's result per pixel of the full-size image
     layout: str  # the samples, named for a refusal reason
 
@@ -123,7 +124,7 @@ def _png_plan(data: bytes, header: Image.Image, color_to_gray: str) -> _DecodePl
     sample = 2 if depth == 16 else 1
     layout = f"{depth}-bit {_PNG_COLOUR_TYPES.get(colour_type, 'PNG')}"
     if colour_type in (4, 6) or "transparency" in header.info:
-        return _DecodePlan(cv2.IMREAD_UNCHANGED, 4 * sample, layout)  # OpenCV gives BGRA, even for gray+alpha
+        return _DecodePlan(None, 0, layout)  # Pillow: 8-bit samples, 4 a pixel; OpenCV would hold 16-bit BGRA twice
     if colour_type == 0 or (sample == 2 and color_to_gray == "luma"):
         return _DecodePlan(cv2.IMREAD_GRAYSCALE | cv2.IMREAD_ANYDEPTH, sample, layout)
     return _DecodePlan(cv2.IMREAD_COLOR, 3, layout)  # 8-bit BGR (16-bit reduced by libpng)
@@ -138,14 +139,18 @@ def _cv_decode(data: bytes, flags: int) -> np.ndarray | None:
     return arr if arr is not None and arr.size else None
 
 
-def _pillow_decode(header: Image.Image, fmt: str, limits: LoadLimits, color_to_gray: str) -> np.ndarray:
-    """Full-size decoding by Pillow, for a file OpenCV refused (JPEG straight to gray when luma is asked for)."""
+def _pillow_decode(header: Image.Image, fmt: str, limits: LoadLimits, color_to_gray: str, layout: str) -> np.ndarray:
+    """Full-size decoding by Pillow: a PNG with alpha, or a file OpenCV refused (JPEG straight to gray for luma).
+
+    Pillow holds every multi-band image in 4 bytes a pixel (16-bit samples reduced to their top byte while
+    decoding); the gray result is made from it band by band.
+    """
     width, height = header.size
     try:
         with pillow_calls():
             if fmt == "jpeg" and color_to_gray == "luma" and header.mode != "L":
                 header.draft("L", header.size)
-            check_decoded_bytes(width, height, pillow_pixel_bytes(header.mode) + 1, header.mode, limits)
+            check_decoded_bytes(width, height, pillow_pixel_bytes(header.mode) + 1, layout, limits)
             header.load()
             return pillow_to_gray(header, color_to_gray)
     except PageError:
@@ -180,10 +185,10 @@ def decode_single(data: bytes, fmt: str, source: str, limits: LoadLimits, reduce
     else:
         plan = _png_plan(data, header, color_to_gray)
     check_decoded_bytes(width, height, plan.peak_bytes, plan.layout, limits)
-    arr = _cv_decode(data, plan.flags)
-    if arr is None:  # OpenCV refused (or the image is above its pixel limit): let Pillow try at full size
+    arr = None if plan.flags is None else _cv_decode(data, plan.flags)
+    if arr is None:  # Pillow's choice, or OpenCV refused (or the image is above its pixel limit): full size
         reduction = 1
-        gray = _pillow_decode(header, fmt, limits, color_to_gray)
+        gray = _pillow_decode(header, fmt, limits, color_to_gray, plan.layout)
     else:
         gray = to_gray(arr, "bgr", color_to_gray)
         del arr

@@ -57,3 +57,10 @@ def test_pillow_bands_match_a_whole_page_conversion(monkeypatch: pytest.MonkeyPa
     assert np.array_equal(pillow_to_gray(palette, "luma"), to_gray(whole, "rgb", "luma"))
     bits = Image.fromarray(rng.integers(0, 2, (83, 57), dtype=np.uint8) * 255).convert("1")
     assert np.array_equal(pillow_to_gray(bits, "luma"), np.asarray(bits).astype(np.uint8) * 255)
+
+
+def test_eight_bit_compositing_equals_the_float_formula_for_every_value() -> None:
+    g, a = (v.astype(np.uint8) for v in np.meshgrid(np.arange(256), np.arange(256)))
+    ga = np.dstack([g, a])  # gray + alpha: every pair of 8-bit values
+    expected = np.clip(np.rint((g / 255 * (a / 255) + 1 - a / 255) * 255), 0, 255).astype(np.uint8)
+    assert np.array_equal(to_gray(ga, "bgr", "luma"), expected)
