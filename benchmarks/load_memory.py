@@ -5,6 +5,8 @@ Files: the 16-bit RGBA PNG of 7745² (``sample_sheets.hostile.deep_rgba_png``), 
 (the simulator's gray JPEG), read in full and reduced as the service reads it. Each file is read in a fresh
 process, whose peak resident memory (``VmHWM``, imports included) is what is reported.
 
+Times are wall and CPU (one OpenCV thread), the fastest of ``--repeat`` reads for the ordinary page.
+
 Run: ``python benchmarks/load_memory.py``. To measure another loader (e.g. main's, for a before/after), put a
 folder holding its ``omr`` package first on ``PYTHONPATH``: the child processes import whatever ``omr`` resolves to.
 """
@@ -26,24 +28,27 @@ from sample_sheets.simulate import write_batch  # noqa: E402
 
 _CHILD = """
 import json, sys, time
+import cv2
 import omr.load
 from omr.load import iter_pages
+cv2.setNumThreads(1)  # CPU time per page means one core's work
 
 def peak_rss():  # this process's own high-water mark (ru_maxrss would include the parent's, kept across exec)
     with open("/proc/self/status") as status:
         return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
 
 reduce_to = int(sys.argv[2]) or None
-times, pages, errors = [], 0, []
+times, cpu, pages, errors = [], [], 0, []
 for _ in range(int(sys.argv[3])):
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     for page in iter_pages(sys.argv[1], reduce_jpeg_to_min_px=reduce_to):
         pages += 1
         if page.error:
             errors.append(page.error)
         del page
     times.append(time.perf_counter() - started)
-print(json.dumps({"peak": peak_rss(), "seconds": min(times),
+    cpu.append(time.process_time() - started_cpu)
+print(json.dumps({"peak": peak_rss(), "seconds": min(times), "cpu_seconds": min(cpu),
                   "pages": pages // int(sys.argv[3]), "error": errors[0] if errors else None,
                   "loader": omr.load.__file__}))
 """
@@ -80,18 +85,18 @@ def main() -> int:
             ("A4 200-dpi gray JPEG, reduced as the service reads it", page, decode_min_side_px(template), args.repeat),
         ]
         loader = None
-        print(f"{'file':<56} {'bytes':>11} {'pages':>5} {'peak RSS':>9} {'ms/page':>8}  outcome")
+        print(f"{'file':<56} {'bytes':>11} {'pages':>5} {'peak RSS':>9} {'ms/page':>8} {'cpu ms':>7}  outcome")
         for label, path, reduce_to, repeat in cases:
             result = measure(path, reduce_to, repeat)
             if "failed" in result:
-                print(f"{label:<56} {path.stat().st_size:>11,} {'-':>5} {'-':>9} {'-':>8}  child failed: "
+                print(f"{label:<56} {path.stat().st_size:>11,} {'-':>5} {'-':>9} {'-':>8} {'-':>7}  child failed: "
                       f"{result['failed']}")
                 continue
             loader = result["loader"]
-            per_page = result["seconds"] / max(1, result["pages"]) * 1000
+            per_page, cpu = (result[key] / max(1, result["pages"]) * 1000 for key in ("seconds", "cpu_seconds"))
             outcome = f"refused: {result['error']}" if result["error"] else "read"
             print(f"{label:<56} {path.stat().st_size:>11,} {result['pages']:>5} {result['peak'] / 2**20:>6.0f} MB "
-                  f"{per_page:>8.1f}  {outcome}")
+                  f"{per_page:>8.1f} {cpu:>7.1f}  {outcome}")
         print(f"loader: {loader}")
     return 0
 
