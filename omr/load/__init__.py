@@ -26,7 +26,6 @@ Modules, one job each:
 
 from __future__ import annotations
 
-from omr import MAX_IMAGE_PIXELS  # noqa: F401 - sets OPENCV_IO_MAX_IMAGE_PIXELS before cv2 is imported
 from omr.load.limits import LoadedPage, LoadLimits
 from omr.load.pages import count_pages, iter_array, iter_pages, load_array
 from omr.load.sniff import SUPPORTED_FORMATS, collect_inputs, sniff_format

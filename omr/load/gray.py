@@ -24,7 +24,7 @@ __all__ = ["finish", "orient", "pillow_to_gray", "to_gray"]
 #: Pixels converted at a time: the temporaries of one band (float32, expanded colour) stay a few MB.
 _BAND_PIXELS = 1 << 20
 
-#: How wide integer samples (Pillow's 32-bit "I") become 8 bits, decided once for the whole page.
+#: How wide or signed integer samples (Pillow's 32-bit "I") become 8 bits, decided once for the whole page.
 _IntRule = tuple[str, int, int]
 
 
@@ -121,7 +121,7 @@ def to_gray(arr: np.ndarray, order: Literal["bgr", "rgb"], color_to_gray: ColorT
     if not (arr.ndim == 2 or (arr.ndim == 3 and arr.shape[2] in (2, 3, 4))):
         raise PageError(f"unsupported image layout {arr.shape}")
     int_rule = None
-    if arr.dtype.kind in "iu" and arr.dtype.itemsize > 2:
+    if arr.dtype.kind in "iu" and arr.dtype not in (np.uint8, np.uint16):
         plane = arr if arr.ndim == 2 else arr[:, :, 0]
         int_rule = _int_rule(int(plane.min(initial=0)), int(plane.max(initial=0)), arr.dtype)
     height, width = arr.shape[:2]
@@ -158,9 +158,9 @@ def pillow_to_gray(im: Image.Image, color_to_gray: ColorToGray | str) -> np.ndar
         return np.asarray(im)
     target = _pillow_target_mode(im)
     int_rule = None
-    if im.mode == "I":
+    if im.mode == "I" or (im.mode.startswith("I;16") and im.mode.endswith("S")):  # signed or 32-bit integers
         lo, hi = im.getextrema()
-        int_rule = _int_rule(int(lo), int(hi), np.dtype(np.int32))
+        int_rule = _int_rule(int(lo), int(hi), np.dtype(np.int32 if im.mode == "I" else np.int16))
     width, height = im.size
     out = np.empty((height, width), np.uint8)
     rows = _band_rows(width)

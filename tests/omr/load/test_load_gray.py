@@ -64,3 +64,12 @@ def test_eight_bit_compositing_equals_the_float_formula_for_every_value() -> Non
     ga = np.dstack([g, a])  # gray + alpha: every pair of 8-bit values
     expected = np.clip(np.rint((g / 255 * (a / 255) + 1 - a / 255) * 255), 0, 255).astype(np.uint8)
     assert np.array_equal(to_gray(ga, "bgr", "luma"), expected)
+
+
+def test_signed_and_wide_integers_are_scaled_as_before() -> None:
+    small = np.array([[0, 100], [200, 255]], np.int16)  # 8-bit data stored wide keeps its values
+    assert np.array_equal(to_gray(small, "bgr", "luma"), small.astype(np.uint8))
+    signed = np.array([[-32768, 0], [32767, 0]], np.int16)  # anything else maps the type's full range
+    assert to_gray(signed, "bgr", "luma").tolist() == [[0, 127], [255, 127]]
+    wide = Image.fromarray(np.array([[0, 70000], [35000, 0]], np.int32))
+    assert pillow_to_gray(wide, "luma").tolist() == [[127, 127], [127, 127]]  # int32 full range: all mid-gray
