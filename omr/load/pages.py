@@ -81,21 +81,28 @@ def _iter_path(path: str | Path, limits: LoadLimits, reduce_min_px: int | None,
             yield error_page(source, 0, f"file of {fmt_bytes(info.st_size)} exceeds the "
                                         f"{fmt_bytes(limits.max_file_bytes)} limit")
             return
-        with open(path, "rb") as fh:
-            head = fh.read(HEAD_BYTES)
-            fmt = sniff_format(head)
-            if fmt is None:
-                yield error_page(source, 0, describe_unrecognised(head))
-                return
-            if fmt == "pdf":
-                data = b""
-            else:
-                fh.seek(0)
-                # Read what stat() promised (plus one byte to notice a file still growing): read(n) allocates n.
-                data = fh.read(info.st_size + 1)
+        fh = open(path, "rb")  # noqa: SIM115 - closed below, after the pages of a TIFF are read from it
     except OSError as error:
         yield error_page(source, 0, f"cannot read file: {error.strerror or error}")
         return
+    with fh:
+        try:
+            head = fh.read(HEAD_BYTES)
+            fmt = sniff_format(head)
+            data = b""
+            fh.seek(0)
+            if fmt in ("jpeg", "png", "bmp"):
+                # Read what stat() promised (plus one byte to notice a file still growing): read(n) allocates n.
+                data = fh.read(info.st_size + 1)
+        except OSError as error:
+            yield error_page(source, 0, f"cannot read file: {error.strerror or error}")
+            return
+        if fmt is None:
+            yield error_page(source, 0, describe_unrecognised(head))
+            return
+        if fmt == "tiff":  # frames are read from the file (libtiff reads its strips), never the whole file at once
+            yield from iter_tiff(fh, source, limits, color_to_gray)
+            return
     if fmt == "pdf":
         yield from iter_pdf(os.fspath(path), source, limits, color_to_gray)
         return

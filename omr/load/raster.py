@@ -105,7 +105,7 @@ def reduction_for(width: int, height: int, min_px: int | None) -> int:
 
 @dataclass(frozen=True)
 class _DecodePlan:
-    """How OpenCV is asked to decode a file, and what that costs."""
+    """How OpenCV is asked to decode a file (or that Pillow decodes it), and what OpenCV's decoding costs."""
 
     flags: int | None  # None: decoded by Pillow (see _pillow_decode)
     output_bytes: float  # bytes of OpenCV's result per pixel of the full-size image
@@ -119,7 +119,7 @@ class _DecodePlan:
 
 
 def _png_plan(data: bytes, header: Image.Image, color_to_gray: str) -> _DecodePlan:
-    """Decode a PNG to gray (or 8-bit colour) unless it has alpha, which needs every channel to composite."""
+    """Decode a PNG straight to gray (or 8-bit colour); one with alpha goes to Pillow, to be composited on white."""
     depth, colour_type = data[24], data[25]  # IHDR, which Pillow has already validated
     sample = 2 if depth == 16 else 1
     layout = f"{depth}-bit {_PNG_COLOUR_TYPES.get(colour_type, 'PNG')}"

@@ -11,9 +11,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
-from sample_sheets.hostile import corpus, memory_corpus
+from sample_sheets.hostile import corpus, memory_corpus, tiff_by_hand
 
 MEMORY_FILES = ("deep-rgba.png", "noisy.tif", "noisy-colour.tif", "huge-colour.tif")
 #: Peak resident memory allowed to a process that imports omr and reads one file (imports alone take ~50 MB).
@@ -83,3 +84,13 @@ def test_the_rest_of_the_hostile_corpus_is_read_or_refused_with_its_reason(tmp_p
     assert {p["file"] for p in pages} == set(phrases)
     for page in pages:  # a refusal says why; a page the loader reads (tiny.jpg) is refused later by the reader
         assert page["ok"] or phrases[page["file"]] in page["error"], page
+
+
+def test_a_long_tiff_is_read_from_its_file_not_held_whole(tmp_path: Path) -> None:
+    rng = np.random.default_rng(8)
+    frame = rng.integers(0, 256, (3508 * 2480,), dtype=np.uint8).tobytes()  # an A4 300-dpi page of noise
+    path = tmp_path / "long.tif"
+    path.write_bytes(tiff_by_hand([(2480, 3508, frame)] * 12))  # uncompressed: 104 MB on disk
+    peak, pages = _read_in_child([path])
+    assert len(pages) == 12 and all(p["ok"] for p in pages)
+    assert peak < path.stat().st_size, f"peak resident memory {peak / 2**20:.0f} MB"
