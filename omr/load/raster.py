@@ -110,12 +110,23 @@ class _DecodePlan:
     flags: int | None  # None: decoded by Pillow (see _pillow_decode)
     output_bytes: float  # bytes of OpenCV's result per pixel of the full-size image
     layout: str  # the samples, named for a refusal reason
+    decoder_bytes: float = 0.0  # what the decoder itself keeps per pixel (a progressive JPEG's coefficients)
 
     @property
     def peak_bytes(self) -> float:
         """Per pixel at the peak: ``cv2.imdecode`` decodes into its own buffer and copies it into the array it
         returns (two outputs for a moment); the gray result made afterwards never costs more than that."""
-        return 2 * self.output_bytes
+        return 2 * self.output_bytes + self.decoder_bytes
+
+
+def _jpeg_coefficient_bytes(header: Image.Image) -> float:
+    """Bytes a pixel libjpeg keeps for a progressive JPEG: every component's DCT coefficients (2 bytes each) at
+    its sampling, for the whole image whatever the output scale (a baseline JPEG is decoded a few rows at a time)."""
+    if not header.info.get("progressive"):
+        return 0.0
+    sampling = [(h, v) for _, h, v, _ in getattr(header, "layer", [])] or [(1, 1)]
+    h_max, v_max = max(h for h, _ in sampling), max(v for _, v in sampling)
+    return 2.0 * sum(h * v for h, v in sampling) / (h_max * v_max)
 
 
 def _png_plan(data: bytes, header: Image.Image, color_to_gray: str) -> _DecodePlan:
@@ -176,8 +187,10 @@ def decode_single(data: bytes, fmt: str, source: str, limits: LoadLimits, reduce
         reduction = reduction_for(width, height, None if reduce_min_px is None else int(reduce_min_px))
         colour = color_to_gray == "red" and header.mode != "L"
         # Orientation is applied below from the tag Pillow read, whatever the OpenCV version does.
+        progressive = "progressive " if header.info.get("progressive") else ""
         plan = _DecodePlan(_CV_REDUCED[reduction, colour] | cv2.IMREAD_IGNORE_ORIENTATION,
-                           (3 if colour else 1) / reduction**2, f"{header.mode} JPEG")
+                           (3 if colour else 1) / reduction**2, f"{progressive}{header.mode} JPEG",
+                           _jpeg_coefficient_bytes(header))
     elif fmt == "bmp":  # BMP alpha bytes are unreliable (often zero): decode the colour only
         colour = color_to_gray == "red"
         plan = _DecodePlan((cv2.IMREAD_COLOR if colour else cv2.IMREAD_GRAYSCALE) | cv2.IMREAD_IGNORE_ORIENTATION,

@@ -280,3 +280,16 @@ def test_sixteen_bit_png_with_alpha_is_composited_from_eight_bit_samples() -> No
     alpha = rgba16[:, :, 3].astype(np.float32) / 65535
     exact = np.clip(np.rint((luma * alpha + 1 - alpha) * 255), 0, 255)
     assert np.abs(img - exact).max() <= 2  # Pillow keeps each sample's top byte: within two gray levels
+
+
+def test_a_progressive_jpeg_counts_the_coefficients_libjpeg_keeps() -> None:
+    rgb = np.dstack([page_pattern()] * 3)
+    baseline, progressive = jpeg_bytes(rgb), jpeg_bytes(rgb, progressive=True)
+    pixels = H * W
+    limits = LoadLimits(max_decoded_bytes=2 * pixels)  # gray twice: enough for a baseline JPEG
+    good(only(load_array(baseline, limits=limits)))
+    # 4:2:0 colour: 2 bytes a coefficient x (1 + 1/4 + 1/4) components, for the whole image even when reduced.
+    bad(load_array(progressive, limits=limits), "(progressive RGB JPEG)")
+    good(only(load_array(progressive, limits=LoadLimits(max_decoded_bytes=5 * pixels))))
+    bad(load_array(progressive, limits=LoadLimits(max_decoded_bytes=3 * pixels), reduce_jpeg_to_min_px=100),
+        "decoded-size limit")
