@@ -126,7 +126,7 @@ def traversal_zip(payload: bytes) -> bytes:
 
 
 def deep_rgba_png(side: int = 7745) -> bytes:
-    """A real, complete 16-bit RGBA PNG of side x side (60 Mpx by default: 480 MB of samples in ~0.5 MB).
+    """A real, complete 16-bit RGBA PNG of side x side (60 Mpx by default: 480 MB of samples in ~0.7 MB).
 
     Inside a 60 Mpx pixel limit, but decoding it as it is stored takes 8 bytes a pixel: a page of
     half-transparent white with a dark line every 64 rows, which must be composited on white.
@@ -142,7 +142,8 @@ def deep_rgba_png(side: int = 7745) -> bytes:
 
 
 def _tiff_deflate_frames(frames: list[tuple[int, int, int, list[bytes], int]]) -> bytes:
-    """Little-endian Deflate-compressed TIFF; each frame is (width, height, samples, strips, rows per strip)."""
+    """Little-endian Deflate-compressed 8-bit TIFF; each frame is (width, height, samples (1 gray or 3 RGB), strips,
+    rows per strip)."""
     out = bytearray(b"II*\x00\x00\x00\x00\x00")
     previous_next = 4
     for width, height, samples, strips, rows_per_strip in frames:
@@ -157,11 +158,11 @@ def _tiff_deflate_frames(frames: list[tuple[int, int, int, list[bytes], int]]) -
         out += struct.pack(f"<{len(strips)}I", *offsets)
         counts_at = len(out)
         out += struct.pack(f"<{len(strips)}I", *counts)
-        bits_at = len(out)
-        out += struct.pack(f"<{samples}H", *[8] * samples) + (b"\x00\x00" if samples % 2 else b"")
+        bits_at = len(out)  # BitsPerSample of an RGB frame (three shorts) lives outside the IFD
+        out += struct.pack("<3H", 8, 8, 8) + b"\x00\x00"
         ifd_offset = len(out)
         struct.pack_into("<I", out, previous_next, ifd_offset)
-        bits = (3, samples, bits_at) if samples > 2 else (3, 1, 8)  # counts over 2 shorts live outside the IFD
+        bits = (3, 3, bits_at) if samples == 3 else (3, 1, 8)
         entries = [(256, 4, 1, width), (257, 4, 1, height), (258, *bits), (259, 3, 1, 8),
                    (262, 3, 1, 2 if samples >= 3 else 1), (273, 4, len(strips), offsets_at), (277, 3, 1, samples),
                    (278, 4, 1, rows_per_strip), (279, 4, len(strips), counts_at)]
@@ -183,6 +184,8 @@ def noisy_tiff(frames: int = 30, width: int = 2480, height: int = 3508, samples:
     Each frame is a real page the loader reads; ``samples=3`` makes colour frames. Sixteen strips of noise are
     compressed once and dealt to the frames in a different order each, so making the file is quick.
     """
+    if samples not in (1, 3):
+        raise ValueError(f"samples must be 1 (gray) or 3 (RGB), got {samples!r}")
     rng = np.random.default_rng(seed)
     rows = 64
     patterns = []
