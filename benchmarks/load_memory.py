@@ -5,7 +5,8 @@ Files: the 16-bit RGBA PNG of 7745² (``sample_sheets.hostile.deep_rgba_png``), 
 (the simulator's gray JPEG), read in full and reduced as the service reads it. Each file is read in a fresh
 process, whose peak resident memory (``VmHWM``, imports included) is what is reported.
 
-Times are wall and CPU (one OpenCV thread), the fastest of ``--repeat`` reads for the ordinary page.
+Times are wall and CPU (one OpenCV thread), the fastest of a few reads (``--repeat`` for the ordinary
+page).
 
 Run: ``python benchmarks/load_memory.py``. To measure another loader (e.g. main's, for a before/after), put a
 folder holding its ``omr`` package first on ``PYTHONPATH``: the child processes import whatever ``omr`` resolves to.
@@ -64,7 +65,7 @@ def measure(path: Path, reduce_to: int | None, repeat: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=5, help="reads of the ordinary page (the fastest is kept)")
+    parser.add_argument("--repeat", type=int, default=10, help="reads of the ordinary page (the fastest is kept)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -79,8 +80,8 @@ def main() -> int:
 
         cases = [
             ("16-bit RGBA PNG 7745² (deep_rgba_png)", folder / "deep-rgba.png", None, 1),
-            ("30-frame noisy TIFF, A4 300 dpi (noisy_tiff)", folder / "noisy.tif", None, 1),
-            ("4-frame colour TIFF, 5000x7000", folder / "noisy-colour.tif", None, 1),
+            ("30-frame noisy TIFF, A4 300 dpi (noisy_tiff)", folder / "noisy.tif", None, 3),
+            ("4-frame colour TIFF, 5000x7000", folder / "noisy-colour.tif", None, 2),
             ("A4 200-dpi gray JPEG, full size", page, None, args.repeat),
             ("A4 200-dpi gray JPEG, reduced as the service reads it", page, decode_min_side_px(template), args.repeat),
         ]

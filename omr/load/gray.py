@@ -154,8 +154,6 @@ def pillow_to_gray(im: Image.Image, color_to_gray: ColorToGray | str) -> np.ndar
     Only the band being converted is ever expanded (palette to colour, colour to an array), so the page costs
     the decoded Pillow image plus the gray result.
     """
-    if im.mode == "L":
-        return np.asarray(im)
     target = _pillow_target_mode(im)
     int_rule = None
     if im.mode == "I" or (im.mode.startswith("I;16") and im.mode.endswith("S")):  # signed or 32-bit integers

@@ -1,7 +1,7 @@
 """TIFF: every frame, one at a time (1-bit CCITT G3/G4, 8/16-bit, LZW/Deflate/PackBits, gray, palette or colour).
 
 Frames are decoded by Pillow (faster than ``cv2.imdecodemulti`` here). Each frame's size and decoded bytes are
-checked from its directory before it is decoded; the frame's decoded pixels are released as soon as its gray
+checked from its directory before it is decoded; a large frame's decoded pixels are released as soon as its gray
 page is made, so a file never holds more than the frame being read. A frame whose strips are cut short fails in
 the decoder and becomes an error page; the following frames are still read when their directories can be found.
 """
@@ -68,9 +68,16 @@ def count_tiff_frames(im: Image.Image, start: int, cap: int) -> int:
     return n
 
 
+#: A decoded frame larger than this is dropped as soon as its page is made; a smaller one is kept for Pillow to
+#: decode the next frame into (allocating and faulting in a fresh buffer for every A4 page costs more than it saves).
+_KEEP_FRAME_BYTES = 32 * 2**20
+
+
 def _release_pixels(im: Image.Image) -> None:
-    """Drop the decoded pixels of the current frame (Pillow would keep them until the next frame is loaded)."""
-    im._im = None  # noqa: SLF001 - Pillow has no public way to unload a frame and keep the file open
+    """Drop the decoded pixels of a large frame (Pillow would keep them until the next frame is loaded)."""
+    width, height = im.size
+    if width * height * pillow_pixel_bytes(im.mode) > _KEEP_FRAME_BYTES:
+        im._im = None  # noqa: SLF001 - Pillow has no public way to unload a frame and keep the file open
 
 
 def _tiff_frame(im: Image.Image, index: int, source: str, limits: LoadLimits, color_to_gray: str) -> LoadedPage:
