@@ -34,10 +34,12 @@ class LoadLimits:
         twice ``PIL.Image.MAX_IMAGE_PIXELS`` (~179 Mpx by default) whatever this limit says.
     max_decoded_bytes : int
         Largest memory one page may take while it is decoded, computed from the header before any pixel is
-        decoded: what the decoding path holds at its peak for the page's bit depth and channels (OpenCV's
-        output twice, as ``cv2.imdecode`` copies it once, e.g. 16 bytes a pixel for a 16-bit RGBA PNG; a
-        Pillow frame plus the gray result for TIFF). The default, 256 MiB, admits any 8-bit gray page within
-        the default ``max_pixels`` and colour pages up to ~44 Mpx (A4 at 600 dpi is 35 Mpx).
+        decoded: what the decoding path holds at its peak for the page's bit depth and channels. OpenCV's
+        output counts twice, as ``cv2.imdecode`` copies it once (2 bytes a pixel for a page decoded to gray, 6
+        for colour kept for red dropout); Pillow's 4 bytes a pixel plus the gray result for a PNG with alpha or
+        a colour TIFF frame; a progressive JPEG adds the DCT coefficients libjpeg keeps. The default, 256 MiB,
+        admits any 8-bit gray page within the default ``max_pixels`` and colour pages up to ~44 Mpx (A4 at
+        600 dpi is 35 Mpx).
     max_pages : int
         Pages read per file (TIFF frames, PDF pages); the rest are reported skipped by one error page.
     max_pdf_page_mm : float
