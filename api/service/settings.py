@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     max_zip_ratio: float = Field(default=200.0, gt=1, description="uncompressed/compressed size above which a zip "
                                                                   "member is refused as a bomb")
     max_image_pixels: int = Field(default=60_000_000, gt=0)
+    max_decoded_bytes: int = Field(default=256 * 1024 * 1024, gt=0, description="memory one page may take while "
+                                                                                "it is decoded (omr.load.LoadLimits)")
     max_pdf_pages: int = Field(default=500, gt=0)
     max_pdf_page_mm: float = Field(default=600.0, gt=0)
 
@@ -65,4 +67,5 @@ class Settings(BaseSettings):
         from omr.load import LoadLimits
 
         return LoadLimits(max_file_bytes=self.max_file_bytes, max_pixels=self.max_image_pixels,
-                          max_pages=self.max_pdf_pages, max_pdf_page_mm=self.max_pdf_page_mm)
+                          max_pages=self.max_pdf_pages, max_pdf_page_mm=self.max_pdf_page_mm,
+                          max_decoded_bytes=self.max_decoded_bytes)
