@@ -481,17 +481,64 @@ def draw_label(image: np.ndarray, rect: Rect, dpi: float, text: str, rng: np.ran
     region[...] = (region * (1 - a) + warped[sub] * a + 0.5).astype(np.uint8)
 
 
-def _area_resample(matrix: np.ndarray, module_px: float, ox: float, oy: float, rows: int, cols: int) -> np.ndarray:
-    """Exact area-weighted rendering of a module matrix: coverage = R @ M @ C^T with 1-D overlap matrices."""
-    def overlap(n_px: int, n_mod: int, offset: float) -> np.ndarray:
+def _area_resample(matrix: np.ndarray, module_px: float, ox: float, oy: float, rows: int, cols: int,
+                   module_py: float | None = None) -> np.ndarray:
+    """Exact area-weighted rendering of a module matrix: coverage = R @ M @ C^T with 1-D overlap matrices.
+
+    Modules are ``module_px`` wide and ``module_py`` (default: as wide) tall."""
+    def overlap(n_px: int, n_mod: int, offset: float, pitch: float) -> np.ndarray:
         edges = np.arange(n_px + 1, dtype=np.float64)[:, None]
-        starts = offset + np.arange(n_mod)[None, :] * module_px
+        starts = offset + np.arange(n_mod)[None, :] * pitch
         lo = np.maximum(edges[:-1], starts)
-        hi = np.minimum(edges[1:], starts + module_px)
+        hi = np.minimum(edges[1:], starts + pitch)
         return np.clip(hi - lo, 0, None)
-    r = overlap(rows, matrix.shape[0], oy)
-    c = overlap(cols, matrix.shape[1], ox)
+    r = overlap(rows, matrix.shape[0], oy, module_px if module_py is None else module_py)
+    c = overlap(cols, matrix.shape[1], ox, module_px)
     return (r @ matrix.astype(np.float64) @ c.T).astype(np.float32)
+
+
+def scanned_label(modules: np.ndarray, module_mm: float, dpi: float, rng: np.random.Generator, *,
+                  height_mm: float = 10.0, quiet_mm: float = 3.0, blur_px: float = 0.8, noise: float = 4.0,
+                  skew_deg: float = 0.0) -> np.ndarray:
+    """A printed barcode on its own, as a scanner at ``dpi`` sees it: area-sampled modules, skew, blur, noise.
+
+    Parameters
+    ----------
+    modules : numpy.ndarray
+        Bools, True = ink: 1-D for a linear symbol (bars ``height_mm`` tall), 2-D for a stacked or matrix one.
+    module_mm : float
+        Printed module width.
+    dpi : float
+        Scanner resolution.
+    rng : numpy.random.Generator
+        Sub-pixel placement and noise.
+    height_mm, quiet_mm, blur_px, noise, skew_deg : float, optional
+        Bar height (linear symbols), white margin on every side, Gaussian blur sigma in pixels, noise sigma in
+        gray levels, rotation in degrees.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 gray image, dark symbol on light paper.
+    """
+    scale = dpi / MM_PER_INCH
+    matrix = np.asarray(modules, dtype=bool)
+    module_px = module_mm * scale
+    module_py = height_mm * scale if matrix.ndim == 1 else module_px
+    matrix = np.atleast_2d(matrix)
+    quiet = quiet_mm * scale
+    rows = int(np.ceil(2 * quiet + matrix.shape[0] * module_py))
+    cols = int(np.ceil(2 * quiet + matrix.shape[1] * module_px))
+    ox, oy = quiet + rng.uniform(0, 1), quiet + rng.uniform(0, 1)
+    coverage = _area_resample(matrix, module_px, ox, oy, rows, cols, module_py)
+    image = 245.0 - 215.0 * np.clip(coverage, 0, 1)
+    if skew_deg:
+        turn = cv2.getRotationMatrix2D(((cols - 1) / 2, (rows - 1) / 2), skew_deg, 1.0)
+        image = cv2.warpAffine(image, turn, (cols, rows), flags=cv2.INTER_LINEAR, borderValue=245.0)
+    if blur_px:
+        image = cv2.GaussianBlur(image, (0, 0), blur_px)
+    image = image + rng.normal(0.0, noise, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 # ----------------------------------------------------------------------------------------------------------
