@@ -2,14 +2,18 @@
 
 Three sets, every label read by both on the same pixels:
 
-1. simulated sheets (clean, typical, hard profiles; A4 ``cn-a4-55``, 200 dpi gray JPEG) read the production way
+1. simulated sheets (clean, typical, hard profiles; A4 ``cn-a4-55`` with a Code 128 label and, a third as many,
+   A3 ``cn-a3-100`` cards with a QR label; 200 dpi gray JPEG) read the production way
    (JPEG decoded at ~100 dpi, registered by ``read_page``): the label crops ``read_page`` hands its barcode step
    are recorded and each decoder is timed on them. Ours runs as the reader calls it, once without and once with
    the 考号 grid's reading as ``confirms``;
-2. Code 128 labels alone at 150/200/300 dpi, modules of 0.25 and 0.375 mm (2 and 3 dots of a 203 dpi label
-   printer), blurred (sigma 0.6 to 2.0 px), a little skewed and noisy;
+2. Code 128 labels alone at 100 (a JPEG page as the reader decodes it), 150, 200 and 300 dpi, modules of 0.25
+   and 0.375 mm (2 and 3 dots of a 203 dpi label printer), blurred (sigma 0.6 to 2.0 px), skewed a little, noisy;
 3. the other symbologies of 准考证 stickers (Code 39, PDF417, DataMatrix, QR), written by zxing-cpp and scanned
-   the same way: ours reads none of them but QR (OpenCV's detector, the reader's path for ``symbology: qr``).
+   the same way; before zxing-cpp the reader read none of them but QR (with OpenCV's detector, also shown).
+
+``read_label`` is the reader's barcode step as it is now (omr/barcode.py): Code 128 by yuejuan's decoder, zxing-cpp
+when that finds no readable scanline; the other symbologies by zxing-cpp.
 
 "read" = exactly the printed text; "wrong" = another text (both decoders must never do this); the rest is no
 reading (the page goes to review). Run: ``python benchmarks/barcode_read.py`` (``--sheets``, ``--labels``).
@@ -60,6 +64,7 @@ DECODERS: dict[str, Decoder] = {
     "yuejuan+grid": lambda crop, grid: decode_region(crop, enough=2, confirms=grid),
     "zxing Code128": lambda crop, _: zxing_text(crop, [FORMATS["code128"]]),
     "zxing 5 formats": lambda crop, _: zxing_text(crop, list(FORMATS.values())),
+    "read_label (ours, else zxing)": lambda crop, _: reader.read_label(crop, "code128"),
 }
 
 
@@ -78,23 +83,25 @@ def score(decoder: Decoder, cases: list[tuple[np.ndarray, str, str | None]]) -> 
         times.append((time.perf_counter() - started) * 1000)
         right += text == truth
         wrong += text is not None and text != truth
-    return statistics.median(times), right, wrong
+    return (statistics.median(times) if times else float("nan")), right, wrong
 
 
 def report(title: str, cases: list[tuple[np.ndarray, str, str | None]], decoders: dict[str, Decoder]) -> None:
     line = f"  {title:<34} n={len(cases):<4}"
     for name, decoder in decoders.items():
         ms, right, wrong = score(decoder, cases)
-        line += f" | {name} {100 * right / max(len(cases), 1):5.1f}% {ms:5.2f} ms" + (f" WRONG {wrong}" if wrong else "")
+        line += f" | {name} {100 * right / max(len(cases), 1):5.1f}% {ms:5.2f} ms"
+        line += f" WRONG {wrong}" if wrong else ""
     print(line)
 
 
-def sheet_crops(profile: str, count: int, seed: int) -> list[tuple[np.ndarray, str, str | None]]:
+def sheet_crops(template_name: str, profile: str, count: int, seed: int
+                ) -> list[tuple[np.ndarray, str, str | None]]:
     """The label crops the production read path cuts from simulated sheets, with the truth and the grid's id."""
-    template = resolve_template("cn-a4-55")
+    template = resolve_template(template_name)
     prepared = reader.prepare_template(template)
     recorded: list[tuple[np.ndarray, str | None]] = []
-    original = reader._decode_barcode
+    original = reader.read_label
 
     def record(crop: np.ndarray, symbology: str, confirms: str | None = None) -> str | None:
         recorded.append((crop.copy(), confirms))
@@ -103,7 +110,7 @@ def sheet_crops(profile: str, count: int, seed: int) -> list[tuple[np.ndarray, s
     cases = []
     with tempfile.TemporaryDirectory() as tmp:
         write_batch(template, tmp, count=count, seed=seed, profile=profile, fmt="jpg", dpi=200)
-        reader._decode_barcode = record
+        reader.read_label = record
         try:
             for path in sorted(Path(tmp).glob("*.jpg")):
                 truth = json.loads(path.with_suffix(".truth.json").read_text(encoding="utf-8"))
@@ -112,7 +119,7 @@ def sheet_crops(profile: str, count: int, seed: int) -> list[tuple[np.ndarray, s
                     reader.read_page(page.image, prepared, source=str(path))
                 cases += [(crop, truth["barcode"], grid) for crop, grid in recorded if truth.get("barcode")]
         finally:
-            reader._decode_barcode = original
+            reader.read_label = original
     return cases
 
 
@@ -140,24 +147,30 @@ def main() -> int:
 
     print(f"1. simulated sheets, production path (200 dpi JPEG decoded at ~100 dpi), {args.sheets} per profile")
     for profile in ("clean", "typical", "hard"):
-        report(profile, sheet_crops(profile, args.sheets, args.seed), DECODERS)
+        report(profile, sheet_crops("cn-a4-55", profile, args.sheets, args.seed), DECODERS)
+    qr_cv2: Decoder = lambda crop, _: cv2.QRCodeDetector().detectAndDecode(crop)[0] or None  # noqa: E731
+    qr = {"OpenCV QR (the reader before)": qr_cv2, "read_label qr": lambda crop, _: reader.read_label(crop, "qr")}
+    for profile in ("clean", "typical", "hard"):
+        cases = sheet_crops("cn-a3-100", profile, args.sheets // 3, args.seed)
+        report(f"A3 cn-a3-100 QR, {profile}", cases, qr)
 
     print(f"2. Code 128 labels alone, {args.labels} per line (read rate, median ms per label)")
-    alone = {name: DECODERS[name] for name in ("yuejuan", "zxing Code128", "zxing 5 formats")}
-    for dpi in (150, 200, 300):
+    alone = {name: DECODERS[name]
+             for name in ("yuejuan", "zxing Code128", "zxing 5 formats", "read_label (ours, else zxing)")}
+    for dpi in (100, 150, 200, 300):
         for module_mm in (0.25, 0.375):
             for blur in (0.6, 1.2, 2.0):
                 title = f"{dpi} dpi, {module_mm} mm, blur {blur} px"
                 report(title, label_cases("code128", dpi, module_mm, blur, args.labels, rng), alone)
 
     print(f"3. other symbologies (zxing-cpp's writer), {args.labels} per line")
-    qr_cv2: Decoder = lambda crop, _: cv2.QRCodeDetector().detectAndDecode(crop)[0] or None  # noqa: E731
     for symbology, module_mm in OTHER_MODULE_MM.items():
-        for dpi in (150, 200, 300):
+        for dpi in (100, 150, 200, 300):
             cases = label_cases(symbology, dpi, module_mm, 1.0, args.labels, rng)
-            decoders = {"zxing 5 formats": DECODERS["zxing 5 formats"]}
+            decoders = {"zxing 5 formats": DECODERS["zxing 5 formats"],
+                        "read_label": lambda crop, _, symbology=symbology: reader.read_label(crop, symbology)}
             if symbology == "qr":
-                decoders["OpenCV QR (ours today)"] = qr_cv2
+                decoders["OpenCV QR (the reader before)"] = qr_cv2
             report(f"{symbology} {module_mm} mm, {dpi} dpi, blur 1.0 px", cases, decoders)
     return 0
 
