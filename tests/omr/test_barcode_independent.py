@@ -19,11 +19,15 @@ from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
+from omr.barcode import read_label
 from omr.code128 import PATTERNS, decode_region, decode_scanline, encode, render_modules
 from omr.template import Rect
 from sample_sheets.marks import draw_label, scanned_label
 
 CODE128 = zxingcpp.BarcodeFormat.Code128
+SYMBOLOGY_FORMATS = {"code128": CODE128, "code39": zxingcpp.BarcodeFormat.Code39,
+                     "pdf417": zxingcpp.BarcodeFormat.PDF417, "datamatrix": zxingcpp.BarcodeFormat.DataMatrix,
+                     "qr": zxingcpp.BarcodeFormat.QRCode}
 
 
 def _texts(count: int, seed: int) -> list[str]:
@@ -138,3 +142,35 @@ def test_reportlab_labels_rasterised_read_in_yuejuan(dpi: int) -> None:
         crop = image[image.shape[0] - (row + 1) * band:image.shape[0] - row * band]  # PDF rows count from below
         assert decode_region(crop) == text
         assert _zxing_read(crop) == [text]
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The reader's barcode step: every symbology a template may name, failing closed
+
+
+@pytest.mark.parametrize("symbology, module_mm", [("code128", 0.33), ("code39", 0.3), ("pdf417", 0.3),
+                                                  ("datamatrix", 0.5), ("qr", 0.5)])
+def test_reader_reads_each_symbology_written_by_zxing(symbology: str, module_mm: float) -> None:
+    rng = np.random.default_rng(len(symbology))
+    for _ in range(5):
+        text = "".join(str(d) for d in rng.integers(0, 10, 10))
+        written = zxingcpp.create_barcode(text, SYMBOLOGY_FORMATS[symbology])
+        modules = np.asarray(written.to_image(scale=1, add_quiet_zones=False)) < 128
+        if symbology in ("code128", "code39"):
+            modules = modules[0]
+        crop = scanned_label(modules, module_mm, 200, rng, blur_px=0.9, skew_deg=rng.uniform(-2, 2))
+        assert read_label(crop, symbology) == text
+        assert read_label(crop, "code128" if symbology != "code128" else "qr") is None  # not what the field says
+
+
+def test_reader_refuses_two_different_labels_in_one_crop() -> None:
+    rng = np.random.default_rng(4)
+    for symbology in ("code128", "qr"):
+        written = [np.asarray(zxingcpp.create_barcode(text, SYMBOLOGY_FORMATS[symbology]).to_image(scale=4))
+                   for text in ("2026010023", "2026010024")]
+        both = np.hstack(written) if symbology == "qr" else np.vstack(written)
+        assert read_label(both, symbology) is None
+        assert read_label(written[0], symbology) == "2026010023"
+    with pytest.raises(ValueError):
+        read_label(np.full((40, 40), 255, np.uint8), "ean13")
+    assert read_label(rng.integers(0, 256, (80, 300)).astype(np.uint8), "code128") is None
