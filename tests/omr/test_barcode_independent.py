@@ -174,3 +174,10 @@ def test_reader_refuses_two_different_labels_in_one_crop() -> None:
     with pytest.raises(ValueError):
         read_label(np.full((40, 40), 255, np.uint8), "ean13")
     assert read_label(rng.integers(0, 256, (80, 300)).astype(np.uint8), "code128") is None
+    label = scanned_label(encode("2026010023")[10:-10], 0.33, 200, rng, blur_px=0.6)
+    assert read_label(label, "code128") == "2026010023"
+    middle = label.shape[1] // 2
+    torn = label.copy()
+    torn[:, middle - 5:middle + 5] = 240  # a scratch through a few bars, top to bottom: neither decoder reads it
+    assert read_label(torn, "code128") is None
+    assert read_label(label[:, :middle], "code128") is None  # half the label: no stop pattern
