@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
+import zxingcpp
 
 from omr import code128
 from omr.geometry import MM_PER_INCH
@@ -434,17 +435,25 @@ def draw_handwriting(image: np.ndarray, rect: Rect, dpi: float, tool: Tool, ink:
 
 def draw_label(image: np.ndarray, rect: Rect, dpi: float, text: str, rng: np.random.Generator,
                skew_deg: float = 0.0) -> None:
-    """Stick a printed label carrying ``text`` (Code 128 or QR, with digits below) into the barcode region."""
+    """Stick a printed label carrying ``text`` (the region's symbology, digits below) into the barcode region.
+
+    Code 128 comes from yuejuan's encoder and QR from OpenCV's; Code 39, PDF417 and DataMatrix from zxing-cpp's
+    writer."""
     scale = dpi / MM_PER_INCH
-    if rect.symbology == "qr":
-        encoder = cv2.QRCodeEncoder.create()
-        matrix = encoder.encode(text) < 128  # 2-module quiet zone included
-        module_mm = min(0.9, (min(rect.w, rect.h) - 12) / (len(matrix) + 2))
-        code_w = code_h = len(matrix) * module_mm
+    linear = rect.symbology not in ("qr", "pdf417", "datamatrix")
+    if not linear:
+        if rect.symbology == "qr":
+            matrix = cv2.QRCodeEncoder.create().encode(text) < 128  # 2-module quiet zone included
+        else:
+            matrix = np.pad(_zxing_modules(text, rect.symbology), 2)
+        module_mm = min(0.9, (min(rect.w, rect.h) - 12) / (max(matrix.shape) + 2))
+        code_w, code_h = matrix.shape[1] * module_mm, matrix.shape[0] * module_mm
         label_w, label_h = code_w + 4, code_h + 8
     else:
-        modules = code128.encode(text)
-        module_mm = rng.uniform(0.36, 0.42)  # >= 2 px per module at 150 dpi
+        modules = code128.encode(text) if rect.symbology in (None, "code128") else np.pad(
+            _zxing_modules(text, rect.symbology), code128.QUIET_MODULES)
+        # >= 2 px per module at 150 dpi; Code 39 is longer, so its narrow bars are thinner to fit the region.
+        module_mm = rng.uniform(0.36, 0.42) if rect.symbology in (None, "code128") else rng.uniform(0.25, 0.3)
         code_w, code_h = len(modules) * module_mm, min(12.0, rect.h - 12)
         label_w, label_h = code_w + 4, code_h + 9
     label_w, label_h = min(label_w, rect.w - 2), min(label_h, rect.h - 2)
@@ -452,7 +461,7 @@ def draw_label(image: np.ndarray, rect: Rect, dpi: float, text: str, rng: np.ran
     label = np.full((lh, lw), 255, np.uint8)
     cv2.rectangle(label, (0, 0), (lw - 1, lh - 1), 222, 1)  # the sticker's edge casts a faint line
     ox, oy = (label_w - code_w) / 2 * scale, 2.0 * scale
-    if rect.symbology == "qr":
+    if not linear:
         coverage = _area_resample(matrix.astype(np.float32), module_mm * scale, ox, oy, lh, lw)
     else:
         row = code128.render_modules(modules, module_mm * scale, ox, lw)
@@ -479,6 +488,14 @@ def draw_label(image: np.ndarray, rect: Rect, dpi: float, text: str, rng: np.ran
     a = alpha[sub].astype(np.float32) / 255.0
     region = image[ys, xs]
     region[...] = (region * (1 - a) + warped[sub] * a + 0.5).astype(np.uint8)
+
+
+def _zxing_modules(text: str, symbology: str) -> np.ndarray:
+    """Modules (True = ink, no quiet zone) of zxing-cpp's symbol: a row for Code 39, the matrix for 2-D codes."""
+    formats = {"code39": zxingcpp.BarcodeFormat.Code39, "pdf417": zxingcpp.BarcodeFormat.PDF417,
+               "datamatrix": zxingcpp.BarcodeFormat.DataMatrix}
+    image = np.asarray(zxingcpp.create_barcode(text, formats[symbology]).to_image(scale=1, add_quiet_zones=False))
+    return image[0] < 128 if symbology == "code39" else image < 128
 
 
 def _area_resample(matrix: np.ndarray, module_px: float, ox: float, oy: float, rows: int, cols: int,

@@ -10,6 +10,7 @@ two swapped patterns fail.
 from __future__ import annotations
 
 import io
+from typing import get_args
 
 import numpy as np
 import pytest
@@ -19,9 +20,9 @@ from reportlab.graphics.barcode.code128 import Code128
 from reportlab.lib.units import mm
 from reportlab.pdfgen import canvas
 
-from omr.barcode import read_label
+from omr.barcode import SYMBOLOGIES, read_label
 from omr.code128 import PATTERNS, decode_region, decode_scanline, encode, render_modules
-from omr.template import Rect
+from omr.template import Barcode, Rect
 from sample_sheets.marks import draw_label, scanned_label
 
 CODE128 = zxingcpp.BarcodeFormat.Code128
@@ -161,6 +162,21 @@ def test_reader_reads_each_symbology_written_by_zxing(symbology: str, module_mm:
         crop = scanned_label(modules, module_mm, 200, rng, blur_px=0.9, skew_deg=rng.uniform(-2, 2))
         assert read_label(crop, symbology) == text
         assert read_label(crop, "code128" if symbology != "code128" else "qr") is None  # not what the field says
+
+
+@pytest.mark.parametrize("symbology", SYMBOLOGIES)
+def test_simulator_stickers_of_each_symbology_read_in_the_reader(symbology: str) -> None:
+    rng = np.random.default_rng(9)
+    rect = Rect("label", 5.0, 5.0, 70.0, 34.0, "barcode", symbology=symbology)
+    for _ in range(3):
+        text = "".join(str(d) for d in rng.integers(0, 10, 10))
+        page = np.full((int(44 * 300 / 25.4), int(80 * 300 / 25.4)), 245, np.uint8)
+        draw_label(page, rect, 300, text, rng)
+        assert read_label(page, symbology) == text
+
+
+def test_template_symbologies_are_the_readers() -> None:
+    assert set(get_args(Barcode.model_fields["symbology"].annotation)) == set(SYMBOLOGIES)
 
 
 def test_reader_refuses_two_different_labels_in_one_crop() -> None:
