@@ -16,7 +16,8 @@ from collections import Counter
 import cv2
 import numpy as np
 
-__all__ = ["encode", "codewords", "render_modules", "decode_scanline", "decode_region", "QUIET_MODULES"]
+__all__ = ["encode", "codewords", "render_modules", "decode_scanline", "decode_region", "region_readings",
+           "QUIET_MODULES"]
 
 #: Quiet zone added on each side by :func:`encode`, in modules (the standard asks for 10).
 QUIET_MODULES = 10
@@ -344,13 +345,13 @@ def _scan_rows(gray: np.ndarray, lines: int, band: int, enough: int, confirms: s
     return found
 
 
-def decode_region(gray_image: np.ndarray, *, lines: int = 15, enough: int = 3, confirms: str | None = None
-                  ) -> str | None:
-    """Read a Code 128 symbol from a roughly upright crop (a label region after page registration).
+def region_readings(gray_image: np.ndarray, *, lines: int = 15, enough: int = 3, confirms: str | None = None
+                    ) -> Counter[str]:
+    """The checksum-valid scanline readings of a roughly upright crop, counted by text.
 
     Several horizontal scanlines (each a band of 3 rows) are decoded; if none reads, the crop is smoothed
-    (for dithered or noisy 1-bit scans) and tilted by a few degrees. A result is returned only when the
-    readings agree: if two scanlines decode to different texts, the answer is ``None``.
+    (for dithered or noisy 1-bit scans) and tilted by a few degrees. The first attempt with any reading gives
+    the answer: one text (the symbol), several (scanlines disagree) or none (nothing readable).
 
     Parameters
     ----------
@@ -359,20 +360,20 @@ def decode_region(gray_image: np.ndarray, *, lines: int = 15, enough: int = 3, c
     lines : int, optional
         Scanlines per attempt.
     enough : int, optional
-        Agreeing scanlines after which an attempt stops (a disagreement stops it at once, with None).
+        Agreeing scanlines after which an attempt stops (a disagreement stops it at once).
     confirms : str, optional
         A text read independently (the 考号 grid): a first checksum-valid scanline reading exactly it is enough.
 
     Returns
     -------
-    str or None
-        The decoded text, or None when no scanline reads or the scanlines disagree.
+    collections.Counter
+        Scanlines per decoded text; empty when no scanline reads.
     """
     gray = np.asarray(gray_image)
     if gray.ndim == 3:
         gray = cv2.cvtColor(gray.astype(np.uint8), cv2.COLOR_BGR2GRAY)
     if gray.ndim != 2 or min(gray.shape) < 8:
-        return None
+        return Counter()
     gray = gray.astype(np.float32)
     attempts = [lambda: gray, lambda: cv2.GaussianBlur(gray, (0, 0), 1.0)]
     for angle in (2.5, -2.5, 5.0, -5.0):
@@ -380,11 +381,24 @@ def decode_region(gray_image: np.ndarray, *, lines: int = 15, enough: int = 3, c
     for attempt in attempts:
         found = _scan_rows(attempt(), lines, 3, enough, confirms)
         if found:
-            votes = Counter(found).most_common()
-            if len(votes) > 1:
-                return None  # scanlines disagree: refuse rather than guess
-            return votes[0][0]
-    return None
+            return Counter(found)
+    return Counter()
+
+
+def decode_region(gray_image: np.ndarray, *, lines: int = 15, enough: int = 3, confirms: str | None = None
+                  ) -> str | None:
+    """Read a Code 128 symbol from a roughly upright crop (a label region after page registration).
+
+    A result is returned only when the readings of :func:`region_readings` agree: if two scanlines decode to
+    different texts, the answer is ``None``; parameters as there.
+
+    Returns
+    -------
+    str or None
+        The decoded text, or None when no scanline reads or the scanlines disagree.
+    """
+    votes = region_readings(gray_image, lines=lines, enough=enough, confirms=confirms)
+    return next(iter(votes)) if len(votes) == 1 else None  # disagreeing scanlines: refuse rather than guess
 
 
 def _rotated(gray: np.ndarray, angle: float) -> np.ndarray:

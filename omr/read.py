@@ -16,6 +16,7 @@ from typing import Iterator, Sequence
 import cv2
 import numpy as np
 
+from omr.barcode import read_label
 from omr.decide import classify_bubbles, empty_level, group_outcomes, mark_strength, page_thresholds
 from omr.measure import disk_samples, measure_bubbles, ring_samples
 from omr.profile import ScannerProfile
@@ -192,16 +193,6 @@ def warp_rect(image: np.ndarray, page_to_image: np.ndarray, x: float, y: float, 
                                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _decode_barcode(crop: np.ndarray, symbology: str, confirms: str | None = None) -> str | None:
-    if symbology == "qr":
-        text, _, _ = cv2.QRCodeDetector().detectAndDecode(crop)
-        return text or None
-    from omr.code128 import decode_region
-
-    # Two checksum-valid scanlines that agree (or one that reads exactly the 考号 grid), none that disagree.
-    return decode_region(crop, enough=2, confirms=confirms)
-
-
 def _recorded(source: Iterator[Registration], into: list[Registration]) -> Iterator[Registration]:
     for item in source:
         into.append(item)
@@ -354,7 +345,7 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
     t0 = time.perf_counter()
     for rect in page.expanded.barcodes:
         crop = warp_rect(image, matrix, rect.x, rect.y, rect.w, rect.h, min(fit.px_per_mm, 10.0))
-        result.barcode = _decode_barcode(crop, rect.symbology or "code128", result.student_id)
+        result.barcode = read_label(crop, rect.symbology or "code128", result.student_id)
     _settle_student_id(result)
     if crop_dir is not None:
         folder = Path(crop_dir)

@@ -174,11 +174,11 @@ class Region(_Strict):
 
 
 class Barcode(_Strict):
-    """The sticker area for the student's label: Code 128 barcode or QR code."""
+    """The sticker area for the student's label: Code 128 (the usual one), Code 39, PDF417, DataMatrix or QR."""
 
     kind: Literal["barcode"]
     id: str
-    symbology: Literal["code128", "qr"] = "code128"
+    symbology: Literal["code128", "code39", "pdf417", "datamatrix", "qr"] = "code128"
     x: float
     y: float
     w: float = Field(gt=0)

@@ -12,6 +12,7 @@ from functools import lru_cache
 
 import cv2
 import numpy as np
+import zxingcpp
 
 from omr import code128
 from omr.geometry import MM_PER_INCH
@@ -434,17 +435,25 @@ def draw_handwriting(image: np.ndarray, rect: Rect, dpi: float, tool: Tool, ink:
 
 def draw_label(image: np.ndarray, rect: Rect, dpi: float, text: str, rng: np.random.Generator,
                skew_deg: float = 0.0) -> None:
-    """Stick a printed label carrying ``text`` (Code 128 or QR, with digits below) into the barcode region."""
+    """Stick a printed label carrying ``text`` (the region's symbology, digits below) into the barcode region.
+
+    Code 128 comes from yuejuan's encoder and QR from OpenCV's; Code 39, PDF417 and DataMatrix from zxing-cpp's
+    writer."""
     scale = dpi / MM_PER_INCH
-    if rect.symbology == "qr":
-        encoder = cv2.QRCodeEncoder.create()
-        matrix = encoder.encode(text) < 128  # 2-module quiet zone included
-        module_mm = min(0.9, (min(rect.w, rect.h) - 12) / (len(matrix) + 2))
-        code_w = code_h = len(matrix) * module_mm
+    linear = rect.symbology not in ("qr", "pdf417", "datamatrix")
+    if not linear:
+        if rect.symbology == "qr":
+            matrix = cv2.QRCodeEncoder.create().encode(text) < 128  # 2-module quiet zone included
+        else:
+            matrix = np.pad(_zxing_modules(text, rect.symbology), 2)
+        module_mm = min(0.9, (min(rect.w, rect.h) - 12) / (max(matrix.shape) + 2))
+        code_w, code_h = matrix.shape[1] * module_mm, matrix.shape[0] * module_mm
         label_w, label_h = code_w + 4, code_h + 8
     else:
-        modules = code128.encode(text)
-        module_mm = rng.uniform(0.36, 0.42)  # >= 2 px per module at 150 dpi
+        modules = code128.encode(text) if rect.symbology in (None, "code128") else np.pad(
+            _zxing_modules(text, rect.symbology), code128.QUIET_MODULES)
+        # >= 2 px per module at 150 dpi; Code 39 is longer, so its narrow bars are thinner to fit the region.
+        module_mm = rng.uniform(0.36, 0.42) if rect.symbology in (None, "code128") else rng.uniform(0.25, 0.3)
         code_w, code_h = len(modules) * module_mm, min(12.0, rect.h - 12)
         label_w, label_h = code_w + 4, code_h + 9
     label_w, label_h = min(label_w, rect.w - 2), min(label_h, rect.h - 2)
@@ -452,7 +461,7 @@ def draw_label(image: np.ndarray, rect: Rect, dpi: float, text: str, rng: np.ran
     label = np.full((lh, lw), 255, np.uint8)
     cv2.rectangle(label, (0, 0), (lw - 1, lh - 1), 222, 1)  # the sticker's edge casts a faint line
     ox, oy = (label_w - code_w) / 2 * scale, 2.0 * scale
-    if rect.symbology == "qr":
+    if not linear:
         coverage = _area_resample(matrix.astype(np.float32), module_mm * scale, ox, oy, lh, lw)
     else:
         row = code128.render_modules(modules, module_mm * scale, ox, lw)
@@ -481,17 +490,72 @@ def draw_label(image: np.ndarray, rect: Rect, dpi: float, text: str, rng: np.ran
     region[...] = (region * (1 - a) + warped[sub] * a + 0.5).astype(np.uint8)
 
 
-def _area_resample(matrix: np.ndarray, module_px: float, ox: float, oy: float, rows: int, cols: int) -> np.ndarray:
-    """Exact area-weighted rendering of a module matrix: coverage = R @ M @ C^T with 1-D overlap matrices."""
-    def overlap(n_px: int, n_mod: int, offset: float) -> np.ndarray:
+def _zxing_modules(text: str, symbology: str) -> np.ndarray:
+    """Modules (True = ink, no quiet zone) of zxing-cpp's symbol: a row for Code 39, the matrix for 2-D codes."""
+    formats = {"code39": zxingcpp.BarcodeFormat.Code39, "pdf417": zxingcpp.BarcodeFormat.PDF417,
+               "datamatrix": zxingcpp.BarcodeFormat.DataMatrix}
+    image = np.asarray(zxingcpp.create_barcode(text, formats[symbology]).to_image(scale=1, add_quiet_zones=False))
+    return image[0] < 128 if symbology == "code39" else image < 128
+
+
+def _area_resample(matrix: np.ndarray, module_px: float, ox: float, oy: float, rows: int, cols: int,
+                   module_py: float | None = None) -> np.ndarray:
+    """Exact area-weighted rendering of a module matrix: coverage = R @ M @ C^T with 1-D overlap matrices.
+
+    Modules are ``module_px`` wide and ``module_py`` (default: as wide) tall."""
+    def overlap(n_px: int, n_mod: int, offset: float, pitch: float) -> np.ndarray:
         edges = np.arange(n_px + 1, dtype=np.float64)[:, None]
-        starts = offset + np.arange(n_mod)[None, :] * module_px
+        starts = offset + np.arange(n_mod)[None, :] * pitch
         lo = np.maximum(edges[:-1], starts)
-        hi = np.minimum(edges[1:], starts + module_px)
+        hi = np.minimum(edges[1:], starts + pitch)
         return np.clip(hi - lo, 0, None)
-    r = overlap(rows, matrix.shape[0], oy)
-    c = overlap(cols, matrix.shape[1], ox)
+    r = overlap(rows, matrix.shape[0], oy, module_px if module_py is None else module_py)
+    c = overlap(cols, matrix.shape[1], ox, module_px)
     return (r @ matrix.astype(np.float64) @ c.T).astype(np.float32)
+
+
+def scanned_label(modules: np.ndarray, module_mm: float, dpi: float, rng: np.random.Generator, *,
+                  height_mm: float = 10.0, quiet_mm: float = 3.0, blur_px: float = 0.8, noise: float = 4.0,
+                  skew_deg: float = 0.0) -> np.ndarray:
+    """A printed barcode on its own, as a scanner at ``dpi`` sees it: area-sampled modules, skew, blur, noise.
+
+    Parameters
+    ----------
+    modules : numpy.ndarray
+        Bools, True = ink: 1-D for a linear symbol (bars ``height_mm`` tall), 2-D for a stacked or matrix one.
+    module_mm : float
+        Printed module width.
+    dpi : float
+        Scanner resolution.
+    rng : numpy.random.Generator
+        Sub-pixel placement and noise.
+    height_mm, quiet_mm, blur_px, noise, skew_deg : float, optional
+        Bar height (linear symbols), white margin on every side, Gaussian blur sigma in pixels, noise sigma in
+        gray levels, rotation in degrees.
+
+    Returns
+    -------
+    numpy.ndarray
+        uint8 gray image, dark symbol on light paper.
+    """
+    scale = dpi / MM_PER_INCH
+    matrix = np.asarray(modules, dtype=bool)
+    module_px = module_mm * scale
+    module_py = height_mm * scale if matrix.ndim == 1 else module_px
+    matrix = np.atleast_2d(matrix)
+    quiet = quiet_mm * scale
+    rows = int(np.ceil(2 * quiet + matrix.shape[0] * module_py))
+    cols = int(np.ceil(2 * quiet + matrix.shape[1] * module_px))
+    ox, oy = quiet + rng.uniform(0, 1), quiet + rng.uniform(0, 1)
+    coverage = _area_resample(matrix, module_px, ox, oy, rows, cols, module_py)
+    image = 245.0 - 215.0 * np.clip(coverage, 0, 1)
+    if skew_deg:
+        turn = cv2.getRotationMatrix2D(((cols - 1) / 2, (rows - 1) / 2), skew_deg, 1.0)
+        image = cv2.warpAffine(image, turn, (cols, rows), flags=cv2.INTER_LINEAR, borderValue=245.0)
+    if blur_px:
+        image = cv2.GaussianBlur(image, (0, 0), blur_px)
+    image = image + rng.normal(0.0, noise, image.shape)
+    return np.clip(image, 0, 255).astype(np.uint8)
 
 
 # ----------------------------------------------------------------------------------------------------------
