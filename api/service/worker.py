@@ -275,7 +275,7 @@ def _cluster_threads(client: Any) -> int | None:
         return None
 
 
-def _hand_back(service: Service, job: ClaimedJob, worker_id: str) -> None:
+def _requeue_lost(service: Service, job: ClaimedJob, worker_id: str) -> None:
     """Queue a held job again without counting an attempt: its task was lost with the scheduler, not failed."""
     try:
         _retry(f"handing job {job.job_id} back", lambda: jobs.release(service.db, job.job_id, worker_id))
@@ -333,7 +333,7 @@ def run_dask_dispatcher(settings: Settings, worker_id: str | None = None, stop_e
                 break
             if client.status in ("closing", "closed"):  # the client gave up reconnecting: its tasks are gone
                 for job in inflight.values():
-                    _hand_back(service, job, worker_id)
+                    _requeue_lost(service, job, worker_id)
                 inflight.clear()
                 if not own_client:
                     log.error("the Dask client closed: the dispatcher stops")
@@ -366,7 +366,7 @@ def run_dask_dispatcher(settings: Settings, worker_id: str | None = None, stop_e
                                                    f"{secrets.token_hex(4)}")
                     except Exception:
                         log.exception("could not send job %d to the cluster; handing it back", job.job_id)
-                        _hand_back(service, job, worker_id)
+                        _requeue_lost(service, job, worker_id)
                         continue
                     inflight[future] = job
                 busy = bool(claimed)
@@ -377,7 +377,7 @@ def run_dask_dispatcher(settings: Settings, worker_id: str | None = None, stop_e
                     if future.status == "cancelled":  # not by us: the scheduler went away with the task
                         log.warning("job %d (%s): its task was lost with the Dask scheduler; queued again",
                                     job.job_id, job.filename)
-                        _hand_back(service, job, worker_id)
+                        _requeue_lost(service, job, worker_id)
                         continue
                     handled += 1
                     if future.status == "finished":
