@@ -240,13 +240,13 @@ class _StopClock:
         self.seconds = seconds
         self.pool = pool
         self.deadline: float | None = None
-        self._lock = threading.Lock()
 
     def start(self) -> None:
-        with self._lock:
-            if self.deadline is not None:
-                return
-            self.deadline = time.monotonic() + self.seconds
+        """Called by the signal handlers (so in the main thread only, and no lock: a second signal may arrive
+        while the first one's handler runs)."""
+        if self.deadline is not None:
+            return
+        self.deadline = time.monotonic() + self.seconds
         if self.pool is not None:
             self.pool.begin_stop()
         threading.Thread(target=self._watch, name="stop-watchdog", daemon=True).start()
