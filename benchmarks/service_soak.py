@@ -229,8 +229,8 @@ def _soak(args, work_dir: Path, data: Path, database_url: str, httpx) -> int:
               f"p95 {percentile(values, 0.95) * 1000:5.0f} ms  p99 {percentile(values, 0.99) * 1000:5.0f} ms  "
               f"({len(values)} requests)")
 
-    print(f"  resident memory (MiB), sampled every {args.sample_every:g} s ({len(next(iter(sampler.series.values()), []))} "
-          f"samples of the server):")
+    samples = len(sampler.series.get(server.process.pid, []))
+    print(f"  resident memory (MiB), sampled every {args.sample_every:g} s ({samples} samples of the server):")
     print(f"    {'process':<22} {'25 %':>6} {'50 %':>6} {'75 %':>6} {'100 %':>6} {'peak':>6}  growth 25->100 %")
     grew = []
     for pid, label in sorted(sampler.labels.items(), key=lambda item: (item[1] != "server", item[0])):

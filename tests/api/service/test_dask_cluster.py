@@ -1,8 +1,9 @@
 """A Dask cluster as a city runs it, on PostgreSQL: a `dask scheduler`, three `dask worker` processes (each kept
 running by a restart loop, as systemd's ``Restart=always`` would), and the yuejuan dispatcher (`yuejuan worker`
-with ``YUEJUAN_DASK_SCHEDULER``) in processes of their own. Three batches of 20 pages are uploaded; mid-batch
-one Dask worker is killed with SIGKILL, then the scheduler is killed and started again 11 s later. Every page is stored
-exactly once, every batch finishes and assembles its sheets, and the dispatcher carries on through both."""
+with ``YUEJUAN_DASK_SCHEDULER``) in processes of their own. Three batches of 20 pages and a 12-page PDF are
+uploaded; mid-batch one Dask worker is killed with SIGKILL, then, while the PDF is being read, the scheduler is
+killed and started again 11 s later. Every page is stored exactly once, every batch finishes and assembles its
+sheets, and the dispatcher carries on through both."""
 
 from __future__ import annotations
 
@@ -33,6 +34,8 @@ WORKERS = 3
 #: How long the scheduler stays away: longer than a Dask client's own reconnection tries (10 s in the
 #: dispatcher), so that the dispatcher has to connect anew.
 OUTAGE_S = 11.0
+#: Three batches of the same 20 simulated sheets, each encoded anew (other bytes, the same truth).
+QUALITIES = (92, 88, 84)
 
 
 @pytest.fixture(scope="module")
@@ -136,12 +139,10 @@ def test_batch_survives_a_killed_dask_worker_and_a_restarted_scheduler(tmp_path,
         wait_for(lambda: "sending work to" in log_path.read_text(), 60, "the dispatcher to reach the scheduler",
                  interval=0.2)
         pdf, pdf_truth = _long_pdf(folder, manifest)
-        uploads = [(f"b{number}-{e['file']}", quality) for number, quality in enumerate((92, 88, 84))
-                   for e in manifest["pages"]]
         batches: dict[str, dict[tuple[str, int], str]] = {}  # batch id -> the truth of its pages
         with TestClient(create_app(service=service)) as client:
             city = make_city(client, service)
-            for number, quality in enumerate((92, 88, 84)):
+            for number, quality in enumerate(QUALITIES):
                 files = [(f"b{number}-{e['file']}", _reencoded(folder / e["file"], quality)) for e in manifest["pages"]]
                 response = upload(client, city.a.station, city.exam_id, files)
                 assert response.status_code == 202, response.text
@@ -151,7 +152,7 @@ def test_batch_survives_a_killed_dask_worker_and_a_restarted_scheduler(tmp_path,
                     assert response.status_code == 202, response.text
                     pdf_batch = response.json()["id"]
                     batches[pdf_batch] = pdf_truth
-        total = len(uploads) + len(pdf_truth)
+        total = len(QUALITIES) * len(manifest["pages"]) + len(pdf_truth)
 
         # A Dask worker dies (SIGKILL) while pages are being read; the scheduler runs its tasks elsewhere.
         wait_for(lambda: _pages_stored(service) >= 6, 60, "the first pages to be read", interval=0.1)
