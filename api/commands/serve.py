@@ -78,19 +78,17 @@ def add_parser(subparsers) -> None:
 # --- worker processes -----------------------------------------------------------------------------------------
 
 class _StopWhen:
-    """Stop when asked locally (a signal), by the server (shared event), or when the server process is gone."""
+    """Stop when asked (SIGTERM/SIGINT: the server sends SIGTERM) or when the server process is gone."""
 
-    def __init__(self, shared: Any = None, parent_pid: int | None = None):
+    def __init__(self, parent_pid: int | None = None):
         self.local = threading.Event()
-        self.shared = shared
         self.parent_pid = parent_pid
 
     def set(self) -> None:
         self.local.set()
 
     def is_set(self) -> bool:
-        return (self.local.is_set() or (self.shared is not None and self.shared.is_set())
-                or (self.parent_pid is not None and os.getppid() != self.parent_pid))
+        return self.local.is_set() or (self.parent_pid is not None and os.getppid() != self.parent_pid)
 
     def wait(self, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -116,15 +114,14 @@ def _on_signals(stop: _StopWhen) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def worker_process(settings_data: dict, index: int, shared_stop: Any, parent_pid: int, dask: bool,
-                   log_level: str = "info") -> None:
+def worker_process(settings_data: dict, index: int, parent_pid: int, dask: bool, log_level: str = "info") -> None:
     """Entry point of a worker process started by `yuejuan serve` (spawned: picklable arguments only)."""
     from api.service import processing
     from api.service.settings import Settings
     from api.service.worker import default_worker_id, run_dask_dispatcher, run_worker
 
     _logging(log_level)
-    stop = _StopWhen(shared_stop, parent_pid)
+    stop = _StopWhen(parent_pid)
     _on_signals(stop)
     settings = Settings(**settings_data)
     worker_id = f"{default_worker_id()}:w{index}"
@@ -147,7 +144,6 @@ class WorkerPool:
         self.count = count
         self.dask = dask
         self.log_level = log_level
-        self.stop_event = self.context.Event()
         self.processes: list[Any] = [None] * count
         self.started_at = [0.0] * count
         self.pauses = [RESTART_PAUSE_S] * count
@@ -159,7 +155,7 @@ class WorkerPool:
     def _spawn(self, index: int) -> None:
         process = self.context.Process(
             target=worker_process, name=f"yuejuan-{'dispatcher' if self.dask else 'worker'}-{index}", daemon=True,
-            args=(self.settings_data, index, self.stop_event, os.getpid(), self.dask, self.log_level))
+            args=(self.settings_data, index, os.getpid(), self.dask, self.log_level))
         process.start()
         self.processes[index] = process
         self.started_at[index] = time.monotonic()
@@ -199,15 +195,23 @@ class WorkerPool:
                         self._spawn(index)
 
     def begin_stop(self) -> None:
-        """Ask the workers to stop after the file in hand (and the supervisor to restart none); returns at once."""
+        """Ask the workers to stop after the file in hand (SIGTERM) and the supervisor to restart none; returns at
+        once (safe in a signal handler). No shared multiprocessing object is used for this: it would leave the
+        process a semaphore to clean up at exit."""
         self.stopping.set()
-        self.stop_event.set()
+        for process in list(self.processes):
+            try:
+                if process is not None and process.is_alive():
+                    process.terminate()
+            except (ValueError, ProcessLookupError):  # closed by the supervisor, or gone already
+                pass
 
     def stop(self, deadline: float) -> None:
         """Stop the workers: those still running at ``deadline`` (a :func:`time.monotonic` time) are killed."""
-        self.begin_stop()
+        self.stopping.set()
         with self._lock:  # the supervisor may be starting one right now: wait for that, then it starts no more
             pass
+        self.begin_stop()  # again: one started meanwhile has been told too
         for process in self.processes:
             if process is not None:
                 process.join(max(0.0, deadline - time.monotonic()))
@@ -317,7 +321,13 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if pool is not None:
             pool.stop(clock.worker_deadline())
-    return 0 if server.started or received else 1
+    code = 0 if server.started or received else 1
+    # Nothing is left to tear down (the database is closed, the workers are gone), and tearing down an interpreter
+    # holding the whole stack takes seconds on a busy machine: end the process now, so that a stop stays bounded.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def run_worker_command(args: argparse.Namespace) -> int:

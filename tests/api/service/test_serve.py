@@ -150,7 +150,7 @@ def test_serve_reads_an_upload_restarts_a_dead_worker_and_stops_cleanly(tmp_path
             process.wait(10)
 
 
-STOP_S = 3.0
+STOP_S = 4.0
 
 
 def _slow_upload(base: str, headers: dict, exam_id: int, stop: threading.Event, outcome: list) -> None:
