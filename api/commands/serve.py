@@ -3,8 +3,8 @@
 * ``yuejuan serve [--host 127.0.0.1] [--port 8000] [--workers N]`` migrates the database, starts N OMR worker
   processes (or, with ``YUEJUAN_DASK_SCHEDULER``, one process sending the work to that Dask cluster), restarts
   any that dies, and serves the HTTP API with uvicorn. SIGTERM or SIGINT stops the server and the workers within
-  ``YUEJUAN_STOP_SECONDS`` (10): requests still running after half of it are cut off, workers still reading after
-  it are killed (their jobs return to the queue when their leases run out, and are read again).
+  ``YUEJUAN_STOP_SECONDS`` (10): requests still running after half of it are cut off, workers still reading near
+  its end are killed (their jobs return to the queue when their leases run out, and are read again).
 * ``yuejuan worker`` runs one worker loop in the foreground (operators add these on more machines sharing the
   database and the data folder).
 * ``yuejuan admin create-school|create-user|create-key`` makes the first school, people and keys.

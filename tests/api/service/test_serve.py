@@ -15,7 +15,6 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
-
 from sqlalchemy import select
 
 from api.cli import main
