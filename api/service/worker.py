@@ -348,6 +348,8 @@ def run_dask_dispatcher(settings: Settings, worker_id: str | None = None, stop_e
                 scheduler_away = threads is None
                 log.warning("%s", f"the Dask scheduler {settings.dask_scheduler} does not answer: claiming "
                                   f"nothing until it is back" if scheduler_away else "the Dask scheduler is back")
+                if not scheduler_away:  # perhaps a new scheduler, which knows nothing of our plugin
+                    _prepare_workers(client)
             room = 0 if threads is None else max(2, threads) - len(inflight)
             if max_jobs is not None:
                 room = min(room, max_jobs - handled - len(inflight))
@@ -374,7 +376,7 @@ def run_dask_dispatcher(settings: Settings, worker_id: str | None = None, stop_e
                 job = inflight.pop(future)
                 busy = True
                 try:
-                    if future.status == "cancelled":  # not by us: the scheduler went away with the task
+                    if future.status not in ("finished", "error"):  # cancelled, not by us: lost with the scheduler
                         log.warning("job %d (%s): its task was lost with the Dask scheduler; queued again",
                                     job.job_id, job.filename)
                         _requeue_lost(service, job, worker_id)
@@ -414,7 +416,7 @@ def run_dask_dispatcher(settings: Settings, worker_id: str | None = None, stop_e
                 jobs.release(service.db, job.job_id, worker_id)
             except Exception:
                 log.exception("could not hand job %d back", job.job_id)
-        if own_client:
+        if own_client and client is not None:
             client.close(timeout=5)
         if own_service:
             service.close()
