@@ -16,7 +16,7 @@ its own pace would, so the run is in a steady state. A teacher's dashboard polls
 
 Run as::
 
-    .venv/bin/python benchmarks/service_soak.py                      # 20 000 pages (about 15 minutes here)
+    .venv/bin/python benchmarks/service_soak.py                      # 20 000 pages (27 minutes on 2 busy cores)
     .venv/bin/python benchmarks/service_soak.py --pages 500          # a quick check
     .venv/bin/python benchmarks/service_soak.py --database-url postgresql+psycopg://user@db/soak
 """
