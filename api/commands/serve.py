@@ -2,7 +2,9 @@
 
 * ``yuejuan serve [--host 127.0.0.1] [--port 8000] [--workers N]`` migrates the database, starts N OMR worker
   processes (or, with ``YUEJUAN_DASK_SCHEDULER``, one process sending the work to that Dask cluster), restarts
-  any that dies, and serves the HTTP API with uvicorn. SIGTERM or SIGINT stops the server and then the workers.
+  any that dies, and serves the HTTP API with uvicorn. SIGTERM or SIGINT stops the server and the workers within
+  ``YUEJUAN_STOP_SECONDS`` (10): requests still running after half of it are cut off, workers still reading near
+  its end are killed (their jobs return to the queue when their leases run out, and are read again).
 * ``yuejuan worker`` runs one worker loop in the foreground (operators add these on more machines sharing the
   database and the data folder).
 * ``yuejuan admin create-school|create-user|create-key`` makes the first school, people and keys.
@@ -27,9 +29,10 @@ log = logging.getLogger("yuejuan.serve")
 #: within RESTART_HEALTHY_S of its start), so a worker that cannot start does not spin.
 RESTART_PAUSE_S = 1.0
 RESTART_HEALTHY_S = 30.0
-#: Time the workers get to finish the file in hand after a stop before they are killed (their jobs then return
-#: to the queue when their leases expire).
-STOP_GRACE_S = 20.0
+#: Of the stop time (``Settings.stop_seconds``): the share running requests get to finish, and what is kept back
+#: for killing the workers that did not stop by themselves and for the process to exit.
+REQUEST_SHARE = 0.5
+KILL_MARGIN_S = 1.0
 
 
 def add_parser(subparsers) -> None:
@@ -75,19 +78,17 @@ def add_parser(subparsers) -> None:
 # --- worker processes -----------------------------------------------------------------------------------------
 
 class _StopWhen:
-    """Stop when asked locally (a signal), by the server (shared event), or when the server process is gone."""
+    """Stop when asked (SIGTERM/SIGINT: the server sends SIGTERM) or when the server process is gone."""
 
-    def __init__(self, shared: Any = None, parent_pid: int | None = None):
+    def __init__(self, parent_pid: int | None = None):
         self.local = threading.Event()
-        self.shared = shared
         self.parent_pid = parent_pid
 
     def set(self) -> None:
         self.local.set()
 
     def is_set(self) -> bool:
-        return (self.local.is_set() or (self.shared is not None and self.shared.is_set())
-                or (self.parent_pid is not None and os.getppid() != self.parent_pid))
+        return self.local.is_set() or (self.parent_pid is not None and os.getppid() != self.parent_pid)
 
     def wait(self, timeout: float | None = None) -> bool:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -113,15 +114,14 @@ def _on_signals(stop: _StopWhen) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def worker_process(settings_data: dict, index: int, shared_stop: Any, parent_pid: int, dask: bool,
-                   log_level: str = "info") -> None:
+def worker_process(settings_data: dict, index: int, parent_pid: int, dask: bool, log_level: str = "info") -> None:
     """Entry point of a worker process started by `yuejuan serve` (spawned: picklable arguments only)."""
     from api.service import processing
     from api.service.settings import Settings
     from api.service.worker import default_worker_id, run_dask_dispatcher, run_worker
 
     _logging(log_level)
-    stop = _StopWhen(shared_stop, parent_pid)
+    stop = _StopWhen(parent_pid)
     _on_signals(stop)
     settings = Settings(**settings_data)
     worker_id = f"{default_worker_id()}:w{index}"
@@ -144,7 +144,6 @@ class WorkerPool:
         self.count = count
         self.dask = dask
         self.log_level = log_level
-        self.stop_event = self.context.Event()
         self.processes: list[Any] = [None] * count
         self.started_at = [0.0] * count
         self.pauses = [RESTART_PAUSE_S] * count
@@ -156,7 +155,7 @@ class WorkerPool:
     def _spawn(self, index: int) -> None:
         process = self.context.Process(
             target=worker_process, name=f"yuejuan-{'dispatcher' if self.dask else 'worker'}-{index}", daemon=True,
-            args=(self.settings_data, index, self.stop_event, os.getpid(), self.dask, self.log_level))
+            args=(self.settings_data, index, os.getpid(), self.dask, self.log_level))
         process.start()
         self.processes[index] = process
         self.started_at[index] = time.monotonic()
@@ -195,21 +194,79 @@ class WorkerPool:
                         self.restart_due[index] = 0.0
                         self._spawn(index)
 
-    def stop(self, grace: float = STOP_GRACE_S) -> None:
+    def begin_stop(self) -> None:
+        """Ask the workers to stop after the file in hand (SIGTERM) and the supervisor to restart none; returns at
+        once (safe in a signal handler). No shared multiprocessing object is used for this: it would leave the
+        process a semaphore to clean up at exit."""
         self.stopping.set()
-        if self._supervisor.is_alive():
-            self._supervisor.join()
-        self.stop_event.set()
-        deadline = time.monotonic() + grace
+        for process in list(self.processes):
+            try:
+                if process is not None and process.is_alive():
+                    process.terminate()
+            except (ValueError, ProcessLookupError):  # closed by the supervisor, or gone already
+                pass
+
+    def stop(self, deadline: float) -> None:
+        """Stop the workers: those still running at ``deadline`` (a :func:`time.monotonic` time) are killed."""
+        self.stopping.set()
+        with self._lock:  # the supervisor may be starting one right now: wait for that, then it starts no more
+            pass
+        self.begin_stop()  # again: one started meanwhile has been told too
         for process in self.processes:
             if process is not None:
                 process.join(max(0.0, deadline - time.monotonic()))
         for process in self.processes:
             if process is not None and process.is_alive():
-                log.warning("%s did not stop in %.0f s: killing it", process.name, grace)
+                log.warning("%s (pid %d) did not stop in time: killing it (its job returns to the queue when its "
+                            "lease runs out)", process.name, process.pid)
                 process.kill()
-                process.join(5)
+        for process in self.processes:
+            if process is not None:
+                process.join(KILL_MARGIN_S)
         log.info("workers stopped")
+
+    def kill(self) -> None:
+        """Kill every worker at once (the last resort of a stop that overran)."""
+        for process in list(self.processes):
+            try:
+                if process is not None and process.pid is not None:
+                    os.kill(process.pid, signal.SIGKILL)
+            except (ValueError, ProcessLookupError):  # closed by the supervisor, or gone already
+                pass
+
+
+class _StopClock:
+    """Starts at the first SIGTERM/SIGINT: stops the workers' claiming at once and, should the orderly stop
+    overrun ``seconds`` (a request that ignores cancellation, a thread that never returns), kills the workers
+    and ends the process, so that a stop is bounded whatever is running."""
+
+    def __init__(self, seconds: float, pool: WorkerPool | None):
+        self.seconds = seconds
+        self.pool = pool
+        self.deadline: float | None = None
+
+    def start(self) -> None:
+        """Called by the signal handlers (so in the main thread only, and no lock: a second signal may arrive
+        while the first one's handler runs)."""
+        if self.deadline is not None:
+            return
+        self.deadline = time.monotonic() + self.seconds
+        if self.pool is not None:
+            self.pool.begin_stop()
+        threading.Thread(target=self._watch, name="stop-watchdog", daemon=True).start()
+
+    def _watch(self) -> None:
+        time.sleep(self.seconds)
+        log.error("stopping took longer than %.0f s: killing the workers and exiting", self.seconds)
+        if self.pool is not None:
+            self.pool.kill()
+        logging.shutdown()
+        os._exit(1)
+
+    def worker_deadline(self) -> float:
+        """When the workers must be gone: the stop time less a margin for killing them and exiting."""
+        deadline = self.deadline if self.deadline is not None else time.monotonic() + self.seconds
+        return deadline - min(KILL_MARGIN_S * 2, self.seconds / 4)
 
 
 # --- commands -------------------------------------------------------------------------------------------------
@@ -231,14 +288,24 @@ def run(args: argparse.Namespace) -> int:
     count = 1 if dask else settings.workers
     pool = WorkerPool(settings, count, dask=dask, log_level=args.log_level) if count else None
 
-    # uvicorn restores these handlers after its shutdown and re-raises the signal it caught: ours then only
-    # notes it, so the workers are stopped below and the process exits cleanly (instead of dying by default).
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host=args.host, port=args.port,
-                                          log_level=args.log_level, access_log=False))
+    clock = _StopClock(settings.stop_seconds, pool)
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            clock.start()
+            super().handle_exit(sig, frame)
+
+    # Requests still running after their share of the stop time are cancelled (uvicorn waits for them forever
+    # by default: one slow upload or download would hold the stop).
+    server = Server(uvicorn.Config(create_app(settings), host=args.host, port=args.port, log_level=args.log_level,
+                                   access_log=False, timeout_graceful_shutdown=settings.stop_seconds * REQUEST_SHARE))
     received: list[int] = []
 
+    # uvicorn restores these handlers after its shutdown and re-raises the signal it caught: ours then only
+    # notes it, so the workers are stopped below and the process exits cleanly (instead of dying by default).
     def note(signum, _frame) -> None:
         received.append(signum)
+        clock.start()
         server.should_exit = True  # a signal before uvicorn installed its own handlers still stops it
 
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -253,8 +320,14 @@ def run(args: argparse.Namespace) -> int:
         server.run()
     finally:
         if pool is not None:
-            pool.stop()
-    return 0 if server.started or received else 1
+            pool.stop(clock.worker_deadline())
+    code = 0 if server.started or received else 1
+    # Nothing is left to tear down (the database is closed, the workers are gone), and tearing down an interpreter
+    # holding the whole stack takes seconds on a busy machine: end the process now, so that a stop stays bounded.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def run_worker_command(args: argparse.Namespace) -> int:

@@ -27,6 +27,8 @@ class Settings(BaseSettings):
     workers: int = Field(default=2, ge=0, description="local OMR worker processes started by `yuejuan serve`")
     lease_seconds: float = Field(default=60.0, gt=0, description="a claimed job returns to the queue after this")
     poll_seconds: float = Field(default=0.2, gt=0, description="how often an idle worker looks for jobs")
+    stop_seconds: float = Field(default=10.0, gt=0, description="after SIGTERM/SIGINT `yuejuan serve` and its "
+                                                                "workers are gone within this")
     max_attempts: int = Field(default=3, ge=1, description="a job failing this often is marked failed")
     token_hours: float = Field(default=12.0, gt=0, description="teacher bearer tokens expire after this")
     login_max_failures: int = Field(default=5, ge=1, description="wrong passwords in a row that lock an account")

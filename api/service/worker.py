@@ -236,12 +236,51 @@ def _connect(client_class: Any, address: str, stop: StopSignal | None) -> Any:
     pause = 1.0
     while not (stop is not None and stop.is_set()):
         try:
-            return client_class(address, set_as_default=False, timeout=10)
+            client = client_class(address, set_as_default=False, timeout=10)
         except OSError as error:  # the scheduler is not up (yet): the jobs wait in the queue meanwhile
             log.warning("Dask scheduler %s unreachable (%s); trying again in %.0f s", address, error, pause)
             _sleep(stop, pause)
             pause = min(pause * 2, 30.0)
+            continue
+        _prepare_workers(client)
+        return client
     return None
+
+
+def _prepare_workers(client: Any) -> None:
+    """One OpenCV thread per Dask worker thread, on every worker the scheduler has now or gets later (a plugin,
+    registered again after each reconnection, as a restarted scheduler has forgotten it)."""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class SingleThreadedOpenCV(WorkerPlugin):
+        name = "yuejuan-single-threaded-opencv"
+
+        def setup(self, worker: Any) -> None:
+            processing.single_threaded_opencv()
+
+    try:
+        client.register_plugin(SingleThreadedOpenCV())
+    except Exception:  # an optimisation only
+        log.warning("could not limit OpenCV threads on the Dask workers", exc_info=True)
+
+
+def _cluster_threads(client: Any) -> int | None:
+    """Threads of the cluster's workers, or None while the scheduler is away (asked with a timeout, so that a
+    lost scheduler never holds the loop that renews the leases)."""
+    if client.status != "running":
+        return None
+    try:
+        return sum(client.nthreads(callback_timeout=5).values())
+    except Exception:
+        return None
+
+
+def _requeue_lost(service: Service, job: ClaimedJob, worker_id: str) -> None:
+    """Queue a held job again without counting an attempt: its task was lost with the scheduler, not failed."""
+    try:
+        _retry(f"handing job {job.job_id} back", lambda: jobs.release(service.db, job.job_id, worker_id))
+    except Exception:  # its lease runs out instead
+        log.exception("could not hand job %d back", job.job_id)
 
 
 def run_dask_dispatcher(settings: Settings, worker_id: str | None = None, stop_event: StopSignal | None = None,
@@ -251,15 +290,19 @@ def run_dask_dispatcher(settings: Settings, worker_id: str | None = None, stop_e
 
     Claims up to as many jobs as the cluster has threads (at least 2), submits
     :func:`api.service.processing.read_file` for each, completes each job as its task finishes and renews the
-    leases of those still running. A task that raises (or whose Dask worker died) gives its job back. On stop the
-    jobs still out are handed back to the queue.
+    leases of those still running. A task that raises gives its job back as a failed attempt; a Dask worker
+    that dies has its tasks run again by the scheduler. When the scheduler itself goes away (restarted,
+    unreachable) its tasks are lost: their jobs return to the queue uncounted, nothing new is claimed, and the
+    dispatcher reconnects (the client's own reconnection, then new clients with growing pauses) and carries on.
+    On stop the jobs still out are handed back to the queue.
 
-    Parameters are those of :func:`run_worker`; ``client`` is an existing ``distributed.Client`` to use.
+    Parameters are those of :func:`run_worker`; ``client`` is an existing ``distributed.Client`` to use (not
+    replaced should its scheduler go away for good: the dispatcher then stops).
 
     Returns
     -------
     int
-        Jobs handled.
+        Jobs handled (completed, or given back as failed).
     """
     from distributed import Client
 
@@ -275,27 +318,39 @@ def run_dask_dispatcher(settings: Settings, worker_id: str | None = None, stop_e
             if own_service:
                 service.close()
             return 0
+    else:
+        _prepare_workers(client)
     limits = settings.load_limits()
     lease = settings.lease_seconds
     inflight: dict[Any, ClaimedJob] = {}
     handled = 0
     last_renew = last_sweep = time.monotonic()
+    scheduler_away = False
     log.info("dispatcher %s sending work to %s", worker_id, client.scheduler.address)
     try:
-        try:
-            client.run(processing.single_threaded_opencv)
-        except Exception:  # an optimisation only
-            log.warning("could not limit OpenCV threads on the Dask workers", exc_info=True)
         while not (stop_event is not None and stop_event.is_set()):
             if max_jobs is not None and handled >= max_jobs and not inflight:
                 break
+            if client.status in ("closing", "closed"):  # the client gave up reconnecting: its tasks are gone
+                for job in inflight.values():
+                    _requeue_lost(service, job, worker_id)
+                inflight.clear()
+                if not own_client:
+                    log.error("the Dask client closed: the dispatcher stops")
+                    break
+                client = _connect(Client, settings.dask_scheduler, stop_event)
+                if client is None:
+                    break
+                continue
             busy = False
-            try:
-                capacity = max(2, sum(client.nthreads().values()))
-            except Exception:  # the scheduler is away: claim nothing new, keep the leases of what is out
-                log.warning("the Dask scheduler does not answer", exc_info=True)
-                capacity = len(inflight)
-            room = capacity - len(inflight)
+            threads = _cluster_threads(client)
+            if (threads is None) != scheduler_away:
+                scheduler_away = threads is None
+                log.warning("%s", f"the Dask scheduler {settings.dask_scheduler} does not answer: claiming "
+                                  f"nothing until it is back" if scheduler_away else "the Dask scheduler is back")
+                if not scheduler_away:  # perhaps a new scheduler, which knows nothing of our plugin
+                    _prepare_workers(client)
+            room = 0 if threads is None else max(2, threads) - len(inflight)
             if max_jobs is not None:
                 room = min(room, max_jobs - handled - len(inflight))
             claimed: list[ClaimedJob] = []
@@ -313,19 +368,24 @@ def run_dask_dispatcher(settings: Settings, worker_id: str | None = None, stop_e
                                                    f"{secrets.token_hex(4)}")
                     except Exception:
                         log.exception("could not send job %d to the cluster; handing it back", job.job_id)
-                        jobs.release(service.db, job.job_id, worker_id)
+                        _requeue_lost(service, job, worker_id)
                         continue
                     inflight[future] = job
                 busy = bool(claimed)
             for future in [f for f in inflight if f.done()]:
                 job = inflight.pop(future)
                 busy = True
-                handled += 1
                 try:
+                    if future.status not in ("finished", "error"):  # cancelled, not by us: lost with the scheduler
+                        log.warning("job %d (%s): its task was lost with the Dask scheduler; queued again",
+                                    job.job_id, job.filename)
+                        _requeue_lost(service, job, worker_id)
+                        continue
+                    handled += 1
                     if future.status == "finished":
                         _finish(service, job, worker_id, future.result())
                     else:
-                        error = future.exception() if future.status == "error" else "task cancelled"
+                        error = future.exception()
                         log.warning("job %d (%s) failed on the cluster: %s", job.job_id, job.filename, error)
                         _give_back(service, job, worker_id, f"Dask task failed: {error}")
                 except Exception:  # completing failed even after retries: the lease expires, someone retries
@@ -356,8 +416,8 @@ def run_dask_dispatcher(settings: Settings, worker_id: str | None = None, stop_e
                 jobs.release(service.db, job.job_id, worker_id)
             except Exception:
                 log.exception("could not hand job %d back", job.job_id)
-        if own_client:
-            client.close()
+        if own_client and client is not None:
+            client.close(timeout=5)
         if own_service:
             service.close()
         log.info("dispatcher %s stopped after %d job(s)", worker_id, handled)
