@@ -14,14 +14,14 @@ each starting with its spreadsheet row ("row 17 (Q16): answer 'F' not among opti
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from grading.exam import DEFAULT_OPTIONS, Exam, ExamError, Question, load_exam, parse_exam
-from grading.tabular import Table, TableError, find_columns, normalise_header, parse_number, read_table
+from grading.tabular import (Table, TableError, find_columns, normalise_header, parse_number, read_rows,
+                             read_table)
 
 __all__ = ["ExamImportError", "QUESTION_COLUMNS", "read_exam_table", "load_exam_any", "write_exam_xlsx",
            "write_exam_template_xlsx", "parse_answers", "template_problems"]
@@ -243,36 +243,24 @@ def _question_message(error: ValidationError | ValueError, qid: str) -> str:
 
 def _exam_facts(path: Path) -> tuple[dict[str, Any], list[dict[str, str]], list[str]]:
     """The ``考试`` sheet of a workbook: facts, sections and problems (empty when there is no such sheet)."""
-    from openpyxl import load_workbook
-
-    from grading.tabular import cell_text
-
     facts: dict[str, Any] = {}
     sections: list[dict[str, str]] = []
     errors: list[str] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # dropped workbook features: noise for reading values
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    try:
-        if "考试" not in workbook.sheetnames:
-            return facts, sections, errors
-        lookup = {normalise_header(alias): key for key, aliases in _EXAM_KEYS.items() for alias in (key, *aliases)}
-        for number, row in enumerate(workbook["考试"].iter_rows(values_only=True), start=1):
-            cells = [cell_text(v) for v in row] + ["", "", ""]
-            key = lookup.get(normalise_header(cells[0]))
-            if key is None or not cells[1]:
-                continue
-            if key == "section":
-                sections.append({"id": cells[1], "name": cells[2] or cells[1]})
-            elif key == "full_marks":
-                try:
-                    facts[key] = parse_number(cells[1])
-                except ValueError:
-                    errors.append(f"考试 row {number}: 满分 {cells[1]!r} is not a number")
-            else:
-                facts[key] = cells[1]
-    finally:
-        workbook.close()
+    lookup = {normalise_header(alias): key for key, aliases in _EXAM_KEYS.items() for alias in (key, *aliases)}
+    for number, row in read_rows(path, sheet_names=("考试",), what="exam sheet 考试", named_only=True):
+        cells = row + ["", "", ""]
+        key = lookup.get(normalise_header(cells[0]))
+        if key is None or not cells[1]:
+            continue
+        if key == "section":
+            sections.append({"id": cells[1], "name": cells[2] or cells[1]})
+        elif key == "full_marks":
+            try:
+                facts[key] = parse_number(cells[1])
+            except ValueError:
+                errors.append(f"考试 row {number}: 满分 {cells[1]!r} is not a number")
+        else:
+            facts[key] = cells[1]
     return facts, sections, errors
 
 
@@ -299,13 +287,13 @@ def read_exam_table(path: str | Path, **overrides: Any) -> Exam:
         Listing every problem found, each with its row.
     """
     path = Path(path)
+    facts, sections, errors = ({}, [], [])
     try:
         table = read_table(path, sheet_names=("试题", "questions", "答案"), what="exam table")
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            facts, sections, errors = _exam_facts(path)
     except TableError as error:
         raise ExamImportError(str(path), error.errors) from None
-    facts, sections, errors = ({}, [], [])
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        facts, sections, errors = _exam_facts(path)
     aliases = {key: aliases for key, (label, aliases) in QUESTION_COLUMNS.items()}
     aliases = {key: (QUESTION_COLUMNS[key][0], *names) for key, names in aliases.items()}
     columns = find_columns(table.header, aliases)
