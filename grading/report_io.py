@@ -21,6 +21,7 @@ from typing import Iterator
 import numpy as np
 
 from grading.corrections import AppliedCorrection
+from grading.csv_cells import csv_cell, csv_row, from_csv_cell
 from grading.mark import Reading, SittingTotals, SubjectScores, response_labels
 from grading.pipeline import GradingRun
 
@@ -93,13 +94,14 @@ def _raw_rows(run: GradingRun) -> Iterator[list]:
 
 
 def score_rows(run: GradingRun) -> Iterator[list[str]]:
-    """Rows of the scores table as text, in :func:`score_columns` order."""
+    """Rows of the scores table as ``scores.csv`` holds them, in :func:`score_columns` order: numbers formatted,
+    text through :func:`grading.csv_cells.csv_cell` (never a formula)."""
     for row in _raw_rows(run):
-        yield [_fmt(v) if isinstance(v, float) else v for v in row]
+        yield [_fmt(v) if isinstance(v, float) else csv_cell(v) for v in row]
 
 
 def write_scores_csv(run: GradingRun, path: str | Path) -> None:
-    """``scores.csv`` (UTF-8 with BOM so that Excel opens the Chinese correctly)."""
+    """``scores.csv`` (UTF-8 with BOM so that Excel opens the Chinese correctly), rows of :func:`score_rows`."""
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(score_columns(run))
@@ -181,7 +183,7 @@ def write_exceptions_csv(run: GradingRun, path: str | Path) -> None:
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(EXCEPTION_COLUMNS)
-        writer.writerows(_exception_rows(run))
+        writer.writerows(csv_row(row) for row in _exception_rows(run))
 
 
 def write_corrections_csv(applied: list[AppliedCorrection], path: str | Path) -> None:
@@ -190,8 +192,8 @@ def write_corrections_csv(applied: list[AppliedCorrection], path: str | Path) ->
         writer = csv.writer(handle)
         writer.writerow(["sheet", "exam_id", "question", "before", "after", "by", "reason"])
         for a in applied:
-            writer.writerow([a.sheet, a.exam_id or "", a.question, a.before, a.after, a.correction.by,
-                             a.correction.reason])
+            writer.writerow(csv_row([a.sheet, a.exam_id or "", a.question, a.before, a.after, a.correction.by,
+                                     a.correction.reason]))
 
 
 def write_summary_json(run: GradingRun, path: str | Path) -> None:
@@ -223,9 +225,10 @@ def read_subject_scores(out_dir: str | Path) -> tuple[SubjectScores, dict[str, t
     ids, totals, people = [], [], {}
     with open(out / "scores.csv", encoding="utf-8-sig", newline="") as handle:
         for record in csv.DictReader(handle):
-            ids.append(record["exam_id"])
+            exam_id = from_csv_cell(record["exam_id"])
+            ids.append(exam_id)
             totals.append(float(record["total"]) if record["total"] else np.nan)
-            people[record["exam_id"]] = (record["name"], record["class"])
+            people[exam_id] = (from_csv_cell(record["name"]), from_csv_cell(record["class"]))
     return (SubjectScores(summary["subject"], summary["exam"], float(summary["full_marks"]),
                           np.array(ids, dtype=object), np.array(totals, dtype=float), summary.get("sitting", "")),
             people)
@@ -243,5 +246,5 @@ def write_sitting_totals_csv(totals: SittingTotals, path: str | Path,
             name, class_name = people.get(eid, ("", ""))
             row = totals.scores[i].tolist()
             missing = [s for s, v in zip(totals.subjects, row) if math.isnan(v)]
-            writer.writerow([eid, name, class_name, *[_fmt(v) for v in row], _fmt(totals.total[i]),
+            writer.writerow([*csv_row([eid, name, class_name]), *[_fmt(v) for v in row], _fmt(totals.total[i]),
                              _fmt(totals.partial_total[i]), " ".join(missing)])

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from grading.csv_cells import csv_row
 from grading.tabular import SCIENTIFIC_HINT, TableError, find_columns, read_table
 
 __all__ = ["Student", "Roster", "RosterError", "load_roster", "validate_exam_id", "validate_student_no",
@@ -239,7 +240,7 @@ def write_roster_csv(students: list[Student], path: str | Path) -> None:
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow([label for label, _ in ROSTER_COLUMNS.values()])
-        writer.writerows(_row(s) for s in students)
+        writer.writerows(csv_row(_row(s)) for s in students)
 
 
 def write_roster_xlsx(students: list[Student], path: str | Path) -> None:
