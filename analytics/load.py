@@ -14,7 +14,7 @@ import numpy as np
 
 from analytics.items import masks_from_letters
 from analytics.model import ExamData
-from grading.csv_cells import from_csv_cell
+from grading.safe_cells import from_csv_cell
 
 __all__ = ["load_grade_output", "from_grading_run", "active_questions", "load_exam_for_report"]
 
@@ -38,7 +38,7 @@ def _column(rows: list[list[str]], index: int) -> np.ndarray:
 
 
 def _texts(cells: np.ndarray) -> np.ndarray:
-    """Text cells as written (:func:`grading.csv_cells.from_csv_cell` undoes the quote before formula-like text)."""
+    """Text cells as written (:func:`grading.safe_cells.from_csv_cell` undoes the quote before formula-like text)."""
     return np.array([from_csv_cell(str(cell)) for cell in cells.tolist()], dtype=object)
 
 

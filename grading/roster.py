@@ -20,7 +20,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from grading.csv_cells import csv_row
+from grading.safe_cells import csv_row
 from grading.tabular import SCIENTIFIC_HINT, TableError, find_columns, read_table
 
 __all__ = ["Student", "Roster", "RosterError", "load_roster", "validate_exam_id", "validate_student_no",

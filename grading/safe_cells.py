@@ -1,4 +1,7 @@
-"""CSV cells that a spreadsheet will not run as formulas (OWASP's CSV injection advice).
+"""Cells we write to CSV and xlsx: text a person typed never becomes a formula (OWASP's CSV injection advice).
+
+In xlsx every text is written as a string (:func:`text_workbook`: XlsxWriter's ``write_string``, and the generic
+``write`` told never to turn text into a formula, number or link).
 
 Excel, WPS and LibreOffice run a CSV cell starting with ``=``, ``+``, ``-`` or ``@`` (and, after a tab or carriage
 return, the same) as a formula: a student named ``=HYPERLINK("http://x","y")`` would become a live link in the
@@ -11,9 +14,10 @@ already starts with a quote and one of these characters, so that every text surv
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Iterable
 
-__all__ = ["FORMULA_STARTS", "csv_cell", "csv_row", "from_csv_cell"]
+__all__ = ["FORMULA_STARTS", "csv_cell", "csv_row", "from_csv_cell", "text_workbook"]
 
 #: First characters that make a spreadsheet read a CSV cell as a formula.
 FORMULA_STARTS = frozenset("=+-@\t\r")
@@ -41,3 +45,16 @@ def csv_row(values: Iterable[Any]) -> list[Any]:
     quoted. Format computed numbers after escaping the text cells, or keep them numbers.
     """
     return [csv_cell(value) if isinstance(value, str) else value for value in values]
+
+
+def text_workbook(path: str | Path, *, constant_memory: bool = False):
+    """An XlsxWriter workbook that never turns text into a formula, number or link, whichever call writes it.
+
+    Writers call ``write_string`` for text anyway (a student named ``=HYPERLINK(...)`` stays that text); these
+    options keep the generic ``write`` safe too. ``constant_memory`` writes each row as soon as the next starts
+    (rows in order, one row in memory: the big flat tables).
+    """
+    import xlsxwriter
+
+    return xlsxwriter.Workbook(str(path), {"constant_memory": constant_memory, "strings_to_formulas": False,
+                                           "strings_to_numbers": False, "strings_to_urls": False})
