@@ -159,7 +159,8 @@ class _Bounded:
         limits = self.limits
         self.padding += len(values)
         if self.padding > 4 * limits.cells:
-            raise self.refuse(f"row {number}: rows reach {len(values)} columns (limit {limits.columns} columns)")
+            raise self.refuse(f"row {number}: rows padded by empty cells to column {len(values)}, more than "
+                              f"{4 * limits.cells} values in all (limit {limits.cells} cells)")
         if len(values) <= limits.columns:
             return values
         beyond = values[limits.columns:]
