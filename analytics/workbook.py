@@ -1,5 +1,5 @@
-"""xlsx reports (XlsxWriter, native charts): the class report, the grade (school) report comparing classes and the city report
-comparing schools.
+"""xlsx reports (written by XlsxWriter, with native charts): the class report, the grade (school) report comparing
+classes and the city report comparing schools.
 
 Every sheet has a frozen header row, number formats (scores, 0.00, percentages), ids stored as text, conditional
 colours and, where a picture helps, a chart. Headings are Chinese by default (``lang='en'`` for English). A 说明
@@ -553,13 +553,13 @@ def _question_scores_sheet(b: _Book, analysis: Analysis, members: np.ndarray, cl
 def write_grade_workbook(analysis: Analysis, path: str | Path, *, school: str | None = None,
                          lang: str | None = None) -> Path:
     """The grade (school) report comparing the classes of ``school`` (the only school when None)."""
-    b = _Book(lang or analysis.config.lang, path)
     data, s = analysis.data, analysis.students
     classes, schools = analysis.classes, analysis.schools
     if school is None:
         if len(schools) > 1:
             raise ValueError("several schools: name the school of the grade report")
         school = str(schools.schools[0])
+    b = _Book(lang or analysis.config.lang, path)  # after the checks: XlsxWriter writes the file even when dropped
     g = schools.find(school)
     class_ids = np.flatnonzero(classes.parent == g)
     members = np.flatnonzero(s.school_index == g)
