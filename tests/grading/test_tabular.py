@@ -6,65 +6,25 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
-import zipfile
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
 
 from grading.tabular import TableError, TableLimits, _Bounded, check_xlsx_archive, read_rows, read_table
+from sample_sheets.hostile_tables import csv_trailing_commas, inline_cell, sheet_xml, xlsx_by_hand, xlsx_declaring_huge
 
 REPO = Path(__file__).resolve().parents[2]
 
-_CONTENT_TYPES = (
-    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-    '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
-    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
-    '<Default Extension="xml" ContentType="application/xml"/>'
-    '<Override PartName="/xl/workbook.xml" '
-    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml"/>'
-    '<Override PartName="/xl/worksheets/sheet1.xml" '
-    'ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"/></Types>')
-_RELS = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-         '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-         '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-         'officeDocument" Target="xl/workbook.xml"/></Relationships>')
-_WORKBOOK = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-             '<workbook xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" '
-             'xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships">'
-             '<sheets><sheet name="Sheet1" sheetId="1" r:id="rId1"/></sheets></workbook>')
-_WORKBOOK_RELS = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-                  '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
-                  '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/'
-                  'worksheet" Target="worksheets/sheet1.xml"/></Relationships>')
-
-
-def _sheet_xml(dimension: str, rows: str) -> str:
-    return ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>'
-            '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
-            f'<dimension ref="{dimension}"/><sheetData>{rows}</sheetData></worksheet>')
-
-
-def _inline(ref: str, text: str) -> str:
-    return f'<c r="{ref}" t="inlineStr"><is><t>{text}</t></is></c>'
-
 
 def write_xlsx_parts(path: Path, sheet: str | bytes) -> Path:
-    """A minimal xlsx written part by part (no spreadsheet library), so that it can say what a real one would not."""
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", _CONTENT_TYPES)
-        archive.writestr("_rels/.rels", _RELS)
-        archive.writestr("xl/workbook.xml", _WORKBOOK)
-        archive.writestr("xl/_rels/workbook.xml.rels", _WORKBOOK_RELS)
-        archive.writestr("xl/worksheets/sheet1.xml", sheet)
+    path.write_bytes(xlsx_by_hand(sheet))
     return path
 
 
 def declared_huge_xlsx(path: Path) -> Path:
-    """The finding's workbook: ~1.6 KB declaring A1:XFD1048576, a header and one cell on the sheet's last row."""
-    rows = (f'<row r="1">{_inline("A1", "考号")}{_inline("B1", "姓名")}</row>'
-            f'<row r="1048576">{_inline("XFD1048576", "x")}</row>')
-    return write_xlsx_parts(path, _sheet_xml("A1:XFD1048576", rows))
+    path.write_bytes(xlsx_declaring_huge())
+    return path
 
 
 def test_declared_dimension_exploit_is_refused_in_bounded_memory(tmp_path: Path):
@@ -96,32 +56,32 @@ def test_declared_dimension_exploit_is_refused_in_bounded_memory(tmp_path: Path)
 
 def test_declared_dimension_is_ignored_for_the_rows_there(tmp_path: Path):
     """Within the limits the declared dimension changes nothing: only the real rows, each as wide as its cells."""
-    rows = (f'<row r="1">{_inline("A1", "考号")}{_inline("B1", "姓名")}</row>'
-            f'<row r="3">{_inline("A3", "2026010001")}{_inline("B3", "王芳")}<c r="XFD3" s="0"/></row>')
-    path = write_xlsx_parts(tmp_path / "wide.xlsx", _sheet_xml("A1:XFD1048576", rows))
+    rows = (f'<row r="1">{inline_cell("A1", "考号")}{inline_cell("B1", "姓名")}</row>'
+            f'<row r="3">{inline_cell("A3", "2026010001")}{inline_cell("B3", "王芳")}<c r="XFD3" s="0"/></row>')
+    path = write_xlsx_parts(tmp_path / "wide.xlsx", sheet_xml("A1:XFD1048576", rows))
     table = read_table(path)
     assert table.header == ["考号", "姓名"]
     assert table.rows == [(3, ["2026010001", "王芳"])]
 
 
 def test_a_cell_beyond_the_column_limit_is_refused(tmp_path: Path):
-    rows = f'<row r="1">{_inline("A1", "考号")}{_inline("XFD1", "x")}</row>'
-    path = write_xlsx_parts(tmp_path / "far.xlsx", _sheet_xml("A1", rows))
+    rows = f'<row r="1">{inline_cell("A1", "考号")}{inline_cell("XFD1", "x")}</row>'
+    path = write_xlsx_parts(tmp_path / "far.xlsx", sheet_xml("A1", rows))
     with pytest.raises(TableError, match="a cell beyond column 200 \\(limit 200 columns\\)"):
         read_table(path)
 
 
 def test_rows_padded_far_to_the_right_stop_at_the_padding_budget(tmp_path: Path):
     """Rows whose last cell is an empty styled one at XFD: nothing beyond the limit, but 16 384 Nones each."""
-    rows = "".join(f'<row r="{r}">{_inline(f"A{r}", "1")}<c r="XFD{r}" s="0"/></row>' for r in range(1, 60))
-    path = write_xlsx_parts(tmp_path / "padded.xlsx", _sheet_xml("A1", rows))
+    rows = "".join(f'<row r="{r}">{inline_cell(f"A{r}", "1")}<c r="XFD{r}" s="0"/></row>' for r in range(1, 60))
+    path = write_xlsx_parts(tmp_path / "padded.xlsx", sheet_xml("A1", rows))
     with pytest.raises(TableError, match=r"padded by empty cells to column 16384, more than 400000 values in all "
                                          r"\(limit 100000 cells\)"):
         read_table(path, limits=TableLimits(cells=100_000))
 
 
 def test_zip_bomb_sheet_is_refused_before_parsing(tmp_path: Path):
-    sheet = _sheet_xml("A1", f'<row r="1">{_inline("A1", "考号")}</row>').encode()
+    sheet = sheet_xml("A1", f'<row r="1">{inline_cell("A1", "考号")}</row>').encode()
     bomb = sheet.replace(b"<sheetData>", b"<sheetData>" + b" " * (8 * 2**20))
     path = write_xlsx_parts(tmp_path / "bomb.xlsx", bomb)
     assert path.stat().st_size < 100_000
@@ -137,7 +97,7 @@ def test_csv_with_300k_trailing_commas_reads_its_cells(tmp_path: Path):
     """The finding's CSV: a 300 KB line of commas after two cells. The old reader stripped one cell at a time
     (a copy of the row each time: minutes); trimming from the end is one pass."""
     path = tmp_path / "commas.csv"
-    path.write_text("考号,姓名\n2026010001,王芳" + "," * 300_000 + "\n", encoding="utf-8")
+    path.write_bytes(csv_trailing_commas(300_000))
     table = read_table(path)
     assert table.rows == [(2, ["2026010001", "王芳"])]
 
