@@ -21,9 +21,9 @@ from typing import Iterator
 import numpy as np
 
 from grading.corrections import AppliedCorrection
-from grading.safe_cells import csv_cell, csv_row, from_csv_cell, text_workbook
 from grading.mark import Reading, SittingTotals, SubjectScores, response_labels
 from grading.pipeline import GradingRun
+from grading.safe_cells import csv_cell, csv_row, from_csv_cell, text_workbook
 
 __all__ = ["score_columns", "score_rows", "write_scores_csv", "write_scores_xlsx", "write_exceptions_csv",
            "write_corrections_csv", "write_summary_json", "write_outputs", "read_subject_scores",
