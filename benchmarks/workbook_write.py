@@ -71,7 +71,9 @@ def _class_case(students: int, classes: int, folder: Path) -> dict:
 
 def _run_case(argv: list[str]) -> dict:
     """One case in a child process (its own peak RSS)."""
-    out = subprocess.run([sys.executable, __file__, *argv], check=True, capture_output=True, text=True)
+    out = subprocess.run([sys.executable, __file__, *argv], capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit(f"case {argv} failed:\n{out.stderr[-3000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

@@ -56,5 +56,7 @@ def text_workbook(path: str | Path, *, constant_memory: bool = False):
     """
     import xlsxwriter
 
+    # use_zip64: a city's scores.xlsx unpacks to more than 4 GB of XML (zipfile's own default, as openpyxl had)
     return xlsxwriter.Workbook(str(path), {"constant_memory": constant_memory, "strings_to_formulas": False,
-                                           "strings_to_numbers": False, "strings_to_urls": False})
+                                           "strings_to_numbers": False, "strings_to_urls": False,
+                                           "use_zip64": True})
