@@ -3,8 +3,8 @@
 In xlsx every text is written as a string (:func:`text_workbook`: XlsxWriter's ``write_string``, and the generic
 ``write`` told never to turn text into a formula, number or link).
 
-Excel, WPS and LibreOffice run a CSV cell starting with ``=``, ``+``, ``-`` or ``@`` (and, after a tab or carriage
-return, the same) as a formula: a student named ``=HYPERLINK("http://x","y")`` would become a live link in the
+Excel, WPS and LibreOffice may run a CSV cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return
+as a formula: a student named ``=HYPERLINK("http://x","y")`` would become a live link in the
 teacher's spreadsheet. Every text cell a writer of this project puts in a CSV goes through :func:`csv_cell`, which
 prefixes such text with a single quote; numbers we compute are written as they are (a negative number must stay
 a number), so callers pass text and numbers apart. :func:`from_csv_cell` undoes the prefix exactly for our own
