@@ -56,7 +56,7 @@ def text_workbook(path: str | Path, *, constant_memory: bool = False):
     """
     import xlsxwriter
 
-    # use_zip64: a city's scores.xlsx unpacks to 2.2 GB of XML, over zipfile's 2 GiB limit without ZIP64 (openpyxl allowed it)
+    # use_zip64: a city's scores.xlsx unpacks to 2.2 GB, over zipfile's 2 GiB limit without ZIP64 (openpyxl allowed it)
     return xlsxwriter.Workbook(str(path), {"constant_memory": constant_memory, "strings_to_formulas": False,
                                            "strings_to_numbers": False, "strings_to_urls": False,
                                            "use_zip64": True})
