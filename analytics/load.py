@@ -14,6 +14,7 @@ import numpy as np
 
 from analytics.items import masks_from_letters
 from analytics.model import ExamData
+from grading.safe_cells import from_csv_cell
 
 __all__ = ["load_grade_output", "from_grading_run", "active_questions", "load_exam_for_report"]
 
@@ -34,6 +35,11 @@ def load_exam_for_report(path: str | Path):
 
 def _column(rows: list[list[str]], index: int) -> np.ndarray:
     return np.array([row[index] if index < len(row) else "" for row in rows], dtype=object)
+
+
+def _texts(cells: np.ndarray) -> np.ndarray:
+    """Text cells as written (:func:`grading.safe_cells.from_csv_cell` undoes the quote before formula-like text)."""
+    return np.array([from_csv_cell(str(cell)) for cell in cells.tolist()], dtype=object)
 
 
 def _numbers(texts: np.ndarray) -> np.ndarray:
@@ -110,7 +116,7 @@ def load_grade_output(scores_dir: str | Path, exam) -> ExamData:
     for k, sid in enumerate(section_ids):
         if n:
             section_totals[:, k] = _numbers(_column(rows, index[f"section_{sid}"]))
-    text = lambda name: (_column(rows, index[name]).astype(str).astype(object) if name in index  # noqa: E731
+    text = lambda name: (_texts(_column(rows, index[name])) if name in index  # noqa: E731
                          else np.full(n, "", dtype=object))
     return ExamData(exam=exam, exam_ids=text("exam_id"), student_nos=text("student_no"), names=text("name"),
                     classes=text("class"), schools=text("school_code"), status=status,

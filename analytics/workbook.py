@@ -1,5 +1,5 @@
-"""xlsx reports (openpyxl): the class report, the grade (school) report comparing classes and the city report
-comparing schools.
+"""xlsx reports (written by XlsxWriter, with native charts): the class report, the grade (school) report comparing
+classes and the city report comparing schools.
 
 Every sheet has a frozen header row, number formats (scores, 0.00, percentages), ids stored as text, conditional
 colours and, where a picture helps, a chart. Headings are Chinese by default (``lang='en'`` for English). A 说明
@@ -37,6 +37,7 @@ _TWO = "0.00"
 _THREE = "0.000"
 _SCORE = "0.##;-0.##;0"
 _TEXT = "@"
+_WRAP = "wrap"  # not a number format: wrapped text, top-aligned (long notes)
 
 
 def safe_name(name: str) -> str:
@@ -60,60 +61,98 @@ def _finite(value: Any) -> Any:
     return value
 
 
-class _Book:
-    """Thin helper over an openpyxl workbook: styled header rows, typed columns, charts, conditional colours."""
+_CM_PER_PIXEL = 2.54 / 96  # chart sizes are given in cm, as Excel's dialogs show them; XlsxWriter takes pixels
+_OPERATORS = {"equal": "==", "lessThan": "<", "greaterThanOrEqual": ">="}
 
-    def __init__(self, lang: str):
-        from openpyxl import Workbook
-        from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+
+class _Book:
+    """Thin helper over an XlsxWriter workbook: styled header rows, typed columns, charts, conditional colours.
+
+    Rows and columns are 1-based here, as in Excel's A1 names. Every text is written with ``write_string``: a
+    student or class named like a formula stays text.
+    """
+
+    def __init__(self, lang: str, path: str | Path):
+        from grading.safe_cells import text_workbook
 
         self.lang = lang
-        self.book = Workbook()
-        self.book.remove(self.book.active)
-        self.bold = Font(bold=True)
-        self.title_font = Font(bold=True, size=_TITLE_SIZE)
-        self.fill = PatternFill("solid", fgColor=_HEADER_FILL)
-        self.center = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        thin = Side(style="thin", color="BFBFBF")
-        self.border = Border(left=thin, right=thin, top=thin, bottom=thin)
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.book = text_workbook(self.path)
+        self._formats: dict[tuple, Any] = {}
+        self._widths: dict[str, dict[int, float]] = {}
+        self._frozen: set[str] = set()
+        border = {"border": 1, "border_color": "#BFBFBF"}
+        self.header_format = self.format(bold=True, bg_color=f"#{_HEADER_FILL}", align="center", valign="vcenter",
+                                         text_wrap=True, **border)
+        self.title_format = self.format(bold=True, font_size=_TITLE_SIZE)
+
+    def format(self, **properties: Any):
+        """The workbook's format with these XlsxWriter properties (one object per distinct set)."""
+        key = tuple(sorted(properties.items()))
+        if key not in self._formats:
+            self._formats[key] = self.book.add_format(properties)
+        return self._formats[key]
+
+    def number_format(self, fmt: str | None):
+        if fmt is None:
+            return None
+        return self.format(text_wrap=True, valign="top") if fmt == _WRAP else self.format(num_format=fmt)
 
     def t(self, key: str) -> str:
         return text(key, self.lang)
 
     def sheet(self, key: str):
-        return self.book.create_sheet(self.t(key))
+        return self.book.add_worksheet(self.t(key))
+
+    def write(self, ws, row: int, col: int, value: Any, cell_format: Any = None) -> None:
+        """One cell by its Python type: text as a string (never a formula), numbers, booleans; None left empty."""
+        value = _finite(value)
+        if value is None:
+            return
+        if isinstance(value, str):
+            ws.write_string(row - 1, col - 1, value, cell_format)
+        elif isinstance(value, bool):
+            ws.write_boolean(row - 1, col - 1, value, cell_format)
+        else:
+            ws.write_number(row - 1, col - 1, value, cell_format)
+
+    def width(self, ws, col: int, width: float) -> None:
+        """Column ``col`` at least ``width`` characters wide."""
+        widths = self._widths.setdefault(ws.name, {})
+        widths[col] = max(widths.get(col, 0), width)
 
     def header(self, ws, row: int, values: Sequence[str], col: int = 1) -> None:
         for offset, value in enumerate(values):
-            cell = ws.cell(row=row, column=col + offset, value=value)
-            cell.font, cell.fill, cell.alignment, cell.border = self.bold, self.fill, self.center, self.border
-        ws.row_dimensions[row].height = 30  # room for two lines of a wrapped heading
+            ws.write_string(row - 1, col - 1 + offset, str(value), self.header_format)
+        ws.set_row(row - 1, 30)  # room for two lines of a wrapped heading
 
     def table(self, ws, row: int, headers: Sequence[str], rows: Sequence[Sequence[Any]],
               formats: Sequence[str | None], *, col: int = 1, widths: Sequence[float] | None = None,
-              freeze: str | None = None) -> int:
-        """Write a header and rows at ``row``; returns the row after the table."""
-        from openpyxl.utils import get_column_letter
-
+              freeze: str | None = None, row_formats: Sequence[str | None] | None = None) -> int:
+        """Write a header and rows at ``row``; returns the row after the table. ``formats`` are the columns'
+        number formats; ``row_formats``, when given, the number format of each row's numbers instead."""
         self.header(ws, row, headers, col)
+        column_formats = [self.number_format(fmt) for fmt in formats]
         for r, values in enumerate(rows, start=row + 1):
-            for c, (value, fmt) in enumerate(zip(values, formats), start=col):
+            row_format = self.number_format(row_formats[r - row - 1]) if row_formats else None
+            for c, (value, fmt, cell_format) in enumerate(zip(values, formats, column_formats), start=col):
                 value = _finite(value)
                 if fmt == _TEXT and value is not None:
                     value = str(value)
-                cell = ws.cell(row=r, column=c, value=value)
-                if fmt is not None and value is not None:
-                    cell.number_format = fmt
+                if row_format is not None and not isinstance(value, str):
+                    cell_format = row_format
+                self.write(ws, r, c, value, cell_format)
         if widths:
             for c, width in enumerate(widths, start=col):
-                letter = get_column_letter(c)
-                ws.column_dimensions[letter].width = max(ws.column_dimensions[letter].width or 0, width)
+                self.width(ws, c, width)
         if freeze:
-            ws.freeze_panes = freeze
+            ws.freeze_panes(freeze)
+            self._frozen.add(ws.name)
         return row + 1 + len(rows)
 
     def title(self, ws, row: int, value: str, col: int = 1) -> None:
-        ws.cell(row=row, column=col, value=value).font = self.title_font
+        ws.write_string(row - 1, col - 1, value, self.title_format)
 
     # -- conditional colours -------------------------------------------------------------------------------
 
@@ -121,83 +160,62 @@ class _Book:
     def colour_scale(ws, ref: str, low: float | None = None, mid: float | None = None,
                      high: float | None = None) -> None:
         """Red (low) - yellow - green (high); fixed numbers when given, else the range's min/percentile/max."""
-        from openpyxl.formatting.rule import ColorScaleRule
-
+        colours = {"type": "3_color_scale", "min_color": "#F8696B", "mid_color": "#FFEB84", "max_color": "#63BE7B"}
         if low is None:
-            rule = ColorScaleRule(start_type="min", start_color="F8696B", mid_type="percentile", mid_value=50,
-                                  mid_color="FFEB84", end_type="max", end_color="63BE7B")
+            rule = {**colours, "min_type": "min", "mid_type": "percentile", "mid_value": 50, "max_type": "max"}
         else:
-            rule = ColorScaleRule(start_type="num", start_value=low, start_color="F8696B", mid_type="num",
-                                  mid_value=mid, mid_color="FFEB84", end_type="num", end_value=high,
-                                  end_color="63BE7B")
-        ws.conditional_formatting.add(ref, rule)
+            rule = {**colours, "min_type": "num", "min_value": low, "mid_type": "num", "mid_value": mid,
+                    "max_type": "num", "max_value": high}
+        ws.conditional_format(ref, rule)
 
-    @staticmethod
-    def highlight(ws, ref: str, operator: str, formula: Sequence[str], colour: str) -> None:
-        from openpyxl.formatting.rule import CellIsRule
-        from openpyxl.styles import PatternFill
-
-        ws.conditional_formatting.add(ref, CellIsRule(operator=operator, formula=list(formula),
-                                                      fill=PatternFill("solid", fgColor=colour,
-                                                                       bgColor=colour)))
+    def highlight(self, ws, ref: str, operator: str, formula: Sequence[str], colour: str) -> None:
+        ws.conditional_format(ref, {"type": "cell", "criteria": _OPERATORS[operator], "value": formula[0],
+                                    "format": self.format(bg_color=f"#{colour}")})
 
     # -- charts --------------------------------------------------------------------------------------------
 
-    @staticmethod
-    def bar_chart(ws, anchor: str, title: str, categories: tuple[int, int, int, int],
+    def bar_chart(self, ws, anchor: str, title: str, categories: tuple[int, int, int, int],
                   series: Sequence[tuple[int, int, int, int]], *, y_title: str = "", percent: bool = False,
-                  width: float = 18, height: float = 8, horizontal: bool = False) -> None:
-        """A clustered bar chart; ``categories``/``series`` are (min_col, min_row, max_col, max_row), each series
-        with its title in its first row."""
-        from openpyxl.chart import BarChart, Reference
-
-        chart = BarChart()
-        chart.type = "bar" if horizontal else "col"
-        chart.title = title
-        chart.y_axis.title = y_title
-        chart.width, chart.height = width, height
-        for min_col, min_row, max_col, max_row in series:
-            chart.add_data(Reference(ws, min_col=min_col, min_row=min_row, max_col=max_col, max_row=max_row),
-                           titles_from_data=True)
+                  width: float = 18, height: float = 8) -> None:
+        """A clustered column chart (native Excel chart); ``categories``/``series`` are (min_col, min_row,
+        max_col, max_row), 1-based, each series with its title in its first row; ``width``/``height`` in cm."""
+        chart = self.book.add_chart({"type": "column"})
+        name = ws.name
         c0, r0, c1, r1 = categories
-        chart.set_categories(Reference(ws, min_col=c0, min_row=r0, max_col=c1, max_row=r1))
+        for min_col, min_row, max_col, max_row in series:
+            chart.add_series({"name": [name, min_row - 1, min_col - 1],
+                              "categories": [name, r0 - 1, c0 - 1, r1 - 1, c1 - 1],
+                              "values": [name, min_row, min_col - 1, max_row - 1, max_col - 1]})
+        chart.set_title({"name": title})
+        axis: dict[str, Any] = {"name": y_title} if y_title else {}
         if percent:
-            chart.y_axis.number_format = "0%"
-            chart.y_axis.scaling.min = 0
-        # openpyxl >= 3.1 hides axes unless told otherwise; LibreOffice then draws none
-        chart.x_axis.delete = False
-        chart.y_axis.delete = False
-        ws.add_chart(chart, anchor)
+            axis.update(num_format="0%", min=0)
+        chart.set_y_axis(axis)
+        chart.set_size({"width": round(width / _CM_PER_PIXEL), "height": round(height / _CM_PER_PIXEL)})
+        ws.insert_chart(anchor, chart)
 
     def notes(self, analysis: Analysis) -> None:
         c = analysis.config
         ws = self.sheet("sheet_notes")
         pairs = definitions(self.lang, c.cutoffs, c.band, c.fraction, c.mastery, c.correct_at)
-        self.table(ws, 1, [self.t("item"), self.t("value")], pairs, [None, None], widths=(18, 110), freeze="A2")
-        from openpyxl.styles import Alignment
-
-        wrap = Alignment(wrap_text=True, vertical="top")
-        for row in range(2, len(pairs) + 2):
-            ws.cell(row=row, column=2).alignment = wrap
+        self.table(ws, 1, [self.t("item"), self.t("value")], pairs, [None, _WRAP], widths=(18, 110), freeze="A2")
         extra = len(pairs) + 3
         for k, (key, note) in enumerate(sorted(analysis.notes.items())):
-            ws.cell(row=extra + k, column=1, value=key)
-            ws.cell(row=extra + k, column=2, value=note)
+            self.write(ws, extra + k, 1, key)
+            self.write(ws, extra + k, 2, note)
 
-    def save(self, path: str | Path) -> Path:
+    def save(self) -> Path:
         # printable as teachers print: landscape A4, each sheet one page wide, header row repeated
-        for ws in self.book.worksheets:
-            ws.page_setup.orientation = "landscape"
-            ws.page_setup.paperSize = ws.PAPERSIZE_A4
-            ws.sheet_properties.pageSetUpPr.fitToPage = True
-            ws.page_setup.fitToWidth = 1
-            ws.page_setup.fitToHeight = 1 if ws.title == self.t("sheet_overview") else 0
-            if ws.freeze_panes and ws.freeze_panes != "A1":
-                ws.print_title_rows = "1:1"
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.book.save(path)
-        return path
+        for ws in self.book.worksheets():
+            for col, width in self._widths.get(ws.name, {}).items():
+                ws.set_column(col - 1, col - 1, width)
+            ws.set_landscape()
+            ws.set_paper(9)  # A4
+            ws.fit_to_pages(1, 1 if ws.name == self.t("sheet_overview") else 0)
+            if ws.name in self._frozen:
+                ws.repeat_rows(0)
+        self.book.close()
+        return self.path
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -245,22 +263,18 @@ def _overview(b: _Book, analysis: Analysis, title: str, pairs: Sequence[tuple[st
     ws = b.sheet("sheet_overview")
     exam = analysis.data.exam
     b.title(ws, 1, title)
-    ws.cell(row=2, column=1, value=f"{b.t('exam')}: {exam.name or exam.id}  {b.t('subject')}: {exam.subject}  "
-                                   f"{b.t('full_marks')}: {analysis.data.full_marks:g}")
+    b.write(ws, 2, 1, f"{b.t('exam')}: {exam.name or exam.id}  {b.t('subject')}: {exam.subject}  "
+                      f"{b.t('full_marks')}: {analysis.data.full_marks:g}")
     row = b.table(ws, 4, [b.t("item"), *column_titles], [[label, *values] for label, values, _ in pairs],
-                  [None, *[None] * len(column_titles)], widths=(22, *[14] * len(column_titles)))
-    for r, (_, _, fmt) in enumerate(pairs, start=5):
-        for c in range(2, 2 + len(column_titles)):
-            if fmt:
-                ws.cell(row=r, column=c).number_format = fmt
+                  [None, *[None] * len(column_titles)], widths=(22, *[14] * len(column_titles)),
+                  row_formats=[fmt for _, _, fmt in pairs])
     t = view.test
     test_rows = [(b.t("k"), t.k, "0"), (b.t("full_marks"), t.full_marks, _SCORE), (b.t("alpha"), t.alpha, _THREE),
                  (b.t("sem"), t.sem, _TWO), (b.t("test_difficulty"), t.mean_difficulty, _THREE),
                  (b.t("mean_d"), t.mean_discrimination, _THREE),
                  *[(b.t(k), t.difficulty_mix[k], "0") for k in ("easy", "medium", "hard")]]
-    row = b.table(ws, row + 1, [b.t("item"), b.t("value")], [[a, v] for a, v, _ in test_rows], [None, None])
-    for r, (_, _, fmt) in enumerate(test_rows, start=row - len(test_rows)):
-        ws.cell(row=r, column=2).number_format = fmt
+    row = b.table(ws, row + 1, [b.t("item"), b.t("value")], [[a, v] for a, v, _ in test_rows], [None, None],
+                  row_formats=[fmt for _, _, fmt in test_rows])
     # histogram: shares per bin so that a class and its grade compare
     edges = analysis.all.histogram.edges
     start = row + 1
@@ -275,9 +289,10 @@ def _overview(b: _Book, analysis: Analysis, title: str, pairs: Sequence[tuple[st
 
 
 def _col(index: int) -> str:
-    from openpyxl.utils import get_column_letter
+    """Excel's letters of the 1-based column ``index``."""
+    from xlsxwriter.utility import xl_col_to_name
 
-    return get_column_letter(index)
+    return xl_col_to_name(index - 1)
 
 
 def _item_rows(b: _Book, analysis: Analysis, view: ItemView, rate_columns: Sequence[tuple[str, np.ndarray]]
@@ -439,7 +454,7 @@ def _knowledge_sheet(b: _Book, analysis: Analysis, rate_columns: Sequence[tuple[
         if m_rows:
             b.colour_scale(ws, f"{_col(first_rate)}{start + 1}:{_col(last_rate)}{start + len(m_rows)}",
                            0.4, 0.7, 1.0)
-        ws.column_dimensions[_col(last_rate + 1)].width = 40
+        b.width(ws, last_rate + 1, 40)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -449,7 +464,7 @@ def _knowledge_sheet(b: _Book, analysis: Analysis, rate_columns: Sequence[tuple[
 def write_class_workbook(analysis: Analysis, path: str | Path, class_index: int, *, lang: str | None = None
                          ) -> Path:
     """The class report of ``analysis.classes[class_index]``, compared with its grade (the school)."""
-    b = _Book(lang or analysis.config.lang)
+    b = _Book(lang or analysis.config.lang, path)
     data, s = analysis.data, analysis.students
     classes, schools = analysis.classes, analysis.schools
     school = int(classes.parent[class_index])
@@ -506,7 +521,7 @@ def write_class_workbook(analysis: Analysis, path: str | Path, class_index: int,
     _segments_sheet(b, analysis, [(class_name, classes, class_index), (b.t("grade"), schools, school)])
     _borderline_sheet(b, analysis, members)
     b.notes(analysis)
-    return b.save(path)
+    return b.save()
 
 
 def _question_scores_sheet(b: _Book, analysis: Analysis, members: np.ndarray, class_name: str,
@@ -525,10 +540,7 @@ def _question_scores_sheet(b: _Book, analysis: Analysis, members: np.ndarray, cl
             [[b.t("points"), None, None, *data.points.tolist()],
              [b.t("class_rate"), class_name, None, *class_rates.tolist()],
              [b.t("grade_rate"), None, None, *grade_rates.tolist()]],
-            [None, None, None, *[_SCORE] * k])
-    for c in range(4, 4 + k):
-        ws.cell(row=end + 3, column=c).number_format = _PCT
-        ws.cell(row=end + 4, column=c).number_format = _PCT
+            [None, None, None, *[_SCORE] * k], row_formats=[None, _PCT, _PCT])
     if rows:
         last = len(rows) + 1
         for j in range(k):
@@ -541,13 +553,13 @@ def _question_scores_sheet(b: _Book, analysis: Analysis, members: np.ndarray, cl
 def write_grade_workbook(analysis: Analysis, path: str | Path, *, school: str | None = None,
                          lang: str | None = None) -> Path:
     """The grade (school) report comparing the classes of ``school`` (the only school when None)."""
-    b = _Book(lang or analysis.config.lang)
     data, s = analysis.data, analysis.students
     classes, schools = analysis.classes, analysis.schools
     if school is None:
         if len(schools) > 1:
             raise ValueError("several schools: name the school of the grade report")
         school = str(schools.schools[0])
+    b = _Book(lang or analysis.config.lang, path)  # after the checks: XlsxWriter writes the file even when dropped
     g = schools.find(school)
     class_ids = np.flatnonzero(classes.parent == g)
     members = np.flatnonzero(s.school_index == g)
@@ -602,12 +614,12 @@ def write_grade_workbook(analysis: Analysis, path: str | Path, *, school: str | 
     _segments_sheet(b, analysis, [(b.t("grade"), schools, g)])
     _borderline_sheet(b, analysis, members)
     b.notes(analysis)
-    return b.save(path)
+    return b.save()
 
 
 def write_city_workbook(analysis: Analysis, path: str | Path, *, lang: str | None = None) -> Path:
     """The city report comparing schools (no per-student sheets: the school and class reports hold those)."""
-    b = _Book(lang or analysis.config.lang)
+    b = _Book(lang or analysis.config.lang, path)
     schools, everyone = analysis.schools, analysis.all
     a = everyone.stats
     pairs = [(b.t(key), [getattr(a, key)[0]], fmt) for key, fmt in
@@ -642,14 +654,14 @@ def write_city_workbook(analysis: Analysis, path: str | Path, *, lang: str | Non
                      everyone.dina_mastery[0] if everyone.dina_mastery is not None else None, matrix)
     _segments_sheet(b, analysis, [(b.t("city"), everyone, 0)])
     b.notes(analysis)
-    return b.save(path)
+    return b.save()
 
 
 def write_totals_workbook(multi, path: str | Path, *, lang: str = "zh") -> Path:
     """总分 workbook of several subjects (:class:`analytics.analysis.MultiSubject`): each subject, the total and
     its class, grade and city ranks (complete totals only), best first."""
     m = multi
-    b = _Book(lang)
+    b = _Book(lang, path)
     ws = b.sheet("sheet_totals")
     order = np.lexsort((m.exam_ids.astype(str), np.where(m.complete, -np.nan_to_num(m.total), np.inf)))
     headers = [b.t("exam_id"), b.t("name"), b.t("class"), b.t("school"), *m.subjects, b.t("total"),
@@ -661,4 +673,4 @@ def write_totals_workbook(multi, path: str | Path, *, lang: str = "zh") -> Path:
     if rows:
         column = _col(5 + len(m.subjects))
         b.colour_scale(ws, f"{column}2:{column}{len(rows) + 1}")
-    return b.save(path)
+    return b.save()

@@ -14,14 +14,14 @@ each starting with its spreadsheet row ("row 17 (Q16): answer 'F' not among opti
 from __future__ import annotations
 
 import re
-import warnings
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from grading.exam import DEFAULT_OPTIONS, Exam, ExamError, Question, load_exam, parse_exam
-from grading.tabular import Table, TableError, find_columns, normalise_header, parse_number, read_table
+from grading.tabular import (Table, TableError, find_columns, normalise_header, parse_number, read_rows,
+                             read_table)
 
 __all__ = ["ExamImportError", "QUESTION_COLUMNS", "read_exam_table", "load_exam_any", "write_exam_xlsx",
            "write_exam_template_xlsx", "parse_answers", "template_problems"]
@@ -243,36 +243,24 @@ def _question_message(error: ValidationError | ValueError, qid: str) -> str:
 
 def _exam_facts(path: Path) -> tuple[dict[str, Any], list[dict[str, str]], list[str]]:
     """The ``考试`` sheet of a workbook: facts, sections and problems (empty when there is no such sheet)."""
-    from openpyxl import load_workbook
-
-    from grading.tabular import cell_text
-
     facts: dict[str, Any] = {}
     sections: list[dict[str, str]] = []
     errors: list[str] = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # dropped workbook features: noise for reading values
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    try:
-        if "考试" not in workbook.sheetnames:
-            return facts, sections, errors
-        lookup = {normalise_header(alias): key for key, aliases in _EXAM_KEYS.items() for alias in (key, *aliases)}
-        for number, row in enumerate(workbook["考试"].iter_rows(values_only=True), start=1):
-            cells = [cell_text(v) for v in row] + ["", "", ""]
-            key = lookup.get(normalise_header(cells[0]))
-            if key is None or not cells[1]:
-                continue
-            if key == "section":
-                sections.append({"id": cells[1], "name": cells[2] or cells[1]})
-            elif key == "full_marks":
-                try:
-                    facts[key] = parse_number(cells[1])
-                except ValueError:
-                    errors.append(f"考试 row {number}: 满分 {cells[1]!r} is not a number")
-            else:
-                facts[key] = cells[1]
-    finally:
-        workbook.close()
+    lookup = {normalise_header(alias): key for key, aliases in _EXAM_KEYS.items() for alias in (key, *aliases)}
+    for number, row in read_rows(path, sheet_names=("考试",), what="exam sheet 考试", named_only=True):
+        cells = row + ["", "", ""]
+        key = lookup.get(normalise_header(cells[0]))
+        if key is None or not cells[1]:
+            continue
+        if key == "section":
+            sections.append({"id": cells[1], "name": cells[2] or cells[1]})
+        elif key == "full_marks":
+            try:
+                facts[key] = parse_number(cells[1])
+            except ValueError:
+                errors.append(f"考试 row {number}: 满分 {cells[1]!r} is not a number")
+        else:
+            facts[key] = cells[1]
     return facts, sections, errors
 
 
@@ -299,13 +287,13 @@ def read_exam_table(path: str | Path, **overrides: Any) -> Exam:
         Listing every problem found, each with its row.
     """
     path = Path(path)
+    facts, sections, errors = ({}, [], [])
     try:
         table = read_table(path, sheet_names=("试题", "questions", "答案"), what="exam table")
+        if path.suffix.lower() in (".xlsx", ".xlsm"):
+            facts, sections, errors = _exam_facts(path)
     except TableError as error:
         raise ExamImportError(str(path), error.errors) from None
-    facts, sections, errors = ({}, [], [])
-    if path.suffix.lower() in (".xlsx", ".xlsm"):
-        facts, sections, errors = _exam_facts(path)
     aliases = {key: aliases for key, (label, aliases) in QUESTION_COLUMNS.items()}
     aliases = {key: (QUESTION_COLUMNS[key][0], *names) for key, names in aliases.items()}
     columns = find_columns(table.header, aliases)
@@ -498,23 +486,19 @@ def write_exam_xlsx(exam: Exam | None, path: str | Path, *, template: Any = None
     template : omr.template.Template, optional
         For a blank form: pre-fill 题号, 题型 and 选项 of every question on the sheet and 分值 of score boxes.
     """
-    from openpyxl import Workbook
-    from openpyxl.styles import Alignment, Font, PatternFill
-    from openpyxl.worksheet.datavalidation import DataValidation
+    from grading.safe_cells import text_workbook
 
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "试题"
+    workbook = text_workbook(path)  # every text a string cell: a knowledge point named "=..." is no formula
+    heading = {"bold": True, "bg_color": "#DDEBF7"}
+    heading_format, centred = workbook.add_format(heading), workbook.add_format({**heading, "align": "center"})
+    text_format = workbook.add_format({"num_format": "@"})  # 'T', '1|3' and 'A=1;C=1' stay text in Excel
+    sheet = workbook.add_worksheet("试题")
     keys = list(QUESTION_COLUMNS)
     version_names = sorted(exam.versions) if exam is not None else []
     headers = [QUESTION_COLUMNS[k][0] for k in keys] + [f"{v}卷题号" for v in version_names]
-    sheet.append(headers)
-    bold = Font(bold=True)
-    fill = PatternFill("solid", fgColor="DDEBF7")
-    for cell in sheet[1]:
-        cell.font, cell.fill = bold, fill
-        cell.alignment = Alignment(horizontal="center")
-    sheet.freeze_panes = "B2"
+    for c, header in enumerate(headers):
+        sheet.write_string(0, c, header, centred)
+    sheet.freeze_panes("B2")
     if exam is not None:
         inverse = {v: {c: s for s, c in exam.sheet_to_canonical(v).items()} for v in version_names}
         rows = [{**_question_cells(q), **{f"v:{v}": inverse[v][q.id][1:] for v in version_names}}
@@ -522,62 +506,68 @@ def write_exam_xlsx(exam: Exam | None, path: str | Path, *, template: Any = None
     else:
         rows = _template_rows(template) if template is not None else []
     text_columns = {"id", "options", "answers", "partial", "knowledge_points", "weights", "status", "rule", "type"}
-    for r, row in enumerate(rows, start=2):
-        for c, key in enumerate(keys + [f"v:{v}" for v in version_names], start=1):
-            value = row.get(key, "")
-            cell = sheet.cell(row=r, column=c, value=value if value != "" else None)
-            if key in text_columns or key.startswith("v:"):
-                cell.number_format = "@"  # 'T', '1|3' and 'A=1;C=1' stay text in Excel
     last = max(len(rows) + 1, 200)
-    for c, key in enumerate(keys, start=1):
-        letter = sheet.cell(row=1, column=c).column_letter
-        sheet.column_dimensions[letter].width = {"knowledge_points": 28, "answers": 12, "section": 16,
-                                                 "rule": 11, "cognitive_level": 10}.get(key, 8)
-        if key in text_columns:
-            for r in range(len(rows) + 2, last + 1):
-                sheet.cell(row=r, column=c).number_format = "@"
+    for c, key in enumerate(keys + [f"v:{v}" for v in version_names]):
+        as_text = key in text_columns or key.startswith("v:")
+        for r, row in enumerate(rows, start=1):
+            _write_cell(sheet, r, c, row.get(key, ""), text_format if as_text else None)
+        if as_text and key in keys:  # rows a teacher fills later keep what they type as text
+            for r in range(len(rows) + 1, last):
+                sheet.write_blank(r, c, None, text_format)
+    for c, key in enumerate(keys):
+        sheet.set_column(c, c, {"knowledge_points": 28, "answers": 12, "section": 16, "rule": 11,
+                                "cognitive_level": 10}.get(key, 8))
     for key, choices in (("type", "单选,多选,判断,主观"), ("rule", "全对得分,部分分,按选项"), ("status", "正常,送分,作废")):
-        letter = sheet.cell(row=1, column=keys.index(key) + 1).column_letter
-        validation = DataValidation(type="list", formula1=f'"{choices}"', allow_blank=True)
-        validation.error = f"choose one of: {choices}"
-        sheet.add_data_validation(validation)
-        validation.add(f"{letter}2:{letter}{last}")
+        c = keys.index(key)
+        sheet.data_validation(1, c, last - 1, c, {"validate": "list", "source": choices.split(","),
+                                                  "error_message": f"choose one of: {choices}"})
 
-    facts = workbook.create_sheet("考试")
-    facts.append(["项目", "内容", "说明"])
-    for cell in facts[1]:
-        cell.font, cell.fill = bold, fill
+    facts = workbook.add_worksheet("考试")
+    for c, header in enumerate(["项目", "内容", "说明"]):
+        facts.write_string(0, c, header, heading_format)
     values = exam.model_dump(mode="json") if exam is not None else {"template": getattr(template, "id", "")}
     notes = {"id": "letters, digits, - _ .", "subject": "e.g. 数学", "sitting": "exams with the same 考试场次 add "
              "up to one 总分", "full_marks": "empty = sum of the points (作废 questions not counted)",
              "default_version": "version for sheets with no version mark and no 卷型 in the roster"}
+    fact_rows: list[tuple[str, Any, str, Any]] = []
     for key, label in _EXAM_LABELS.items():
         value = values.get(key)
         if key == "full_marks" and value is not None:
             value = _number(value)
-        facts.append([label, "" if value is None else value, notes.get(key, "")])
-        facts.cell(row=facts.max_row, column=2).number_format = "@" if key != "full_marks" else "General"
-    for section in (exam.sections if exam is not None else []):
-        facts.append(["大题", section.id, section.name])
+        fact_rows.append((label, "" if value is None else value, notes.get(key, ""),
+                          None if key == "full_marks" else text_format))
+    fact_rows += [("大题", section.id, section.name, None) for section in (exam.sections if exam is not None else [])]
     if exam is None:
-        facts.append(["大题", "", "one row per section: id in 内容, display name in 说明 (optional)"])
-    facts.column_dimensions["A"].width = 12
-    facts.column_dimensions["B"].width = 28
-    facts.column_dimensions["C"].width = 60
+        fact_rows.append(("大题", "", "one row per section: id in 内容, display name in 说明 (optional)", None))
+    for r, (label, value, note, value_format) in enumerate(fact_rows, start=1):
+        _write_cell(facts, r, 0, label)
+        _write_cell(facts, r, 1, value, value_format)
+        _write_cell(facts, r, 2, note)
+    for c, width in enumerate((12, 28, 60)):
+        facts.set_column(c, c, width)
 
-    guide = workbook.create_sheet("说明")
-    guide.append(["列", "含义 / meaning", "示例"])
-    for cell in guide[1]:
-        cell.font, cell.fill = bold, fill
-    for row in _HELP:
-        guide.append(list(row))
-    guide.column_dimensions["A"].width = 10
-    guide.column_dimensions["B"].width = 100
-    guide.column_dimensions["C"].width = 18
-    for row in guide.iter_rows(min_row=2):
-        row[1].alignment = Alignment(wrap_text=True, vertical="top")
-        row[2].number_format = "@"
-    workbook.save(path)
+    guide = workbook.add_worksheet("说明")
+    for c, header in enumerate(["列", "含义 / meaning", "示例"]):
+        guide.write_string(0, c, header, heading_format)
+    wrap = workbook.add_format({"text_wrap": True, "valign": "top"})
+    for r, row in enumerate(_HELP, start=1):
+        for c, value in enumerate(row):
+            _write_cell(guide, r, c, value, (None, wrap, text_format)[c])
+    for c, width in enumerate((10, 100, 18)):
+        guide.set_column(c, c, width)
+    workbook.close()
+
+
+def _write_cell(sheet: Any, row: int, col: int, value: Any, cell_format: Any = None) -> None:
+    """A cell of an XlsxWriter sheet: text as a string (never a formula), a number as a number; '' left blank
+    (with ``cell_format``, so that what is typed there later is formatted)."""
+    if isinstance(value, str):
+        if value:
+            sheet.write_string(row, col, value, cell_format)
+        elif cell_format is not None:
+            sheet.write_blank(row, col, None, cell_format)
+    elif value is not None:
+        sheet.write_number(row, col, value, cell_format)
 
 
 def write_exam_template_xlsx(path: str | Path, template: Any = None) -> None:

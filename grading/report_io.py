@@ -23,6 +23,7 @@ import numpy as np
 from grading.corrections import AppliedCorrection
 from grading.mark import Reading, SittingTotals, SubjectScores, response_labels
 from grading.pipeline import GradingRun
+from grading.safe_cells import csv_cell, csv_row, from_csv_cell, text_workbook
 
 __all__ = ["score_columns", "score_rows", "write_scores_csv", "write_scores_xlsx", "write_exceptions_csv",
            "write_corrections_csv", "write_summary_json", "write_outputs", "read_subject_scores",
@@ -93,13 +94,14 @@ def _raw_rows(run: GradingRun) -> Iterator[list]:
 
 
 def score_rows(run: GradingRun) -> Iterator[list[str]]:
-    """Rows of the scores table as text, in :func:`score_columns` order."""
+    """Rows of the scores table as ``scores.csv`` holds them, in :func:`score_columns` order: numbers formatted,
+    text through :func:`grading.safe_cells.csv_cell` (never a formula)."""
     for row in _raw_rows(run):
-        yield [_fmt(v) if isinstance(v, float) else v for v in row]
+        yield [_fmt(v) if isinstance(v, float) else csv_cell(v) for v in row]
 
 
 def write_scores_csv(run: GradingRun, path: str | Path) -> None:
-    """``scores.csv`` (UTF-8 with BOM so that Excel opens the Chinese correctly)."""
+    """``scores.csv`` (UTF-8 with BOM so that Excel opens the Chinese correctly), rows of :func:`score_rows`."""
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(score_columns(run))
@@ -118,57 +120,44 @@ def _header_label(run: GradingRun, key: str) -> str:
 
 
 def write_scores_xlsx(run: GradingRun, path: str | Path) -> None:
-    """``scores.xlsx``: 成绩 (scores, Chinese headers, ids as text, numbers as numbers) and 异常 (exceptions)."""
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font, PatternFill
+    """``scores.xlsx``: 成绩 (scores, Chinese headers, ids as text, numbers as numbers) and 异常 (exceptions).
 
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet("成绩")
-    sheet.freeze_panes = "B2"  # header row and the exam id column stay in view
+    Written by XlsxWriter in constant-memory mode: every text cell a string (never a formula), scores numbers."""
+    workbook = text_workbook(path, constant_memory=True)
+    header_format = workbook.add_format({"bold": True, "bg_color": "#DDEBF7"})
+    id_format = workbook.add_format({"num_format": "@"})  # an id edited in Excel stays text
     keys = score_columns(run)
-    bold, fill = Font(bold=True), PatternFill("solid", fgColor="DDEBF7")
+    sheet = workbook.add_worksheet("成绩")
+    sheet.freeze_panes(1, 1)  # header row and the exam id column stay in view
     for index, key in enumerate(keys):
-        letter = _column_letter(index)
-        sheet.column_dimensions[letter].width = {"exam_id": 13, "student_no": 21, "school_code": 12, "reasons": 30,
-                                                 "name": 9}.get(key, 8)
-
-    def header(values: list[str]) -> list:
-        cells = []
-        for value in values:
-            cell = WriteOnlyCell(sheet, value=value)
-            cell.font, cell.fill = bold, fill
-            cells.append(cell)
-        return cells
-
-    sheet.append(header([_header_label(run, k) for k in keys]))
-    # Only id columns get a text-formatted cell object (it keeps an edited id text); other strings are stored as
-    # text anyway, and plain values write several times faster than cell objects.
-    ids = [index for index, key in enumerate(keys) if key in _TEXT_COLUMNS]
+        sheet.set_column(index, index, {"exam_id": 13, "student_no": 21, "school_code": 12, "reasons": 30,
+                                        "name": 9}.get(key, 8))
+    for index, key in enumerate(keys):
+        sheet.write_string(0, index, _header_label(run, key), header_format)
+    ids = {index for index, key in enumerate(keys) if key in _TEXT_COLUMNS}
+    formats = [id_format if index in ids else None for index in range(len(keys))]
     status_index = keys.index("status")
-    for values in _raw_rows(run):
-        values = [None if v == "" or (isinstance(v, float) and math.isnan(v)) else v for v in values]
+    write_string, write_number = sheet.write_string, sheet.write_number
+    for r, values in enumerate(_raw_rows(run), start=1):
         values[status_index] = _STATUS_LABELS.get(values[status_index], values[status_index])
-        for index in ids:
-            if values[index] is not None:
-                cell = WriteOnlyCell(sheet, value=values[index])
-                cell.number_format = "@"
-                values[index] = cell
-        sheet.append(values)
-    problems = workbook.create_sheet("异常")
-    problems.freeze_panes = "A2"
-    problems.append(header([_LABELS.get(k, k) for k in EXCEPTION_COLUMNS]))
-    for values in _exception_rows(run):
-        cell = WriteOnlyCell(problems, value=values[1] or None)
-        cell.number_format = "@"
-        problems.append([values[0], cell, *[v if v != "" else None for v in values[2:]]])
-    workbook.save(path)
-
-
-def _column_letter(index: int) -> str:
-    from openpyxl.utils import get_column_letter
-
-    return get_column_letter(index + 1)
+        for c, value in enumerate(values):
+            if isinstance(value, str):
+                if value:
+                    write_string(r, c, value, formats[c])
+            elif value == value:  # not NaN: an empty score is an empty cell
+                write_number(r, c, value)
+    problems = workbook.add_worksheet("异常")
+    problems.freeze_panes(1, 0)
+    for index, key in enumerate(EXCEPTION_COLUMNS):
+        problems.write_string(0, index, _LABELS.get(key, key), header_format)
+    for r, values in enumerate(_exception_rows(run), start=1):
+        for c, value in enumerate(values):
+            if isinstance(value, str):
+                if value:
+                    problems.write_string(r, c, value, id_format if c == 1 else None)
+            else:
+                problems.write_number(r, c, value)
+    workbook.close()
 
 
 def _exception_rows(run: GradingRun) -> Iterator[list]:
@@ -181,7 +170,7 @@ def write_exceptions_csv(run: GradingRun, path: str | Path) -> None:
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(EXCEPTION_COLUMNS)
-        writer.writerows(_exception_rows(run))
+        writer.writerows(csv_row(row) for row in _exception_rows(run))
 
 
 def write_corrections_csv(applied: list[AppliedCorrection], path: str | Path) -> None:
@@ -190,8 +179,8 @@ def write_corrections_csv(applied: list[AppliedCorrection], path: str | Path) ->
         writer = csv.writer(handle)
         writer.writerow(["sheet", "exam_id", "question", "before", "after", "by", "reason"])
         for a in applied:
-            writer.writerow([a.sheet, a.exam_id or "", a.question, a.before, a.after, a.correction.by,
-                             a.correction.reason])
+            writer.writerow(csv_row([a.sheet, a.exam_id or "", a.question, a.before, a.after, a.correction.by,
+                                     a.correction.reason]))
 
 
 def write_summary_json(run: GradingRun, path: str | Path) -> None:
@@ -223,9 +212,10 @@ def read_subject_scores(out_dir: str | Path) -> tuple[SubjectScores, dict[str, t
     ids, totals, people = [], [], {}
     with open(out / "scores.csv", encoding="utf-8-sig", newline="") as handle:
         for record in csv.DictReader(handle):
-            ids.append(record["exam_id"])
+            exam_id = from_csv_cell(record["exam_id"])
+            ids.append(exam_id)
             totals.append(float(record["total"]) if record["total"] else np.nan)
-            people[record["exam_id"]] = (record["name"], record["class"])
+            people[exam_id] = (from_csv_cell(record["name"]), from_csv_cell(record["class"]))
     return (SubjectScores(summary["subject"], summary["exam"], float(summary["full_marks"]),
                           np.array(ids, dtype=object), np.array(totals, dtype=float), summary.get("sitting", "")),
             people)
@@ -243,5 +233,5 @@ def write_sitting_totals_csv(totals: SittingTotals, path: str | Path,
             name, class_name = people.get(eid, ("", ""))
             row = totals.scores[i].tolist()
             missing = [s for s, v in zip(totals.subjects, row) if math.isnan(v)]
-            writer.writerow([eid, name, class_name, *[_fmt(v) for v in row], _fmt(totals.total[i]),
+            writer.writerow([*csv_row([eid, name, class_name]), *[_fmt(v) for v in row], _fmt(totals.total[i]),
                              _fmt(totals.partial_total[i]), " ".join(missing)])

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
+from grading.safe_cells import csv_row, text_workbook
 from grading.tabular import SCIENTIFIC_HINT, TableError, find_columns, read_table
 from grading.text import clean_text
 
@@ -257,25 +258,21 @@ def write_roster_csv(students: list[Student], path: str | Path) -> None:
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow([label for label, _ in ROSTER_COLUMNS.values()])
-        writer.writerows(_row(s) for s in students)
+        writer.writerows(csv_row(_row(s)) for s in students)
 
 
 def write_roster_xlsx(students: list[Student], path: str | Path) -> None:
-    """Write a roster workbook with every id cell stored as text (number format '@')."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    workbook = Workbook()
-    sheet = workbook.active
-    sheet.title = "名单"
-    sheet.append([label for label, _ in ROSTER_COLUMNS.values()])
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    for r, student in enumerate(students, start=2):
-        for c, value in enumerate(_row(student), start=1):
-            cell = sheet.cell(row=r, column=c, value=value or None)
-            cell.number_format = "@"
-    sheet.freeze_panes = "A2"
-    for letter, width in zip("ABCDEF", (14, 22, 10, 10, 14, 6)):
-        sheet.column_dimensions[letter].width = width
-    workbook.save(path)
+    """Write a roster workbook with every cell stored as text (number format '@'; a name is never a formula)."""
+    workbook = text_workbook(path)
+    sheet = workbook.add_worksheet("名单")
+    bold, text_format = workbook.add_format({"bold": True}), workbook.add_format({"num_format": "@"})
+    for c, (label, _) in enumerate(ROSTER_COLUMNS.values()):
+        sheet.write_string(0, c, label, bold)
+    for r, student in enumerate(students, start=1):
+        for c, value in enumerate(_row(student)):
+            if value:
+                sheet.write_string(r, c, value, text_format)
+    sheet.freeze_panes("A2")
+    for c, width in enumerate((14, 22, 10, 10, 14, 6)):
+        sheet.set_column(c, c, width)
+    workbook.close()

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from omr.result import QuestionReading, ScoreReading
 
-from grading.tabular import TableError, find_columns, parse_number, read_table
+from grading.tabular import DEFAULT_LIMITS, TableError, find_columns, parse_number, read_table
 
 __all__ = ["SheetRecord", "UnreadablePage", "SheetsFile", "read_sheets", "sheet_from_json", "read_results_jsonl",
            "read_results_csv", "read_responses_table", "normalise_marks"]
@@ -272,7 +272,7 @@ def read_sheets(path: str | Path, subjective: set[str] | frozenset[str] = frozen
         return read_results_jsonl(path)
     if path.suffix.lower() == ".csv":
         with open(path, "rb") as handle:
-            first = handle.readline().decode("utf-8-sig", errors="replace")
+            first = handle.readline(DEFAULT_LIMITS.line_chars).decode("utf-8-sig", errors="replace")
         header = next(csv.reader([first]), [])
         if header[:3] == ["sheet", "student_id", "status"]:
             return read_results_csv(path)

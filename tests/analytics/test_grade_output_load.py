@@ -81,3 +81,22 @@ def test_totals_that_do_not_add_up_are_refused(tmp_path, graded_folder):
     (folder / "scores.csv").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
     with pytest.raises(ValueError, match="do not add up"):
         load_grade_output(folder, sample_exam())
+
+
+def test_names_like_formulas_come_back_as_typed(tmp_path):
+    """scores.csv quotes text that starts like a formula (issue 15 finding 6); the analytics read it as typed."""
+    from grading.roster import Roster
+
+    exam = sample_exam()
+    responses, roster_path = write_grade_inputs(tmp_path / "in", exam, classes=2, per_class=4, absent=0)
+    students = load_roster(roster_path).students
+    hostile = ['=HYPERLINK("http://x","y")', "+1", "-x", "@A1", "'=quoted", "\tt"]
+    students = [s.model_copy(update={"name": hostile[i]}) if i < len(hostile) else s for i, s in enumerate(students)]
+    students[0] = students[0].model_copy(update={"class_name": "=1+1"})
+    run = grade_sheets(exam, read_sheets(responses, {q.id for q in exam.questions if q.type == "subjective"}),
+                       Roster(students=students))
+    write_outputs(run, tmp_path / "marks", xlsx=False)
+    assert "'=HYPERLINK" in (tmp_path / "marks" / "scores.csv").read_text(encoding="utf-8-sig")
+    from_folder = load_grade_output(tmp_path / "marks", exam)
+    assert from_folder.names.tolist() == from_grading_run(run).names.tolist()
+    assert set(hostile) <= set(from_folder.names.tolist()) and "=1+1" in from_folder.classes.tolist()

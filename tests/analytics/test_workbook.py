@@ -98,3 +98,34 @@ def test_safe_name():
     assert safe_name("高一(1)班") == "高一(1)班"
     assert safe_name('a/b:c*?"') == "a_b_c___"
     assert safe_name("") == "unnamed"
+
+
+def test_names_like_formulas_stay_text(tmp_path):
+    """Issue 15 finding 6: a student or class named like a formula is a string cell in every report sheet."""
+    from dataclasses import replace
+
+    import numpy as np
+
+    from analytics.analysis import analyse
+    from analytics.simulate import simulate_exam_data
+    from analytics_builders import sample_exam
+
+    data = simulate_exam_data(sample_exam(), 60, n_schools=1, classes_per_school=2, seed=3)
+    names = data.names.copy()
+    names[:3] = ['=HYPERLINK("http://x","y")', "+SUM(1,2)", "@A1"]
+    classes = np.where(data.classes == data.classes[0], "=1+1", data.classes).astype(object)
+    a = analyse(replace(data, names=names, classes=classes))
+    index = a.classes.classes.tolist().index("=1+1")
+    in_class = {names[i] for i in range(3) if classes[i] == "=1+1"}  # the first student's at least
+    books = [(write_class_workbook(a, tmp_path / "class.xlsx", index), in_class),
+             (write_grade_workbook(a, tmp_path / "grade.xlsx"), set(names[:3]))]
+    for path, expected in books:
+        book = load_workbook(path)
+        strings = set()
+        for ws in book.worksheets:
+            for row in ws.iter_rows():
+                for cell in row:
+                    assert cell.data_type != "f", f"{path.name} {ws.title}!{cell.coordinate}: {cell.value!r}"
+                    if cell.data_type == "s":
+                        strings.add(cell.value)
+        assert "=1+1" in strings and '=HYPERLINK("http://x","y")' in expected and expected <= strings

@@ -113,3 +113,46 @@ def test_sitting_totals_from_output_folders(tmp_path: Path, exam: Exam):
     assert [(r["exam_id"], r["total"], r["partial_total"], r["missing"]) for r in rows] == [
         (IDS[0], "120", "120", ""), (IDS[1], "", "0", "数学 英语"), (IDS[2], "92.5", "92.5", ""),
         (IDS[3], "", "0", "数学 英语"), ("0026019999", "", "50", "数学")]
+
+
+FORMULA_NAME = '=HYPERLINK("http://x","y")'
+
+
+def _hostile_run(exam: Exam):
+    """A student named like a formula, in a class named like one, with a sheet and a reason that quote them."""
+    roster = Roster([Student(exam_id=IDS[0], name=FORMULA_NAME, class_name="+1班"),
+                     Student(exam_id=IDS[1], name="@SUM(A1)", class_name="-2班")])
+    return grade_sheets(exam, [sheet(IDS[0], PERFECT, {"Q9": 10}, number=1)], roster)
+
+
+def test_user_text_is_never_a_formula_in_scores_xlsx(tmp_path: Path, exam: Exam):
+    """Issue 15 finding 6: openpyxl wrote a str starting with '=' as a live formula."""
+    write_outputs(_hostile_run(exam), tmp_path)
+    book = load_workbook(tmp_path / "scores.xlsx")
+    for sheet_ in book.worksheets:
+        for row in sheet_.iter_rows():
+            for cell in row:
+                assert cell.data_type != "f", f"{sheet_.title}!{cell.coordinate} is a formula: {cell.value!r}"
+    scores = book["成绩"]
+    assert (scores["C2"].value, scores["C2"].data_type) == (FORMULA_NAME, "s")
+    assert (scores["D2"].value, scores["D3"].value) == ("+1班", "-2班")
+    names = {row[2] for row in book["异常"].iter_rows(min_row=2, values_only=True)}
+    assert "@SUM(A1)" in names
+
+
+def test_user_text_is_quoted_in_every_csv_and_read_back_as_typed(tmp_path: Path, exam: Exam):
+    """OWASP: a text cell starting with = + - @ gets a leading quote; numbers we compute do not; our own reader
+    of scores.csv gives the text back as it was typed."""
+    run = _hostile_run(exam)
+    write_outputs(run, tmp_path)
+    first, second = _read_csv(tmp_path / "scores.csv")
+    assert (first["name"], first["class"]) == ("'" + FORMULA_NAME, "'+1班")
+    assert (second["name"], second["class"]) == ("'@SUM(A1)", "'-2班")
+    assert first["total"] == "32" and first["exam_id"] == IDS[0]
+    exceptions = _read_csv(tmp_path / "grading_exceptions.csv")
+    assert [(e["name"], e["class"]) for e in exceptions if e["exam_id"] == IDS[1]][0] == ("'@SUM(A1)", "'-2班")
+    _, people = read_subject_scores(tmp_path)
+    assert people[IDS[0]] == (FORMULA_NAME, "+1班") and people[IDS[1]] == ("@SUM(A1)", "-2班")
+    totals = sitting_totals([read_subject_scores(tmp_path)[0]])
+    write_sitting_totals_csv(totals, tmp_path / "totals.csv", people)
+    assert _read_csv(tmp_path / "totals.csv")[0]["name"] == "'" + FORMULA_NAME

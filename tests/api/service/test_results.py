@@ -118,6 +118,26 @@ def test_grade_results_analytics_and_reports(client, service, city, graded, simu
     assert client.get(f"{API}/exams/{exam}/results", headers=city.b.teacher).status_code == 404
 
 
+def test_exports_keep_formula_like_names_as_text(client, service, city, simulated_scans):
+    """Issue 15 finding 6 through the service: a student renamed like a formula is a string cell in every
+    downloaded workbook and a quoted cell in scores.csv."""
+    formula = '=HYPERLINK("http://x","y")'
+    setup_school(client, service, city.a, city.exam_id, simulated_scans)
+    student = client.get(f"{API}/students", headers=city.a.teacher, params={"class_name": CLASS_1}).json()[0]
+    renamed = client.patch(f"{API}/students/{student['id']}", headers=city.a.admin, json={"name": formula})
+    assert renamed.status_code == 200, renamed.text
+    assert client.post(f"{API}/exams/{city.exam_id}/grade", headers=city.a.teacher).status_code == 201
+    exam = city.exam_id
+    for path in ("/scores.xlsx", "/reports/grade.xlsx", f"/reports/classes/{CLASS_1}.xlsx"):
+        book = load_workbook(io.BytesIO(client.get(f"{API}/exams/{exam}{path}", headers=city.a.teacher).content))
+        cells = [cell for ws in book.worksheets for row in ws.iter_rows() for cell in row]
+        assert not [c.coordinate for c in cells if c.data_type == "f"], path
+        assert any(c.value == formula and c.data_type == "s" for c in cells), path
+    text = client.get(f"{API}/exams/{exam}/scores.csv", headers=city.a.teacher).content.decode("utf-8-sig")
+    names = {r["exam_id"]: r["name"] for r in csv.DictReader(io.StringIO(text))}
+    assert names[student["exam_id"]] == "'" + formula
+
+
 def test_grade_policy_body_is_strict(client, city, graded):
     url = f"{API}/exams/{city.exam_id}/grade"
     assert client.post(url, headers=city.a.teacher, json={"policy": "guess"}).status_code == 422
