@@ -1,10 +1,14 @@
-"""Service load: scanner stations uploading to `yuejuan serve` while teachers watch progress.
+"""Service load: scanner stations uploading to `yuejuan serve` while teachers watch progress, side by side with
+`yuejuan scan` reading the same files.
 
-Starts `yuejuan serve` on 127.0.0.1 (a temporary data folder, SQLite or ``--database-url``, ``--workers 2``),
-creates a school, keys and a teacher, simulates N answer sheets (JPEG, typical scanner profile), and lets K
-concurrent "stations" (threads with httpx) upload their share in batches of ~20 files while a reader thread asks
+Simulates N answer sheets (JPEG, typical scanner profile) and first reads them with ``yuejuan scan --workers W``
+(the command-line reader: its own pages/s, wall time and peak RSS). Then starts `yuejuan serve` on 127.0.0.1 (a
+temporary data folder, SQLite or ``--database-url``, ``--workers W``), creates a school, keys and a teacher, sends
+one warm-up sheet (so the workers have loaded the reader, as in a running service) and lets K concurrent
+"stations" (threads with httpx) upload their share in batches of ~20 files while a reader thread asks
 ``GET /batches/{id}`` and ``GET /exams`` over and over. Prints:
 
+* `yuejuan scan`'s pages/s and the service's upload-to-result pages/s as a share of it,
 * sustained pages/s from the first upload to the last page read (upload-to-result),
 * p50 / p99 latency of the read queries made while uploads run (and, separately, while the last pages are
   read after the uploads),
@@ -13,7 +17,7 @@ concurrent "stations" (threads with httpx) upload their share in batches of ~20 
 
 Bounded: it stops by itself (``--timeout``) and talks to loopback only. Run as::
 
-    .venv/bin/python benchmarks/service_load.py                 # 200 sheets, 4 stations
+    .venv/bin/python benchmarks/service_load.py                 # 200 sheets, 4 stations, 2 workers
     .venv/bin/python benchmarks/service_load.py --count 60      # a quick check
     .venv/bin/python benchmarks/service_load.py --database-url "$(scripts/pg-throwaway start /tmp/pg)"
 """
@@ -24,6 +28,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -45,7 +50,9 @@ def _percentile(values: list[float], share: float) -> float:
 
 
 class RssSampler(threading.Thread):
-    """Peak resident memory of a process and its children, summed, sampled until stopped."""
+    """Peak resident memory of a process and its children, summed, sampled until stopped; and the CPU time
+    they have used (user + system, as last seen: :meth:`cpu_seconds`), which a loaded machine does not skew as
+    it skews wall time."""
 
     def __init__(self, pid: int, every: float = 0.2):
         super().__init__(daemon=True)
@@ -55,25 +62,65 @@ class RssSampler(threading.Thread):
         self.every = every
         self.peak_total = 0
         self.peak_each: dict[int, int] = {}
+        self.cpu_each: dict[int, float] = {}
         self.finished = threading.Event()
 
+    def cpu_seconds(self, *, children_only: bool = False) -> float:
+        self.sample()
+        return sum(cpu for pid, cpu in self.cpu_each.items() if not (children_only and pid == self.root.pid))
+
     def run(self) -> None:
+        while not self.finished.wait(self.every):
+            if not self.sample():
+                return
+
+    def sample(self) -> bool:
         import psutil
 
-        while not self.finished.wait(self.every):
-            total = 0
+        total = 0
+        try:
+            processes = [self.root, *self.root.children(recursive=True)]
+        except psutil.Error:
+            return False
+        for process in processes:
             try:
-                processes = [self.root, *self.root.children(recursive=True)]
-            except psutil.Error:
-                return
-            for process in processes:
-                try:
+                with process.oneshot():
                     rss = process.memory_info().rss
-                except psutil.Error:
-                    continue
-                total += rss
-                self.peak_each[process.pid] = max(self.peak_each.get(process.pid, 0), rss)
-            self.peak_total = max(self.peak_total, total)
+                    times = process.cpu_times()
+            except psutil.Error:
+                continue
+            total += rss
+            self.peak_each[process.pid] = max(self.peak_each.get(process.pid, 0), rss)
+            self.cpu_each[process.pid] = times.user + times.system
+        self.peak_total = max(self.peak_total, total)
+        return True
+
+
+def run_cli_scan(scans: Path, out: Path, workers: int, timeout: float) -> tuple[float, float, float, int, str]:
+    """`yuejuan scan --workers N` on a folder, as a user runs it: (its own pages/s, wall seconds and CPU seconds
+    including the interpreter's start, peak RSS of it and its processes, its summary line)."""
+    command = [sys.executable, "-m", "api.cli", "scan", "--template", "cn-a4-55", "--out", str(out), "--workers",
+               str(workers), "--no-progress", str(scans)]
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    sampler = RssSampler(process.pid)
+    sampler.start()
+    try:
+        output, _ = process.communicate(timeout=timeout)
+        # the pool's processes have ended: the kernel's account of the CLI's waited-for children has them all
+        cpu = sum(getattr(os.times(), f) for f in ("children_user", "children_system"))
+    finally:
+        sampler.finished.set()
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+    wall = time.perf_counter() - started
+    text = output.decode("utf-8", "replace")
+    rate = re.search(r"([\d.]+) pages/s", text)
+    if process.returncode != 0 or rate is None:
+        raise SystemExit(f"yuejuan scan failed ({process.returncode}):\n{text}")
+    summary = next(line for line in text.splitlines() if "pages/s" in line)
+    return float(rate.group(1)), wall, cpu, sampler.peak_total, summary.strip()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -81,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--count", type=int, default=200, help="answer sheets (one JPEG page each)")
     parser.add_argument("--stations", type=int, default=4, help="concurrent uploading stations")
     parser.add_argument("--batch-size", type=int, default=20, help="files per upload")
-    parser.add_argument("--workers", type=int, default=2, help="OMR worker processes of the server")
+    parser.add_argument("--workers", type=int, default=2, help="OMR worker processes of the server and of the CLI")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--timeout", type=float, default=900.0, help="give up after this many seconds")
     parser.add_argument("--database-url", default=None, metavar="URL",
@@ -103,12 +150,31 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         manifest = write_batch("cn-a4-55", work_dir / "scans", count=args.count, seed=args.seed, profile="typical",
                                fmt="jpg", classes=max(1, args.count // 45))
+        warm_up = write_batch("cn-a4-55", work_dir / "warm-up", count=2, seed=args.seed + 1, profile="typical",
+                              fmt="jpg")
         scans = [(e["file"], (work_dir / "scans" / e["file"]).read_bytes()) for e in manifest["pages"]]
         truth = {e["file"]: e["student_id"] for e in manifest["pages"]}
         print(f"service load: {args.count} sheets (JPEG, typical profile, {sum(len(d) for _, d in scans) / 2**20:.0f} "
               f"MiB), {args.stations} stations, batches of {args.batch_size}, {args.workers} workers, "
-              f"{os.cpu_count()} cores, {'PostgreSQL' if args.database_url else 'SQLite'}")
+              f"{os.cpu_count()} cores, {'PostgreSQL' if args.database_url else 'SQLite'}, load average "
+              f"{os.getloadavg()[0]:.1f}")
         print(f"  simulate scans (not counted)          {time.perf_counter() - started:8.1f} s")
+
+        # The CLI's own figure includes starting its processes; two sheets alone tell that fixed cost.
+        before = sum(getattr(os.times(), f) for f in ("children_user", "children_system"))
+        _, fixed_wall, fixed_cpu, _, _ = run_cli_scan(work_dir / "warm-up", work_dir / "cli-warm-up", args.workers,
+                                                      args.timeout)
+        cli_rate, cli_wall, cli_cpu, cli_rss, cli_summary = run_cli_scan(work_dir / "scans", work_dir / "cli-out",
+                                                                         args.workers, args.timeout)
+        cli_steady = (args.count - 2) / max(cli_wall - fixed_wall, 1e-3)
+        # CPU per page with the start left out (children's CPU accumulates: each run's is the difference)
+        cli_cpu_page = ((cli_cpu - fixed_cpu) - (fixed_cpu - before)) / (args.count - 2)
+        print(f"  yuejuan scan --workers {args.workers}              {cli_rate:8.1f} pages/s  "
+              f"({cli_wall:.1f} s wall time with the interpreter's start; peak RSS {cli_rss / 2**20:.0f} MiB)")
+        print(f"    {cli_summary}")
+        print(f"  yuejuan scan, its start left out      {cli_steady:8.1f} pages/s  ((sheets - 2) / (wall time - wall "
+              f"time of a 2-sheet run {fixed_wall:.1f} s))")
+        print(f"  yuejuan scan CPU per page             {cli_cpu_page * 1000:8.1f} ms  (its start left out likewise)")
 
         service = open_service(Settings(data_dir=data, workers=0, database_url=args.database_url, _env_file=None))
         add_school(service, SCHOOL, "第一中学")
@@ -149,6 +215,17 @@ def main(argv: list[str] | None = None) -> int:
                 token = http.post("/auth/token", json={"username": "teacher", "password": PASSWORD})
                 token.raise_for_status()
                 teacher = {"Authorization": f"Bearer {token.json()['access_token']}"}
+                # Two sheets first, not counted: the workers have started and loaded the reader, as in a running
+                # service (compare with the CLI's rate with its start left out).
+                warm = http.post("/batches", data={"exam_id": str(exam_id)}, headers=stations[0], files=[
+                    ("files", (e["file"], (work_dir / "warm-up" / e["file"]).read_bytes(), "image/jpeg"))
+                    for e in warm_up["pages"]])
+                warm.raise_for_status()
+                while http.get(f"/batches/{warm.json()['id']}", headers=teacher).json()["status"] != "done":
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit("the warm-up sheet was not read:\n" + log_path.read_text())
+                    time.sleep(0.1)
+                warm_batch = warm.json()["id"]
 
             shares = [scans[i::args.stations] for i in range(args.stations)]
             batch_ids: list[str] = []
@@ -199,6 +276,7 @@ def main(argv: list[str] | None = None) -> int:
                         turn += 1
                         time.sleep(0.02)  # a busy dashboard, not a flood
 
+            cpu_start = (sampler.cpu_seconds(), sampler.cpu_seconds(children_only=True))
             first_upload = dt.datetime.now(dt.timezone.utc)
             upload_started = time.perf_counter()
             threads = [threading.Thread(target=station, args=(i,)) for i in range(args.stations)]
@@ -215,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
                     while True:
                         states = [client.get(f"/batches/{b}", headers=teacher).json() for b in batch_ids]
                         if all(s["status"] == "done" for s in states):
+                            cpu_end = (sampler.cpu_seconds(), sampler.cpu_seconds(children_only=True))
                             break
                         if time.monotonic() > deadline or server.poll() is not None:
                             raise SystemExit("timed out waiting for the batches to be read")
@@ -242,10 +321,14 @@ def main(argv: list[str] | None = None) -> int:
         service = open_service(Settings(data_dir=data, workers=0, database_url=args.database_url, _env_file=None),
                                migrate_schema=False)
         with service.db.read() as session:
-            first_page, last_page = session.execute(select(func.min(Page.created_at), func.max(Page.created_at))).one()
-            pages = session.scalar(select(func.count()).select_from(Page))
-            page_states = dict(session.execute(select(Page.status, func.count()).group_by(Page.status)).all())
-            sheets = session.execute(select(Sheet.status, Sheet.student_id, Sheet.page_ids)).all()
+            measured = Page.batch_id != warm_batch
+            first_page, last_page = session.execute(select(func.min(Page.created_at), func.max(Page.created_at))
+                                                    .where(measured)).one()
+            pages = session.scalar(select(func.count()).select_from(Page).where(measured))
+            page_states = dict(session.execute(select(Page.status, func.count()).where(measured)
+                                               .group_by(Page.status)).all())
+            sheets = session.execute(select(Sheet.status, Sheet.student_id, Sheet.page_ids)
+                                     .where(Sheet.batch_id != warm_batch)).all()
             names = dict(session.execute(select(Page.id, BatchFile.filename)
                                          .join(BatchFile, BatchFile.id == Page.file_id)).all())
         service.close()
@@ -259,6 +342,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  first upload -> last page read        {result_seconds:8.1f} s")
         print(f"  sustained upload-to-result            {pages / result_seconds:8.1f} pages/s  (first page stored "
               f"{(first_page - first_upload).total_seconds():.1f} s after the first upload began)")
+        rate = pages / result_seconds
+        cpu_total, cpu_workers = (end - start for start, end in zip(cpu_start, cpu_end))
+        print(f"  service CPU per page                  {cpu_total / pages * 1000:8.1f} ms  (workers "
+              f"{cpu_workers / pages * 1000:.1f} ms, server {(cpu_total - cpu_workers) / pages * 1000:.1f} ms: uploads, "
+              f"the dashboard's queries; from the first upload to the last page read)")
+        print(f"  service / yuejuan scan, per CPU       {cli_cpu_page / (cpu_total / pages):8.2f}  (pages per CPU second; "
+              f"what the machine's load does not skew)")
+        print(f"  service / yuejuan scan                {rate / cli_rate:8.2f}  (upload-to-result over the CLI's own "
+              f"pages/s; {rate / cli_steady:.2f} over the CLI's with its start left out; {args.workers} workers "
+              f"each, same files, same machine)")
         for (kind, phase), values in sorted(latencies.items(), key=lambda item: (item[0][1] != "uploading", item[0])):
             print(f"  {kind:<18} while {phase:<9}  p50 {_percentile(values, 0.5) * 1000:6.0f} ms  "
                   f"p99 {_percentile(values, 0.99) * 1000:6.0f} ms  ({len(values)} requests)")
