@@ -344,11 +344,12 @@ def main(argv: list[str] | None = None) -> int:
               f"{(first_page - first_upload).total_seconds():.1f} s after the first upload began)")
         rate = pages / result_seconds
         cpu_total, cpu_workers = (end - start for start, end in zip(cpu_start, cpu_end))
-        print(f"  service CPU per page                  {cpu_total / pages * 1000:8.1f} ms  (workers "
-              f"{cpu_workers / pages * 1000:.1f} ms, server {(cpu_total - cpu_workers) / pages * 1000:.1f} ms: uploads, "
-              f"the dashboard's queries; from the first upload to the last page read)")
-        print(f"  service / yuejuan scan, per CPU       {cli_cpu_page / (cpu_total / pages):8.2f}  (pages per CPU second; "
-              f"what the machine's load does not skew)")
+        cpu_page, workers_page = cpu_total / pages, cpu_workers / pages
+        print(f"  service CPU per page                  {cpu_page * 1000:8.1f} ms  (workers {workers_page * 1000:.1f} ms, "
+              f"server {(cpu_page - workers_page) * 1000:.1f} ms: uploads, the dashboard's queries; from the first "
+              f"upload to the last page read)")
+        print(f"  service / yuejuan scan, per CPU       {cli_cpu_page / cpu_page:8.2f}  (pages per CPU second; what the "
+              f"machine's load does not skew)")
         print(f"  service / yuejuan scan                {rate / cli_rate:8.2f}  (upload-to-result over the CLI's own "
               f"pages/s; {rate / cli_steady:.2f} over the CLI's with its start left out; {args.workers} workers "
               f"each, same files, same machine)")

@@ -37,8 +37,8 @@ from api.service.db import Database
 from api.service.models import Batch, BatchFile, Blob, Exam, Job, Page, utcnow
 from api.service.storage import BlobStore
 
-__all__ = ["ClaimedJob", "claim", "renew", "renew_many", "complete", "complete_many", "fail", "release", "finalize_batch_if_done", "sweep",
-           "ensure_blob", "template_json", "UNFINISHED"]
+__all__ = ["ClaimedJob", "claim", "renew", "renew_many", "complete", "complete_many", "fail", "release",
+           "finalize_batch_if_done", "sweep", "ensure_blob", "ensure_blobs", "template_json", "UNFINISHED"]
 
 log = logging.getLogger(__name__)
 
@@ -84,12 +84,20 @@ def template_json(template: dict[str, Any]) -> tuple[str, str]:
 
 def ensure_blob(session: Session, sha256: str, size: int, media_type: str) -> None:
     """Add the :class:`Blob` row for stored bytes unless it exists (two writers racing both succeed)."""
+    ensure_blobs(session, [(sha256, size, media_type)])
+
+
+def ensure_blobs(session: Session, blobs: Iterable[tuple[str, int, str]]) -> None:
+    """:func:`ensure_blob` for many (SHA-256, size, media type) in one statement."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(Blob).values(sha256=sha256, size=size, media_type=media_type, created_at=utcnow())
-                    .on_conflict_do_nothing(index_elements=["sha256"]))
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    now = utcnow()
+    rows = [{"sha256": sha, "size": size, "media_type": media_type, "created_at": now}
+            for sha, size, media_type in dict.fromkeys(blobs)]
+    if rows:
+        session.execute(dialect_insert(Blob).on_conflict_do_nothing(index_elements=["sha256"]), rows)
 
 
 def _takeable(now: dt.datetime):
