@@ -5,9 +5,10 @@ number of machines share one queue, and a worker killed at any moment loses noth
 
 * :func:`claim` takes queued jobs, and running jobs whose lease has expired (their worker died), with an
   optimistic conditional ``UPDATE`` per job that only one claimant can win (PostgreSQL also skips rows another
-  claimant has locked). A job claimed ``max_attempts`` times without finishing is given up: it becomes
-  ``failed`` and its file shows up as one error page saying why, so the batch still finishes and nothing is
-  lost silently.
+  claimant has locked). A job tried before (its worker died, or its reading raised) is claimed on its own, so a
+  file that kills its workers never uses up the attempts of files claimed with it. A job claimed
+  ``max_attempts`` times without finishing is given up: it becomes ``failed`` and its file shows up as one
+  error page saying why, so the batch still finishes and nothing is lost silently.
 * :func:`renew` (:func:`renew_many` for all the jobs a worker holds, in one statement) is the heartbeat that
   keeps a lease while a long file is read.
 * :func:`complete` marks the job done and stores its pages in ONE transaction, and only if the caller still
@@ -145,7 +146,7 @@ def claim(db: Database, worker_id: str, lease_seconds: float, limit: int = 1, *,
     lease_seconds : float
         The lease; keep it with :func:`renew` while reading, or another worker takes the job over.
     limit : int
-        Most jobs to claim.
+        Most jobs to claim. A job tried before is only ever claimed alone.
     max_attempts : int
         A job already claimed this often (each time its worker vanished or failed) is given up instead:
         ``failed``, with one error page for its file saying why.
@@ -178,12 +179,16 @@ def claim(db: Database, worker_id: str, lease_seconds: float, limit: int = 1, *,
                 if batch_id is not None:
                     given_up.add(batch_id)
                 continue
+            if attempts and claimed:  # a retry goes alone: the next claim takes it
+                break
             won = session.execute(
                 update(Job).where(Job.id == job_id, _takeable(now))
                 .values(status="running", lease_owner=worker_id, lease_until=until, attempts=Job.attempts + 1)
                 .execution_options(synchronize_session=False))
             if won.rowcount == 1:  # 0: another worker was faster; its claim stands
                 claimed.append(job_id)
+                if attempts:
+                    break
         rows = []
         if claimed:
             rows = session.execute(

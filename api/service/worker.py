@@ -95,11 +95,9 @@ class _Spool:
     def __init__(self, blobs: BlobStore):
         self.blobs = blobs
         self.file = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY_BYTES, prefix="yuejuan-pages-")
-        self.pages = 0
 
     def add(self, page: dict[str, Any]) -> None:
         self.file.write(json.dumps(_stored_overlay(self.blobs, page), ensure_ascii=False).encode("utf-8") + b"\n")
-        self.pages += 1
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         self.file.seek(0)

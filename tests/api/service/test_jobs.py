@@ -55,13 +55,33 @@ def test_claim_is_oldest_first_and_exclusive_while_leased(service):
     assert job_states(service, batch) == {"running": 3}
 
 
+def test_a_job_tried_before_is_claimed_alone(service):
+    """A worker killed by a file (its leases run out) must not use up the attempts of the files it claimed
+    with it: when the jobs come back, the one tried before is claimed on its own, the others go on together."""
+    batch = seed_batch(service, files=4)
+    doomed = jobs.claim(service.db, "doomed", LEASE, limit=4)
+    assert [j.attempts for j in doomed] == [1, 1, 1, 1]
+    assert jobs.complete_many(service.db, "doomed", [(j.job_id, fake_pages(j.filename, ["2026010001"]))
+                                                     for j in doomed[2:]]) == {j.job_id for j in doomed[2:]}
+    for job in doomed[:2]:
+        _expire(service, job.job_id)
+    assert [(j.filename, j.attempts) for j in jobs.claim(service.db, "w", LEASE, limit=4)] == [("scan0.jpg", 2)]
+    assert [(j.filename, j.attempts) for j in jobs.claim(service.db, "w", LEASE, limit=4)] == [("scan1.jpg", 2)]
+    assert job_states(service, batch) == {"running": 2, "done": 2}
+    # stored, renewed and completed together, each on its own lease
+    assert jobs.renew_many(service.db, [j.job_id for j in doomed], "w", LEASE) == {doomed[0].job_id,
+                                                                                   doomed[1].job_id}
+    assert jobs.complete_many(service.db, "doomed", [(doomed[0].job_id, [])]) == set()  # no longer its lease
+
+
 def test_expired_lease_taken_over_and_late_complete_refused(any_service):
     service = any_service
     batch = seed_batch(service, files=2)
     (slow,) = jobs.claim(service.db, "slow", LEASE)
     _expire(service, slow.job_id)
     taken = jobs.claim(service.db, "fast", LEASE, limit=2)
-    assert [j.job_id for j in taken][0] == slow.job_id and taken[0].attempts == 2
+    assert [j.job_id for j in taken] == [slow.job_id] and taken[0].attempts == 2  # a retry is claimed alone
+    taken += jobs.claim(service.db, "fast", LEASE, limit=2)
     assert not jobs.renew(service.db, slow.job_id, "slow", LEASE)  # the heartbeat learns it lost the job
     for job in taken:
         assert jobs.complete(service.db, job.job_id, "fast", fake_pages(job.filename, [f"20260100{job.job_id:02d}"]))
