@@ -14,6 +14,7 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
+	@echo "yuejuan is in $(VENV): run '. $(VENV)/bin/activate' to have the yuejuan command (or $(VENV)/bin/yuejuan)"
 
 # poppler (pdftoppm, pdfinfo) is what pdf2image drives; a CJK font lets printable sheets embed their Chinese.
 # LibreOffice Calc (headless) is what the analytics tests open the report workbooks with, as a teacher would.

@@ -5,7 +5,7 @@ Statistics are pure functions over numpy arrays; files are touched only at the e
 :mod:`analytics.load`
     ``yuejuan grade`` output (or a GradingRun) -> :class:`analytics.model.ExamData`.
 :mod:`analytics.scores`, :mod:`analytics.items`, :mod:`analytics.diagnosis`, :mod:`analytics.groups`
-    The statistics, each named after its standard definition (``/shared/reference/statistics.md``).
+    The statistics, each named after its standard definition (``docs/statistics.md``).
 :mod:`analytics.analysis`
     :func:`~analytics.analysis.analyse`: every statistic for every class, school and the city at once.
 :mod:`analytics.report_json`, :mod:`analytics.workbook`, :mod:`analytics.student_report`, :mod:`analytics.reports`

@@ -1,7 +1,7 @@
 """Knowledge-point diagnosis (知识点诊断): score rates through the weighted Q-matrix, mastery bands, weakest points
 against the grade, a DINA cognitive-diagnosis model fitted by EM, Rasch abilities, and trends across exams.
 
-Definitions (``/shared/reference/statistics.md``):
+Definitions (``docs/statistics.md``, "Knowledge-point diagnosis"):
 
 - Weighted Q-matrix: the blueprint (双向细目表) gives each question its knowledge points with weights; a
   question's weights are normalised to sum to 1, so question j contributes ``A_jt = w_jt / sum_t w_jt`` of its

@@ -1,8 +1,8 @@
 """Item and test analysis (试卷分析): difficulty, discrimination, item–total correlations, options and distractors,
 Ebel bands, Cronbach's α, α if item deleted, SEM and the difficulty mix.
 
-Standard definitions (``/shared/reference/statistics.md``), N = examinees who sat, x_ij the score of student i on
-item j with full marks m_j, X_i the total over the items analysed:
+Standard definitions (``docs/statistics.md``, "Item and test analysis"), N = examinees who sat, x_ij the score
+of student i on item j with full marks m_j, X_i the total over the items analysed:
 
 - difficulty P_j = mean_i(x_ij) / m_j (for 0/1 items the proportion correct; higher = easier). Bands:
   P > 0.7 easy, 0.4 <= P <= 0.7 medium, P < 0.4 hard. (Some Chinese texts call 1 - P the 难度系数: these

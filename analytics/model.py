@@ -87,7 +87,7 @@ class ExamData:
 
 @dataclass(frozen=True)
 class ReportConfig:
-    """Settings of an analysis run (all have the defaults of ``/shared/reference``)."""
+    """Settings of an analysis run (the defaults ``docs/statistics.md`` states)."""
 
     cutoffs: tuple[float, float, float, float] = DEFAULT_CUTOFFS
     band: float = 5.0

@@ -1,7 +1,7 @@
 """Score analysis (成绩分析): descriptives, the four rates, ranks, percentile ranks, standard scores, 一分一段,
 histograms, class-vs-grade comparison, 临界生 and multi-subject totals.
 
-Standard definitions (``/shared/reference/statistics.md``); every function is a pure function of arrays of the
+Standard definitions (``docs/statistics.md``, "Score analysis"); every function is a pure function of arrays of the
 students who sat (absent and pending students are excluded by the caller and only counted):
 
 - N = examinees who sat; mean; SD with ddof = 1 (sample SD; NaN when N < 2);

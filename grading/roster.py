@@ -7,7 +7,9 @@ Columns (Chinese or English headers): 考号 (exam id, required), 学籍号 (nat
   ``2026010001.0``) is refused with a hint, never "repaired";
 - 学籍号: ``^[GJL]\\d{17}[\\dX]$``; for ``G`` (ID-card number) and ``J`` (self-assigned) the last character is the
   GB 11643 / ISO 7064 MOD 11-2 check character of the 17 digits before it; ``L`` numbers carry a birth date;
-- 学校标识码: 10 digits = 2-digit school type + 2-digit province (GB/T 2260) + 6-digit sequence.
+- 学校标识码: 10 digits = 2-digit school type + 2-digit province (GB/T 2260) + 6-digit sequence;
+- 姓名, 班级, 卷型: text by :func:`grading.text.clean_text` (no control characters, unpaired surrogates, unassigned
+  or private-use characters), no longer than the service's columns (:data:`TEXT_LIMITS`).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from grading.tabular import SCIENTIFIC_HINT, TableError, find_columns, read_table
+from grading.text import clean_text
 
 __all__ = ["Student", "Roster", "RosterError", "load_roster", "validate_exam_id", "validate_student_no",
            "validate_school_code", "student_no_check_char", "write_roster_xlsx", "write_roster_csv",
-           "ROSTER_COLUMNS"]
+           "ROSTER_COLUMNS", "TEXT_LIMITS", "EXAM_ID_MAX"]
 
 #: field -> (Chinese header written to files, other accepted headers)
 ROSTER_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -35,6 +38,12 @@ ROSTER_COLUMNS: dict[str, tuple[str, tuple[str, ...]]] = {
     "school_code": ("学校标识码", ("学校代码", "学校编码", "school code", "school")),
     "version": ("卷型", ("试卷类型", "AB卷", "version", "form")),
 }
+
+#: Most characters of each text column: the service stores a roster in columns this long (api/service/models.py,
+#: Student; a test keeps them equal), so a row that fits here never fails in the database.
+TEXT_LIMITS: dict[str, int] = {"name": 100, "class_name": 100, "version": 8}
+#: Most digits of a 考号 (the service's column is 32 characters).
+EXAM_ID_MAX = 32
 
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK_CHARS = "10X98765432"
@@ -60,6 +69,8 @@ def validate_exam_id(text: str, *, length: int | None = None) -> str:
         if _NUMBERISH.match(value) and ("e" in value.lower() or "." in value):
             raise ValueError(f"考号 {value!r} is not digits: {SCIENTIFIC_HINT}")
         raise ValueError(f"考号 {value!r} must be digits only")
+    if len(value) > EXAM_ID_MAX:
+        raise ValueError(f"考号 has {len(value)} digits, at most {EXAM_ID_MAX}")
     if length is not None and len(value) != length:
         hint = " (a leading 0 lost in Excel?)" if len(value) < length else ""
         raise ValueError(f"考号 {value!r} has {len(value)} digits, expected {length}{hint}")
@@ -127,10 +138,15 @@ class Student(BaseModel):
     def _school_code(cls, value: str | None) -> str | None:
         return validate_school_code(value) if value else None
 
+    @field_validator("name", "class_name")
+    @classmethod
+    def _text(cls, value: str, info: ValidationInfo) -> str:
+        return clean_text(value, field=ROSTER_COLUMNS[info.field_name][0], max_length=TEXT_LIMITS[info.field_name])
+
     @field_validator("version")
     @classmethod
     def _version(cls, value: str | None) -> str | None:
-        value = (value or "").strip().upper().removesuffix("卷")
+        value = clean_text(value or "", field="卷型", max_length=TEXT_LIMITS["version"]).upper().removesuffix("卷")
         return value or None
 
 
@@ -168,6 +184,9 @@ class Roster:
         return self._by_id.get(exam_id) if exam_id else None
 
 
+_BLANKS = {"student_no": None, "name": "", "class_name": "", "school_code": None, "version": None}
+
+
 def _message(error: ValidationError) -> str:
     return "; ".join(item["msg"].removeprefix("Value error, ") for item in error.errors())
 
@@ -183,8 +202,8 @@ def load_roster(path: str | Path, *, id_length: int | None = None, strict: bool 
         Required number of digits of every 考号 (the width of the sheet's id grid).
     strict : bool
         True: any problem raises :class:`RosterError` listing all of them. False: rows with an unusable 考号
-        (or one listed twice) are dropped, a bad 学籍号 or school code is blanked, and each problem is kept in
-        ``Roster.warnings``.
+        (or one listed twice) are dropped, any other bad cell (学籍号, school code, 姓名, 班级, 卷型) is blanked,
+        and each problem is kept in ``Roster.warnings``.
     """
     try:
         table = read_table(path, sheet_names=("名单", "roster", "学生", "students"), what="roster")
@@ -216,12 +235,11 @@ def load_roster(path: str | Path, *, id_length: int | None = None, strict: bool 
             problems.append(f"row {number} ({exam_id}): {_message(error)}")
             if strict:
                 continue
-            for key, check in (("student_no", validate_student_no), ("school_code", validate_school_code)):
+            for key, blank in _BLANKS.items():
                 try:
-                    if data[key]:
-                        check(data[key])
-                except ValueError:
-                    data[key] = None
+                    Student(exam_id=exam_id, **{key: data[key]})
+                except ValidationError:
+                    data[key] = blank
             student = Student(**data)
         students.append(student)
     if problems and strict:

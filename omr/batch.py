@@ -15,7 +15,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Sequence
 
 import cv2
 
@@ -26,10 +26,20 @@ from omr.read import PreparedTemplate, prepare_template, read_page
 from omr.result import PageResult, page_file_stem, page_result_to_dict
 from omr.template import Template, expand_page
 
-__all__ = ["BatchSummary", "ScanOptions", "decode_min_side_px", "scan_file", "scan_batch", "write_outputs"]
+__all__ = ["BatchSummary", "ScanOptions", "decode_min_side_px", "is_side_file", "scan_file", "scan_batch",
+           "scan_inputs", "write_outputs"]
 
 #: Resolution pages are decoded at when the file allows a cheaper reduced decode (JPEG): marks stay readable.
 READ_DPI = 100.0
+
+#: Files that sit beside scans in a folder without being scans: the simulator's ground truth and manifest,
+#: yuejuan's own outputs, and what file managers leave behind (names compared in lower case).
+SIDE_FILE_NAMES = frozenset({
+    "manifest.json",  # sample_sheets.simulate
+    "results.jsonl", "results.csv", "exceptions.csv",  # yuejuan scan's outputs
+    "thumbs.db", "ehthumbs.db", "desktop.ini", ".ds_store",  # Windows Explorer, macOS Finder
+})
+SIDE_FILE_SUFFIXES = (".truth.json",)  # sample_sheets.simulate: one per page
 
 
 @dataclass(frozen=True)
@@ -65,6 +75,28 @@ def decode_min_side_px(template: Template) -> int:
     return int(min(template.page_mm) / 25.4 * READ_DPI)
 
 
+def is_side_file(path: str | Path) -> bool:
+    """Whether a file that is not a scan is one known to sit beside scans (see ``SIDE_FILE_NAMES``).
+
+    The rule: a name in ``SIDE_FILE_NAMES``, a name ending in ``SIDE_FILE_SUFFIXES``, or a hidden file (a name
+    starting with ``.``, which includes macOS's ``._*`` resource forks)."""
+    name = Path(path).name.lower()
+    return name in SIDE_FILE_NAMES or name.endswith(SIDE_FILE_SUFFIXES) or name.startswith(".")
+
+
+def scan_inputs(inputs: Iterable[str | Path]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """:func:`omr.load.collect_inputs`, less the known side files found inside folders.
+
+    A side file named as an input itself is still reported: the person asked for it. Returns the files to read
+    and the refused ones with their reasons (files that are not images or PDFs, inputs that do not exist).
+    """
+    inputs = list(inputs)
+    given = {os.path.abspath(path) for path in inputs}
+    files, rejected = collect_inputs(inputs)
+    return files, [(path, reason) for path, reason in rejected
+                   if os.path.abspath(path) in given or not is_side_file(path)]
+
+
 def scan_file(path: str | Path, prepared: PreparedTemplate, options: ScanOptions = ScanOptions()) -> list[PageResult]:
     """Read every page of one file; unreadable pages come back as results with status ``error``."""
     results = []
@@ -95,10 +127,11 @@ def scan_file(path: str | Path, prepared: PreparedTemplate, options: ScanOptions
 _WORKER: dict = {}
 
 
-def _init_worker(template_json: str, profile: dict, options: ScanOptions) -> None:
+def _init_worker(template_json: str, profile: dict, options: ScanOptions, others_json: tuple[str, ...] = ()) -> None:
     cv2.setNumThreads(1)  # one page per process; OpenCV's own threads would only contend
     template = Template.model_validate_json(template_json)
-    _WORKER["prepared"] = prepare_template(template, ScannerProfile(**profile))
+    others = [Template.model_validate_json(text) for text in others_json]
+    _WORKER["prepared"] = prepare_template(template, ScannerProfile(**profile), others=others)
     _WORKER["options"] = options
 
 
@@ -108,20 +141,25 @@ def _worker_scan(path: str) -> list[dict]:
 
 def scan_batch(inputs: Iterable[str | Path], template: Template, *, profile: ScannerProfile | None = None,
                workers: int | None = None, options: ScanOptions = ScanOptions(),
-               progress: Callable[[int], None] | None = None) -> tuple[list[PageResult], list[tuple[str, str]]]:
+               progress: Callable[[int], None] | None = None, other_templates: Sequence[Template] = (),
+               ) -> tuple[list[PageResult], list[tuple[str, str]]]:
     """Read every page of every input (files or folders, recursively), in input order.
 
-    Returns the page results and the inputs refused before reading (path, reason).
+    A page of one of ``other_templates`` (another exam's cards in the pile) is named as such in its reason.
+
+    Returns the page results and the inputs refused before reading (path, reason); known side files inside
+    folders (the simulator's truth, yuejuan's outputs, ``Thumbs.db`` ...) are left out quietly (see
+    :func:`is_side_file`).
     ``workers`` defaults to all cores; 1 reads in this process.
     """
     from omr.result import page_result_from_dict
 
     profile = profile or ScannerProfile()
-    files, rejected = collect_inputs(inputs)
+    files, rejected = scan_inputs(inputs)
     workers = workers or os.cpu_count() or 1
     pages: list[PageResult] = []
     if workers <= 1 or len(files) <= 1:
-        prepared = prepare_template(template, profile)
+        prepared = prepare_template(template, profile, others=other_templates)
         for path in files:
             batch = scan_file(path, prepared, options)
             pages.extend(batch)
@@ -129,7 +167,8 @@ def scan_batch(inputs: Iterable[str | Path], template: Template, *, profile: Sca
                 progress(len(batch))
     else:
         with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker,
-                                 initargs=(template.model_dump_json(), asdict(profile), options)) as pool:
+                                 initargs=(template.model_dump_json(), asdict(profile), options,
+                                           tuple(t.model_dump_json() for t in other_templates))) as pool:
             for batch in pool.map(_worker_scan, [str(f) for f in files], chunksize=4):
                 pages.extend(page_result_from_dict(d) for d in batch)
                 if progress:

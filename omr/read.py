@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 from itertools import compress
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -24,7 +24,8 @@ from omr.render import render_page
 from omr.result import PageResult, QuestionReading, ScoreReading, page_file_stem
 from omr.template import ExpandedPage, ScoreBox, Template, decode_identity, expand_page
 
-__all__ = ["PreparedPage", "PreparedTemplate", "prepare_template", "read_page", "warp_rect"]
+__all__ = ["KnownPage", "PreparedPage", "PreparedTemplate", "other_template_reason", "prepare_template", "read_page",
+           "warp_rect"]
 
 _BASELINE_PX_PER_MM = 8.0  # resolution the blank page is rendered at to learn each bubble's printed darkness
 _RING_SAMPLES = ring_samples(24)
@@ -50,12 +51,24 @@ class PreparedPage:
     score_max: dict[str, float]  # score-box field id -> the question's full marks
 
 
+@dataclass(frozen=True, eq=False)
+class KnownPage:
+    """A page of another template, kept only to recognise it: its anchors and its identity strip."""
+
+    template_id: str
+    code: int
+    expanded: ExpandedPage
+    identity_centres_mm: np.ndarray  # (bits, 2)
+    identity_semi_mm: np.ndarray  # (bits, 2)
+
+
 @dataclass
 class PreparedTemplate:
     template: Template
     profile: ScannerProfile
     pages: list[PreparedPage]
     _disk_cache: dict[int, np.ndarray] = field(default_factory=dict)
+    others: list[KnownPage] = field(default_factory=list)  # pages of other templates a batch may hold by mistake
 
     def disk(self, per_axis: int) -> np.ndarray:
         if per_axis not in self._disk_cache:
@@ -97,10 +110,30 @@ def _scale_homography(px_per_mm: float) -> np.ndarray:
     return np.array([[px_per_mm, 0, -0.5], [0, px_per_mm, -0.5], [0, 0, 1.0]])
 
 
-def prepare_template(template: Template, profile: ScannerProfile | None = None) -> PreparedTemplate:
-    """Precompute what reading needs for every page of ``template`` (done once per process)."""
+def _identity_cells(expanded: ExpandedPage) -> tuple[np.ndarray, np.ndarray]:
+    """Centres and half-sizes (mm) of the page's identity-strip cells."""
+    strip = expanded.identity
+    bits = len(expanded.identity_bits)
+    centres = np.stack([strip.x + strip.pitch * np.arange(bits), np.full(bits, strip.y)], axis=1)
+    return centres, np.full((bits, 2), strip.cell / 2)
+
+
+def prepare_template(template: Template, profile: ScannerProfile | None = None, *,
+                     others: Sequence[Template] = ()) -> PreparedTemplate:
+    """Precompute what reading needs for every page of ``template`` (done once per process).
+
+    ``others`` are templates whose pages may turn up in a batch by mistake (another exam's cards): a page that
+    is none of ``template``'s is then named as a page of that template (see :func:`other_template_reason`)
+    even when its anchors sit elsewhere on the paper, as an A3 card's do against an A4 template.
+    """
     profile = profile or ScannerProfile()
     prepared = PreparedTemplate(template, profile, [])
+    for other in others:
+        if other.identity_code == template.identity_code:
+            continue  # the template itself, or one its pages cannot be told apart from
+        for number in range(1, len(other.pages) + 1):
+            expanded = expand_page(other, number)
+            prepared.others.append(KnownPage(other.id, other.identity_code, expanded, *_identity_cells(expanded)))
     for number in range(1, len(template.pages) + 1):
         expanded = expand_page(template, number)
         centres, semi, starts, selects = _page_arrays(expanded)
@@ -110,10 +143,7 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None) 
         label_index = np.array([kinds[key] for key in printed], np.int64)
         writer_index = np.array([_WRITERS.get(group.kind, 0) for group, _ in expanded.bubbles], np.int64)
         residue_unit = _residue_units(expanded)
-        strip = expanded.identity
-        bits = len(expanded.identity_bits)
-        identity_centres = np.stack([strip.x + strip.pitch * np.arange(bits), np.full(bits, strip.y)], axis=1)
-        identity_semi = np.full((bits, 2), strip.cell / 2)
+        identity_centres, identity_semi = _identity_cells(expanded)
         blank = render_page(expanded, _BASELINE_PX_PER_MM * 25.4)
         matrix = _scale_homography(_BASELINE_PX_PER_MM)
         measured = measure_bubbles(
@@ -135,8 +165,8 @@ def _is_binary(image: np.ndarray) -> bool:
     return bool(np.count_nonzero((sample > 0) & (sample < 255)) < 0.001 * sample.size)
 
 
-def _read_identity(image: np.ndarray, fit: Registration, page: PreparedPage, prepared: PreparedTemplate,
-                   ) -> tuple[int, int] | None:
+def _read_identity(image: np.ndarray, fit: Registration, page: PreparedPage | KnownPage,
+                   prepared: PreparedTemplate) -> tuple[int, int] | None:
     """(template code, page) from the identity strip under ``fit``, or None when its bits do not decode."""
     matrix = fit.page_to_image
     profile = prepared.profile
@@ -178,25 +208,49 @@ def _recorded(source: Iterator[Registration], into: list[Registration]) -> Itera
         yield item
 
 
+def other_template_reason(code: int, page: int, template_id: str | None = None) -> str:
+    """The review reason of a page whose identity strip names another template (English, then Chinese)."""
+    name = f" {template_id}" if template_id else ""
+    return (f"page of another template{name} (code {code}, page {page}): "
+            f"其他答题卡模板的页面 ({template_id or f'模板代码 {code}'} 第 {page} 页), 不属于本次扫描的模板")
+
+
+def _fits(image: np.ndarray, expanded: ExpandedPage, prepared: PreparedTemplate,
+          tried: dict[tuple, list[Registration]]) -> Iterator[Registration]:
+    """The page's registrations, best first; pages with the same anchors (a card's pages) are fitted once."""
+    key = tuple((a.shape, a.x, a.y, a.size, a.corner) for a in expanded.anchors)
+    if key in tried:
+        return iter(tried[key])
+    tried[key] = []
+    return _recorded(iter_registrations(image, expanded, max_residual_mm=prepared.profile.max_anchor_residual_mm),
+                     tried[key])
+
+
+def _known_other(image: np.ndarray, prepared: PreparedTemplate, tried: dict[tuple, list[Registration]],
+                 ) -> tuple[int, int, str] | None:
+    """(code, page, template id) of the other known template whose page this is, or None."""
+    for known in prepared.others:
+        for fit in _fits(image, known.expanded, prepared, tried):
+            decoded = _read_identity(image, fit, known, prepared)
+            if decoded is not None and decoded[0] == known.code:
+                return decoded[0], decoded[1], known.template_id
+    return None
+
+
 def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration, PreparedPage] | str:
     """The registration and template page of a scan, or the reason there is none.
 
     Fits come lazily, most plausible orientation first; the first whose identity strip names this template and
     page wins. A fit with more anchors is preferred: a 3-anchor fit is only taken when no 4-anchor one is.
+    A page that is none of the template's is tried against the other known templates' layouts
+    (``prepared.others``) to say whose page it is.
     """
     other = None
     registered_any = False
     fallback: tuple[Registration, PreparedPage] | None = None
     tried: dict[tuple, list[Registration]] = {}  # pages of one card usually share their anchors: fit them once
     for page in prepared.pages:
-        key = tuple((a.shape, a.x, a.y, a.size, a.corner) for a in page.expanded.anchors)
-        if key in tried:
-            fits: Iterator[Registration] = iter(tried[key])
-        else:
-            tried[key] = []
-            fits = _recorded(iter_registrations(image, page.expanded,
-                                                max_residual_mm=prepared.profile.max_anchor_residual_mm), tried[key])
-        for fit in fits:
+        for fit in _fits(image, page.expanded, prepared, tried):
             registered_any = True
             decoded = _read_identity(image, fit, page, prepared)
             if decoded is None:
@@ -211,7 +265,11 @@ def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration
     if fallback is not None:
         return fallback
     if other is not None and other[0] != prepared.template.identity_code:
-        return f"page of another template (code {other[0]}, page {other[1]})"
+        names = {known.code: known.template_id for known in prepared.others}
+        return other_template_reason(other[0], other[1], names.get(other[0]))
+    known = _known_other(image, prepared, tried)
+    if known is not None:
+        return other_template_reason(*known)
     if registered_any:
         return "page identity unreadable"
     if float(image.std()) < 6.0:

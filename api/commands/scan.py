@@ -24,13 +24,29 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(handler=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from omr.batch import ScanOptions, timed_scan
-    from omr.load import collect_inputs
-    from omr.profile import ScannerProfile, load_profile
-    from sample_sheets import resolve_template
+def _nothing_to_read(inputs: list[str], refused: list[tuple[Path, str]]) -> str:
+    """Why a scan of ``inputs`` would read no page at all, in words."""
+    said = f"nothing to read: no image or PDF file in {', '.join(inputs)}"
+    if not refused:
+        return said
+    example, reason = refused[0]
+    return f"{said}; {len(refused)} other file(s), e.g. {example}: {reason}"
 
+
+def run(args: argparse.Namespace) -> int:
+    from omr.batch import ScanOptions, scan_inputs, timed_scan
+    from omr.profile import ScannerProfile, load_profile
+    from sample_sheets import bundled_templates, resolve_template
+
+    missing = [given for given in args.inputs if not (Path(given).exists() or Path(given).is_symlink())]
+    if missing:  # a mistyped folder is said at once, before any work (and no empty results are written)
+        raise ValueError(f"no such file or folder: {', '.join(missing)}")
+    files, refused = scan_inputs(args.inputs)
+    if not files:
+        raise ValueError(_nothing_to_read(args.inputs, refused))
     template = resolve_template(args.template)
+    # The bundled cards are the other templates a page could come from: such a page is named, not just unread.
+    others = [other for other in map(resolve_template, bundled_templates()) if other.id != template.id]
     profile = load_profile(args.profile) if args.profile else ScannerProfile()
     out = Path(args.out)
     options = ScanOptions(
@@ -38,7 +54,6 @@ def run(args: argparse.Namespace) -> int:
         crops_dir=str(out / "crops") if args.crops else None,
         reduce=not args.crops,  # crops go to teachers for online marking: decode at the scan's full resolution
     )
-    files, _ = collect_inputs(args.inputs)
     bar = None
     if not args.no_progress:
         from tqdm import tqdm
@@ -50,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update(1)
 
     summary, _, _ = timed_scan(args.inputs, template, out, profile=profile, workers=args.workers,
-                               options=options, progress=progress)
+                               options=options, progress=progress, other_templates=others)
     if bar is not None:
         bar.close()
     print(summary.line())

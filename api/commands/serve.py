@@ -275,16 +275,46 @@ def run_worker_command(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Where `admin create-user` takes the new password from when no terminal can ask for it.
+PASSWORD_VARIABLE = "YUEJUAN_NEW_PASSWORD"
+
+
 def _password() -> str:
-    password = os.environ.get("YUEJUAN_NEW_PASSWORD")
+    """The new user's password: the environment variable, else asked twice on the terminal."""
+    password = os.environ.get(PASSWORD_VARIABLE)
     if password:
         return password
+    if not sys.stdin.isatty():
+        raise ValueError(f"no password: set {PASSWORD_VARIABLE} (e.g. {PASSWORD_VARIABLE}='…' yuejuan admin "
+                         "create-user …), or run the command in a terminal to be asked for it")
     import getpass
 
     password = getpass.getpass("password (10 characters or more): ")
     if getpass.getpass("again: ") != password:
         raise ValueError("the passwords differ")
     return password
+
+
+def _validated_user(args: argparse.Namespace):
+    """The user as the service's own UserCreate model accepts it, so whoever is created can also log in.
+
+    The name is checked before the password is asked for; problems come back as one ValueError."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from api.service.schemas.admin import UserCreate
+
+    def problems(error: ValidationError) -> str:
+        return "; ".join(": ".join(filter(None, (".".join(map(str, e["loc"])), e["msg"]))) for e in error.errors())
+
+    try:
+        TypeAdapter(UserCreate.model_fields["username"].rebuild_annotation()).validate_python(args.username)
+    except ValidationError as error:
+        raise ValueError(f"user name {args.username!r} is not accepted: {problems(error)}") from None
+    try:
+        return UserCreate(username=args.username, password=_password(), role=args.role, school_id=args.school,
+                          display_name=args.display_name)
+    except ValidationError as error:
+        raise ValueError(problems(error)) from None
 
 
 def run_admin(args: argparse.Namespace) -> int:
@@ -294,14 +324,15 @@ def run_admin(args: argparse.Namespace) -> int:
     from api.service.context import open_service
     from api.service.settings import Settings
 
+    user = _validated_user(args) if args.admin_command == "create-user" else None  # before touching the database
     service = open_service(Settings())
     try:
         if args.admin_command == "create-school":
             bootstrap.add_school(service, args.code, args.name)
             print(f"school {args.code} created")
-        elif args.admin_command == "create-user":
-            user_id = bootstrap.add_user(service, args.username, _password(), args.role, args.school,
-                                         args.display_name)
+        elif user is not None:
+            user_id = bootstrap.add_user(service, user.username, user.password, user.role, user.school_id,
+                                         user.display_name)
             print(f"user {args.username} ({args.role}, school {args.school}) created, id {user_id}")
         else:
             secret = bootstrap.add_api_key(service, args.role, args.school, args.name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from api.service.context import Service
 from api.service.models import ApiKey, AuditEntry, School, User
-from api.service.security import SCOPES, hash_password, new_api_key
+from api.service.security import KEY_ROLES, SCOPES, hash_password, new_api_key
 
 __all__ = ["add_school", "add_user", "add_api_key"]
 
@@ -40,8 +40,8 @@ def add_user(service: Service, username: str, password: str, role: str, school_i
 
 def add_api_key(service: Service, role: str, school_id: str | None = None, name: str = "") -> str:
     """Create a key and return its secret (shown once). Stations need a school; the municipal key has none."""
-    if role not in SCOPES:
-        raise ValueError(f"role {role!r}: {' or '.join(SCOPES)}")
+    if role not in KEY_ROLES:
+        raise ValueError(f"role {role!r}: {' or '.join(KEY_ROLES)}")
     if (role == "station") != (school_id is not None):
         raise ValueError("a station key belongs to one school; a municipal key to none")
     secret, prefix, key_hash = new_api_key()

@@ -13,9 +13,9 @@ from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, 
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-__all__ = ["Base", "School", "SchoolClass", "Student", "User", "AccessToken", "ApiKey", "Exam", "Blob", "Batch",
-           "BatchFile", "Job", "Page", "Sheet", "Correction", "GradeRun", "ScoreCell", "StudentResult",
-           "AuditEntry", "utcnow", "as_utc"]
+__all__ = ["Base", "School", "SchoolClass", "Student", "User", "LoginAttempt", "AccessToken", "ApiKey", "Exam",
+           "ExamGrant", "Blob", "Batch", "BatchFile", "Job", "Page", "Sheet", "Correction", "GradeRun", "ScoreCell",
+           "StudentResult", "AuditEntry", "utcnow", "as_utc"]
 
 
 def utcnow() -> dt.datetime:
@@ -71,8 +71,18 @@ class User(Base):
     school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    failed_logins: Mapped[int] = mapped_column(Integer, default=0)  # wrong passwords since the last good one
-    locked_until: Mapped[dt.datetime | None]  # too many wrong passwords: no log-in until then
+
+
+class LoginAttempt(Base):
+    """Failed log-ins counted per username (whether or not such a user exists, so an unknown name locks exactly
+    like a real one) and per client address (so one client cannot lock every account)."""
+
+    __tablename__ = "login_attempts"
+    kind: Mapped[str] = mapped_column(String(10), primary_key=True)  # username | address
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # since the last good password / in this window
+    window_start: Mapped[dt.datetime] = mapped_column(default=utcnow)  # the first failure counted
+    locked_until: Mapped[dt.datetime | None]  # too many failures: refused until then
 
 
 class AccessToken(Base):
@@ -120,6 +130,21 @@ class Exam(Base):
     template: Mapped[dict[str, Any]]  # omr.template.Template as JSON
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class ExamGrant(Base):
+    """A teacher's right over one exam of their school, given by a school admin: ``key`` lets the exam's
+    subject leader change its key (and so regrade it). Revoked grants stay (revoked_at set) for the record."""
+
+    __tablename__ = "exam_grants"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    right: Mapped[str] = mapped_column(String(20), default="key")
+    granted_by: Mapped[str] = mapped_column(String(120))
+    granted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None]
 
 
 class Blob(Base):
@@ -289,3 +314,4 @@ class AuditEntry(Base):
     object_id: Mapped[str] = mapped_column(String(80))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    address: Mapped[str | None] = mapped_column(String(64))  # the client's network address (None: the CLI)

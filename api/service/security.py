@@ -9,22 +9,51 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-__all__ = ["Principal", "Role", "ROLES", "SCOPES", "new_api_key", "new_token", "secret_hash", "hash_password",
-           "verify_password", "key_prefix"]
+__all__ = ["Principal", "Role", "ROLES", "PEOPLE", "Scope", "ALL_SCOPES", "SCOPES", "KEY_ROLES", "effective_scopes",
+           "new_api_key", "new_token", "secret_hash", "hash_password", "verify_password", "key_prefix"]
 
 Role = Literal["station", "teacher", "school_admin", "municipal"]
 ROLES: tuple[str, ...] = ("station", "teacher", "school_admin", "municipal")
-#: What a key may be scoped to; a key with no scopes gets its role's defaults.
+#: People log in with a password; machines (stations, the municipal system) use API keys.
+PEOPLE: tuple[str, ...] = ("teacher", "school_admin")
+
+#: Every scope an operation can need (each route declares one with :func:`api.service.deps.permit`).
+Scope = Literal["schools:read", "schools:write", "roster:read", "roster:write", "users:read", "users:write",
+                "keys:read", "keys:write", "grants:read", "grants:write", "exams:read", "exams:write",
+                "exams:grade", "upload", "batches:read", "review:read", "review:write", "results:read",
+                "scores:export", "aggregates:read", "audit:read"]
+ALL_SCOPES: tuple[str, ...] = Scope.__args__
+
+_TEACHING = ("schools:read", "roster:read", "exams:read", "exams:write", "exams:grade", "upload", "batches:read",
+             "review:read", "review:write", "results:read", "scores:export")
+#: What each role may do. A person has their role's scopes; a key has the scopes stored with it, and never more
+#: than its role's (a key's stored scopes are intersected with this at every request).
 SCOPES: dict[str, tuple[str, ...]] = {
     "station": ("upload", "batches:read"),
-    "municipal": ("schools:write", "exams:write", "aggregates:read", "scores:export", "users:write"),
+    "teacher": _TEACHING,
+    "school_admin": _TEACHING + ("roster:write", "users:read", "users:write", "keys:read", "keys:write",
+                                 "grants:read", "grants:write", "audit:read"),
+    "municipal": ("schools:read", "schools:write", "roster:read", "roster:write", "users:read", "users:write",
+                  "keys:read", "keys:write", "exams:read", "exams:write", "exams:grade", "review:read",
+                  "results:read", "scores:export", "aggregates:read", "audit:read"),
 }
+#: Roles that API keys are issued for.
+KEY_ROLES: tuple[str, ...] = ("station", "municipal")
+
+
+def effective_scopes(role: str, stored: Iterable[str] | None = None) -> frozenset[str]:
+    """What a caller may do: a person (``stored`` None) their role's scopes; a key exactly its stored scopes
+    that its role allows (an empty list is no scope at all, never "everything")."""
+    allowed = frozenset(SCOPES.get(role, ()))
+    return allowed if stored is None else allowed & frozenset(stored)
+
 
 # argon2id at OWASP's recommended minimum (19 MiB, 2 passes, 1 lane): ~50 ms a log-in on a 2-core server, which
 # a busy morning of teachers logging in can afford; argon2-cffi's default (64 MiB, 3 passes, 4 lanes) takes ~0.3 s.
@@ -34,7 +63,8 @@ _DUMMY_HASH = _hasher.hash("not a password")
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: ``school_id`` is None only for the municipal system."""
+    """Who is calling: ``school_id`` is None only for the municipal system; ``scopes`` what it may do
+    (:func:`effective_scopes`)."""
 
     role: str
     school_id: str | None
@@ -42,6 +72,7 @@ class Principal:
     scopes: frozenset[str] = frozenset()
     user_id: int | None = None
     key_id: int | None = None
+    address: str | None = None  # the client's network address, for the audit log
 
 
 def secret_hash(secret: str) -> str:

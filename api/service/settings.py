@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     token_hours: float = Field(default=12.0, gt=0, description="teacher bearer tokens expire after this")
     login_max_failures: int = Field(default=5, ge=1, description="wrong passwords in a row that lock an account")
     login_lock_minutes: float = Field(default=15.0, gt=0, description="how long a locked account stays locked")
+    login_address_max_failures: int = Field(default=30, ge=1, description="failed log-ins from one address within "
+                                            "the window after which it is refused (429) whatever name it tries")
+    login_address_window_minutes: float = Field(default=15.0, gt=0, description="the window of that count")
     # Upload limits (等保: bounded input everywhere).
     max_request_bytes: int = Field(default=512 * 1024 * 1024, gt=0)
     max_file_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
@@ -39,6 +42,8 @@ class Settings(BaseSettings):
     max_zip_ratio: float = Field(default=200.0, gt=1, description="uncompressed/compressed size above which a zip "
                                                                   "member is refused as a bomb")
     max_image_pixels: int = Field(default=60_000_000, gt=0)
+    max_decoded_bytes: int = Field(default=256 * 1024 * 1024, gt=0, description="memory one page may take while "
+                                                                                "it is decoded (omr.load.LoadLimits)")
     max_pdf_pages: int = Field(default=500, gt=0)
     max_pdf_page_mm: float = Field(default=600.0, gt=0)
 
@@ -62,4 +67,5 @@ class Settings(BaseSettings):
         from omr.load import LoadLimits
 
         return LoadLimits(max_file_bytes=self.max_file_bytes, max_pixels=self.max_image_pixels,
-                          max_pages=self.max_pdf_pages, max_pdf_page_mm=self.max_pdf_page_mm)
+                          max_pages=self.max_pdf_pages, max_pdf_page_mm=self.max_pdf_page_mm,
+                          max_decoded_bytes=self.max_decoded_bytes)

@@ -304,3 +304,79 @@ def test_bundled_name_is_not_shadowed_by_a_folder_of_that_name(batch, tmp_path, 
                                  "--no-progress"])
     assert code == 0, stderr
     assert SUMMARY.match(stdout.strip())
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Nothing to read, and the files that sit beside scans
+
+
+def test_missing_folder_exits_2_and_says_so(tmp_path):
+    code, stdout, stderr = _run(["scan", str(tmp_path / "scnas"), "--template", "cn-a4-55", "--out",
+                                 str(tmp_path / "out"), "--no-progress"])
+    assert code == 2 and stdout == ""
+    assert stderr.strip() == f"yuejuan scan: error: no such file or folder: {tmp_path / 'scnas'}"
+    assert not (tmp_path / "out").exists()  # no empty results that look like a finished scan
+
+
+def test_a_missing_input_beside_a_good_one_is_still_an_error(batch, tmp_path):
+    code, _, stderr = _run(["scan", str(batch["scans"]), "missing.pdf", "--template", "cn-a4-55", "--out",
+                            str(tmp_path / "out"), "--no-progress", "--workers", "1"])
+    assert code == 2 and "no such file or folder: missing.pdf" in stderr
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("side_files", [False, True], ids=["empty", "only-side-files"])
+def test_folder_without_scans_exits_2_and_says_so(tmp_path, side_files):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    if side_files:
+        (folder / "manifest.json").write_text("{}", encoding="utf-8")
+        (folder / "Thumbs.db").write_bytes(b"\0" * 64)
+    code, stdout, stderr = _run(["scan", str(folder), "--template", "cn-a4-55", "--out", str(tmp_path / "out"),
+                                 "--no-progress"])
+    assert code == 2 and stdout == ""
+    assert stderr.strip() == f"yuejuan scan: error: nothing to read: no image or PDF file in {folder}"
+
+
+def test_folder_of_other_files_names_one_of_them(tmp_path):
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("第一考场\n", encoding="utf-8")
+    code, _, stderr = _run(["scan", str(folder), "--template", "cn-a4-55", "--out", str(tmp_path / "out"),
+                            "--no-progress"])
+    assert code == 2
+    assert "nothing to read" in stderr and "1 other file(s)" in stderr and "notes.txt" in stderr
+
+
+def test_a_simulated_folder_scans_without_listing_its_truth_files(tmp_path):
+    """`yuejuan simulate` writes a truth JSON per page and a manifest beside the scans: not worth a word."""
+    scans = tmp_path / "scans"
+    code, _, stderr = _run(["simulate", "--template", "cn-a4-55", "--count", "2", "--seed", "3", "--out", str(scans)])
+    assert code == 0, stderr
+    assert len(list(scans.glob("*.truth.json"))) == 2 and (scans / "manifest.json").is_file()
+    (scans / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (scans / "todo.txt").write_text("rescan room 3\n", encoding="utf-8")  # not a known side file: listed
+    code, stdout, stderr = _run(["scan", str(scans), "--template", "cn-a4-55", "--out", str(tmp_path / "out"),
+                                 "--no-progress", "--workers", "1"])
+    assert code == 0, stderr
+    pages, sheets, *_, skipped = map(int, SUMMARY.match(stdout.strip()).groups()[:6])
+    assert (pages, sheets, skipped) == (2, 2, 1)
+    _, rows = _read_csv(tmp_path / "out" / "exceptions.csv")
+    refused = [r["source"] for r in rows if r["page"] == ""]
+    assert refused == [str(scans / "todo.txt")]
+
+
+def test_cards_of_another_bundled_template_are_named_in_exceptions(tmp_path):
+    """A3 cards scanned with --template cn-a4-55 (two worker processes): each page says whose page it is."""
+    scans = tmp_path / "scans"
+    code, _, stderr = _run(["simulate", "--template", "cn-a3-100", "--count", "1", "--seed", "4", "--out",
+                            str(scans), "--format", "png"])
+    assert code == 0, stderr
+    code, stdout, stderr = _run(["scan", str(scans), "--template", "cn-a4-55", "--out", str(tmp_path / "out"),
+                                 "--no-progress", "--workers", "2"])
+    assert code == 0, stderr
+    assert SUMMARY.match(stdout.strip()).groups()[:6] == ("2", "0", "0", "0", "2", "0")
+    _, rows = _read_csv(tmp_path / "out" / "exceptions.csv")
+    assert sorted((r["page"], r["reason"]) for r in rows) == [
+        ("1", f"page of another template cn-a3-100 (code 202, page {n}): 其他答题卡模板的页面 (cn-a3-100 第 {n} 页), "
+              "不属于本次扫描的模板") for n in (1, 2)]

@@ -172,3 +172,40 @@ def test_written_rosters_keep_ids_as_text(tmp_path: Path):
     write_roster_csv(students, tmp_path / "r.csv")
     assert (tmp_path / "r.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     assert load_roster(tmp_path / "r.csv").students == students
+
+
+def test_names_and_classes_follow_the_text_rule(tmp_path: Path):
+    """A NUL or an escape in a name, an over-long class name or 卷型: refused with the row and the column, every
+    problem listed; a lenient load blanks only the bad cell."""
+    path = tmp_path / "roster.csv"
+    path.write_text("考号,姓名,班级,卷型\n"
+                    "2026010001,张\x00三,1班,A\n"
+                    "2026010002,李四,1班,A\n"
+                    "2026010003,王\x1b五,2班,B\n"
+                    f"2026010004,赵六,{'班' * 101},A\n"
+                    f"2026010005,钱七,2班,{'A' * 9}\n"
+                    f"{'1' * 33},孙八,2班,A\n", encoding="utf-8")
+    with pytest.raises(RosterError) as info:
+        load_roster(path)
+    assert info.value.errors == [
+        "row 2 (2026010001): 姓名: contains a control character (U+0000) at position 2",
+        "row 4 (2026010003): 姓名: contains a control character (U+001B) at position 2",
+        "row 5 (2026010004): 班级: longer than 100 characters (101)",
+        "row 6 (2026010005): 卷型: longer than 8 characters (9)",
+        "row 7: 考号 has 33 digits, at most 32",
+    ]
+    lenient = load_roster(path, strict=False)
+    assert [(s.exam_id, s.name, s.class_name, s.version) for s in lenient.students] == [
+        ("2026010001", "", "1班", "A"), ("2026010002", "李四", "1班", "A"), ("2026010003", "", "2班", "B"),
+        ("2026010004", "赵六", "", "A"), ("2026010005", "钱七", "2班", None)]
+    assert lenient.warnings == info.value.errors
+
+
+def test_roster_text_is_stripped_and_composed():
+    """Names are kept as NFC (one form of 'é' whichever way it was typed) and at the service's column lengths."""
+    student = Student(exam_id="1", name=" Jose\u0301 ", class_name="班" * 100, version="a卷")
+    assert student.name == "José" and len(student.name) == 4 and student.version == "A"
+    with pytest.raises(ValueError, match="姓名: contains an unpaired surrogate"):
+        Student(exam_id="1", name="\ud800")
+    with pytest.raises(ValueError, match="班级: contains a private-use character"):
+        Student(exam_id="1", class_name="\ue000")

@@ -85,6 +85,55 @@ def test_orphan_second_page_first_gets_its_own_flagged_sheet():
     assert sheets[1].status == "ok"
 
 
+def _pages(numbers: str) -> list[PageResult]:
+    """Pages from a string like "1A 2 2 1B": page number, then the student id on the page if it has one."""
+    return [_page(i, int(token[0]), token[1:] or None) for i, token in enumerate(numbers.split())]
+
+
+def test_a_card_fed_back_to_front_is_one_sheet():
+    sheets, unreadable = assemble_sheets(_pages("1A 2 2 1B 1C 2"), page_count=2)
+    assert unreadable == []
+    assert [_indices(s) for s in sheets] == [[0, 1], [3, 2], [4, 5]]  # each sheet's pages in page order
+    assert [s.student_id for s in sheets] == ["A", "B", "C"]
+    assert [s.status for s in sheets] == ["ok", "ok", "ok"]
+    assert sorted(sheets[1].questions) == ["Q1", "Q2", "Q3", "Q4"] and sheets[1].absent is False
+
+
+def test_page_two_in_an_earlier_file_joins_its_page_one():
+    """Files named so that a card's back sorts first (p0-back.jpg, p1-front.jpg): the scan order is 2, 1."""
+    sheets, _ = assemble_sheets(_pages("2 1A"), page_count=2)
+    assert [_indices(s) for s in sheets] == [[1, 0]]
+    assert sheets[0].status == "ok" and sheets[0].student_id == "A"
+
+
+def test_a_whole_batch_fed_back_to_front():
+    sheets, _ = assemble_sheets(_pages("2 1A 2 1B 2 1C"), page_count=2)
+    assert [_indices(s) for s in sheets] == [[1, 0], [3, 2], [5, 4]]
+    assert all(s.status == "ok" for s in sheets)
+
+
+def test_lone_page_two_before_a_card_fed_front_first_stays_alone():
+    """Page 1 of the second card was lost: its page 2 must not take the next student's page 1."""
+    sheets, _ = assemble_sheets(_pages("1A 2 2 1B 2 1C 2"), page_count=2)
+    assert [_indices(s) for s in sheets] == [[0, 1], [2], [3, 4], [5, 6]]
+    assert [s.status for s in sheets] == ["ok", "flagged", "ok", "ok"]
+    assert sheets[1].reasons == ["missing page(s) 1"]
+
+
+def test_lone_page_two_in_a_batch_fed_back_to_front_stays_alone():
+    """The same loss in a batch fed back first: the cards the two readings agree on say which way it was fed."""
+    sheets, _ = assemble_sheets(_pages("2 1A 2 1B 2 2 1C 2 1D"), page_count=2)
+    assert [_indices(s) for s in sheets] == [[1, 0], [3, 2], [4], [6, 5], [8, 7]]
+    assert [s.student_id for s in sheets] == ["A", "B", None, "C", "D"]
+    assert sheets[2].reasons == ["missing page(s) 1"]
+
+
+def test_three_pages_back_to_front_and_a_lost_middle_page():
+    sheets, _ = assemble_sheets(_pages("3 2 1A 1B 2 3 3 1C"), page_count=3)
+    assert [_indices(s) for s in sheets] == [[2, 1, 0], [3, 4, 5], [6], [7]]
+    assert [s.status for s in sheets] == ["ok", "ok", "flagged", "flagged"]
+
+
 def test_second_page_of_another_student_starts_a_new_sheet():
     pages = [_page(0, 1, "A1"), _page(1, 2, "B2")]
     sheets, _ = assemble_sheets(pages, page_count=2)

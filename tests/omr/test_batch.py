@@ -268,7 +268,7 @@ def test_missing_page_two_is_flagged(tmp_path, a3, a3_batch):
         [("2", ids[1], "3", "missing page(s) 2")]
 
 
-def test_page_two_first_becomes_its_own_flagged_sheet(tmp_path, a3, a3_batch):
+def test_card_fed_back_to_front_assembles_into_one_sheet(tmp_path, a3, a3_batch):
     _, _, png_dir, manifest = a3_batch
     images = _a3_images(png_dir, manifest)
     order = [(0, 2), (0, 1), (1, 1), (1, 2), (2, 1), (2, 2)]  # sheet 1 fed back to front
@@ -276,14 +276,31 @@ def test_page_two_first_becomes_its_own_flagged_sheet(tmp_path, a3, a3_batch):
     summary, sheets, pages = timed_scan([tmp_path / "scan.tif"], a3, tmp_path / "out", workers=1)
     ids = [e["student_id"] for e in manifest["pages"] if e["page"] == 1]
     assert [_sheet_pages(s) for s in sheets] == [
-        [("scan.tif", 0, 2)], [("scan.tif", 1, 1)], [("scan.tif", 2, 1), ("scan.tif", 3, 2)],
+        [("scan.tif", 1, 1), ("scan.tif", 0, 2)], [("scan.tif", 2, 1), ("scan.tif", 3, 2)],
         [("scan.tif", 4, 1), ("scan.tif", 5, 2)]]
-    assert [s.status for s in sheets] == ["flagged", "flagged", "ok", "ok"]
-    assert sheets[0].reasons == ["missing page(s) 1"] and sheets[0].student_id is None
-    assert sheets[1].reasons == ["missing page(s) 2"] and sheets[1].student_id == ids[0]
-    assert [s.student_id for s in sheets[2:]] == ids[1:]
+    assert [s.status for s in sheets] == ["ok", "ok", "ok"], [s.reasons for s in sheets]
+    assert [s.student_id for s in sheets] == ids
+    assert all(len(s.questions) == 100 for s in sheets)
     _assert_nothing_dropped(pages, sheets, summary.unreadable)
-    assert (summary.pages, summary.sheets, summary.ok, summary.flagged, summary.unreadable) == (6, 4, 2, 2, 0)
+    assert (summary.pages, summary.sheets, summary.ok, summary.flagged, summary.unreadable) == (6, 3, 3, 0, 0)
+
+
+def test_page_two_in_an_earlier_file_assembles(tmp_path, a3, a3_batch):
+    """One file per page, named so that every card's back sorts before its front."""
+    _, _, png_dir, manifest = a3_batch
+    scans = tmp_path / "scans"
+    scans.mkdir()
+    for entry in manifest["pages"]:
+        side = "a-back" if entry["page"] == 2 else "b-front"
+        shutil.copy(png_dir / entry["file"], scans / f"card{entry['sheet']}-{side}.png")
+    summary, sheets, pages = timed_scan([scans], a3, tmp_path / "out", workers=1)
+    ids = [e["student_id"] for e in manifest["pages"] if e["page"] == 1]
+    assert [[(name, page) for name, _, page in _sheet_pages(s)] for s in sheets] == [
+        [(f"card{i}-b-front.png", 1), (f"card{i}-a-back.png", 2)] for i in range(3)]
+    assert [s.student_id for s in sheets] == ids
+    assert (summary.sheets, summary.ok, summary.flagged) == (3, 3, 0)
+    rows = _read_csv(tmp_path / "out" / "results.csv")
+    assert [r["pages"] for r in rows] == [f"card{i}-b-front.png#1 card{i}-a-back.png#1" for i in range(3)]
 
 
 def test_any_shuffle_drops_nothing(tmp_path, a3, a3_batch):
@@ -296,7 +313,6 @@ def test_any_shuffle_drops_nothing(tmp_path, a3, a3_batch):
     summary, sheets, pages = timed_scan([tmp_path / "scan.tif"], a3, tmp_path / "out", workers=1)
     _assert_nothing_dropped(pages, sheets, summary.unreadable)
     assert summary.pages == 6 and summary.unreadable == 0
-    assert sheets[0].status == "flagged" and "missing page(s) 1" in sheets[0].reasons
     for sheet in sheets:
         numbers = [p for _, _, p in _sheet_pages(sheet)]
         assert numbers == sorted(set(numbers))
@@ -334,7 +350,7 @@ def test_hostile_files_do_not_stop_the_batch(tmp_path, a4, a3, a4_clean, a3_batc
     assert cv2.imwrite(str(scans / "white.png"), np.full((1754, 1240), 255, np.uint8))
 
     out = tmp_path / "out"
-    summary, sheets, pages = timed_scan([scans], a4, out, workers=1)
+    summary, sheets, pages = timed_scan([scans], a4, out, workers=1, other_templates=[a3])
 
     # Good pages read right.
     good = [p for p in pages if Path(p.source).name.startswith("batch-")]
@@ -350,7 +366,7 @@ def test_hostile_files_do_not_stop_the_batch(tmp_path, a4, a3, a4_clean, a3_batc
         "truncated.jpg": r"truncated JPEG",
         "bomb.png": r"60000x60000 px exceeds the .* limit",
         "huge.pdf": r"3000x3000 mm, larger than the 1000 mm limit",
-        "other-template.png": r"another template|page identity",
+        "other-template.png": r"^page of another template cn-a3-100 \(code 202, page 1\): 其他答题卡模板的页面",
         "white.png": r"blank page",
     }
     rows = _read_csv(out / "exceptions.csv")
@@ -460,3 +476,24 @@ def test_overlays_and_crops_of_same_named_files_do_not_collide(tmp_path, a4, a4_
     a_jpg, a_png, b_jpg = (cv2.imread(p.overlay, cv2.IMREAD_GRAYSCALE) for p in pages)
     assert a_jpg.shape == a_png.shape == b_jpg.shape
     assert cv2.absdiff(a_jpg, b_jpg).mean() > cv2.absdiff(a_jpg, a_png).mean()
+
+
+@pytest.mark.parametrize("name", ["batch-0001-p1.truth.json", "manifest.json", "results.jsonl", "results.csv",
+                                  "exceptions.csv", "Thumbs.db", "desktop.ini", ".DS_Store", "._scan1.jpg"])
+def test_known_side_files_in_a_folder_are_skipped_quietly(tmp_path, name):
+    from omr.batch import is_side_file, scan_inputs
+
+    (tmp_path / name).write_bytes(b"{}\n")
+    (tmp_path / "notes.txt").write_bytes(b"not a scan\n")
+    assert is_side_file(tmp_path / name)
+    files, refused = scan_inputs([tmp_path])
+    assert files == [] and refused == [(tmp_path / "notes.txt", refused[0][1])]
+    # Named on its own, the same file is the person's request: it is refused with its reason, not hidden.
+    assert [path for path, _ in scan_inputs([tmp_path / name])[1]] == [tmp_path / name]
+
+
+@pytest.mark.parametrize("name", ["notes.txt", "results.xlsx", "truth.json", "scan.jpg.bak"])
+def test_other_files_are_not_side_files(name):
+    from omr.batch import is_side_file
+
+    assert not is_side_file(name)

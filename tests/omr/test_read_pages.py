@@ -99,10 +99,33 @@ def test_page_of_another_template_size(prepared):
     truth = random_truth(other, np.random.default_rng(2), absent_rate=0.0)
     for sim in simulate_sheet(other, truth, seed=2, profile="clean", dpi=DPI):
         reason = _error_reason(read_page(sim.image, prepared))
-        # Depending on whether the A3 anchors fall in the A4 search windows: none found, or found (a rectangle
-        # of anchors fits any rectangle) but the A4 identity strip is not where the A3 page has one.
+        # Without knowing the other template: depending on whether the A3 anchors fall in the A4 search windows,
+        # none found, or found (a rectangle of anchors fits any rectangle) but no A4 identity strip is there.
         assert reason in ("no anchors found", "page identity unreadable") or reason.startswith(
             "page of another template"), reason
+
+
+@pytest.mark.parametrize("profile", ["clean", "typical"])
+@pytest.mark.parametrize("scanned, expected", [("cn-a3-100", "cn-a4-55"), ("cn-a4-55", "cn-a3-100")])
+def test_page_of_another_known_template_is_named(scanned, expected, profile):
+    """A3 cards scanned against the A4 template (and the other way round): their anchors are elsewhere on the
+    paper, so the page is recognised under the other template's layout and named, in English and Chinese."""
+    other = resolve_template(scanned)
+    prepared = prepare_template(resolve_template(expected), others=[other, resolve_template(expected)])
+    assert {known.template_id for known in prepared.others} == {scanned}  # the template itself is left out
+    truth = random_truth(other, np.random.default_rng(3), absent_rate=0.0)
+    for sim in simulate_sheet(other, truth, seed=3, profile=profile, dpi=150):
+        reason = _error_reason(read_page(sim.image, prepared, source="wrong.png"))
+        assert reason == (f"page of another template {scanned} (code {other.identity_code}, page {sim.page}): "
+                          f"其他答题卡模板的页面 ({scanned} 第 {sim.page} 页), 不属于本次扫描的模板")
+
+
+def test_known_templates_do_not_change_what_a_page_of_this_template_reads(template, clean):
+    truth, sim = clean
+    alone = read_page(sim.image, prepare_template(template))
+    with_others = read_page(sim.image, prepare_template(template, others=[resolve_template("cn-a3-100")]))
+    assert with_others.status == alone.status == "ok"
+    assert with_others.questions == alone.questions and with_others.student_id == alone.student_id
 
 
 def test_page_of_another_template_with_the_same_layout(template, clean):
@@ -111,8 +134,9 @@ def test_page_of_another_template_with_the_same_layout(template, clean):
     data["id"], data["code"] = "cn-a4-55-b", template.identity_code + 1
     result = read_page(clean[1].image, prepare_template(parse_template(data)))
     reason = _error_reason(result)
-    assert reason.startswith("page of another template")
+    assert reason.startswith("page of another template (")  # a code no known template has: no name
     assert f"code {template.identity_code}" in reason and "page 1" in reason
+    assert f"模板代码 {template.identity_code} 第 1 页" in reason
 
 
 # ----------------------------------------------------------------------------------------------------------

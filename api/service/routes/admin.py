@@ -3,25 +3,27 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Annotated
 
-from fastapi import APIRouter, Form, HTTPException, Query, UploadFile, status
+from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile, status
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.service import audit
-from api.service.deps import (CurrentPrincipal, ReadSession, RowId, STAFF, SchoolQuery, SettingsDep, WriteSession,
-                              not_found, of_school, require_roles, require_scope, school_of)
-from api.service.models import AccessToken, ApiKey, School, SchoolClass, Student, User, as_utc, utcnow
-from api.service.schemas.admin import (ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ClassCreate, ClassPublic,
-                                       RosterImportResult, SchoolCreate, SchoolPublic, StudentCreate,
+from api.service.deps import (IMPORT_BODY, KIB, CurrentPrincipal, ReadSession, RowId, SchoolQuery, SettingsDep,
+                              WriteSession, client_address, not_found, of_school, permit, public, school_of)
+from api.service.json_body import LimitedJSONRoute
+from api.service.models import (AccessToken, ApiKey, LoginAttempt, School, SchoolClass, Student, User, as_utc,
+                                utcnow)
+from api.service.schemas.admin import (ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ClassCreate, ClassGrade,
+                                       ClassPublic, RosterImportResult, SchoolCreate, SchoolPublic, StudentCreate,
                                        StudentPublic, StudentUpdate, TokenPublic, TokenRequest, UserCreate,
                                        UserPublic, UserUpdate)
-from api.service.security import SCOPES, Principal, hash_password, new_api_key, new_token, verify_password
+from api.service.security import PEOPLE, SCOPES, Principal, hash_password, new_api_key, new_token, verify_password
 from api.service.uploaded import uploaded_table
 
-router = APIRouter()
-ADMINS = require_roles("school_admin", "municipal")
+router = APIRouter(route_class=LimitedJSONRoute)
 
 
 def _school_exists(session: Session, school_id: str) -> None:
@@ -31,64 +33,110 @@ def _school_exists(session: Session, school_id: str) -> None:
 
 # --- log-in ---------------------------------------------------------------------------------------------------
 
-@router.post("/auth/token", response_model=TokenPublic, tags=["auth"],
-             responses={423: {"description": "too many wrong passwords: the account is locked for a while"}})
-def log_in(body: TokenRequest, session: WriteSession, settings: SettingsDep) -> TokenPublic:
+@router.post("/auth/token", response_model=TokenPublic, tags=["auth"], dependencies=[public(body=4 * KIB)],
+             responses={423: {"description": "too many wrong passwords: the username is locked for a while"},
+                        429: {"description": "too many failed log-ins from this address: wait Retry-After seconds"}})
+def log_in(body: TokenRequest, request: Request, session: WriteSession, settings: SettingsDep) -> TokenPublic:
     """A teacher's or school admin's bearer token for username and password.
 
-    After ``login_max_failures`` wrong passwords in a row the account is locked for ``login_lock_minutes``
-    (423); every log-in, failure and lock is in the audit log. An unknown username gets the same 401 as a wrong
-    password, after the same argon2 work.
+    After ``login_max_failures`` wrong passwords in a row a username is locked for ``login_lock_minutes`` (423),
+    whether or not such a user exists, so a made-up name answers exactly like a real one. After
+    ``login_address_max_failures`` failed log-ins from one address within ``login_address_window_minutes`` that
+    address is refused (429, with Retry-After) whatever name it tries, so one client cannot lock every account.
+    Every log-in, failure, lock, attempt while locked and throttling is in the audit log with the address.
     """
-    user = session.scalar(select(User).where(User.username == body.username))
     now = utcnow()
-    if user is not None and user.locked_until is not None and as_utc(user.locked_until) > now:
+    address = client_address(request)
+    origin = session.get(LoginAttempt, ("address", _attempt_key(address or "unknown")))
+    if origin is not None and _locked(origin, now):
+        wait = math.ceil((as_utc(origin.locked_until) - now).total_seconds())
+        raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, "too many failed log-ins from this address: "
+                            "try again later", headers={"Retry-After": str(max(wait, 1))})
+    user = session.scalar(select(User).where(User.username == body.username))
+    name = session.get(LoginAttempt, ("username", _attempt_key(body.username)))
+    actor = f"user:{body.username}" if user is not None else "anonymous"
+    school = user.school_id if user is not None else None
+    if name is not None and _locked(name, now):
+        audit.record(session, None, "auth.login_locked", "user", body.username, school_id=school, actor=actor,
+                     address=address, after={"locked_until": as_utc(name.locked_until).isoformat()})
+        _address_failed(session, origin, address, settings, now)
+        session.commit()
         raise HTTPException(status.HTTP_423_LOCKED, "too many wrong passwords: try again later")
     if not verify_password(user.password_hash if user else None, body.password) or user is None or not user.active:
-        if user is not None:
-            _log_in_failed(session, user, settings, now)
+        _name_failed(session, name, body.username, user, address, settings, now)
+        _address_failed(session, origin, address, settings, now)
+        session.commit()  # the failure counts even though the request fails
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
-    user.failed_logins, user.locked_until = 0, None
+    if name is not None:
+        name.failures, name.locked_until = 0, None
     token, token_hash = new_token()
     expires = now + dt.timedelta(hours=settings.token_hours)
     session.add(AccessToken(token_hash=token_hash, user_id=user.id, expires_at=expires))
-    audit.record(session, _person(user), "auth.login", "user", user.username, school_id=user.school_id)
+    audit.record(session, None, "auth.login", "user", user.username, school_id=user.school_id, actor=actor,
+                 address=address)
     session.commit()
     return TokenPublic(access_token=token, expires_at=expires, role=user.role, school_id=user.school_id)
 
 
-def _person(user: User) -> Principal:
-    return Principal(user.role, user.school_id, f"user:{user.username}", user_id=user.id)
+def _attempt_key(text: str) -> str:
+    return text[:100]  # LoginAttempt.key
 
 
-def _log_in_failed(session: Session, user: User, settings, now: dt.datetime) -> None:
-    """Count a wrong password (committed even though the request fails) and lock after too many."""
-    user.failed_logins = (user.failed_logins or 0) + 1
-    after: dict = {"failed_logins": user.failed_logins}
-    if user.failed_logins >= settings.login_max_failures:
-        user.locked_until = now + dt.timedelta(minutes=settings.login_lock_minutes)
-        user.failed_logins = 0
-        after = {"locked_until": user.locked_until.isoformat()}
-    audit.record(session, _person(user), "auth.login_failed" if "failed_logins" in after else "auth.locked",
-                 "user", user.username, school_id=user.school_id, after=after)
-    session.commit()
+def _locked(row: LoginAttempt, now: dt.datetime) -> bool:
+    return row.locked_until is not None and as_utc(row.locked_until) > now
 
 
-@router.post("/auth/logout", status_code=204, tags=["auth"])
-def log_out(principal: CurrentPrincipal, session: WriteSession) -> None:
-    """Revoke every token of the calling person (machines revoke keys instead)."""
-    if principal.user_id is None:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, "API keys are revoked with DELETE /api-keys/{id}")
-    for token in session.scalars(select(AccessToken).where(AccessToken.user_id == principal.user_id,
+def _name_failed(session: Session, name: LoginAttempt | None, username: str, user: User | None,
+                 address: str | None, settings, now: dt.datetime) -> None:
+    """Count a wrong password against the username, known or not, and lock it after too many in a row."""
+    if name is None:
+        name = LoginAttempt(kind="username", key=_attempt_key(username), failures=0, window_start=now)
+        session.add(name)
+    name.failures += 1
+    action, after = "auth.login_failed", {"failed_logins": name.failures, "known": user is not None}
+    if name.failures >= settings.login_max_failures:
+        name.locked_until = now + dt.timedelta(minutes=settings.login_lock_minutes)
+        name.failures = 0
+        action, after = "auth.locked", {"locked_until": name.locked_until.isoformat(), "known": user is not None}
+    audit.record(session, None, action, "user", username, school_id=user.school_id if user else None,
+                 actor=f"user:{username}" if user else "anonymous", address=address, after=after)
+
+
+def _address_failed(session: Session, origin: LoginAttempt | None, address: str | None, settings,
+                    now: dt.datetime) -> None:
+    """Count a failed log-in against the client's address; too many within the window refuse it for the rest
+    of the window (audited once, when it starts)."""
+    window = dt.timedelta(minutes=settings.login_address_window_minutes)
+    if origin is None:
+        origin = LoginAttempt(kind="address", key=_attempt_key(address or "unknown"), failures=0, window_start=now)
+        session.add(origin)
+    elif as_utc(origin.window_start) + window <= now:
+        origin.failures, origin.window_start, origin.locked_until = 0, now, None
+    origin.failures += 1
+    if origin.failures >= settings.login_address_max_failures and origin.locked_until is None:
+        origin.locked_until = as_utc(origin.window_start) + window
+        audit.record(session, None, "auth.throttled", "address", origin.key, actor="anonymous", address=address,
+                     after={"failures": origin.failures, "until": origin.locked_until.isoformat()})
+
+
+def _revoke_tokens(session: Session, user_id: int) -> None:
+    for token in session.scalars(select(AccessToken).where(AccessToken.user_id == user_id,
                                                            AccessToken.revoked.is_(False))):
         token.revoked = True
+
+
+@router.post("/auth/logout", status_code=204, tags=["auth"], dependencies=[permit(None, roles=PEOPLE)])
+def log_out(principal: CurrentPrincipal, session: WriteSession) -> None:
+    """Revoke every token of the calling person (machines revoke keys instead); audited."""
+    _revoke_tokens(session, principal.user_id)
+    audit.record(session, principal, "auth.logout", "user", principal.actor.removeprefix("user:"))
     session.commit()
 
 
 # --- schools --------------------------------------------------------------------------------------------------
 
 @router.post("/schools", response_model=SchoolPublic, status_code=201, tags=["schools"],
-             dependencies=[require_roles("municipal"), require_scope("schools:write")])
+             dependencies=[permit("schools:write")])
 def create_school(body: SchoolCreate, session: WriteSession, principal: CurrentPrincipal) -> School:
     if session.get(School, body.id) is not None:
         raise HTTPException(status.HTTP_409_CONFLICT, f"school {body.id} exists")
@@ -99,7 +147,7 @@ def create_school(body: SchoolCreate, session: WriteSession, principal: CurrentP
     return school
 
 
-@router.get("/schools", response_model=list[SchoolPublic], tags=["schools"])
+@router.get("/schools", response_model=list[SchoolPublic], tags=["schools"], dependencies=[permit("schools:read")])
 def list_schools(principal: CurrentPrincipal, session: ReadSession) -> list[School]:
     query = select(School).order_by(School.id)
     if principal.school_id is not None:
@@ -107,7 +155,8 @@ def list_schools(principal: CurrentPrincipal, session: ReadSession) -> list[Scho
     return list(session.scalars(query))
 
 
-@router.get("/schools/{school_id}", response_model=SchoolPublic, tags=["schools"])
+@router.get("/schools/{school_id}", response_model=SchoolPublic, tags=["schools"],
+            dependencies=[permit("schools:read")])
 def read_school(school_id: str, principal: CurrentPrincipal, session: ReadSession) -> School:
     school = session.get(School, school_of(principal, school_id))
     if school is None:
@@ -117,7 +166,8 @@ def read_school(school_id: str, principal: CurrentPrincipal, session: ReadSessio
 
 # --- classes --------------------------------------------------------------------------------------------------
 
-@router.post("/classes", response_model=ClassPublic, status_code=201, tags=["classes"], dependencies=[ADMINS])
+@router.post("/classes", response_model=ClassPublic, status_code=201, tags=["classes"],
+             dependencies=[permit("roster:write")])
 def create_class(body: ClassCreate, principal: CurrentPrincipal, session: WriteSession,
                  school_id: SchoolQuery = None) -> SchoolClass:
     school = school_of(principal, school_id)
@@ -131,7 +181,7 @@ def create_class(body: ClassCreate, principal: CurrentPrincipal, session: WriteS
     return row
 
 
-@router.get("/classes", response_model=list[ClassPublic], tags=["classes"], dependencies=[STAFF])
+@router.get("/classes", response_model=list[ClassPublic], tags=["classes"], dependencies=[permit("roster:read")])
 def list_classes(principal: CurrentPrincipal, session: ReadSession, school_id: SchoolQuery = None
                  ) -> list[SchoolClass]:
     school = school_of(principal, school_id)
@@ -159,7 +209,8 @@ def _student(session: Session, principal: Principal, student_id: int) -> Student
     return of_school(session.get(Student, student_id), principal, "student")
 
 
-@router.post("/students", response_model=StudentPublic, status_code=201, tags=["students"], dependencies=[ADMINS])
+@router.post("/students", response_model=StudentPublic, status_code=201, tags=["students"],
+             dependencies=[permit("roster:write")])
 def create_student(body: StudentCreate, principal: CurrentPrincipal, session: WriteSession,
                    school_id: SchoolQuery = None) -> Student:
     school = school_of(principal, school_id)
@@ -175,7 +226,8 @@ def create_student(body: StudentCreate, principal: CurrentPrincipal, session: Wr
     return row
 
 
-@router.get("/students", response_model=list[StudentPublic], tags=["students"], dependencies=[STAFF])
+@router.get("/students", response_model=list[StudentPublic], tags=["students"],
+            dependencies=[permit("roster:read")])
 def list_students(principal: CurrentPrincipal, session: ReadSession, school_id: SchoolQuery = None,
                   class_name: Annotated[str | None, Query(max_length=100)] = None) -> list[Student]:
     school = school_of(principal, school_id)
@@ -185,12 +237,14 @@ def list_students(principal: CurrentPrincipal, session: ReadSession, school_id: 
     return list(session.scalars(query.order_by(Student.exam_id)))
 
 
-@router.get("/students/{student_id}", response_model=StudentPublic, tags=["students"], dependencies=[STAFF])
+@router.get("/students/{student_id}", response_model=StudentPublic, tags=["students"],
+            dependencies=[permit("roster:read")])
 def read_student(student_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> Student:
     return _student(session, principal, student_id)
 
 
-@router.patch("/students/{student_id}", response_model=StudentPublic, tags=["students"], dependencies=[ADMINS])
+@router.patch("/students/{student_id}", response_model=StudentPublic, tags=["students"],
+              dependencies=[permit("roster:write")])
 def update_student(student_id: RowId, body: StudentUpdate, principal: CurrentPrincipal, session: WriteSession
                    ) -> Student:
     row = _student(session, principal, student_id)
@@ -213,11 +267,12 @@ def update_student(student_id: RowId, body: StudentUpdate, principal: CurrentPri
     return row
 
 
-@router.post("/students/import", response_model=RosterImportResult, tags=["students"], dependencies=[ADMINS])
+@router.post("/students/import", response_model=RosterImportResult, tags=["students"],
+             dependencies=[permit("roster:write", body=IMPORT_BODY)])
 def import_roster(file: UploadFile, principal: CurrentPrincipal, session: WriteSession, settings: SettingsDep,
                   school_id: SchoolQuery = None,
-                  grade: Annotated[str | None, Form(min_length=1, max_length=50,
-                                                    description="年级 of the roster's classes (高一 …)")] = None
+                  grade: Annotated[ClassGrade | None,
+                                   Form(description="年级 of the roster's classes (高一 …)")] = None
                   ) -> RosterImportResult:
     """Add or update students from a roster workbook or CSV (考号, 学籍号, 姓名, 班级, 卷型; ids as text).
 
@@ -267,7 +322,8 @@ def _user_public(user: User) -> dict:
             "display_name": user.display_name}
 
 
-@router.post("/users", response_model=UserPublic, status_code=201, tags=["users"], dependencies=[ADMINS])
+@router.post("/users", response_model=UserPublic, status_code=201, tags=["users"],
+             dependencies=[permit("users:write")])
 def create_user(body: UserCreate, principal: CurrentPrincipal, session: WriteSession) -> User:
     """School admins add their school's teachers and admins; the municipal system adds any school's admins."""
     school = school_of(principal, body.school_id)
@@ -283,26 +339,26 @@ def create_user(body: UserCreate, principal: CurrentPrincipal, session: WriteSes
     return user
 
 
-@router.get("/users", response_model=list[UserPublic], tags=["users"], dependencies=[ADMINS])
+@router.get("/users", response_model=list[UserPublic], tags=["users"], dependencies=[permit("users:read")])
 def list_users(principal: CurrentPrincipal, session: ReadSession, school_id: SchoolQuery = None) -> list[User]:
     school = school_of(principal, school_id)
     return list(session.scalars(select(User).where(User.school_id == school).order_by(User.username)))
 
 
-@router.patch("/users/{user_id}", response_model=UserPublic, tags=["users"], dependencies=[ADMINS])
+@router.patch("/users/{user_id}", response_model=UserPublic, tags=["users"], dependencies=[permit("users:write")])
 def update_user(user_id: RowId, body: UserUpdate, principal: CurrentPrincipal, session: WriteSession) -> User:
     user = _user(session, principal, user_id)
     before = _user_public(user)
     changes = body.model_dump(exclude_unset=True)
-    if changes.get("password") is not None:
+    if changes.get("password") is not None:  # a new password ends every session of the old one
         user.password_hash = hash_password(changes["password"])
+        _revoke_tokens(session, user.id)
     if changes.get("display_name") is not None:
         user.display_name = changes["display_name"]
     if changes.get("active") is not None:
         user.active = changes["active"]
         if not user.active:  # a deactivated person's tokens stop working at once
-            for token in session.scalars(select(AccessToken).where(AccessToken.user_id == user.id)):
-                token.revoked = True
+            _revoke_tokens(session, user.id)
     audit.record(session, principal, "user.update", "user", user.username, school_id=user.school_id, before=before,
                  after={**_user_public(user), "password_changed": changes.get("password") is not None})
     session.commit()
@@ -316,7 +372,8 @@ def _key_public(key: ApiKey) -> dict:
             "name": key.name}
 
 
-@router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, tags=["api keys"], dependencies=[ADMINS])
+@router.post("/api-keys", response_model=ApiKeyCreated, status_code=201, tags=["api keys"],
+             dependencies=[permit("keys:write")])
 def create_api_key(body: ApiKeyCreate, principal: CurrentPrincipal, session: WriteSession) -> ApiKeyCreated:
     """A scanner station's key (school admins, for their school) or a municipal key (the municipal system)."""
     if body.role == "municipal":
@@ -328,10 +385,7 @@ def create_api_key(body: ApiKeyCreate, principal: CurrentPrincipal, session: Wri
     else:
         school = school_of(principal, body.school_id)
         _school_exists(session, school)
-    allowed = SCOPES[body.role]
-    scopes = list(body.scopes) if body.scopes is not None else list(allowed)
-    if any(s not in allowed for s in scopes):
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"a {body.role} key may have {', '.join(allowed)}")
+    scopes = _key_scopes(body.role, body.scopes, principal)
     secret, prefix, key_hash = new_api_key()
     key = ApiKey(prefix=prefix, key_hash=key_hash, name=body.name, role=body.role, school_id=school, scopes=scopes)
     session.add(key)
@@ -341,6 +395,23 @@ def create_api_key(body: ApiKeyCreate, principal: CurrentPrincipal, session: Wri
     return ApiKeyCreated.model_validate({**ApiKeyPublic.model_validate(key).model_dump(), "key": secret})
 
 
+def _key_scopes(role: str, asked: list[str] | None, creator: Principal) -> list[str]:
+    """The scopes of a new key: those asked for (default: its role's), never one its role lacks (422) nor one
+    its creator lacks (403); an empty list is refused (422) rather than read as anything."""
+    allowed = SCOPES[role]
+    if asked is None:
+        asked = [s for s in allowed if s in creator.scopes]
+    elif not asked:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, "a key needs at least one scope")
+    if any(s not in allowed for s in asked):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"a {role} key may have {', '.join(allowed)}")
+    beyond = [s for s in asked if s not in creator.scopes]
+    if beyond or not asked:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "a key cannot hold more than its creator: "
+                                                       f"{', '.join(beyond) or 'none of its scopes'} not yours")
+    return list(dict.fromkeys(asked))
+
+
 def _keys_query(principal: Principal, school_id: str | None):
     query = select(ApiKey).order_by(ApiKey.id)
     if principal.school_id is not None or school_id is not None:
@@ -348,12 +419,13 @@ def _keys_query(principal: Principal, school_id: str | None):
     return query
 
 
-@router.get("/api-keys", response_model=list[ApiKeyPublic], tags=["api keys"], dependencies=[ADMINS])
+@router.get("/api-keys", response_model=list[ApiKeyPublic], tags=["api keys"], dependencies=[permit("keys:read")])
 def list_api_keys(principal: CurrentPrincipal, session: ReadSession, school_id: SchoolQuery = None) -> list[ApiKey]:
     return list(session.scalars(_keys_query(principal, school_id)))
 
 
-@router.delete("/api-keys/{key_id}", response_model=ApiKeyPublic, tags=["api keys"], dependencies=[ADMINS])
+@router.delete("/api-keys/{key_id}", response_model=ApiKeyPublic, tags=["api keys"],
+               dependencies=[permit("keys:write")])
 def revoke_api_key(key_id: RowId, principal: CurrentPrincipal, session: WriteSession) -> ApiKey:
     """Revoke a key at once (it stays listed, with when it was revoked)."""
     key = of_school(session.get(ApiKey, key_id), principal, "API key")

@@ -28,7 +28,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.service import audit, jobs
 from api.service.context import Service
-from api.service.deps import CurrentPrincipal, ReadSession, ServiceDep, not_found, require_roles, require_scope
+from api.service.deps import UPLOAD_LIMIT, CurrentPrincipal, ReadSession, ServiceDep, not_found, permit
+from api.service.json_body import LimitedJSONRoute
 from api.service.models import Batch, BatchFile, Job, Page, Sheet
 from api.service.routes.exams import visible_exam
 from api.service.schemas.batches import BatchPublic, DuplicateFile, Progress, RejectedFile
@@ -36,8 +37,7 @@ from api.service.security import Principal
 from api.service.settings import Settings
 from api.service.storage import Staged
 
-router = APIRouter(tags=["batches"])
-SCHOOL_ROLES = require_roles("station", "teacher", "school_admin")
+router = APIRouter(tags=["batches"], route_class=LimitedJSONRoute)
 
 MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "bmp": "image/bmp", "tiff": "image/tiff",
                "pdf": "application/pdf"}
@@ -371,7 +371,7 @@ async def _form(request: Request, settings: Settings):
 
 
 @router.post("/batches", response_model=BatchPublic, status_code=202, openapi_extra={"requestBody": _UPLOAD_BODY},
-             dependencies=[SCHOOL_ROLES, require_scope("upload")],
+             dependencies=[permit("upload", body=UPLOAD_LIMIT)],
              responses={200: {"model": BatchPublic, "description": "the batch an earlier request with the same "
                                                                    "Idempotency-Key made (nothing new stored)"},
                         413: {"description": "more files than max_files_per_batch, or a body above the limit"}})
@@ -427,7 +427,7 @@ def _accept(service: Service, principal: Principal, exam_id: int, key: str | Non
     return batch_id, new
 
 
-@router.get("/batches", response_model=list[BatchPublic], dependencies=[SCHOOL_ROLES, require_scope("batches:read")])
+@router.get("/batches", response_model=list[BatchPublic], dependencies=[permit("batches:read")])
 def list_batches(principal: CurrentPrincipal, session: ReadSession,
                  limit: Annotated[int, Query(ge=1, le=200)] = 50, offset: Annotated[int, Query(ge=0, le=10**6)] = 0,
                  exam_id: Annotated[int | None, Query(ge=1, le=_MAX_DB_INT)] = None) -> list[BatchPublic]:
@@ -440,7 +440,7 @@ def list_batches(principal: CurrentPrincipal, session: ReadSession,
 
 
 @router.get("/batches/{batch_id}", response_model=BatchPublic,
-            dependencies=[SCHOOL_ROLES, require_scope("batches:read")])
+            dependencies=[permit("batches:read")])
 def read_batch(batch_id: Annotated[str, Path(max_length=36)], principal: CurrentPrincipal,
                session: ReadSession) -> BatchPublic:
     """One batch and how far its reading has got (files, jobs, pages, sheets); another school's is not found."""

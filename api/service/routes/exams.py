@@ -5,25 +5,28 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, UploadFile, status
-from pydantic import Field, StringConstraints
+from pydantic import Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from api.service import audit
-from api.service.deps import (CurrentPrincipal, ReadSession, RowId, STAFF, SettingsDep, WriteSession, not_found)
+from api.service.deps import (IMPORT_BODY, MIB, CurrentPrincipal, ReadSession, RowId, SettingsDep, WriteSession,
+                              not_found, permit)
+from api.service.json_body import LimitedJSONRoute
 from api.service.models import Exam, School, utcnow
-from api.service.schemas.common import Input, Output
+from api.service.schemas.common import Input, Output, column_length, text
 from api.service.security import Principal
 from api.service.uploaded import uploaded_table
 
-router = APIRouter(tags=["exams"])
+router = APIRouter(tags=["exams"], route_class=LimitedJSONRoute)
+ExamGrade = text(Exam.grade, min_length=1)  # 年级 sitting an exam (高一 …)
 
 
 class ExamCreate(Input):
     definition: dict[str, Any] = Field(description="the exam JSON (see grading/samples/cn-a4-55-exam.json)")
     template: dict[str, Any] | None = Field(default=None, description="the sheet template JSON; default: the "
                                                                       "bundled template the exam names")
-    grade: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = Field(
+    grade: ExamGrade | None = Field(
         default=None, description="年级 sitting the exam (高一 …): its roster is the students of classes of that "
                                   "grade; default: every student of the school")
 
@@ -61,15 +64,36 @@ def owned_exam(session: Session, principal: Principal, exam_id: int) -> Exam:
     return exam
 
 
+def _text_problem(value: Any, where: str) -> str | None:
+    """The first string (key or value) of a JSON document that breaks the text rule, with where it is, or None:
+    an exam's names end up in workbooks, PDFs and the database, which refuse control characters."""
+    from grading.text import text_problem
+
+    if isinstance(value, str):
+        problem = text_problem(value)
+        return f"{where}: {problem}" if problem else None
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _text_problem(key, where) or _text_problem(item, f"{where}.{key}")
+        if found:
+            return found
+    return None
+
+
 def _validated(definition: dict[str, Any], template: dict[str, Any] | None) -> tuple[Any, Any, list[str]]:
     from grading.exam import ExamError, parse_exam
     from grading.exam_io import template_problems
+    from grading.text import clean_text
     from omr.template import Template
     from pydantic import ValidationError
     from sample_sheets import bundled_templates, resolve_template
 
+    problem = _text_problem(definition, "exam") or _text_problem(template, "template")
+    if problem:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
     try:
         exam = parse_exam(definition)
+        clean_text(exam.subject, field="subject", max_length=column_length(Exam.subject))  # its column's length
     except (ExamError, ValueError) as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"exam: {error}") from None
     if template is not None:
@@ -107,7 +131,7 @@ def _store(session: Session, principal: Principal, exam: Any, sheet: Any, warnin
     return exam_public(row, warnings)
 
 
-@router.post("/exams", response_model=ExamPublic, status_code=201, dependencies=[STAFF])
+@router.post("/exams", response_model=ExamPublic, status_code=201, dependencies=[permit("exams:write", body=MIB)])
 def create_exam(body: ExamCreate, principal: CurrentPrincipal, session: WriteSession) -> ExamPublic:
     """A school's exam (teachers, admins) or a city-wide one (the municipal system); warnings say where exam
     and sheet disagree."""
@@ -115,11 +139,12 @@ def create_exam(body: ExamCreate, principal: CurrentPrincipal, session: WriteSes
     return _store(session, principal, exam, sheet, warnings, body.grade)
 
 
-@router.post("/exams/import", response_model=ExamPublic, status_code=201, dependencies=[STAFF])
+@router.post("/exams/import", response_model=ExamPublic, status_code=201,
+             dependencies=[permit("exams:write", body=IMPORT_BODY)])
 def import_exam(file: UploadFile, principal: CurrentPrincipal, session: WriteSession, settings: SettingsDep,
                 template: Annotated[str | None, Form(description="bundled template id, when the workbook "
                                                                  "names none")] = None,
-                grade: Annotated[str | None, Form(min_length=1, max_length=50, description="年级 sitting it")] = None
+                grade: Annotated[ExamGrade | None, Form(description="年级 sitting it")] = None
                 ) -> ExamPublic:
     """An exam from a key workbook (xlsx/csv: 题号, 题型, 答案, 分值, 知识点 ...)."""
     from grading.exam import exam_to_dict
@@ -134,7 +159,7 @@ def import_exam(file: UploadFile, principal: CurrentPrincipal, session: WriteSes
     return _store(session, principal, exam, sheet, warnings, grade)
 
 
-@router.get("/exams", response_model=list[ExamPublic], dependencies=[STAFF])
+@router.get("/exams", response_model=list[ExamPublic], dependencies=[permit("exams:read")])
 def list_exams(principal: CurrentPrincipal, session: ReadSession) -> list[ExamPublic]:
     query = select(Exam).order_by(Exam.id)
     if principal.school_id is not None:
@@ -142,7 +167,7 @@ def list_exams(principal: CurrentPrincipal, session: ReadSession) -> list[ExamPu
     return [exam_public(e) for e in session.scalars(query)]
 
 
-@router.get("/exams/{exam_id}", response_model=ExamPublic, dependencies=[STAFF])
+@router.get("/exams/{exam_id}", response_model=ExamPublic, dependencies=[permit("exams:read")])
 def read_exam(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> ExamPublic:
     return exam_public(visible_exam(session, principal, exam_id))
 

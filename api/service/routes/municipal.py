@@ -1,7 +1,7 @@
 """The municipal system's view of an exam across the city: aggregates per school, class, question and knowledge
 point from each school's newest grade run, and the paginated export of every student's scores.
 
-Statistics follow ``/shared/reference/statistics.md`` through the analytics functions that implement it:
+Statistics follow ``docs/statistics.md`` through the analytics functions that implement it:
 :func:`analytics.scores.describe` (N, mean, SD with ddof = 1, min, max, median type 7, score rate, 四率 with the
 cut-offs of :data:`analytics.scores.DEFAULT_CUTOFFS`), :func:`analytics.items.item_analysis` (difficulty P = mean /
 points, discrimination D from the upper and lower 27 %), :func:`analytics.diagnosis.knowledge_rates` (score rate
@@ -21,14 +21,15 @@ from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import literal, select, tuple_
 from sqlalchemy.orm import Session
 
-from api.service import grading_runs
-from api.service.deps import ReadSession, RowId, not_found, require_roles, require_scope
+from api.service import audit, grading_runs
+from api.service.deps import CurrentPrincipal, ReadSession, RowId, ServiceDep, not_found, permit
+from api.service.json_body import LimitedJSONRoute
 from api.service.models import Exam, School, ScoreCell, StudentResult
 from api.service.schemas.municipal import (Aggregates, ClassStats, GroupStats, KnowledgeBreakdown,
                                            KnowledgePointStats, QuestionBreakdown, QuestionStats, SchoolKnowledge,
                                            SchoolQuestions, SchoolStats, ScoreExportPage, ScoreExportRow)
 
-router = APIRouter(tags=["municipal"], dependencies=[require_roles("municipal")])
+router = APIRouter(tags=["municipal"], route_class=LimitedJSONRoute)
 finite = grading_runs.finite
 
 
@@ -88,7 +89,7 @@ def _kp_list(ids, names, rates: np.ndarray) -> list[KnowledgePointStats]:
 
 
 @router.get("/municipal/exams/{exam_id}/aggregates", response_model=Aggregates,
-            dependencies=[require_scope("aggregates:read")])
+            dependencies=[permit("aggregates:read")])
 def aggregates(exam_id: RowId, session: ReadSession,
                by: Literal["school", "class", "question", "knowledge_point"] = "school") -> Aggregates:
     """City-wide statistics of an exam from every school's newest grade run: the whole city always, and per
@@ -156,13 +157,14 @@ def _decode_cursor(cursor: str) -> tuple[str, str]:
 
 
 @router.get("/municipal/exams/{exam_id}/scores", response_model=ScoreExportPage,
-            dependencies=[require_scope("scores:export")])
-def export_scores(exam_id: RowId, session: ReadSession, limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
+            dependencies=[permit("scores:export", roles=("municipal",))])
+def export_scores(exam_id: RowId, session: ReadSession, principal: CurrentPrincipal, service: ServiceDep,
+                  limit: Annotated[int, Query(ge=1, le=5000)] = 1000,
                   cursor: Annotated[str | None, Query(max_length=400, pattern=r"^[A-Za-z0-9_\-=]+$")] = None
                   ) -> ScoreExportPage:
     """Every student's scores of each school's newest run, ordered by (school, 考号): ask again with
     ``cursor=next_cursor`` until it is null. The cursor is the last (school, 考号) sent, so rows added or runs
-    made between pages neither repeat nor skip a student."""
+    made between pages neither repeat nor skip a student. Each page sent is in the audit log."""
     from analytics.load import active_questions
 
     exam_row = _exam(session, exam_id)
@@ -188,4 +190,6 @@ def export_scores(exam_id: RowId, session: ReadSession, limit: Annotated[int, Qu
                             scores={q: scores.get((r.run_id, r.exam_id), {}).get(q) for q in questions})
              for r, name in page]
     next_cursor = _encode_cursor(page[-1][0].school_id, page[-1][0].exam_id) if len(rows) > limit else None
+    audit.record_now(service, principal, "results.export", "exam", exam_row.id,
+                     after={"file": "municipal scores", "rows": len(items), "first_page": cursor is None})
     return ScoreExportPage(items=items, next_cursor=next_cursor, questions=questions)

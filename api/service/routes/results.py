@@ -17,15 +17,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.service import audit, grading_runs
-from api.service.deps import (CurrentPrincipal, ReadSession, RowId, STAFF, SchoolQuery, SettingsDep, WriteSession,
-                              not_found, require_scope, school_of)
+from api.service.deps import (CurrentPrincipal, ReadSession, RowId, SchoolQuery, ServiceDep, SettingsDep,
+                              WriteSession, not_found, permit, school_of)
+from api.service.json_body import LimitedJSONRoute
 from api.service.models import Exam, GradeRun, School, ScoreCell, StudentResult
 from api.service.routes.exams import owned_exam, visible_exam
+from api.service.routes.grants import require_key_right
 from api.service.schemas.results import (GradeRequest, GradeRunPublic, KeyChangeCreate, KeyChangeResult,
                                          KeyChangeSchoolRecord, ResultsPublic, StudentResultPublic)
 from api.service.security import Principal
 
-router = APIRouter(tags=["results"])
+router = APIRouter(tags=["results"], route_class=LimitedJSONRoute)
 ClassName = Annotated[str, Query(min_length=1, max_length=100)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -50,7 +52,8 @@ def _newest(session: Session, principal: Principal, exam_id: int, school_id: str
     return exam, school, run
 
 
-@router.post("/exams/{exam_id}/grade", response_model=GradeRunPublic, status_code=201, dependencies=[STAFF])
+@router.post("/exams/{exam_id}/grade", response_model=GradeRunPublic, status_code=201,
+             dependencies=[permit("exams:grade")])
 def grade(exam_id: RowId, principal: CurrentPrincipal, session: WriteSession, settings: SettingsDep,
           body: GradeRequest | None = None, school_id: SchoolQuery = None) -> GradeRunPublic:
     """Mark the school's sheets of the exam against its roster, with every stored correction.
@@ -73,15 +76,17 @@ def grade(exam_id: RowId, principal: CurrentPrincipal, session: WriteSession, se
 
 
 @router.post("/exams/{exam_id}/key-changes", response_model=KeyChangeResult, status_code=201,
-             dependencies=[STAFF, require_scope("exams:write")])
+             dependencies=[permit("exams:write")])
 def change_key(exam_id: RowId, body: KeyChangeCreate, principal: CurrentPrincipal, session: WriteSession,
                settings: SettingsDep) -> KeyChangeResult:
     """Change the key (void, bonus, accept an answer, points ...) and regrade at once: a school's own exam by
-    its teachers for their school; a city-wide exam by the municipal system for every school marked so far."""
+    its school admin or its subject leader (a teacher granted ``key`` on it) for their school; a city-wide exam by
+    the municipal system for every school marked so far."""
     from grading.exam import ExamError
     from grading.regrade import KeyChange
 
     exam = owned_exam(session, principal, exam_id)
+    require_key_right(session, principal, exam)
     # lock the exam row (PostgreSQL; SQLite's write transaction already excludes other writers): two key changes
     # at once must not both start from the same key
     exam = session.get(Exam, exam.id, with_for_update=True, populate_existing=True)
@@ -136,7 +141,7 @@ def _rows(session: Session, run: GradeRun, *, detail: bool, class_name: str | No
             for r in rows]
 
 
-@router.get("/exams/{exam_id}/results", response_model=ResultsPublic, dependencies=[STAFF])
+@router.get("/exams/{exam_id}/results", response_model=ResultsPublic, dependencies=[permit("results:read")])
 def results(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, school_id: SchoolQuery = None,
             detail: bool = False, class_name: Annotated[str | None, Query(max_length=100)] = None
             ) -> ResultsPublic:
@@ -147,7 +152,8 @@ def results(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, s
                          items=_rows(session, run, detail=detail, class_name=class_name))
 
 
-@router.get("/exams/{exam_id}/results/{student_exam_id}", response_model=StudentResultPublic, dependencies=[STAFF])
+@router.get("/exams/{exam_id}/results/{student_exam_id}", response_model=StudentResultPublic,
+            dependencies=[permit("results:read")])
 def student_result(exam_id: RowId, student_exam_id: str, principal: CurrentPrincipal, session: ReadSession,
                    school_id: SchoolQuery = None) -> StudentResultPublic:
     """One student's result with the score of every question."""
@@ -167,7 +173,8 @@ def _known_class(session: Session, run: GradeRun, class_name: str) -> str:
     return known
 
 
-@router.get("/exams/{exam_id}/classes/{class_name}/results", response_model=ResultsPublic, dependencies=[STAFF])
+@router.get("/exams/{exam_id}/classes/{class_name}/results", response_model=ResultsPublic,
+            dependencies=[permit("results:read")])
 def class_results(exam_id: RowId, class_name: str, principal: CurrentPrincipal, session: ReadSession,
                   school_id: SchoolQuery = None) -> ResultsPublic:
     """One class's results with per-question scores."""
@@ -177,7 +184,7 @@ def class_results(exam_id: RowId, class_name: str, principal: CurrentPrincipal, 
                          items=_rows(session, run, detail=True, class_name=known))
 
 
-@router.get("/exams/{exam_id}/analytics", dependencies=[STAFF],
+@router.get("/exams/{exam_id}/analytics", dependencies=[permit("results:read")],
             responses={200: {"content": {"application/json": {}},
                              "description": "analytics JSON (yuejuan.analytics/1: analytics/report_json.py)"}})
 def analytics(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, settings: SettingsDep,
@@ -201,6 +208,14 @@ def _download(path: Path, filename: str, media_type: str) -> FileResponse:
     return FileResponse(path, media_type=media_type, headers={"Content-Disposition": disposition})
 
 
+def _exported(service, principal: Principal, exam: Exam, run: GradeRun, response: FileResponse, what: str,
+              class_name: str | None = None) -> FileResponse:
+    """``response``, once the download of results (``what``) is in the audit log."""
+    audit.record_now(service, principal, "results.export", "grade_run", run.id, school_id=run.school_id,
+                     after={"exam_id": exam.id, "file": what, "class_name": class_name})
+    return response
+
+
 def _reports(settings, run: GradeRun) -> Path:
     try:
         return grading_runs.ensure_reports(settings, run)
@@ -208,48 +223,55 @@ def _reports(settings, run: GradeRun) -> Path:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
 
 
-@router.get("/exams/{exam_id}/reports/grade.xlsx", response_class=FileResponse, dependencies=[STAFF])
-def grade_workbook(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, settings: SettingsDep,
+@router.get("/exams/{exam_id}/reports/grade.xlsx", response_class=FileResponse, dependencies=[permit("results:read")])
+def grade_workbook(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep,
                    school_id: SchoolQuery = None) -> FileResponse:
-    """The grade's workbook (年级: the school's classes compared)."""
+    """The grade's workbook (年级: the school's classes compared); audited."""
     exam, _, run = _newest(session, principal, exam_id, school_id)
-    return _download(_reports(settings, run) / "grade.xlsx", f"{exam.code}_{run.school_id}_年级.xlsx", XLSX)
+    return _exported(service, principal, exam, run, _download(
+        _reports(service.settings, run) / "grade.xlsx", f"{exam.code}_{run.school_id}_年级.xlsx", XLSX), "grade.xlsx")
 
 
-@router.get("/exams/{exam_id}/reports/classes/{class_name}.xlsx", response_class=FileResponse, dependencies=[STAFF])
+@router.get("/exams/{exam_id}/reports/classes/{class_name}.xlsx", response_class=FileResponse,
+            dependencies=[permit("results:read")])
 def class_workbook(exam_id: RowId, class_name: str, principal: CurrentPrincipal, session: ReadSession,
-                   settings: SettingsDep, school_id: SchoolQuery = None) -> FileResponse:
-    """A class's workbook."""
+                   service: ServiceDep, school_id: SchoolQuery = None) -> FileResponse:
+    """A class's workbook; audited."""
     exam, _, run = _newest(session, principal, exam_id, school_id)
     known = _known_class(session, run, class_name)
     workbook, _ = grading_runs.report_names(known)
-    return _download(_reports(settings, run) / workbook, f"{exam.code}_{known}.xlsx", XLSX)
+    return _exported(service, principal, exam, run, _download(
+        _reports(service.settings, run) / workbook, f"{exam.code}_{known}.xlsx", XLSX), "class.xlsx", known)
 
 
 @router.get("/exams/{exam_id}/reports/classes/{class_name}/students.pdf", response_class=FileResponse,
-            dependencies=[STAFF])
+            dependencies=[permit("results:read")])
 def class_students_pdf(exam_id: RowId, class_name: str, principal: CurrentPrincipal, session: ReadSession,
-                       settings: SettingsDep, school_id: SchoolQuery = None) -> FileResponse:
-    """One diagnosis page per student of the class."""
+                       service: ServiceDep, school_id: SchoolQuery = None) -> FileResponse:
+    """One diagnosis page per student of the class; audited."""
     exam, _, run = _newest(session, principal, exam_id, school_id)
     known = _known_class(session, run, class_name)
     _, pdf = grading_runs.report_names(known)
-    return _download(_reports(settings, run) / pdf, f"{exam.code}_{known}_学生报告.pdf", "application/pdf")
+    return _exported(service, principal, exam, run, _download(
+        _reports(service.settings, run) / pdf, f"{exam.code}_{known}_学生报告.pdf", "application/pdf"),
+        "students.pdf", known)
 
 
-@router.get("/exams/{exam_id}/scores.xlsx", response_class=FileResponse, dependencies=[STAFF])
-def scores_workbook(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, settings: SettingsDep,
+@router.get("/exams/{exam_id}/scores.xlsx", response_class=FileResponse, dependencies=[permit("scores:export")])
+def scores_workbook(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep,
                     school_id: SchoolQuery = None) -> FileResponse:
-    """The scores table of the newest run (成绩 and 异常 sheets; 考号 as text)."""
+    """The scores table of the newest run (成绩 and 异常 sheets; 考号 as text); audited."""
     exam, _, run = _newest(session, principal, exam_id, school_id)
-    return _download(grading_runs.run_dir(settings, run.id) / "grade" / "scores.xlsx",
-                     f"{exam.code}_{run.school_id}_成绩.xlsx", XLSX)
+    return _exported(service, principal, exam, run, _download(
+        grading_runs.run_dir(service.settings, run.id) / "grade" / "scores.xlsx",
+        f"{exam.code}_{run.school_id}_成绩.xlsx", XLSX), "scores.xlsx")
 
 
-@router.get("/exams/{exam_id}/scores.csv", response_class=FileResponse, dependencies=[STAFF])
-def scores_csv(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, settings: SettingsDep,
+@router.get("/exams/{exam_id}/scores.csv", response_class=FileResponse, dependencies=[permit("scores:export")])
+def scores_csv(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep,
                school_id: SchoolQuery = None) -> FileResponse:
-    """The scores table of the newest run as CSV (UTF-8 with BOM)."""
+    """The scores table of the newest run as CSV (UTF-8 with BOM); audited."""
     exam, _, run = _newest(session, principal, exam_id, school_id)
-    return _download(grading_runs.run_dir(settings, run.id) / "grade" / "scores.csv",
-                     f"{exam.code}_{run.school_id}_成绩.csv", "text/csv; charset=utf-8")
+    return _exported(service, principal, exam, run, _download(
+        grading_runs.run_dir(service.settings, run.id) / "grade" / "scores.csv",
+        f"{exam.code}_{run.school_id}_成绩.csv", "text/csv; charset=utf-8"), "scores.csv")

@@ -17,20 +17,20 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.service import audit, grading_runs
-from api.service.deps import (CurrentPrincipal, ReadSession, RowId, STAFF, SchoolQuery, ServiceDep, WriteSession,
-                              not_found, of_school, require_roles, school_of)
+from api.service.context import Service
+from api.service.deps import (KIB, CurrentPrincipal, ReadSession, RowId, SchoolQuery, ServiceDep, WriteSession,
+                              not_found, of_school, permit, school_of)
+from api.service.jobs import ensure_blob
+from api.service.json_body import LimitedJSONRoute
 from api.service.models import AuditEntry, Batch, BatchFile, Blob, Correction, Exam, Page, Sheet
 from api.service.schemas.review import (AppliedCorrectionPublic, AuditPage, AuditPublic, CorrectionPublic,
                                         CorrectionsCreate, CorrectionsResult, PagePublic, PageResolve,
                                         RejectedUpload, ReviewItem, ReviewPage, SheetPublic)
-from api.service.context import Service
-from api.service.jobs import ensure_blob
 from api.service.processing import overlay_jpeg, prepared_template
 from api.service.security import Principal
 
-router = APIRouter(tags=["review"])
+router = APIRouter(tags=["review"], route_class=LimitedJSONRoute)
 log = logging.getLogger(__name__)
-REVIEWERS = require_roles("teacher", "school_admin")
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 _YES = ("1", "yes", "true", "是", "y")
@@ -118,7 +118,7 @@ def _sheet_public(session: Session, sheet: Sheet) -> SheetPublic:
 
 # --- the queue ---------------------------------------------------------------------------------------------------
 
-@router.get("/review", response_model=ReviewPage, dependencies=[STAFF])
+@router.get("/review", response_model=ReviewPage, dependencies=[permit("review:read")])
 def review_queue(principal: CurrentPrincipal, session: ReadSession, school_id: SchoolQuery = None,
                  exam_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
                  batch_id: Annotated[str | None, Query(max_length=36)] = None, limit: Limit = 100,
@@ -185,13 +185,13 @@ def _rejected_files(session: Session, school: str, exam_id: int | None, batch_id
 
 # --- sheets and pages ----------------------------------------------------------------------------------------------
 
-@router.get("/sheets/{sheet_id}", response_model=SheetPublic, dependencies=[STAFF])
+@router.get("/sheets/{sheet_id}", response_model=SheetPublic, dependencies=[permit("review:read")])
 def read_sheet(sheet_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> SheetPublic:
     """A sheet with its readings, reasons and the corrections made so far."""
     return _sheet_public(session, _sheet(session, principal, sheet_id))
 
 
-@router.get("/pages/{page_id}", response_model=PagePublic, dependencies=[STAFF])
+@router.get("/pages/{page_id}", response_model=PagePublic, dependencies=[permit("review:read")])
 def read_page_result(page_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> PagePublic:
     """What OMR read on one page (``omr.result.PageResult`` as JSON)."""
     page, file = _page(session, principal, page_id)
@@ -201,7 +201,7 @@ def read_page_result(page_id: RowId, principal: CurrentPrincipal, session: ReadS
                       resolved=page.resolved, result=page.result)
 
 
-@router.post("/pages/{page_id}/resolve", response_model=PagePublic, dependencies=[REVIEWERS])
+@router.post("/pages/{page_id}/resolve", response_model=PagePublic, dependencies=[permit("review:write")])
 def resolve_page(page_id: RowId, body: PageResolve, principal: CurrentPrincipal, session: WriteSession
                  ) -> PagePublic:
     """Take an unreadable page off the review queue, saying why (audited). A rescan is uploaded as a new file."""
@@ -257,7 +257,7 @@ def _png(image) -> bytes:
     return encoded.tobytes()
 
 
-@router.get("/pages/{page_id}/image", response_class=Response, dependencies=[STAFF],
+@router.get("/pages/{page_id}/image", response_class=Response, dependencies=[permit("review:read")],
             responses={200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "the page image"}})
 def page_image(page_id: RowId, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep) -> Response:
     """The scanned page: a JPEG/PNG/BMP file as stored; a page of a TIFF or PDF extracted and sent as PNG."""
@@ -272,7 +272,7 @@ def page_image(page_id: RowId, principal: CurrentPrincipal, session: ReadSession
     return Response(_png(image), media_type="image/png", headers=_IMAGE_HEADERS)
 
 
-@router.get("/pages/{page_id}/overlay", response_class=Response, dependencies=[STAFF],
+@router.get("/pages/{page_id}/overlay", response_class=Response, dependencies=[permit("review:read")],
             responses={200: {"content": {"image/jpeg": {}},
                              "description": "the page with what OMR read drawn on it"}})
 def page_overlay(page_id: RowId, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep) -> Response:
@@ -323,14 +323,15 @@ def _keep_overlay(service: Service, page_id: int, jpeg: bytes) -> None:
 # --- corrections -----------------------------------------------------------------------------------------------------
 
 @router.post("/sheets/{sheet_id}/corrections", response_model=CorrectionsResult, status_code=201,
-             dependencies=[REVIEWERS])
+             dependencies=[permit("review:write", body=256 * KIB)])
 def correct_sheet(sheet_id: RowId, body: CorrectionsCreate, principal: CurrentPrincipal, session: WriteSession
                   ) -> CorrectionsResult:
     """Record a reviewer's decisions about a sheet's readings (checked against the exam: a question it does not
     have, a letter not among the question's options, a score above its points are refused with why).
 
     The sheet is resolved when every reason is covered by a correction, or when ``resolved`` is true. Each
-    correction goes to the audit log with what OMR read (before) and the value (after).
+    correction goes to the audit log with the value it replaces (before: the previous correction's, else what OMR
+    read) and the new value (after).
     """
     from grading.corrections import Correction as GradingCorrection
     from grading.corrections import apply_corrections, question_name
@@ -346,22 +347,20 @@ def correct_sheet(sheet_id: RowId, body: CorrectionsCreate, principal: CurrentPr
     new = [GradingCorrection(question=question_name(item.question), value=item.value.strip(), sheet=sheet.id,
                              by=principal.actor, reason=item.reason.strip()) for item in body.corrections]
     problems: list[str] = []
-    afters: list[str] = []
+    changes: list[tuple[str, str]] = []  # (before, after) of each new correction
     for number, correction in enumerate(new, start=1):
         outcome = apply_corrections(current, [correction], exam)
         problems.extend(f"correction {number}: " + p.split("): ", 1)[-1] for p in outcome.problems)
         if outcome.problems:
             continue
         current = outcome.sheets
-        afters.append(outcome.applied[0].after)
+        # before = the value it replaces: the last correction's when there is one, else what OMR read
+        changes.append((outcome.applied[0].before, outcome.applied[0].after))
         problems.extend(f"correction {number}: {p}" for p in _score_problems(exam, current[0], correction))
     if problems:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problems)
     applied = []
-    for correction, after in zip(new, afters):
-        # before = what OMR read (the raw sheet), whatever earlier corrections said
-        read = apply_corrections([raw], [correction], exam).applied
-        before = read[0].before if read else "(unread)"
+    for correction, (before, after) in zip(new, changes):
         session.add(Correction(school_id=sheet.school_id, exam_id=sheet.exam_id, sheet_id=sheet.id,
                                question=correction.question, value=correction.value, reason=correction.reason,
                                by=principal.actor))
@@ -396,7 +395,7 @@ def _score_problems(exam, sheet, correction) -> list[str]:
 # --- the audit log -------------------------------------------------------------------------------------------------
 
 @router.get("/audit", response_model=AuditPage, tags=["audit"],
-            dependencies=[require_roles("school_admin", "municipal")])
+            dependencies=[permit("audit:read")])
 def audit_log(principal: CurrentPrincipal, session: ReadSession, school_id: SchoolQuery = None,
               action: Annotated[str | None, Query(max_length=60)] = None,
               object_type: Annotated[str | None, Query(max_length=40)] = None, limit: Limit = 100,

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from api.service.schemas.common import Input, Output
+from api.service.schemas.common import Input, Output, text
 
 __all__ = ["GradeRequest", "GradeRunPublic", "StudentResultPublic", "ResultsPublic", "KeyChangeCreate",
            "KeyChangeSchoolRecord", "KeyChangeResult"]
@@ -61,13 +61,13 @@ class KeyChangeCreate(Input):
 
     action: Literal["void", "bonus", "restore", "accept", "set_answers", "set_points", "set_rule"]
     question: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_\-]{1,32}$")]
-    answer: Annotated[str, StringConstraints(max_length=32)] | None = None
-    answers: list[Annotated[str, StringConstraints(max_length=32)]] | None = Field(default=None, max_length=64)
+    answer: text(32) | None = None
+    answers: list[text(32)] | None = Field(default=None, max_length=64)
     points: float | None = Field(default=None, ge=0, le=1000)
     partial_points: float | None = Field(default=None, ge=0, le=1000)
-    option_points: dict[Annotated[str, StringConstraints(max_length=8)], float] | None = None
+    option_points: dict[text(8), float] | None = None
     rule: Literal["all_or_nothing", "gaokao", "per_option"] | None = None
-    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+    reason: text(500, multiline=True) = ""
 
 
 class KeyChangeSchoolRecord(Output):

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints
 
-from api.service.schemas.common import Input, Output, Page
+from api.service.models import Correction
+from api.service.schemas.common import Input, Output, Page, text
 
 __all__ = ["ReviewItem", "ReviewPage", "CorrectionItem", "CorrectionsCreate", "CorrectionPublic",
            "AppliedCorrectionPublic", "CorrectionsResult", "SheetPublic", "PagePublic", "AuditPublic", "AuditPage"]
@@ -54,8 +55,8 @@ class CorrectionItem(Input):
     ``exclude``; ``value`` the letters marked ("" or "-" for none), a score, the 考号, the version, or 1/0."""
 
     question: QuestionName
-    value: Annotated[str, StringConstraints(max_length=64)]
-    reason: Annotated[str, StringConstraints(max_length=500)] = ""
+    value: text(Correction.value)
+    reason: text(Correction.reason, multiline=True) = ""
 
 
 class CorrectionsCreate(Input):
@@ -118,7 +119,7 @@ class PagePublic(Output):
 class PageResolve(Input):
     """A reviewer's word on an unreadable page: what was done about it (rescanned, not a sheet, blank ...)."""
 
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+    reason: text(500, min_length=1, multiline=True)
 
 
 class AuditPublic(Output):
@@ -131,6 +132,7 @@ class AuditPublic(Output):
     object_id: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    address: str | None = None  # the client's address (None: the CLI, or made before addresses were kept)
 
 
 class AuditPage(Page[AuditPublic]):

@@ -8,7 +8,7 @@
 #   alpha_if_rm   = alpha of the data without the item    (mirt::itemstats)
 #   SEM.alpha     = sd(total) * sqrt(1 - alpha)           (mirt::itemstats)
 # plus the upper-lower 27 % discrimination, ranks (rank(ties.method = "min")), percentile ranks, z scores and
-# type-7 quantiles as yuejuan defines them (shared/reference/statistics.md).
+# type-7 quantiles as yuejuan defines them (docs/statistics.md).
 #
 # Run from this folder:   Rscript make_reference.R   (writes reference.json; needs only r-base-core)
 

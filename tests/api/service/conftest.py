@@ -49,6 +49,15 @@ def pg_url(pg_server_url):
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_service(request, tmp_path):
+    """A migrated service with no background workers, on SQLite, then on PostgreSQL."""
+    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
+    service = open_service(Settings(data_dir=tmp_path / "data", database_url=url, workers=0, _env_file=None))
+    yield service
+    service.close()
+
+
 @pytest.fixture
 def settings(tmp_path) -> Settings:
     """Settings of a service with its data under tmp_path, SQLite, no background workers."""

@@ -35,7 +35,7 @@ def _a_objects(client, service, city, scans) -> dict[str, str]:
     return {"exam_id": str(exam_id), "batch_id": ingested.batch_id, "sheet_id": str(ingested.sheet_ids[0]),
             "page_id": str(page_id), "student_id": str(student.id), "user_id": str(user.id), "key_id": str(key.id),
             "school_id": city.a.id, "class_name": quote(student.class_name), "student_exam_id": student.exam_id,
-            "_exam_id_text": student.exam_id}
+            "grant_id": "1", "_exam_id_text": student.exam_id}
 
 
 # (method, path) -> how to try it: a JSON body, or "multipart" for an upload. Paths as the schema writes them.
@@ -55,6 +55,9 @@ TRIES: dict[tuple[str, str], object] = {
     ("get", "/pages/{page_id}/overlay"): None,
     ("post", "/exams/{exam_id}/grade"): {},
     ("post", "/exams/{exam_id}/key-changes"): {"action": "void", "question": "Q1"},
+    ("get", "/exams/{exam_id}/grants"): None,
+    ("post", "/exams/{exam_id}/grants"): {"user_id": 1},
+    ("delete", "/exams/{exam_id}/grants/{grant_id}"): None,
     ("get", "/exams/{exam_id}/results"): None,
     ("get", "/exams/{exam_id}/results/{student_exam_id}"): None,
     ("get", "/exams/{exam_id}/classes/{class_name}/results"): None,

@@ -6,26 +6,14 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-import pytest
 from sqlalchemy import func, select, update
 
 from api.service import jobs
-from api.service.context import open_service
 from api.service.models import Batch, Job, Page, Sheet, utcnow
-from api.service.settings import Settings
 
 from jobs_helpers import batch_status, fake_pages, job_states, seed_batch
 
 LEASE = 60.0
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def any_service(request, tmp_path):
-    """A migrated service on SQLite, then on PostgreSQL."""
-    url = request.getfixturevalue("pg_url") if request.param == "postgresql" else None
-    service = open_service(Settings(data_dir=tmp_path / "data", database_url=url, workers=0, _env_file=None))
-    yield service
-    service.close()
 
 
 def _expire(service, job_id: int) -> None:
