@@ -4,16 +4,14 @@ encoded: a real `yuejuan worker` process reads each file while its peak resident
 from __future__ import annotations
 
 import signal
-import struct
-import zlib
 from pathlib import Path
 
-import numpy as np
 import pytest
 from PIL import Image
 from sqlalchemy import select
 
 from api.service.models import Page
+from sample_sheets.hostile import deep_rgba_png, noisy_tiff
 
 from jobs_helpers import job_states, upload, wait_for
 from test_worker_kill import start_worker
@@ -22,33 +20,6 @@ from test_worker_kill import start_worker
 MAX_WORKER_MB = 600
 #: How much more a worker may use for a 30-page file than for its first page alone (allocator slack).
 MAX_GROWTH_MB = 40
-
-
-def _noisy_tiff(path: Path, frames: int = 30) -> None:
-    """A4 frames at 300 dpi, 1-bit, scattered noise (CCITT G4): 30 of them make ~7.5 MB that decode to 260 Mpx."""
-    rng = np.random.default_rng(1504)
-    height, width = 3508, 2480
-    images = []
-    for _ in range(frames):
-        pixels = np.full((height, width), 255, np.uint8)
-        pixels[rng.random((height, width), np.float32) < 0.009] = 0
-        images.append(Image.fromarray(pixels).convert("1"))
-    images[0].save(path, save_all=True, append_images=images[1:], compression="group4", dpi=(300, 300))
-
-
-def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def _rgba16_png(path: Path, side: int = 7745) -> None:
-    """A 16-bit RGBA PNG of side x side (just under 60 Mpx, the service's pixel limit), one flat colour: it
-    compresses to under half a megabyte and decodes to 480 MB if converted naively."""
-    pixel = struct.pack(">4H", 0xE000, 0xE000, 0xE000, 0xFFFF)
-    row = b"\x00" + pixel * side  # filter type 0, then the row's pixels
-    packer = zlib.compressobj(9)
-    body = b"".join(packer.compress(row) for _ in range(side)) + packer.flush()
-    header = struct.pack(">IIBBBBB", side, side, 16, 6, 0, 0, 0)  # 16 bits per sample, RGBA
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", body) + _chunk(b"IEND", b""))
 
 
 def _peak_mb(pid: int) -> float:
@@ -89,8 +60,9 @@ def worker_process(settings, tmp_path):
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads peak memory from /proc")
 def test_worker_memory_does_not_grow_with_the_pages_of_a_file(tmp_path, service, client, city, worker_process):
-    _noisy_tiff(tmp_path / "one.tif", frames=1)
-    _noisy_tiff(tmp_path / "thirty.tif")
+    # 30 gray A4 frames at 300 dpi sprinkled with dark specks: ~7.5 MB that decode to 260 Mpx
+    (tmp_path / "one.tif").write_bytes(noisy_tiff(frames=1))
+    (tmp_path / "thirty.tif").write_bytes(noisy_tiff())
     one_page = _read_by_worker(client, service, city, worker_process, tmp_path / "one.tif")
     thirty_pages = _read_by_worker(client, service, city, worker_process, tmp_path / "thirty.tif")
     assert thirty_pages < MAX_WORKER_MB, f"worker peaked at {thirty_pages:.0f} MiB"
@@ -100,6 +72,7 @@ def test_worker_memory_does_not_grow_with_the_pages_of_a_file(tmp_path, service,
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads peak memory from /proc")
 def test_worker_memory_on_a_huge_flat_16_bit_png(tmp_path, service, client, city, worker_process):
-    _rgba16_png(tmp_path / "rgba16.png")
+    # 60 Mpx (the service's pixel limit) of 16-bit RGBA in ~0.7 MB: 480 MB if decoded as stored
+    (tmp_path / "rgba16.png").write_bytes(deep_rgba_png())
     peak = _read_by_worker(client, service, city, worker_process, tmp_path / "rgba16.png")
     assert peak < MAX_WORKER_MB, f"worker peaked at {peak:.0f} MiB"
