@@ -228,7 +228,7 @@ def renew_many(db: Database, job_ids: Iterable[int], worker_id: str, lease_secon
         return kept
 
 
-def _page_row(file: Any, page: dict[str, Any], worker_id: str) -> dict[str, Any]:
+def _page_row(file: BatchFile, page: dict[str, Any], worker_id: str) -> dict[str, Any]:
     student_id = page.get("student_id")
     if student_id is not None and len(str(student_id)) > _MAX_STUDENT_ID:
         student_id = None  # no room in the column: the full reading stays in result, never a cut-off id
@@ -249,7 +249,7 @@ def _no_page(filename: str) -> dict[str, Any]:
             "result": asdict(PageResult(source=filename, page_index=0, status="error", reasons=[reason]))}
 
 
-def _insert_pages(session: Session, file: Any, pages: Iterable[dict[str, Any]], worker_id: str) -> None:
+def _insert_pages(session: Session, file: BatchFile, pages: Iterable[dict[str, Any]], worker_id: str) -> None:
     """Insert a file's pages a few hundred rows per statement, taking them from ``pages`` as it goes."""
     rows: list[dict[str, Any]] = []
     for page in pages:
