@@ -38,7 +38,7 @@ from api.service.db import Database
 from api.service.models import Batch, BatchFile, Blob, Exam, Job, Page, utcnow
 from api.service.storage import BlobStore
 
-__all__ = ["ClaimedJob", "claim", "renew", "renew_many", "complete", "complete_many", "fail", "release",
+__all__ = ["ClaimedJob", "claim", "waiting", "renew", "renew_many", "complete", "complete_many", "fail", "release",
            "finalize_batch_if_done", "sweep", "ensure_blob", "ensure_blobs", "template_json", "UNFINISHED"]
 
 log = logging.getLogger(__name__)
@@ -207,6 +207,13 @@ def claim(db: Database, worker_id: str, lease_seconds: float, limit: int = 1, *,
         jobs.append(ClaimedJob(job_id, file_id, batch_id, school_id, exam_id, sha, path, filename, text, digest,
                                attempts, media_type or ""))
     return jobs
+
+
+def waiting(db: Database) -> bool:
+    """Whether a job could be claimed now: a read (no write lock), what an idle worker asks before :func:`claim`."""
+    now = utcnow()
+    with db.read() as session:
+        return session.scalar(select(Job.id).where(_takeable(now)).limit(1)) is not None
 
 
 def renew(db: Database, job_id: int, worker_id: str, lease_seconds: float) -> bool:

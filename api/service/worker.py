@@ -46,6 +46,10 @@ SWEEP_SECONDS = 30.0
 CLAIM_BATCH = 4
 #: A finished job waits at most this long for the others of its group before it is stored (between pages).
 FLUSH_SECONDS = 0.5
+#: After work, an idle worker looks for the next job this often for a while (scanners upload in bursts), then
+#: every ``poll_seconds``; it asks with a read (:func:`jobs.waiting`), so looking often locks nothing.
+_BRISK_POLL_SECONDS = 0.05
+_BRISK_FOR_SECONDS = 3.0
 #: Media types whose file may hold many pages: finished jobs are stored before such a file is started.
 _MULTI_PAGE = ("image/tiff", "application/pdf")
 #: Page records a job keeps in memory before its spool moves to a temporary file.
@@ -296,6 +300,20 @@ def _hand_back(service: Service, unread: list[ClaimedJob], worker_id: str, lease
     leases.let_go(job.job_id for job in unread)
 
 
+def _pause(settings: Settings, last_work: float | None) -> float:
+    """How long an idle worker waits before looking for a job again: briefly just after work, else the poll."""
+    if last_work is not None and time.monotonic() - last_work < _BRISK_FOR_SECONDS:
+        return min(_BRISK_POLL_SECONDS, settings.poll_seconds)
+    return settings.poll_seconds
+
+
+def _waiting(service: Service) -> bool:
+    try:
+        return jobs.waiting(service.db)
+    except Exception:  # the database is away: let the claim say so (and retry)
+        return True
+
+
 def _sleep(stop: StopSignal | None, seconds: float) -> None:
     if stop is None:
         time.sleep(seconds)
@@ -344,6 +362,7 @@ def run_worker(settings: Settings, worker_id: str | None = None, stop_event: Sto
     service = service or open_service(settings, migrate_schema=False)
     handled = 0
     last_sweep = 0.0
+    last_work = idle = None
     leases = _Leases(service, worker_id)
     leases.start()
     group = _Group(service, worker_id, profile, leases)
@@ -356,6 +375,9 @@ def run_worker(settings: Settings, worker_id: str | None = None, stop_event: Sto
                 _sweep(service)
                 last_sweep = time.monotonic()
             room = CLAIM_BATCH if max_jobs is None else min(CLAIM_BATCH, max_jobs - handled)
+            if idle and not _waiting(service):
+                _sleep(stop_event, _pause(settings, last_work))
+                continue
             try:
                 claimed = jobs.claim(service.db, worker_id, settings.lease_seconds, room,
                                      max_attempts=settings.max_attempts, blobs=service.blobs)
@@ -363,10 +385,11 @@ def run_worker(settings: Settings, worker_id: str | None = None, stop_event: Sto
                 log.exception("claiming a job failed; retrying")
                 _sleep(stop_event, min(max(settings.poll_seconds * 5, 0.5), 10.0))
                 continue
-            if not claimed:
+            idle = not claimed
+            if idle:
                 if exit_when_idle:
                     break
-                _sleep(stop_event, settings.poll_seconds)
+                _sleep(stop_event, _pause(settings, last_work))
                 continue
             leases.hold(job.job_id for job in claimed)
             for position, job in enumerate(claimed):
@@ -376,6 +399,7 @@ def run_worker(settings: Settings, worker_id: str | None = None, stop_event: Sto
                 group.read(job)
                 handled += 1
             group.store()
+            last_work = time.monotonic()
     finally:
         group.store()
         leases.stop()

@@ -30,14 +30,16 @@ def _page_rows(service, batch_id: str) -> list[tuple[int, int, str | None]]:
 
 
 def test_claim_is_oldest_first_and_exclusive_while_leased(service):
+    assert not jobs.waiting(service.db)
     batch = seed_batch(service, files=3)
+    assert jobs.waiting(service.db)  # what an idle worker asks (a read) before it claims (a write)
     first = jobs.claim(service.db, "w1", LEASE, limit=2, blobs=service.blobs)
     assert [j.filename for j in first] == ["scan0.jpg", "scan1.jpg"]
     assert all(j.attempts == 1 and j.batch_id == batch and j.blob_path.endswith(j.sha256) for j in first)
     assert first[0].template_hash == first[1].template_hash and '"id":"cn-a4-55"' in first[0].template_json
     second = jobs.claim(service.db, "w2", LEASE, limit=5)
     assert [j.filename for j in second] == ["scan2.jpg"]  # the leased ones are not offered again
-    assert jobs.claim(service.db, "w3", LEASE) == []
+    assert jobs.claim(service.db, "w3", LEASE) == [] and not jobs.waiting(service.db)
     assert jobs.renew(service.db, first[0].job_id, "w1", LEASE)
     assert not jobs.renew(service.db, first[0].job_id, "w2", LEASE)  # only the holder renews
     assert job_states(service, batch) == {"running": 3}
