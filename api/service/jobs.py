@@ -5,13 +5,17 @@ number of machines share one queue, and a worker killed at any moment loses noth
 
 * :func:`claim` takes queued jobs, and running jobs whose lease has expired (their worker died), with an
   optimistic conditional ``UPDATE`` per job that only one claimant can win (PostgreSQL also skips rows another
-  claimant has locked). A job claimed ``max_attempts`` times without finishing is given up: it becomes
-  ``failed`` and its file shows up as one error page saying why, so the batch still finishes and nothing is
-  lost silently.
-* :func:`renew` is the heartbeat that keeps a lease while a long file is read.
+  claimant has locked). A job tried before (its worker died, or its reading raised) is claimed on its own, so a
+  file that kills its workers never uses up the attempts of files claimed with it. A job claimed
+  ``max_attempts`` times without finishing is given up: it becomes ``failed`` and its file shows up as one
+  error page saying why, so the batch still finishes and nothing is lost silently.
+* :func:`renew` (:func:`renew_many` for all the jobs a worker holds, in one statement) is the heartbeat that
+  keeps a lease while a long file is read.
 * :func:`complete` marks the job done and stores its pages in ONE transaction, and only if the caller still
   holds the lease: a worker whose job was taken over after its lease expired has its late result dropped
   (the pages' unique ``(file_id, page_index)`` makes a double count impossible in any case).
+  :func:`complete_many` does the same for several jobs in one transaction, each job on its own lease, the
+  pages inserted in bulk from any iterable (a worker's spool file), a few hundred rows at a time.
 * :func:`finalize_batch_if_done` marks a batch done exactly once, when its last job finished, and assembles
   its sheets in the same transaction; :func:`sweep` catches any batch left behind.
 
@@ -24,17 +28,18 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any
+from itertools import chain
+from typing import Any, Iterable, Sequence
 
-from sqlalchemy import and_, exists, func, or_, select, update
+from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.service.db import Database
 from api.service.models import Batch, BatchFile, Blob, Exam, Job, Page, utcnow
 from api.service.storage import BlobStore
 
-__all__ = ["ClaimedJob", "claim", "renew", "complete", "fail", "release", "finalize_batch_if_done", "sweep",
-           "ensure_blob", "template_json", "UNFINISHED"]
+__all__ = ["ClaimedJob", "claim", "waiting", "renew", "renew_many", "complete", "complete_many", "fail", "release",
+           "finalize_batch_if_done", "sweep", "ensure_blob", "ensure_blobs", "template_json", "UNFINISHED"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +49,8 @@ UNFINISHED = ("queued", "running")
 _SPARE_CANDIDATES = 8
 #: Longest student id the pages table holds (the full reading always stays in ``result``).
 _MAX_STUDENT_ID = 32
+#: Page rows sent to the database per statement when a job is completed (bounded memory, few round trips).
+_INSERT_ROWS = 200
 
 
 @dataclass(frozen=True)
@@ -51,7 +58,8 @@ class ClaimedJob:
     """What a worker needs to read one file, without going back to the database.
 
     ``template_json`` is the exam's sheet template as canonical JSON text and ``template_hash`` its SHA-256, so
-    workers prepare each template once (:mod:`api.service.processing` caches by the hash).
+    workers prepare each template once (:mod:`api.service.processing` caches by the hash). ``media_type`` is
+    the stored file's type as recognised at upload (``image/tiff`` and ``application/pdf`` may hold many pages).
     """
 
     job_id: int
@@ -65,6 +73,7 @@ class ClaimedJob:
     template_json: str
     template_hash: str
     attempts: int
+    media_type: str = ""
 
 
 def template_json(template: dict[str, Any]) -> tuple[str, str]:
@@ -76,12 +85,20 @@ def template_json(template: dict[str, Any]) -> tuple[str, str]:
 
 def ensure_blob(session: Session, sha256: str, size: int, media_type: str) -> None:
     """Add the :class:`Blob` row for stored bytes unless it exists (two writers racing both succeed)."""
+    ensure_blobs(session, [(sha256, size, media_type)])
+
+
+def ensure_blobs(session: Session, blobs: Iterable[tuple[str, int, str]]) -> None:
+    """:func:`ensure_blob` for many (SHA-256, size, media type) in one statement."""
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
     else:
-        from sqlalchemy.dialects.sqlite import insert
-    session.execute(insert(Blob).values(sha256=sha256, size=size, media_type=media_type, created_at=utcnow())
-                    .on_conflict_do_nothing(index_elements=["sha256"]))
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    now = utcnow()
+    rows = [{"sha256": sha, "size": size, "media_type": media_type, "created_at": now}
+            for sha, size, media_type in dict.fromkeys(blobs)]
+    if rows:
+        session.execute(dialect_insert(Blob).on_conflict_do_nothing(index_elements=["sha256"]), rows)
 
 
 def _takeable(now: dt.datetime):
@@ -129,7 +146,7 @@ def claim(db: Database, worker_id: str, lease_seconds: float, limit: int = 1, *,
     lease_seconds : float
         The lease; keep it with :func:`renew` while reading, or another worker takes the job over.
     limit : int
-        Most jobs to claim.
+        Most jobs to claim. A job tried before is only ever claimed alone.
     max_attempts : int
         A job already claimed this often (each time its worker vanished or failed) is given up instead:
         ``failed``, with one error page for its file saying why.
@@ -162,61 +179,106 @@ def claim(db: Database, worker_id: str, lease_seconds: float, limit: int = 1, *,
                 if batch_id is not None:
                     given_up.add(batch_id)
                 continue
+            if attempts and claimed:  # a retry goes alone: the next claim takes it
+                break
             won = session.execute(
                 update(Job).where(Job.id == job_id, _takeable(now))
                 .values(status="running", lease_owner=worker_id, lease_until=until, attempts=Job.attempts + 1)
                 .execution_options(synchronize_session=False))
             if won.rowcount == 1:  # 0: another worker was faster; its claim stands
                 claimed.append(job_id)
+                if attempts:
+                    break
         rows = []
         if claimed:
             rows = session.execute(
                 select(Job.id, Job.attempts, BatchFile.id, BatchFile.batch_id, BatchFile.school_id, BatchFile.exam_id,
-                       BatchFile.sha256, BatchFile.filename, Exam.template)
+                       BatchFile.sha256, BatchFile.filename, Exam.template, Blob.media_type)
                 .join(BatchFile, BatchFile.id == Job.file_id).join(Exam, Exam.id == BatchFile.exam_id)
+                .outerjoin(Blob, Blob.sha256 == BatchFile.sha256)
                 .where(Job.id.in_(claimed)).order_by(Job.id)).all()
         session.commit()
     for batch_id in given_up:
         finalize_batch_if_done(db, batch_id)
     jobs = []
-    for job_id, attempts, file_id, batch_id, school_id, exam_id, sha, filename, template in rows:
+    for job_id, attempts, file_id, batch_id, school_id, exam_id, sha, filename, template, media_type in rows:
         text, digest = template_json(template)
         path = str(blobs.path(sha)) if blobs is not None else ""
         jobs.append(ClaimedJob(job_id, file_id, batch_id, school_id, exam_id, sha, path, filename, text, digest,
-                               attempts))
+                               attempts, media_type or ""))
     return jobs
+
+
+def waiting(db: Database) -> bool:
+    """Whether a job could be claimed now: a read (no write lock), what an idle worker asks before :func:`claim`."""
+    now = utcnow()
+    with db.read() as session:
+        return session.scalar(select(Job.id).where(_takeable(now)).limit(1)) is not None
 
 
 def renew(db: Database, job_id: int, worker_id: str, lease_seconds: float) -> bool:
     """Extend the lease of a job ``worker_id`` still holds; False when it no longer does (taken over, done)."""
+    return job_id in renew_many(db, [job_id], worker_id, lease_seconds)
+
+
+def renew_many(db: Database, job_ids: Iterable[int], worker_id: str, lease_seconds: float) -> set[int]:
+    """Extend the leases of the jobs ``worker_id`` holds, in one statement; the ids whose lease it still had."""
+    ids = sorted(set(job_ids))
+    if not ids:
+        return set()
     with db.write() as session:
-        updated = session.execute(
-            update(Job).where(Job.id == job_id, Job.lease_owner == worker_id, Job.status == "running")
+        kept = set(session.scalars(
+            update(Job).where(Job.id.in_(ids), Job.lease_owner == worker_id, Job.status == "running")
             .values(lease_until=utcnow() + dt.timedelta(seconds=lease_seconds))
-            .execution_options(synchronize_session=False))
+            .returning(Job.id).execution_options(synchronize_session=False)))
         session.commit()
-        return updated.rowcount == 1
+        return kept
 
 
-def _page_row(file: BatchFile, page: dict[str, Any], worker_id: str) -> Page:
+def _page_row(file: BatchFile, page: dict[str, Any], worker_id: str) -> dict[str, Any]:
     student_id = page.get("student_id")
     if student_id is not None and len(str(student_id)) > _MAX_STUDENT_ID:
         student_id = None  # no room in the column: the full reading stays in result, never a cut-off id
-    return Page(file_id=file.id, batch_id=file.batch_id, school_id=file.school_id, page_index=int(page["page_index"]),
-                status=str(page["status"]), reasons=[str(r) for r in page.get("reasons") or []],
-                student_id=student_id, result=page["result"], overlay_sha256=page.get("overlay_sha256"),
-                worker=worker_id)
+    return {"file_id": file.id, "batch_id": file.batch_id, "school_id": file.school_id,
+            "page_index": int(page["page_index"]), "status": str(page["status"]),
+            "reasons": [str(r) for r in page.get("reasons") or []], "student_id": student_id, "result": page["result"],
+            "overlay_sha256": page.get("overlay_sha256"), "worker": worker_id}
 
 
-def complete(db: Database, job_id: int, worker_id: str, pages: list[dict[str, Any]]) -> bool:
+def _no_page(filename: str) -> dict[str, Any]:
+    """The error page of a file that yielded none (every file shows up with a page; none vanishes)."""
+    from dataclasses import asdict
+
+    from omr.result import PageResult
+
+    reason = "no page found in the file"
+    return {"page_index": 0, "status": "error", "reasons": [reason], "student_id": None,
+            "result": asdict(PageResult(source=filename, page_index=0, status="error", reasons=[reason]))}
+
+
+def _insert_pages(session: Session, file: BatchFile, pages: Iterable[dict[str, Any]], worker_id: str) -> None:
+    """Insert a file's pages a few hundred rows per statement, taking them from ``pages`` as it goes."""
+    rows: list[dict[str, Any]] = []
+    for page in pages:
+        if page.get("overlay_sha256"):
+            ensure_blob(session, page["overlay_sha256"], int(page.get("overlay_size") or 0), "image/jpeg")
+        rows.append(_page_row(file, page, worker_id))
+        if len(rows) >= _INSERT_ROWS:
+            session.execute(insert(Page), rows)
+            rows = []
+    if rows:
+        session.execute(insert(Page), rows)
+
+
+def complete(db: Database, job_id: int, worker_id: str, pages: Iterable[dict[str, Any]]) -> bool:
     """Store a job's pages and mark it done, in one transaction, if ``worker_id`` still holds its lease.
 
     Parameters
     ----------
-    pages : list[dict]
-        From :func:`api.service.processing.read_file`: ``page_index``, ``status``, ``reasons``, ``student_id``,
+    pages : iterable of dict
+        From :func:`api.service.processing.iter_file`: ``page_index``, ``status``, ``reasons``, ``student_id``,
         ``result`` and, for a stored overlay, ``overlay_sha256`` and ``overlay_size`` (the bytes already in
-        the blob store).
+        the blob store). Read once, as the rows are inserted.
 
     Returns
     -------
@@ -224,33 +286,38 @@ def complete(db: Database, job_id: int, worker_id: str, pages: list[dict[str, An
         False when the lease was lost (another worker took the job over after it expired, or it was given up):
         nothing is stored, the other worker's result counts.
     """
+    return complete_many(db, worker_id, [(job_id, pages)]) == {job_id}
+
+
+def complete_many(db: Database, worker_id: str, finished: Sequence[tuple[int, Iterable[dict[str, Any]]]]
+                  ) -> set[int]:
+    """Complete several jobs in one transaction (see :func:`complete`); each is stored only if ``worker_id``
+    still holds its lease. Returns the ids of the jobs stored; the others' pages are not read."""
+    ids = [job_id for job_id, _ in finished]
+    if not ids:
+        return set()
     with db.write() as session:
-        won = session.execute(
-            update(Job).where(Job.id == job_id, Job.lease_owner == worker_id, Job.status == "running")
+        won = set(session.scalars(
+            update(Job).where(Job.id.in_(ids), Job.lease_owner == worker_id, Job.status == "running")
             .values(status="done", finished_at=utcnow(), lease_until=None, error=None)
-            .execution_options(synchronize_session=False))
-        if won.rowcount != 1:
+            .returning(Job.id).execution_options(synchronize_session=False)))
+        if not won:
             session.rollback()
-            return False
-        file = session.execute(select(BatchFile).join(Job, Job.file_id == BatchFile.id).where(Job.id == job_id)
-                               ).scalar_one()
-        if not pages:  # every file yields a page or an error page; never let a file vanish without one
-            from dataclasses import asdict
-
-            from omr.result import PageResult
-
-            reason = "no page found in the file"
-            pages = [{"page_index": 0, "status": "error", "reasons": [reason], "student_id": None,
-                      "result": asdict(PageResult(source=file.filename, page_index=0, status="error",
-                                                  reasons=[reason]))}]
-        for page in pages:
-            if page.get("overlay_sha256"):
-                ensure_blob(session, page["overlay_sha256"], int(page.get("overlay_size") or 0), "image/jpeg")
-            session.add(_page_row(file, page, worker_id))
+            return set()
+        files = {job_id: file for job_id, file in session.execute(
+            select(Job.id, BatchFile).join(BatchFile, BatchFile.id == Job.file_id).where(Job.id.in_(won)))}
+        for job_id, pages in finished:
+            if job_id not in won:
+                continue
+            file, remaining = files[job_id], iter(pages)
+            first = next(remaining, None)
+            _insert_pages(session, file, [_no_page(file.filename)] if first is None else chain([first], remaining),
+                          worker_id)
         session.commit()
-        batch_id = file.batch_id
-    finalize_batch_if_done(db, batch_id)
-    return True
+        batches = sorted({files[job_id].batch_id for job_id in won})
+    for batch_id in batches:
+        finalize_batch_if_done(db, batch_id)
+    return won
 
 
 def fail(db: Database, job_id: int, worker_id: str, error: str, *, max_attempts: int = 3) -> bool:

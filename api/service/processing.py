@@ -1,7 +1,9 @@
 """Reading one uploaded file into page records: what local workers and Dask tasks run. No database, no HTTP.
 
-:func:`read_file` is importable by name and its arguments and result are plain data, so Dask ships it to any
-worker. It never raises for bad input: a hostile or broken file becomes error pages with their reasons.
+:func:`iter_file` yields each page's record as soon as the page is read (local workers store it and let it go,
+so a file of many pages never sits in memory); :func:`read_file` is the same as a list, importable by name with
+plain-data arguments and result, so Dask ships it to any worker. Neither raises for bad input: a hostile or broken
+file becomes error pages with their reasons. Overlays are drawn on demand by the overlay route, not here.
 """
 
 from __future__ import annotations
@@ -12,9 +14,9 @@ import threading
 from collections import OrderedDict
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-__all__ = ["read_file", "prepared_template", "canonical_template", "single_threaded_opencv", "warm_up",
+__all__ = ["iter_file", "read_file", "prepared_template", "canonical_template", "single_threaded_opencv", "warm_up",
            "overlay_jpeg"]
 
 log = logging.getLogger(__name__)
@@ -125,10 +127,13 @@ def overlay_jpeg(image, result, prepared) -> bytes | None:
     return encoded.tobytes() if ok else None
 
 
-def read_file(path: str | Path, template_json: str | dict[str, Any], profile: Any = None, limits: Any = None, *,
+def iter_file(path: str | Path, template_json: str | dict[str, Any], profile: Any = None, limits: Any = None, *,
               source: str | None = None, template_hash: str | None = None,
-              overlays: bool = True) -> list[dict[str, Any]]:
-    """Read every page of one stored file.
+              overlays: bool = False) -> Iterator[dict[str, Any]]:
+    """Read the pages of one stored file, yielding each page's record as soon as it is read.
+
+    Only one page's image is alive at a time: a caller that stores or spools each record before asking for the
+    next keeps memory bounded by one page, however many pages the file holds.
 
     Parameters
     ----------
@@ -145,14 +150,15 @@ def read_file(path: str | Path, template_json: str | dict[str, Any], profile: An
     template_hash : str, optional
         SHA-256 of ``template_json`` (saves hashing it again for the template cache).
     overlays : bool
-        Draw an audit overlay for each flagged or error page that has an image.
+        Draw an audit overlay for each flagged or error page that has an image. The service does not: the
+        overlay route draws one when a reviewer first asks for it and keeps it.
 
-    Returns
-    -------
-    list[dict]
-        One dict per page, in file order: ``page_index``, ``status`` (ok, flagged, error), ``reasons``,
+    Yields
+    ------
+    dict
+        One per page, in file order: ``page_index``, ``status`` (ok, flagged, error), ``reasons``,
         ``student_id``, ``result`` (:func:`omr.result.page_result_to_dict`) and ``overlay_jpeg`` (JPEG bytes
-        or None). Never empty; never raises for a bad file.
+        or None). At least one; never raises for a bad file.
     """
     from omr.batch import decode_min_side_px
     from omr.load import LoadLimits, iter_pages
@@ -160,29 +166,41 @@ def read_file(path: str | Path, template_json: str | dict[str, Any], profile: An
     from omr.result import page_result_to_dict
 
     label = source if source is not None else str(path)
-    pages: list[dict[str, Any]] = []
+    next_index = 0
     try:
         prepared = prepared_template(template_json, template_hash, profile)
         # JPEGs decode at reduced size when they keep READ_DPI, as `yuejuan scan` does: much less work per page.
-        loaded_pages = iter_pages(path, limits=limits or LoadLimits(),
-                                  reduce_jpeg_to_min_px=decode_min_side_px(prepared.template))
-        for loaded in loaded_pages:
+        for loaded in iter_pages(path, limits=limits or LoadLimits(),
+                                 reduce_jpeg_to_min_px=decode_min_side_px(prepared.template)):
+            next_index = loaded.page_index + 1
             if loaded.image is None:
-                pages.append(_error(label, loaded.page_index, loaded.error or "unreadable page"))
+                yield _error(label, loaded.page_index, loaded.error or "unreadable page")
                 continue
             try:
                 result = read_page(loaded.image, prepared, source=label, page_index=loaded.page_index)
             except Exception as error:  # one bad page never stops the file; the reason goes to review
                 log.exception("reading %s page %d failed", label, loaded.page_index)
-                pages.append(_error(label, loaded.page_index,
-                                    f"internal error reading page: {type(error).__name__}: {error}"))
+                yield _error(label, loaded.page_index, f"internal error reading page: {type(error).__name__}: {error}")
                 continue
             overlay = overlay_jpeg(loaded.image, result, prepared) if overlays and result.status != "ok" else None
-            pages.append({"page_index": result.page_index, "status": result.status, "reasons": list(result.reasons),
-                          "student_id": result.student_id, "result": page_result_to_dict(result),
-                          "overlay_jpeg": overlay})
+            del loaded  # the page's image goes now, not when the next page has been decoded
+            yield {"page_index": result.page_index, "status": result.status, "reasons": list(result.reasons),
+                   "student_id": result.student_id, "result": page_result_to_dict(result), "overlay_jpeg": overlay}
     except Exception as error:  # the template, the loader itself: still a page saying why, never a dead worker
         log.exception("reading %s failed", label)
-        pages.append(_error(label, pages[-1]["page_index"] + 1 if pages else 0,
-                            f"internal error reading file: {type(error).__name__}: {error}"))
-    return pages or [_error(label, 0, "no page found in the file")]
+        yield _error(label, next_index, f"internal error reading file: {type(error).__name__}: {error}")
+        return
+    if next_index == 0:
+        yield _error(label, 0, "no page found in the file")
+
+
+def read_file(path: str | Path, template_json: str | dict[str, Any], profile: Any = None, limits: Any = None, *,
+              source: str | None = None, template_hash: str | None = None,
+              overlays: bool = False) -> list[dict[str, Any]]:
+    """Every page record of one stored file as a list (:func:`iter_file`): what a Dask task returns.
+
+    Importable by name with plain-data arguments and result, so Dask ships it to any worker. Local workers
+    use :func:`iter_file` and store each page as it comes instead of holding them all.
+    """
+    return list(iter_file(path, template_json, profile, limits, source=source, template_hash=template_hash,
+                          overlays=overlays))

@@ -2,25 +2,31 @@
 
 Two ways to do the reading:
 
-* :func:`run_worker`: one job at a time in this process (`yuejuan serve` starts several such processes;
-  `yuejuan worker` runs one in the foreground, e.g. on another machine sharing the database and data folder).
+* :func:`run_worker`: claims a few jobs at a time (one transaction) and reads them one after the other in this
+  process (`yuejuan serve` starts several such processes; `yuejuan worker` runs one in the foreground, e.g. on
+  another machine sharing the database and data folder). Each page goes to a spool (memory, then a temporary
+  file) as soon as it is read, so a file of many pages never sits in memory; finished jobs are completed
+  together in one transaction, at the latest half a second after they finished and always before a file that
+  may hold many pages (TIFF, PDF) is started.
 * :func:`run_dask_dispatcher`: claims as many jobs as a Dask cluster has threads and sends
   :func:`api.service.processing.read_file` to it; the cluster's workers must see the data folder (the blob
   store) at the same path.
 
-Either way a job's lease is renewed while its file is read, and a worker that dies simply lets its lease expire:
-another worker takes the job over (see :mod:`api.service.jobs`).
+Either way the leases of the jobs a worker holds are renewed while it reads, and a worker that dies simply lets
+them expire: another worker takes its jobs over (see :mod:`api.service.jobs`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
 import socket
+import tempfile
 import threading
 import time
-from typing import Any, Callable, Protocol, TypeVar
+from typing import Any, Callable, Iterable, Iterator, Protocol, TypeVar
 
 from api.service import jobs, processing
 from api.service.context import Service, open_service
@@ -35,6 +41,19 @@ log = logging.getLogger(__name__)
 
 #: How often a worker looks for batches left unfinished (their last job completed by a worker that then died).
 SWEEP_SECONDS = 30.0
+#: Jobs a worker claims in one transaction (`yuejuan scan` hands its processes files in fours too): few, so a
+#: worker never sits on files an idle one could be reading.
+CLAIM_BATCH = 4
+#: A finished job waits at most this long for the others of its group before it is stored (between pages).
+FLUSH_SECONDS = 0.5
+#: After work, an idle worker looks for the next job this often for a while (scanners upload in bursts), then
+#: every ``poll_seconds``; it asks with a read (:func:`jobs.waiting`), so looking often locks nothing.
+_BRISK_POLL_SECONDS = 0.05
+_BRISK_FOR_SECONDS = 3.0
+#: Media types whose file may hold many pages: finished jobs are stored before such a file is started.
+_MULTI_PAGE = ("image/tiff", "application/pdf")
+#: Page records a job keeps in memory before its spool moves to a temporary file.
+_SPOOL_MEMORY_BYTES = 4 << 20
 #: Tries of a database write whose failure would lose finished work (completing a job), and the first wait.
 _DB_TRIES = 6
 _DB_BACKOFF_S = 0.5
@@ -55,18 +74,42 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()[:60]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
-def store_overlays(blobs: BlobStore, pages: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Put each page's overlay JPEG in the blob store; the pages come back with ``overlay_sha256`` and
-    ``overlay_size`` in place of the bytes (what :func:`api.service.jobs.complete` stores)."""
-    stored = []
-    for page in pages:
-        page = dict(page)
-        jpeg = page.pop("overlay_jpeg", None)
-        if jpeg:
-            page["overlay_sha256"] = blobs.put(jpeg)
-            page["overlay_size"] = len(jpeg)
-        stored.append(page)
-    return stored
+def _stored_overlay(blobs: BlobStore, page: dict[str, Any]) -> dict[str, Any]:
+    """The page with its overlay JPEG (if any) put in the blob store: ``overlay_sha256`` and ``overlay_size``
+    in place of the bytes (what :func:`api.service.jobs.complete` stores)."""
+    if "overlay_jpeg" not in page:
+        return page
+    page = dict(page)
+    jpeg = page.pop("overlay_jpeg")
+    if jpeg:
+        page["overlay_sha256"] = blobs.put(jpeg)
+        page["overlay_size"] = len(jpeg)
+    return page
+
+
+def store_overlays(blobs: BlobStore, pages: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every page with its overlay put in the blob store (see :func:`_stored_overlay`): a Dask task's result."""
+    return [_stored_overlay(blobs, page) for page in pages]
+
+
+class _Spool:
+    """One job's page records as JSON lines, held in memory up to a few MiB and in a temporary file beyond,
+    so a worker holds one page at a time however many the file has. Overlays go to the blob store at once."""
+
+    def __init__(self, blobs: BlobStore):
+        self.blobs = blobs
+        self.file = tempfile.SpooledTemporaryFile(max_size=_SPOOL_MEMORY_BYTES, prefix="yuejuan-pages-")
+
+    def add(self, page: dict[str, Any]) -> None:
+        self.file.write(json.dumps(_stored_overlay(self.blobs, page), ensure_ascii=False).encode("utf-8") + b"\n")
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        self.file.seek(0)
+        for line in self.file:
+            yield json.loads(line)
+
+    def close(self) -> None:
+        self.file.close()
 
 
 def _retry(what: str, action: Callable[[], T]) -> T:
@@ -87,32 +130,68 @@ def _retry(what: str, action: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
-class _Heartbeat(threading.Thread):
-    """Renews one job's lease every third of the lease until stopped; notes when the lease is lost."""
+class _Leases(threading.Thread):
+    """Renews the leases of every job this worker holds (one statement) every third of the lease until stopped;
+    notes the jobs whose lease was lost (taken over after it ran out, or given up)."""
 
-    def __init__(self, service: Service, job: ClaimedJob, worker_id: str):
-        super().__init__(name=f"lease-{job.job_id}", daemon=True)
-        self.service, self.job, self.worker_id = service, job, worker_id
+    def __init__(self, service: Service, worker_id: str):
+        super().__init__(name=f"leases-{worker_id}", daemon=True)
+        self.service, self.worker_id = service, worker_id
         self.finished = threading.Event()
-        self.lost = False
+        self._lock = threading.Lock()
+        self._held: set[int] = set()
+        self._lost: set[int] = set()
+
+    def hold(self, job_ids: Iterable[int]) -> None:
+        with self._lock:
+            self._held.update(job_ids)
+
+    def let_go(self, job_ids: Iterable[int]) -> None:
+        with self._lock:
+            self._held.difference_update(job_ids)
+            self._lost.difference_update(job_ids)
+
+    def lost(self, job_id: int) -> bool:
+        with self._lock:
+            return job_id in self._lost
 
     def run(self) -> None:
         lease = self.service.settings.lease_seconds
         while not self.finished.wait(lease / 3):
+            with self._lock:
+                held = set(self._held)
+            if not held:
+                continue
             try:
-                if not jobs.renew(self.service.db, self.job.job_id, self.worker_id, lease):
-                    log.warning("lost the lease of job %d (taken over or given up)", self.job.job_id)
-                    self.lost = True
-                    return
-            except Exception:  # the database is away: try again next beat; the lease may still hold
-                log.exception("renewing the lease of job %d failed", self.job.job_id)
+                kept = jobs.renew_many(self.service.db, held, self.worker_id, lease)
+            except Exception:  # the database is away: try again next beat; the leases may still hold
+                log.exception("renewing the leases of jobs %s failed", sorted(held))
+                continue
+            with self._lock:
+                gone = (held - kept) & self._held  # not those completed meanwhile
+                self._lost.update(gone)
+            if gone:
+                log.warning("lost the lease of job(s) %s (taken over or given up)", sorted(gone))
 
     def stop(self) -> None:
         self.finished.set()
         self.join()
 
 
+def _complete(service: Service, worker_id: str, finished: list[tuple[ClaimedJob, _Spool]]) -> set[int]:
+    """Store finished jobs in one transaction (retried while the database is away); the ids stored."""
+    def attempt() -> set[int]:
+        return jobs.complete_many(service.db, worker_id, [(job.job_id, spool) for job, spool in finished])
+
+    ids = [job.job_id for job, _ in finished]
+    stored = _retry(f"completing job(s) {ids}", attempt)
+    for job_id in sorted(set(ids) - stored):
+        log.warning("job %d was taken over by another worker: its result stands, ours is dropped", job_id)
+    return stored
+
+
 def _finish(service: Service, job: ClaimedJob, worker_id: str, pages: list[dict[str, Any]]) -> bool:
+    """Complete a job whose pages came back as a list (a Dask task's result)."""
     pages = store_overlays(service.blobs, pages)
     done = _retry(f"completing job {job.job_id}", lambda: jobs.complete(service.db, job.job_id, worker_id, pages))
     if not done:
@@ -128,26 +207,111 @@ def _give_back(service: Service, job: ClaimedJob, worker_id: str, error: str) ->
         log.exception("could not give job %d back", job.job_id)
 
 
+def _read(service: Service, job: ClaimedJob, worker_id: str, profile: Any, leases: _Leases,
+          between_pages: Callable[[], None] = lambda: None) -> _Spool | None:
+    """Read one claimed job's file into a spool, page by page (``between_pages`` runs after each).
+
+    None when there is nothing to store: the reading raised (the job is given back, :func:`jobs.fail`) or the
+    lease was lost (another worker has the job now: its result counts).
+    """
+    spool = _Spool(service.blobs)
+    try:
+        for page in processing.iter_file(job.blob_path, job.template_json, profile, service.settings.load_limits(),
+                                         source=job.filename, template_hash=job.template_hash):
+            spool.add(page)
+            del page  # the records wait in the spool, not here
+            if leases.lost(job.job_id):
+                break
+            between_pages()
+    except Exception as error:  # iter_file guards itself; this is the last line, e.g. MemoryError
+        log.exception("job %d (%s) failed", job.job_id, job.filename)
+        spool.close()
+        _give_back(service, job, worker_id, f"{type(error).__name__}: {error}")
+        leases.let_go([job.job_id])
+        return None
+    if leases.lost(job.job_id):
+        log.warning("job %d was taken over while we read it: dropping our result", job.job_id)
+        spool.close()
+        leases.let_go([job.job_id])
+        return None
+    return spool
+
+
+class _Group:
+    """The jobs of one claim: read one after the other, completed together (see the module's description)."""
+
+    def __init__(self, service: Service, worker_id: str, profile: Any, leases: _Leases):
+        self.service, self.worker_id, self.profile, self.leases = service, worker_id, profile, leases
+        self.finished: list[tuple[ClaimedJob, _Spool]] = []
+        self.oldest = 0.0
+
+    def read(self, job: ClaimedJob) -> None:
+        if job.media_type in _MULTI_PAGE:
+            self.store()  # a file of many pages may take a while: what is finished does not wait for it
+        spool = _read(self.service, job, self.worker_id, self.profile, self.leases, self.store_if_due)
+        if spool is not None:
+            if not self.finished:
+                self.oldest = time.monotonic()
+            self.finished.append((job, spool))
+        self.store_if_due()
+
+    def store_if_due(self) -> None:
+        if self.finished and time.monotonic() - self.oldest >= FLUSH_SECONDS:
+            self.store()
+
+    def store(self) -> set[int]:
+        finished, self.finished = self.finished, []
+        if not finished:
+            return set()
+        try:
+            return _complete(self.service, self.worker_id, finished)
+        except Exception:  # completing failed even after retries: the leases expire, another worker retries
+            log.exception("job(s) %s could not be completed", [job.job_id for job, _ in finished])
+            return set()
+        finally:
+            self.leases.let_go(job.job_id for job, _ in finished)
+            for _, spool in finished:
+                spool.close()
+
+
 def process_job(service: Service, job: ClaimedJob, worker_id: str, profile: Any = None) -> bool:
-    """Read one claimed job's file and complete it (pages and ``done`` in one transaction).
+    """Read one claimed job's file and complete it (pages and ``done`` in one transaction), keeping its lease
+    meanwhile.
 
     Returns True when our result was stored. A reading that raises gives the job back (:func:`jobs.fail`).
     """
-    heartbeat = _Heartbeat(service, job, worker_id)
-    heartbeat.start()
+    leases = _Leases(service, worker_id)
+    leases.hold([job.job_id])
+    leases.start()
     try:
-        pages = processing.read_file(job.blob_path, job.template_json, profile, service.settings.load_limits(),
-                                     source=job.filename, template_hash=job.template_hash)
-    except Exception as error:  # read_file guards itself; this is the last line, e.g. MemoryError
-        log.exception("job %d (%s) failed", job.job_id, job.filename)
-        heartbeat.stop()
-        _give_back(service, job, worker_id, f"{type(error).__name__}: {error}")
-        return False
-    heartbeat.stop()
-    if heartbeat.lost:  # another worker has the job now: its result counts, ours would be refused anyway
-        log.warning("job %d was taken over while we read it: dropping our result", job.job_id)
-        return False
-    return _finish(service, job, worker_id, pages)
+        group = _Group(service, worker_id, profile, leases)
+        group.read(job)
+        return job.job_id in group.store()
+    finally:
+        leases.stop()
+
+
+def _hand_back(service: Service, unread: list[ClaimedJob], worker_id: str, leases: _Leases) -> None:
+    for job in unread:
+        try:
+            jobs.release(service.db, job.job_id, worker_id)
+        except Exception:  # its lease runs out and another worker takes it
+            log.exception("could not hand job %d back", job.job_id)
+    leases.let_go(job.job_id for job in unread)
+
+
+def _pause(settings: Settings, last_work: float | None) -> float:
+    """How long an idle worker waits before looking for a job again: briefly just after work, else the poll."""
+    if last_work is not None and time.monotonic() - last_work < _BRISK_FOR_SECONDS:
+        return min(_BRISK_POLL_SECONDS, settings.poll_seconds)
+    return settings.poll_seconds
+
+
+def _waiting(service: Service) -> bool:
+    try:
+        return jobs.waiting(service.db)
+    except Exception:  # the database is away: let the claim say so (and retry)
+        return True
 
 
 def _sleep(stop: StopSignal | None, seconds: float) -> None:
@@ -198,6 +362,10 @@ def run_worker(settings: Settings, worker_id: str | None = None, stop_event: Sto
     service = service or open_service(settings, migrate_schema=False)
     handled = 0
     last_sweep = 0.0
+    last_work = idle = None
+    leases = _Leases(service, worker_id)
+    leases.start()
+    group = _Group(service, worker_id, profile, leases)
     log.info("worker %s started", worker_id)
     try:
         while not (stop_event is not None and stop_event.is_set()):
@@ -206,25 +374,35 @@ def run_worker(settings: Settings, worker_id: str | None = None, stop_event: Sto
             if time.monotonic() - last_sweep > SWEEP_SECONDS:
                 _sweep(service)
                 last_sweep = time.monotonic()
+            room = CLAIM_BATCH if max_jobs is None else min(CLAIM_BATCH, max_jobs - handled)
+            if idle and not _waiting(service):
+                _sleep(stop_event, _pause(settings, last_work))
+                continue
             try:
-                claimed = jobs.claim(service.db, worker_id, settings.lease_seconds, 1,
+                claimed = jobs.claim(service.db, worker_id, settings.lease_seconds, room,
                                      max_attempts=settings.max_attempts, blobs=service.blobs)
             except Exception:  # database away or locked for long: say so, wait, try again
                 log.exception("claiming a job failed; retrying")
                 _sleep(stop_event, min(max(settings.poll_seconds * 5, 0.5), 10.0))
                 continue
-            if not claimed:
+            idle = not claimed
+            if idle:
                 if exit_when_idle:
                     break
-                _sleep(stop_event, settings.poll_seconds)
+                _sleep(stop_event, _pause(settings, last_work))
                 continue
-            for job in claimed:
-                try:
-                    process_job(service, job, worker_id, profile)
-                except Exception:  # completing failed even after retries: the lease expires, another worker retries
-                    log.exception("job %d could not be completed", job.job_id)
+            leases.hold(job.job_id for job in claimed)
+            for position, job in enumerate(claimed):
+                if stop_event is not None and stop_event.is_set():  # stopping: the jobs not started go back
+                    _hand_back(service, claimed[position:], worker_id, leases)
+                    break
+                group.read(job)
                 handled += 1
+            group.store()
+            last_work = time.monotonic()
     finally:
+        group.store()
+        leases.stop()
         if own:
             service.close()
         log.info("worker %s stopped after %d job(s)", worker_id, handled)

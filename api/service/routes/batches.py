@@ -35,6 +35,7 @@ from api.service.routes.exams import visible_exam
 from api.service.schemas.batches import BatchPublic, DuplicateFile, Progress, RejectedFile
 from api.service.security import Principal
 from api.service.settings import Settings
+from api.service.storage import Staged
 
 router = APIRouter(tags=["batches"], route_class=LimitedJSONRoute)
 
@@ -64,9 +65,16 @@ _UPLOAD_BODY = {
 @dataclass
 class _Stored:
     name: str
-    sha256: str
-    size: int
+    staged: Staged
     media_type: str
+
+    @property
+    def sha256(self) -> str:
+        return self.staged.sha256
+
+    @property
+    def size(self) -> int:
+        return self.staged.size
 
 
 @dataclass
@@ -118,8 +126,8 @@ class _Rejoined:
 
 
 def _take(intake: _Intake, name: str, stream: IO[bytes], service: Service) -> None:
-    """Check one file's content and store it (streamed: memory stays small whatever its size), or refuse it
-    with the reason."""
+    """Check one file's content and stage it in the blob store (streamed: memory stays small whatever its
+    size), or refuse it with the reason."""
     from omr.load import sniff_format
 
     limit = service.settings.max_file_bytes
@@ -131,11 +139,11 @@ def _take(intake: _Intake, name: str, stream: IO[bytes], service: Service) -> No
     if fmt is None:
         intake.refuse(name, _unsupported(head))
         return
-    stored = service.blobs.put_stream(_Rejoined(head, stream), limit)
-    if stored is None:
+    staged = service.blobs.stage(_Rejoined(head, stream), limit)
+    if staged is None:
         intake.refuse(name, f"file of more than {_size(limit)}: larger than the limit")
         return
-    intake.stored.append(_Stored(name, stored[0], stored[1], MEDIA_TYPES[fmt]))
+    intake.stored.append(_Stored(name, staged, MEDIA_TYPES[fmt]))
 
 
 def _is_zip(handle: IO[bytes]) -> bool:
@@ -210,20 +218,26 @@ def _count_files(uploads: list[UploadFile]) -> int:
 
 
 def _intake(uploads: list[UploadFile], service: Service) -> _Intake:
+    """Check and store every file of an upload: staged one by one, then made durable together."""
     settings = service.settings
     if _count_files(uploads) > settings.max_files_per_batch:
         raise _too_many(settings)
     intake = _Intake()
-    for upload in uploads:
-        name = _label(upload.filename or "unnamed")
-        if _is_zip(upload.file):
-            _take_zip(intake, name, upload.file, settings, service)
-            continue
-        if upload.size is not None and upload.size > settings.max_file_bytes:  # refused without reading it
-            intake.refuse(name, f"file of {_size(upload.size)} larger than the limit of "
-                                f"{_size(settings.max_file_bytes)}")
-            continue
-        _take(intake, name, upload.file, service)
+    try:
+        for upload in uploads:
+            name = _label(upload.filename or "unnamed")
+            if _is_zip(upload.file):
+                _take_zip(intake, name, upload.file, settings, service)
+                continue
+            if upload.size is not None and upload.size > settings.max_file_bytes:  # refused without reading it
+                intake.refuse(name, f"file of {_size(upload.size)} larger than the limit of "
+                                    f"{_size(settings.max_file_bytes)}")
+                continue
+            _take(intake, name, upload.file, service)
+    except BaseException:
+        service.blobs.discard([item.staged for item in intake.stored])
+        raise
+    service.blobs.commit([item.staged for item in intake.stored])
     return intake
 
 
@@ -278,8 +292,8 @@ def _record(service: Service, principal: Principal, exam_id: int, key: str | Non
                     .group_by(BatchFile.sha256)):
                 originals[sha] = file_id
         made = duplicates = 0
+        jobs.ensure_blobs(session, [(item.sha256, item.size, item.media_type) for item in intake.stored])
         for seq, item in enumerate(intake.stored):
-            jobs.ensure_blob(session, item.sha256, item.size, item.media_type)
             row = BatchFile(batch_id=batch.id, school_id=school, exam_id=exam_id, seq=seq, filename=item.name,
                             sha256=item.sha256, duplicate_of=originals.get(item.sha256))
             session.add(row)

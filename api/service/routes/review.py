@@ -7,17 +7,20 @@ these routes (403); corrections are made by people (teachers, school admins), ne
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import FileResponse, Response
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from api.service import audit, grading_runs
+from api.service.context import Service
 from api.service.deps import (KIB, CurrentPrincipal, ReadSession, RowId, SchoolQuery, ServiceDep, WriteSession,
                               not_found, of_school, permit, school_of)
+from api.service.jobs import ensure_blob
 from api.service.json_body import LimitedJSONRoute
 from api.service.models import AuditEntry, Batch, BatchFile, Blob, Correction, Exam, Page, Sheet
 from api.service.schemas.review import (AppliedCorrectionPublic, AuditPage, AuditPublic, CorrectionPublic,
@@ -27,6 +30,7 @@ from api.service.processing import overlay_jpeg, prepared_template
 from api.service.security import Principal
 
 router = APIRouter(tags=["review"], route_class=LimitedJSONRoute)
+log = logging.getLogger(__name__)
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 _YES = ("1", "yes", "true", "是", "y")
@@ -273,7 +277,7 @@ def page_image(page_id: RowId, principal: CurrentPrincipal, session: ReadSession
                              "description": "the page with what OMR read drawn on it"}})
 def page_overlay(page_id: RowId, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep) -> Response:
     """The audit overlay: the stored one, else the page read again and drawn now (filled bubbles green,
-    uncertain orange, multiple red, with the page's status and reasons)."""
+    uncertain orange, multiple red, with the page's status and reasons) and kept for the next request."""
 
     from omr.batch import decode_min_side_px
     from omr.read import read_page
@@ -298,7 +302,22 @@ def page_overlay(page_id: RowId, principal: CurrentPrincipal, session: ReadSessi
     overlay = overlay_jpeg(image, result, prepared)
     if overlay is None:
         raise not_found("the overlay of this page cannot be drawn")
+    _keep_overlay(service, page.id, overlay)
     return Response(overlay, media_type="image/jpeg", headers=_IMAGE_HEADERS)
+
+
+def _keep_overlay(service: Service, page_id: int, jpeg: bytes) -> None:
+    """Store an overlay drawn on demand and link it from its page (workers draw none: most pages are never
+    looked at). Only a cache: when keeping it fails, the next request draws it again."""
+    try:
+        sha = service.blobs.put(jpeg)
+        with service.db.write() as session:
+            ensure_blob(session, sha, len(jpeg), "image/jpeg")
+            session.execute(update(Page).where(Page.id == page_id, Page.overlay_sha256.is_(None))
+                            .values(overlay_sha256=sha).execution_options(synchronize_session=False))
+            session.commit()
+    except Exception:
+        log.exception("could not keep the overlay of page %d", page_id)
 
 
 # --- corrections -----------------------------------------------------------------------------------------------------

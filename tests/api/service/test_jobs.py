@@ -30,17 +30,38 @@ def _page_rows(service, batch_id: str) -> list[tuple[int, int, str | None]]:
 
 
 def test_claim_is_oldest_first_and_exclusive_while_leased(service):
+    assert not jobs.waiting(service.db)
     batch = seed_batch(service, files=3)
+    assert jobs.waiting(service.db)  # what an idle worker asks (a read) before it claims (a write)
     first = jobs.claim(service.db, "w1", LEASE, limit=2, blobs=service.blobs)
     assert [j.filename for j in first] == ["scan0.jpg", "scan1.jpg"]
     assert all(j.attempts == 1 and j.batch_id == batch and j.blob_path.endswith(j.sha256) for j in first)
     assert first[0].template_hash == first[1].template_hash and '"id":"cn-a4-55"' in first[0].template_json
     second = jobs.claim(service.db, "w2", LEASE, limit=5)
     assert [j.filename for j in second] == ["scan2.jpg"]  # the leased ones are not offered again
-    assert jobs.claim(service.db, "w3", LEASE) == []
+    assert jobs.claim(service.db, "w3", LEASE) == [] and not jobs.waiting(service.db)
     assert jobs.renew(service.db, first[0].job_id, "w1", LEASE)
     assert not jobs.renew(service.db, first[0].job_id, "w2", LEASE)  # only the holder renews
     assert job_states(service, batch) == {"running": 3}
+
+
+def test_a_job_tried_before_is_claimed_alone(service):
+    """A worker killed by a file (its leases run out) must not use up the attempts of the files it claimed
+    with it: when the jobs come back, the one tried before is claimed on its own, the others go on together."""
+    batch = seed_batch(service, files=4)
+    doomed = jobs.claim(service.db, "doomed", LEASE, limit=4)
+    assert [j.attempts for j in doomed] == [1, 1, 1, 1]
+    assert jobs.complete_many(service.db, "doomed", [(j.job_id, fake_pages(j.filename, ["2026010001"]))
+                                                     for j in doomed[2:]]) == {j.job_id for j in doomed[2:]}
+    for job in doomed[:2]:
+        _expire(service, job.job_id)
+    assert [(j.filename, j.attempts) for j in jobs.claim(service.db, "w", LEASE, limit=4)] == [("scan0.jpg", 2)]
+    assert [(j.filename, j.attempts) for j in jobs.claim(service.db, "w", LEASE, limit=4)] == [("scan1.jpg", 2)]
+    assert job_states(service, batch) == {"running": 2, "done": 2}
+    # stored, renewed and completed together, each on its own lease
+    assert jobs.renew_many(service.db, [j.job_id for j in doomed], "w", LEASE) == {doomed[0].job_id,
+                                                                                   doomed[1].job_id}
+    assert jobs.complete_many(service.db, "doomed", [(doomed[0].job_id, [])]) == set()  # no longer its lease
 
 
 def test_expired_lease_taken_over_and_late_complete_refused(any_service):
@@ -49,7 +70,8 @@ def test_expired_lease_taken_over_and_late_complete_refused(any_service):
     (slow,) = jobs.claim(service.db, "slow", LEASE)
     _expire(service, slow.job_id)
     taken = jobs.claim(service.db, "fast", LEASE, limit=2)
-    assert [j.job_id for j in taken][0] == slow.job_id and taken[0].attempts == 2
+    assert [j.job_id for j in taken] == [slow.job_id] and taken[0].attempts == 2  # a retry is claimed alone
+    taken += jobs.claim(service.db, "fast", LEASE, limit=2)
     assert not jobs.renew(service.db, slow.job_id, "slow", LEASE)  # the heartbeat learns it lost the job
     for job in taken:
         assert jobs.complete(service.db, job.job_id, "fast", fake_pages(job.filename, [f"20260100{job.job_id:02d}"]))

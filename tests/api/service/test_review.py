@@ -16,7 +16,7 @@ from PIL import Image
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from api.service.models import AuditEntry, Correction, Sheet
+from api.service.models import AuditEntry, Correction, Page, Sheet
 from review_helpers import flagged_sheets, setup_school
 
 API = "/api/v1"
@@ -108,8 +108,6 @@ def test_sheet_page_image_and_overlay(client, service, city, school_a, simulated
     overlay = client.get(f"{API}/pages/{stored}/overlay", headers=city.a.teacher)
     assert overlay.status_code == 200 and overlay.headers["content-type"] == "image/png"
     with service.db.read() as session:
-        from api.service.models import Page
-
         sha = session.get(Page, stored).overlay_sha256
     assert sha and overlay.content == service.blobs.read(sha)
     # a JPEG is read at about 100 dpi (decoded reduced), a TIFF page at its own size
@@ -120,6 +118,11 @@ def test_sheet_page_image_and_overlay(client, service, city, school_a, simulated
         height, width, channels = pixels.shape
         assert channels == 3 and widths[0] <= width <= widths[1] and 1.38 < height / width < 1.45
         assert (pixels[..., 0] != pixels[..., 2]).sum() > 500  # coloured rings: what OMR read is drawn
+        # drawn once, then kept: linked from the page and sent as stored the next time
+        with service.db.read() as session:
+            sha = session.get(Page, page_id).overlay_sha256
+        assert sha and service.blobs.read(sha) == drawn.content
+        assert client.get(f"{API}/pages/{page_id}/overlay", headers=city.a.teacher).content == drawn.content
     # a page that is no sheet still has a picture; a file that is no image has none
     blank = ingested.pages["blank.png"][0]
     assert client.get(f"{API}/pages/{blank}/overlay", headers=city.a.teacher).status_code == 200

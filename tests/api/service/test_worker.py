@@ -36,7 +36,7 @@ def test_read_file_gives_page_records_named_by_the_upload(simulated_scans, templ
     assert page["status"] in ("ok", "flagged") and page["page_index"] == 0
     assert page["student_id"] == entry["student_id"] == page["result"]["student_id"]
     assert page["result"]["source"] == "station-1/0001.jpg" and page["result"]["overlay"] is None
-    assert (page["overlay_jpeg"] is None) == (page["status"] == "ok")
+    assert page["overlay_jpeg"] is None  # overlays are drawn when a reviewer asks for one, not by workers
     # The template is prepared once per process and kept by its hash.
     assert processing.prepared_template(template[0], template[1]) is processing.prepared_template(template[0],
                                                                                                    template[1])
@@ -63,7 +63,7 @@ def test_hostile_and_broken_files_become_error_pages(simulated_scans, template, 
     blank = io.BytesIO()
     Image.fromarray(np.full((2339, 1654), 255, np.uint8)).save(blank, format="PNG", dpi=(200, 200))
     (tmp_path / "blank.png").write_bytes(blank.getvalue())
-    (page,) = processing.read_file(tmp_path / "blank.png", template[0], source="blank.png")
+    (page,) = processing.read_file(tmp_path / "blank.png", template[0], source="blank.png", overlays=True)
     assert page["status"] == "error" and page["overlay_jpeg"].startswith(JPEG_MAGIC)
     # A template that cannot be prepared still yields a page that says why.
     (page,) = processing.read_file(folder / manifest["pages"][0]["file"], '{"not": "a template"}', source="x.jpg")
@@ -84,7 +84,10 @@ def test_a_page_whose_reading_raises_does_not_stop_the_file(simulated_scans, tem
         return real(image, prepared, source=source, page_index=page_index, crop_dir=crop_dir)
 
     monkeypatch.setattr(omr.read, "read_page", flaky)
-    pages = processing.read_file(tmp_path / "three.tif", template[0], source="three.tif")
+    pages = processing.iter_file(tmp_path / "three.tif", template[0], source="three.tif")
+    first = next(pages)  # each page is handed over as soon as it is read, before the next is decoded
+    assert first["page_index"] == 0
+    pages = [first, *pages]
     assert [p["page_index"] for p in pages] == [0, 1, 2]
     assert pages[1]["status"] == "error" and pages[1]["reasons"] == [
         "internal error reading page: ValueError: cannot happen"]
@@ -118,9 +121,9 @@ def test_worker_survives_a_raising_read_and_database_hiccups(service, monkeypatc
             return real(*args, **kwargs)
         return wrapped
 
-    monkeypatch.setattr(processing, "read_file", read)
+    monkeypatch.setattr(processing, "iter_file", read)
     monkeypatch.setattr(jobs, "claim", once("claim", jobs.claim))
-    monkeypatch.setattr(jobs, "complete", once("complete", jobs.complete))
+    monkeypatch.setattr(jobs, "complete_many", once("complete", jobs.complete_many))
     monkeypatch.setattr(worker, "_DB_BACKOFF_S", 0.05)
 
     assert worker.run_worker(service.settings, "w", service=service, exit_when_idle=True) == 4
@@ -145,7 +148,7 @@ def test_heartbeat_keeps_the_lease_while_a_long_file_is_read(service, monkeypatc
         time.sleep(1.0)  # three leases long
         return _pages_for(source)
 
-    monkeypatch.setattr(processing, "read_file", slow_read)
+    monkeypatch.setattr(processing, "iter_file", slow_read)
     (job,) = jobs.claim(service.db, "slow", 0.3)
     thread = threading.Thread(target=worker.process_job, args=(service, job, "slow"))
     thread.start()
@@ -163,7 +166,7 @@ def test_heartbeat_keeps_the_lease_while_a_long_file_is_read(service, monkeypatc
 
 def test_stop_event_and_max_jobs(service, monkeypatch):
     batch = seed_batch(service, files=3)
-    monkeypatch.setattr(processing, "read_file", lambda path, tj, *a, source=None, **k: _pages_for(source))
+    monkeypatch.setattr(processing, "iter_file", lambda path, tj, *a, source=None, **k: _pages_for(source))
     stop = threading.Event()
     stop.set()
     assert worker.run_worker(service.settings, "w", stop_event=stop, service=service) == 0

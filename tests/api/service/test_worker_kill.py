@@ -33,7 +33,8 @@ def long_pdf(tmp_path_factory):
     return folder, write_batch("cn-a4-55", folder, count=6, seed=8080, profile="typical", fmt="pdf", name="long")
 
 
-def _start_worker(settings: Settings, name: str, log_path) -> subprocess.Popen:
+def start_worker(settings: Settings, name: str, log_path) -> subprocess.Popen:
+    """`yuejuan worker --id name` on the service's data folder and database, logging to ``log_path``."""
     env = {**os.environ, "YUEJUAN_DATA_DIR": str(settings.data_dir), "YUEJUAN_LEASE_SECONDS": str(LEASE_S),
            "YUEJUAN_POLL_SECONDS": "0.05"}
     env.pop("YUEJUAN_DATABASE_URL", None)
@@ -44,9 +45,11 @@ def _start_worker(settings: Settings, name: str, log_path) -> subprocess.Popen:
                                 cwd=settings.data_dir.parent, env=env, stdout=log, stderr=log)
 
 
-def _pdf_running(service, job_id: int) -> bool:
+def _reading_pdf(service, job_id: int) -> bool:
+    """The PDF's job is running and the pages before it are stored: its worker is reading the PDF now."""
     with service.db.read() as session:
-        return session.get(Job, job_id).status == "running"
+        return (session.get(Job, job_id).status == "running"
+                and session.scalar(select(func.count()).select_from(Page)) >= 2)
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
@@ -70,16 +73,17 @@ def test_killed_worker_job_taken_over_without_duplicates(database, request, tmp_
             victim = session.scalar(select(Job.id).join(BatchFile, BatchFile.id == Job.file_id)
                                     .where(BatchFile.filename == "long.pdf"))
         log_path = tmp_path / "workers.log"
-        workers.append(_start_worker(settings, "doomed", log_path))
-        # Jobs are claimed oldest first: when the PDF is being read, the two JPEGs before it are stored.
-        wait_for(lambda: _pdf_running(service, victim), 60, "the PDF's job to run", interval=0.01)
+        workers.append(start_worker(settings, "doomed", log_path))
+        # Jobs are claimed oldest first, a few at a time; what a worker has finished is stored before it starts a
+        # file that may hold many pages: once the two JPEGs before the PDF are stored, the PDF is being read.
+        wait_for(lambda: _reading_pdf(service, victim), 60, "the PDF's job to be read", interval=0.01)
         workers[0].send_signal(signal.SIGKILL)
         workers[0].wait(10)
         with service.db.read() as session:
             job = session.get(Job, victim)
             assert (job.status, job.lease_owner, job.attempts) == ("running", "doomed", 1)
-            assert session.scalar(select(func.count()).select_from(Page)) >= 1
-        workers.append(_start_worker(settings, "rescuer", log_path))
+            assert session.scalar(select(func.count()).select_from(Page).where(Page.file_id == job.file_id)) == 0
+        workers.append(start_worker(settings, "rescuer", log_path))
         wait_for(lambda: job_states(service, batch_id) == {"done": 7}, 90, "every job done")
         workers[1].send_signal(signal.SIGTERM)
         assert workers[1].wait(30) == 0, log_path.read_text()  # a stopped worker exits cleanly
