@@ -8,6 +8,7 @@ truth is known). Stations keep at most ``--backlog`` pages waiting to be read, a
 its own pace would, so the run is in a steady state. A teacher's dashboard polls throughout. Prints:
 
 * pages/s over the run (first upload to last page read) and per quarter of it,
+* CPU time per page of the workers and of the server, and the dashboard's share of the server's,
 * p50 / p95 / p99 latency of the dashboard's queries during the run,
 * resident memory of every process (server, each worker, multiprocessing's resource tracker), sampled every
   ``--sample-every`` seconds from /proc, at 25 %, 50 %, 75 % and 100 % of the run and its peak,
@@ -36,8 +37,9 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from service_bench import (ROOT, Dashboard, RssSampler, exam_and_teacher, percentile, provision,  # noqa: E402
-                           read_outcome, simulate_scans, start_server, upload_batch)
+from service_bench import (ROOT, Dashboard, RssSampler, dashboard_query_cpu, exam_and_teacher,  # noqa: E402
+                           percentile, print_cpu_per_page, provision, read_outcome, simulate_scans, start_server,
+                           upload_batch, wait_until_read)
 
 GROWTH_FLOOR_MIB = 32
 
@@ -184,6 +186,7 @@ def _soak(args, work_dir: Path, data: Path, database_url: str, httpx) -> int:
 
         dashboard = Dashboard(server.base, teacher, batch_ids, lock)
         dashboard.phase = "soak"
+        cpu_start = sampler.cpu_seconds()
         first_upload = dt.datetime.now(dt.timezone.utc)
         run_start = time.monotonic()
         dashboard.start()
@@ -198,14 +201,12 @@ def _soak(args, work_dir: Path, data: Path, database_url: str, httpx) -> int:
                 break
             time.sleep(0.5)
         run_end = time.monotonic()
-        sampler.sample()  # the 100 % point
+        cpu_end = sampler.cpu_seconds()  # and the 100 % point of memory
         dashboard.stop()
         errors += dashboard.errors
         with httpx.Client(base_url=server.base, timeout=120) as client:  # the sheets of the last batches
-            while any(client.get(f"/batches/{b}", headers=teacher).json()["status"] != "done" for b in batch_ids[-8:]):
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.5)
+            wait_until_read(client, teacher, batch_ids[-8:], server, deadline, every=0.5)
+        query_cpu = dashboard_query_cpu(server.base, teacher, batch_ids, sampler)
     finally:
         sampler.finished.set()
         progress.stop()
@@ -224,6 +225,8 @@ def _soak(args, work_dir: Path, data: Path, database_url: str, httpx) -> int:
         if len(done) > 1:
             quarters.append(f"{(done[-1] - done[0]) / (end - begin):.1f}")
     print(f"  pages/s per quarter of the run        {' / '.join(quarters)}")
+    print_cpu_per_page(cpu_start, cpu_end, outcome.pages, "from the first upload to the last page read",
+                       dashboard.queries, query_cpu)
     for (kind, _phase), values in sorted(dashboard.latencies.items()):
         print(f"  {kind:<18} during the run   p50 {percentile(values, 0.5) * 1000:5.0f} ms  "
               f"p95 {percentile(values, 0.95) * 1000:5.0f} ms  p99 {percentile(values, 0.99) * 1000:5.0f} ms  "
