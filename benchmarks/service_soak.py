@@ -4,10 +4,13 @@ Starts `yuejuan serve --workers 2` on 127.0.0.1 with PostgreSQL (``--database-ur
 it a throw-away server is started with ``scripts/pg-throwaway`` and removed afterwards), simulates a pool of
 answer sheets and lets K stations upload N pages in batches. Each uploaded file is one of the pool's JPEGs with
 a comment segment naming its page number (different bytes, so no upload is a duplicate; the same image, so the
-truth is known). Stations keep at most ``--backlog`` pages waiting to be read, as scanners feeding a service at
-its own pace would, so the run is in a steady state. A teacher's dashboard polls throughout. Prints:
+truth is known). A warm-up batch of two pages goes first, not counted (the workers have loaded the reader, as in
+a running service, before memory is watched). Stations keep at most ``--backlog`` pages waiting to be read, as
+scanners feeding a service at its own pace would, so the run is in a steady state. A teacher's dashboard polls
+throughout. Prints:
 
 * pages/s over the run (first upload to last page read) and per quarter of it,
+* CPU time per page of the workers and of the server, and the dashboard's share of the server's,
 * p50 / p95 / p99 latency of the dashboard's queries during the run,
 * resident memory of every process (server, each worker, multiprocessing's resource tracker), sampled every
   ``--sample-every`` seconds from /proc, at 25 %, 50 %, 75 % and 100 % of the run and its peak,
@@ -36,8 +39,9 @@ from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from service_bench import (ROOT, Dashboard, RssSampler, exam_and_teacher, percentile, provision,  # noqa: E402
-                           read_outcome, simulate_scans, start_server, upload_batch)
+from service_bench import (ROOT, Dashboard, RssSampler, dashboard_query_cpu, exam_and_teacher,  # noqa: E402
+                           percentile, print_cpu_per_page, provision, read_outcome, simulate_scans, start_server,
+                           upload_batch, wait_until_read, warm_up)
 
 GROWTH_FLOOR_MIB = 32
 
@@ -60,7 +64,8 @@ def throwaway_postgres() -> tuple[str, Callable[[], None]]:
 
 
 class Progress(threading.Thread):
-    """Pages stored so far, asked of the database every half second (what the stations pace themselves by)."""
+    """Pages stored so far, but those of the batches in :attr:`leave_out`, asked of the database every half second
+    (what the stations pace themselves by)."""
 
     def __init__(self, data: Path, database_url: str):
         super().__init__(daemon=True)
@@ -70,6 +75,7 @@ class Progress(threading.Thread):
         self.service = open_service(Settings(data_dir=data, workers=0, database_url=database_url, _env_file=None),
                                     migrate_schema=False)
         self.pages = 0
+        self.leave_out: list[str] = []
         self.history: list[tuple[float, int]] = []  # (monotonic time, pages stored)
         self.finished = threading.Event()
 
@@ -81,7 +87,8 @@ class Progress(threading.Thread):
         while not self.finished.wait(0.5):
             try:
                 with self.service.db.read() as session:
-                    self.pages = session.scalar(select(func.count()).select_from(Page))
+                    self.pages = session.scalar(select(func.count()).select_from(Page)
+                                                .where(Page.batch_id.not_in(self.leave_out)))
             except Exception as error:  # the benchmark's own view; the run goes on
                 print(f"  (progress query failed: {error})")
                 continue
@@ -89,7 +96,8 @@ class Progress(threading.Thread):
 
     def stop(self) -> None:
         self.finished.set()
-        self.join()
+        if self.ident is not None:  # started
+            self.join()
         self.service.close()
 
 
@@ -149,7 +157,6 @@ def _soak(args, work_dir: Path, data: Path, database_url: str, httpx) -> int:
     deadline = time.monotonic() + args.timeout
     try:
         sampler.start()
-        progress.start()
         exam_id, teacher = exam_and_teacher(server.base, credentials)
         batches = [range(start, min(start + args.batch_size, args.pages))
                    for start in range(0, args.pages, args.batch_size)]
@@ -161,6 +168,11 @@ def _soak(args, work_dir: Path, data: Path, database_url: str, httpx) -> int:
                 files.append((f"p{number:06d}-{name}", numbered(jpeg, number)))
                 truth[files[-1][0]] = pool_truth[name]
             return files
+
+        # page numbers after the sitting's: other bytes than any page of it
+        progress.leave_out.append(warm_up(server, credentials.stations[0], teacher, exam_id,
+                                          files_of(range(args.pages, args.pages + 2)), deadline))
+        progress.start()
 
         def station(index: int) -> None:
             with httpx.Client(base_url=server.base, timeout=300) as client:
@@ -184,6 +196,7 @@ def _soak(args, work_dir: Path, data: Path, database_url: str, httpx) -> int:
 
         dashboard = Dashboard(server.base, teacher, batch_ids, lock)
         dashboard.phase = "soak"
+        cpu_start = sampler.cpu_seconds()
         first_upload = dt.datetime.now(dt.timezone.utc)
         run_start = time.monotonic()
         dashboard.start()
@@ -198,20 +211,18 @@ def _soak(args, work_dir: Path, data: Path, database_url: str, httpx) -> int:
                 break
             time.sleep(0.5)
         run_end = time.monotonic()
-        sampler.sample()  # the 100 % point
+        cpu_end = sampler.cpu_seconds()  # and the 100 % point of memory
         dashboard.stop()
         errors += dashboard.errors
         with httpx.Client(base_url=server.base, timeout=120) as client:  # the sheets of the last batches
-            while any(client.get(f"/batches/{b}", headers=teacher).json()["status"] != "done" for b in batch_ids[-8:]):
-                if time.monotonic() > deadline:
-                    break
-                time.sleep(0.5)
+            wait_until_read(client, teacher, batch_ids[-8:], server, deadline, every=0.5)
+        query_cpu = dashboard_query_cpu(server.base, teacher, batch_ids, sampler)
     finally:
         sampler.finished.set()
         progress.stop()
         server.stop()
 
-    outcome = read_outcome(data, database_url)
+    outcome = read_outcome(data, database_url, leave_out=progress.leave_out)
     seconds = run_end - run_start
     sure = [(student, name) for state, student, name in outcome.sheets if state == "ok"]
     wrong = sum(student != truth[name] for student, name in sure)
@@ -224,6 +235,8 @@ def _soak(args, work_dir: Path, data: Path, database_url: str, httpx) -> int:
         if len(done) > 1:
             quarters.append(f"{(done[-1] - done[0]) / (end - begin):.1f}")
     print(f"  pages/s per quarter of the run        {' / '.join(quarters)}")
+    print_cpu_per_page(cpu_start, cpu_end, outcome.pages, "from the first upload to the last page read",
+                       dashboard.queries, query_cpu)
     for (kind, _phase), values in sorted(dashboard.latencies.items()):
         print(f"  {kind:<18} during the run   p50 {percentile(values, 0.5) * 1000:5.0f} ms  "
               f"p95 {percentile(values, 0.95) * 1000:5.0f} ms  p99 {percentile(values, 0.99) * 1000:5.0f} ms  "
