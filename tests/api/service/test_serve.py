@@ -174,16 +174,18 @@ def _slow_upload(base: str, headers: dict, exam_id: int, stop: threading.Event, 
 
 def test_sigterm_stops_serve_in_bounded_time_while_a_request_and_a_file_are_in_progress(tmp_path, credentials,
                                                                                         simulated_scans):
-    """SIGTERM while a station's upload trickles in and the worker is in the middle of a 30-page PDF: the server
+    """SIGTERM while a station's upload trickles in and the worker is in the middle of a 120-page PDF: the server
     and its workers are gone within YUEJUAN_STOP_SECONDS (uvicorn alone waits for the upload forever), and the
     PDF's job, still leased by the killed worker, is read later by another worker: every page once."""
     from PIL import Image
 
     data, station, municipal = credentials
     folder, manifest = simulated_scans
-    frames = [Image.open(folder / e["file"]) for e in manifest["pages"]] * 5
+    # Long enough that the worker is still reading it when the stop's deadline comes, even on a quiet machine
+    # (30 pages were read in under the 4 s once workers stopped drawing overlays).
+    frames = [Image.open(folder / e["file"]) for e in manifest["pages"]] * 20
     pdf = tmp_path / "long.pdf"
-    frames[0].save(pdf, save_all=True, append_images=frames[1:], resolution=200)  # reading it takes seconds
+    frames[0].save(pdf, save_all=True, append_images=frames[1:], resolution=200)
     process, base, log_path = _serve(tmp_path, data, stop_seconds=str(STOP_S), lease_seconds="2")
     server = psutil.Process(process.pid)
     stop_upload = threading.Event()
@@ -239,7 +241,7 @@ def test_sigterm_stops_serve_in_bounded_time_while_a_request_and_a_file_are_in_p
             job = session.scalar(select(Job).where(Job.batch_id == batch_id))
             assert (job.status, job.lease_owner, job.attempts) == ("done", "rescuer", 2)
         pages = pages_by_file(service, batch_id)
-        assert sorted(pages) == [("long.pdf", index) for index in range(30)]
+        assert sorted(pages) == [("long.pdf", index) for index in range(len(frames))]
         assert all(len(rows) == 1 and rows[0].worker == "rescuer" for rows in pages.values())
     finally:
         stop_upload.set()
