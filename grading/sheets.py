@@ -28,6 +28,7 @@ from pathlib import Path
 
 from omr.result import QuestionReading, ScoreReading
 
+from grading.safe_cells import from_csv_cell
 from grading.tabular import DEFAULT_LIMITS, TableError, find_columns, parse_number, read_table
 
 __all__ = ["SheetRecord", "UnreadablePage", "SheetsFile", "read_sheets", "sheet_from_json", "read_results_jsonl",
@@ -153,21 +154,21 @@ def read_results_csv(path: str | Path) -> SheetsFile:
     """Sheets from a scan's ``results.csv`` (see the module docstring for what it cannot say)."""
     path = Path(path)
     table = read_table(path, what="results")
-    header = table.header
+    header = [from_csv_cell(name) for name in table.header]  # yuejuan scan quotes formula-like text cells
     question_columns = [(i, name) for i, name in enumerate(header) if re.fullmatch(r"Q\d+", name)]
     score_columns = [(i, name[len("score_"):]) for i, name in enumerate(header) if name.startswith("score_")]
     col = {name: i for i, name in enumerate(header)}
     sheets = []
     errors = []
     for number, row in table.rows:
-        cell = lambda name: table.cell(row, col.get(name))  # noqa: E731
+        cell = lambda name: from_csv_cell(table.cell(row, col.get(name)))  # noqa: E731
         reasons = [r.strip() for r in cell("reasons").split(";") if r.strip()]
         listed = _listed(reasons)
         multiple = listed.get("multiple marks", set())
         missing_pages = any("missing page" in r for r in reasons)
         questions: dict[str, QuestionReading] = {}
         for index, qid in question_columns:
-            text = table.cell(row, index)
+            text = from_csv_cell(table.cell(row, index))
             if text.startswith("?"):
                 questions[qid] = QuestionReading(text[1:], "uncertain", 0.0)
             elif text:

@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Sequence
 import cv2
 
 from omr.assemble import SheetResult, assemble_sheets
+from omr.csv_cells import csv_row
 from omr.load import LoadLimits, collect_inputs, iter_pages
 from omr.profile import ScannerProfile
 from omr.read import PreparedTemplate, prepare_template, read_page
@@ -199,14 +200,18 @@ def write_outputs(out_dir: str | Path, template: Template, pages: list[PageResul
                         for g in expand_page(template, n).groups if g.kind in ("score_digit", "score_half")})
     with open(out / "results.csv", "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["sheet", "student_id", "status", "absent", "reasons", "pages", *question_ids,
-                         *[f"score_{s}" for s in score_ids]])
+        writer.writerow(csv_row(["sheet", "student_id", "status", "absent", "reasons", "pages", *question_ids,
+                                 *[f"score_{s}" for s in score_ids]]))  # a template's ids are its author's text
         for sheet in sheets:
+            # Text cells (file names a station chose, a 考号 off a barcode ...) never start like a formula; the
+            # scores are numbers formatted after escaping, as csv_row asks.
             writer.writerow([
-                sheet.sheet_index + 1, sheet.student_id or "", sheet.status,
-                "" if sheet.absent is None else int(sheet.absent), "; ".join(sheet.reasons),
-                " ".join(f"{Path(p['source']).name}#{p['page_index'] + 1}" for p in sheet.pages),
-                *[_answer_cell(sheet.questions[q]) if q in sheet.questions else "" for q in question_ids],
+                *csv_row([
+                    sheet.sheet_index + 1, sheet.student_id or "", sheet.status,
+                    "" if sheet.absent is None else int(sheet.absent), "; ".join(sheet.reasons),
+                    " ".join(f"{Path(p['source']).name}#{p['page_index'] + 1}" for p in sheet.pages),
+                    *[_answer_cell(sheet.questions[q]) if q in sheet.questions else "" for q in question_ids],
+                ]),
                 *[("" if sheet.scores.get(s) is None or sheet.scores[s].value is None else f"{sheet.scores[s].value:g}")
                   for s in score_ids],
             ])
@@ -214,15 +219,15 @@ def write_outputs(out_dir: str | Path, template: Template, pages: list[PageResul
         writer = csv.writer(handle)
         writer.writerow(["source", "page", "sheet", "student_id", "reason"])
         for path, reason in rejected:
-            writer.writerow([path, "", "", "", reason])
+            writer.writerow(csv_row([path, "", "", "", reason]))
         for page in unreadable:
             for reason in page.reasons or ["unreadable"]:
-                writer.writerow([page.source, page.page_index + 1, "", "", reason])
+                writer.writerow(csv_row([page.source, page.page_index + 1, "", "", reason]))
         for sheet in sheets:
             first = sheet.pages[0]
             for reason in sheet.reasons:
-                writer.writerow([first["source"], first["page_index"] + 1, sheet.sheet_index + 1,
-                                 sheet.student_id or "", reason])
+                writer.writerow(csv_row([first["source"], first["page_index"] + 1, sheet.sheet_index + 1,
+                                         sheet.student_id or "", reason]))
     summary = BatchSummary(
         pages=len(pages), sheets=len(sheets), ok=sum(s.status == "ok" for s in sheets),
         flagged=sum(s.status != "ok" for s in sheets), unreadable=len(unreadable), skipped=len(rejected),

@@ -8,10 +8,10 @@ bubble); :func:`read_page` is then called per page and never raises for a bad pa
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import compress
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -25,8 +25,8 @@ from omr.render import render_page
 from omr.result import PageResult, QuestionReading, ScoreReading, page_file_stem
 from omr.template import ExpandedPage, ScoreBox, Template, decode_identity, expand_page
 
-__all__ = ["KnownPage", "PreparedPage", "PreparedTemplate", "other_template_reason", "prepare_template", "read_page",
-           "warp_rect"]
+__all__ = ["KnownPage", "PreparedPage", "PreparedTemplate", "known_pages", "other_template_reason", "prepare_template",
+           "read_page", "warp_rect", "with_others"]
 
 _BASELINE_PX_PER_MM = 8.0  # resolution the blank page is rendered at to learn each bubble's printed darkness
 _RING_SAMPLES = ring_samples(24)
@@ -129,12 +129,6 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None, 
     """
     profile = profile or ScannerProfile()
     prepared = PreparedTemplate(template, profile, [])
-    for other in others:
-        if other.identity_code == template.identity_code:
-            continue  # the template itself, or one its pages cannot be told apart from
-        for number in range(1, len(other.pages) + 1):
-            expanded = expand_page(other, number)
-            prepared.others.append(KnownPage(other.id, other.identity_code, expanded, *_identity_cells(expanded)))
     for number in range(1, len(template.pages) + 1):
         expanded = expand_page(template, number)
         centres, semi, starts, selects = _page_arrays(expanded)
@@ -158,7 +152,20 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None, 
             identity_centres, identity_semi,
             {f.id: f.max_score for f in template.pages[number - 1].fields if isinstance(f, ScoreBox)},
         ))
-    return prepared
+    return with_others(prepared, [page for other in others for page in known_pages(other)])
+
+
+def known_pages(other: Template) -> list[KnownPage]:
+    """What recognising a page of ``other`` needs (its anchors and identity strip), page by page."""
+    return [KnownPage(other.id, other.identity_code, expanded, *_identity_cells(expanded))
+            for expanded in (expand_page(other, number) for number in range(1, len(other.pages) + 1))]
+
+
+def with_others(prepared: PreparedTemplate, known: Iterable[KnownPage]) -> PreparedTemplate:
+    """``prepared`` (sharing its prepared pages) recognising the ``known`` pages of other templates: a cheap way
+    to read one template against different sets of others (see :func:`prepare_template`)."""
+    # A page with the template's own code is the template itself, or one its pages cannot be told apart from.
+    return replace(prepared, others=[page for page in known if page.code != prepared.template.identity_code])
 
 
 def _is_binary(image: np.ndarray) -> bool:

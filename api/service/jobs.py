@@ -60,6 +60,8 @@ class ClaimedJob:
     ``template_json`` is the exam's sheet template as canonical JSON text and ``template_hash`` its SHA-256, so
     workers prepare each template once (:mod:`api.service.processing` caches by the hash). ``media_type`` is
     the stored file's type as recognised at upload (``image/tiff`` and ``application/pdf`` may hold many pages).
+    ``others_json`` holds the templates of the school's other exams (canonical JSON), so a page of one of them
+    uploaded here is named as such (:func:`api.service.processing.prepared_template`).
     """
 
     job_id: int
@@ -74,6 +76,7 @@ class ClaimedJob:
     template_hash: str
     attempts: int
     media_type: str = ""
+    others_json: tuple[str, ...] = ()
 
 
 def template_json(template: dict[str, Any]) -> tuple[str, str]:
@@ -197,6 +200,8 @@ def claim(db: Database, worker_id: str, lease_seconds: float, limit: int = 1, *,
                 .join(BatchFile, BatchFile.id == Job.file_id).join(Exam, Exam.id == BatchFile.exam_id)
                 .outerjoin(Blob, Blob.sha256 == BatchFile.sha256)
                 .where(Job.id.in_(claimed)).order_by(Job.id)).all()
+        others = {(school_id, exam_id): _other_templates(session, school_id, exam_id, template)
+                  for _, _, _, _, school_id, exam_id, _, _, template, _ in rows}
         session.commit()
     for batch_id in given_up:
         finalize_batch_if_done(db, batch_id)
@@ -205,8 +210,26 @@ def claim(db: Database, worker_id: str, lease_seconds: float, limit: int = 1, *,
         text, digest = template_json(template)
         path = str(blobs.path(sha)) if blobs is not None else ""
         jobs.append(ClaimedJob(job_id, file_id, batch_id, school_id, exam_id, sha, path, filename, text, digest,
-                               attempts, media_type or ""))
+                               attempts, media_type or "", others[(school_id, exam_id)]))
     return jobs
+
+
+#: Other exams whose templates a claimed job is read against, at most (the school's latest, city-wide ones too).
+_OTHER_EXAMS = 16
+
+
+def _other_templates(session: Session, school_id: str, exam_id: int, template: dict[str, Any]) -> tuple[str, ...]:
+    """Canonical JSON of the templates of the school's other recent exams that differ from ``template``: one
+    query per claimed exam; exams on the same card are one template, and a bundled card is added anyway."""
+    seen = {(template.get("id"), template.get("code"))}
+    texts = []
+    for other in session.scalars(
+            select(Exam.template).where(Exam.id != exam_id, or_(Exam.school_id == school_id, Exam.school_id.is_(None)))
+            .order_by(Exam.updated_at.desc(), Exam.id.desc()).limit(_OTHER_EXAMS)):
+        if isinstance(other, dict) and (other.get("id"), other.get("code")) not in seen:
+            seen.add((other.get("id"), other.get("code")))
+            texts.append(template_json(other)[0])
+    return tuple(texts)
 
 
 def waiting(db: Database) -> bool:

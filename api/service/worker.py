@@ -217,7 +217,8 @@ def _read(service: Service, job: ClaimedJob, worker_id: str, profile: Any, lease
     spool = _Spool(service.blobs)
     try:
         for page in processing.iter_file(job.blob_path, job.template_json, profile, service.settings.load_limits(),
-                                         source=job.filename, template_hash=job.template_hash):
+                                         source=job.filename, template_hash=job.template_hash,
+                                         others=job.others_json):
             spool.add(page)
             del page  # the records wait in the spool, not here
             if leases.lost(job.job_id):
@@ -541,7 +542,8 @@ def run_dask_dispatcher(settings: Settings, worker_id: str | None = None, stop_e
                 for job in claimed:
                     try:
                         future = client.submit(processing.read_file, job.blob_path, job.template_json, None, limits,
-                                               source=job.filename, template_hash=job.template_hash, pure=False,
+                                               source=job.filename, template_hash=job.template_hash,
+                                               others=job.others_json, pure=False,
                                                key=f"yuejuan-read-{job.job_id}-{job.attempts}-"
                                                    f"{secrets.token_hex(4)}")
                     except Exception:

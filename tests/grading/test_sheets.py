@@ -3,12 +3,14 @@ responses tables from other systems."""
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
 
 from grading.sheets import read_results_csv, read_results_jsonl, read_sheets, normalise_marks
+from grading.safe_cells import FORMULA_STARTS
 from grading.tabular import TableError
 from grading_builders import REPO
 from omr.batch import write_outputs
@@ -87,6 +89,35 @@ def test_results_csv_with_missing_pages_marks_blanks_missing(tmp_path: Path):
                     "1,2026010001,flagged,0,missing page(s) 2,a.jpg#1,A,,\n", encoding="utf-8-sig")
     (record,) = read_results_csv(path).sheets
     assert set(record.questions) == {"Q1"} and record.scores == {} and record.missing_pages
+
+
+FORMULA_NAME = '=HYPERLINK("x").jpg'
+
+
+def test_formula_like_scan_names_are_quoted_in_the_csvs_and_read_back_as_typed(tmp_path: Path):
+    """A station's file names are user text: quoted in results.csv and exceptions.csv (a spreadsheet would run
+    them), and the grade step reading results.csv gets them back exactly (issue 15)."""
+    named = _page(0, "2026010001", source=FORMULA_NAME)
+    named.questions["Q3"] = QuestionReading("A", "uncertain", 0.3, "C")
+    named.flag("uncertain marks: Q3")
+    broken = PageResult(source="@bad.jpg", page_index=0, status="error", reasons=["-no anchors found"])
+    write_outputs(tmp_path, TEMPLATE, [named, broken], [("+notes.jpg", "not an image or PDF")], 1.0)
+    with open(tmp_path / "results.csv", encoding="utf-8-sig", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["pages"] == "'" + FORMULA_NAME + "#1" and row["student_id"] == "2026010001"
+    assert row["Q3"] == "?A" and row["score_Q56"] == "9.5"  # plain text and numbers are as they were
+    with open(tmp_path / "exceptions.csv", encoding="utf-8-sig", newline="") as handle:
+        rows = [(r["source"], r["reason"]) for r in csv.DictReader(handle)]
+    assert rows == [("'+notes.jpg", "not an image or PDF"), ("'@bad.jpg", "'-no anchors found"),
+                    ("'" + FORMULA_NAME, "uncertain marks: Q3")]
+    for name in ("results.csv", "exceptions.csv"):
+        with open(tmp_path / name, encoding="utf-8-sig", newline="") as handle:
+            assert not [cell for row in csv.reader(handle) for cell in row if cell[:1] in FORMULA_STARTS], name
+    (sheet,) = read_sheets(tmp_path / "results.csv").sheets
+    assert sheet.source == f"results.csv sheet 1 ({FORMULA_NAME}#1)"
+    (from_json,) = read_results_jsonl(tmp_path / "results.jsonl").sheets
+    assert {q: r.marked for q, r in sheet.questions.items()} == {q: r.marked for q, r in from_json.questions.items()}
+    assert sheet.questions["Q3"].status == "uncertain" and sheet.exam_id == "2026010001"
 
 
 def test_plain_responses_csv(tmp_path: Path):

@@ -420,6 +420,21 @@ def test_same_sheet_twice_flags_both_as_duplicates(tmp_path, a4, a4_clean):
         [("1", dup, f"duplicate student id {dup}"), ("3", dup, f"duplicate student id {dup}")]
 
 
+def test_formula_like_file_names_are_quoted_in_the_csvs(tmp_path, a4, a4_clean, monkeypatch):
+    """``yuejuan scan '=HYPERLINK("x").jpg'``: the name is the station's text, never a formula in our CSVs."""
+    batch_dir, manifest = a4_clean
+    first = batch_dir / manifest["pages"][0]["file"]
+    for name in ('=HYPERLINK("x").jpg', "@again.jpg"):  # the same sheet twice: both flagged, both in exceptions
+        shutil.copy(first, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    summary, sheets, _ = timed_scan(['=HYPERLINK("x").jpg', "@again.jpg"], a4, "out", workers=1)
+    assert [s.status for s in sheets] == ["flagged", "flagged"]
+    assert [r["pages"] for r in _read_csv(tmp_path / "out" / "results.csv")] == \
+        ["'=HYPERLINK(\"x\").jpg#1", "'@again.jpg#1"]
+    assert [r["source"] for r in _read_csv(tmp_path / "out" / "exceptions.csv")] == \
+        ["'=HYPERLINK(\"x\").jpg", "'@again.jpg"]
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Several processes
 

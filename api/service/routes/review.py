@@ -36,6 +36,8 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 _YES = ("1", "yes", "true", "是", "y")
 _LISTED = re.compile(r"^(?:page \d+: )?(?:uncertain marks|multiple marks|score \w+): (.+)$")
 _PAGE_PREFIX = re.compile(r"^page \d+: ")
+#: omr.read.other_template_reason: "page of another template cn-a3-100 (code 123, page 1): ..."
+_OTHER_TEMPLATE = re.compile(r"^page of another template(?: (\S+))? \(code \d+, page \d+\)")
 _SINGLE_IMAGE = {"jpeg": "image/jpeg", "png": "image/png", "bmp": "image/bmp"}
 _IMAGE_HEADERS = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
 
@@ -79,6 +81,15 @@ def _fix(reason: str) -> str:
     if needs == [frozenset({"exclude"})]:
         return "rescan the missing page(s), or drop the sheet ('exclude', '1'), or resolve it"
     return "check the sheet against the overlay, then mark it resolved (resolved: true)"
+
+
+def _page_fix(reasons: list[str]) -> str:
+    """What a reviewer can do about an unreadable page, in words."""
+    other = next(filter(None, map(_OTHER_TEMPLATE.match, reasons)), None)
+    if other:
+        return (f"这页属于另一份答题卡模板 ({other.group(1) or '未知模板'}), 不是本考试的: 请在对应考试中上传, "
+                f"再在此标记为已处理 (a page of another template: upload it to that exam, then resolve it here)")
+    return "the page could not be read: check the image, rescan it if it is a sheet"
 
 
 def _uncovered(reasons: list[str], corrections: list[tuple[str, str]]) -> list[str]:
@@ -154,7 +165,7 @@ def review_queue(principal: CurrentPrincipal, session: ReadSession, school_id: S
     pages = session.execute(pages_query.where(Page.id > after).order_by(Page.id).limit(room + 1)).all()
     items.extend(ReviewItem(kind="page", id=p.id, batch_id=p.batch_id, exam_id=exam, student_id=p.student_id,
                             status=p.status, reasons=list(p.reasons or []),
-                            fix=["the page could not be read: check the image, rescan it if it is a sheet"],
+                            fix=[_page_fix(p.reasons or [])],
                             page_ids=[p.id]) for p, exam in pages[:room])
     next_cursor = None
     if len(pages) > room:

@@ -104,7 +104,7 @@ def test_worker_survives_a_raising_read_and_database_hiccups(service, monkeypatc
     service.settings.max_attempts = 1
     service.settings.poll_seconds = 0.05
 
-    def read(path, template_json, profile=None, limits=None, *, source=None, template_hash=None):
+    def read(path, template_json, profile=None, limits=None, *, source=None, template_hash=None, others=()):
         if source == "scan1.jpg":
             raise MemoryError("file too big for this worker")
         pages = _pages_for(source)
@@ -143,7 +143,7 @@ def test_heartbeat_keeps_the_lease_while_a_long_file_is_read(service, monkeypatc
     service.settings.lease_seconds = 0.3
     reading = threading.Event()
 
-    def slow_read(path, template_json, profile=None, limits=None, *, source=None, template_hash=None):
+    def slow_read(path, template_json, profile=None, limits=None, *, source=None, template_hash=None, others=()):
         reading.set()
         time.sleep(1.0)  # three leases long
         return _pages_for(source)
