@@ -6,7 +6,7 @@ below the profile's floor; the empty ceiling is fixed. Anything between is uncer
 never guessed, with two exceptions that match how a careful person reads: in a single-choice question (or a
 score box), a light smudge beside one clearly dominant mark is erasure residue; and a lone mark, the only
 non-empty bubble of its question, that stands clearly above this page's empty bubbles is an answer, even when it
-is lighter than the writer's other marks.
+is lighter than the writer's other marks (but not so light that it may be an erased answer).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ class PageThresholds:
     filled_min: float | np.ndarray  # per bubble when writers differ
     mark_level: float  # median strength of the page's confident marks (or the profile default)
     measured_level: bool  # whether mark_level came from this page
+    writer_level: float | np.ndarray | None = None  # per bubble: its writer's mark level (None: mark_level)
 
 
 def mark_strength(inner_mean: np.ndarray, blank_darkness: np.ndarray, paper: float, ink: float) -> np.ndarray:
@@ -93,7 +94,7 @@ def page_thresholds(strength: np.ndarray, profile: ScannerProfile, writer_index:
     filled_min = np.minimum(profile.filled_min, np.maximum(profile.filled_floor, profile.relative_filled * levels))
     if np.ndim(filled_min) == 0:
         filled_min = float(filled_min)
-    return PageThresholds(profile.empty_max, filled_min, level, page_level is not None)
+    return PageThresholds(profile.empty_max, filled_min, level, page_level is not None, levels)
 
 
 def lone_mark_min(empty_strength: np.ndarray, profile: ScannerProfile) -> float | None:
@@ -128,7 +129,8 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     extra option.
 
     A *lone* light mark, the only bubble not empty in a group of two or more with nothing filled, is filled when
-    at least :func:`lone_mark_min` (measured on this page's empty bubbles); below that it stays uncertain. A
+    at least :func:`lone_mark_min` (measured on this page's empty bubbles) and ``lone_ratio`` times its writer's
+    mark level (lighter, it may be an answer rubbed out); below that it stays uncertain. A
     one-bubble group (a proctor's absence mark) has no alternatives to read it against and keeps the rule above.
 
     ``residue_unit`` gives each bubble its unit (-1: none); units must be numbered from 0.
@@ -153,9 +155,11 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     margin[trace] = (profile.blank_trace - strength)[trace]
     if lone_min is not None:
         one_mark = np.repeat((np.add.reduceat((state != EMPTY).astype(np.int32), starts) == 1) & (sizes > 1), sizes)
-        lone = nothing_filled & one_mark & (strength >= lone_min)
+        writer_level = thresholds.mark_level if thresholds.writer_level is None else thresholds.writer_level
+        lone_limit = np.maximum(lone_min, profile.lone_ratio * writer_level)
+        lone = nothing_filled & one_mark & (strength >= lone_limit)
         state[lone] = FILLED
-        margin[lone] = ((strength - lone_min) / max(1.0 - lone_min, 0.05))[lone]
+        margin[lone] = ((strength - lone_limit) / np.maximum(1.0 - lone_limit, 0.05))[lone]
 
     single = np.repeat(single_select, sizes)
     if residue_unit is None:

@@ -253,9 +253,12 @@ def _classify_page(first_group, *, noise: float):
     return state, margin, starts, single
 
 
+LONE = 0.42  # below the fill threshold (0.55 * 0.85), above lone_ratio (0.45) of the writer's 0.85 marks
+
+
 def test_lone_mark_clear_of_this_pages_empty_bubbles_is_read_filled():
-    # 0.3 is below the fill threshold (0.55 * 0.85) but far above empty bubbles that read within ~0.015 of 0.
-    state, margin, starts, single = _classify_page([0.0, 0.3, 0.0, 0.0], noise=0.015)
+    # Far above empty bubbles that read within ~0.015 of 0.
+    state, margin, starts, single = _classify_page([0.0, LONE, 0.0, 0.0], noise=0.015)
     assert state[:4].tolist() == [EMPTY, FILLED, EMPTY, EMPTY]
     assert margin[1] > 0
     _, _, statuses, confidences = group_outcomes(state, margin, starts, single, PROFILE.confidence_span)
@@ -263,9 +266,20 @@ def test_lone_mark_clear_of_this_pages_empty_bubbles_is_read_filled():
 
 
 def test_lone_mark_on_a_noisy_page_stays_uncertain():
-    # The same 0.3 mark where empty bubbles scatter by ~0.05: less than lone_sigmas spreads above them.
-    state, *_ = _classify_page([0.0, 0.3, 0.0, 0.0], noise=0.05)
+    # The same mark where empty bubbles scatter by ~0.06: less than lone_sigmas spreads above them.
+    state, *_ = _classify_page([0.0, LONE, 0.0, 0.0], noise=0.06)
     assert state[1] == UNCERTAIN
+
+
+def test_lone_mark_much_lighter_than_its_writers_marks_stays_uncertain():
+    # Clear of the empty level, but under lone_ratio of the writer's 0.85: it may be an answer rubbed out.
+    state, *_ = _classify_page([0.0, 0.3, 0.0, 0.0], noise=0.015)
+    assert state[1] == UNCERTAIN
+    lighter_writer = _page_with([0.0, 0.3, 0.0, 0.0], noise=0.015)
+    strength = np.where(lighter_writer[0] == 0.85, 0.6, lighter_writer[0])  # this writer's marks read 0.6
+    state, _ = classify_bubbles(strength, page_thresholds(strength, PROFILE), lighter_writer[1], lighter_writer[2],
+                                PROFILE)
+    assert state[1] == FILLED
 
 
 def test_faint_lone_mark_near_the_empty_level_stays_uncertain():
@@ -275,20 +289,20 @@ def test_faint_lone_mark_near_the_empty_level_stays_uncertain():
 
 
 def test_two_light_marks_or_residue_beside_a_mark_are_not_lone_marks():
-    two, *_ = _classify_page([0.3, 0.3, 0.0, 0.0], noise=0.015)
+    two, *_ = _classify_page([LONE, LONE, 0.0, 0.0], noise=0.015)
     assert two[:2].tolist() == [UNCERTAIN, UNCERTAIN]  # which one is the answer?
     residue, *_ = _classify_page([0.9, 0.15, 0.0, 0.0], noise=0.015)
     assert residue[:4].tolist() == [FILLED, EMPTY, EMPTY, EMPTY]  # residue beside a dominant mark, as before
     beside, *_ = _classify_page([0.5, 0.3, 0.0, 0.0], noise=0.015)
     assert beside[1] == UNCERTAIN  # too dark to be residue of the 0.5 mark, and not alone
-    multi = _page_with([0.9, 0.3, 0.0, 0.0], noise=0.015)
+    multi = _page_with([0.9, LONE, 0.0, 0.0], noise=0.015)
     state, _ = classify_bubbles(multi[0], page_thresholds(multi[0], PROFILE), multi[1],
                                 np.r_[False, multi[2][1:]], PROFILE)
     assert state[1] == UNCERTAIN  # a light extra option in a multi-select question
 
 
 def test_lone_mark_in_a_one_bubble_group_stays_uncertain():
-    state, *_ = _classify_page([0.3], noise=0.015)
+    state, *_ = _classify_page([LONE], noise=0.015)
     assert state[0] == UNCERTAIN
 
 
@@ -322,6 +336,7 @@ def test_lone_mark_min_is_a_robust_spread_above_the_empty_centre():
     {"identity_on": 0.3, "identity_off": 0.3},
     {"lone_sigmas": 0.0},
     {"lone_min_empties": 1},
+    {"lone_ratio": 1.5},
 ])
 def test_profile_rejects_inconsistent_values(changes):
     with pytest.raises(ValueError):
