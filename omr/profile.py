@@ -37,10 +37,10 @@ class ScannerProfile:
     #: standard deviations above the strength of this page's empty bubbles; nearer the empty level it stays
     #: uncertain. ``lone_min_empties`` empty bubbles are needed to measure that level (else it stays uncertain).
     lone_sigmas: float = 8.0
+    lone_min_empties: int = 20
     #: ... and at least ``lone_ratio`` times its writer's mark level: lighter than that, a careful reader hesitates
     #: (an answer rubbed out and left blank can keep well over a third of its darkness).
     lone_ratio: float = 0.45
-    lone_min_empties: int = 20
     #: A bubble at or above this strength is filled, whatever the page's mark level.
     filled_min: float = 0.5
     #: Relative to the page's typical mark strength: at or above ``relative_filled * level`` counts as filled
