@@ -22,6 +22,7 @@ from api.cli import main as cli
 from api.demo_service import service_round_trip
 from grading.exam import Exam, load_exam
 from grading.roster import Student, student_no_check_char, write_roster_csv
+from grading.sheets import review_reasons
 from omr.batch import timed_scan
 from omr.geometry import template_geometry
 from sample_sheets import bundled_templates, resolve_template
@@ -96,9 +97,12 @@ def main(argv: list[str] | None = None) -> int:
 
     # What the station uploads: the page images (the truth files beside them are for scoring the demo).
     uploads = [scans / entry["file"] for entry in manifest["files"]]
-    summary, _, pages = timed_scan(uploads, template, out / "scan", workers=args.workers)
+    summary, scanned, pages = timed_scan(uploads, template, out / "scan", workers=args.workers)
     accuracy = evaluate_batch(pages, scans, template)
+    in_review = sum(bool(review_reasons(sheet.reasons, review_multiple=exam.review_multiple)) for sheet in scanned)
     print(f"[3/6] scanned: {summary.line()}")
+    print(f"      for review under the exam's settings: {in_review} of {summary.sheets} sheets "
+          f"(a sure double mark is scored by the rule{'' if exam.review_multiple else ' and not reviewed'})")
     print(f"      accuracy against ground truth: {accuracy.line()}")
     if accuracy.wrong_sure or accuracy.ids_wrong_sure:
         print("      WRONG READINGS REPORTED AS SURE:", *accuracy.wrong_examples, sep="\n        ")

@@ -109,8 +109,10 @@ def service_round_trip(out: Path, uploads: list[Path], roster: Path, exam_json: 
             seconds = time.perf_counter() - started
             pages = sum(p["progress"]["pages_read"] for p in progress.values())
             flagged = sum(p["progress"]["pages_flagged"] for p in progress.values())
+            in_review = sum(p["progress"]["sheets_flagged"] for p in progress.values())
             print(f"      uploaded {len(uploads)} files in {len(batch_ids)} batches over HTTP: {pages} pages read, "
-                  f"{flagged} flagged for review, {pages / seconds:.1f} pages/s upload-to-result")
+                  f"{flagged} flagged by OMR, {in_review} sheets for review, {pages / seconds:.1f} pages/s "
+                  "upload-to-result")
             review = _check(client.get(f"{API}/review", headers=teacher, params={"exam_id": exam["id"]}), 200)
             summary = _check(client.post(f"{API}/exams/{exam['id']}/grade", headers=teacher, json={}), 201)
             print(f"      review queue: {len(review['items'])}{'+' if review.get('next_cursor') else ''} item(s); "

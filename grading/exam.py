@@ -210,6 +210,9 @@ class Exam(_Strict):
     default_version: str | None = None
     sections: list[Section] = []
     questions: list[Question] = Field(min_length=1)
+    #: A sure double mark on a single-choice question is scored by the question's rule and reported either way;
+    #: it sends the sheet to review only when the exam asks for it.
+    review_multiple: bool = False
 
     @model_validator(mode="before")
     @classmethod

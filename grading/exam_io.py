@@ -73,10 +73,12 @@ _EXAM_KEYS: dict[str, tuple[str, ...]] = {
     "full_marks": ("满分", "试卷满分", "full marks"),
     "template": ("答题卡模板", "答题卡", "template id"),
     "default_version": ("默认卷型", "default version"),
+    "review_multiple": ("重复涂卡复核", "review multiple"),
     "section": ("大题", "sections"),
 }
 _EXAM_LABELS = {"id": "考试编号", "name": "考试名称", "subject": "科目", "sitting": "考试场次",
-                "full_marks": "满分", "template": "答题卡模板", "default_version": "默认卷型"}
+                "full_marks": "满分", "template": "答题卡模板", "default_version": "默认卷型",
+                "review_multiple": "重复涂卡复核"}
 _FIELD_LABELS = {"points": "分值", "options": "选项", "answers": "答案", "partial_points": "部分分",
                  "option_points": "部分分", "difficulty": "难度", "knowledge_points": "知识点",
                  "cognitive_level": "认知层次", "rule": "评分规则", "status": "状态", "type": "题型"}
@@ -259,6 +261,12 @@ def _exam_facts(path: Path) -> tuple[dict[str, Any], list[dict[str, str]], list[
                 facts[key] = parse_number(cells[1])
             except ValueError:
                 errors.append(f"考试 row {number}: 满分 {cells[1]!r} is not a number")
+        elif key == "review_multiple":
+            answer = cells[1].strip().upper()
+            if answer in _TRUE or answer in _FALSE:
+                facts[key] = answer in _TRUE
+            else:
+                errors.append(f"考试 row {number}: 重复涂卡复核 {cells[1]!r}: write 是 or 否")
         else:
             facts[key] = cells[1]
     return facts, sections, errors
@@ -528,12 +536,15 @@ def write_exam_xlsx(exam: Exam | None, path: str | Path, *, template: Any = None
     values = exam.model_dump(mode="json") if exam is not None else {"template": getattr(template, "id", "")}
     notes = {"id": "letters, digits, - _ .", "subject": "e.g. 数学", "sitting": "exams with the same 考试场次 add "
              "up to one 总分", "full_marks": "empty = sum of the points (作废 questions not counted)",
-             "default_version": "version for sheets with no version mark and no 卷型 in the roster"}
+             "default_version": "version for sheets with no version mark and no 卷型 in the roster",
+             "review_multiple": "是：确定的重复涂卡也送复核；否（默认）：按本题规则计分，不送复核"}
     fact_rows: list[tuple[str, Any, str, Any]] = []
     for key, label in _EXAM_LABELS.items():
         value = values.get(key)
         if key == "full_marks" and value is not None:
             value = _number(value)
+        elif key == "review_multiple":
+            value = "是" if value else "否"
         fact_rows.append((label, "" if value is None else value, notes.get(key, ""),
                           None if key == "full_marks" else text_format))
     fact_rows += [("大题", section.id, section.name, None) for section in (exam.sections if exam is not None else [])]

@@ -148,7 +148,10 @@ class GradingRun:
         capped_rows = set(np.flatnonzero(grades.capped.any(axis=1)).tolist())
         foreign = grades.responses.foreign & grades.responses.sitting[:, None]
         foreign_rows = set(np.flatnonzero(foreign.any(axis=1)).tolist())
-        for i in sorted({*np.flatnonzero(grades.row_pending).tolist(), *policy_set, *capped_rows, *foreign_rows}):
+        multiple = self.sure_multiple()
+        multiple_rows = set(np.flatnonzero(multiple.any(axis=1)).tolist()) if self.exam.review_multiple else set()
+        for i in sorted({*np.flatnonzero(grades.row_pending).tolist(), *policy_set, *capped_rows, *foreign_rows,
+                         *multiple_rows}):
             row = self.rows[i]
             base = dict(exam_id=row.exam_id, name=row.student.name if row.student else "",
                         class_name=row.student.class_name if row.student else "",
@@ -171,7 +174,17 @@ class GradingRun:
                       for j in np.flatnonzero(foreign[i])]
                 out.append(GradingException("invalid_mark", f"marks outside the options (scored 0): "
                                                             f"{', '.join(qs)}", **base))
+            if i in multiple_rows:
+                qs = [on_sheet.get(self.exam.questions[j].id, self.exam.questions[j].id)
+                      for j in np.flatnonzero(multiple[i])]
+                out.append(GradingException("multiple_marks", f"重复涂卡（已按本题规则计分）：{', '.join(qs)}", **base))
         return out
+
+    def sure_multiple(self) -> np.ndarray:
+        """(S, Q) bool: a sure double mark on an objective question, scored by its rule; listed as an exception
+        (``multiple_marks``) only when the exam sets ``review_multiple``."""
+        objective = np.array([q.objective for q in self.exam.questions], bool)
+        return (self.grades.responses.status == Reading.MULTIPLE) & objective[None, :]
 
     def summary(self) -> dict:
         """Counts for people and for ``summary.json``."""

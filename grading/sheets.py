@@ -32,12 +32,13 @@ from grading.safe_cells import from_csv_cell
 from grading.tabular import DEFAULT_LIMITS, TableError, find_columns, parse_number, read_table
 
 __all__ = ["SheetRecord", "UnreadablePage", "SheetsFile", "read_sheets", "sheet_from_json", "read_results_jsonl",
-           "read_results_csv", "read_responses_table", "normalise_marks"]
+           "read_results_csv", "read_responses_table", "normalise_marks", "review_reasons"]
 
 _TRUE = {"√", "✓", "✔", "对", "正确", "是", "Y"}
 _FALSE = {"×", "✗", "✘", "X", "错", "错误", "否", "N"}
 _QUESTION = re.compile(r"^Q?([1-9]\d{0,3})$", re.I)
 _REASON_LIST = re.compile(r"(?:page \d+: )?(uncertain marks|multiple marks|score (\w+)): (.+)$")
+_SURE_MULTIPLE = re.compile(r"^(?:page \d+: )?multiple marks: ")
 
 
 @dataclass
@@ -95,6 +96,13 @@ def normalise_marks(text: str) -> str:
     if value in _FALSE:
         return "F"
     return value
+
+
+def review_reasons(reasons: list[str], *, review_multiple: bool = False) -> list[str]:
+    """The reasons of a sheet that need a person: all of OMR's but a sure double mark ("multiple marks: Q5"),
+    which the question's rule scores, unless the exam asks for those too (``Exam.review_multiple``). A
+    double-marked score box ("score multiple: Q56") has no rule to score it and always stays."""
+    return [reason for reason in reasons if review_multiple or not _SURE_MULTIPLE.match(reason)]
 
 
 def read_results_jsonl(path: str | Path) -> SheetsFile:

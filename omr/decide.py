@@ -3,8 +3,10 @@
 A bubble is *filled*, *empty* or *uncertain*. The thresholds adapt per page: the page's own mark level (the
 median strength of its clearly filled bubbles) lowers the fill threshold on a page of light pencil, but never
 below the profile's floor; the empty ceiling is fixed. Anything between is uncertain and its group is flagged,
-never guessed, with one exception that matches how people read a changed answer: in a single-choice question
-(or a score box), a light smudge beside one clearly dominant mark is erasure residue.
+never guessed, with two exceptions that match how a careful person reads: in a single-choice question (or a
+score box), a light smudge beside one clearly dominant mark is erasure residue; and a lone mark, the only
+non-empty bubble of its question, that stands clearly above this page's empty bubbles is an answer, even when it
+is lighter than the writer's other marks (but not so light that it may be an erased answer).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import numpy as np
 from omr.profile import ScannerProfile
 
 __all__ = ["EMPTY", "FILLED", "UNCERTAIN", "PageThresholds", "page_thresholds", "empty_level", "classify_bubbles",
-           "GroupDecision", "decide_groups", "group_outcomes", "mark_strength"]
+           "GroupDecision", "decide_groups", "group_outcomes", "mark_strength", "lone_mark_min"]
 
 EMPTY, FILLED, UNCERTAIN = 0, 1, 2
 
@@ -27,6 +29,7 @@ class PageThresholds:
     filled_min: float | np.ndarray  # per bubble when writers differ
     mark_level: float  # median strength of the page's confident marks (or the profile default)
     measured_level: bool  # whether mark_level came from this page
+    writer_level: float | np.ndarray | None = None  # per bubble: its writer's mark level (None: mark_level)
 
 
 def mark_strength(inner_mean: np.ndarray, blank_darkness: np.ndarray, paper: float, ink: float) -> np.ndarray:
@@ -91,7 +94,25 @@ def page_thresholds(strength: np.ndarray, profile: ScannerProfile, writer_index:
     filled_min = np.minimum(profile.filled_min, np.maximum(profile.filled_floor, profile.relative_filled * levels))
     if np.ndim(filled_min) == 0:
         filled_min = float(filled_min)
-    return PageThresholds(profile.empty_max, filled_min, level, page_level is not None)
+    return PageThresholds(profile.empty_max, filled_min, level, page_level is not None, levels)
+
+
+def lone_mark_min(empty_strength: np.ndarray, profile: ScannerProfile) -> float | None:
+    """The strength above which a lone mark is read as filled on this page, or None when it cannot be measured.
+
+    ``empty_strength`` holds the strengths of the page's bubbles that are empty by every account (at or below
+    ``empty_max``). Their centre is the median and their spread the robust standard deviation of the lower half,
+    ``1.4826 * median(centre - s)`` over ``s <= centre`` (the median absolute deviation, scaled to a normal
+    sigma): the lower half is touched neither by faint marks nor by the ``empty_max`` cut. The limit is
+    ``centre + lone_sigmas * spread``, and never below ``residue_max``: a mark as light as erasure residue may be
+    an answer rubbed out and left blank.
+    """
+    if empty_strength.size < profile.lone_min_empties:
+        return None
+    centre = float(np.median(empty_strength))
+    below = centre - empty_strength[empty_strength <= centre]
+    spread = 1.4826 * float(np.median(below))
+    return max(profile.residue_max, centre + profile.lone_sigmas * spread)
 
 
 def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_starts: np.ndarray,
@@ -106,6 +127,11 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     single-choice group a filled bubble lighter than ``multiple_ratio * top`` is uncertain, since one of the two
     may be a poorly erased mark. A light mark in a multi-select question stays uncertain: it may be a faint
     extra option.
+
+    A *lone* light mark, the only bubble not empty in a group of two or more with nothing filled, is filled when
+    at least :func:`lone_mark_min` (measured on this page's empty bubbles) and ``lone_ratio`` times its writer's
+    mark level (lighter, it may be an answer rubbed out); below that it stays uncertain. A
+    one-bubble group (a proctor's absence mark) has no alternatives to read it against and keeps the rule above.
 
     ``residue_unit`` gives each bubble its unit (-1: none); units must be numbered from 0.
     """
@@ -122,10 +148,18 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     )
     sizes = np.diff(group_starts)
     starts = group_starts[:-1]
+    lone_min = lone_mark_min(strength[state == EMPTY], profile)
     nothing_filled = np.repeat(np.add.reduceat((state == FILLED).astype(np.int32), starts) == 0, sizes)
     trace = nothing_filled & (state == EMPTY) & (strength > profile.blank_trace)
     state[trace] = UNCERTAIN
     margin[trace] = (profile.blank_trace - strength)[trace]
+    if lone_min is not None:
+        one_mark = np.repeat((np.add.reduceat((state != EMPTY).astype(np.int32), starts) == 1) & (sizes > 1), sizes)
+        writer_level = thresholds.mark_level if thresholds.writer_level is None else thresholds.writer_level
+        lone_limit = np.maximum(lone_min, profile.lone_ratio * writer_level)
+        lone = nothing_filled & one_mark & (strength >= lone_limit)
+        state[lone] = FILLED
+        margin[lone] = ((strength - lone_limit) / np.maximum(1.0 - lone_limit, 0.05))[lone]
 
     single = np.repeat(single_select, sizes)
     if residue_unit is None:

@@ -32,6 +32,15 @@ class ScannerProfile:
     #: dominant mark beside it stays uncertain: it may be a faint answer.)
     residue_ratio: float = 0.3
     residue_max: float = 0.2
+    #: A lone mark (the only non-empty bubble of a group with nothing clearly filled) lighter than the fill
+    #: threshold is read as filled when it is darker than ``residue_max`` and at least ``lone_sigmas`` robust
+    #: standard deviations above the strength of this page's empty bubbles; nearer the empty level it stays
+    #: uncertain. ``lone_min_empties`` empty bubbles are needed to measure that level (else it stays uncertain).
+    lone_sigmas: float = 8.0
+    lone_min_empties: int = 20
+    #: ... and at least ``lone_ratio`` times its writer's mark level: lighter than that, a careful reader hesitates
+    #: (an answer rubbed out and left blank can keep well over a third of its darkness).
+    lone_ratio: float = 0.45
     #: A bubble at or above this strength is filled, whatever the page's mark level.
     filled_min: float = 0.5
     #: Relative to the page's typical mark strength: at or above ``relative_filled * level`` counts as filled
@@ -70,6 +79,8 @@ class ScannerProfile:
             raise ValueError("profile needs 0 < inner_fraction < 1 < ring_fraction")
         if not (0 < self.residue_ratio < self.multiple_ratio <= 1 and self.residue_max < self.filled_floor):
             raise ValueError("profile needs 0 < residue_ratio < multiple_ratio <= 1 and residue_max < filled_floor")
+        if not (self.lone_sigmas > 0 and self.lone_min_empties >= 2 and 0 <= self.lone_ratio <= 1):
+            raise ValueError("profile needs lone_sigmas > 0, lone_min_empties >= 2 and 0 <= lone_ratio <= 1")
         if not self.identity_off < self.identity_on:
             raise ValueError("profile needs identity_off < identity_on")
 

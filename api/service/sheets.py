@@ -7,7 +7,7 @@ from dataclasses import asdict
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from api.service.models import BatchFile, Page, Sheet
+from api.service.models import BatchFile, Exam, Page, Sheet
 
 __all__ = ["assemble_batch", "sheets_file"]
 
@@ -15,7 +15,9 @@ __all__ = ["assemble_batch", "sheets_file"]
 def assemble_batch(session: Session, batch_id: str, school_id: str, exam_id: int, page_count: int) -> list[Sheet]:
     """Group a batch's stored pages into sheets (in scan order: file order, then page order) and add them to
     ``session``, replacing any the batch had. Unreadable pages belong to no sheet; they stay in the review
-    queue as pages."""
+    queue as pages. A sheet is flagged (in the review queue) when a reason needs a person: a sure double mark,
+    which the exam's rule scores, only when the exam sets ``review_multiple``."""
+    from grading.sheets import review_reasons
     from omr.assemble import assemble_sheets
     from omr.result import page_result_from_dict
 
@@ -34,15 +36,18 @@ def assemble_batch(session: Session, batch_id: str, school_id: str, exam_id: int
         session.delete(old)
     session.flush()
     sheets, _unreadable = assemble_sheets(results, page_count)
+    exam = session.get(Exam, exam_id)
+    review_multiple = bool(exam is not None and (exam.definition or {}).get("review_multiple", False))
     made = []
     for sheet in sheets:
         data = asdict(sheet)
         ids = [page_ids[(p["source"], p["page_index"])] for p in sheet.pages]
         # An id longer than a 考号 can be (a misread barcode) stays in the result, not the indexed column.
         student_id = sheet.student_id if sheet.student_id and len(sheet.student_id) <= 32 else None
+        in_review = bool(review_reasons(sheet.reasons, review_multiple=review_multiple))
         row = Sheet(batch_id=batch_id, school_id=school_id, exam_id=exam_id, sheet_index=sheet.sheet_index,
-                    student_id=student_id, status=sheet.status, reasons=list(sheet.reasons), page_ids=ids,
-                    result=data)
+                    student_id=student_id, status="flagged" if in_review else "ok", reasons=list(sheet.reasons),
+                    page_ids=ids, result=data)
         session.add(row)
         made.append(row)
     session.flush()

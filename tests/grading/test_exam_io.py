@@ -167,6 +167,23 @@ def test_sample_exam_round_trips_through_xlsx(tmp_path: Path):
     assert load_exam_any(SAMPLE_EXAM, subject="数学(改)").subject == "数学(改)"
 
 
+def test_review_multiple_round_trips_through_xlsx(tmp_path: Path):
+    exam = load_exam(SAMPLE_EXAM).model_copy(update={"review_multiple": True})
+    path = tmp_path / "strict.xlsx"
+    write_exam_xlsx(exam, path)
+    facts = {row[0].value: row[1].value for row in load_workbook(path)["考试"].iter_rows(min_row=2)}
+    assert facts["重复涂卡复核"] == "是"
+    assert read_exam_table(path).review_multiple is True
+    write_exam_xlsx(load_exam(SAMPLE_EXAM), path)
+    assert read_exam_table(path).review_multiple is False
+    book = load_workbook(path)
+    row = next(r for r in book["考试"].iter_rows(min_row=2) if r[0].value == "重复涂卡复核")
+    row[1].value = "maybe"
+    book.save(path)
+    with pytest.raises(ExamError, match="重复涂卡复核 'maybe': write 是 or 否"):
+        read_exam_table(path)
+
+
 @pytest.mark.parametrize("text, kind, options, expected", [
     ("A|C", "single", "ABCD", ["A", "C"]),
     ("A或C", "single", "ABCD", ["A", "C"]),

@@ -8,8 +8,9 @@ from grading.corrections import Correction
 from grading.exam import Exam
 from grading.pipeline import grade_sheets, resolve_version
 from grading.roster import Roster, Student
-from grading.sheets import SheetsFile, UnreadablePage
+from grading.sheets import SheetsFile, UnreadablePage, review_reasons
 from grading_builders import PERFECT, sheet, small_exam
+from omr.result import QuestionReading
 
 IDS = [f"20260100{n:02d}" for n in range(1, 8)]
 
@@ -140,3 +141,25 @@ def test_sheets_of_another_template_are_reported():
     run = grade_sheets(exam, sheets, _roster())
     assert [e.reason for e in run.exceptions() if e.kind == "template_mismatch"] == [
         "1 sheet(s) read with template cn-a3-100, but exam t-math is for cn-a4-55"]
+
+
+@pytest.mark.parametrize("review_multiple", [False, True])
+def test_sure_double_mark_is_scored_by_the_rule_and_reviewed_only_when_the_exam_asks(review_multiple):
+    exam = small_exam(review_multiple=review_multiple)
+    double = sheet(IDS[0], PERFECT, {"Q9": 10}, number=1, reasons=["multiple marks: Q1"], status="flagged")
+    double.questions["Q1"] = QuestionReading("AB", "multiple", 0.9)  # single choice, key A: scores 0 by the rule
+    run = grade_sheets(exam, SheetsFile("r.jsonl", "results_jsonl", [double, sheet(IDS[1], PERFECT, {"Q9": 10},
+                                                                                   number=2)]), _roster())
+    assert run.statuses()[:2] == ["graded", "graded"]
+    assert run.grades.totals[:2].tolist() == [30, 32]  # Q1's 2 points lost either way
+    multiple = [e for e in run.exceptions() if e.kind == "multiple_marks"]
+    assert [(e.exam_id, e.sheet) for e in multiple] == ([(IDS[0], 1)] if review_multiple else [])
+    if review_multiple:
+        assert "Q1" in multiple[0].reason and "重复涂卡" in multiple[0].reason
+
+
+def test_review_reasons_drop_a_sure_double_mark_unless_asked():
+    reasons = ["page 1: multiple marks: Q5, Q7", "score multiple: Q56", "uncertain marks: Q3"]
+    assert review_reasons(reasons) == ["score multiple: Q56", "uncertain marks: Q3"]
+    assert review_reasons(reasons, review_multiple=True) == reasons
+    assert review_reasons(["multiple marks: Q5"]) == []

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from omr.decide import (EMPTY, FILLED, UNCERTAIN, PageThresholds, classify_bubbles, decide_groups, empty_level,
-                        mark_strength, page_thresholds)
+                        group_outcomes, lone_mark_min, mark_strength, page_thresholds)
 from omr.profile import ScannerProfile, load_profile, save_profile
 
 PROFILE = ScannerProfile()
@@ -235,6 +235,87 @@ def test_groups_of_one_bubble_and_varied_sizes():
     assert decisions[2].marked.tolist() == [False, True, False]
 
 
+def _page_with(first_group, *, noise: float, groups: int = 30, seed: int = 0):
+    """A page of ``groups`` answered four-bubble single-choice questions (a 0.85 mark in each), empty bubbles
+    reading ``|N(0, noise)|``-ish strengths around 0, after ``first_group`` (a list of strengths, its own group)."""
+    rng = np.random.default_rng(seed)
+    rest = np.clip(rng.normal(0.0, noise, (groups, 4)), -0.3, PROFILE.empty_max)
+    rest[:, 0] = 0.85
+    strength = np.concatenate([np.asarray(first_group, np.float64), rest.ravel()])
+    sizes = [len(first_group)] + [4] * groups
+    return strength, _starts(*sizes), np.ones(len(sizes), bool)
+
+
+def _classify_page(first_group, *, noise: float):
+    strength, starts, single = _page_with(first_group, noise=noise)
+    thresholds = page_thresholds(strength, PROFILE)
+    state, margin = classify_bubbles(strength, thresholds, starts, single, PROFILE)
+    return state, margin, starts, single
+
+
+LONE = 0.42  # below the fill threshold (0.55 * 0.85), above lone_ratio (0.45) of the writer's 0.85 marks
+
+
+def test_lone_mark_clear_of_this_pages_empty_bubbles_is_read_filled():
+    # Far above empty bubbles that read within ~0.015 of 0.
+    state, margin, starts, single = _classify_page([0.0, LONE, 0.0, 0.0], noise=0.015)
+    assert state[:4].tolist() == [EMPTY, FILLED, EMPTY, EMPTY]
+    assert margin[1] > 0
+    _, _, statuses, confidences = group_outcomes(state, margin, starts, single, PROFILE.confidence_span)
+    assert statuses[0] == "ok" and confidences[0] >= 0.5
+
+
+def test_lone_mark_on_a_noisy_page_stays_uncertain():
+    # The same mark where empty bubbles scatter by ~0.06: less than lone_sigmas spreads above them.
+    state, *_ = _classify_page([0.0, LONE, 0.0, 0.0], noise=0.06)
+    assert state[1] == UNCERTAIN
+
+
+def test_lone_mark_much_lighter_than_its_writers_marks_stays_uncertain():
+    # Clear of the empty level, but under lone_ratio of the writer's 0.85: it may be an answer rubbed out.
+    state, *_ = _classify_page([0.0, 0.3, 0.0, 0.0], noise=0.015)
+    assert state[1] == UNCERTAIN
+    lighter_writer = _page_with([0.0, 0.3, 0.0, 0.0], noise=0.015)
+    strength = np.where(lighter_writer[0] == 0.85, 0.6, lighter_writer[0])  # this writer's marks read 0.6
+    state, _ = classify_bubbles(strength, page_thresholds(strength, PROFILE), lighter_writer[1], lighter_writer[2],
+                                PROFILE)
+    assert state[1] == FILLED
+
+
+def test_faint_lone_mark_near_the_empty_level_stays_uncertain():
+    # As light as erasure residue (at most residue_max): it may be an answer rubbed out and left blank.
+    state, *_ = _classify_page([0.0, PROFILE.residue_max - 0.01, 0.0, 0.0], noise=0.005)
+    assert state[1] == UNCERTAIN
+
+
+def test_two_light_marks_or_residue_beside_a_mark_are_not_lone_marks():
+    two, *_ = _classify_page([LONE, LONE, 0.0, 0.0], noise=0.015)
+    assert two[:2].tolist() == [UNCERTAIN, UNCERTAIN]  # which one is the answer?
+    residue, *_ = _classify_page([0.9, 0.15, 0.0, 0.0], noise=0.015)
+    assert residue[:4].tolist() == [FILLED, EMPTY, EMPTY, EMPTY]  # residue beside a dominant mark, as before
+    beside, *_ = _classify_page([0.5, 0.3, 0.0, 0.0], noise=0.015)
+    assert beside[1] == UNCERTAIN  # too dark to be residue of the 0.5 mark, and not alone
+    multi = _page_with([0.9, LONE, 0.0, 0.0], noise=0.015)
+    state, _ = classify_bubbles(multi[0], page_thresholds(multi[0], PROFILE), multi[1],
+                                np.r_[False, multi[2][1:]], PROFILE)
+    assert state[1] == UNCERTAIN  # a light extra option in a multi-select question
+
+
+def test_lone_mark_in_a_one_bubble_group_stays_uncertain():
+    state, *_ = _classify_page([LONE], noise=0.015)
+    assert state[0] == UNCERTAIN
+
+
+def test_lone_mark_min_is_a_robust_spread_above_the_empty_centre():
+    rng = np.random.default_rng(1)
+    empties = rng.normal(0.01, 0.02, 4000)
+    empties = empties[empties <= PROFILE.empty_max]  # what the page calls empty: the cut leaves the lower half
+    sigmas = ScannerProfile(lone_sigmas=12.0)
+    assert lone_mark_min(empties, sigmas) == pytest.approx(0.01 + 12.0 * 0.02, abs=0.02)
+    assert lone_mark_min(empties, PROFILE) == PROFILE.residue_max  # a quiet page: the residue limit holds
+    assert lone_mark_min(empties[:PROFILE.lone_min_empties - 1], PROFILE) is None  # too few to measure
+
+
 # ----------------------------------------------------------------------------------------------------------
 # ScannerProfile and its JSON
 
@@ -253,6 +334,9 @@ def test_groups_of_one_bubble_and_varied_sizes():
     {"multiple_ratio": 0.0},
     {"multiple_ratio": 1.5},
     {"identity_on": 0.3, "identity_off": 0.3},
+    {"lone_sigmas": 0.0},
+    {"lone_min_empties": 1},
+    {"lone_ratio": 1.5},
 ])
 def test_profile_rejects_inconsistent_values(changes):
     with pytest.raises(ValueError):

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from api.service.models import AuditEntry, Correction, Page, Sheet
 from review_helpers import flagged_sheets, setup_school
+from service_city import sample_exam
 
 API = "/api/v1"
 
@@ -290,3 +291,19 @@ def test_what_covers_a_reason():
     assert _uncovered(["missing page(s) 2", "anchor missing: registered on 3 of 4 anchors"], [("exclude", "1")]) == []
     assert _uncovered(["anchor missing: registered on 3 of 4 anchors"], [("exclude", "0")]) == \
         ["anchor missing: registered on 3 of 4 anchors"]
+
+
+def test_a_sure_double_mark_goes_to_review_only_when_the_exam_asks(client, service, city, simulated_scans):
+    # The city's exam sets review_multiple; the same scans for an exam that keeps the default are not reviewed.
+    relaxed = client.post(f"{API}/exams", json={"definition": sample_exam(id="demo-relaxed")},
+                          headers=city.municipal)
+    assert relaxed.status_code == 201, relaxed.text
+    setup_school(client, service, city.a, relaxed.json()["id"], simulated_scans, extras=False)
+    setup_school(client, service, city.b, city.exam_id, simulated_scans, extras=False)
+    with service.db.read() as session:
+        stored = session.scalars(select(Sheet).order_by(Sheet.id)).all()
+        double = {s.exam_id: s for s in stored if any(r.startswith("multiple marks: Q") for r in s.reasons)}
+    assert set(double) == {relaxed.json()["id"], city.exam_id}, "the simulated set has a sure double mark"
+    assert double[relaxed.json()["id"]].status == "ok" and double[city.exam_id].status == "flagged"
+    assert double[city.exam_id].id in {i["id"] for i in _queue(client, city.b.teacher)}
+    assert double[relaxed.json()["id"]].id not in {i["id"] for i in _queue(client, city.a.teacher)}
