@@ -52,6 +52,7 @@ class Registration:
     px_per_mm: float
     ink_level: float  # gray level of solid print (anchors)
     anchors_found: int
+    clipped_anchors: int = 0  # of those, anchors cut by the image border or touching other print (centroid less sure)
 
 
 @lru_cache(maxsize=256)
@@ -499,7 +500,8 @@ def _fit(orientation: int, matched: np.ndarray, template_points: np.ndarray, poi
     else:
         homography = affine
     ink = float(np.mean([candidates[i].ink for i in matched[found]]))
-    return Registration(homography, orientation, residual_mm, scale, ink, len(src))
+    clipped = sum(candidates[i].clipped for i in matched[found])
+    return Registration(homography, orientation, residual_mm, scale, ink, len(src), clipped)
 
 
 def register_page(image: np.ndarray, page: ExpandedPage, *, max_residual_mm: float = 1.5) -> list[Registration]:
