@@ -296,7 +296,8 @@ def _refine(image, left, top, width, height, paper, threshold, out):
 
     Writes x, y, sqrt(weight sum), the mean gray below ``threshold`` and where dark pixels (weight >= 0.5)
     lie on the edge of the padded box into ``out``: bits 1, 2, 4, 8 for the image's left, top, right and bottom
-    border (the blob is cut off there), 16 for the box's edge inside the image (other print touches it); False when the blob is too
+    border (the blob is cut off there), 16 for a third of the blob's width on the box's edge inside the image
+    (other dark print, a black scanner background, touches it; a hair across it does not count); False when the blob is too
     faint against ``paper``.
     """
     pad = max(2, int(0.25 * max(width, height)))
@@ -319,6 +320,7 @@ def _refine(image, left, top, width, height, paper, threshold, out):
     dark_sum = 0
     dark_count = 0
     edges = 0
+    crowded = 0  # dark pixels on the box's edge inside the image: a hair or a thin line crossing gives a few
     for y in range(y0, y1):
         row_sum = row_x = 0.0
         for x in range(x0, x1):
@@ -334,7 +336,11 @@ def _refine(image, left, top, width, height, paper, threshold, out):
             # Dark on the edge of the box: the image border cuts the blob, or something dark (a scanner's
             # black background) touches it; either way its centroid is off.
             if weight >= 0.5 and (x == x0 or y == y0 or x == x1 - 1 or y == y1 - 1):
-                edges |= _edge_bits(x, y, x0, y0, x1, y1, cols, rows)
+                bits = _edge_bits(x, y, cols, rows)
+                if bits:
+                    edges |= bits
+                else:
+                    crowded += 1
             row_sum += weight
             row_x += (x - x0) * np.float64(weight)
         m00 += row_sum
@@ -346,13 +352,15 @@ def _refine(image, left, top, width, height, paper, threshold, out):
     out[1] = m01 / m00 + y0
     out[2] = np.sqrt(m00)
     out[3] = dark_sum / dark_count if dark_count else ink
+    if crowded >= max(3, min(width, height) // 3):
+        edges |= 16
     out[4] = edges
     return True
 
 
 @njit(cache=True, nogil=True, inline="always")
-def _edge_bits(x, y, x0, y0, x1, y1, cols, rows):
-    """Which border a dark pixel on the edge of the box (x0, y0)-(x1, y1) lies on (see ``_refine``)."""
+def _edge_bits(x, y, cols, rows):
+    """Which image border the pixel (x, y) lies on (bits as in ``_refine``), 0 for none."""
     bits = 0
     if x == 0:
         bits |= 1
@@ -362,8 +370,6 @@ def _edge_bits(x, y, x0, y0, x1, y1, cols, rows):
         bits |= 4
     if y == rows - 1:
         bits |= 8
-    if bits == 0:
-        bits = 16
     return bits
 
 
