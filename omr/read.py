@@ -25,7 +25,7 @@ from omr.render import render_page
 from omr.result import PageResult, QuestionReading, ScoreReading, page_file_stem
 from omr.template import ExpandedPage, ScoreBox, Template, decode_identity, expand_page
 
-__all__ = ["REGISTRATION_UNSURE", "KnownPage", "PreparedPage", "PreparedTemplate", "fit_verified", "known_pages", "other_template_reason", "prepare_template",
+__all__ = ["REGISTRATION_UNSURE", "KnownPage", "PreparedPage", "PreparedTemplate", "fit_verified", "known_pages", "outline_share", "other_template_reason", "prepare_template",
            "read_page", "warp_rect", "with_others"]
 
 _BASELINE_PX_PER_MM = 8.0  # resolution the blank page is rendered at to learn each bubble's printed darkness
@@ -34,6 +34,7 @@ _WRITERS = {"score_digit": 1, "score_half": 1, "mark": 2}  # group kind -> who m
 _CHECK_BUBBLES = 48  # bubbles, spread over the page, whose printed outlines verify a fit
 _OUTLINE_RADII = (0.88, 0.96, 1.04, 1.12)  # where (fraction of the semi-axes) each outline is looked for
 _CENTRE = disk_samples(1)  # one inner sample: only the rings matter when outlines are checked
+_PAPER_RADIUS = 1.45  # the ring where the paper beside a checked outline is sampled
 #: A fit is verified when, on the median checked bubble, the outline shows at least this share of the contrast it
 #: has on the blank render. Measured on cn-a4-55: right fits 0.3 (150 dpi, blurred) .. 1.0; fits 0.7 mm or 0.4°
 #: off 0 .. 0.23 (a few hard pages' up to 0.3 only 2 mm off, on neighbouring print).
@@ -156,7 +157,7 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None, 
             ring_fraction=profile.ring_fraction, dark_level=128.0,
         )
         check = np.unique(np.linspace(0, len(centres) - 1, min(_CHECK_BUBBLES, len(centres))).round().astype(np.int64))
-        outline = _outline_contrast(blank, matrix, centres[check], semi[check], np.full(len(check), 255.0), 0.0)
+        outline = _outline_contrast(blank, matrix, centres[check], semi[check], 0.0)
         prepared.pages.append(PreparedPage(
             expanded, centres, semi, starts, selects, label_index, writer_index, residue_unit,
             [tuple(b.label for b in group.bubbles) for group in expanded.groups], (255.0 - measured.inner_mean) / 255.0,
@@ -168,32 +169,37 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None, 
 
 
 def _outline_contrast(image: np.ndarray, matrix: np.ndarray, centres_mm: np.ndarray, semi_mm: np.ndarray,
-                      paper: np.ndarray, ink: float) -> np.ndarray:
-    """Per bubble: how dark its printed outline is where ``matrix`` puts it, 0 (paper) .. 1 (as dark as ``ink``).
+                      ink: float) -> np.ndarray:
+    """Per bubble: how dark its printed outline is where ``matrix`` puts it, 0 (local paper) .. 1 (as ``ink``).
 
     The outline is looked for on a few rings about the bubble's semi-axes (the median gray of each ring, the
-    darkest ring counts), so a fit within a pixel or two finds it and one half a millimetre off finds paper.
+    darkest ring counts), so a fit within a pixel or two finds it and one half a millimetre off finds paper; the
+    paper is the median of a ring well outside.
     """
     centres_px = apply_homography(matrix, centres_mm)
     jacobians = homography_jacobians(matrix, centres_mm)
-    darkest = np.full(len(centres_mm), 255.0)
-    for radius in _OUTLINE_RADII:
-        measured = measure_bubbles(image, centres_px, jacobians, semi_mm, inner=_CENTRE, ring=_RING_SAMPLES,
-                                   inner_fraction=0.1, ring_fraction=radius, dark_level=0.0)
-        np.minimum(darkest, measured.ring_median, out=darkest)
-    return (paper - darkest) / max(float(np.median(paper)) - ink, 1.0)
+    rings = [measure_bubbles(image, centres_px, jacobians, semi_mm, inner=_CENTRE, ring=_RING_SAMPLES,
+                             inner_fraction=0.1, ring_fraction=radius, dark_level=0.0).ring_median
+             for radius in (*_OUTLINE_RADII, _PAPER_RADIUS)]
+    paper = rings.pop()
+    return (paper - np.min(rings, axis=0)) / max(float(np.median(paper)) - ink, 1.0)
 
 
-def fit_verified(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarray, paper: np.ndarray,
-                 ink_level: float) -> bool:
+def outline_share(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarray, ink_level: float) -> float:
+    """How much of its printed contrast the median check bubble's outline shows where ``page_to_image`` puts it
+    (about 1 on a sharp scan of a right fit, 0 when the fit puts the outlines on paper)."""
+    contrast = _outline_contrast(image, page_to_image, page.centres_mm[page.check_index],
+                                 page.semi_axes_mm[page.check_index], ink_level)
+    return float(np.median(contrast / np.maximum(page.check_outline, 0.05)))
+
+
+def fit_verified(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarray, ink_level: float) -> bool:
     """Whether the printed bubble outlines sit where ``page_to_image`` puts them.
 
-    ``paper`` is the local paper gray around each of the page's check bubbles (``page.check_index``). A wrong
-    fit (an anchor wrongly found, a clipped one) puts the rings on paper: then no reading on the page is sure.
+    A wrong fit (an anchor wrongly found, a clipped one) puts the rings on paper: then no reading on the page is
+    sure (see :func:`read_page`).
     """
-    contrast = _outline_contrast(image, page_to_image, page.centres_mm[page.check_index],
-                                 page.semi_axes_mm[page.check_index], paper, ink_level)
-    return bool(np.median(contrast / np.maximum(page.check_outline, 0.05)) >= _MIN_OUTLINE_SHARE)
+    return outline_share(image, page, page_to_image, ink_level) >= _MIN_OUTLINE_SHARE
 
 
 def known_pages(other: Template) -> list[KnownPage]:
@@ -286,7 +292,7 @@ def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration
     """
     other = None
     registered_any = False
-    fallback: tuple[Registration, PreparedPage] | None = None
+    fallback: tuple[float, Registration, PreparedPage] | None = None
     tried: dict[tuple, list[Registration]] = {}  # pages of one card usually share their anchors: fit them once
     for page in prepared.pages:
         for fit in _fits(image, page.expanded, prepared, tried):
@@ -298,11 +304,15 @@ def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration
             if code == prepared.template.identity_code and number == page.expanded.page:
                 if fit.anchors_found == len(page.expanded.anchors):
                     return fit, page
-                fallback = fallback or (fit, page)
+                # Fewer anchors: when one of four disagreed, each fit on the other three comes; the printed
+                # bubble outlines pick the one that puts them where they are.
+                share = outline_share(image, page, fit.page_to_image, fit.ink_level)
+                if fallback is None or share > fallback[0]:
+                    fallback = (share, fit, page)
                 continue
             other = decoded
     if fallback is not None:
-        return fallback
+        return fallback[1], fallback[2]
     if other is not None and other[0] != prepared.template.identity_code:
         names = {known.code: known.template_id for known in prepared.others}
         return other_template_reason(other[0], other[1], names.get(other[0]))
@@ -378,7 +388,7 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
     )
     # Every fit must put the printed bubble outlines where they are, otherwise nothing read on the page is sure:
     # four anchors can agree within the residual limit with one of them wrongly found (about 50 µs a page).
-    verified = fit_verified(image, page, matrix, measured.ring_median[page.check_index], fit.ink_level)
+    verified = fit_verified(image, page, matrix, fit.ink_level)
     timings["measure_ms"] = (time.perf_counter() - t0) * 1000
 
     t0 = time.perf_counter()

@@ -446,9 +446,7 @@ def iter_registrations(image: np.ndarray, page: ExpandedPage, *, max_residual_mm
         distance = float(np.linalg.norm(predicted[found] - points[matched[found]], axis=1).mean())
         first_matches.append(((-int(found.sum()), round(distance / (2.0 * px_per_mm)), order), orientation, matched))
     for _, orientation, matched in sorted(first_matches, key=lambda item: item[0]):
-        fit = _fit(orientation, matched, template_points, points, candidates, px_per_mm, max_residual_mm)
-        if fit is not None:
-            yield fit
+        yield from _fit(orientation, matched, template_points, points, candidates, px_per_mm, max_residual_mm) or []
 
 
 _BORDER_DIRECTIONS = {1: (-1.0, 0.0), 2: (0.0, -1.0), 4: (1.0, 0.0), 8: (0.0, 1.0)}
@@ -466,11 +464,14 @@ def _uncut(candidate: AnchorCandidate, full_size_px: float) -> AnchorCandidate:
 
 
 def _fit(orientation: int, matched: np.ndarray, template_points: np.ndarray, points: np.ndarray,
-         candidates: list[AnchorCandidate], px_per_mm: float, max_residual_mm: float) -> Registration | None:
-    affine, _ = _fit_affine(template_points[matched >= 0], points[matched[matched >= 0]])
-    # Second pass with the fitted affine and a tight tolerance, so a stray blob cannot stand in for an anchor.
-    matched = _match(apply_homography(affine, template_points), points,
-                     np.full(len(template_points), 3.0 * px_per_mm))
+         candidates: list[AnchorCandidate], px_per_mm: float, max_residual_mm: float, *, rematch: bool = True
+         ) -> list[Registration] | None:
+    """The fit of the matched anchors (several when one of four disagrees and must be left out), or None."""
+    if rematch:
+        affine, _ = _fit_affine(template_points[matched >= 0], points[matched[matched >= 0]])
+        # Second pass with the fitted affine and a tight tolerance, so a stray blob cannot stand in for an anchor.
+        matched = _match(apply_homography(affine, template_points), points,
+                         np.full(len(template_points), 3.0 * px_per_mm))
     # One anchor may be lost (a corner cut off by a skewed feed, a torn or covered corner): three still fix
     # an affine transform, which the identity strip then confirms; the caller flags such a page.
     if matched is None or (matched < 0).sum() > max(0, len(template_points) - 3):
@@ -481,22 +482,17 @@ def _fit(orientation: int, matched: np.ndarray, template_points: np.ndarray, poi
     scale = float(np.sqrt(abs(np.linalg.det(affine[:2, :2]))))
     residual_mm = float(residuals.max() / scale)
     if residual_mm > max_residual_mm and len(src) > 3:
-        # One anchor disagrees (a clipped or smudged corner, a blob standing in for it): fit the other three,
-        # dropping the one whose removal leaves the best fit. Three anchors fix an affine exactly, so this fit
-        # is checked against the printed content by the caller (see omr.read).
-        best = None
-        for drop in range(len(src)):
-            keep = np.arange(len(src)) != drop
-            _, rest = _fit_affine(src[keep], dst[keep])
-            if best is None or rest.max() < best[0]:
-                best = (rest.max(), drop)
-        keep = np.arange(len(src)) != best[1]
-        matched[np.flatnonzero(found)[best[1]]] = -1
-        found = matched >= 0
-        src, dst = src[keep], dst[keep]
-        affine, residuals = _fit_affine(src, dst)
-        scale = float(np.sqrt(abs(np.linalg.det(affine[:2, :2]))))
-        residual_mm = float(residuals.max() / scale)
+        # One anchor disagrees (a clipped or smudged corner, a blob standing in for it). Which one, the anchors
+        # cannot tell (on a rectangle each leave-one-out fit is exact and misses its fourth alike): every fit on
+        # the others is offered, and the caller picks by the printed content (see omr.read).
+        fits = []
+        for drop in np.flatnonzero(found):
+            fewer = matched.copy()
+            fewer[drop] = -1
+            fit = _fit(orientation, fewer, template_points, points, candidates, px_per_mm, max_residual_mm,
+                       rematch=False)
+            fits.extend(fit or [])
+        return fits or None
     if residual_mm > max_residual_mm:
         return None
     if len(src) >= 4:
@@ -507,7 +503,7 @@ def _fit(orientation: int, matched: np.ndarray, template_points: np.ndarray, poi
         homography = affine
     ink = float(np.mean([candidates[i].ink for i in matched[found]]))
     clipped = sum(candidates[i].clipped for i in matched[found])
-    return Registration(homography, orientation, residual_mm, scale, ink, len(src), clipped)
+    return [Registration(homography, orientation, residual_mm, scale, ink, len(src), clipped)]
 
 
 def register_page(image: np.ndarray, page: ExpandedPage, *, max_residual_mm: float = 1.5) -> list[Registration]:
