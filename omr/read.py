@@ -25,8 +25,8 @@ from omr.render import render_page
 from omr.result import PageResult, QuestionReading, ScoreReading, page_file_stem
 from omr.template import ExpandedPage, ScoreBox, Template, decode_identity, expand_page
 
-__all__ = ["REGISTRATION_UNSURE", "KnownPage", "PreparedPage", "PreparedTemplate", "fit_verified", "known_pages", "outline_share", "other_template_reason", "prepare_template",
-           "read_page", "warp_rect", "with_others"]
+__all__ = ["REGISTRATION_UNSURE", "KnownPage", "PreparedPage", "PreparedTemplate", "fit_verified", "known_pages",
+           "outline_share", "other_template_reason", "prepare_template", "read_page", "warp_rect", "with_others"]
 
 _BASELINE_PX_PER_MM = 8.0  # resolution the blank page is rendered at to learn each bubble's printed darkness
 _RING_SAMPLES = ring_samples(24)
@@ -483,7 +483,8 @@ def _interpret(result: PageResult, page: PreparedPage, filled: np.ndarray, unsur
 
 
 REGISTRATION_UNSURE = ("registration unsure: the printed bubble outlines are not where the anchors put them, "
-                       "every reading needs a look: 定位存疑: 气泡印刷轮廓与定位点推算的位置不符, 本页所有识别结果均需人工核对")
+                       "every reading needs a look: "
+                       "定位存疑: 气泡印刷轮廓与定位点推算的位置不符, 本页所有识别结果均需人工核对")
 
 
 def _registration_unsure(result: PageResult, page: PreparedPage) -> None:

@@ -297,8 +297,8 @@ def _refine(image, left, top, width, height, paper, threshold, out):
     Writes x, y, sqrt(weight sum), the mean gray below ``threshold`` and where dark pixels (weight >= 0.5)
     lie on the edge of the padded box into ``out``: bits 1, 2, 4, 8 for the image's left, top, right and bottom
     border (the blob is cut off there), 16 for a third of the blob's width on the box's edge inside the image
-    (other dark print, a black scanner background, touches it; a hair across it does not count); False when the blob is too
-    faint against ``paper``.
+    (other dark print, a black scanner background, touches it; a hair across it does not count). False when the
+    blob is too faint against ``paper``.
     """
     pad = max(2, int(0.25 * max(width, height)))
     rows, cols = image.shape
