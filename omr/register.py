@@ -9,7 +9,7 @@ same upside down.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Iterator
 
@@ -34,6 +34,12 @@ class AnchorCandidate:
     y: float
     size_px: float  # sqrt of the dark area
     ink: float  # median gray inside (how black the print is on this scan)
+    edges: int = 0  # what cuts the blob (bits: image border left 1, top 2, right 4, bottom 8; other print 16)
+
+    @property
+    def clipped(self) -> bool:
+        """Part of the blob may be cut off or merged with other dark print: its centroid is off."""
+        return self.edges != 0
 
 
 @dataclass(frozen=True)
@@ -46,6 +52,7 @@ class Registration:
     px_per_mm: float
     ink_level: float  # gray level of solid print (anchors)
     anchors_found: int
+    clipped_anchors: int = 0  # of those, anchors cut by the image border or touching other print (centroid less sure)
 
 
 @lru_cache(maxsize=256)
@@ -135,7 +142,7 @@ def find_anchor_candidates(image: np.ndarray, px_per_mm: float,
         min_extent, max_extent, min_fill, max_fill = _EXTENT_AND_FILL[anchor.shape]
         blobs = _window_anchors(image, np.ascontiguousarray(small), x0, y0, factor, float(expected), float(share),
                                 min_extent, max_extent, min_fill, max_fill)
-        found.extend(AnchorCandidate(x, y, size, ink) for x, y, size, ink in blobs.tolist())
+        found.extend(AnchorCandidate(x, y, size, ink, int(edges)) for x, y, size, ink, edges in blobs.tolist())
     return found
 
 
@@ -196,9 +203,9 @@ def _window_anchors(image, small, x0, y0, factor, expected, share, min_extent, m
 
     Returns
     -------
-    (k, 4) float64 array
+    (k, 5) float64 array
         Per kept blob, in raster order of its first pixel: centroid x, y (full-resolution pixels), the square
-        root of its weighted dark area, and the mean gray of its dark pixels.
+        root of its weighted dark area, the mean gray of its dark pixels, and what cuts it (see :func:`_refine`).
     """
     rows, cols = small.shape
     counts = np.zeros(256, np.int64)
@@ -208,7 +215,7 @@ def _window_anchors(image, small, x0, y0, factor, expected, share, min_extent, m
     lo = _gray_level(counts, rows * cols, share)
     hi = _gray_level(counts, rows * cols, 0.9)
     if hi - lo < 50:  # no black print in this window
-        return np.empty((0, 4))
+        return np.empty((0, 5))
     threshold = (lo + hi) / 2
 
     # Two-pass 8-connected labelling with union-find; a set's root is its smallest (first seen) label.
@@ -261,21 +268,18 @@ def _window_anchors(image, small, x0, y0, factor, expected, share, min_extent, m
             stats[root, 3] = max(stats[root, 3], stats[label, 3])
             stats[root, 4] += stats[label, 4]
 
-    out = np.empty((count, 4))
+    out = np.empty((count, 5))
     kept = 0
-    image_rows, image_cols = image.shape
     for label in range(1, count):
         if parent[label] != label:
             continue
         width = stats[label, 2] - stats[label, 0] + 1
         height = stats[label, 3] - stats[label, 1] + 1
         area = stats[label, 4]
-        # A blob cut by the image border has a wrong centroid: an anchor there counts as missing.
+        # Whether the blob is cut by the image border is judged at full resolution (``_refine``): at this
+        # coarse scale an anchor a few pixels from the edge would look cut and a whole page be lost.
         left = stats[label, 0] * factor + x0
         top = stats[label, 1] * factor + y0
-        if not (left > 0 and top > 0 and left + width * factor < image_cols - 1
-                and top + height * factor < image_rows - 1):
-            continue
         extent = area / max(width * height, 1)
         fill = area / (expected * expected)
         if not (0.65 * expected <= width <= 1.5 * expected and 0.65 * expected <= height <= 1.5 * expected
@@ -290,8 +294,11 @@ def _window_anchors(image, small, x0, y0, factor, expected, share, min_extent, m
 def _refine(image, left, top, width, height, paper, threshold, out):
     """Sub-pixel centroid of the blob at full resolution, weighting pixels by how dark they are.
 
-    Writes x, y, sqrt(weight sum) and the mean gray below ``threshold`` into ``out``; False when the blob is
-    too faint against ``paper``.
+    Writes x, y, sqrt(weight sum), the mean gray below ``threshold`` and where dark pixels (weight >= 0.5)
+    lie on the edge of the padded box into ``out``: bits 1, 2, 4, 8 for the image's left, top, right and bottom
+    border (the blob is cut off there), 16 for a third of the blob's width on the box's edge inside the image
+    (other dark print, a black scanner background, touches it; a hair across it does not count). False when the
+    blob is too faint against ``paper``.
     """
     pad = max(2, int(0.25 * max(width, height)))
     rows, cols = image.shape
@@ -312,6 +319,8 @@ def _refine(image, left, top, width, height, paper, threshold, out):
     m00 = m10 = m01 = 0.0
     dark_sum = 0
     dark_count = 0
+    edges = 0
+    crowded = 0  # dark pixels on the box's edge inside the image: a hair or a thin line crossing gives a few
     for y in range(y0, y1):
         row_sum = row_x = 0.0
         for x in range(x0, x1):
@@ -324,6 +333,14 @@ def _refine(image, left, top, width, height, paper, threshold, out):
                 weight = np.float32(1.0)
             if weight < 0.25:  # ignore paper noise around the blob
                 continue
+            # Dark on the edge of the box: the image border cuts the blob, or something dark (a scanner's
+            # black background) touches it; either way its centroid is off.
+            if weight >= 0.5 and (x == x0 or y == y0 or x == x1 - 1 or y == y1 - 1):
+                bits = _edge_bits(x, y, cols, rows)
+                if bits:
+                    edges |= bits
+                else:
+                    crowded += 1
             row_sum += weight
             row_x += (x - x0) * np.float64(weight)
         m00 += row_sum
@@ -335,7 +352,25 @@ def _refine(image, left, top, width, height, paper, threshold, out):
     out[1] = m01 / m00 + y0
     out[2] = np.sqrt(m00)
     out[3] = dark_sum / dark_count if dark_count else ink
+    if crowded >= max(3, min(width, height) // 3):
+        edges |= 16
+    out[4] = edges
     return True
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _edge_bits(x, y, cols, rows):
+    """Which image border the pixel (x, y) lies on (bits as in ``_refine``), 0 for none."""
+    bits = 0
+    if x == 0:
+        bits |= 1
+    if y == 0:
+        bits |= 2
+    if x == cols - 1:
+        bits |= 4
+    if y == rows - 1:
+        bits |= 8
+    return bits
 
 
 @lru_cache(maxsize=64)
@@ -383,6 +418,15 @@ def iter_registrations(image: np.ndarray, page: ExpandedPage, *, max_residual_mm
     orientations = _orientations(page.width_mm, page.height_mm, shape)
     windows, px_per_mm = _search_windows(page.anchors, page.width_mm, page.height_mm, shape, tuple(orientations))
     candidates = find_anchor_candidates(image, px_per_mm, windows)
+    whole = [candidate for candidate in candidates if not candidate.clipped]
+    # A clipped anchor's centroid is off: fit without it when three whole ones remain; otherwise move the centroid
+    # of one cut by a single image border back by half the missing extent (the caller verifies such a fit
+    # against the printed content).
+    if len(whole) >= 3:
+        candidates = whole
+    else:
+        full = float(np.median([c.size_px for c in whole])) if whole else None
+        candidates = [_uncut(c, full or c.size_px) for c in candidates]
     if len(candidates) < 3:
         return
     points = np.array([[c.x, c.y] for c in candidates])
@@ -402,17 +446,32 @@ def iter_registrations(image: np.ndarray, page: ExpandedPage, *, max_residual_mm
         distance = float(np.linalg.norm(predicted[found] - points[matched[found]], axis=1).mean())
         first_matches.append(((-int(found.sum()), round(distance / (2.0 * px_per_mm)), order), orientation, matched))
     for _, orientation, matched in sorted(first_matches, key=lambda item: item[0]):
-        fit = _fit(orientation, matched, template_points, points, candidates, px_per_mm, max_residual_mm)
-        if fit is not None:
-            yield fit
+        yield from _fit(orientation, matched, template_points, points, candidates, px_per_mm, max_residual_mm) or []
+
+
+_BORDER_DIRECTIONS = {1: (-1.0, 0.0), 2: (0.0, -1.0), 4: (1.0, 0.0), 8: (0.0, 1.0)}
+
+
+def _uncut(candidate: AnchorCandidate, full_size_px: float) -> AnchorCandidate:
+    """``candidate`` with its centroid moved towards the one image border that cuts it, by half the extent cut off
+    (a straight cut of a square of side ``full_size_px``: the lost share of the area times half its side)."""
+    direction = _BORDER_DIRECTIONS.get(candidate.edges)
+    if direction is None:
+        return candidate
+    lost = max(0.0, 1.0 - (candidate.size_px / full_size_px) ** 2)
+    step = lost * full_size_px / 2
+    return replace(candidate, x=candidate.x + direction[0] * step, y=candidate.y + direction[1] * step)
 
 
 def _fit(orientation: int, matched: np.ndarray, template_points: np.ndarray, points: np.ndarray,
-         candidates: list[AnchorCandidate], px_per_mm: float, max_residual_mm: float) -> Registration | None:
-    affine, _ = _fit_affine(template_points[matched >= 0], points[matched[matched >= 0]])
-    # Second pass with the fitted affine and a tight tolerance, so a stray blob cannot stand in for an anchor.
-    matched = _match(apply_homography(affine, template_points), points,
-                     np.full(len(template_points), 3.0 * px_per_mm))
+         candidates: list[AnchorCandidate], px_per_mm: float, max_residual_mm: float, *, rematch: bool = True
+         ) -> list[Registration] | None:
+    """The fit of the matched anchors (several when one of four disagrees and must be left out), or None."""
+    if rematch:
+        affine, _ = _fit_affine(template_points[matched >= 0], points[matched[matched >= 0]])
+        # Second pass with the fitted affine and a tight tolerance, so a stray blob cannot stand in for an anchor.
+        matched = _match(apply_homography(affine, template_points), points,
+                         np.full(len(template_points), 3.0 * px_per_mm))
     # One anchor may be lost (a corner cut off by a skewed feed, a torn or covered corner): three still fix
     # an affine transform, which the identity strip then confirms; the caller flags such a page.
     if matched is None or (matched < 0).sum() > max(0, len(template_points) - 3):
@@ -422,6 +481,18 @@ def _fit(orientation: int, matched: np.ndarray, template_points: np.ndarray, poi
     affine, residuals = _fit_affine(src, dst)
     scale = float(np.sqrt(abs(np.linalg.det(affine[:2, :2]))))
     residual_mm = float(residuals.max() / scale)
+    if residual_mm > max_residual_mm and len(src) > 3:
+        # One anchor disagrees (a clipped or smudged corner, a blob standing in for it). Which one, the anchors
+        # cannot tell (on a rectangle each leave-one-out fit is exact and misses its fourth alike): every fit on
+        # the others is offered, and the caller picks by the printed content (see omr.read).
+        fits = []
+        for drop in np.flatnonzero(found):
+            fewer = matched.copy()
+            fewer[drop] = -1
+            fit = _fit(orientation, fewer, template_points, points, candidates, px_per_mm, max_residual_mm,
+                       rematch=False)
+            fits.extend(fit or [])
+        return fits or None
     if residual_mm > max_residual_mm:
         return None
     if len(src) >= 4:
@@ -431,7 +502,8 @@ def _fit(orientation: int, matched: np.ndarray, template_points: np.ndarray, poi
     else:
         homography = affine
     ink = float(np.mean([candidates[i].ink for i in matched[found]]))
-    return Registration(homography, orientation, residual_mm, scale, ink, len(src))
+    clipped = sum(candidates[i].clipped for i in matched[found])
+    return [Registration(homography, orientation, residual_mm, scale, ink, len(src), clipped)]
 
 
 def register_page(image: np.ndarray, page: ExpandedPage, *, max_residual_mm: float = 1.5) -> list[Registration]:

@@ -8,11 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
+from omr.geometry import MM_PER_INCH
+from omr.register import apply_homography, register_page
 from omr.result import page_file_stem
-from omr.read import prepare_template, read_page
+from omr.read import REGISTRATION_UNSURE, fit_verified, prepare_template, read_page
 from omr.render import render_page
 from omr.template import expand_page, parse_template
 from sample_sheets import TEMPLATES_DIR, resolve_template
+from sample_sheets.evaluate import compare_page
 from sample_sheets.simulate import random_truth, simulate_sheet
 
 DPI = 200
@@ -262,3 +265,81 @@ def test_crops_are_written(prepared, clean, tmp_path):
     stem = page_file_stem("scans/sheet-7.jpg", 2)
     assert stem.startswith("sheet-7-") and stem.endswith("_p3")
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{stem}_{r.id}.png" for r in page.regions)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Every fit is verified against the printed bubble outlines: a wrong fit never gives a sure reading
+
+
+def _with_false_anchor(sim, template, which: int, offset_mm: tuple[float, float]) -> np.ndarray:
+    """The scan with anchor ``which`` painted out and a false one printed ``offset_mm`` beside where it was."""
+    page = expand_page(template, 1)
+    matrix = np.array(sim.truth["homography"], np.float64)
+
+    def to_image(points_mm):
+        return apply_homography(matrix, np.asarray(points_mm, np.float64) * DPI / MM_PER_INCH - 0.5)
+
+    image = sim.image.copy()
+    anchor = page.anchors[which]
+    (x, y), = to_image([[anchor.x, anchor.y]])
+    cv2.circle(image, (int(round(x)), int(round(y))), int(anchor.size * 1.2 * DPI / MM_PER_INCH), 255, -1)
+    half, (dx, dy) = anchor.size / 2, offset_mm
+    square = to_image([[anchor.x + dx + sx * half, anchor.y + dy + sy * half]
+                       for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))])
+    cv2.fillPoly(image, [np.round(square).astype(np.int32)], 0)
+    return image
+
+
+def test_wrong_fit_from_a_false_anchor_reads_nothing_sure(template, prepared, clean, monkeypatch):
+    truth, sim = clean
+    image = _with_false_anchor(sim, template, 3, (-3.0, 3.0))  # four anchors that agree within the residual limit
+
+    result = read_page(image, prepared)
+    assert REGISTRATION_UNSURE in result.reasons and result.status == "flagged"
+    assert result.questions and all(q.status == "uncertain" and not q.marked for q in result.questions.values())
+    assert all(score.status == "uncertain" for score in result.scores.values())
+    assert set(result.id_grid) == {"?"}  # the 考号 grid is not trusted; the barcode (checksummed) still may be
+    assert result.student_id is None or result.student_id == result.barcode == truth.student_id
+    accuracy = compare_page(result, sim.truth, template)
+    assert accuracy.wrong_sure == 0 and accuracy.correct_sure == 0, accuracy.line()
+
+    # Guard: the fit really is wrong: unverified, the same page reports wrong readings as sure.
+    monkeypatch.setattr("omr.read.fit_verified", lambda *args: True)
+    assert compare_page(read_page(image, prepared), sim.truth, template).wrong_sure >= 5
+
+
+@pytest.mark.parametrize("profile, seed", [("typical", 1), ("typical", 2), ("typical", 8), ("hard", 3)])
+def test_right_fit_is_verified_and_a_perturbed_one_is_not(template, prepared, profile, seed):
+    truth = random_truth(template, np.random.default_rng(seed))
+    sim = simulate_sheet(template, truth, seed=seed, profile=profile)[0]
+    fit = register_page(sim.image, prepared.pages[0].expanded)[0]
+    page = prepared.pages[0]
+    assert fit_verified(sim.image, page, fit.page_to_image, fit.ink_level)
+
+    shift = np.array([[1, 0, 0.0], [0, 1, 0.8 * fit.px_per_mm], [0, 0, 1]])  # 0.8 mm down
+    turn = cv2.getRotationMatrix2D((sim.image.shape[1] / 2, sim.image.shape[0] / 2), 0.5, 1.0)
+    for wrong in (shift @ fit.page_to_image, np.vstack([turn, [0, 0, 1]]) @ fit.page_to_image,
+                  fit.page_to_image @ np.diag([1.015, 1.015, 1.0])):
+        assert not fit_verified(sim.image, page, wrong, fit.ink_level)
+
+
+def test_typical_pages_read_with_their_fits_verified(template, prepared):
+    for seed in range(20):
+        sim = simulate_sheet(template, random_truth(template, np.random.default_rng(seed)), seed=seed,
+                             profile="typical")[0]
+        result = read_page(sim.image, prepared)
+        assert REGISTRATION_UNSURE not in result.reasons, (seed, result.reasons)
+
+
+@pytest.mark.parametrize("which, offset", [(1, (5.0, 5.0)), (3, (-5.0, 5.0)), (3, (4.5, -4.5))])
+def test_false_anchor_that_breaks_the_fit_is_left_out_by_the_printed_outlines(template, prepared, clean, which,
+                                                                               offset):
+    # Four anchors disagree beyond the residual limit; any three fit exactly, so only the printed content can tell
+    # which one is false: the fit on the other three is chosen and the page reads right.
+    truth, sim = clean
+    image = _with_false_anchor(sim, template, which, offset)
+    result = read_page(image, prepared)
+    assert REGISTRATION_UNSURE not in result.reasons
+    assert any(reason.startswith("anchor missing") for reason in result.reasons), result.reasons
+    accuracy = compare_page(result, sim.truth, template)
+    assert accuracy.wrong_sure == 0 and accuracy.correct_sure == accuracy.groups, accuracy.line()

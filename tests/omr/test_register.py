@@ -12,6 +12,7 @@ from omr.register import anchor_reference_point, apply_homography, homography_ja
 from omr.render import render_page
 from omr.template import Anchor, expand_page, parse_template
 from sample_sheets import resolve_template
+from sample_sheets.evaluate import compare_page
 from sample_sheets.simulate import random_truth, simulate_sheet
 
 DPI = 200
@@ -314,3 +315,44 @@ def test_homography_jacobians_match_finite_differences(homography):
         assert jacobians[:, :, axis] == pytest.approx(derivative, rel=1e-6, abs=1e-6)
     # Perspective makes the Jacobian vary over the page (a constant one would be an affine shortcut).
     assert np.ptp(jacobians[:, 0, 0]) > 0.01
+
+
+# ----------------------------------------------------------------------------------------------------------
+# A corner anchor partly off the image (a few mm of shift plus skew, no overscan): three intact anchors fix the
+# page. Each case cuts one anchor about in half; the lid shows as a light or a dark scanner background.
+
+def _inside_share(sim, anchor) -> float:
+    """Share of an anchor's printed square that lies inside the scanned frame."""
+    rows, cols = sim.image.shape
+    steps = np.linspace(-anchor.size / 2, anchor.size / 2, 11)
+    points = np.array([[anchor.x + dx, anchor.y + dy] for dx in steps for dy in steps])
+    mapped = _truth_positions(sim, points)
+    return float(np.mean(np.all((mapped >= 0) & (mapped <= [cols - 1, rows - 1]), axis=1)))
+
+
+HALF_OFF_CASES = {  # name: (rotation °, shift mm (x, y), lid gray, the anchor cut in half)
+    "br-light-lid": (4.6, (1.5, 1.5), 245.0, 3),
+    "br-dark-lid": (4.6, (1.5, 1.5), 25.0, 3),
+    "bl-dark-lid": (-3.2, (-4.2, -4.2), 25.0, 2),
+    "tr-light-lid": (-4.3, (2.3, 2.3), 240.0, 1),
+    "tl-dark-lid": (3.0, (-3.5, -3.5), 30.0, 0),
+}
+
+
+@pytest.mark.parametrize("name", list(HALF_OFF_CASES))
+def test_page_with_a_corner_anchor_half_off_the_image_is_read(template, page, prepared, name):
+    rotation, shift, lid, cut = HALF_OFF_CASES[name]
+    truth = random_truth(template, np.random.default_rng(21), absent_rate=0.0, multi_error_rate=0.0, blank_rate=0.0)
+    sim = simulate_sheet(template, truth, seed=21, profile="typical", dpi=DPI, overrides={
+        "rotation_deg": rotation, "shift_mm": shift, "overscan_mm": 0.0, "lid": lid, "upside_down": 0.0,
+        "jpeg_quality": 90})[0]
+    shares = [_inside_share(sim, anchor) for anchor in page.anchors]
+    assert 0.25 <= shares[cut] <= 0.75 and all(s == 1.0 for i, s in enumerate(shares) if i != cut), shares
+
+    result = read_page(sim.image, prepared)
+    assert result.status != "error", result.reasons
+    assert result.page == 1 and result.orientation == 0
+    accuracy = compare_page(result, sim.truth, template)
+    assert accuracy.wrong_sure == 0, accuracy.wrong_examples
+    assert accuracy.flagged_groups <= 2, accuracy.line()
+    assert accuracy.correct_sure >= accuracy.groups - 2
