@@ -44,13 +44,9 @@ def clean_text(value: str, *, field: str, max_length: int | None = None, multili
     """``value`` stripped of surrounding white space and normalised to NFC; ValueError naming ``field`` if it
     holds a control character, an unpaired surrogate, an unassigned or private-use character, or is too long.
     """
-    text = unicodedata.normalize("NFC", value.strip()) if not _has_surrogate(value) else value.strip()
+    text = unicodedata.normalize("NFC", value.strip())  # a lone surrogate passes through: text_problem names it
     problem = text_problem(text, max_length=max_length, multiline=multiline)
     if problem is not None:
         raise ValueError(f"{field}: {problem}")
     return text
 
-
-def _has_surrogate(value: str) -> bool:
-    # normalize() accepts lone surrogates, but keep the check honest: report them as they arrived
-    return any(0xD800 <= ord(char) <= 0xDFFF for char in value)
