@@ -36,6 +36,7 @@ from sqlalchemy.orm import Session
 
 from api.service.db import Database
 from api.service.models import Batch, BatchFile, Blob, Exam, Job, Page, utcnow
+from api.service.processing import NO_PAGE, error_page
 from api.service.storage import BlobStore
 
 __all__ = ["ClaimedJob", "claim", "waiting", "renew", "renew_many", "complete", "complete_many", "fail", "release",
@@ -111,17 +112,11 @@ def _takeable(now: dt.datetime):
 
 def _error_page(session: Session, job_id: int, reason: str, worker_id: str | None) -> str:
     """Record a given-up file as one error page (index 0) carrying ``reason``; return the batch id."""
-    from dataclasses import asdict
-
-    from omr.result import PageResult
-
     file = session.execute(select(BatchFile).join(Job, Job.file_id == BatchFile.id).where(Job.id == job_id)
                            ).scalar_one()
     already = session.scalar(select(exists().where(Page.file_id == file.id)))
     if not already:  # pages are only ever written together with 'done', so this holds; checked all the same
-        result = asdict(PageResult(source=file.filename, page_index=0, status="error", reasons=[reason]))
-        session.add(Page(file_id=file.id, batch_id=file.batch_id, school_id=file.school_id, page_index=0,
-                         status="error", reasons=[reason], student_id=None, result=result, worker=worker_id))
+        session.add(Page(**_page_row(file, error_page(file.filename, 0, reason), worker_id)))
     return file.batch_id
 
 
@@ -268,17 +263,6 @@ def _page_row(file: BatchFile, page: dict[str, Any], worker_id: str) -> dict[str
             "overlay_sha256": page.get("overlay_sha256"), "worker": worker_id}
 
 
-def _no_page(filename: str) -> dict[str, Any]:
-    """The error page of a file that yielded none (every file shows up with a page; none vanishes)."""
-    from dataclasses import asdict
-
-    from omr.result import PageResult
-
-    reason = "no page found in the file"
-    return {"page_index": 0, "status": "error", "reasons": [reason], "student_id": None,
-            "result": asdict(PageResult(source=filename, page_index=0, status="error", reasons=[reason]))}
-
-
 def _insert_pages(session: Session, file: BatchFile, pages: Iterable[dict[str, Any]], worker_id: str) -> None:
     """Insert a file's pages a few hundred rows per statement, taking them from ``pages`` as it goes."""
     rows: list[dict[str, Any]] = []
@@ -334,7 +318,7 @@ def complete_many(db: Database, worker_id: str, finished: Sequence[tuple[int, It
                 continue
             file, remaining = files[job_id], iter(pages)
             first = next(remaining, None)
-            _insert_pages(session, file, [_no_page(file.filename)] if first is None else chain([first], remaining),
+            _insert_pages(session, file, [error_page(file.filename, 0, NO_PAGE)] if first is None else chain([first], remaining),
                           worker_id)
         session.commit()
         batches = sorted({files[job_id].batch_id for job_id in won})

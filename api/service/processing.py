@@ -18,7 +18,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-__all__ = ["iter_file", "read_file", "prepared_template", "bundled_others", "canonical_template",
+__all__ = ["iter_file", "read_file", "error_page", "NO_PAGE", "prepared_template", "bundled_others", "canonical_template",
            "single_threaded_opencv", "warm_up", "overlay_jpeg"]
 
 log = logging.getLogger(__name__)
@@ -157,7 +157,12 @@ def warm_up() -> None:
     read_page(np.full((1169, 827), 255, np.uint8), prepare_template(resolve_template("cn-a4-55"), ScannerProfile()))
 
 
-def _error(source: str, page_index: int, reason: str) -> dict[str, Any]:
+#: The reason of the error page a file that yields no page gets (every file shows up with a page; none vanishes).
+NO_PAGE = "no page found in the file"
+
+
+def error_page(source: str, page_index: int, reason: str) -> dict[str, Any]:
+    """The record of a page that could not be read, carrying ``reason`` (what reading and the job queue store)."""
     from omr.result import PageResult
 
     result = PageResult(source=source, page_index=page_index, status="error", reasons=[reason])
@@ -234,13 +239,13 @@ def iter_file(path: str | Path, template_json: str | dict[str, Any], profile: An
                                  reduce_jpeg_to_min_px=decode_min_side_px(prepared.template)):
             next_index = loaded.page_index + 1
             if loaded.image is None:
-                yield _error(label, loaded.page_index, loaded.error or "unreadable page")
+                yield error_page(label, loaded.page_index, loaded.error or "unreadable page")
                 continue
             try:
                 result = read_page(loaded.image, prepared, source=label, page_index=loaded.page_index)
             except Exception as error:  # one bad page never stops the file; the reason goes to review
                 log.exception("reading %s page %d failed", label, loaded.page_index)
-                yield _error(label, loaded.page_index, f"internal error reading page: {type(error).__name__}: {error}")
+                yield error_page(label, loaded.page_index, f"internal error reading page: {type(error).__name__}: {error}")
                 continue
             overlay = overlay_jpeg(loaded.image, result, prepared) if overlays and result.status != "ok" else None
             del loaded  # the page's image goes now, not when the next page has been decoded
@@ -248,10 +253,10 @@ def iter_file(path: str | Path, template_json: str | dict[str, Any], profile: An
                    "student_id": result.student_id, "result": page_result_to_dict(result), "overlay_jpeg": overlay}
     except Exception as error:  # the template, the loader itself: still a page saying why, never a dead worker
         log.exception("reading %s failed", label)
-        yield _error(label, next_index, f"internal error reading file: {type(error).__name__}: {error}")
+        yield error_page(label, next_index, f"internal error reading file: {type(error).__name__}: {error}")
         return
     if next_index == 0:
-        yield _error(label, 0, "no page found in the file")
+        yield error_page(label, 0, NO_PAGE)
 
 
 def read_file(path: str | Path, template_json: str | dict[str, Any], profile: Any = None, limits: Any = None, *,
