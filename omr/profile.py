@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-__all__ = ["ScannerProfile", "load_profile", "save_profile"]
+__all__ = ["ScannerProfile", "load_profile", "profile_from_dict", "profile_to_dict", "save_profile"]
 
 
 @dataclass(frozen=True)
@@ -91,20 +91,30 @@ def load_profile(path: str | Path) -> ScannerProfile:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"scanner profile {path} is not valid JSON: line {error.lineno}: {error.msg}") from None
+    return profile_from_dict(data, source=f"scanner profile {path}")
+
+
+def profile_from_dict(data: object, *, source: str = "scanner profile") -> ScannerProfile:
+    """A profile from plain JSON data (a file's or a database row's); unknown keys and wrong types are refused."""
     if not isinstance(data, dict):
-        raise ValueError(f"scanner profile {path} must be a JSON object, not {type(data).__name__}")
+        raise ValueError(f"{source} must be a JSON object, not {type(data).__name__}")
     types = {f.name: f.type for f in fields(ScannerProfile)}
     unknown = sorted(set(data) - set(types))
     if unknown:
-        raise ValueError(f"scanner profile {path}: unknown key(s) {', '.join(unknown)}")
+        raise ValueError(f"{source}: unknown key(s) {', '.join(unknown)}")
     for key, value in data.items():
         expected = {"str": str, "int": int, "float": (int, float)}[types[key]]
         # bool is an int in Python; a threshold of `true` is a mistake, not 1.
         if isinstance(value, bool) or not isinstance(value, expected):
-            raise ValueError(f"scanner profile {path}: {key} must be a {types[key]}, got {value!r}")
+            raise ValueError(f"{source}: {key} must be a {types[key]}, got {value!r}")
     return ScannerProfile(**data)
+
+
+def profile_to_dict(profile: ScannerProfile) -> dict:
+    """The profile as plain JSON data (inverse of :func:`profile_from_dict`)."""
+    return asdict(profile)
 
 
 def save_profile(profile: ScannerProfile, path: str | Path) -> None:
     """Write ``profile`` as JSON (what calibration produces)."""
-    Path(path).write_text(json.dumps(asdict(profile), indent=2) + "\n", encoding="utf-8")
+    Path(path).write_text(json.dumps(profile_to_dict(profile), indent=2) + "\n", encoding="utf-8")

@@ -37,12 +37,12 @@ _cache_lock = threading.Lock()
 
 
 def _profile(profile: Any):
-    from omr.profile import ScannerProfile
+    from omr.profile import ScannerProfile, profile_from_dict
 
     if profile is None:
         return ScannerProfile()
     if isinstance(profile, dict):
-        return ScannerProfile(**profile)
+        return profile_from_dict(profile)
     return profile
 
 
