@@ -471,6 +471,7 @@ class Trend:
     z: np.ndarray
     rank_change: np.ndarray
     z_change: np.ndarray
+    student_nos: np.ndarray | None = None  # (M,) 学籍号 when the students were linked by it (analytics.longitudinal)
 
 
 def trends(exam_ids: Sequence[np.ndarray], totals: Sequence[np.ndarray], labels: Sequence[str]) -> Trend:
