@@ -14,18 +14,19 @@ from typing import Sequence
 
 import numpy as np
 
-from analytics.diagnosis import (Blueprint, DinaFit, RaschFit, Trend, blueprint_from_exam, dichotomise, fit_dina,
-                                 fit_rasch, knowledge_rates, mastery_bands, trends, MAX_DINA_POINTS)
+from analytics.diagnosis import (Blueprint, DinaFit, RaschFit, blueprint_from_exam, dichotomise, fit_dina,
+                                 fit_rasch, knowledge_rates, mastery_bands, MAX_DINA_POINTS)
 from analytics.groups import Groups, group_by, group_means, ranks_within_groups
 from analytics.items import (ItemStats, OptionStats, PaperStats, item_analysis, option_analysis, paper_analysis,
                              upper_lower_groups)
 from analytics.model import ExamData, ReportConfig
+from analytics.progress import Progress
 from analytics.scores import (Borderline, Descriptives, Histogram, ScoreSegments, borderline, compare_means,
                               describe, histogram, performance_bands, score_segments, standard_scores,
                               subject_totals)
 
 __all__ = ["GroupLevel", "StudentResults", "Analysis", "MultiSubject", "ItemView", "analyse", "multi_subject",
-           "trend_of", "item_view"]
+           "item_view"]
 
 
 @dataclass(frozen=True)
@@ -163,7 +164,7 @@ class Analysis:
     rasch: RaschFit | None
     notes: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    trend: Trend | None = None
+    progress: Progress | None = None  # the students over time (analytics.progress), when earlier exams are given
     multi: MultiSubject | None = None
 
     @property
@@ -390,9 +391,3 @@ def multi_subject(datasets: Sequence[ExamData]) -> MultiSubject:
     return MultiSubject(tuple(subjects), float(sum(d.full_marks for d in datasets)), everyone.astype(object),
                         meta[0].astype(object), meta[1].astype(object), meta[2].astype(object), matrix, total,
                         complete, ranks[0], ranks[1], ranks[2])
-
-
-def trend_of(history: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> Trend:
-    """:func:`analytics.diagnosis.trends` of (label, exam ids, totals) triples, oldest first."""
-    return trends([h[1] for h in history], [h[2] for h in history], [h[0] for h in history])
-

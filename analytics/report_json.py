@@ -18,7 +18,12 @@ Shape (abridged)::
                    "grade_rank", "city_rank", "grade_pr", "z", "t", "borderline", "knowledge", "mastery",
                    "weakest", "theta", "theta_se"}],
      "not_graded": [{"exam_id", "name", "class", "school_code", "status"}],
-     "multi_subject": {...} | null, "trend": {...} | null}
+     "multi_subject": {...} | null, "trend": {...} | null,
+     "value_added": {"classes": VA | null, "teachers": VA | null, "notes": [...],
+                     "unmatched": [{"exam", "exam_id", "student_no", "reason"}]} | null}
+
+    VA = {"scale": "z", "intercept", "slope", "residual_sd", "between_sd", "linked", "level", "min_n",
+          "groups": [{"group", "n", "raw", "se", "shrinkage", "estimate", "low", "high", "shown"}]}
 
     GROUP = {"school_code", "class", "n", "absent", "pending", "mean", "sd", "min", "max", "median", "q1", "q3",
              "score_rate", "rates": {"excellent", "good", "pass", "low"}, "mean_diff", "mean_ratio",
@@ -228,6 +233,7 @@ def analysis_json(analysis: Analysis, *, students: bool = True) -> dict:
                        for i in np.flatnonzero(~data.graded).tolist()],
         "multi_subject": multi_subject_json(analysis.multi) if analysis.multi is not None else None,
         "trend": _trend(analysis),
+        "value_added": _value_added(analysis),
     }
     return document
 
@@ -243,9 +249,32 @@ def multi_subject_json(m) -> dict:
 
 
 def _trend(analysis: Analysis) -> dict | None:
-    t = analysis.trend
+    t = analysis.progress.trend if analysis.progress is not None else None
     if t is None:
         return None
+    student_nos = t.student_nos.tolist() if t.student_nos is not None else [None] * len(t.exam_ids)
     return {"exams": list(t.labels), "students": _columns_to_records({
-        "exam_id": t.exam_ids.tolist(), "totals": jsonable(t.totals), "ranks": t.ranks.tolist(),
-        "z": jsonable(t.z), "rank_change": t.rank_change.tolist(), "z_change": jsonable(t.z_change)})}
+        "exam_id": t.exam_ids.tolist(), "student_no": student_nos, "totals": jsonable(t.totals),
+        "ranks": t.ranks.tolist(), "z": jsonable(t.z), "rank_change": t.rank_change.tolist(),
+        "z_change": jsonable(t.z_change)})}
+
+
+def _value_added(analysis: Analysis) -> dict | None:
+    progress = analysis.progress
+    if progress is None:
+        return None
+
+    def table(va) -> dict | None:
+        if va is None:
+            return None
+        return {"scale": "z", "intercept": clean_float(va.intercept), "slope": clean_float(va.slope),
+                "residual_sd": clean_float(va.residual_sd), "between_sd": clean_float(va.between_sd),
+                "linked": va.linked, "level": va.level, "min_n": va.min_n,
+                "groups": _columns_to_records({
+                    "group": list(va.groups), "n": va.n.tolist(), "raw": jsonable(va.raw), "se": jsonable(va.se),
+                    "shrinkage": jsonable(va.shrinkage), "estimate": jsonable(va.estimate),
+                    "low": jsonable(va.low), "high": jsonable(va.high), "shown": va.shown.tolist()})}
+
+    return {"classes": table(progress.classes), "teachers": table(progress.teachers), "notes": list(progress.notes),
+            "unmatched": [{"exam": u.label, "exam_id": u.exam_id, "student_no": u.student_no, "reason": u.reason_text}
+                          for u in progress.record.unmatched]}

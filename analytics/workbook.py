@@ -613,8 +613,57 @@ def write_grade_workbook(analysis: Analysis, path: str | Path, *, school: str | 
                      schools.dina_mastery[g] if schools.dina_mastery is not None else None, matrix)
     _segments_sheet(b, analysis, [(b.t("grade"), schools, g)])
     _borderline_sheet(b, analysis, members)
+    if analysis.progress is not None:
+        _trend_sheet(b, analysis, members)
+        _value_added_sheet(b, analysis)
     b.notes(analysis)
     return b.save()
+
+
+def _trend_sheet(b: _Book, analysis: Analysis, members: np.ndarray) -> None:
+    """成绩走势: the students of this report who sat every exam, linked by 学籍号 (total, percentile rank per exam)."""
+    record = analysis.progress.record
+    if len(record.labels) < 2:
+        return
+    ours = set(analysis.data.exam_ids[members].astype(str).tolist())
+    rows_of = [i for i in np.flatnonzero(record.in_every_exam()).tolist() if record.exam_ids[i, -1] in ours]
+    ws = b.sheet("sheet_trend")
+    exams = record.labels
+    headers = [b.t("student_no"), b.t("exam_id"), b.t("name"), b.t("class"),
+               *[f"{label} {b.t(key)}" for label in exams for key in ("total", "pr")],
+               b.t("rank_change"), b.t("z_change")]
+    rows = []
+    for i in rows_of:
+        pairs = [value for e in range(len(exams)) for value in (record.totals[i, e], record.percentile[i, e])]
+        rows.append([record.student_nos[i], record.exam_ids[i, -1], record.names[i], record.classes[i], *pairs,
+                     record.ranks[i, 0] - record.ranks[i, -1], record.z[i, -1] - record.z[i, 0]])
+    formats = [_TEXT, _TEXT, None, None, *[_SCORE, "0.0"] * len(exams), "0", _TWO]
+    b.table(ws, 1, headers, rows, formats, widths=(21, 13, 9, 12, *[10] * (2 * len(exams)), 9, 9), freeze="C2")
+
+
+def _value_added_sheet(b: _Book, analysis: Analysis) -> None:
+    """增值评价: value-added per class (and per teacher), the method in words, and who could not be linked."""
+    progress = analysis.progress
+    ws = b.sheet("sheet_value_added")
+    headers = [b.t("linked"), b.t("va_raw"), b.t("va_se"), b.t("va_shrinkage"), b.t("va_estimate"), b.t("va_low"),
+               b.t("va_high"), b.t("va_shown")]
+    formats = ["0", _THREE, _THREE, _TWO, _THREE, _THREE, _THREE, None]
+    row = 1
+    for key, va in (("class", progress.classes), ("teacher", progress.teachers)):
+        if va is None:
+            continue
+        rows = [[group, va.n[g], va.raw[g], va.se[g], va.shrinkage[g],
+                 *((va.estimate[g], va.low[g], va.high[g], b.t("va_yes")) if va.shown[g]
+                   else (None, None, None, b.t("va_too_few")))] for g, group in enumerate(va.groups)]
+        row = b.table(ws, row, [b.t(key), *headers], rows, [_TEXT, *formats], widths=(16, *[12] * 8)) + 1
+    for line in (b.t("va_method"), *progress.notes):
+        b.write(ws, row, 1, line)
+        row += 1
+    if progress.record.unmatched:
+        row += 1
+        rows = [[u.label, u.exam_id, u.student_no, u.reason_text] for u in progress.record.unmatched]
+        b.table(ws, row, [b.t("exam"), b.t("exam_id"), b.t("student_no"), b.t("unmatched_reason")], rows,
+                [_TEXT, _TEXT, _TEXT, None])
 
 
 def write_city_workbook(analysis: Analysis, path: str | Path, *, lang: str | None = None) -> Path:

@@ -111,3 +111,36 @@ def test_unpaired_exam_and_scores(tmp_path, marks, capsys):
     assert main(["report", "--exam", str(SAMPLE), "--exam", str(SAMPLE), "--scores", str(marks), "--out",
                  str(tmp_path)]) == 2
     assert "give them in pairs" in capsys.readouterr().err
+
+
+def test_trend_and_value_added_link_students_by_student_number_when_the_exam_id_changes(tmp_path, capsys):
+    autumn = grade_folder(tmp_path / "autumn", classes=3, per_class=12, absent=0, seed=5, id_prefix="2026")
+    spring = grade_folder(tmp_path / "spring", classes=3, per_class=12, absent=2, seed=6, id_prefix="2027")
+    teachers = tmp_path / "teachers.csv"
+    teachers.write_text("班级,学科,教师\n高一(1)班,数学,王老师\n高一(2)班,数学,李老师\n高一(3)班,数学,王老师\n"
+                        "高一(1)班,物理,赵老师\n", encoding="utf-8")
+    out = tmp_path / "reports"
+    assert main(["report", "--exam", str(SAMPLE), "--scores", str(spring), "--previous", str(autumn),
+                 "--teachers", str(teachers), "--out", str(out), "--level", "grade", "--no-dina"]) == 0
+    assert "trend: 34 students linked by 学籍号 across 2 exams" in capsys.readouterr().out
+    doc = json.loads((out / "analytics.json").read_text(encoding="utf-8"))
+    students = doc["trend"]["students"]
+    assert len(students) == 34 and all(s["exam_id"].startswith("2027") for s in students)
+    assert all(s["student_no"].startswith("G") for s in students)
+    classes = doc["value_added"]["classes"]
+    assert [g["group"] for g in classes["groups"]] == ["高一(1)班", "高一(2)班", "高一(3)班"]
+    assert sum(g["n"] for g in classes["groups"]) == 34 and classes["scale"] == "z"
+    teachers_va = doc["value_added"]["teachers"]
+    assert [(g["group"], g["n"]) for g in teachers_va["groups"]] == [("李老师", 12), ("王老师", 22)]
+    book = load_workbook(out / "grade.xlsx")
+    assert {"成绩走势", "增值评价"} <= set(book.sheetnames)
+    trend_sheet = book["成绩走势"]
+    assert trend_sheet["A1"].value == "学籍号" and trend_sheet["A2"].data_type == "s"
+    assert trend_sheet.max_row == 35
+
+
+def test_teachers_table_needs_an_earlier_exam(tmp_path, marks, capsys):
+    teachers = tmp_path / "teachers.csv"
+    teachers.write_text("班级,学科,教师\n高一(1)班,数学,王老师\n", encoding="utf-8")
+    assert _report(marks, tmp_path / "o", "--teachers", str(teachers)) == 2
+    assert "--teachers needs --previous" in capsys.readouterr().err
