@@ -14,11 +14,13 @@ from typing import Sequence
 
 import numpy as np
 
-from analytics.diagnosis import (Blueprint, DinaFit, RaschFit, blueprint_from_exam, dichotomise, fit_dina,
-                                 fit_rasch, knowledge_rates, mastery_bands, MAX_DINA_POINTS)
+from analytics.diagnosis import (DINA_RMSEA_GOOD, Blueprint, DinaFit, RaschFit, blueprint_from_exam, dichotomise,
+                                 dina_item_rmsea, fit_dina, fit_rasch, knowledge_rates, mastery_bands,
+                                 MAX_DINA_POINTS)
 from analytics.groups import Groups, group_by, group_means, ranks_within_groups
 from analytics.items import (ItemStats, OptionStats, PaperStats, item_analysis, option_analysis, paper_analysis,
                              upper_lower_groups)
+from analytics.mastery import Mastery, trusted_mastery
 from analytics.model import ExamData, ReportConfig
 from analytics.progress import Progress
 from analytics.scores import (Borderline, Descriptives, Histogram, ScoreSegments, borderline, compare_means,
@@ -122,6 +124,7 @@ class StudentResults:
     dina_mastery: np.ndarray | None
     theta: np.ndarray | None
     theta_se: np.ndarray | None
+    mastery: Mastery | None = None  # what the reports show beside each rate (analytics.mastery)
 
 
 @dataclass(frozen=True)
@@ -330,7 +333,19 @@ def analyse(data: ExamData, config: ReportConfig | None = None) -> Analysis:
         rasch_fit = fit_rasch(binary)
     timings["rasch"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    dina_mastery = dina_fit.mastery if dina_fit is not None else None
+    rmsea = dina_item_rmsea(binary, blueprint.q_matrix, dina_fit, seed=config.seed) if dina_fit else None
+    mastery = None
+    if blueprint.point_ids:
+        mastery = trusted_mastery(k_rates, blueprint.weights.sum(axis=0), c_codes, n_classes, dina_fit, rmsea)
+    if dina_fit is not None:
+        notes["dina"] = (f"DINA fit: mean item RMSEA {mastery.rmsea:.3f} "
+                         + (f"<= {DINA_RMSEA_GOOD}: shown" if mastery.dina_used else
+                            f"> {DINA_RMSEA_GOOD}: the model does not fit these answers; mastery shown from "
+                            "the shrunken score rate"))
+    # group figures of DINA only where the model fits
+    dina_mastery = dina_fit.mastery if dina_fit is not None and mastery is not None and mastery.dina_used else None
+    timings["mastery"] = time.perf_counter() - clock
+    clock = time.perf_counter()
 
     # levels: all -> schools -> classes (each compared with its parent)
     zeros = np.zeros(len(totals), np.intp)
@@ -353,7 +368,7 @@ def analyse(data: ExamData, config: ReportConfig | None = None) -> Analysis:
         grade_pr=grade_pr, city_pr=city_pr, z=z, t=t, city_z=city_z, borderline=near, knowledge_rates=k_rates,
         knowledge_bands=mastery_bands(k_rates, config.mastery), weakest=student_weak, weakest_gaps=student_gaps,
         dina_mastery=dina_mastery, theta=rasch_fit.theta if rasch_fit else None,
-        theta_se=rasch_fit.theta_se if rasch_fit else None)
+        theta_se=rasch_fit.theta_se if rasch_fit else None, mastery=mastery)
     timings["knowledge_students"] = time.perf_counter() - clock
     return Analysis(data=data, config=config, lines=config.lines(data.full_marks), classes=classes,
                     schools=schools, all=everyone, students=students, items=items, test=test, options=options,

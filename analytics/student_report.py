@@ -2,8 +2,9 @@
 
 Each page: who, the total with class and grade ranks, the rank band (年级前 10 % ...), percentile rank and T
 score, section subtotals against the grade, a knowledge-point profile chart (the student's rate against the
-grade's on every point, with the DINA mastery probability), the weakest points and the questions that lost the
-most points. The CJK font is WenQuanYi Micro Hei (``fonts-wqy-microhei``, installed by ``make system-deps``).
+grade's on every point, with the mastery figure of :mod:`analytics.mastery` and its method in a teacher's words),
+the weakest points each with the questions that show it (the student's score and the grade's rate on each) and the
+questions that lost the most points. The CJK font is WenQuanYi Micro Hei (``fonts-wqy-microhei``, installed by ``make system-deps``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from typing import Sequence
 import numpy as np
 
 from analytics.analysis import Analysis
+from analytics.diagnosis import DINA_RMSEA_GOOD
 from analytics.labels import band_names
+from analytics.mastery import MASTERY_SOURCES
 
 __all__ = ["write_student_reports", "rank_band", "CJK_FONT_PATH"]
 
@@ -26,22 +29,35 @@ _T = {
            "total": "总分", "full": "满分", "class_rank": "班级排名", "grade_rank": "年级排名", "pr": "百分等级",
            "t": "T分数", "band": "等级", "rank_band": "年级位置", "section": "大题", "score": "得分",
            "grade_mean": "年级均分", "profile": "知识点得分率(学生 vs 年级)", "point": "知识点", "you": "本人",
-           "grade": "年级", "mastery": "掌握概率(DINA)", "weakest": "薄弱知识点(低于年级)", "lost": "失分较多的题目",
+           "grade": "年级", "mastery": "掌握程度", "weakest": "薄弱知识点(低于年级)及相关题目", "lost": "失分较多的题目",
            "none": "无:各知识点得分率均不低于年级", "advice": "建议优先复习以上知识点,并订正对应题目。",
            "note": "得分率 = 得分/分值(按双向细目表权重分配);百分等级 = 100×(低于本人人数 + 0.5×同分人数)/实考人数;"
-                   "T = 50 + 10z(年级内);掌握概率为 DINA 认知诊断模型的后验概率。",
-           "top": "前", "points": "分"},
+                   "T = 50 + 10z(年级内)。",
+           "mastery_rate": "掌握程度:本人得分率向全班水平适当靠拢后的估计(考查该知识点的题目越少,靠拢越多),"
+                           "括号内为{level}%可信区间。",
+           "mastery_dina": "掌握程度:根据答对了哪些题目推断的掌握可能性(认知诊断模型,已通过拟合检验);"
+                           "标†者模型判断与本人得分率不一致,改按得分率估计,括号内为{level}%可信区间。",
+           "mastery_tech": "技术说明:得分率估计为 beta-binomial 经验贝叶斯收缩;DINA 模型拟合检验为项目 RMSEA 均值"
+                           "(≤ {cut} 采用),本次 {rmsea}。",
+           "item_line": "{q} 得{score}/{points}分(年级得分率{rate})", "top": "前", "bottom": "后", "points": "分"},
     "en": {"title": "Student diagnosis report", "name": "Name", "exam_id": "Exam ID", "class": "Class",
            "school": "School", "total": "Total", "full": "Full marks", "class_rank": "Class rank",
            "grade_rank": "Grade rank", "pr": "Percentile rank", "t": "T score", "band": "Band",
            "rank_band": "Grade position", "section": "Section", "score": "Score", "grade_mean": "Grade mean",
            "profile": "Knowledge-point rates (student vs grade)", "point": "Point", "you": "Student",
-           "grade": "Grade", "mastery": "Mastery (DINA)", "weakest": "Weakest points (below the grade)",
+           "grade": "Grade", "mastery": "Mastery", "weakest": "Weakest points (below the grade) and their questions",
            "lost": "Questions that lost most points", "none": "none: no point below the grade",
            "advice": "Review these points first and correct the matching questions.",
            "note": "rate = score / points (shared by blueprint weights); PR = 100 * (below + 0.5 * equal) / N; "
-                   "T = 50 + 10 z within the grade; mastery = DINA posterior probability.",
-           "top": "top", "points": "pts"},
+                   "T = 50 + 10 z within the grade.",
+           "mastery_rate": "Mastery: the student's rate pulled toward the class's (more when few questions test the "
+                           "point), with its {level}% credible interval.",
+           "mastery_dina": "Mastery: how likely the point is mastered, judged from which questions were right "
+                           "(a cognitive diagnosis model that passed its fit test); † where the model disagreed "
+                           "with the student's rate, the rate-based estimate is shown, with its {level}% interval.",
+           "mastery_tech": "Technical: beta-binomial empirical-Bayes shrinkage; DINA fit test: mean item RMSEA "
+                           "(used when <= {cut}), here {rmsea}.",
+           "item_line": "{q} {score}/{points} (grade {rate})", "top": "top", "bottom": "bottom", "points": "pts"},
 }
 
 _RANK_BANDS = (10, 25, 50, 75, 100)
@@ -157,8 +173,7 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
                       f"{words['class']}: {data.classes[r]}    {words['school']}: {data.schools[r] or '-'}", normal),
             Spacer(1, 4),
         ]
-        top = rank_band(s.grade_pr[i])
-        position = f"{words['top']} {top}%" if top < 100 else f"{100 - int(round(s.grade_pr[i]))}%↓"
+        position = _position(float(s.grade_pr[i]), words)
         facts = [[words["total"], words["full"], words["band"], words["class_rank"], words["grade_rank"],
                   words["rank_band"], words["pr"], words["t"]],
                  [f"{s.total[i]:g}", f"{full:g}", performance[s.band[i]], f"{s.class_rank[i]}/{s.class_size[i]}",
@@ -180,18 +195,22 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
             rows = [[words["point"], words["you"], words["grade"], words["mastery"]]]
             for t, name in enumerate(names):
                 rate, ref = s.knowledge_rates[i, t], schools.knowledge_rates[g, t]
-                prob = s.dina_mastery[i, t] if s.dina_mastery is not None else np.nan
-                rows.append([name, _pct(rate), _pct(ref), _pct(prob)])
-            content.append(_fixed_table(rows, [frame_w * 0.4, frame_w * 0.2, frame_w * 0.2, frame_w * 0.2], grid,
-                                        size=8))
-            weak = [(bp.point_names[t] or bp.point_ids[t], gap) for t, gap in zip(s.weakest[i], s.weakest_gaps[i])
+                rows.append([name, _pct(rate), _pct(ref), _mastery_cell(s.mastery, i, t)])
+            content.append(_fixed_table(rows, [frame_w * 0.4, frame_w * 0.16, frame_w * 0.16, frame_w * 0.28],
+                                        grid, size=8))
+            weak = [t for t, gap in zip(s.weakest[i].tolist(), s.weakest_gaps[i].tolist())
                     if np.isfinite(gap) and gap < 0]
             content.append(Paragraph(words["weakest"], heading))
-            if weak:
-                listed = "; ".join(f"{name} ({100 * gap:+.0f}%)" for name, gap in weak)
-                content.append(Paragraph(f"{listed}. {words['advice']}", normal))
-            else:
-                content.append(Paragraph(words["none"], normal))
+            for t in weak:
+                questions = "、".join(
+                    words["item_line"].format(q=data.item_ids[j], score=f"{data.scores[r, j]:g}",
+                                              points=f"{data.points[j]:g}",
+                                              rate=_pct(schools.item_rates[g, j]))
+                    for j in np.flatnonzero(bp.weights[:, t] > 0).tolist())
+                gap = s.weakest_gaps[i][s.weakest[i].tolist().index(t)]
+                content.append(Paragraph(f"{bp.point_names[t] or bp.point_ids[t]} ({100 * gap:+.0f}%): {questions}",
+                                         normal))
+            content.append(Paragraph(words["advice"] if weak else words["none"], normal))
         lost = data.points - data.scores[r]
         worst = [j for j in np.argsort(-lost, kind="stable")[:lost_questions].tolist() if lost[j] > 0]
         if worst:
@@ -199,6 +218,13 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
                         Paragraph(", ".join(f"{data.item_ids[j]} ({data.scores[r, j]:g}/{data.points[j]:g})"
                                             for j in worst), normal)]
         content += [Spacer(1, 8), Paragraph(words["note"], small)]
+        if s.mastery is not None and bp.point_ids:
+            m = s.mastery
+            level = f"{100 * m.level:.0f}"
+            content += [Paragraph(words["mastery_dina" if m.dina_used else "mastery_rate"].format(level=level),
+                                  small),
+                        Paragraph(words["mastery_tech"].format(cut=DINA_RMSEA_GOOD, rmsea=f"{m.rmsea:.3f}"
+                                                               if np.isfinite(m.rmsea) else "-"), small)]
         # shrink rather than spill: one student, one page, whatever the number of knowledge points
         story.append(KeepInFrame(frame_w, frame_h - 2, content, mode="shrink"))
         if page < len(order) - 1:
@@ -207,6 +233,32 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
         story.append(Paragraph("-", normal))
     doc.build(story)
     return path, max(len(order), 1)
+
+
+def _position(percentile_rank: float, words: dict[str, str]) -> str:
+    """Where the student stands in the grade, unambiguously: 前 10 % .. 前 50 % in the upper half, 后 50 % .. 后
+    10 % in the lower (the band holding the student)."""
+    top = rank_band(percentile_rank)
+    if top <= 50:
+        return f"{words['top']} {top}%"
+    bottom = next(limit for limit in (10, 25, 50) if percentile_rank <= limit + 1e-9) if percentile_rank <= 50 else 50
+    return f"{words['bottom']} {bottom}%"
+
+
+def _mastery_cell(mastery, student: int, point: int) -> str:
+    """The mastery figure: the DINA probability, or the shrunken rate with its interval (marked † when it
+    replaces a DINA figure that contradicted the rate)."""
+    if mastery is None:
+        return "-"
+    value = mastery.value[student, point]
+    if not np.isfinite(value):
+        return "-"
+    source = MASTERY_SOURCES[mastery.source[student, point]]
+    if source == "dina":
+        return _pct(value)
+    mark = "†" if source == "rate_conflict" else ""
+    low, high = mastery.low[student, point], mastery.high[student, point]
+    return f"{_pct(value)}{mark} ({100 * low:.0f}–{100 * high:.0f}%)"
 
 
 def _pct(value: float) -> str:
