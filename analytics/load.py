@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from analytics.items import masks_from_letters
-from analytics.longitudinal import ExamScores
+from analytics.longitudinal import ExamScores, exam_scores_of
 from analytics.model import ExamData
 from grading.safe_cells import from_csv_cell
 
@@ -74,7 +74,7 @@ def load_grade_output(scores_dir: str | Path, exam) -> ExamData:
             raise ValueError(f"{folder}: scores are for exam {summary.get('exam')}, not {exam.id}")
         full = summary.get("full_marks")
         if full is not None and abs(float(full) - exam.full_marks) > 1e-6:
-            hint = f" (the folder has the regraded key: --exam {folder / 'exam.json'})" \
+            hint = f" (the key these scores were marked with: --exam {folder / 'exam.json'})" \
                 if (folder / "exam.json").is_file() else ""
             raise ValueError(f"{folder}: scores were marked to full marks {float(full):g}, exam {exam.id} has "
                              f"{exam.full_marks:g}{hint}")
@@ -129,11 +129,14 @@ def load_grade_output(scores_dir: str | Path, exam) -> ExamData:
 def load_exam_scores(scores_dir: str | Path) -> ExamScores:
     """Who sat an earlier exam and under which 学籍号, from a ``yuejuan grade --out`` folder (no exam JSON needed):
     ``exam_id``, ``student_no``, ``name``, ``class``, ``status`` and ``total`` of ``scores.csv``, labelled with
-    ``summary.json``'s exam id. A total counts only for a graded student."""
+    ``summary.json``'s exam id, and knowledge-point rates when the folder holds the ``exam.json`` it was marked
+    with. A total counts only for a graded student."""
     folder = Path(scores_dir)
     path, summary_path = folder / "scores.csv", folder / "summary.json"
     if not path.is_file() or not summary_path.is_file():
         raise ValueError(f"{folder}: not a `yuejuan grade` output folder (scores.csv, summary.json)")
+    if (folder / "exam.json").is_file():  # the key it was marked with: knowledge-point rates too
+        return exam_scores_of(load_grade_output(folder, load_exam_for_report(folder / "exam.json")))
     label = str(json.loads(summary_path.read_text(encoding="utf-8")).get("exam") or folder.name)
     with open(path, encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)

@@ -8,15 +8,17 @@ linked are never dropped silently: :attr:`StudentRecord.unmatched` lists each wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 
-from analytics.diagnosis import Trend
+from analytics.diagnosis import Trend, blueprint_from_exam, knowledge_rates
+from analytics.model import ExamData
 from analytics.scores import competition_ranks, percentile_ranks, standard_scores
 
-__all__ = ["ExamScores", "StudentRecord", "Unmatched", "link_exams", "record_trend", "UNMATCHED_REASONS"]
+__all__ = ["ExamScores", "StudentRecord", "Unmatched", "link_exams", "record_trend", "steady_points",
+           "exam_scores_of", "UNMATCHED_REASONS"]
 
 #: Why a student of one exam is not in the record, in the teacher's words.
 UNMATCHED_REASONS = {
@@ -29,7 +31,9 @@ UNMATCHED_REASONS = {
 class ExamScores:
     """One exam as the record needs it: who sat (NaN total = did not sit) and under which 学籍号.
 
-    ``student_nos`` holds ``""`` for a student without one.
+    ``student_nos`` holds ``""`` for a student without one. ``knowledge`` (N, P) holds each student's
+    knowledge-point score rates on the exam's points ``point_ids`` (named ``point_names``), NaN for a student who
+    did not sit; empty when the exam's blueprint is not known.
     """
 
     label: str
@@ -38,13 +42,19 @@ class ExamScores:
     totals: np.ndarray
     names: np.ndarray | None = None
     classes: np.ndarray | None = None
+    point_ids: tuple[str, ...] = ()
+    point_names: tuple[str, ...] = ()
+    knowledge: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.exam_ids)
-        for name in ("student_nos", "totals", "names", "classes"):
+        for name in ("student_nos", "totals", "names", "classes", "knowledge"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise ValueError(f"ExamScores {self.label!r}: {name} has {len(value)} rows, exam_ids {n}")
+        if self.point_ids and (self.knowledge is None or self.knowledge.shape[1] != len(self.point_ids)):
+            raise ValueError(f"ExamScores {self.label!r}: knowledge rates do not match its {len(self.point_ids)} "
+                             "knowledge points")
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,12 @@ class StudentRecord:
     totals, z, percentile, ranks : ndarray, (M, E)
         NaN where the student did not sit; z, the percentile rank and the competition rank are within everyone who
         sat that exam.
+    point_ids, point_names : tuple of str, (P,)
+        Every knowledge point of any exam (by id, first-seen order; the latest exam's name).
+    knowledge : ndarray, (M, E, P)
+        The student's score rate on each point in each exam (NaN: not sat, or the exam did not test the point).
+    grade_knowledge : ndarray, (E, P)
+        The mean rate of everyone who sat each exam (the grade's rate), NaN where not tested.
     unmatched : tuple of Unmatched
     """
 
@@ -90,6 +106,10 @@ class StudentRecord:
     percentile: np.ndarray
     ranks: np.ndarray
     unmatched: tuple[Unmatched, ...]
+    point_ids: tuple[str, ...] = ()
+    point_names: tuple[str, ...] = ()
+    knowledge: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
+    grade_knowledge: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def sat(self) -> np.ndarray:
@@ -153,8 +173,26 @@ def link_exams(exams: Sequence[ExamScores]) -> StudentRecord:
             names[where] = np.asarray(exam.names, dtype=object)[rows]
         if exam.classes is not None:
             classes[where] = np.asarray(exam.classes, dtype=object)[rows]
+    point_ids = tuple(dict.fromkeys(p for exam in exams for p in exam.point_ids))
+    point_names = {p: p for p in point_ids}
+    for exam in exams:
+        point_names.update({p: name or p for p, name in zip(exam.point_ids, exam.point_names or exam.point_ids)})
+    knowledge = np.full((m, e, len(point_ids)), np.nan)
+    grade_knowledge = np.full((e, len(point_ids)), np.nan)
+    for column, (exam, (rows, numbers)) in enumerate(zip(exams, kept)):
+        if not exam.point_ids:
+            continue
+        where = np.array([position[n] for n in numbers.tolist()], dtype=np.intp)
+        columns = [point_ids.index(p) for p in exam.point_ids]
+        rates = np.asarray(exam.knowledge, dtype=float)
+        knowledge[np.ix_(where, [column], columns)] = rates[rows][:, None, :]
+        known = np.isfinite(rates)
+        counts = known.sum(axis=0)
+        grade_knowledge[column, columns] = np.where(counts > 0, np.where(known, rates, 0.0).sum(axis=0)
+                                                    / np.maximum(counts, 1), np.nan)
     return StudentRecord(tuple(exam.label for exam in exams), student_nos, exam_ids, names, classes, totals, z,
-                         percentile, ranks, tuple(unmatched))
+                         percentile, ranks, tuple(unmatched), point_ids,
+                         tuple(point_names[p] for p in point_ids), knowledge, grade_knowledge)
 
 
 def record_trend(record: StudentRecord) -> Trend:
@@ -174,3 +212,29 @@ def _text(value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     return str(value).strip()
+
+
+def steady_points(record: StudentRecord) -> tuple[np.ndarray, np.ndarray]:
+    """(strengths, lasting weaknesses), each (M, P) bool: points the student was tested on in two or more exams
+    and scored at or above (strength) / below (weakness) the grade's rate every time."""
+    tested = np.isfinite(record.knowledge) & np.isfinite(record.grade_knowledge)[None, :, :]
+    above = np.where(tested, record.knowledge >= record.grade_knowledge[None, :, :], True)
+    below = np.where(tested, record.knowledge < record.grade_knowledge[None, :, :], True)
+    enough = tested.sum(axis=1) >= 2
+    return enough & above.all(axis=1), enough & below.all(axis=1)
+
+
+def exam_scores_of(data: ExamData) -> ExamScores:
+    """An analysed exam as the record needs it: a total only for graded students, and each student's
+    knowledge-point rates from the exam's blueprint. With several schools a class is named with its school code,
+    as class names repeat across schools."""
+    classes = data.classes.astype(object)
+    if len(set(data.schools.tolist())) > 1:
+        classes = np.array([f"{school} {name}" for school, name in zip(data.schools.tolist(), classes.tolist())],
+                           dtype=object)
+    graded = data.status == "graded"
+    blueprint = blueprint_from_exam(data.exam, data.item_ids)
+    rates, _ = knowledge_rates(np.where(graded[:, None], data.scores, np.nan), data.points, blueprint.weights)
+    return ExamScores(data.exam.id, data.exam_ids.astype(str), data.student_nos.astype(object),
+                      np.where(graded, data.totals, np.nan), data.names, classes, blueprint.point_ids,
+                      blueprint.point_names, rates)

@@ -15,10 +15,9 @@ import numpy as np
 
 from analytics.diagnosis import Trend
 from analytics.longitudinal import ExamScores, StudentRecord, link_exams, record_trend
-from analytics.model import ExamData
 from analytics.value_added import MIN_LINKED, ValueAdded, value_added
 
-__all__ = ["Progress", "progress_of", "exam_scores_of"]
+__all__ = ["Progress", "progress_of"]
 
 
 @dataclass(frozen=True)
@@ -30,17 +29,6 @@ class Progress:
     classes: ValueAdded | None
     teachers: ValueAdded | None
     notes: tuple[str, ...] = ()
-
-
-def exam_scores_of(data: ExamData) -> ExamScores:
-    """The current exam as the record needs it (a total only for graded students); with several schools a class is
-    named with its school code, as class names repeat across schools."""
-    classes = data.classes.astype(object)
-    if len(set(data.schools.tolist())) > 1:
-        classes = np.array([f"{school} {name}" for school, name in zip(data.schools.tolist(), classes.tolist())],
-                           dtype=object)
-    return ExamScores(data.exam.id, data.exam_ids.astype(str), data.student_nos.astype(object),
-                      np.where(data.status == "graded", data.totals, np.nan), data.names, classes)
 
 
 def progress_of(exams: Sequence[ExamScores], *, teachers: Mapping[str, str] | None = None,

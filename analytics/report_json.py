@@ -18,7 +18,10 @@ Shape (abridged)::
                    "grade_rank", "city_rank", "grade_pr", "z", "t", "borderline", "knowledge", "mastery",
                    "weakest", "theta", "theta_se"}],
      "not_graded": [{"exam_id", "name", "class", "school_code", "status"}],
-     "multi_subject": {...} | null, "trend": {...} | null,
+     "multi_subject": {...} | null,
+     "trend": {"exams", "knowledge_points": [{"id", "name"}], "students": [{"exam_id", "student_no", "totals",
+               "ranks", "z", "percentile", "rank_change", "z_change", "knowledge" (exam x point),
+               "strengths", "lasting_weak"}]} | null,
      "value_added": {"classes": VA | null, "teachers": VA | null, "notes": [...],
                      "unmatched": [{"exam", "exam_id", "student_no", "reason"}]} | null}
 
@@ -43,6 +46,7 @@ import numpy as np
 
 from analytics.analysis import Analysis, GroupLevel, ItemView, item_view
 from analytics.diagnosis import MASTERY_KEYS
+from analytics.longitudinal import steady_points
 from analytics.items import DIFFICULTY_KEYS, EBEL_KEYS, OptionStats
 from analytics.labels import definitions
 from analytics.model import clean_float, jsonable
@@ -252,11 +256,20 @@ def _trend(analysis: Analysis) -> dict | None:
     t = analysis.progress.trend if analysis.progress is not None else None
     if t is None:
         return None
-    student_nos = t.student_nos.tolist() if t.student_nos is not None else [None] * len(t.exam_ids)
-    return {"exams": list(t.labels), "students": _columns_to_records({
-        "exam_id": t.exam_ids.tolist(), "student_no": student_nos, "totals": jsonable(t.totals),
-        "ranks": t.ranks.tolist(), "z": jsonable(t.z), "rank_change": t.rank_change.tolist(),
-        "z_change": jsonable(t.z_change)})}
+    record = analysis.progress.record
+    strengths, weak = steady_points(record)
+    row = {no: k for k, no in enumerate(record.student_nos.tolist())}
+    linked = [row[no] for no in t.student_nos.tolist()]
+    points = record.point_ids
+    return {"exams": list(t.labels), "knowledge_points": [{"id": p, "name": n} for p, n in
+                                                          zip(points, record.point_names)],
+            "students": _columns_to_records({
+                "exam_id": t.exam_ids.tolist(), "student_no": t.student_nos.tolist(), "totals": jsonable(t.totals),
+                "ranks": t.ranks.tolist(), "z": jsonable(t.z), "percentile": jsonable(record.percentile[linked]),
+                "rank_change": t.rank_change.tolist(), "z_change": jsonable(t.z_change),
+                "knowledge": jsonable(record.knowledge[linked]),
+                "strengths": [[points[p] for p in np.flatnonzero(strengths[k]).tolist()] for k in linked],
+                "lasting_weak": [[points[p] for p in np.flatnonzero(weak[k]).tolist()] for k in linked]})}
 
 
 def _value_added(analysis: Analysis) -> dict | None:

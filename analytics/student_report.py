@@ -17,6 +17,7 @@ import numpy as np
 from analytics.analysis import Analysis
 from analytics.diagnosis import DINA_RMSEA_GOOD
 from analytics.labels import band_names
+from analytics.longitudinal import steady_points
 from analytics.mastery import MASTERY_SOURCES
 
 __all__ = ["write_student_reports", "rank_band", "CJK_FONT_PATH"]
@@ -39,7 +40,13 @@ _T = {
                            "标†者模型判断与本人得分率不一致,改按得分率估计,括号内为{level}%可信区间。",
            "mastery_tech": "技术说明:得分率估计为 beta-binomial 经验贝叶斯收缩;DINA 模型拟合检验为项目 RMSEA 均值"
                            "(≤ {cut} 采用),本次 {rmsea}。",
-           "item_line": "{q} 得{score}/{points}分(年级得分率{rate})", "top": "前", "bottom": "后", "points": "分"},
+           "item_line": "{q} 得{score}/{points}分(年级得分率{rate})", "top": "前", "bottom": "后", "points": "分",
+           "portrait": "数字画像(成绩追踪)", "student_no": "学籍号", "exam": "考试", "not_sat": "未参加",
+           "pr_trend": "百分等级走势(年级内,越高越好)", "now_vs_last": "知识点得分率:本次 vs 上次", "now": "本次",
+           "last": "上次", "strengths": "稳定优势(两次及以上考试均不低于年级)",
+           "lasting_weak": "持续薄弱(两次及以上考试均低于年级)", "none_steady": "暂无", "this_exam": "本次相关题目",
+           "portrait_note": "按学籍号对应各次考试;百分等级 = 100×(低于本人人数 + 0.5×同分人数)/该次实考人数,"
+                            "不同考试的分数不能直接比较,请看百分等级。"},
     "en": {"title": "Student diagnosis report", "name": "Name", "exam_id": "Exam ID", "class": "Class",
            "school": "School", "total": "Total", "full": "Full marks", "class_rank": "Class rank",
            "grade_rank": "Grade rank", "pr": "Percentile rank", "t": "T score", "band": "Band",
@@ -57,7 +64,14 @@ _T = {
                            "with the student's rate, the rate-based estimate is shown, with its {level}% interval.",
            "mastery_tech": "Technical: beta-binomial empirical-Bayes shrinkage; DINA fit test: mean item RMSEA "
                            "(used when <= {cut}), here {rmsea}.",
-           "item_line": "{q} {score}/{points} (grade {rate})", "top": "top", "bottom": "bottom", "points": "pts"},
+           "item_line": "{q} {score}/{points} (grade {rate})", "top": "top", "bottom": "bottom", "points": "pts",
+           "portrait": "Progress profile", "student_no": "Student No.", "exam": "Exam", "not_sat": "not sat",
+           "pr_trend": "Percentile rank in the grade", "now_vs_last": "Knowledge points: this exam vs last",
+           "now": "This exam", "last": "Last exam", "strengths": "Steady strengths (at or above the grade twice or more)",
+           "lasting_weak": "Lasting weak points (below the grade twice or more)", "none_steady": "none yet",
+           "this_exam": "this exam's questions",
+           "portrait_note": "Exams linked by student number; percentile rank = 100 * (below + 0.5 * equal) / N of "
+                            "that exam: scores of different exams are not comparable, percentile ranks are."},
 }
 
 _RANK_BANDS = (10, 25, 50, 75, 100)
@@ -128,7 +142,8 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
                           lost_questions: int = 5) -> tuple[Path, int]:
     """Write the diagnosis reports of every graded student of ``analysis.classes[class_index]`` to one PDF.
 
-    Returns (path, pages); pages equals the number of students (one page each).
+    With earlier exams (``analysis.progress``) each student linked by 学籍号 gets a second page, the 数字画像.
+    Returns (path, pages): one page per student plus one per 数字画像.
     """
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
@@ -164,6 +179,10 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
                        ("VALIGN", (0, 0), (-1, -1), "MIDDLE")])
     story: list = []
     full = data.full_marks
+    pages = len(order)
+    record = analysis.progress.record if analysis.progress is not None else None
+    portraits = ({str(no): k for k, no in enumerate(record.student_nos.tolist())}
+                 if record is not None and len(record.labels) >= 2 else {})
     for page, i in enumerate(order.tolist()):
         r = s.rows[i]
         g = s.school_index[i]
@@ -227,12 +246,74 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
                                                                if np.isfinite(m.rmsea) else "-"), small)]
         # shrink rather than spill: one student, one page, whatever the number of knowledge points
         story.append(KeepInFrame(frame_w, frame_h - 2, content, mode="shrink"))
+        linked = portraits.get(str(data.student_nos[r])) if portraits else None
+        if linked is not None:
+            story += [PageBreak(), KeepInFrame(frame_w, frame_h - 2, _portrait(
+                analysis, linked, r, words, frame_w, font, (title, normal, small, heading, grid)), mode="shrink")]
+            pages += 1
         if page < len(order) - 1:
             story.append(PageBreak())
     if not story:
         story.append(Paragraph("-", normal))
     doc.build(story)
-    return path, max(len(order), 1)
+    return path, max(pages, 1)
+
+
+def _portrait(analysis: Analysis, k: int, row: int, words: dict[str, str], width: float, font: str, styles):
+    """数字画像: the student's total, percentile and rank in every exam, the knowledge points now against last
+    time, steady strengths and lasting weak points with this exam's questions behind each."""
+    from reportlab.graphics.charts.linecharts import HorizontalLineChart
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib import colors
+    from reportlab.platypus import Paragraph, Spacer
+
+    title, normal, small, heading, grid = styles
+    record, data, bp = analysis.progress.record, analysis.data, analysis.blueprint
+    strengths, weak = steady_points(record)
+    content = [Paragraph(f"{data.names[row]} · {words['portrait']}", title),
+               Paragraph(f"{words['student_no']}: {record.student_nos[k]}", normal), Spacer(1, 4)]
+    rows = [[words["exam"], words["total"], words["pr"], words["grade_rank"]]]
+    for e, label in enumerate(record.labels):
+        sat = np.isfinite(record.totals[k, e])
+        rows.append([label, f"{record.totals[k, e]:g}" if sat else words["not_sat"],
+                     f"{record.percentile[k, e]:.1f}" if sat else "-", f"{record.ranks[k, e]:.0f}" if sat else "-"])
+    content.append(_fixed_table(rows, [width * 0.4, width * 0.2, width * 0.2, width * 0.2], grid))
+    drawing = Drawing(width, 120)
+    chart = HorizontalLineChart()
+    chart.x, chart.y, chart.width, chart.height = 40, 20, width - 60, 90
+    chart.data = [[float(v) if np.isfinite(v) else None for v in record.percentile[k]]]
+    chart.categoryAxis.categoryNames = list(record.labels)
+    chart.categoryAxis.labels.fontName = chart.valueAxis.labels.fontName = font
+    chart.categoryAxis.labels.fontSize = chart.valueAxis.labels.fontSize = 7
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax, chart.valueAxis.valueStep = 0, 100, 25
+    chart.lines[0].strokeColor = colors.HexColor("#2F6EBA")
+    chart.lines[0].strokeWidth = 1.5
+    drawing.add(chart)
+    content += [Paragraph(words["pr_trend"], heading), drawing]
+    both = [t for t in range(len(record.point_ids))
+            if np.isfinite(record.knowledge[k, -1, t]) and np.isfinite(record.knowledge[k, -2, t])]
+    if both:
+        content += [Paragraph(words["now_vs_last"], heading),
+                    _profile_chart([record.point_names[t] for t in both], record.knowledge[k, -1, both],
+                                   record.knowledge[k, -2, both], (words["now"], words["last"]), width, font)]
+    content.append(Paragraph(words["strengths"], heading))
+    names = [record.point_names[t] for t in np.flatnonzero(strengths[k]).tolist()]
+    content.append(Paragraph("、".join(names) if names else words["none_steady"], normal))
+    content.append(Paragraph(words["lasting_weak"], heading))
+    lasting = np.flatnonzero(weak[k]).tolist()
+    for t in lasting:
+        point = record.point_ids[t]
+        column = bp.point_ids.index(point) if point in bp.point_ids else None
+        questions = "、".join(f"{data.item_ids[j]} ({data.scores[row, j]:g}/{data.points[j]:g})"
+                             for j in (np.flatnonzero(bp.weights[:, column] > 0).tolist() if column is not None
+                                       else []))
+        rates = " → ".join(_pct(v) for v in record.knowledge[k, :, t] if np.isfinite(v))
+        content.append(Paragraph(f"{record.point_names[t]}: {rates}" + (f"; {words['this_exam']}: {questions}"
+                                                                        if questions else ""), normal))
+    if not lasting:
+        content.append(Paragraph(words["none_steady"], normal))
+    content += [Spacer(1, 8), Paragraph(words["portrait_note"], small)]
+    return content
 
 
 def _position(percentile_rank: float, words: dict[str, str]) -> str:

@@ -75,7 +75,8 @@ def run(args: argparse.Namespace) -> int:
 
     from analytics.analysis import analyse, multi_subject
     from analytics.load import load_exam_for_report, load_exam_scores, load_grade_output
-    from analytics.progress import exam_scores_of, progress_of
+    from analytics.longitudinal import exam_scores_of
+    from analytics.progress import progress_of
     from analytics.teachers import load_teachers
     from analytics.model import ReportConfig
     from analytics.report_json import analysis_json

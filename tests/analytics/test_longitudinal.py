@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from analytics.longitudinal import ExamScores, link_exams, record_trend
+from analytics.longitudinal import ExamScores, link_exams, record_trend, steady_points
 
 NOS = ["G330102201001010004", "G330102201102020017", "J330102201001010022", "L330102201001010031"]
 
@@ -68,3 +68,23 @@ def test_a_trend_needs_two_exams():
         record_trend(record)
     with pytest.raises(ValueError, match="at least one"):
         link_exams([])
+
+
+def test_knowledge_rates_follow_the_student_and_steady_points_need_two_exams():
+    def exam(label, ids, rates, points=("函数", "几何")):
+        return ExamScores(label, np.array(ids, dtype=object), np.array(NOS[:3], dtype=object),
+                          np.array([80.0, 60.0, 40.0]), point_ids=points, point_names=points,
+                          knowledge=np.array(rates, float))
+
+    first = exam("期中", ["1", "2", "3"], [[0.9, 0.2], [0.5, 0.6], [0.1, 0.7]])
+    second = exam("期末", ["7", "8", "9"], [[0.8, 0.3], [0.6, 0.4], [0.2, 0.9]])
+    third = exam("月考", ["4", "5", "6"], [[0.9], [0.1], [0.5]], points=("数列",))
+    record = link_exams([first, second, third])
+    assert record.point_ids == ("函数", "几何", "数列")
+    k = record.student_nos.tolist().index(NOS[0])
+    np.testing.assert_allclose(record.knowledge[k, :2, 0], [0.9, 0.8])
+    assert np.isnan(record.knowledge[k, 2, 0]) and np.isnan(record.knowledge[k, 0, 2])
+    np.testing.assert_allclose(record.grade_knowledge[:, 0], [0.5, 0.5333333333, np.nan])
+    strengths, weak = steady_points(record)
+    # 函数: NOS[0] above the grade in both exams; 几何: below both times; 数列 tested once: neither.
+    assert strengths[k].tolist() == [True, False, False] and weak[k].tolist() == [False, True, False]

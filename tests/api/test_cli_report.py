@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -127,6 +128,9 @@ def test_trend_and_value_added_link_students_by_student_number_when_the_exam_id_
     students = doc["trend"]["students"]
     assert len(students) == 34 and all(s["exam_id"].startswith("2027") for s in students)
     assert all(s["student_no"].startswith("G") for s in students)
+    points = [p["id"] for p in doc["trend"]["knowledge_points"]]
+    assert points and all(len(s["knowledge"]) == 2 and len(s["knowledge"][0]) == len(points) for s in students)
+    assert all(set(s["strengths"]).isdisjoint(s["lasting_weak"]) for s in students)
     classes = doc["value_added"]["classes"]
     assert [g["group"] for g in classes["groups"]] == ["高一(1)班", "高一(2)班", "高一(3)班"]
     assert sum(g["n"] for g in classes["groups"]) == 34 and classes["scale"] == "z"
@@ -137,6 +141,23 @@ def test_trend_and_value_added_link_students_by_student_number_when_the_exam_id_
     trend_sheet = book["成绩走势"]
     assert trend_sheet["A1"].value == "学籍号" and trend_sheet["A2"].data_type == "s"
     assert trend_sheet.max_row == 35
+
+
+def test_students_pdf_adds_a_portrait_page_for_each_linked_student(tmp_path):
+    autumn = grade_folder(tmp_path / "autumn", classes=2, per_class=8, absent=0, seed=5, id_prefix="2026")
+    spring = grade_folder(tmp_path / "spring", classes=2, per_class=8, absent=1, seed=6, id_prefix="2027")
+    out = tmp_path / "reports"
+    assert main(["report", "--exam", str(SAMPLE), "--scores", str(spring), "--previous", str(autumn), "--out",
+                 str(out), "--students-pdf", "--no-dina"]) == 0
+    pdf = out / "students_高一(2)班.pdf"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    pages = text.split("\f")[:-1]
+    # 7 graded students in class 2 (one absent), each linked by 学籍号: a diagnosis page and a 数字画像 page each.
+    assert len(pages) == 14
+    portrait = pages[1]
+    assert "数字画像" in portrait and "学籍号" in portrait and "百分等级走势" in portrait
+    assert "知识点得分率:本次 vs 上次" in portrait and "持续薄弱" in portrait and "稳定优势" in portrait
 
 
 def test_teachers_table_needs_an_earlier_exam(tmp_path, marks, capsys):
