@@ -171,6 +171,12 @@ class Analysis:
     multi: MultiSubject | None = None
 
     @property
+    def show_ranks(self) -> bool:
+        """Exact ranks are printed only when the run asks (``--no-ranks``) and the exam allows
+        (``Exam.publish_ranks``)."""
+        return self.config.ranks and bool(getattr(self.data.exam, "publish_ranks", True))
+
+    @property
     def multi_school(self) -> bool:
         return len(self.schools) > 1
 

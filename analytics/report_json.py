@@ -47,6 +47,7 @@ import numpy as np
 from analytics.analysis import Analysis, GroupLevel, ItemView, item_view
 from analytics.diagnosis import MASTERY_KEYS
 from analytics.longitudinal import steady_points
+from analytics.mastery import MASTERY_SOURCES
 from analytics.items import DIFFICULTY_KEYS, EBEL_KEYS, OptionStats
 from analytics.labels import definitions
 from analytics.model import clean_float, jsonable
@@ -163,6 +164,7 @@ def _school_items(analysis: Analysis) -> list[dict | None]:
 def _students(analysis: Analysis) -> list[dict]:
     data, s = analysis.data, analysis.students
     rows = s.rows
+    ranks = analysis.show_ranks
     points = analysis.blueprint.point_ids
     near = s.borderline
     lines = near.line.tolist()
@@ -179,14 +181,20 @@ def _students(analysis: Analysis) -> list[dict]:
         "school_code": data.schools[rows].tolist(), "total": jsonable(s.total),
         "sections": [dict(zip(section_ids, row)) for row in sections],
         "band": [BAND_KEYS[b] for b in s.band.tolist()],
-        "class_rank": s.class_rank.tolist(), "class_size": s.class_size.tolist(),
-        "grade_rank": s.grade_rank.tolist(), "grade_size": s.grade_size.tolist(), "city_rank": s.city_rank.tolist(),
+        "class_rank": s.class_rank.tolist() if ranks else [None] * len(rows), "class_size": s.class_size.tolist(),
+        "grade_rank": s.grade_rank.tolist() if ranks else [None] * len(rows), "grade_size": s.grade_size.tolist(),
+        "city_rank": s.city_rank.tolist() if ranks else [None] * len(rows),
         "grade_pr": jsonable(s.grade_pr), "city_pr": jsonable(s.city_pr), "z": jsonable(s.z), "t": jsonable(s.t),
         "city_z": jsonable(s.city_z),
         "borderline": [{"line": _LINE_KEYS[ln], "gap": gp} if w else None for ln, gp, w in zip(lines, gap, within)],
         "knowledge": [dict(zip(points, row)) for row in rates],
-        "mastery": [dict(zip(points, row)) for row in jsonable(s.dina_mastery)] if s.dina_mastery is not None
+        "mastery": [dict(zip(points, row)) for row in jsonable(s.mastery.value)] if s.mastery is not None
         else [None] * len(rows),
+        "mastery_interval": [dict(zip(points, zip(low, high))) for low, high in
+                             zip(jsonable(s.mastery.low), jsonable(s.mastery.high))] if s.mastery is not None
+        else [None] * len(rows),
+        "mastery_source": [dict(zip(points, (MASTERY_SOURCES[v] for v in row))) for row in s.mastery.source.tolist()]
+        if s.mastery is not None else [None] * len(rows),
         "weakest": [[{"id": points[t], "gap": g} for t, g in zip(idx, gp)] for idx, gp in zip(weakest, gaps)],
         "theta": jsonable(s.theta) if s.theta is not None else [None] * len(rows),
         "theta_se": jsonable(s.theta_se) if s.theta_se is not None else [None] * len(rows),
@@ -235,21 +243,24 @@ def analysis_json(analysis: Analysis, *, students: bool = True) -> dict:
         "not_graded": [{"exam_id": data.exam_ids[i], "name": data.names[i], "class": data.classes[i],
                         "school_code": data.schools[i], "status": data.status[i]}
                        for i in np.flatnonzero(~data.graded).tolist()],
-        "multi_subject": multi_subject_json(analysis.multi) if analysis.multi is not None else None,
+        "multi_subject": (multi_subject_json(analysis.multi, ranks=analysis.show_ranks) if analysis.multi is not None
+                          else None),
         "trend": _trend(analysis),
         "value_added": _value_added(analysis),
     }
     return document
 
 
-def multi_subject_json(m) -> dict:
-    """The 总分 block: subjects, full marks and per student each subject's score, the total and its ranks."""
+def multi_subject_json(m, *, ranks: bool = True) -> dict:
+    """The 总分 block: subjects, full marks and per student each subject's score, the total and (with ``ranks``)
+    its ranks (null otherwise)."""
     scores = jsonable(m.scores)
+    rank = (lambda values: values.tolist()) if ranks else (lambda values: [None] * len(values))  # noqa: E731
     return {"subjects": list(m.subjects), "full_marks": clean_float(m.full_marks), "students": _columns_to_records({
         "exam_id": m.exam_ids.tolist(), "name": m.names.tolist(), "class": m.classes.tolist(),
         "school_code": m.schools.tolist(), "scores": [dict(zip(m.subjects, row)) for row in scores],
-        "total": jsonable(m.total), "complete": m.complete.tolist(), "class_rank": m.class_rank.tolist(),
-        "grade_rank": m.grade_rank.tolist(), "city_rank": m.city_rank.tolist()})}
+        "total": jsonable(m.total), "complete": m.complete.tolist(), "class_rank": rank(m.class_rank),
+        "grade_rank": rank(m.grade_rank), "city_rank": rank(m.city_rank)})}
 
 
 def _trend(analysis: Analysis) -> dict | None:
@@ -257,6 +268,7 @@ def _trend(analysis: Analysis) -> dict | None:
     if t is None:
         return None
     record = analysis.progress.record
+    ranks = analysis.show_ranks
     strengths, weak = steady_points(record)
     row = {no: k for k, no in enumerate(record.student_nos.tolist())}
     linked = [row[no] for no in t.student_nos.tolist()]
@@ -265,8 +277,10 @@ def _trend(analysis: Analysis) -> dict | None:
                                                           zip(points, record.point_names)],
             "students": _columns_to_records({
                 "exam_id": t.exam_ids.tolist(), "student_no": t.student_nos.tolist(), "totals": jsonable(t.totals),
-                "ranks": t.ranks.tolist(), "z": jsonable(t.z), "percentile": jsonable(record.percentile[linked]),
-                "rank_change": t.rank_change.tolist(), "z_change": jsonable(t.z_change),
+                "ranks": t.ranks.tolist() if ranks else [None] * len(linked), "z": jsonable(t.z),
+                "percentile": jsonable(record.percentile[linked]),
+                "rank_change": t.rank_change.tolist() if ranks else [None] * len(linked),
+                "z_change": jsonable(t.z_change),
                 "knowledge": jsonable(record.knowledge[linked]),
                 "strengths": [[points[p] for p in np.flatnonzero(strengths[k]).tolist()] for k in linked],
                 "lasting_weak": [[points[p] for p in np.flatnonzero(weak[k]).tolist()] for k in linked]})}

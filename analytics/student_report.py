@@ -193,12 +193,15 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
             Spacer(1, 4),
         ]
         position = _position(float(s.grade_pr[i]), words)
-        facts = [[words["total"], words["full"], words["band"], words["class_rank"], words["grade_rank"],
-                  words["rank_band"], words["pr"], words["t"]],
-                 [f"{s.total[i]:g}", f"{full:g}", performance[s.band[i]], f"{s.class_rank[i]}/{s.class_size[i]}",
-                  f"{s.grade_rank[i]}/{s.grade_size[i]}", position, f"{s.grade_pr[i]:.1f}",
-                  f"{s.t[i]:.1f}" if np.isfinite(s.t[i]) else "-"]]
-        table = Table(facts, colWidths=[frame_w / 8] * 8)
+        ranks = ([words["class_rank"], words["grade_rank"]], [f"{s.class_rank[i]}/{s.class_size[i]}",
+                                                               f"{s.grade_rank[i]}/{s.grade_size[i]}"])
+        if not analysis.show_ranks:
+            ranks = ([], [])
+        facts = [[words["total"], words["full"], words["band"], *ranks[0], words["rank_band"], words["pr"],
+                  words["t"]],
+                 [f"{s.total[i]:g}", f"{full:g}", performance[s.band[i]], *ranks[1], position,
+                  f"{s.grade_pr[i]:.1f}", f"{s.t[i]:.1f}" if np.isfinite(s.t[i]) else "-"]]
+        table = Table(facts, colWidths=[frame_w / len(facts[0])] * len(facts[0]))
         table.setStyle(grid)
         content.append(table)
         if data.section_ids:
@@ -272,12 +275,15 @@ def _portrait(analysis: Analysis, k: int, row: int, words: dict[str, str], width
     strengths, weak = steady_points(record)
     content = [Paragraph(f"{data.names[row]} · {words['portrait']}", title),
                Paragraph(f"{words['student_no']}: {record.student_nos[k]}", normal), Spacer(1, 4)]
-    rows = [[words["exam"], words["total"], words["pr"], words["grade_rank"]]]
+    ranks = analysis.show_ranks
+    rows = [[words["exam"], words["total"], words["pr"], *([words["grade_rank"]] if ranks else [])]]
     for e, label in enumerate(record.labels):
         sat = np.isfinite(record.totals[k, e])
         rows.append([label, f"{record.totals[k, e]:g}" if sat else words["not_sat"],
-                     f"{record.percentile[k, e]:.1f}" if sat else "-", f"{record.ranks[k, e]:.0f}" if sat else "-"])
-    content.append(_fixed_table(rows, [width * 0.4, width * 0.2, width * 0.2, width * 0.2], grid))
+                     f"{record.percentile[k, e]:.1f}" if sat else "-",
+                     *([f"{record.ranks[k, e]:.0f}" if sat else "-"] if ranks else [])])
+    content.append(_fixed_table(rows, [width * 0.4] + [width * 0.6 / (len(rows[0]) - 1)] * (len(rows[0]) - 1),
+                                grid))
     drawing = Drawing(width, 120)
     chart = HorizontalLineChart()
     chart.x, chart.y, chart.width, chart.height = 40, 20, width - 60, 90

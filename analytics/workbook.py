@@ -243,17 +243,19 @@ def _student_rows(b: _Book, analysis: Analysis, members: np.ndarray, *, city: bo
     data, s = analysis.data, analysis.students
     order = members[np.lexsort((data.exam_ids[s.rows[members]].astype(str), -s.total[members]))]
     bands = band_names("performance", b.lang)
+    ranks = analysis.show_ranks
+    rank_keys = ["class_rank", "grade_rank", *(["city_rank"] if city else [])] if ranks else []
     headers = [b.t("exam_id"), b.t("student_no"), b.t("name"), b.t("class"), b.t("total"),
-               *data.section_names, b.t("class_rank"), b.t("grade_rank"),
-               *([b.t("city_rank")] if city else []), b.t("pr"), b.t("z"), b.t("t"), b.t("band")]
-    formats = [_TEXT, _TEXT, None, None, _SCORE, *[_SCORE] * len(data.section_ids), "0", "0",
-               *(["0"] if city else []), "0.0", _TWO, "0.0", None]
+               *data.section_names, *map(b.t, rank_keys), b.t("pr"), b.t("z"), b.t("t"), b.t("band")]
+    formats = [_TEXT, _TEXT, None, None, _SCORE, *[_SCORE] * len(data.section_ids), *["0"] * len(rank_keys),
+               "0.0", _TWO, "0.0", None]
     rows = []
     for i in order.tolist():
         r = s.rows[i]
+        rank_values = [s.class_rank[i], s.grade_rank[i], s.city_rank[i]][:len(rank_keys)]
         rows.append([data.exam_ids[r], data.student_nos[r] or None, data.names[r], data.classes[r], s.total[i],
-                     *data.section_totals[r].tolist(), s.class_rank[i], s.grade_rank[i],
-                     *([s.city_rank[i]] if city else []), s.grade_pr[i], s.z[i], s.t[i], bands[s.band[i]]])
+                     *data.section_totals[r].tolist(), *rank_values, s.grade_pr[i], s.z[i], s.t[i],
+                     bands[s.band[i]]])
     return headers, rows, formats
 
 
@@ -391,12 +393,14 @@ def _borderline_sheet(b: _Book, analysis: Analysis, members: np.ndarray) -> None
     for i in order.tolist():
         r = s.rows[i]
         weak = "、".join(points[t] for t, g in zip(s.weakest[i], s.weakest_gaps[i]) if np.isfinite(g) and g < 0)
+        ranks = [s.class_rank[i], s.grade_rank[i]] if analysis.show_ranks else []
         rows.append([data.exam_ids[r], data.names[r], data.classes[r], s.total[i], names[near.line[i]],
-                     near.lines[near.line[i]], near.gap[i], s.class_rank[i], s.grade_rank[i], weak or None])
+                     near.lines[near.line[i]], near.gap[i], *ranks, weak or None])
+    rank_headers = [b.t("class_rank"), b.t("grade_rank")] if analysis.show_ranks else []
     headers = [b.t("exam_id"), b.t("name"), b.t("class"), b.t("total"), b.t("line_name"), b.t("line"),
-               b.t("missing"), b.t("class_rank"), b.t("grade_rank"), b.t("weakest")]
-    b.table(ws, 1, headers, rows, [_TEXT, None, None, _SCORE, None, _SCORE, _SCORE, "0", "0", None],
-            widths=(13, 9, 12, 8, 10, 8, 8, 9, 9, 30), freeze="C2")
+               b.t("missing"), *rank_headers, b.t("weakest")]
+    b.table(ws, 1, headers, rows, [_TEXT, None, None, _SCORE, None, _SCORE, _SCORE, *["0"] * len(rank_headers),
+                                   None], widths=(13, 9, 12, 8, 10, 8, 8, *[9] * len(rank_headers), 30), freeze="C2")
     if rows:
         b.colour_scale(ws, f"G2:G{len(rows) + 1}")
 
@@ -631,14 +635,16 @@ def _trend_sheet(b: _Book, analysis: Analysis, members: np.ndarray) -> None:
     exams = record.labels
     headers = [b.t("student_no"), b.t("exam_id"), b.t("name"), b.t("class"),
                *[f"{label} {b.t(key)}" for label in exams for key in ("total", "pr")],
-               b.t("rank_change"), b.t("z_change")]
+               *([b.t("rank_change")] if analysis.show_ranks else []), b.t("z_change")]
     rows = []
     for i in rows_of:
         pairs = [value for e in range(len(exams)) for value in (record.totals[i, e], record.percentile[i, e])]
+        change = [record.ranks[i, 0] - record.ranks[i, -1]] if analysis.show_ranks else []
         rows.append([record.student_nos[i], record.exam_ids[i, -1], record.names[i], record.classes[i], *pairs,
-                     record.ranks[i, 0] - record.ranks[i, -1], record.z[i, -1] - record.z[i, 0]])
-    formats = [_TEXT, _TEXT, None, None, *[_SCORE, "0.0"] * len(exams), "0", _TWO]
-    b.table(ws, 1, headers, rows, formats, widths=(21, 13, 9, 12, *[10] * (2 * len(exams)), 9, 9), freeze="C2")
+                     *change, record.z[i, -1] - record.z[i, 0]])
+    formats = [_TEXT, _TEXT, None, None, *[_SCORE, "0.0"] * len(exams), *(["0"] if analysis.show_ranks else []),
+               _TWO]
+    b.table(ws, 1, headers, rows, formats, widths=(21, 13, 9, 12, *[10] * (len(formats) - 4)), freeze="C2")
 
 
 def _value_added_sheet(b: _Book, analysis: Analysis) -> None:
@@ -706,19 +712,20 @@ def write_city_workbook(analysis: Analysis, path: str | Path, *, lang: str | Non
     return b.save()
 
 
-def write_totals_workbook(multi, path: str | Path, *, lang: str = "zh") -> Path:
+def write_totals_workbook(multi, path: str | Path, *, lang: str = "zh", ranks: bool = True) -> Path:
     """总分 workbook of several subjects (:class:`analytics.analysis.MultiSubject`): each subject, the total and
-    its class, grade and city ranks (complete totals only), best first."""
+    (with ``ranks``) its class, grade and city ranks (complete totals only), best first."""
     m = multi
     b = _Book(lang, path)
     ws = b.sheet("sheet_totals")
     order = np.lexsort((m.exam_ids.astype(str), np.where(m.complete, -np.nan_to_num(m.total), np.inf)))
+    rank_keys = ("class_rank", "grade_rank", "city_rank") if ranks else ()
     headers = [b.t("exam_id"), b.t("name"), b.t("class"), b.t("school"), *m.subjects, b.t("total"),
-               b.t("class_rank"), b.t("grade_rank"), b.t("city_rank")]
+               *map(b.t, rank_keys)]
     rows = [[m.exam_ids[i], m.names[i], m.classes[i], m.schools[i], *m.scores[i].tolist(), m.total[i],
-             m.class_rank[i] or None, m.grade_rank[i] or None, m.city_rank[i] or None] for i in order.tolist()]
-    b.table(ws, 1, headers, rows, [_TEXT, None, None, _TEXT, *[_SCORE] * len(m.subjects), _SCORE, "0", "0", "0"],
-            widths=(13, 9, 12, 13), freeze="C2")
+             *[getattr(m, key)[i] or None for key in rank_keys]] for i in order.tolist()]
+    b.table(ws, 1, headers, rows, [_TEXT, None, None, _TEXT, *[_SCORE] * len(m.subjects), _SCORE,
+                                   *["0"] * len(rank_keys)], widths=(13, 9, 12, 13), freeze="C2")
     if rows:
         column = _col(5 + len(m.subjects))
         b.colour_scale(ws, f"{column}2:{column}{len(rows) + 1}")

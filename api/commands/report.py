@@ -53,6 +53,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--teachers", default=None, metavar="FILE",
                         help="任课教师表 (CSV/xlsx: 班级, 学科, 教师) for value-added per teacher (needs --previous)")
     parser.add_argument("--no-dina", action="store_true", help="skip the DINA cognitive-diagnosis model")
+    parser.add_argument("--no-ranks", action="store_true",
+                        help="print no exact ranks (班级/年级/全市排名), as many regions require; an exam with "
+                             "公布排名 否 (publish_ranks false) prints none either way")
     parser.set_defaults(handler=run)
     return parser
 
@@ -88,7 +91,8 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--out is required (or --json to print the analysis)")
     if not args.band > 0:
         raise ValueError(f"--band {args.band:g}: must be above 0 points")
-    config = ReportConfig(cutoffs=_cutoffs(args.cutoffs), band=args.band, lang=args.lang, dina=not args.no_dina)
+    config = ReportConfig(cutoffs=_cutoffs(args.cutoffs), band=args.band, lang=args.lang, dina=not args.no_dina,
+                          ranks=not args.no_ranks)
     datasets = [load_grade_output(scores, load_exam_for_report(exam)) for exam, scores in zip(args.exam, args.scores)]
     if args.teachers and not args.previous:
         raise ValueError("--teachers needs --previous: value-added compares this exam with an earlier one")
@@ -120,8 +124,9 @@ def run(args: argparse.Namespace) -> int:
         from analytics.report_json import multi_subject_json
         from analytics.workbook import write_totals_workbook
 
-        write_totals_workbook(multi, out / "totals.xlsx", lang=args.lang)
-        (out / "totals.json").write_text(json.dumps(multi_subject_json(multi), ensure_ascii=False,
+        ranks = config.ranks and all(d.exam.publish_ranks for d in datasets)
+        write_totals_workbook(multi, out / "totals.xlsx", lang=args.lang, ranks=ranks)
+        (out / "totals.json").write_text(json.dumps(multi_subject_json(multi, ranks=ranks), ensure_ascii=False,
                                                     allow_nan=False) + "\n", encoding="utf-8")
         print(f"totals of {', '.join(multi.subjects)}: {int(multi.complete.sum())} complete; outputs: "
               f"{out / 'totals.xlsx'}, {out / 'totals.json'}", file=sys.stderr if args.json else sys.stdout)

@@ -165,3 +165,25 @@ def test_teachers_table_needs_an_earlier_exam(tmp_path, marks, capsys):
     teachers.write_text("班级,学科,教师\n高一(1)班,数学,王老师\n", encoding="utf-8")
     assert _report(marks, tmp_path / "o", "--teachers", str(teachers)) == 2
     assert "--teachers needs --previous" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("how", ["--no-ranks", "exam"])
+def test_no_ranks_leaves_every_exact_rank_out(tmp_path, marks, how):
+    exam = SAMPLE
+    extra = ["--no-ranks"]
+    if how == "exam":  # the exam forbids publishing ranks (公布排名 否)
+        definition = json.loads(SAMPLE.read_text(encoding="utf-8"))
+        definition["publish_ranks"] = False
+        exam = tmp_path / "exam.json"
+        exam.write_text(json.dumps(definition, ensure_ascii=False), encoding="utf-8")
+        extra = []
+    out = tmp_path / "reports"
+    assert main(["report", "--exam", str(exam), "--scores", str(marks), "--out", str(out), "--students-pdf",
+                 "--no-dina", *extra]) == 0
+    doc = json.loads((out / "analytics.json").read_text(encoding="utf-8"))
+    assert all(s["class_rank"] is None and s["grade_rank"] is None for s in doc["students"])
+    headers = [cell.value for cell in load_workbook(out / "grade.xlsx")["成绩总表"][1]]
+    assert "班级排名" not in headers and "年级排名" not in headers and "百分等级" in headers
+    text = subprocess.run(["pdftotext", "-layout", str(out / "students_高一(1)班.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "排名" not in text and "百分等级" in text and "年级位置" in text
