@@ -21,6 +21,7 @@ from analytics.groups import Groups, group_by, group_means, ranks_within_groups
 from analytics.items import (ItemStats, OptionStats, PaperStats, item_analysis, option_analysis, paper_analysis,
                              upper_lower_groups)
 from analytics.mastery import Mastery, trusted_mastery
+from analytics.polytomous import PCMFit, fit_pcm
 from analytics.model import ExamData, ReportConfig
 from analytics.progress import Progress
 from analytics.scores import (Borderline, Descriptives, Histogram, ScoreSegments, borderline, compare_means,
@@ -167,8 +168,18 @@ class Analysis:
     rasch: RaschFit | None
     notes: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    pcm: PCMFit | None = None  # the partial credit model over the items whose scores vary (analytics.polytomous)
+    pcm_items: np.ndarray | None = None  # (k,) bool: the items it was fitted on
     progress: Progress | None = None  # the students over time (analytics.progress), when earlier exams are given
     multi: MultiSubject | None = None
+
+    def pcm_steps(self) -> list[np.ndarray | None]:
+        """Per analysed item, its partial-credit step difficulties (None when the model left it out)."""
+        steps: list[np.ndarray | None] = [None] * len(self.data.item_ids)
+        if self.pcm is not None and self.pcm_items is not None:
+            for j, fitted in zip(np.flatnonzero(self.pcm_items).tolist(), self.pcm.thresholds):
+                steps[j] = fitted
+        return steps
 
     @property
     def show_ranks(self) -> bool:
@@ -192,6 +203,7 @@ class ItemView:
     items: ItemStats
     test: PaperStats
     options: list[OptionStats]
+    scores: np.ndarray | None = None  # (n, k) item scores of its students
 
 
 def _choice_options(data: ExamData, rows: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> list[OptionStats]:
@@ -208,13 +220,14 @@ def item_view(analysis: "Analysis", student_mask: np.ndarray | None = None) -> I
     """Item analysis of the analysed students in ``student_mask`` (e.g. one school); the whole input's when None
     or when the mask holds everyone (computed once by :func:`analyse`)."""
     if student_mask is None or student_mask.all():
-        return ItemView(analysis.items, analysis.test, analysis.options)
+        return ItemView(analysis.items, analysis.test, analysis.options, analysis.data.scores[analysis.students.rows])
     data = analysis.data
     rows = analysis.students.rows[student_mask]
     scores = data.scores[rows]
     items = item_analysis(scores, data.points, data.item_ids, fraction=analysis.config.fraction)
     upper, lower = upper_lower_groups(scores.sum(axis=1), analysis.config.fraction)
-    return ItemView(items, paper_analysis(scores, data.points, items), _choice_options(data, rows, upper, lower))
+    return ItemView(items, paper_analysis(scores, data.points, items), _choice_options(data, rows, upper, lower),
+                    scores)
 
 
 def _parent_rank(means: np.ndarray, parent: np.ndarray) -> np.ndarray:
@@ -335,8 +348,15 @@ def analyse(data: ExamData, config: ReportConfig | None = None) -> Analysis:
             dina_fit = fit_dina(binary, blueprint.q_matrix, seed=config.seed)
     timings["dina"] = time.perf_counter() - clock
     clock = time.perf_counter()
+    pcm_fit, pcm_items = None, None
     if config.rasch:
         rasch_fit = fit_rasch(binary)
+        # written questions (and partial-credit choices) keep their score levels: the partial credit model
+        pcm_items = (scores.max(axis=0) > scores.min(axis=0)) if len(scores) else np.zeros(len(data.item_ids), bool)
+        if pcm_items.any() and (data.points[pcm_items] > 1).any():
+            pcm_fit = fit_pcm(scores[:, pcm_items])
+        else:
+            pcm_items = None
     timings["rasch"] = time.perf_counter() - clock
     clock = time.perf_counter()
     rmsea = dina_item_rmsea(binary, blueprint.q_matrix, dina_fit, seed=config.seed) if dina_fit else None
@@ -378,7 +398,8 @@ def analyse(data: ExamData, config: ReportConfig | None = None) -> Analysis:
     timings["knowledge_students"] = time.perf_counter() - clock
     return Analysis(data=data, config=config, lines=config.lines(data.full_marks), classes=classes,
                     schools=schools, all=everyone, students=students, items=items, test=test, options=options,
-                    blueprint=blueprint, dina=dina_fit, rasch=rasch_fit, notes=notes, timings=timings)
+                    blueprint=blueprint, dina=dina_fit, rasch=rasch_fit, notes=notes, timings=timings, pcm=pcm_fit,
+                    pcm_items=pcm_items)
 
 
 def multi_subject(datasets: Sequence[ExamData]) -> MultiSubject:

@@ -11,7 +11,8 @@ Shape (abridged)::
      "knowledge_points": [{"id", "name", "points"}],
      "city": GROUP, "schools": [GROUP], "classes": [GROUP],
      "items": [{"id", "type", "points", "mean", "sd", "difficulty", "discrimination", "ebel", "total_r",
-                "total_r_if_rm", "alpha_if_rm", "options": {...} | null, "slip", "guess", "rasch_b", ...}],
+                "total_r_if_rm", "alpha_if_rm", "options": {...} | null, "slip", "guess", "rasch_b", "pcm_location",
+                "pcm_steps", "score_distribution": [{"score", "count"}] | null (written questions), ...}],
      "test": {"n", "k", "mean", "sd", "alpha", "sem", "difficulty_mix", ...},
      "dina": {...} | null, "rasch": {...} | null,
      "students": [{"exam_id", "name", "class", "school_code", "total", "sections", "band", "class_rank",
@@ -48,6 +49,7 @@ from analytics.analysis import Analysis, GroupLevel, ItemView, item_view
 from analytics.diagnosis import MASTERY_KEYS
 from analytics.longitudinal import steady_points
 from analytics.mastery import MASTERY_SOURCES
+from analytics.polytomous import score_distribution
 from analytics.items import DIFFICULTY_KEYS, EBEL_KEYS, OptionStats
 from analytics.labels import definitions
 from analytics.model import clean_float, jsonable
@@ -126,9 +128,12 @@ def _items(analysis: Analysis) -> list[dict]:
     view = item_view(analysis)
     options = {o.item_id: o for o in view.options}
     rasch, dina = analysis.rasch, analysis.dina
+    steps = analysis.pcm_steps()
+    scored = data.scores[analysis.students.rows]
     out = []
     for j, qid in enumerate(data.item_ids):
         q = data.exam.question(qid)
+        distribution = score_distribution(scored[:, [j]])[0] if q.type == "subjective" and len(scored) else None
         out.append({
             "id": qid, "type": q.type, "status": q.status, "points": clean_float(data.points[j]),
             "section": q.section, "cognitive_level": q.cognitive_level,
@@ -138,6 +143,10 @@ def _items(analysis: Analysis) -> list[dict]:
             "guess": clean_float(dina.guess[j]) if dina is not None else None,
             "rasch_b": clean_float(rasch.difficulty[j]) if rasch is not None else None,
             "rasch_b_se": clean_float(rasch.difficulty_se[j]) if rasch is not None else None,
+            "pcm_location": clean_float(steps[j].mean()) if steps[j] is not None else None,
+            "pcm_steps": jsonable(steps[j]) if steps[j] is not None else None,
+            "score_distribution": ([{"score": clean_float(v), "count": c} for v, c in distribution.items()]
+                                   if distribution is not None else None),
         })
     return out
 

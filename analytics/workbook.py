@@ -26,6 +26,7 @@ import numpy as np
 from analytics.analysis import Analysis, GroupLevel, ItemView, item_view
 from analytics.items import OptionStats
 from analytics.labels import band_names, definitions, text, type_name
+from analytics.polytomous import score_distribution
 
 __all__ = ["write_class_workbook", "write_grade_workbook", "write_city_workbook", "write_totals_workbook",
            "safe_name"]
@@ -308,9 +309,11 @@ def _item_rows(b: _Book, analysis: Analysis, view: ItemView, rate_columns: Seque
                *[name for name, _ in rate_columns], b.t("difficulty"), b.t("difficulty_band"), b.t("discrimination"),
                b.t("ebel"), b.t("total_r"), b.t("total_r_if_rm"), b.t("alpha_if_rm"), b.t("options"),
                b.t("options_upper"), b.t("options_lower"), b.t("dead"), b.t("suspect"), b.t("slip"), b.t("guess"),
-               b.t("rasch_b")]
+               b.t("rasch_b"), b.t("pcm_location"), b.t("score_distribution")]
     formats = [None, None, _SCORE, None, None, *[_PCT] * len(rate_columns), _THREE, None, _THREE, None, _THREE,
-               _THREE, _THREE, None, None, None, None, None, _THREE, _THREE, _TWO]
+               _THREE, _THREE, None, None, None, None, None, _THREE, _THREE, _TWO, _TWO, None]
+    steps = analysis.pcm_steps()
+    scored = view.scores
 
     def shares(o: OptionStats, values: np.ndarray) -> str:
         return " ".join(f"{letter}{'*' if letter in o.keyed else ''}{100 * v:.0f}%"
@@ -331,8 +334,16 @@ def _item_rows(b: _Book, analysis: Analysis, view: ItemView, rate_columns: Seque
             (o.suspect or None) if o else None,
             analysis.dina.slip[j] if analysis.dina is not None else None,
             analysis.dina.guess[j] if analysis.dina is not None else None,
-            analysis.rasch.difficulty[j] if analysis.rasch is not None else None])
+            analysis.rasch.difficulty[j] if analysis.rasch is not None else None,
+            steps[j].mean() if steps[j] is not None else None,
+            _distribution(scored[:, j], b) if q.type == "subjective" and scored is not None and len(scored) else None])
     return headers, rows, formats
+
+
+def _distribution(scores: np.ndarray, b: _Book) -> str:
+    """A written question's 得分分布 in one cell: "0分:3 2分:10 …" (students per score)."""
+    unit = b.t("score_unit")
+    return " ".join(f"{value:g}{unit}:{count}" for value, count in score_distribution(scores[:, None])[0].items())
 
 
 def _items_sheet(b: _Book, analysis: Analysis, view: ItemView, rate_columns: Sequence[tuple[str, np.ndarray]]
