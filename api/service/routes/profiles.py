@@ -13,7 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 
 from api.service import profiles
-from api.service.deps import (CurrentPrincipal, ReadSession, RowId, SchoolQuery, ServiceDep, WriteSession, of_school,
+from api.service.deps import (KIB, CurrentPrincipal, ReadSession, RowId, SchoolQuery, ServiceDep, WriteSession, of_school,
                               permit, school_of)
 from api.service.json_body import LimitedJSONRoute
 from api.service.models import Exam, ScannerProfileVersion
@@ -44,7 +44,12 @@ def _version(session, principal: Principal, profile_id: int) -> ScannerProfileVe
     return of_school(session.get(ScannerProfileVersion, profile_id), principal, "profile")
 
 
-@router.post("/profiles", response_model=ProfilePublic, status_code=201, dependencies=[permit("profiles:write")])
+#: A profile with learned print baselines holds a few hundred numbers per template page.
+_PROFILE_BODY = 256 * KIB
+
+
+@router.post("/profiles", response_model=ProfilePublic, status_code=201,
+             dependencies=[permit("profiles:write", body=_PROFILE_BODY)])
 def create_profile(body: ProfileCreate, principal: CurrentPrincipal, session: WriteSession) -> ProfilePublic:
     """Store a profile (the JSON `yuejuan calibrate` writes) as the next version of the school's profile, or of
     one of its stations'; ``activate`` uses it for the next uploads at once. Audited."""
