@@ -142,3 +142,112 @@ def test_learning_needs_reviewed_pages(client, city):
                        json={"station_key_id": station}).status_code == 404
     assert client.post(f"{API}/profiles/learn", headers=city.a.admin,
                        json={"max_pages": 10**6}).status_code == 422
+
+
+# --- learning from the review queue, end to end ---------------------------------------------------------------------
+
+#: A station whose students all mark with a light, hard pencil: the default profile flags nearly every answer.
+LIGHT_PENCIL = {"mark": "faint"}
+
+
+def _light_pencil_sheets(folder, count: int, seed: int) -> tuple[list[tuple[str, bytes]], dict[str, dict]]:
+    """Simulated sheets of that station: (file name, bytes) and each file's true answers."""
+    import json
+
+    from sample_sheets.simulate import write_batch
+
+    manifest = write_batch("cn-a4-55", folder, count=count, seed=seed, profile="typical", fmt="jpg",
+                           overrides=LIGHT_PENCIL, name=f"light{seed}")
+    files = [(entry["file"], (folder / entry["file"]).read_bytes()) for entry in manifest["pages"]]
+    truth = {entry["file"]: json.loads((folder / entry["truth"]).read_text(encoding="utf-8"))["answers"]
+             for entry in manifest["pages"]}
+    return files, truth
+
+
+def _readings(client, service, headers, batch_id: str) -> dict[str, dict[str, dict]]:
+    """What OMR read on each page of a batch, by file name: question -> {marked, status}."""
+    read = {}
+    for page_id in _page_ids(service, batch_id):
+        page = client.get(f"{API}/pages/{page_id}", headers=headers).json()
+        read[page["filename"]] = page["result"]["questions"]
+    return read
+
+
+def _tally(read: dict[str, dict[str, dict]], truth: dict[str, dict]) -> tuple[int, int, int]:
+    """(questions, flagged, wrong but sure) of readings against the truth."""
+    questions = flagged = wrong_sure = 0
+    for name, readings in read.items():
+        for question, reading in readings.items():
+            questions += 1
+            if reading["status"] == "uncertain":
+                flagged += 1
+            elif reading["marked"] != truth[name].get(question, ""):
+                wrong_sure += 1
+    return questions, flagged, wrong_sure
+
+
+def test_a_profile_learned_from_corrections_flags_less_and_reads_nothing_wrong(client, service, settings, city,
+                                                                              tmp_path):
+    station = _station_key_id(client, city.a.admin)
+    files, truth = _light_pencil_sheets(tmp_path / "reviewed", 12, seed=8100)
+    batch = upload(client, city.a.station, city.exam_id, files).json()
+    assert batch["profile"] is None  # the station has no profile yet: the default
+    run_worker(settings, "learn-1", service=service, exit_when_idle=True)
+    questions, flagged, wrong_sure = _tally(_readings(client, service, city.a.teacher, batch["id"]), truth)
+    assert flagged > 0.5 * questions and wrong_sure == 0  # nearly every answer goes to a person
+
+    # Teachers work the review queue: each uncertain answer corrected from the paper, the sure ones let stand.
+    queue = client.get(f"{API}/review", headers=city.a.teacher, params={"batch_id": batch["id"]}).json()["items"]
+    sheets = [item for item in queue if item["kind"] == "sheet"]
+    assert len(sheets) == len(files)
+    for item in sheets:
+        name = client.get(f"{API}/pages/{item['page_ids'][0]}", headers=city.a.teacher).json()["filename"]
+        read = client.get(f"{API}/sheets/{item['id']}", headers=city.a.teacher).json()["result"]["questions"]
+        fixes = [{"question": q, "value": truth[name].get(q, ""), "reason": "看原卷"}
+                 for q, reading in read.items() if reading["status"] == "uncertain"]
+        done = client.post(f"{API}/sheets/{item['id']}/corrections", headers=city.a.teacher,
+                           json={"corrections": fixes, "resolved": True})
+        assert done.status_code == 201, done.text
+
+    learned = client.post(f"{API}/profiles/learn", headers=city.a.admin, json={"station_key_id": station})
+    assert learned.status_code == 201, learned.text
+    result = learned.json()
+    report = result["version"]["report"]
+    assert (result["pages_labelled"], result["pages_train"], result["pages_held_back"]) == (12, 8, 4)
+    assert result["accepted"] and result["activated"] and result["version"]["active"]
+    assert result["version"]["source"] == "learned" and result["version"]["station_key_id"] == station
+    assert report["after"]["wrong_sure"] == 0
+    assert report["after"]["flag_rate"] < report["before"]["flag_rate"]
+    assert report["held_back_pages"] == 4
+
+    # The station's next uploads are read with it: fewer answers flagged, none wrong but sure; the same sheets
+    # from a station of another school (the default profile) are flagged as before.
+    new_files, new_truth = _light_pencil_sheets(tmp_path / "next", 3, seed=8200)
+    after = upload(client, city.a.station, city.exam_id, new_files).json()
+    assert after["profile"] == {"id": result["version"]["id"], "name": result["version"]["name"], "version": 1,
+                                "station_key_id": station}
+    default = upload(client, city.b.station, city.exam_id, new_files).json()
+    run_worker(settings, "learn-2", service=service, exit_when_idle=True)
+    learned_tally = _tally(_readings(client, service, city.a.teacher, after["id"]), new_truth)
+    default_tally = _tally(_readings(client, service, city.b.teacher, default["id"]), new_truth)
+    assert learned_tally[2] == 0 == default_tally[2]
+    assert learned_tally[1] < default_tally[1]
+    print(f"\nlight pencil, next sheets: flagged {learned_tally[1]} of {learned_tally[0]} with the learned profile, "
+          f"{default_tally[1]} with the default; held back: {report['before']['flag_rate']:.3f} -> "
+          f"{report['after']['flag_rate']:.3f}")
+
+
+def test_a_profile_that_is_not_better_is_kept_but_not_used(client, service, city, simulated_scans):
+    from review_helpers import setup_school
+
+    ingested, _ = setup_school(client, service, city.a, city.exam_id, simulated_scans, extras=False)
+    for sheet_id in ingested.sheet_ids:  # the reviewer looked at every sheet and let every reading stand
+        assert client.post(f"{API}/sheets/{sheet_id}/corrections", headers=city.a.teacher,
+                           json={"resolved": True}).status_code == 201
+    learned = client.post(f"{API}/profiles/learn", headers=city.a.admin, json={})
+    assert learned.status_code == 201, learned.text
+    result = learned.json()
+    assert not result["accepted"] and not result["activated"] and not result["version"]["active"]
+    assert result["version"]["report"]["reason"]
+    listed = client.get(f"{API}/profiles", headers=city.a.admin).json()
+    assert [(p["source"], p["active"]) for p in listed] == [("learned", False)]
