@@ -211,17 +211,20 @@ def labelled_pages(service: Service, pages: list[ReviewedPage], templates: dict[
 
     outcome = LabelOutcome()
     for page in pages:
-        prepared = prepared_template(templates[page.exam_id], profile=base)
-        if not 1 <= page.template_page <= len(prepared.pages):
-            outcome.skipped.append(f"page {page.page_id}: not a page of its exam's template")
-            continue
-        on_page = {group.id for group in prepared.pages[page.template_page - 1].expanded.groups}
         try:
+            prepared = prepared_template(templates[page.exam_id], profile=base)
+            if not 1 <= page.template_page <= len(prepared.pages):
+                outcome.skipped.append(f"page {page.page_id}: not a page of its exam's template")
+                continue
+            on_page = {group.id for group in prepared.pages[page.template_page - 1].expanded.groups}
             path = service.blobs.path(page.blob_sha256)
             image = _decode(service, path, page.page_index, decode_min_side_px(prepared.template)) \
                 if path.is_file() else None
             if image is None:
                 outcome.skipped.append(f"page {page.page_id}: its image can no longer be decoded")
+                continue
+            if np.isin(image[::8, ::8], (0, 255)).all():  # label_page measures gray scans only
+                outcome.skipped.append(f"page {page.page_id}: a 1-bit scan")
                 continue
             outcome.labelled.append(label_page(
                 image, np.asarray(page.page_to_image, dtype=np.float64), prepared, page.template_page,

@@ -5,12 +5,15 @@ test_cross_school.py and here."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
-from api.service.models import AuditEntry
+from api.service.models import AuditEntry, ScannerProfileVersion
 from api.service.worker import run_worker
 
 from jobs_helpers import upload
+from service_city import make_city
 
 API = "/api/v1"
 #: Thresholds no mark reaches: every bubble reads empty.
@@ -27,8 +30,21 @@ def _create(client, headers: dict, profile: dict, **fields):
     return client.post(f"{API}/profiles", headers=headers, json={"profile": profile, **fields})
 
 
-def test_versions_are_kept_one_is_active_and_every_change_is_audited(client, service, city):
+@pytest.fixture
+def any_city(any_service):
+    """A client, the city and its service, on SQLite, then on PostgreSQL."""
+    from fastapi.testclient import TestClient
+
+    from api.service.app import create_app
+
+    with TestClient(create_app(service=any_service)) as client:
+        yield client, make_city(client, any_service), any_service
+
+
+def test_versions_are_kept_one_is_active_and_every_change_is_audited(any_city):
     from omr.profile import profile_from_dict, profile_to_dict
+
+    client, city, service = any_city
 
     admin = city.a.admin
     first = _create(client, admin, {"name": "一号扫描仪", "empty_max": 0.12})
@@ -72,6 +88,13 @@ def test_versions_are_kept_one_is_active_and_every_change_is_audited(client, ser
                                            "profile.activate", "profile.activate"]
     assert entries[-1].before == {"target": "school", "active_version": 2}
     assert entries[-1].after["active_version"] == 1 and entries[-1].actor == f"user:school_admin-{city.a.id}"
+    # the database itself holds one active version per school/station
+    with service.db.write() as session:
+        row = session.get(ScannerProfileVersion, second["id"])
+        row.active = True
+        with pytest.raises(IntegrityError):
+            session.flush()
+        session.rollback()
 
 
 def test_a_profile_is_checked_before_it_is_stored(client, city):
