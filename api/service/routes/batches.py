@@ -336,9 +336,9 @@ def _public(session: Session, batches: list[Batch]) -> list[BatchPublic]:
                 .join(original, original.id == BatchFile.duplicate_of)
                 .where(BatchFile.batch_id.in_(ids)).order_by(BatchFile.batch_id, BatchFile.seq)):
             duplicates[batch_id].append(DuplicateFile(file=name, duplicate_of_batch=first_batch))
+    profile_ids = {b.profile_id for b in batches if b.profile_id is not None}
     used = {row.id: ProfileRef.model_validate(row) for row in session.scalars(
-        select(ScannerProfileVersion).where(ScannerProfileVersion.id.in_({b.profile_id for b in batches
-                                                                          if b.profile_id is not None})))}
+        select(ScannerProfileVersion).where(ScannerProfileVersion.id.in_(profile_ids)))} if profile_ids else {}
     made = []
     for batch in batches:
         job, page, sheet = (counts[batch.id][kind] for kind in ("jobs", "pages", "sheets"))
