@@ -17,7 +17,7 @@ from omr.layout import anchor_polygon
 from omr.measure import measure_bubbles, ring_samples
 from omr.profile import layout_hash
 from omr.read import PreparedPage, PreparedTemplate
-from omr.register import apply_homography, homography_jacobians
+from omr.register import apply_homography, homography_jacobians, iter_registrations
 
 __all__ = ["LabelledPage", "label_page", "measure_page", "page_ink_level"]
 
@@ -61,8 +61,16 @@ class LabelledPage:
         return in_labelled & (self.truth == 0)
 
 
-def page_ink_level(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarray) -> float:
-    """Gray of solid print on this scan: the median gray inside the page's anchors (their edges left out)."""
+def page_ink_level(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarray,
+                   max_residual_mm: float = 1.5) -> float:
+    """Gray of solid print on this scan, as the registration that put the page at ``page_to_image`` measured it
+    on the anchors (the reader's own figure); when no registration lands there, the median gray inside the
+    anchors (their edges left out)."""
+    anchors = np.array([(a.x, a.y) for a in page.expanded.anchors], np.float64)
+    given = apply_homography(page_to_image, anchors)
+    for fit in iter_registrations(image, page.expanded, max_residual_mm=max_residual_mm):
+        if np.abs(apply_homography(fit.page_to_image, anchors) - given).max() < 0.5:
+            return float(fit.ink_level)
     levels = []
     for anchor in page.expanded.anchors:
         polygon = apply_homography(page_to_image, np.asarray(anchor_polygon(anchor), np.float64))
@@ -125,7 +133,8 @@ def label_page(image: np.ndarray, page_to_image: np.ndarray, prepared: PreparedT
         raise ValueError(f"template {prepared.template.id} has no page {page}")
     prepared_page = prepared.pages[page - 1]
     matrix = np.asarray(page_to_image, np.float64)
-    ink = page_ink_level(image, prepared_page, matrix) if ink_level is None else float(ink_level)
+    ink = (page_ink_level(image, prepared_page, matrix, prepared.profile.max_anchor_residual_mm)
+           if ink_level is None else float(ink_level))
     inner_mean, paper = measure_page(image, prepared_page, prepared, matrix, ink)
     group_ids = [group.id for group in prepared_page.expanded.groups]
     known = set(group_ids)
