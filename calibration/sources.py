@@ -113,6 +113,8 @@ def labelled_from_corrections(path: str | Path, prepared: PreparedTemplate, *,
         data = json.loads(source.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"corrections file {source} is not valid JSON: line {error.lineno}: {error.msg}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"corrections file {source} is not valid JSON: not UTF-8 text") from None
     if not isinstance(data, dict) or not isinstance(data.get("pages"), list):
         raise ValueError(f"corrections file {source} must be an object with a list of pages")
     if data.get("template") != prepared.template.id:

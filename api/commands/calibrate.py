@@ -204,6 +204,8 @@ def _labels_template(path: Path, simulated: bool) -> str:
         data = json.loads(source.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"{source} is not valid JSON: line {error.lineno}: {error.msg}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{source} is not valid JSON: not UTF-8 text") from None
     template = data.get("template") if isinstance(data, dict) else None
     if not isinstance(template, str):
         raise ValueError(f"{source} does not name its template; give --template")

@@ -45,6 +45,7 @@ def test_blank_calibration_removes_the_flags_of_a_bold_print(template, default, 
     profile = with_baseline(ScannerProfile(), default, baseline, source="blank")
     before = _accuracy(bold_sheets, default, template)
     after = _accuracy(bold_sheets, prepare_template(template, profile), template)
+    print(f"\nbold print, default profile: {before.line()}\nbold print, blank-calibrated: {after.line()}")
     assert before.flagged_groups > 0.3 * before.groups  # the problem is real: most answers go to review
     assert after.flagged_groups <= 0.005 * after.groups
     assert before.wrong_sure == after.wrong_sure == 0
@@ -57,6 +58,7 @@ def test_batch_calibration_learns_the_print_from_marked_sheets(template, default
                             source="batch")
     before = _accuracy(judge, default, template)
     after = _accuracy(judge, prepare_template(template, profile), template)
+    print(f"\nbold print, default profile: {before.line()}\nbold print, batch-calibrated: {after.line()}")
     assert before.flagged_groups > 0.3 * before.groups
     assert after.flagged_groups <= 0.005 * after.groups
     assert after.wrong_sure == 0

@@ -68,6 +68,8 @@ def test_label_page_refuses_unknown_groups_and_labels(bold_sheets, default):
 def test_fit_learns_a_bold_print_and_is_accepted(bold_labelled):
     train, held_back = bold_labelled[:8], bold_labelled[8:]
     report = fit_profile(train, held_back, ScannerProfile())
+    print(f"\nfit on {len(train)} labelled pages, {len(held_back)} held back: {report.reason}; "
+          f"flag rate {report.before.flag_rate:.2%} -> {report.after.flag_rate:.2%}")
     assert report.before.flag_rate > 0.3
     assert report.after.flag_rate <= 0.005
     assert report.after.wrong_sure == 0
