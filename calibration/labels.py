@@ -8,7 +8,7 @@ so that :mod:`calibration.fit` can try thresholds and print baselines without to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import cv2
 import numpy as np
@@ -48,6 +48,13 @@ class LabelledPage:
     writer_index: np.ndarray  # (n,)
     residue_unit: np.ndarray  # (n,)
     source: str = ""
+    #: (groups,) bool: labelled groups a careful person could hesitate over (a faint mark, a tick); reading one of
+    #: them wrong but sure is counted apart, and a fit may not do it more often than the base profile did.
+    ambiguous: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.ambiguous is None:
+            self.ambiguous = np.zeros(len(self.group_ids), bool)
 
     @property
     def darkness(self) -> np.ndarray:
@@ -108,7 +115,8 @@ def measure_page(image: np.ndarray, page: PreparedPage, prepared: PreparedTempla
 
 
 def label_page(image: np.ndarray, page_to_image: np.ndarray, prepared: PreparedTemplate, page: int,
-               answers: Mapping[str, str], *, ink_level: float | None = None, source: str = "") -> LabelledPage:
+               answers: Mapping[str, str], *, ink_level: float | None = None, source: str = "",
+               ambiguous: Iterable[str] = ()) -> LabelledPage:
     """Measure the bubbles of a registered page and attach the marks a person confirmed.
 
     Parameters
@@ -126,6 +134,10 @@ def label_page(image: np.ndarray, page_to_image: np.ndarray, prepared: PreparedT
         are left unlabelled. Labels a group does not have are refused.
     ink_level : float, optional
         Gray of solid print, when the registration measured it; else measured inside the anchors.
+    source : str, optional
+        Where the page came from (file#page), kept for reports.
+    ambiguous : iterable of str, optional
+        Ids of labelled groups a careful person could hesitate over (see :attr:`LabelledPage.ambiguous`).
     """
     from omr.decide import empty_level, mark_strength
 
@@ -161,5 +173,5 @@ def label_page(image: np.ndarray, page_to_image: np.ndarray, prepared: PreparedT
         prepared.template.id, layout_hash(prepared.template), page, inner_mean, paper, ink,
         prepared_page.blank_darkness.copy(), strength, truth, starts.copy(), group_ids, labelled,
         prepared_page.single_select.copy(), prepared_page.label_index.copy(), prepared_page.writer_index.copy(),
-        prepared_page.residue_unit.copy(), source,
+        prepared_page.residue_unit.copy(), source, np.isin(group_ids, list(ambiguous)) & labelled,
     )

@@ -118,3 +118,22 @@ def test_fit_needs_both_sets(bold_labelled):
 
 def test_fit_report_type(bold_labelled):
     assert isinstance(fit_profile(bold_labelled[:3], bold_labelled[3:5], ScannerProfile(), passes=1), FitReport)
+
+
+def test_hesitant_groups_read_wrong_are_counted_apart(bold_labelled):
+    """A labelled group a careful person could hesitate over, read wrong, is not a clear wrong-but-sure, but a fit
+    may not add such errors (see fit_profile)."""
+    page = replace(bold_labelled[0])
+    page.truth = page.truth.copy()
+    page.ambiguous = page.ambiguous.copy()
+    plain = ScannerProfile(print_baselines=learn_baselines(bold_labelled[:8], ScannerProfile()))
+    _, statuses = decide_page(page, plain)
+    sure = [i for i in np.flatnonzero(page.labelled) if statuses[i] == "ok"][:2]
+    for index in sure:  # say a different bubble was meant
+        start = page.group_starts[index]
+        page.truth[start:page.group_starts[index + 1]] = 0
+        page.truth[start] = 1 if not bold_labelled[0].truth[start] else 0
+        page.truth[start + 1] = 0 if page.truth[start] else 1
+    page.ambiguous[sure[0]] = True
+    score = score_pages([page], plain)
+    assert (score.wrong_sure, score.ambiguous_wrong) == (1, 1)
