@@ -33,7 +33,7 @@ _SPREAD_LIMIT = 4.0  # robust standard deviations a bubble's excess may stand ab
 def page_darkness(page: RegisteredPage, prepared: PreparedTemplate) -> np.ndarray:
     """Each bubble's darkness on a registered page, 0 paper .. 1 solid print, measured as the reader does."""
     prepared_page = prepared.pages[page.page - 1]
-    ink = page_ink_level(page.image, prepared_page, page.page_to_image)
+    ink = page_ink_level(page.image, prepared_page, page.page_to_image, prepared.profile.max_anchor_residual_mm)
     inner_mean, paper = measure_page(page.image, prepared_page, prepared, page.page_to_image, ink)
     return (paper - inner_mean) / max(paper - ink, 1.0)
 

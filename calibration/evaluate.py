@@ -24,13 +24,15 @@ _SURE = ("ok", "blank", "multiple")  # as sample_sheets.evaluate: a clear double
 class Score:
     """How a profile reads a set of labelled groups.
 
-    ``flag_rate`` is flagged / questions (groups a person labelled); ``wrong_sure`` counts groups read as sure
-    (ok, blank or multiple) whose marks differ from the label: the error that must stay zero.
+    ``flag_rate`` is flagged / questions (groups a person labelled); ``wrong_sure`` counts clear groups read as
+    sure (ok, blank or multiple) whose marks differ from the label: the error that must stay zero;
+    ``ambiguous_wrong`` the same on groups a careful person could hesitate over.
     """
 
     questions: int
     flagged: int
     wrong_sure: int
+    ambiguous_wrong: int = 0
 
     @property
     def flag_rate(self) -> float:
@@ -72,7 +74,7 @@ def decide_page(page: LabelledPage, profile: ScannerProfile, *, margin: float = 
 
 def score_pages(pages: Sequence[LabelledPage], profile: ScannerProfile, *, margin: float = 0.0) -> Score:
     """Flagged and wrong-but-sure labelled groups over ``pages`` under ``profile`` (see :func:`decide_page`)."""
-    questions = flagged = wrong = 0
+    questions = flagged = wrong = ambiguous_wrong = 0
     for page in pages:
         filled, statuses = decide_page(page, profile, margin=margin)
         right = filled.astype(np.int8) == page.truth
@@ -81,6 +83,8 @@ def score_pages(pages: Sequence[LabelledPage], profile: ScannerProfile, *, margi
             questions += 1
             if statuses[index] not in _SURE:
                 flagged += 1
+            elif not group_right[index] and page.ambiguous[index]:
+                ambiguous_wrong += 1
             elif not group_right[index]:
                 wrong += 1
-    return Score(questions, flagged, wrong)
+    return Score(questions, flagged, wrong, ambiguous_wrong)

@@ -103,12 +103,14 @@ def _fill_unknown(learned: np.ndarray, current: np.ndarray, known: np.ndarray, l
     return out
 
 
-def _safe(profile: ScannerProfile, train: Sequence[LabelledPage], margin: float) -> Score | None:
-    """The training score when ``profile`` reads nothing wrong but sure, with and without the margin; else None."""
+def _safe(profile: ScannerProfile, train: Sequence[LabelledPage], margin: float, ambiguous_limit: int
+          ) -> Score | None:
+    """The training score when ``profile`` reads no clear group wrong but sure, with and without the margin, and
+    no more ambiguous ones than ``ambiguous_limit``; else None."""
     if score_pages(train, profile, margin=margin).wrong_sure:
         return None
     score = score_pages(train, profile)
-    return score if score.wrong_sure == 0 else None
+    return score if score.wrong_sure == 0 and score.ambiguous_wrong <= ambiguous_limit else None
 
 
 def fit_profile(train: Sequence[LabelledPage], held_back: Sequence[LabelledPage], base: ScannerProfile, *,
@@ -129,11 +131,13 @@ def fit_profile(train: Sequence[LabelledPage], held_back: Sequence[LabelledPage]
     """
     if not train or not held_back:
         raise ValueError("fitting a profile needs labelled training pages and held-back pages")
+    # The base may already read a faint mark wrong; a fit may not do so more often.
+    ambiguous_limit = score_pages(train, base).ambiguous_wrong
     best = replace(base, print_baselines=learn_baselines(train, base))
-    best_score = _safe(best, train, margin)
+    best_score = _safe(best, train, margin, ambiguous_limit)
     if best_score is None:  # the baseline alone reads a training mark wrong: keep the base's print
         best = base
-        best_score = _safe(best, train, margin)
+        best_score = _safe(best, train, margin, ambiguous_limit)
     for _ in range(passes):
         for name, grid in SEARCH_GRID.items():
             for value in sorted(set(grid) | {getattr(best, name)}):
@@ -141,7 +145,7 @@ def fit_profile(train: Sequence[LabelledPage], held_back: Sequence[LabelledPage]
                     candidate = replace(best, **{name: float(value)})
                 except ValueError:  # breaks an ordering the profile requires (e.g. blank_trace <= empty_max)
                     continue
-                score = _safe(candidate, train, margin)
+                score = _safe(candidate, train, margin, ambiguous_limit)
                 if score is None:
                     continue
                 if best_score is None or score.flagged < best_score.flagged:
@@ -150,6 +154,9 @@ def fit_profile(train: Sequence[LabelledPage], held_back: Sequence[LabelledPage]
     after = score_pages(held_back, best)
     if after.wrong_sure:
         accepted, reason = False, f"held-back pages: {after.wrong_sure} read wrong but sure"
+    elif after.ambiguous_wrong > before.ambiguous_wrong:
+        accepted, reason = False, (f"held-back pages: {after.ambiguous_wrong} hesitant marks read wrong but sure, "
+                                   f"{before.ambiguous_wrong} before")
     elif after.flagged >= before.flagged:
         accepted, reason = False, f"held-back pages: flags {after.flagged} not fewer than {before.flagged}"
     else:

@@ -8,7 +8,7 @@ so that :mod:`calibration.fit` can try thresholds and print baselines without to
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Iterable, Mapping
 
 import cv2
 import numpy as np
@@ -17,7 +17,7 @@ from omr.layout import anchor_polygon
 from omr.measure import measure_bubbles, ring_samples
 from omr.profile import layout_hash
 from omr.read import PreparedPage, PreparedTemplate
-from omr.register import apply_homography, homography_jacobians
+from omr.register import apply_homography, homography_jacobians, iter_registrations
 
 __all__ = ["LabelledPage", "label_page", "measure_page", "page_ink_level"]
 
@@ -48,6 +48,13 @@ class LabelledPage:
     writer_index: np.ndarray  # (n,)
     residue_unit: np.ndarray  # (n,)
     source: str = ""
+    #: (groups,) bool: labelled groups a careful person could hesitate over (a faint mark, a tick); reading one of
+    #: them wrong but sure is counted apart, and a fit may not do it more often than the base profile did.
+    ambiguous: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.ambiguous is None:
+            self.ambiguous = np.zeros(len(self.group_ids), bool)
 
     @property
     def darkness(self) -> np.ndarray:
@@ -61,8 +68,16 @@ class LabelledPage:
         return in_labelled & (self.truth == 0)
 
 
-def page_ink_level(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarray) -> float:
-    """Gray of solid print on this scan: the median gray inside the page's anchors (their edges left out)."""
+def page_ink_level(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarray,
+                   max_residual_mm: float = 1.5) -> float:
+    """Gray of solid print on this scan, as the registration that put the page at ``page_to_image`` measured it
+    on the anchors (the reader's own figure); when no registration lands there, the median gray inside the
+    anchors (their edges left out)."""
+    anchors = np.array([(a.x, a.y) for a in page.expanded.anchors], np.float64)
+    given = apply_homography(page_to_image, anchors)
+    for fit in iter_registrations(image, page.expanded, max_residual_mm=max_residual_mm):
+        if np.abs(apply_homography(fit.page_to_image, anchors) - given).max() < 0.5:
+            return float(fit.ink_level)
     levels = []
     for anchor in page.expanded.anchors:
         polygon = apply_homography(page_to_image, np.asarray(anchor_polygon(anchor), np.float64))
@@ -100,7 +115,8 @@ def measure_page(image: np.ndarray, page: PreparedPage, prepared: PreparedTempla
 
 
 def label_page(image: np.ndarray, page_to_image: np.ndarray, prepared: PreparedTemplate, page: int,
-               answers: Mapping[str, str], *, ink_level: float | None = None, source: str = "") -> LabelledPage:
+               answers: Mapping[str, str], *, ink_level: float | None = None, source: str = "",
+               ambiguous: Iterable[str] = ()) -> LabelledPage:
     """Measure the bubbles of a registered page and attach the marks a person confirmed.
 
     Parameters
@@ -118,6 +134,10 @@ def label_page(image: np.ndarray, page_to_image: np.ndarray, prepared: PreparedT
         are left unlabelled. Labels a group does not have are refused.
     ink_level : float, optional
         Gray of solid print, when the registration measured it; else measured inside the anchors.
+    source : str, optional
+        Where the page came from (file#page), kept for reports.
+    ambiguous : iterable of str, optional
+        Ids of labelled groups a careful person could hesitate over (see :attr:`LabelledPage.ambiguous`).
     """
     from omr.decide import empty_level, mark_strength
 
@@ -125,7 +145,8 @@ def label_page(image: np.ndarray, page_to_image: np.ndarray, prepared: PreparedT
         raise ValueError(f"template {prepared.template.id} has no page {page}")
     prepared_page = prepared.pages[page - 1]
     matrix = np.asarray(page_to_image, np.float64)
-    ink = page_ink_level(image, prepared_page, matrix) if ink_level is None else float(ink_level)
+    ink = (page_ink_level(image, prepared_page, matrix, prepared.profile.max_anchor_residual_mm)
+           if ink_level is None else float(ink_level))
     inner_mean, paper = measure_page(image, prepared_page, prepared, matrix, ink)
     group_ids = [group.id for group in prepared_page.expanded.groups]
     known = set(group_ids)
@@ -152,5 +173,5 @@ def label_page(image: np.ndarray, page_to_image: np.ndarray, prepared: PreparedT
         prepared.template.id, layout_hash(prepared.template), page, inner_mean, paper, ink,
         prepared_page.blank_darkness.copy(), strength, truth, starts.copy(), group_ids, labelled,
         prepared_page.single_select.copy(), prepared_page.label_index.copy(), prepared_page.writer_index.copy(),
-        prepared_page.residue_unit.copy(), source,
+        prepared_page.residue_unit.copy(), source, np.isin(group_ids, list(ambiguous)) & labelled,
     )

@@ -69,16 +69,19 @@ def registered_pages(inputs: Iterable[str | Path], prepared: PreparedTemplate, *
             yield found
 
 
-def _labelled(page: RegisteredPage, prepared: PreparedTemplate, answers: dict[str, str]) -> LabelledPage:
+def _labelled(page: RegisteredPage, prepared: PreparedTemplate, answers: dict[str, str],
+              ambiguous: Iterable[str] = ()) -> LabelledPage:
     return label_page(page.image, page.page_to_image, prepared, page.page, answers,
-                      source=f"{page.source}#{page.page_index + 1}")
+                      source=f"{page.source}#{page.page_index + 1}", ambiguous=ambiguous)
 
 
 def labelled_from_simulation(batch_dir: str | Path, prepared: PreparedTemplate, *, limit: int | None = None,
                              skipped: list[tuple[str, str]] | None = None) -> list[LabelledPage]:
     """Labelled pages of a simulated batch (``yuejuan simulate``): the truth files say what each group holds.
 
-    Groups the simulator calls ambiguous (a careful person could hesitate) are left unlabelled.
+    Groups the simulator calls ambiguous (a faint mark, a tick, heavy residue) are labelled with what the student
+    meant, as ambiguous: a fit may not read more of them wrong than the base did (it would learn to pass over
+    faint answers).
     """
     folder = Path(batch_dir)
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
@@ -96,8 +99,9 @@ def labelled_from_simulation(batch_dir: str | Path, prepared: PreparedTemplate, 
             if skipped is not None:
                 skipped.append((f"{page.source}#{page.page_index + 1}", "read as another page than its truth"))
             continue
-        answers = {gid: group["expected"] for gid, group in truth["groups"].items() if not group.get("ambiguous")}
-        pages.append(_labelled(page, prepared, answers))
+        answers = {gid: group["expected"] for gid, group in truth["groups"].items()}
+        ambiguous = [gid for gid, group in truth["groups"].items() if group.get("ambiguous")]
+        pages.append(_labelled(page, prepared, answers, ambiguous))
     return pages
 
 
@@ -113,6 +117,8 @@ def labelled_from_corrections(path: str | Path, prepared: PreparedTemplate, *,
         data = json.loads(source.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise ValueError(f"corrections file {source} is not valid JSON: line {error.lineno}: {error.msg}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"corrections file {source} is not valid JSON: not UTF-8 text") from None
     if not isinstance(data, dict) or not isinstance(data.get("pages"), list):
         raise ValueError(f"corrections file {source} must be an object with a list of pages")
     if data.get("template") != prepared.template.id:
