@@ -18,11 +18,12 @@ from sqlalchemy.orm import Session
 
 from api.service import audit
 from api.service.context import Service
+from api.service.deps import not_found
 from api.service.models import ApiKey, Batch, BatchFile, Correction, Exam, Page, ScannerProfileVersion, Sheet, utcnow
 from api.service.security import Principal
 
 __all__ = ["SCHOOL", "target_of", "active_profile", "add_version", "activate", "ReviewedPage", "reviewed_pages",
-           "answers_of", "labelled_pages", "split_held_back", "LabelOutcome"]
+           "answers_of", "labelled_pages", "split_held_back", "LabelOutcome", "station_key"]
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +93,6 @@ def activate(session: Session, principal: Principal, row: ScannerProfileVersion)
 
 def station_key(session: Session, principal: Principal, school_id: str, key_id: int) -> ApiKey:
     """The school's station key ``key_id`` (404 for another school's, a municipal key or a missing one)."""
-    from api.service.deps import not_found
-
     key = session.get(ApiKey, key_id)
     if key is None or key.school_id != school_id or key.role != "station":
         raise not_found("station key not found")

@@ -13,11 +13,11 @@ from fastapi import APIRouter, HTTPException, Query, status
 from sqlalchemy import select
 
 from api.service import profiles
-from api.service.deps import (KIB, CurrentPrincipal, ReadSession, RowId, SchoolQuery, ServiceDep, WriteSession, of_school,
-                              permit, school_of)
+from api.service.deps import (KIB, CurrentPrincipal, ReadSession, RowId, SchoolQuery, ServiceDep, WriteSession,
+                              of_school, permit, school_of)
 from api.service.json_body import LimitedJSONRoute
 from api.service.models import Exam, ScannerProfileVersion
-from api.service.schemas.profiles import (LearnResult, ProfileCreate, ProfileLearn, ProfilePublic, ProfileSummary)
+from api.service.schemas.profiles import LearnResult, ProfileCreate, ProfileLearn, ProfilePublic, ProfileSummary
 from api.service.security import Principal
 
 router = APIRouter(tags=["profiles"], route_class=LimitedJSONRoute)
