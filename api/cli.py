@@ -11,6 +11,7 @@ COMMANDS = {
     "template": "template",
     "simulate": "simulate",
     "scan": "scan",
+    "calibrate": "calibrate",
     "grade": "grade",
     "exam": "exam",
     "report": "report",

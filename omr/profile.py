@@ -10,11 +10,17 @@ normalised so 0 is blank paper with the printed outline/label and 1 is solid ink
 
 from __future__ import annotations
 
+import hashlib
 import json
-from dataclasses import asdict, dataclass, fields
+import math
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["ScannerProfile", "load_profile", "profile_from_dict", "profile_to_dict", "save_profile"]
+if TYPE_CHECKING:
+    from omr.template import Template
+
+__all__ = ["ScannerProfile", "layout_hash", "load_profile", "profile_from_dict", "profile_to_dict", "save_profile"]
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,14 @@ class ScannerProfile:
     min_px_per_mm: float = 2.3
     #: Margin past the uncertain band (as a share of the room on that side) at which a reading has confidence 1.
     confidence_span: float = 0.5
+    #: Provenance (written by ``calibration/``): the profile's version in its store, when and from what it was made.
+    version: int = 0
+    created_at: str = ""
+    source: str = ""
+    #: Learned print baselines, by template id: ``{"layout": layout_hash(template), "pages": [[darkness per bubble,
+    #: in reading order] per page]}``. A bubble's baseline is how dark its printed outline and label read when it
+    #: is empty, on this station's paper, print and scanner; without one OMR uses the blank render's.
+    print_baselines: dict = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
         if not 0 <= self.blank_trace <= self.empty_max < self.filled_floor <= self.filled_min <= 1:
@@ -83,6 +97,59 @@ class ScannerProfile:
             raise ValueError("profile needs lone_sigmas > 0, lone_min_empties >= 2 and 0 <= lone_ratio <= 1")
         if not self.identity_off < self.identity_on:
             raise ValueError("profile needs identity_off < identity_on")
+        object.__setattr__(self, "print_baselines", _checked_baselines(self.print_baselines))
+
+    def baseline_for(self, template: "Template") -> list[tuple[float, ...]] | None:
+        """The learned print baseline of every page of ``template`` (None when this profile has none for it).
+
+        Raises ValueError when the profile's baseline was learned on a template of that id with another bubble
+        layout: the baselines would be read against the wrong bubbles.
+        """
+        entry = self.print_baselines.get(template.id)
+        if entry is None:
+            return None
+        if entry["layout"] != layout_hash(template):
+            raise ValueError(
+                f"scanner profile {self.name!r} holds a print baseline for template {template.id!r} with another "
+                f"bubble layout ({entry['layout']}, this template is {layout_hash(template)}): calibrate it again "
+                "on this template's blank print")
+        return list(entry["pages"])
+
+
+def _checked_baselines(data: object) -> dict:
+    """``print_baselines`` checked and frozen into tuples (so equal profiles compare equal after a JSON trip)."""
+    if not isinstance(data, dict):
+        raise ValueError("profile print_baselines must be an object of template id -> baseline")
+    checked = {}
+    for template_id, entry in data.items():
+        if not (isinstance(entry, dict) and set(entry) == {"layout", "pages"} and isinstance(entry["layout"], str)
+                and isinstance(entry["pages"], (list, tuple))):
+            raise ValueError(f"profile print_baselines[{template_id!r}] must be {{'layout': str, 'pages': [[...]]}}")
+        pages = []
+        for number, page in enumerate(entry["pages"], 1):
+            if not isinstance(page, (list, tuple)) or not all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and -1 < v < 1
+                    for v in page):
+                raise ValueError(f"profile print_baselines[{template_id!r}] page {number}: "
+                                 "a list of darkness values between -1 and 1 is needed")
+            pages.append(tuple(float(v) for v in page))
+        checked[str(template_id)] = {"layout": entry["layout"], "pages": tuple(pages)}
+    return checked
+
+
+def layout_hash(template: "Template") -> str:
+    """A short hash of the template's bubble layout (groups, labels, positions and sizes to 0.01 mm), so a print
+    baseline learned on one layout is never applied to another."""
+    from omr.template import expand_page
+
+    layout = []
+    for number in range(1, len(template.pages) + 1):
+        for group in expand_page(template, number).groups:
+            layout.append([number, group.id, group.kind, [
+                [b.label, b.shape, round(b.x, 2), round(b.y, 2), round(b.width, 2), round(b.height, 2)]
+                for b in group.bubbles]])
+    text = json.dumps(layout, ensure_ascii=False, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def load_profile(path: str | Path) -> ScannerProfile:
@@ -103,7 +170,7 @@ def profile_from_dict(data: object, *, source: str = "scanner profile") -> Scann
     if unknown:
         raise ValueError(f"{source}: unknown key(s) {', '.join(unknown)}")
     for key, value in data.items():
-        expected = {"str": str, "int": int, "float": (int, float)}[types[key]]
+        expected = {"str": str, "int": int, "float": (int, float), "dict": dict}[types[key]]
         # bool is an int in Python; a threshold of `true` is a mistake, not 1.
         if isinstance(value, bool) or not isinstance(value, expected):
             raise ValueError(f"{source}: {key} must be a {types[key]}, got {value!r}")
@@ -112,7 +179,10 @@ def profile_from_dict(data: object, *, source: str = "scanner profile") -> Scann
 
 def profile_to_dict(profile: ScannerProfile) -> dict:
     """The profile as plain JSON data (inverse of :func:`profile_from_dict`)."""
-    return asdict(profile)
+    data = asdict(profile)
+    data["print_baselines"] = {key: {"layout": entry["layout"], "pages": [list(page) for page in entry["pages"]]}
+                               for key, entry in profile.print_baselines.items()}
+    return data
 
 
 def save_profile(profile: ScannerProfile, path: str | Path) -> None:

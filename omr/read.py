@@ -139,6 +139,7 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None, 
     """
     profile = profile or ScannerProfile()
     prepared = PreparedTemplate(template, profile, [])
+    learned = profile.baseline_for(template)  # the station's own print, when calibration measured it
     for number in range(1, len(template.pages) + 1):
         expanded = expand_page(template, number)
         centres, semi, starts, selects = _page_arrays(expanded)
@@ -158,9 +159,12 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None, 
         )
         check = np.unique(np.linspace(0, len(centres) - 1, min(_CHECK_BUBBLES, len(centres))).round().astype(np.int64))
         outline = _outline_contrast(blank, matrix, centres[check], semi[check], 0.0)
+        baseline = (255.0 - measured.inner_mean) / 255.0
+        if learned is not None and number <= len(learned) and len(learned[number - 1]) == len(baseline):
+            baseline = np.array(learned[number - 1], np.float64)
         prepared.pages.append(PreparedPage(
             expanded, centres, semi, starts, selects, label_index, writer_index, residue_unit,
-            [tuple(b.label for b in group.bubbles) for group in expanded.groups], (255.0 - measured.inner_mean) / 255.0,
+            [tuple(b.label for b in group.bubbles) for group in expanded.groups], baseline,
             identity_centres, identity_semi,
             {f.id: f.max_score for f in template.pages[number - 1].fields if isinstance(f, ScoreBox)},
             check, outline,

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import json
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
@@ -25,9 +25,9 @@ import cv2
 import numpy as np
 
 from omr.geometry import MM_PER_INCH
-from omr.render import render_page_cached
 from omr.template import BubbleGroup, ExpandedPage, Template, expand_page
 from sample_sheets import marks as mk
+from sample_sheets.printer import PrintParams, print_page_cached, print_transform, printed_layout
 from sample_sheets.scanner import PageImage, ScanParams, bubble_darkness, scan, write_pdf, write_tiff
 
 __all__ = ["Range", "Profile", "PROFILES", "resolve_profile", "SheetTruth", "random_truth", "intended_readings",
@@ -88,6 +88,11 @@ class Profile:
     bleed: Range = OFF
     dust: Range = OFF
     overscan_mm: float = 0.0  # scan area beyond the paper each side; 0 = the frame is the paper
+    # The school's printer, per sheet (sample_sheets.printer.PrintParams).
+    print_scale: Range = OFF  # "fit to page": content scaled about the page centre
+    print_bold_mm: Range = OFF  # bolder labels and text
+    print_outline_mm: Range = OFF  # thicker bubble outlines
+    anchor_tone: Range = OFF  # anchors' ink, 1 = black, 0.6 = 60 % gray
     # People.
     tools: Choices = (("pencil", 1.0),)
     ink: tuple[float, float] = (0.0, 1.0)  # part of the tool's darkness range students reach
@@ -423,9 +428,9 @@ class SimulatedPage:
 
 
 @lru_cache(maxsize=8)
-def _ghost(other: ExpandedPage, dpi: int) -> np.ndarray:
+def _ghost(other: ExpandedPage, dpi: int, printing: PrintParams) -> np.ndarray:
     """Darkness of the other side seen through the paper: mirrored, diffused by the paper."""
-    back = render_page_cached(other, dpi)[:, ::-1]
+    back = print_page_cached(other, dpi, printing)[:, ::-1]
     blurred = cv2.GaussianBlur(back, (0, 0), 0.6 * dpi / MM_PER_INCH)
     ghost = np.ascontiguousarray(255 - blurred)
     ghost.setflags(write=False)
@@ -477,18 +482,20 @@ def simulate_sheet(template: Template, truth: SheetTruth, *, seed: int, profile:
     student = _writer(prof, people)
     teacher = _writer(prof, people, teacher=True)
     proctor = _writer(prof, people)
+    printing = _print_params(prof, np.random.default_rng([seed, 3]))  # its own stream: other draws stay put
     pages = []
     for page_no in range(1, len(template.pages) + 1):
         page = _expanded(template, page_no)
+        printed = printed_layout(page, printing.scale)  # where the ink landed: marks and truth follow it
         mark_rng = np.random.default_rng([seed, page_no, 1])
-        marked, states, info, ink = _mark_page(page, station_dpi, truth, readings, prof, mark_rng, student, teacher,
-                                               proctor)
+        marked, states, info, ink = _mark_page(printed, print_page_cached(page, station_dpi, printing), station_dpi,
+                                               truth, readings, prof, mark_rng, student, teacher, proctor)
         scan_rng = np.random.default_rng([seed, page_no, 2])
         params = _scan_params(prof, scan_rng, station_dpi, binarize, threshold, jpeg_quality, upside_down)
         other = _expanded(template, page_no % len(template.pages) + 1)
-        ghost = _ghost(other, station_dpi) if params.bleed > 0 else None
+        ghost = _ghost(other, station_dpi, printing) if params.bleed > 0 else None
         image, matrix, jpeg = scan(marked, params, ghost)
-        geometry = mk.bubble_geometry(page, station_dpi)
+        geometry = mk.bubble_geometry(printed, station_dpi)
         seen = bubble_darkness(image, matrix, geometry.cx, geometry.cy, geometry.rx, geometry.ry, params.scale)
         relative, reference = _relative(seen, states, geometry)
         groups = _group_truth(page, states, info, ink, relative)
@@ -499,9 +506,12 @@ def simulate_sheet(template: Template, truth: SheetTruth, *, seed: int, profile:
             "scores": dict(truth.scores),
             "answers": {g.id: readings.get(g.id, "") for g in page.groups if g.kind == "question"},
             "dpi": station_dpi, "image_size": [int(image.shape[1]), int(image.shape[0])],
+            "printer": {key: round(value, 4) for key, value in asdict(printing).items()},
             "scanner": params.to_json(),
-            "homography": [[float(f"{v:.10g}") for v in row] for row in matrix],
-            "anchors": _anchor_truth(page, station_dpi, matrix, image.shape),
+            # template pixels -> scan pixels, through the print
+            "homography": [[float(f"{v:.10g}") for v in row]
+                           for row in matrix @ print_transform(page, station_dpi, printing.scale)],
+            "anchors": _anchor_truth(printed, station_dpi, matrix, image.shape),
             "scan_reference": reference,
             "groups": groups,
         }
@@ -526,8 +536,7 @@ def _anchor_truth(page: ExpandedPage, dpi: int, matrix: np.ndarray, shape: tuple
 def _scan_params(prof: Profile, rng: np.random.Generator, dpi: int, binarize: str, threshold: float,
                  jpeg_quality: float | None, upside_down: bool) -> ScanParams:
     def value(r: Range, default: float) -> float:
-        v = r.draw(rng)
-        return default if v is None else v
+        return _drawn(r, rng, default)
 
     return ScanParams(
         dpi=dpi, rotation_deg=value(prof.rotation_deg, 0.0),
@@ -542,16 +551,28 @@ def _scan_params(prof: Profile, rng: np.random.Generator, dpi: int, binarize: st
     )
 
 
+def _print_params(prof: Profile, rng: np.random.Generator) -> PrintParams:
+    return PrintParams(scale=_drawn(prof.print_scale, rng, 1.0), bold_mm=_drawn(prof.print_bold_mm, rng, 0.0),
+                       outline_mm=_drawn(prof.print_outline_mm, rng, 0.0),
+                       anchor_tone=_drawn(prof.anchor_tone, rng, 1.0))
+
+
+def _drawn(r: Range, rng: np.random.Generator, default: float) -> float:
+    """``r`` drawn, or ``default`` when the effect is not applied."""
+    v = r.draw(rng)
+    return default if v is None else v
+
+
 def _count(r: Range, rng: np.random.Generator) -> int:
     v = r.draw(rng)
     return 0 if v is None else int(round(v))
 
 
-def _mark_page(page: ExpandedPage, dpi: int, truth: SheetTruth, readings: dict[str, str], prof: Profile,
-               rng: np.random.Generator, student, teacher, proctor
+def _mark_page(page: ExpandedPage, blank: np.ndarray, dpi: int, truth: SheetTruth, readings: dict[str, str],
+               prof: Profile, rng: np.random.Generator, student, teacher, proctor
                ) -> tuple[np.ndarray, list[str], list[dict], np.ndarray]:
-    """Draw everything people put on ``page``; return it with each bubble's state, details and added ink."""
-    blank = render_page_cached(page, dpi)
+    """Draw everything people put on ``page`` (as printed) over its ``blank`` print; return it with each bubble's
+    state, details and added ink."""
     image = blank.copy()
     for rect in page.barcodes:
         if truth.barcode:

@@ -19,7 +19,13 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     parser.add_argument("--overlays", action="store_true", help="write audit overlays to OUT/overlays")
     parser.add_argument("--crops", action="store_true", help="write region crops to OUT/crops")
-    parser.add_argument("--profile", default=None, help="scanner profile JSON (calibration/)")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--profile", default=None, help="scanner profile JSON (yuejuan calibrate --out)")
+    source.add_argument("--station", default=None, metavar="NAME",
+                        help="use this station's active profile from the profile store (yuejuan calibrate)")
+    parser.add_argument("--store", default=None, metavar="DIR",
+                        help="profile store folder for --station (default: $YUEJUAN_PROFILE_STORE, "
+                             "else ~/.yuejuan/profiles)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(handler=run)
 
@@ -31,6 +37,20 @@ def _nothing_to_read(inputs: list[str], refused: list[tuple[Path, str]]) -> str:
         return said
     example, reason = refused[0]
     return f"{said}; {len(refused)} other file(s), e.g. {example}: {reason}"
+
+
+def _station_profile(args: argparse.Namespace):
+    """The active profile of ``--station`` (None without one); a station with no active profile is an error."""
+    if not args.station:
+        return None
+    from calibration.store import ProfileStore
+
+    store = ProfileStore(args.store)
+    profile = store.active(args.station)
+    if profile is None:
+        raise ValueError(f"station {args.station!r} has no active profile in {store.root}: "
+                         "run yuejuan calibrate first")
+    return profile
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     template = resolve_template(args.template)
     # The bundled cards are the other templates a page could come from: such a page is named, not just unread.
     others = [other for other in map(resolve_template, bundled_templates()) if other.id != template.id]
-    profile = load_profile(args.profile) if args.profile else ScannerProfile()
+    profile = load_profile(args.profile) if args.profile else _station_profile(args) or ScannerProfile()
     out = Path(args.out)
     options = ScanOptions(
         overlays_dir=str(out / "overlays") if args.overlays else None,
