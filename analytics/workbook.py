@@ -18,6 +18,9 @@ city report
 
 from __future__ import annotations
 
+import math
+import unicodedata
+
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -39,6 +42,20 @@ _THREE = "0.000"
 _SCORE = "0.##;-0.##;0"
 _TEXT = "@"
 _WRAP = "wrap"  # not a number format: wrapped text, top-aligned (long notes)
+_DEFAULT_WIDTH = 8.43  # Excel's default column width, in characters
+_LINE_HEIGHT = 15.0  # points per line of 11-point text
+_PAGE_WIDTH_CHARS = 150  # columns of width 1 that fit across landscape A4 at 100 %
+
+
+def display_width(text: str) -> float:
+    """Width of ``text`` in Excel's character units: a CJK (wide) character takes two, any other one."""
+    return sum(2.0 if unicodedata.east_asian_width(ch) in "WF" else 1.0 for ch in text)
+
+
+def wrapped_lines(text: str, width: float) -> int:
+    """Lines ``text`` takes wrapped in a column ``width`` characters wide (a little margin each side)."""
+    room = max(width - 1.0, 1.0)
+    return sum(max(1, math.ceil(display_width(part) / room)) for part in str(text).split("\n"))
 
 
 def safe_name(name: str) -> str:
@@ -83,6 +100,7 @@ class _Book:
         self._formats: dict[tuple, Any] = {}
         self._widths: dict[str, dict[int, float]] = {}
         self._frozen: set[str] = set()
+        self._wrapped: dict[str, list[tuple[int, int, str]]] = {}  # sheet -> (row, col, text) of wrapped cells
         border = {"border": 1, "border_color": "#BFBFBF"}
         self.header_format = self.format(bold=True, bg_color=f"#{_HEADER_FILL}", align="center", valign="vcenter",
                                          text_wrap=True, **border)
@@ -126,7 +144,7 @@ class _Book:
     def header(self, ws, row: int, values: Sequence[str], col: int = 1) -> None:
         for offset, value in enumerate(values):
             ws.write_string(row - 1, col - 1 + offset, str(value), self.header_format)
-        ws.set_row(row - 1, 30)  # room for two lines of a wrapped heading
+            self._wrapped.setdefault(ws.name, []).append((row, col + offset, str(value)))
 
     def table(self, ws, row: int, headers: Sequence[str], rows: Sequence[Sequence[Any]],
               formats: Sequence[str | None], *, col: int = 1, widths: Sequence[float] | None = None,
@@ -143,6 +161,8 @@ class _Book:
                     value = str(value)
                 if row_format is not None and not isinstance(value, str):
                     cell_format = row_format
+                if fmt == _WRAP and isinstance(value, str):
+                    self._wrapped.setdefault(ws.name, []).append((r, c, value))
                 self.write(ws, r, c, value, cell_format)
         if widths:
             for c, width in enumerate(widths, start=col):
@@ -168,6 +188,12 @@ class _Book:
             rule = {**colours, "min_type": "num", "min_value": low, "mid_type": "num", "mid_value": mid,
                     "max_type": "num", "max_value": high}
         ws.conditional_format(ref, rule)
+
+    @staticmethod
+    def count_scale(ws, ref: str) -> None:
+        """White (none) to blue (most): for counts, where few is not bad (a red 0 in 一分一段 reads as a warning)."""
+        ws.conditional_format(ref, {"type": "2_color_scale", "min_type": "num", "min_value": 0,
+                                    "min_color": "#FFFFFF", "max_type": "max", "max_color": "#5B9BD5"})
 
     def highlight(self, ws, ref: str, operator: str, formula: Sequence[str], colour: str) -> None:
         ws.conditional_format(ref, {"type": "cell", "criteria": _OPERATORS[operator], "value": formula[0],
@@ -201,18 +227,37 @@ class _Book:
         pairs = definitions(self.lang, c.cutoffs, c.band, c.fraction, c.mastery, c.correct_at)
         self.table(ws, 1, [self.t("item"), self.t("value")], pairs, [None, _WRAP], widths=(18, 110), freeze="A2")
         extra = len(pairs) + 3
+        wrap = self.number_format(_WRAP)
         for k, (key, note) in enumerate(sorted(analysis.notes.items())):
             self.write(ws, extra + k, 1, key)
-            self.write(ws, extra + k, 2, note)
+            self.write(ws, extra + k, 2, note, wrap)
+            self._wrapped.setdefault(ws.name, []).append((extra + k, 2, note))
 
     def save(self) -> Path:
-        # printable as teachers print: landscape A4, each sheet one page wide, header row repeated
+        # printable as teachers print: landscape A4, header row repeated; every wrapped cell's row tall enough for
+        # its lines; a sheet up to ~1.3 pages wide shrunk to one page wide, a wider one printed across pages at full
+        # size with its first column repeated (shrinking 60 questions onto one page makes them illegible)
         for ws in self.book.worksheets():
-            for col, width in self._widths.get(ws.name, {}).items():
+            widths = self._widths.get(ws.name, {})
+            for col, width in widths.items():
                 ws.set_column(col - 1, col - 1, width)
+            lines: dict[int, int] = {}
+            for row, col, value in self._wrapped.get(ws.name, []):
+                lines[row] = max(lines.get(row, 1), wrapped_lines(value, widths.get(col, _DEFAULT_WIDTH)))
+            for row, count in lines.items():
+                if count > 1:
+                    ws.set_row(row - 1, _LINE_HEIGHT * count + 3)
             ws.set_landscape()
             ws.set_paper(9)  # A4
-            ws.fit_to_pages(1, 1 if ws.name == self.t("sheet_overview") else 0)
+            used = max([col for _, col, _ in self._wrapped.get(ws.name, [])] + list(widths) + [1])
+            total = sum(widths.get(col, _DEFAULT_WIDTH) for col in range(1, used + 1))
+            if ws.name == self.t("sheet_overview"):
+                ws.fit_to_pages(1, 1)
+            elif total <= _PAGE_WIDTH_CHARS * 1.3:
+                ws.fit_to_pages(1, 0)
+            else:
+                ws.repeat_columns(0, 0)
+                ws.print_across()
             if ws.name in self._frozen:
                 ws.repeat_rows(0)
         self.book.close()
@@ -387,7 +432,7 @@ def _segments_sheet(b: _Book, analysis: Analysis, columns: Sequence[tuple[str, G
     rows = rows[first:last]
     b.table(ws, 1, headers, rows, formats, widths=[8] + [12] * (len(headers) - 1), freeze="B2")
     if rows:
-        b.colour_scale(ws, f"B2:B{len(rows) + 1}")
+        b.count_scale(ws, f"B2:B{len(rows) + 1}")
         b.bar_chart(ws, f"{_col(len(headers) + 2)}2", b.t("sheet_segments"), (1, 2, 1, len(rows) + 1),
                     [(2, 1, 2, len(rows) + 1)], width=22, height=9)
 

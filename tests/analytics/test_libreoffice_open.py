@@ -38,3 +38,49 @@ def test_class_and_grade_workbooks_convert_to_pdf(tmp_path, sample_analysis):
         info = subprocess.run([pdfinfo, str(pdf)], capture_output=True, text=True, timeout=60)
         pages = int(re.search(r"^Pages:\s+(\d+)", info.stdout, re.M).group(1))
         assert pages > 0
+
+
+def test_workbooks_print_legibly(tmp_path, sample_analysis):
+    """Every heading and wrapped note has the row height its lines need at its column's width; narrow sheets print
+    one page wide, wide ones (小题得分, 试卷分析) at full size across pages; LibreOffice prints every heading."""
+    from openpyxl import load_workbook
+    from openpyxl.utils import get_column_letter
+
+    from analytics.workbook import wrapped_lines
+
+    soffice, pdftotext = _tool("soffice", "libreoffice"), _tool("pdftotext")
+    book = write_grade_workbook(sample_analysis, tmp_path / "grade.xlsx")
+    workbook = load_workbook(book)
+    for ws in workbook.worksheets:
+        widths = {get_column_letter(col): dim.width for dim in ws.column_dimensions.values() if dim.width
+                  for col in range(dim.min, dim.max + 1)}
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.alignment.wrap_text:
+                    height = ws.row_dimensions[cell.row].height or 15
+                    need = wrapped_lines(cell.value, widths.get(cell.column_letter, 8.43))
+                    assert height >= 15 * need, (ws.title, cell.coordinate, cell.value, height, need)
+        wide = sum(widths.values()) > 150 * 1.3
+        fits = ws.sheet_properties.pageSetUpPr is not None and ws.sheet_properties.pageSetUpPr.fitToPage
+        assert bool(fits) is not wide or ws.title == "概况", (ws.title, sum(widths.values()))
+    assert not _fits_width(workbook["小题得分"]) or sample_analysis.data.scores.shape[1] < 20
+    profile = tmp_path / "lo-profile"
+    done = subprocess.run([soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore",
+                           "--convert-to", "pdf", "--outdir", str(tmp_path), str(book)],
+                          capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    text = subprocess.run([pdftotext, str(book.with_suffix(".pdf")), "-"], capture_output=True, text=True,
+                          timeout=60).stdout
+    flat = re.sub(r"\s+", "", text)
+    for title in ("知识点诊断", "试卷分析"):  # headings on one line come out whole (wrapped ones interleave)
+        ws = workbook[title]
+        widths = {get_column_letter(col): dim.width for dim in ws.column_dimensions.values() if dim.width
+                  for col in range(dim.min, dim.max + 1)}
+        for cell in ws[1]:
+            if isinstance(cell.value, str) and wrapped_lines(cell.value, widths.get(cell.column_letter, 8.43)) == 1:
+                assert re.sub(r"\s+", "", cell.value) in flat, (title, cell.value)
+
+
+def _fits_width(ws) -> bool:
+    setup = ws.sheet_properties.pageSetUpPr
+    return bool(setup is not None and setup.fitToPage)
