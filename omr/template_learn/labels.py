@@ -1,0 +1,85 @@
+"""What a run of bubbles is labelled: the same label repeated (a grid row) or a sequence (A B C D, 0 1 2 ...).
+
+Scanned label patches are compared with each other (the same glyph printed twice correlates highly in any
+font) and with reference glyphs set in the CJK font and OpenCV's Hershey font, for a few label sequences
+answer cards use. Nothing here is a general OCR: it only chooses between those sequences.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from omr.render import cjk_font_path
+from omr.template_learn.bubbles import normalise_glyph
+
+__all__ = ["same_labels", "read_sequence", "LETTERS", "DIGITS"]
+
+LETTERS = "ABCDEFGHIJ"
+DIGITS = "0123456789"
+_SAME = 0.7  # correlation of two prints of one glyph (different glyphs stay well below)
+
+
+def same_labels(glyphs: list[np.ndarray | None]) -> bool:
+    """True when every bubble of a run carries one label (or none); False for a sequence of labels."""
+    present = [g for g in glyphs if g is not None]
+    if len(present) < 2:
+        return len(present) == 0
+    scores = [float(np.sum(a * b)) for a, b in zip(present, present[1:])]
+    return float(np.median(scores)) >= _SAME
+
+
+@lru_cache(maxsize=256)
+def _reference(char: str) -> tuple[np.ndarray, ...]:
+    """Normalised patches of ``char`` in the fonts labels are printed in (as PNG renders and PDFs draw them)."""
+    patches = []
+    image = np.zeros((60, 60), np.uint8)
+    cv2.putText(image, char, (10, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 255, 3, cv2.LINE_AA)
+    patches.append(image)
+    for path in filter(None, [cjk_font_path()]):
+        canvas = Image.new("L", (80, 80), 0)
+        ImageDraw.Draw(canvas).text((10, 60), char, fill=255, font=ImageFont.truetype(str(path), 48), anchor="ls")
+        patches.append(np.asarray(canvas))
+    out = []
+    for patch in patches:
+        rows, cols = np.nonzero(patch > 100)
+        if len(rows):
+            normalised = normalise_glyph((patch[rows.min():rows.max() + 1, cols.min():cols.max() + 1] > 100)
+                                         .astype(np.float32))
+            if normalised is not None:
+                out.append(normalised)
+    return tuple(out)
+
+
+def _match(glyph: np.ndarray | None, char: str) -> float:
+    if glyph is None:
+        return 0.0
+    return max((float(np.sum(glyph * ref)) for ref in _reference(char)), default=0.0)
+
+
+def read_sequence(glyphs: list[np.ndarray | None], candidates: list[str]) -> tuple[str, float]:
+    """The candidate label sequence (one character per bubble) whose glyphs match the patches best.
+
+    Returns the sequence and its mean correlation (about 0.6 or more for a real match).
+    """
+    fitting = [c for c in candidates if len(c) == len(glyphs)]
+    if not fitting:
+        raise ValueError(f"no candidate sequence of length {len(glyphs)}")
+    scored = [(float(np.mean([_match(g, ch) for g, ch in zip(glyphs, seq)])), seq) for seq in fitting]
+    score, best = max(scored)
+    return best, score
+
+
+def sequences(count: int) -> list[str]:
+    """Label sequences of ``count`` bubbles that answer cards print."""
+    out = [LETTERS[:count]] if count <= len(LETTERS) else []
+    if count <= len(DIGITS):
+        out.append(DIGITS[:count])
+    if 2 <= count <= 9:
+        out.append(DIGITS[1:count + 1])
+    if count == 2:
+        out.extend(["TF", "√×", "YN"])
+    return out
