@@ -127,23 +127,40 @@ def find_bubbles(page: np.ndarray, paper: float, ink: float) -> list[FoundBubble
         boxes.append((left, top, width, height, shape))
     if not boxes:
         return []
-    labelled = []
     strokes = []
     for left, top, width, height, shape in boxes:
-        # The outline is what reaches the box's edge; anything else dark inside the box is the label.
-        crop = mask[top:top + height, left:left + width]
-        _, labels = cv2.connectedComponents(crop, connectivity=8)
+        # The outline is what reaches the box's edge (a label touching it counts too: the median copes).
+        _, labels = cv2.connectedComponents(mask[top:top + height, left:left + width], connectivity=8)
         edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-        ring = np.isin(labels, edge) & (labels > 0)
-        labelled.append((labels > 0) & ~ring)
-        strokes.append(_stroke(int(ring.sum()), width, height, shape))
-    # One pen drew every outline; a label touching its ring would thicken that ring's own estimate.
+        strokes.append(_stroke(int((np.isin(labels, edge) & (labels > 0)).sum()), width, height, shape))
+    # One pen drew every outline.
     stroke = float(np.median(strokes))
-    return [
-        FoundBubble(x=(left + width / 2) / scale, y=(top + height / 2) / scale, width=(width - stroke) / scale,
-                    height=(height - stroke) / scale, shape=shape, glyph=_glyph_patch(dark))
-        for (left, top, width, height, shape), dark in zip(boxes, labelled)
-    ]
+    found = []
+    for left, top, width, height, shape in boxes:
+        found.append(FoundBubble(x=(left + width / 2) / scale, y=(top + height / 2) / scale,
+                                 width=(width - stroke) / scale, height=(height - stroke) / scale, shape=shape,
+                                 glyph=_label(mask[top:top + height, left:left + width], stroke, shape)))
+    return found
+
+
+def _label(crop: np.ndarray, stroke: float, shape: str) -> np.ndarray | None:
+    """The label patch of one bubble: the dark parts clear of the ring, or when the label touches the ring,
+    whatever is dark inside the ring's inner edge."""
+    height, width = crop.shape
+    _, labels = cv2.connectedComponents(crop, connectivity=8)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    free = (labels > 0) & ~np.isin(labels, edge)
+    rows = np.nonzero(free.any(axis=1))[0]
+    if len(rows) and rows[-1] - rows[0] + 1 >= 0.3 * (height - 2 * stroke):
+        return _glyph_patch(free)
+    inside = np.zeros((height, width), np.uint8)
+    axes = (int(width / 2 - stroke - 1), int(height / 2 - stroke - 1))
+    if min(axes) > 0:
+        if shape == "ellipse":
+            cv2.ellipse(inside, (width // 2, height // 2), axes, 0, 0, 360, 1, -1)
+        else:
+            inside[height // 2 - axes[1]:height // 2 + axes[1] + 1, width // 2 - axes[0]:width // 2 + axes[0] + 1] = 1
+    return _glyph_patch((crop > 0) & (inside > 0))
 
 
 def _stroke(ring_px: int, width: int, height: int, shape: str) -> float:

@@ -1,8 +1,8 @@
 """Bubbles grouped by alignment into the template's layout helpers.
 
 1. Rows: bubbles at one height, split into *runs* of equal pitch (a question's options, a grid row, a score row).
-2. A run whose bubbles all carry one label is a grid row (every bubble of a 考号 row says ``3``); grid rows
-   stacked at equal pitch make a ``grid``. Single bubbles stacked with a label sequence make a one-column grid.
+2. Runs of one length and pitch stacked at equal pitch make a ``grid`` when most of them repeat one label
+   (every bubble of a 考号 row says ``3``). Single bubbles stacked with a label sequence make a one-column grid.
 3. A run labelled 0, 1, 2 ... is a score-box row; rows stacked at one x make a ``score_box``, with a lone
    bubble just below as its half mark.
 4. Other runs (A B C D, T F ...) are questions: stacked at equal pitch into columns, and columns of one top,
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from omr.template_learn.bubbles import FoundBubble
-from omr.template_learn.labels import DIGITS, read_sequence, same_labels, sequences
+from omr.template_learn.labels import DIGITS, read_sequence, repeats_across, same_labels
 
 __all__ = ["Style", "FoundChoiceBlock", "FoundGrid", "FoundScoreBox", "FoundMark", "FoundField", "group_bubbles"]
 
@@ -184,8 +184,8 @@ def _grid(stack: list[_Run]) -> FoundGrid:
     bubbles = [b for run in stack for b in run.bubbles]
     xs = _fit([b.x for b in bubbles], [(c,) for run in stack for c in range(len(run.bubbles))])
     ys = _fit([b.y for b in bubbles], [(r,) for r, run in enumerate(stack) for _ in run.bubbles])
-    column = [run.bubbles[0].glyph for run in stack]
-    labels, _ = read_sequence(column, sequences(len(stack)))
+    columns = [[run.bubbles[c].glyph for run in stack] for c in range(len(stack[0].bubbles))]
+    labels = read_sequence(columns)
     style = Style.of(bubbles)
     return FoundGrid(float(xs[0]), float(ys[0]), len(stack[0].bubbles), labels, _pitch(xs, 1, style.width + 1.0),
                      _pitch(ys, 1, style.height + 1.5), style)
@@ -212,7 +212,7 @@ def _choice_blocks(questions: list[tuple[_Run, str]]) -> list[FoundChoiceBlock]:
     columns = _stacks([run for run, _ in questions],
                       lambda a, b: options_of[id(a)] == options_of[id(b)] and abs(a.pitch - b.pitch) < _PITCH_MM)
     blocks: list[list[list[_Run]]] = []
-    for column in sorted(columns, key=lambda c: (c[0].y, c[0].x)):
+    for column in sorted(columns, key=lambda c: c[0].x):  # left to right; a block's columns share their top
         for block in blocks:
             first, last = block[0], block[-1]
             if (options_of[id(first[0])] != options_of[id(column[0])] or abs(first[0].y - column[0].y) > _ROW_MM
@@ -261,18 +261,33 @@ def group_bubbles(bubbles: list[FoundBubble]) -> list[FoundField]:
         Choice blocks, grids, score boxes and single marks; every bubble belongs to exactly one.
     """
     runs = _runs(bubbles)
-    grid_rows = [r for r in runs if len(r.bubbles) > 1 and same_labels(r.glyphs)]
-    sequence_runs = [r for r in runs if len(r.bubbles) > 1 and not same_labels(r.glyphs)]
     singles = [r for r in runs if len(r.bubbles) == 1]
     fields: list[FoundField] = []
-    for stack in _stacks(grid_rows, lambda a, b: len(a.bubbles) == len(b.bubbles) and abs(a.pitch - b.pitch) < _PITCH_MM):
-        if len(stack) > 1:
+    labels_of: dict[int, str] = {}
+    sequence_runs: list[_Run] = []
+    equal_rows = lambda a, b: len(a.bubbles) == len(b.bubbles) and abs(a.pitch - b.pitch) < _PITCH_MM  # noqa: E731
+    for stack in _stacks([r for r in runs if len(r.bubbles) > 1], equal_rows):
+        if len(stack) > 1 and repeats_across([run.glyphs for run in stack]):
             fields.append(_grid(stack))
-        else:  # one row of one label: not a grid after all; read it as a sequence
-            sequence_runs.append(stack[0])
-    labelled = [(run, read_sequence(run.glyphs, sequences(len(run.bubbles)))) for run in sequence_runs]
-    digit_runs = [run for run, (labels, _) in labelled if labels[0] == "0" and labels == DIGITS[:len(labels)]]
-    labels_of = {id(run): labels for run, (labels, _) in labelled}
+            continue
+        labels = read_sequence([run.glyphs for run in stack])  # a column of questions shares its options
+        for run in stack:
+            labels_of[id(run)] = labels
+        sequence_runs.extend(stack)
+
+    def is_digits(run: _Run) -> bool:
+        return labels_of[id(run)] == DIGITS[:len(run.bubbles)]
+
+    def stacked(upper: _Run, lower: _Run) -> bool:
+        return (abs(upper.x - lower.x) <= _ALIGN_MM and abs(upper.pitch - lower.pitch) < _PITCH_MM
+                and 0 < lower.y - upper.y <= _MAX_ROW_GAP * lower.height + 1.0)
+
+    # A short row whose labels read poorly, just above a digit row on the same pitch, is that score box's
+    # higher place (0 1 2 above 0 ... 9).
+    for run in sequence_runs:
+        if not is_digits(run) and any(is_digits(other) and stacked(run, other) for other in sequence_runs):
+            labels_of[id(run)] = DIGITS[:len(run.bubbles)]
+    digit_runs = [run for run in sequence_runs if is_digits(run)]
     used_singles: set[int] = set()
     for stack in _stacks(digit_runs, lambda a, b: abs(a.pitch - b.pitch) < _PITCH_MM):
         last = stack[-1]
@@ -285,8 +300,7 @@ def group_bubbles(bubbles: list[FoundBubble]) -> list[FoundField]:
                 used_singles.add(id(single))
                 break
         fields.append(_score_box(stack, [labels_of[id(run)] for run in stack], half))
-    digit_ids = {id(run) for run in digit_runs}
-    fields.extend(_choice_blocks([(run, labels) for run, (labels, _) in labelled if id(run) not in digit_ids]))
+    fields.extend(_choice_blocks([(run, labels_of[id(run)]) for run in sequence_runs if not is_digits(run)]))
     remaining = [s for s in singles if id(s) not in used_singles]
     for stack in _stacks(remaining, lambda a, b: _similar(a.bubbles[0], b.bubbles[0])):
         if len(stack) >= 3 and not same_labels([run.bubbles[0].glyph for run in stack]):

@@ -16,7 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 from omr.render import cjk_font_path
 from omr.template_learn.bubbles import normalise_glyph
 
-__all__ = ["same_labels", "read_sequence", "LETTERS", "DIGITS"]
+__all__ = ["same_labels", "read_sequence", "sequence_score", "repeats_across", "sequences", "LETTERS", "DIGITS"]
 
 LETTERS = "ABCDEFGHIJ"
 DIGITS = "0123456789"
@@ -60,17 +60,35 @@ def _match(glyph: np.ndarray | None, char: str) -> float:
     return max((float(np.sum(glyph * ref)) for ref in _reference(char)), default=0.0)
 
 
-def read_sequence(glyphs: list[np.ndarray | None], candidates: list[str]) -> tuple[str, float]:
-    """The candidate label sequence (one character per bubble) whose glyphs match the patches best.
+def sequence_score(glyphs: list[np.ndarray | None], sequence: str) -> float:
+    """Mean correlation of label patches with the reference glyphs of ``sequence`` (one character each);
+    about 0.6 or more for a real match, 0 for patches without a label."""
+    return float(np.mean([_match(glyph, char) for glyph, char in zip(glyphs, sequence, strict=True)]))
 
-    Returns the sequence and its mean correlation (about 0.6 or more for a real match).
-    """
-    fitting = [c for c in candidates if len(c) == len(glyphs)]
-    if not fitting:
-        raise ValueError(f"no candidate sequence of length {len(glyphs)}")
-    scored = [(float(np.mean([_match(g, ch) for g, ch in zip(glyphs, seq)])), seq) for seq in fitting]
-    score, best = max(scored)
-    return best, score
+
+def read_sequence(runs: list[list[np.ndarray | None]]) -> str:
+    """The label sequence that answer cards print (see :func:`sequences`) matching several runs of label
+    patches best, all runs read as one (a column of questions shares its options). Letters when no patch
+    carries a label."""
+    candidates = sequences(len(runs[0]))
+    scores = [sum(sequence_score(glyphs, candidate) for glyphs in runs) for candidate in candidates]
+    return candidates[int(np.argmax(scores))]
+
+
+def repeats_across(rows: list[list[np.ndarray | None]]) -> bool:
+    """True when labels repeat along the rows and change down the columns (a grid: row 3 says 3 3 3 ...);
+    False when they change along the rows (a column of questions: A B C D in every row). Judged over the
+    whole block, so one poorly printed glyph does not decide it; a block without labels counts as a grid."""
+    along = [_correlation(a, b) for row in rows for a, b in zip(row, row[1:])]
+    down = [_correlation(a, b) for upper, lower in zip(rows, rows[1:]) for a, b in zip(upper, lower)]
+    along, down = [v for v in along if v is not None], [v for v in down if v is not None]
+    if not along or not down:
+        return True
+    return float(np.mean(along)) > float(np.mean(down))
+
+
+def _correlation(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
+    return None if a is None or b is None else float(np.sum(a * b))
 
 
 def sequences(count: int) -> list[str]:
