@@ -189,7 +189,8 @@ def _learn(args: argparse.Namespace) -> int:
         kinds: dict[str, int] = {}
         for item in draft["pages"][number - 1]["fields"]:
             kinds[item["kind"]] = kinds.get(item["kind"], 0) + 1
-        strip = f"identity strip code {page.identity.code} page {page.identity.page}" if page.identity else "no identity strip"
+        strip = (f"identity strip code {page.identity.code} page {page.identity.page}" if page.identity
+                 else "no identity strip")
         fields = ", ".join(f"{count} {kind}" for kind, count in kinds.items()) or "no fields"
         print(f"page {number}: {page.frame.width_mm:g} x {page.frame.height_mm:g} mm, {page.bubble_count} bubbles, "
               f"{strip}; {fields}")

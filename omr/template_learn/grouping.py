@@ -16,13 +16,16 @@ to a small fraction of a millimetre even when single outlines are found a little
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable, TypeVar
 
 import numpy as np
 
 from omr.template_learn.bubbles import FoundBubble
 from omr.template_learn.labels import DIGITS, read_sequence, repeats_across, same_labels
 
-__all__ = ["Style", "FoundChoiceBlock", "FoundGrid", "FoundScoreBox", "FoundMark", "FoundField", "group_bubbles"]
+T = TypeVar("T")
+
+__all__ = ["bands", "Style", "FoundChoiceBlock", "FoundGrid", "FoundScoreBox", "FoundMark", "FoundField", "group_bubbles"]
 
 _ROW_MM = 0.6  # centres this close in y are one row
 _ALIGN_MM = 0.6  # starts this close in x are one column
@@ -124,13 +127,20 @@ def _similar(a: FoundBubble, b: FoundBubble) -> bool:
     return abs(a.width - b.width) < _SIZE_MM and abs(a.height - b.height) < _SIZE_MM and a.shape == b.shape
 
 
-def _runs(bubbles: list[FoundBubble]) -> list[_Run]:
-    rows: list[list[FoundBubble]] = []
-    for bubble in sorted(bubbles, key=lambda b: b.y):
-        if rows and bubble.y - rows[-1][0].y <= _ROW_MM:
-            rows[-1].append(bubble)
+def bands(items: list[T], position: Callable[[T], float], tolerance: float) -> list[list[T]]:
+    """``items`` in order of ``position``, cut into bands: an item more than ``tolerance`` past the first of
+    the current band starts the next."""
+    out: list[list[T]] = []
+    for item in sorted(items, key=position):
+        if out and position(item) - position(out[-1][0]) <= tolerance:
+            out[-1].append(item)
         else:
-            rows.append([bubble])
+            out.append([item])
+    return out
+
+
+def _runs(bubbles: list[FoundBubble]) -> list[_Run]:
+    rows = bands(bubbles, lambda b: b.y, _ROW_MM)
     runs: list[_Run] = []
     for row in rows:
         current = _Run()
@@ -199,7 +209,8 @@ def _single_column_grid(stack: list[_Run]) -> FoundGrid:
 
 def _score_box(stack: list[_Run], labels: list[str], half: FoundBubble | None) -> FoundScoreBox:
     bubbles = [b for run in stack for b in run.bubbles] + ([half] if half else [])
-    xs = _fit([b.x for b in bubbles], [(k,) for run in stack for k in range(len(run.bubbles))] + ([(0,)] if half else []))
+    options = [(k,) for run in stack for k in range(len(run.bubbles))] + ([(0,)] if half else [])
+    xs = _fit([b.x for b in bubbles], options)
     rows = [r for r, run in enumerate(stack) for _ in run.bubbles] + ([len(stack)] if half else [])
     ys = _fit([b.y for b in bubbles], [(r,) for r in rows])
     style = Style.of(bubbles)
@@ -218,7 +229,8 @@ def _choice_blocks(questions: list[tuple[_Run, str]]) -> list[FoundChoiceBlock]:
             if (options_of[id(first[0])] != options_of[id(column[0])] or abs(first[0].y - column[0].y) > _ROW_MM
                     or len(last) != len(first) or len(column) > len(first)):
                 continue
-            if len(first) > 1 and len(column) > 1 and abs((first[1].y - first[0].y) - (column[1].y - column[0].y)) > _PITCH_MM:
+            if (len(first) > 1 and len(column) > 1
+                    and abs((first[1].y - first[0].y) - (column[1].y - column[0].y)) > _PITCH_MM):
                 continue
             gap = column[0].x - last[0].x
             if gap <= 0 or (len(block) > 1 and abs(gap - (last[0].x - block[-2][0].x)) > _PITCH_MM):

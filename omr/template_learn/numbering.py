@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from omr.template_learn.grouping import FoundChoiceBlock, FoundField, FoundGrid, FoundMark, FoundScoreBox
+from omr.template_learn.grouping import FoundChoiceBlock, FoundField, FoundGrid, FoundMark, FoundScoreBox, bands
 from omr.template_learn.labels import DIGITS
 
 __all__ = ["NamedField", "number_fields"]
@@ -28,13 +28,7 @@ class NamedField:
 
 
 def _reading_order(fields: list[FoundField]) -> list[FoundField]:
-    bands: list[list[FoundField]] = []
-    for item in sorted(fields, key=lambda f: f.y):
-        if bands and item.y - bands[-1][0].y <= _BAND_MM:
-            bands[-1].append(item)
-        else:
-            bands.append([item])
-    return [item for band in bands for item in sorted(band, key=lambda f: f.x)]
+    return [item for band in bands(fields, lambda f: f.y, _BAND_MM) for item in sorted(band, key=lambda f: f.x)]
 
 
 def number_fields(pages: list[list[FoundField]]) -> list[list[NamedField]]:
