@@ -70,6 +70,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     learn.add_argument("--out", type=Path, required=True, metavar="FILE", help="write the draft template JSON here")
     learn.add_argument("--overlay", type=Path, metavar="FILE",
                        help="write the draft drawn on the scan as PNG (FILE-1.png, FILE-2.png ... for several pages)")
+    learn.add_argument("--dpi", type=_dpi, help="the scan's resolution when its file records none (or a wrong one)")
     learn.add_argument("--id", default="draft", help="the draft's template id (default: draft)")
     learn.add_argument("--name", default="", help="the draft's name")
 
@@ -180,6 +181,9 @@ def _learn(args: argparse.Namespace) -> int:
         raise TemplateError(f"no scan file {args.scan}")
     try:
         pages = load_scan(args.scan)
+        if args.dpi is not None:
+            _check_dpi(args.dpi)
+            pages = [(image, float(args.dpi)) for image, _ in pages]
         learned = learn_template(pages, template_id=args.id, name=args.name)
     except LearnError as error:
         raise TemplateError(f"cannot draft a template from {args.scan}: {error}") from None

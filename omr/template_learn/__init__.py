@@ -20,6 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from omr.load import LoadLimits, iter_pages
@@ -59,6 +60,14 @@ def load_scan(path: str | Path, limits: LoadLimits = LoadLimits()) -> list[tuple
     return pages
 
 
+def _gray_from_bilevel(image: np.ndarray) -> np.ndarray:
+    """A 1-bit scan (thresholded or dithered) smoothed back to gray, so that thin outlines and dither dots
+    join up as print does; a gray scan as it is."""
+    if np.count_nonzero(np.bincount(image[::7, ::7].ravel(), minlength=256)) > 2:
+        return image
+    return cv2.GaussianBlur(image, (0, 0), 1.0)
+
+
 def learn_template(pages: list[tuple[np.ndarray, float | None]], *, template_id: str = "draft",
                    name: str = "") -> LearnedTemplate:
     """Draft a template from the blank scan of each of its pages, in page order.
@@ -81,6 +90,7 @@ def learn_template(pages: list[tuple[np.ndarray, float | None]], *, template_id:
     """
     frames, found_fields, identities, counts = [], [], [], []
     for number, (image, dpi) in enumerate(pages, start=1):
+        image = _gray_from_bilevel(image)
         try:
             frame = find_page_frame(image, dpi)
             paper, ink = ink_levels(image)
@@ -101,6 +111,11 @@ def learn_template(pages: list[tuple[np.ndarray, float | None]], *, template_id:
     learned = [LearnedPage(frame, identity, fields, count)
                for frame, identity, fields, count in zip(frames, identities, named, counts)]
     notes = [NO_IDENTITY_NOTE.format(page=n) for n, page in enumerate(learned, start=1) if page.identity is None]
+    for number, ((_, dpi), frame) in enumerate(zip(pages, frames), start=1):
+        if not dpi:
+            notes.append(f"page {number}: the file records no dpi; read as {frame.px_per_mm * 25.4:.0f} dpi, "
+                         f"a {frame.width_mm:g} x {frame.height_mm:g} mm page (A4, A3 and 8K look alike without "
+                         "it): give the dpi if that is wrong")
     for number, page in enumerate(learned, start=1):
         if page.identity is not None and page.identity.page != number:
             notes.append(f"page {number} of the scan carries the identity strip of page {page.identity.page}: "

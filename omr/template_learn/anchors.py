@@ -29,7 +29,8 @@ _ANCHOR_MM = (2.0, 20.0)  # anchor sides the template schema allows
 _SQUARE_FILL, _CIRCLE_FILL = 0.9, 0.68  # blob area / its rotated box: square ~1, circle pi/4, L 5/9
 _MIN_SOLID_FILL = 0.45
 _SHAPE_FILL = {"square": 1.0, "circle": np.pi / 4, "l_corner": 5 / 9}  # printed area / side²
-_CENTRE_TOLERANCE_MM = 4.0  # anchors this close to symmetric on the page are taken as symmetric
+_CENTRE_TOLERANCE_MM = 4.0
+_SCANNER_DPIS = (100, 150, 200, 300, 400, 600)  # anchors this close to symmetric on the page are taken as symmetric
 
 
 class LearnError(ValueError):
@@ -110,6 +111,14 @@ def _pick_corners(blobs: list, shape: tuple[int, int]) -> list[tuple[str, tuple]
     return picked
 
 
+def _scanner_dpi(px_per_mm: float) -> float:
+    """The dpi of a scan whose file does not say: the nearest resolution scanners use when the image size is
+    within 5 % of it (a scan is the page plus a few millimetres of overscan), else the image size's own."""
+    estimate = px_per_mm * MM_PER_INCH
+    nearest = min(_SCANNER_DPIS, key=lambda dpi: abs(dpi - estimate))
+    return float(nearest) if abs(nearest - estimate) <= 0.05 * nearest else estimate
+
+
 def _page_candidates() -> list[tuple[str, float, float]]:
     out = []
     for name, (w, h) in NOMINAL_PAGES_MM.items():
@@ -124,16 +133,23 @@ def _choose_page(spacing_px: tuple[float, float], shape: tuple[int, int], dpi: f
     rows, cols = shape
     best: tuple[float, tuple[str, float, float, float]] | None = None
     for name, width, height in _page_candidates():
-        px_per_mm = dpi / MM_PER_INCH if dpi else (cols / width + rows / height) / 2
+        unusual = False
+        if dpi:
+            px_per_mm = dpi / MM_PER_INCH
+        else:
+            # A4, A3 and 8K share one aspect: without a dpi, the size read at a resolution scanners use wins.
+            resolution = _scanner_dpi((cols / width + rows / height) / 2)
+            unusual = resolution not in _SCANNER_DPIS
+            px_per_mm = resolution / MM_PER_INCH
         spacing_w, spacing_h = spacing_px[0] / px_per_mm, spacing_px[1] / px_per_mm
         margin_w, margin_h = (width - spacing_w) / 2, (height - spacing_h) / 2
         if not (1.0 <= margin_w <= 45.0 and 1.0 <= margin_h <= 45.0):
             continue
         # The scan is the paper plus at most a little overscan: its size in mm should match the page.
-        misfit = abs(cols / px_per_mm - width) + abs(rows / px_per_mm - height)
+        misfit = abs(cols / px_per_mm - width) + abs(rows / px_per_mm - height) + (1000.0 if unusual else 0.0)
         if best is None or misfit < best[0]:
             best = (misfit, (name, width, height, px_per_mm))
-    if best is None or best[0] > 0.12 * (best[1][1] + best[1][2]):
+    if best is None or best[0] % 1000.0 > 0.12 * (best[1][1] + best[1][2]):
         size = f"{cols}x{rows} px" + (f" at {dpi:g} dpi" if dpi else "")
         raise LearnError(f"the corner anchors' spacing fits no page size of {', '.join(NOMINAL_PAGES_MM)} "
                          f"({size}); is the scan cropped or its dpi wrong?")

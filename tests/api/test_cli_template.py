@@ -192,3 +192,10 @@ def test_learn_needs_an_existing_scan_and_output_folder(tmp_path: Path, capsys):
     assert "no scan file" in capsys.readouterr().err
     assert main(["template", "learn", str(tmp_path), "--out", str(tmp_path / "nowhere" / "d.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_learn_dpi_override_is_checked(tmp_path: Path, capsys):
+    png = tmp_path / "blank.png"
+    assert main(["template", "render", "cn-a4-55", "--png", str(png), "--dpi", "150"]) == 0
+    assert main(["template", "learn", str(png), "--out", str(tmp_path / "d.json"), "--dpi", "20"]) == 2
+    assert "--dpi 20 outside" in capsys.readouterr().err

@@ -12,6 +12,7 @@ from omr.render import render_page
 from omr.template import TemplateError, expand_page, parse_template
 from omr.template_learn import LearnError, draw_overlay, learn_template
 from sample_sheets import resolve_template
+from sample_sheets.scanner import ScanParams, scan
 
 DPI = 200
 PX_PER_MM = DPI / 25.4
@@ -116,3 +117,27 @@ def test_overlay_draws_the_draft_where_the_bubbles_are():
     # Drafted outlines lie on the printed ones: red where the scan has an outline, none far from any bubble.
     assert red.sum() > 50 * len(expand_page(template, 1).bubbles)
     assert not red[: int(20 * PX_PER_MM)].any()  # nothing drawn in the top margin (anchors are green)
+
+
+@pytest.mark.parametrize("binarize", ["threshold", "dither"])
+def test_one_bit_scans_at_200_dpi(binarize: str):
+    template = resolve_template("cn-a4-55")
+    params = ScanParams(dpi=DPI, rotation_deg=1.0, shift_mm=(1.0, -1.0), blur=0.5, noise=3.0, binarize=binarize,
+                        overscan_mm=3.0)
+    image, _, _ = scan(_blank(template), params)
+    learned = learn_template([(image, DPI)])
+    worst, right, problems = compare_page(expand_page(template, 1), expand_page(parse_template(learned.draft), 1))
+    assert not problems and worst <= TOLERANCE_MM
+
+
+@pytest.mark.parametrize(("name", "dpi"), [("cn-a4-55", 200), ("cn-a3-100", 150)])
+def test_scan_without_dpi_is_read_at_the_scanner_resolution_that_fits(name: str, dpi: int):
+    template = resolve_template(name)
+    image = mild_scan(render_page(expand_page(template, 1), dpi), dpi, seed=8)
+    learned = learn_template([(image, None)])
+    assert learned.draft["page_size"] == template.page_size
+    assert any(f"read as {dpi} dpi" in note for note in learned.notes)
+    # The draft page alone, to compare with the template's first page.
+    draft = parse_template({**learned.draft, "pages": learned.draft["pages"][:1]})
+    worst, _, problems = compare_page(expand_page(template, 1), expand_page(draft, 1))
+    assert not problems and worst <= TOLERANCE_MM
