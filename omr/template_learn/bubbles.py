@@ -1,7 +1,8 @@
-"""Printed bubbles on an upright blank page: closed outlines (ellipses, circles, rounded or plain rectangles).
+"""Printed bubbles on an upright blank page: closed outlines (ellipses, circles, rectangles) and bracket pairs.
 
 A bubble is an outline of bubble size (2-12 mm wide, 1.5-12 mm tall, as templates allow) around a hole that
-fills most of it; a filled blob, a region's frame or a glyph with a small counter is not one. Whatever is dark
+fills most of it, or a ``[`` and a ``]`` of one height facing each other (drafted as a rectangle: templates
+have no bracket shape); a filled blob, a region's frame or a glyph with a small counter is not one. Whatever is dark
 inside the hole is the bubble's printed label, kept as a small normalised patch for :mod:`.labels`.
 """
 
@@ -125,6 +126,7 @@ def find_bubbles(page: np.ndarray, paper: float, ink: float) -> list[FoundBubble
         if shape is None:
             continue  # neither an ellipse nor a rectangle: a glyph with a large counter
         boxes.append((left, top, width, height, shape))
+    boxes.extend(_bracket_pairs(contours, hierarchy, scale))
     if not boxes:
         return []
     strokes = []
@@ -141,6 +143,48 @@ def find_bubbles(page: np.ndarray, paper: float, ink: float) -> list[FoundBubble
                                  width=(width - stroke) / scale, height=(height - stroke) / scale, shape=shape,
                                  glyph=_label(mask[top:top + height, left:left + width], stroke, shape)))
     return found
+
+
+def _bracket_side(contour: np.ndarray, left: int, top: int, width: int, height: int) -> str | None:
+    """``[`` or ``]`` when the outline is a square bracket of bubble height, else None."""
+    if not (_HEIGHT_MM[0] * WORK_PX_PER_MM <= height <= _HEIGHT_MM[1] * WORK_PX_PER_MM) or width > 0.6 * height:
+        return None
+    shape = np.zeros((height, width), np.uint8)
+    cv2.drawContours(shape, [contour - [left, top]], -1, 1, thickness=-1)
+    third = max(1, width // 3)
+    arms, middle = slice(0, max(1, height // 5)), slice(int(0.3 * height), int(0.7 * height) + 1)
+    bottom = slice(height - max(1, height // 5), height)
+    for side, spine, open_side in (("[", slice(0, third), slice(width - third, width)),
+                                   ("]", slice(width - third, width), slice(0, third))):
+        if (shape[:, spine].any(axis=1).mean() >= 0.9 and not shape[middle, open_side].any()
+                and shape[arms, open_side].any() and shape[bottom, open_side].any()):
+            return side
+    return None
+
+
+def _bracket_pairs(contours, hierarchy, scale: float) -> list[tuple[int, int, int, int, str]]:
+    """Boxes of bracket bubbles (``[ A ]``): a ``[`` and the nearest ``]`` to its right of the same height,
+    drafted as rectangles (templates have no bracket shape)."""
+    sides: dict[str, list[tuple[int, int, int, int]]] = {"[": [], "]": []}
+    for index, contour in enumerate(contours):
+        if hierarchy[index][3] != -1 or hierarchy[index][2] != -1:  # a hole, or an outline with holes
+            continue
+        box = cv2.boundingRect(contour)
+        side = _bracket_side(contour, *box)
+        if side is not None:
+            sides[side].append(box)
+    pairs = []
+    tolerance = 0.4 * scale
+    for left, top, width, height in sides["["]:
+        partners = [(l2 - left, l2, w2) for l2, t2, w2, h2 in sides["]"]
+                    if abs(t2 - top) <= tolerance and abs(h2 - height) <= tolerance
+                    and 0 < l2 + w2 - left <= (_WIDTH_MM[1] + 0.5) * scale and l2 > left + width]
+        if partners:
+            _, right_left, right_width = min(partners)
+            total = right_left + right_width - left
+            if total >= _WIDTH_MM[0] * scale:
+                pairs.append((left, top, total, height, "rect"))
+    return pairs
 
 
 def _label(crop: np.ndarray, stroke: float, shape: str) -> np.ndarray | None:

@@ -141,3 +141,18 @@ def test_scan_without_dpi_is_read_at_the_scanner_resolution_that_fits(name: str,
     draft = parse_template({**learned.draft, "pages": learned.draft["pages"][:1]})
     worst, _, problems = compare_page(expand_page(template, 1), expand_page(draft, 1))
     assert not problems and worst <= TOLERANCE_MM
+
+
+def test_bracket_bubbles_are_drafted_as_rectangles():
+    template = parse_template(LETTER)
+    image = _blank(template)
+    page = expand_page(template, 1)
+    bracketed = [g for g in page.groups if g.field_id == "q1_20"]
+    for group in bracketed:  # cut the top and bottom of every rectangle: [ A ] [ B ] ...
+        for bubble in group.bubbles:
+            for edge in (bubble.y - bubble.height / 2, bubble.y + bubble.height / 2):
+                rows = slice(int((edge - 0.35) * PX_PER_MM), int((edge + 0.35) * PX_PER_MM) + 1)
+                image[rows, int((bubble.x - 1.3) * PX_PER_MM):int((bubble.x + 1.3) * PX_PER_MM) + 1] = 255
+    learned = learn_template([(mild_scan(image, DPI, seed=4), DPI)], template_id="letter-test")
+    worst, right, problems = compare_page(page, expand_page(parse_template(learned.draft), 1))
+    assert not problems and worst <= TOLERANCE_MM and right == len(page.groups)
