@@ -61,12 +61,18 @@ def draw_overlay(image: np.ndarray, frame: PageFrame, draft: dict, page: int) ->
             cv2.rectangle(canvas, point(x - half, strip["y"] - half), point(x + half, strip["y"] + half), _IDENTITY,
                           thickness if bit else 1)
     font_scale = 0.06 * px_per_mm
+    named: set[str] = set()
     for group in expanded.groups:
         for bubble in group.bubbles:
             centre = point(bubble.x, bubble.y)
             axes = (max(1, int(round(bubble.width / 2 * px_per_mm))), max(1, int(round(bubble.height / 2 * px_per_mm))))
             cv2.ellipse(canvas, centre, axes, 0, 0, 360, _BUBBLE, thickness, cv2.LINE_AA)
+        # A question is named by its number; a grid or score box once, by its field id.
+        name = group.id if group.kind in ("question", "mark") else group.field_id
+        if name in named:
+            continue
+        named.add(name)
         first = group.bubbles[0]
-        cv2.putText(canvas, group.id, point(first.x - first.width / 2, first.y - first.height / 2 - 0.4),
+        cv2.putText(canvas, name, point(first.x - first.width / 2, first.y - first.height / 2 - 0.4),
                     cv2.FONT_HERSHEY_SIMPLEX, font_scale, _TEXT, max(1, thickness // 2), cv2.LINE_AA)
     return canvas
