@@ -33,6 +33,7 @@ _PITCH_MM = 0.6  # gaps this close are one pitch
 _SIZE_MM = 0.6  # neighbours in one run differ in size by less than this
 _MAX_GAP = 2.2  # in bubble widths: a larger gap ends a run
 _MAX_ROW_GAP = 3.0  # in bubble heights: a larger gap ends a column of questions or grid rows
+_MAX_OPTIONS, _MAX_GRID_ROWS, _MAX_GRID_COLUMNS = 10, 36, 30  # what the template schema allows
 
 
 @dataclass(frozen=True)
@@ -279,10 +280,14 @@ def group_bubbles(bubbles: list[FoundBubble]) -> list[FoundField]:
     sequence_runs: list[_Run] = []
     equal_rows = lambda a, b: len(a.bubbles) == len(b.bubbles) and abs(a.pitch - b.pitch) < _PITCH_MM  # noqa: E731
     for stack in _stacks([r for r in runs if len(r.bubbles) > 1], equal_rows):
-        if len(stack) > 1 and repeats_across([run.glyphs for run in stack]):
+        if (len(stack) > 1 and len(stack) <= _MAX_GRID_ROWS and len(stack[0].bubbles) <= _MAX_GRID_COLUMNS
+                and repeats_across([run.glyphs for run in stack])):
             fields.append(_grid(stack))
             continue
         labels = read_sequence([run.glyphs for run in stack])  # a column of questions shares its options
+        if len(labels) > _MAX_OPTIONS:
+            singles.extend(_Run([bubble]) for run in stack for bubble in run.bubbles)  # no question this long
+            continue
         for run in stack:
             labels_of[id(run)] = labels
         sequence_runs.extend(stack)
@@ -315,7 +320,7 @@ def group_bubbles(bubbles: list[FoundBubble]) -> list[FoundField]:
     fields.extend(_choice_blocks([(run, labels_of[id(run)]) for run in sequence_runs if not is_digits(run)]))
     remaining = [s for s in singles if id(s) not in used_singles]
     for stack in _stacks(remaining, lambda a, b: _similar(a.bubbles[0], b.bubbles[0])):
-        if len(stack) >= 3 and not same_labels([run.bubbles[0].glyph for run in stack]):
+        if 3 <= len(stack) <= _MAX_GRID_ROWS and not same_labels([run.bubbles[0].glyph for run in stack]):
             fields.append(_single_column_grid(stack))
         else:
             fields.extend(FoundMark(run.x, run.y, Style.of(run.bubbles)) for run in stack)

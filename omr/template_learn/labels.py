@@ -16,9 +16,10 @@ from PIL import Image, ImageDraw, ImageFont
 from omr.render import cjk_font_path
 from omr.template_learn.bubbles import normalise_glyph
 
-__all__ = ["same_labels", "read_sequence", "sequence_score", "repeats_across", "sequences", "LETTERS", "DIGITS"]
+__all__ = ["same_labels", "read_sequence", "sequence_score", "repeats_across", "sequences", "LETTERS", "ALPHABET", "DIGITS"]
 
-LETTERS = "ABCDEFGHIJ"
+LETTERS = "ABCDEFGHIJ"  # options of a choice question (at most 10)
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # labels of a grid may run on
 DIGITS = "0123456789"
 _SAME = 0.7  # correlation of two prints of one glyph (different glyphs stay well below)
 
@@ -69,8 +70,10 @@ def sequence_score(glyphs: list[np.ndarray | None], sequence: str) -> float:
 def read_sequence(runs: list[list[np.ndarray | None]]) -> str:
     """The label sequence that answer cards print (see :func:`sequences`) matching several runs of label
     patches best, all runs read as one (a column of questions shares its options). Letters when no patch
-    carries a label."""
+    carries a label; "" when no sequence has that many labels."""
     candidates = sequences(len(runs[0]))
+    if not candidates:
+        return ""
     scores = [sum(sequence_score(glyphs, candidate) for glyphs in runs) for candidate in candidates]
     return candidates[int(np.argmax(scores))]
 
@@ -92,12 +95,14 @@ def _correlation(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
 
 
 def sequences(count: int) -> list[str]:
-    """Label sequences of ``count`` bubbles that answer cards print."""
-    out = [LETTERS[:count]] if count <= len(LETTERS) else []
+    """Label sequences of ``count`` bubbles that answer cards print (none for more than 36)."""
+    out = [ALPHABET[:count]] if count <= len(ALPHABET) else []
     if count <= len(DIGITS):
         out.append(DIGITS[:count])
     if 2 <= count <= 9:
         out.append(DIGITS[1:count + 1])
     if count == 2:
         out.extend(["TF", "√×", "YN"])
+    if len(DIGITS) < count <= len(DIGITS + ALPHABET):
+        out.append((DIGITS + ALPHABET)[:count])
     return out

@@ -11,6 +11,8 @@ from omr.layout import identity_cell_rects
 from omr.render import render_page
 from omr.template import TemplateError, expand_page, parse_template
 from omr.template_learn import LearnError, draw_overlay, learn_template
+from omr.template_learn.bubbles import FoundBubble
+from omr.template_learn.grouping import FoundMark, group_bubbles
 from sample_sheets import resolve_template
 from sample_sheets.scanner import ScanParams, scan
 
@@ -156,3 +158,9 @@ def test_bracket_bubbles_are_drafted_as_rectangles():
     learned = learn_template([(mild_scan(image, DPI, seed=4), DPI)], template_id="letter-test")
     worst, right, problems = compare_page(page, expand_page(parse_template(learned.draft), 1))
     assert not problems and worst <= TOLERANCE_MM and right == len(page.groups)
+
+
+def test_rows_longer_than_any_question_become_marks():
+    bubbles = [FoundBubble(x=20 + 6 * k, y=50, width=4.6, height=3.0, shape="ellipse", glyph=None) for k in range(12)]
+    fields = group_bubbles(bubbles)
+    assert len(fields) == 12 and all(isinstance(f, FoundMark) for f in fields)
