@@ -83,7 +83,7 @@ def _solid_blobs(mask: np.ndarray, px_per_mm: tuple[float, float]) -> list[tuple
         if not (low <= max(width, height) <= high * 1.5) or area < low * low * 0.4:
             continue
         points = np.column_stack(np.nonzero(labels[top:top + height, left:left + width] == index)[::-1])
-        (cx, cy), (side_a, side_b), angle = cv2.minAreaRect(points.astype(np.float32))
+        (cx, cy), (side_a, side_b), _ = cv2.minAreaRect(points.astype(np.float32))
         side_a, side_b = side_a + 1, side_b + 1  # pixel centres to pixel edges
         if not (low <= max(side_a, side_b) <= high) or max(side_a, side_b) > 1.3 * min(side_a, side_b):
             continue

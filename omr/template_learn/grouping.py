@@ -25,7 +25,8 @@ from omr.template_learn.labels import DIGITS, read_sequence, repeats_across, sam
 
 T = TypeVar("T")
 
-__all__ = ["bands", "Style", "FoundChoiceBlock", "FoundGrid", "FoundScoreBox", "FoundMark", "FoundField", "group_bubbles"]
+__all__ = ["bands", "Style", "FoundChoiceBlock", "FoundGrid", "FoundScoreBox", "FoundMark", "FoundField",
+           "group_bubbles"]
 
 _ROW_MM = 0.6  # centres this close in y are one row
 _ALIGN_MM = 0.6  # starts this close in x are one column

@@ -16,7 +16,8 @@ from PIL import Image, ImageDraw, ImageFont
 from omr.render import cjk_font_path
 from omr.template_learn.bubbles import normalise_glyph
 
-__all__ = ["same_labels", "read_sequence", "sequence_score", "repeats_across", "sequences", "LETTERS", "ALPHABET", "DIGITS"]
+__all__ = ["same_labels", "read_sequence", "sequence_score", "repeats_across", "sequences", "LETTERS", "ALPHABET",
+           "DIGITS"]
 
 LETTERS = "ABCDEFGHIJ"  # options of a choice question (at most 10)
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # labels of a grid may run on
