@@ -6,21 +6,113 @@ simulator draws marks on top of it.
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, ImageDraw, ImageFont
 
 from omr.geometry import MM_PER_INCH, page_shape_px
 from omr.layout import (FillEllipse, FillPolygon, FillRect, Label, StrokeEllipse, StrokeRect,
                         page_primitives)
 from omr.template import ExpandedPage
 
-__all__ = ["render_page", "render_page_cached"]
+__all__ = ["render_page", "render_page_cached", "cjk_font_candidates", "cjk_font_path"]
 
 _SHIFT = 4  # OpenCV sub-pixel bits: coordinates are multiplied by 16
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _FONT_CAP_HEIGHT = 22.0  # Hershey simplex cap height in pixels at fontScale 1
+
+
+_LATIN_CAP_HEIGHT = 0.718  # em fraction the PDF sizes text by (Helvetica's cap height), kept for the CJK font
+
+# Font files worth trying, best first (the Makefile installs fonts-wqy-microhei). OpenType/CFF collections are
+# listed for the PDF renderer, which skips those reportlab cannot embed.
+_CJK_FONT_FILES = (
+    "wqy-microhei.ttc", "wqy-zenhei.ttc", "DroidSansFallbackFull.ttf", "DroidSansFallback.ttf",
+    "NotoSansSC-Regular.ttf", "NotoSansCJKsc-Regular.ttf", "NotoSansCJK-Regular.ttc",
+    "msyh.ttc", "msyh.ttf", "simhei.ttf", "simsun.ttc", "Deng.ttf", "arialuni.ttf", "Arial Unicode.ttf",
+    "STHeiti Light.ttc", "Hiragino Sans GB.ttc",
+)
+_FONT_DIRS = (
+    "/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts",
+    "/Library/Fonts", "/System/Library/Fonts", "~/Library/Fonts", "C:/Windows/Fonts",
+)
+
+
+def cjk_font_candidates() -> list[Path]:
+    """CJK font files on this machine, best first (``YUEJUAN_CJK_FONT`` names one explicitly)."""
+    explicit = os.environ.get("YUEJUAN_CJK_FONT")
+    found: list[Path] = [Path(explicit)] if explicit else []
+    wanted = {name.lower(): rank for rank, name in enumerate(_CJK_FONT_FILES)}
+    hits: list[tuple[int, Path]] = []
+    for directory in _FONT_DIRS:
+        root = Path(directory).expanduser()
+        if not root.is_dir():
+            continue
+        for folder, _, files in os.walk(root):
+            for name in files:
+                rank = wanted.get(name.lower())
+                if rank is not None:
+                    hits.append((rank, Path(folder) / name))
+    return found + [path for _, path in sorted(hits)]
+
+
+@lru_cache(maxsize=1)
+def cjk_font_path() -> Path | None:
+    """The first CJK font Pillow can open, or None (PNG text then falls back to its ASCII alternative)."""
+    for path in cjk_font_candidates():
+        try:
+            font = ImageFont.truetype(str(path), 20)
+        except OSError:
+            continue
+        # A font without Chinese draws 答 as its missing-glyph box, the same as an unassigned character.
+        if np.asarray(font.getmask("答")).tobytes() != np.asarray(font.getmask("\uffff")).tobytes():
+            return path
+    return None
+
+
+@lru_cache(maxsize=64)
+def _cjk_font(em_px: int) -> ImageFont.FreeTypeFont:
+    path = cjk_font_path()
+    assert path is not None
+    return ImageFont.truetype(str(path), em_px)
+
+
+@lru_cache(maxsize=4096)
+def _glyphs(text: str, em_px: int) -> tuple[np.ndarray, int, int, int]:
+    """Coverage (uint8, 255 = ink) of ``text`` set in the CJK font, its left/top offset from the pen position
+    on the baseline, and its advance width; cached because every page repeats the same few labels."""
+    font = _cjk_font(em_px)
+    left, top, right, bottom = font.getbbox(text, anchor="ls")
+    width, height = max(1, right - left), max(1, bottom - top)
+    canvas = Image.new("L", (width, height), 0)
+    ImageDraw.Draw(canvas).text((-left, -top), text, fill=255, font=font, anchor="ls")
+    coverage = np.asarray(canvas, np.uint8)
+    coverage.setflags(write=False)
+    return coverage, left, top, int(round(font.getlength(text)))
+
+
+def _draw_cjk(image: np.ndarray, label: Label, scale: float) -> None:
+    """Draw ``label`` as the PDF does: one em for the whole label, Latin capitals ``size`` mm tall."""
+    em_px = max(4, int(round(label.size * scale / _LATIN_CAP_HEIGHT)))
+    coverage, left, top, advance = _glyphs(label.text, em_px)
+    if label.centred:  # baseline half a cap height below the centre, as in the PDF
+        pen_x, pen_y = label.x * scale - advance / 2, (label.y + label.size / 2) * scale
+    else:
+        pen_x, pen_y = label.x * scale, label.y * scale
+    x0, y0 = int(round(pen_x)) + left, int(round(pen_y)) + top
+    rows, cols = coverage.shape
+    top_clip, left_clip = max(0, -y0), max(0, -x0)
+    bottom, right = min(image.shape[0], y0 + rows), min(image.shape[1], x0 + cols)
+    if bottom <= y0 + top_clip or right <= x0 + left_clip:
+        return
+    alpha = coverage[top_clip:bottom - y0, left_clip:right - x0].astype(np.float32) / 255.0
+    target = image[y0 + top_clip:bottom, x0 + left_clip:right]
+    ink = label.gray * 255.0
+    target[...] = np.round(target * (1.0 - alpha) + ink * alpha).astype(np.uint8)
 
 
 def _fixed(value: float) -> int:
@@ -36,7 +128,8 @@ def _ascii(label: Label) -> str:
 def render_page(page: ExpandedPage, dpi: float) -> np.ndarray:
     """Render ``page`` at ``dpi`` as a uint8 grayscale image of the page's physical size.
 
-    Text that is not ASCII is drawn from its ``ascii`` alternative (the PDF renderer draws the real text).
+    Text that is not ASCII is set in the CJK font the PDF uses (:func:`cjk_font_path`); only on a machine
+    without one is it drawn from its ``ascii`` alternative. ASCII text is drawn with OpenCV's Hershey font.
     """
     scale = dpi / MM_PER_INCH
     rows, cols = page_shape_px(page.width_mm, page.height_mm, dpi)
@@ -67,6 +160,9 @@ def render_page(page: ExpandedPage, dpi: float) -> np.ndarray:
             thickness = max(1, int(round(item.width * scale)))
             _stroke_rect(image, item, scale, thickness)
         elif isinstance(item, Label):
+            if not item.text.isascii() and item.text.strip() and cjk_font_path() is not None:
+                _draw_cjk(image, item, scale)
+                continue
             text = _ascii(item)
             if not text:
                 continue

@@ -12,7 +12,6 @@ SimHei ...; ``YUEJUAN_CJK_FONT`` names one explicitly), else in reportlab's buil
 
 from __future__ import annotations
 
-import os
 from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
@@ -27,6 +26,7 @@ from reportlab.pdfgen.canvas import Canvas
 
 from omr.layout import (FillEllipse, FillPolygon, FillRect, Label, Primitive, StrokeEllipse, StrokeRect,
                         page_primitives)
+from omr.render import cjk_font_candidates as _font_candidates  # one search for PNG and PDF text
 from omr.render import render_page
 from omr.template import Template, expand_page
 
@@ -36,36 +36,6 @@ _LATIN_FONT = "Helvetica"
 _LATIN_CAP_HEIGHT = 0.718  # Helvetica cap height as a fraction of the em (AFM CapHeight 718)
 _CID_FALLBACK = "STSong-Light"
 _DASH_MM = 2.0  # dash and gap length of dashed outlines, as in omr.render
-
-# Font files worth trying, best first. OpenType/CFF collections (Noto Sans CJK, Source Han) are listed too:
-# reportlab refuses PostScript outlines, and such a file is then skipped.
-_CJK_FONT_FILES = (
-    "wqy-microhei.ttc", "wqy-zenhei.ttc", "DroidSansFallbackFull.ttf", "DroidSansFallback.ttf",
-    "NotoSansSC-Regular.ttf", "NotoSansCJKsc-Regular.ttf", "NotoSansCJK-Regular.ttc",
-    "msyh.ttc", "msyh.ttf", "simhei.ttf", "simsun.ttc", "Deng.ttf", "arialuni.ttf", "Arial Unicode.ttf",
-    "STHeiti Light.ttc", "Hiragino Sans GB.ttc",
-)
-_FONT_DIRS = (
-    "/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts",
-    "/Library/Fonts", "/System/Library/Fonts", "~/Library/Fonts", "C:/Windows/Fonts",
-)
-
-
-def _font_candidates() -> list[Path]:
-    explicit = os.environ.get("YUEJUAN_CJK_FONT")
-    found: list[Path] = [Path(explicit)] if explicit else []
-    wanted = {name.lower(): rank for rank, name in enumerate(_CJK_FONT_FILES)}
-    hits: list[tuple[int, Path]] = []
-    for directory in _FONT_DIRS:
-        root = Path(directory).expanduser()
-        if not root.is_dir():
-            continue
-        for folder, _, files in os.walk(root):
-            for name in files:
-                rank = wanted.get(name.lower())
-                if rank is not None:
-                    hits.append((rank, Path(folder) / name))
-    return found + [path for _, path in sorted(hits)]
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,7 @@ Examples::
     yuejuan template render cn-a3-100 --png p2.png --dpi 300 --page 2
     yuejuan template geometry cn-a4-55 --dpi 200 --out geometry.json
     yuejuan template validate my-sheet.json
+    yuejuan template learn blank.pdf --out draft.json --overlay draft.png   # a draft from a blank scan
 """
 
 from __future__ import annotations
@@ -61,6 +62,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     validate = actions.add_parser("validate", help="check a template and summarise it")
     validate.add_argument("template", metavar="TEMPLATE")
 
+    learn = actions.add_parser(
+        "learn", help="draft a template from a blank scan (JPEG, PNG, TIFF or PDF; one page per template page)",
+        description="Find the corner anchors, the identity strip and the printed bubbles of a blank answer "
+                    "sheet and write a draft template: check its names, select kinds and roles, then validate it.")
+    learn.add_argument("scan", type=Path, metavar="SCAN")
+    learn.add_argument("--out", type=Path, required=True, metavar="FILE", help="write the draft template JSON here")
+    learn.add_argument("--overlay", type=Path, metavar="FILE",
+                       help="write the draft drawn on the scan as PNG (FILE-1.png, FILE-2.png ... for several pages)")
+    learn.add_argument("--dpi", type=_dpi, help="the scan's resolution when its file records none (or a wrong one)")
+    learn.add_argument("--id", default="draft", help="the draft's template id (default: draft)")
+    learn.add_argument("--name", default="", help="the draft's name")
+
     parser.set_defaults(handler=run)
     return parser
 
@@ -72,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
             return _render(args)
         if args.template_command == "geometry":
             return _geometry(args)
+        if args.template_command == "learn":
+            return _learn(args)
         return _validate(args)
     except TemplateError as error:
         print(f"yuejuan template {args.template_command}: {error}", file=sys.stderr)
@@ -97,7 +112,10 @@ def _check_output(path: Path) -> None:
 def _png_paths(template: Template, base: Path, page: int | None) -> list[tuple[int, Path]]:
     if page is not None:
         return [(page, base)]
-    count = len(template.pages)
+    return _numbered_paths(base, len(template.pages))
+
+
+def _numbered_paths(base: Path, count: int) -> list[tuple[int, Path]]:
     if count == 1:
         return [(1, base)]
     suffix = base.suffix or ".png"
@@ -146,4 +164,54 @@ def _validate(args: argparse.Namespace) -> int:
     template = _load(args.template)
     bubbles = sum(len(expand_page(template, n).bubbles) for n in range(1, len(template.pages) + 1))
     print(f"ok: {template.id}, {len(template.pages)} page(s), {bubbles} bubbles")
+    return 0
+
+
+def _learn(args: argparse.Namespace) -> int:
+    # OpenCV, Pillow and the learner load only when learning: every CLI start imports this module.
+    from PIL import Image
+
+    from omr.template import parse_template
+    from omr.template_learn import LearnError, draw_overlay, learn_template, load_scan
+
+    _check_output(args.out)
+    if args.overlay is not None:
+        _check_output(args.overlay)
+    if not args.scan.is_file():
+        raise TemplateError(f"no scan file {args.scan}")
+    try:
+        pages = load_scan(args.scan)
+        if args.dpi is not None:
+            _check_dpi(args.dpi)
+            pages = [(image, float(args.dpi)) for image, _ in pages]
+        learned = learn_template(pages, template_id=args.id, name=args.name)
+    except LearnError as error:
+        raise TemplateError(f"cannot draft a template from {args.scan}: {error}") from None
+    draft = learned.draft
+    args.out.write_text(json.dumps(draft, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    for number, page in enumerate(learned.pages, start=1):
+        kinds: dict[str, int] = {}
+        for item in draft["pages"][number - 1]["fields"]:
+            kinds[item["kind"]] = kinds.get(item["kind"], 0) + 1
+        strip = (f"identity strip code {page.identity.code} page {page.identity.page}" if page.identity
+                 else "no identity strip")
+        fields = ", ".join(f"{count} {kind}" for kind, count in kinds.items()) or "no fields"
+        print(f"page {number}: {page.frame.width_mm:g} x {page.frame.height_mm:g} mm, {page.bubble_count} bubbles, "
+              f"{strip}; {fields}")
+    print(f"wrote {args.out}")
+    if args.overlay is not None:
+        for number, path in _numbered_paths(args.overlay, len(pages)):
+            image = draw_overlay(pages[number - 1][0], learned.pages[number - 1].frame, draft, number)
+            Image.fromarray(image[:, :, ::-1]).save(path, format="PNG")
+            print(f"wrote {path}")
+    for note in learned.notes:
+        print(f"note: {note}")
+    print("check: question numbers and options, select (drafted single: print does not say multi), score-box "
+          "maxima and questions, mark roles; texts, answer regions and the barcode area are not drafted")
+    try:
+        parse_template(draft)
+    except TemplateError as error:
+        print(f"the draft does not validate yet: {error}", file=sys.stderr)
+        return 1
+    print(f"the draft validates: yuejuan template validate {args.out}")
     return 0

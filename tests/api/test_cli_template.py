@@ -161,3 +161,41 @@ def test_console_script_subprocess(tmp_path: Path):
                               text=True, cwd=tmp_path, env=env, timeout=120)
     assert rendered.returncode == 0, rendered.stderr
     assert out.read_bytes().startswith(b"%PDF-")
+
+
+def test_learn_drafts_a_template_that_validates(tmp_path: Path, capsys):
+    png = tmp_path / "blank.png"
+    assert main(["template", "render", "cn-a4-55", "--png", str(png), "--dpi", "150"]) == 0
+    draft, overlay = tmp_path / "draft.json", tmp_path / "overlay.png"
+    assert main(["template", "learn", str(png), "--out", str(draft), "--overlay", str(overlay), "--id", "mine"]) == 0
+    out = capsys.readouterr().out
+    assert "identity strip code 101 page 1" in out and "the draft validates" in out
+    assert main(["template", "validate", str(draft)]) == 0
+    assert "ok: mine, 1 page(s), 353 bubbles" in capsys.readouterr().out
+    with Image.open(overlay) as image, Image.open(png) as blank:
+        assert image.mode == "RGB" and image.size == blank.size
+
+
+def test_learn_refuses_a_scan_without_anchors(tmp_path: Path, capsys):
+    scan = tmp_path / "no-anchors.png"
+    page = np.full((1754, 1240), 255, np.uint8)
+    page[400:420, 200:1000] = 0  # print, but no corner marks
+    Image.fromarray(page).save(scan, dpi=(150, 150))
+    assert main(["template", "learn", str(scan), "--out", str(tmp_path / "d.json")]) == 2
+    error = capsys.readouterr().err
+    assert "cannot draft a template from" in error and "corner anchors" in error
+    assert not (tmp_path / "d.json").exists()
+
+
+def test_learn_needs_an_existing_scan_and_output_folder(tmp_path: Path, capsys):
+    assert main(["template", "learn", str(tmp_path / "missing.png"), "--out", str(tmp_path / "d.json")]) == 2
+    assert "no scan file" in capsys.readouterr().err
+    assert main(["template", "learn", str(tmp_path), "--out", str(tmp_path / "nowhere" / "d.json")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_learn_dpi_override_is_checked(tmp_path: Path, capsys):
+    png = tmp_path / "blank.png"
+    assert main(["template", "render", "cn-a4-55", "--png", str(png), "--dpi", "150"]) == 0
+    assert main(["template", "learn", str(png), "--out", str(tmp_path / "d.json"), "--dpi", "20"]) == 2
+    assert "--dpi 20 outside" in capsys.readouterr().err

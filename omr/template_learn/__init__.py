@@ -1,0 +1,128 @@
+"""A draft template from a blank scan of an answer sheet (``yuejuan template learn``).
+
+Each page of the scan goes through one module per step:
+
+* :mod:`.anchors` - the four corner anchors, the page size, and the page warped upright into millimetres;
+* :mod:`.identity` - yuejuan's page-identity strip, when the page carries one (it must decode);
+* :mod:`.bubbles` - the printed bubble outlines and the label patch inside each;
+* :mod:`.labels` - same label repeated (a grid row) or a sequence (A B C D, 0 1 2 ...);
+* :mod:`.grouping` - bubbles into choice blocks, grids, score boxes and marks by alignment;
+* :mod:`.numbering` - question numbers and field names in reading order;
+* :mod:`.draft` - the template JSON; :mod:`.overlay` - the draft drawn on the scan.
+
+What print cannot tell is left as a proposal for the user: single or multi select (drafted ``single``), the
+maximum score of a score box (drafted as the most its boxes express), what a lone mark means (the first on
+page 1 is proposed as 缺考), texts, answer regions and the barcode area (not drafted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from omr.load import LoadLimits, iter_pages
+from omr.template_learn.anchors import LearnError, find_page_frame, ink_levels, warp_to_mm
+from omr.template_learn.bubbles import find_bubbles
+from omr.template_learn.draft import NO_IDENTITY_NOTE, LearnedPage, draft_json
+from omr.template_learn.grouping import group_bubbles
+from omr.template_learn.identity import find_identity
+from omr.template_learn.numbering import number_fields
+from omr.template_learn.overlay import draw_overlay
+
+__all__ = ["LearnError", "LearnedTemplate", "learn_template", "load_scan", "draw_overlay"]
+
+_MAX_PAGES = 8  # a template has at most 8 pages
+
+
+@dataclass(frozen=True)
+class LearnedTemplate:
+    """The draft JSON, what was found on each page, and notes for the user."""
+
+    draft: dict
+    pages: list[LearnedPage]
+    notes: list[str]
+
+
+def load_scan(path: str | Path, limits: LoadLimits = LoadLimits()) -> list[tuple[np.ndarray, float | None]]:
+    """Every page of a blank scan (JPEG, PNG, TIFF, PDF ...) as (gray image, dpi or None), via :mod:`omr.load`."""
+    pages = []
+    for loaded in iter_pages(path, limits=limits):
+        if loaded.image is None:
+            raise LearnError(f"{path}: page {loaded.page_index + 1}: {loaded.error}")
+        pages.append((loaded.image, loaded.dpi))
+        if len(pages) > _MAX_PAGES:
+            raise LearnError(f"{path}: more than {_MAX_PAGES} pages; a template has at most {_MAX_PAGES}")
+    if not pages:
+        raise LearnError(f"{path}: no pages")
+    return pages
+
+
+def _gray_from_bilevel(image: np.ndarray) -> np.ndarray:
+    """A 1-bit scan (thresholded or dithered) smoothed back to gray, so that thin outlines and dither dots
+    join up as print does; a gray scan as it is."""
+    if np.count_nonzero(np.bincount(image[::7, ::7].ravel(), minlength=256)) > 2:
+        return image
+    return cv2.GaussianBlur(image, (0, 0), 1.0)
+
+
+def learn_template(pages: list[tuple[np.ndarray, float | None]], *, template_id: str = "draft",
+                   name: str = "") -> LearnedTemplate:
+    """Draft a template from the blank scan of each of its pages, in page order.
+
+    Parameters
+    ----------
+    pages : list of (image, dpi)
+        Gray images (uint8, 255 = paper), roughly upright, with their dpi when known.
+    template_id, name : str
+        The draft's ``id`` and ``name``.
+
+    Returns
+    -------
+    LearnedTemplate
+
+    Raises
+    ------
+    LearnError
+        A page without four corner anchors, pages of different sizes, or a page without any bubble.
+    """
+    frames, found_fields, identities, counts = [], [], [], []
+    for number, (image, dpi) in enumerate(pages, start=1):
+        image = _gray_from_bilevel(image)
+        try:
+            frame = find_page_frame(image, dpi)
+            paper, ink = ink_levels(image)
+        except LearnError as error:
+            raise LearnError(f"page {number}: {error}") from None
+        upright = warp_to_mm(image, frame)
+        bubbles = find_bubbles(upright, paper, ink)
+        if not bubbles:
+            raise LearnError(f"page {number}: no printed bubbles (closed outlines of 2-12 mm) found")
+        frames.append(frame)
+        identities.append(find_identity(upright, paper, ink, frame.anchors_mm))
+        found_fields.append(group_bubbles(bubbles))
+        counts.append(len(bubbles))
+    sizes = {(round(f.width_mm, 1), round(f.height_mm, 1)) for f in frames}
+    if len(sizes) > 1:
+        raise LearnError(f"pages differ in size: {sorted(sizes)}; one template has one page size")
+    named = number_fields(found_fields)
+    learned = [LearnedPage(frame, identity, fields, count)
+               for frame, identity, fields, count in zip(frames, identities, named, counts)]
+    notes = [NO_IDENTITY_NOTE.format(page=n) for n, page in enumerate(learned, start=1) if page.identity is None]
+    for number, ((_, dpi), frame) in enumerate(zip(pages, frames), start=1):
+        if not dpi:
+            notes.append(f"page {number}: the file records no dpi; read as {frame.px_per_mm * 25.4:.0f} dpi, "
+                         f"a {frame.width_mm:g} x {frame.height_mm:g} mm page (A4, A3 and 8K look alike without "
+                         "it): give the dpi if that is wrong")
+    for number, page in enumerate(learned, start=1):
+        if page.identity is not None and page.identity.page != number:
+            notes.append(f"page {number} of the scan carries the identity strip of page {page.identity.page}: "
+                         "give the scan every page of the card, in order")
+    codes = {page.identity.code for page in learned if page.identity is not None}
+    if len(codes) > 1:
+        notes.append(f"the pages' identity strips carry different template codes {sorted(codes)}: "
+                     "are they pages of one template?")
+    draft = draft_json(learned, template_id, name or f"草稿 {template_id}")
+    return LearnedTemplate(draft, learned, notes)

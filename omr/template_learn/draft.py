@@ -1,0 +1,97 @@
+"""The draft template JSON: anchors, identity strip and layout helpers in the template schema.
+
+Millimetre values are tidied: one within 0.04 mm of a tenth is written as that tenth (cards are designed on
+round numbers), others to a hundredth; pitches to a thousandth, as an error in a pitch adds up over a column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omr.template_learn.anchors import PageFrame
+from omr.template_learn.grouping import FoundChoiceBlock, FoundGrid, FoundMark, FoundScoreBox, Style
+from omr.template_learn.identity import FoundIdentity
+from omr.template_learn.numbering import NamedField
+
+__all__ = ["LearnedPage", "draft_json", "NO_IDENTITY_NOTE"]
+
+NO_IDENTITY_NOTE = ("no yuejuan identity strip on page {page}: the draft has no 'identity' for it, and such a "
+                    "template can be read only once pages without an identity strip are supported (issue 11, "
+                    "point 1); until then 'yuejuan template validate' refuses it")
+
+
+@dataclass(frozen=True)
+class LearnedPage:
+    frame: PageFrame
+    identity: FoundIdentity | None
+    fields: list[NamedField]
+    bubble_count: int
+
+
+def _mm(value: float) -> float:
+    tenth = round(value, 1)
+    return tenth if abs(value - tenth) < 0.04 else round(value, 2)
+
+
+def _pitch(value: float) -> float:
+    tenth = round(value, 1)
+    return tenth if abs(value - tenth) < 0.01 else round(value, 3)
+
+
+def _style(style: Style) -> dict:
+    return {"shape": style.shape, "width": _mm(min(max(style.width, 2.0), 12.0)),
+            "height": _mm(min(max(style.height, 1.5), 12.0)), "show_label": style.show_label}
+
+
+def _field(named: NamedField) -> dict:
+    item = named.found
+    if isinstance(item, FoundChoiceBlock):
+        return {"kind": "choice_block", "id": named.id, "first": item.first, "count": item.count,
+                "options": item.options, "select": "single", "x": _mm(item.x), "y": _mm(item.y), "rows": item.rows,
+                "row_pitch": _pitch(item.row_pitch), "column_pitch": _pitch(item.column_pitch),
+                "option_pitch": _pitch(item.option_pitch), "bubble": _style(item.style)}
+    if isinstance(item, FoundGrid):
+        return {"kind": "grid", "id": named.id, "role": named.role, "labels": item.labels, "columns": item.columns,
+                "x": _mm(item.x), "y": _mm(item.y), "column_pitch": _pitch(item.column_pitch),
+                "row_pitch": _pitch(item.row_pitch), "bubble": _style(item.style)}
+    if isinstance(item, FoundScoreBox):
+        places = len(item.digit_labels)
+        digits = [{"place": 10 ** (places - 1 - row), "labels": labels} for row, labels in enumerate(item.digit_labels)]
+        # The most the boxes can express; the real maximum is not printed.
+        max_score = sum(int(d["labels"][-1]) * d["place"] for d in digits) + (0.5 if item.half else 0.0)
+        return {"kind": "score_box", "id": named.id, "question": f"Q{item.question}", "max_score": max(max_score, 0.5),
+                "digits": digits, "half": item.half, "x": _mm(item.x), "y": _mm(item.y),
+                "option_pitch": _pitch(item.option_pitch), "row_pitch": _pitch(item.row_pitch),
+                "bubble": _style(item.style)}
+    assert isinstance(item, FoundMark)
+    return {"kind": "mark", "id": named.id, "role": named.role, "x": _mm(item.x), "y": _mm(item.y),
+            "bubble": _style(item.style)}
+
+
+def _page(learned: LearnedPage) -> dict:
+    frame = learned.frame
+    anchors = []
+    for found, (x, y) in zip(frame.anchors, frame.anchors_mm):
+        anchor = {"id": found.corner, "shape": found.shape, "x": _mm(x), "y": _mm(y), "size": found.size_mm}
+        if found.shape == "l_corner":
+            anchor["corner"] = found.elbow
+        anchors.append(anchor)
+    page: dict = {"anchors": anchors}
+    if learned.identity is not None:
+        strip = learned.identity
+        page["identity"] = {"x": _mm(strip.x), "y": _mm(strip.y), "cell": _mm(strip.cell), "pitch": _pitch(strip.pitch)}
+    page["fields"] = [_field(named) for named in learned.fields]
+    return page
+
+
+def draft_json(pages: list[LearnedPage], template_id: str, name: str) -> dict:
+    """The draft template as JSON data (see the module notes)."""
+    first = pages[0].frame
+    page_size: str | dict = first.page_size or {"width_mm": first.width_mm, "height_mm": first.height_mm}
+    draft: dict = {"id": template_id, "name": name}
+    codes = {p.identity.code for p in pages if p.identity is not None}
+    if len(codes) == 1:
+        draft["code"] = codes.pop()
+    draft["page_size"] = page_size
+    draft["pages"] = [_page(p) for p in pages]
+    return draft

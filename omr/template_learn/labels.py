@@ -1,0 +1,109 @@
+"""What a run of bubbles is labelled: the same label repeated (a grid row) or a sequence (A B C D, 0 1 2 ...).
+
+Scanned label patches are compared with each other (the same glyph printed twice correlates highly in any
+font) and with reference glyphs set in the CJK font and OpenCV's Hershey font, for a few label sequences
+answer cards use. Nothing here is a general OCR: it only chooses between those sequences.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import cv2
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from omr.render import cjk_font_path
+from omr.template_learn.bubbles import normalise_glyph
+
+__all__ = ["same_labels", "read_sequence", "sequence_score", "repeats_across", "sequences", "LETTERS", "ALPHABET",
+           "DIGITS"]
+
+LETTERS = "ABCDEFGHIJ"  # options of a choice question (at most 10)
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # labels of a grid may run on
+DIGITS = "0123456789"
+_SAME = 0.7  # correlation of two prints of one glyph (different glyphs stay well below)
+
+
+def same_labels(glyphs: list[np.ndarray | None]) -> bool:
+    """True when every bubble of a run carries one label (or none); False for a sequence of labels."""
+    present = [g for g in glyphs if g is not None]
+    if len(present) < 2:
+        return len(present) == 0
+    scores = [float(np.sum(a * b)) for a, b in zip(present, present[1:])]
+    return float(np.median(scores)) >= _SAME
+
+
+@lru_cache(maxsize=256)
+def _reference(char: str) -> tuple[np.ndarray, ...]:
+    """Normalised patches of ``char`` in the fonts labels are printed in (as PNG renders and PDFs draw them)."""
+    patches = []
+    image = np.zeros((60, 60), np.uint8)
+    cv2.putText(image, char, (10, 45), cv2.FONT_HERSHEY_SIMPLEX, 1.4, 255, 3, cv2.LINE_AA)
+    patches.append(image)
+    for path in filter(None, [cjk_font_path()]):
+        canvas = Image.new("L", (80, 80), 0)
+        ImageDraw.Draw(canvas).text((10, 60), char, fill=255, font=ImageFont.truetype(str(path), 48), anchor="ls")
+        patches.append(np.asarray(canvas))
+    out = []
+    for patch in patches:
+        rows, cols = np.nonzero(patch > 100)
+        if len(rows):
+            normalised = normalise_glyph((patch[rows.min():rows.max() + 1, cols.min():cols.max() + 1] > 100)
+                                         .astype(np.float32))
+            if normalised is not None:
+                out.append(normalised)
+    return tuple(out)
+
+
+def _match(glyph: np.ndarray | None, char: str) -> float:
+    if glyph is None:
+        return 0.0
+    return max((float(np.sum(glyph * ref)) for ref in _reference(char)), default=0.0)
+
+
+def sequence_score(glyphs: list[np.ndarray | None], sequence: str) -> float:
+    """Mean correlation of label patches with the reference glyphs of ``sequence`` (one character each);
+    about 0.6 or more for a real match, 0 for patches without a label."""
+    return float(np.mean([_match(glyph, char) for glyph, char in zip(glyphs, sequence, strict=True)]))
+
+
+def read_sequence(runs: list[list[np.ndarray | None]]) -> str:
+    """The label sequence that answer cards print (see :func:`sequences`) matching several runs of label
+    patches best, all runs read as one (a column of questions shares its options). Letters when no patch
+    carries a label; "" when no sequence has that many labels."""
+    candidates = sequences(len(runs[0]))
+    if not candidates:
+        return ""
+    scores = [sum(sequence_score(glyphs, candidate) for glyphs in runs) for candidate in candidates]
+    return candidates[int(np.argmax(scores))]
+
+
+def repeats_across(rows: list[list[np.ndarray | None]]) -> bool:
+    """True when labels repeat along the rows and change down the columns (a grid: row 3 says 3 3 3 ...);
+    False when they change along the rows (a column of questions: A B C D in every row). Judged over the
+    whole block, so one poorly printed glyph does not decide it; a block without labels counts as a grid."""
+    along = [_correlation(a, b) for row in rows for a, b in zip(row, row[1:])]
+    down = [_correlation(a, b) for upper, lower in zip(rows, rows[1:]) for a, b in zip(upper, lower)]
+    along, down = [v for v in along if v is not None], [v for v in down if v is not None]
+    if not along or not down:
+        return True
+    return float(np.mean(along)) > float(np.mean(down))
+
+
+def _correlation(a: np.ndarray | None, b: np.ndarray | None) -> float | None:
+    return None if a is None or b is None else float(np.sum(a * b))
+
+
+def sequences(count: int) -> list[str]:
+    """Label sequences of ``count`` bubbles that answer cards print (none for more than 36)."""
+    out = [ALPHABET[:count]] if count <= len(ALPHABET) else []
+    if count <= len(DIGITS):
+        out.append(DIGITS[:count])
+    if 2 <= count <= 9:
+        out.append(DIGITS[1:count + 1])
+    if count == 2:
+        out.extend(["TF", "√×", "YN"])
+    if len(DIGITS) < count <= len(DIGITS + ALPHABET):
+        out.append((DIGITS + ALPHABET)[:count])
+    return out
