@@ -102,6 +102,11 @@ class ReportConfig:
     lang: Literal["zh", "en"] = "zh"
     seed: int = 0
     ranks: bool = True  # print exact ranks (also needs the exam's publish_ranks)
+    school_names: tuple[tuple[str, str], ...] = ()  # (学校标识码, 学校名称) pairs: reports name schools, not codes
+
+    def school_name(self, code: str) -> str:
+        """The school's name when known, else its code."""
+        return dict(self.school_names).get(code, code)
 
     def lines(self, full_marks: float) -> np.ndarray:
         return cut_lines(full_marks, self.cutoffs)

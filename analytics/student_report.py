@@ -189,7 +189,7 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
         content: list = [
             Paragraph(f"{data.exam.name or data.exam.id} · {words['title']}", title),
             Paragraph(f"{words['name']}: {data.names[r]}    {words['exam_id']}: {data.exam_ids[r]}    "
-                      f"{words['class']}: {data.classes[r]}    {words['school']}: {data.schools[r] or '-'}", normal),
+                      f"{words['class']}: {data.classes[r]}    {words['school']}: {analysis.config.school_name(data.schools[r]) or '-'}", normal),
             Spacer(1, 4),
         ]
         position = _position(float(s.grade_pr[i]), words)

@@ -630,7 +630,8 @@ def write_grade_workbook(analysis: Analysis, path: str | Path, *, school: str | 
               ("q1", _SCORE), ("q3", _SCORE), ("score_rate", _PCT))]
     pairs.insert(1, (b.t("absent"), [schools.n_absent[g]], "0"))
     pairs += [(b.t(key), [gs.rates[g, k]], _PCT) for k, key in enumerate(("excellent", "good", "pass", "low"))]
-    title = f"{school + ' ' if school else ''}{b.t('report_grade')}"
+    name = analysis.config.school_name(school)
+    title = f"{name + ' ' if name else ''}{b.t('report_grade')}"
     _overview(b, analysis, title, pairs, [b.t("grade")], view, [(b.t("grade"), schools.histogram.counts[g])])
 
     ws = b.sheet("sheet_classes")
@@ -743,9 +744,10 @@ def write_city_workbook(analysis: Analysis, path: str | Path, *, lang: str | Non
               [(b.t("city"), everyone.histogram.counts[0])])
 
     ws = b.sheet("sheet_schools")
-    headers, rows, formats = _group_summary_rows(b, schools, range(len(schools)), lambda g: [schools.schools[g]],
+    headers, rows, formats = _group_summary_rows(b, schools, range(len(schools)),
+                                                 lambda g: [analysis.config.school_name(schools.schools[g])],
                                                  ("mean_diff_city", "mean_ratio_city"))
-    b.table(ws, 1, [b.t("school"), *headers], rows, [_TEXT, *formats], widths=(13, *[9] * len(headers)),
+    b.table(ws, 1, [b.t("school_name" if analysis.config.school_names else "school"), *headers], rows, [_TEXT, *formats], widths=(13, *[9] * len(headers)),
             freeze="B2")
     n = len(rows)
     if n:
@@ -756,7 +758,7 @@ def write_city_workbook(analysis: Analysis, path: str | Path, *, lang: str | Non
     _items_sheet(b, analysis, item_view(analysis, None), [(b.t("city_rate"), everyone.item_rates[0])])
     bp = analysis.blueprint
     points = [f"{pid} {name}" for pid, name in zip(bp.point_ids, bp.point_names)]
-    m_rows = [[schools.schools[g], *schools.knowledge_rates[g].tolist(),
+    m_rows = [[analysis.config.school_name(schools.schools[g]), *schools.knowledge_rates[g].tolist(),
                "、".join(f"{bp.point_names[t]}({100 * gap:+.0f}%)" for t, gap in
                         zip(schools.weakest[g], schools.weakest_gaps[g]) if np.isfinite(gap) and gap < 0)
                or b.t("none_below")] for g in range(len(schools))]

@@ -53,6 +53,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--teachers", default=None, metavar="FILE",
                         help="任课教师表 (CSV/xlsx: 班级, 学科, 教师) for value-added per teacher (needs --previous)")
     parser.add_argument("--no-dina", action="store_true", help="skip the DINA cognitive-diagnosis model")
+    parser.add_argument("--schools", default=None, metavar="FILE",
+                        help="学校名单 (CSV/xlsx: 学校标识码, 学校名称): reports name schools instead of codes")
     parser.add_argument("--no-ranks", action="store_true",
                         help="print no exact ranks (班级/年级/全市排名), as many regions require; an exam with "
                              "公布排名 否 (publish_ranks false) prints none either way")
@@ -80,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from analytics.load import load_exam_for_report, load_exam_scores, load_grade_output
     from analytics.longitudinal import exam_scores_of
     from analytics.progress import progress_of
+    from analytics.school_names import load_school_names
     from analytics.teachers import load_teachers
     from analytics.model import ReportConfig
     from analytics.report_json import analysis_json
@@ -92,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
     if not args.band > 0:
         raise ValueError(f"--band {args.band:g}: must be above 0 points")
     config = ReportConfig(cutoffs=_cutoffs(args.cutoffs), band=args.band, lang=args.lang, dina=not args.no_dina,
-                          ranks=not args.no_ranks)
+                          ranks=not args.no_ranks,
+                          school_names=load_school_names(args.schools) if args.schools else ())
     datasets = [load_grade_output(scores, load_exam_for_report(exam)) for exam, scores in zip(args.exam, args.scores)]
     if args.teachers and not args.previous:
         raise ValueError("--teachers needs --previous: value-added compares this exam with an earlier one")

@@ -187,3 +187,24 @@ def test_no_ranks_leaves_every_exact_rank_out(tmp_path, marks, how):
     text = subprocess.run(["pdftotext", "-layout", str(out / "students_高一(1)班.pdf"), "-"], capture_output=True,
                           text=True, check=True).stdout
     assert "排名" not in text and "百分等级" in text and "年级位置" in text
+
+
+def test_schools_are_named_not_coded_with_a_school_list(tmp_path, marks):
+    schools = tmp_path / "schools.csv"
+    schools.write_text("学校标识码,学校名称\n3432000123,示范高级中学\n", encoding="utf-8")
+    out = tmp_path / "reports"
+    assert main(["report", "--exam", str(SAMPLE), "--scores", str(marks), "--out", str(out), "--students-pdf",
+                 "--no-dina", "--schools", str(schools)]) == 0
+    text = subprocess.run(["pdftotext", "-f", "1", "-l", "1", str(out / "students_高一(1)班.pdf"), "-"],
+                          capture_output=True, text=True, check=True).stdout
+    assert "示范高级中学" in text and "3432000123" not in text
+    overview = load_workbook(out / "grade.xlsx")["概况"]
+    assert str(overview["A1"].value).startswith("示范高级中学")
+
+
+def test_a_bad_school_list_is_refused_with_its_rows(tmp_path, marks, capsys):
+    schools = tmp_path / "schools.csv"
+    schools.write_text("学校标识码,学校名称\n12345,某校\n3432000123,\n", encoding="utf-8")
+    assert _report(marks, tmp_path / "o", "--schools", str(schools)) == 2
+    err = capsys.readouterr().err
+    assert "row 2" in err and "row 3: 学校名称 is empty" in err
