@@ -67,7 +67,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "report_class": ("班级成绩分析报告", "Class report"), "report_grade": ("年级成绩分析报告", "Grade report"),
     "report_city": ("全市成绩分析报告", "City report"), "exam": ("考试", "Exam"),
     "none_below": ("无(各知识点均不低于年级)", "none (no point below the grade)"),
-    "teacher": ("任课教师", "Teacher"), "pcm_location": ("分部评分模型位置", "PCM location"),
+    "teacher": ("任课教师", "Teacher"), "class_trend": ("各班平均百分等级走势", "Classes' mean percentile rank"), "pcm_location": ("分部评分模型位置", "PCM location"),
     "score_distribution": ("得分分布", "Score distribution"), "score_unit": ("分", " pts"), "linked": ("关联人数", "Linked students"),
     "va_raw": ("原始增值(标准分)", "Raw value added (z)"), "va_se": ("标准误", "SE"),
     "va_shrinkage": ("收缩系数", "Shrinkage"), "va_estimate": ("增值估计(标准分)", "Value added (z)"),

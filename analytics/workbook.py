@@ -221,6 +221,23 @@ class _Book:
         chart.set_size({"width": round(width / _CM_PER_PIXEL), "height": round(height / _CM_PER_PIXEL)})
         ws.insert_chart(anchor, chart)
 
+    def line_chart(self, ws, anchor: str, title: str, categories: tuple[int, int, int, int],
+                   rows: Sequence[tuple[int, int, int, int]], *, width: float = 18, height: float = 8) -> None:
+        """A line chart with one series per table row: ``rows`` are (name col, row, last value col, row), 1-based,
+        the name in the first column and the values after it; ``categories`` the header cells above them."""
+        chart = self.book.add_chart({"type": "line"})
+        name = ws.name
+        c0, r0, c1, r1 = categories
+        for name_col, row, last_col, _ in rows:
+            chart.add_series({"name": [name, row - 1, name_col - 1],
+                              "categories": [name, r0 - 1, c0 - 1, r1 - 1, c1 - 1],
+                              "values": [name, row - 1, name_col, row - 1, last_col - 1],
+                              "marker": {"type": "circle"}})
+        chart.set_title({"name": title})
+        chart.set_y_axis({"min": 0, "max": 100})
+        chart.set_size({"width": round(width / _CM_PER_PIXEL), "height": round(height / _CM_PER_PIXEL)})
+        ws.insert_chart(anchor, chart)
+
     def notes(self, analysis: Analysis) -> None:
         c = analysis.config
         ws = self.sheet("sheet_notes")
@@ -701,7 +718,19 @@ def _trend_sheet(b: _Book, analysis: Analysis, members: np.ndarray) -> None:
                      *change, record.z[i, -1] - record.z[i, 0]])
     formats = [_TEXT, _TEXT, None, None, *[_SCORE, "0.0"] * len(exams), *(["0"] if analysis.show_ranks else []),
                _TWO]
-    b.table(ws, 1, headers, rows, formats, widths=(21, 13, 9, 12, *[10] * (len(formats) - 4)), freeze="C2")
+    end = b.table(ws, 1, headers, rows, formats, widths=(21, 13, 9, 12, *[10] * (len(formats) - 4)), freeze="C2")
+    # each class's mean percentile rank in every exam (its students who sat them all), with a line per class
+    classes = sorted({str(record.classes[i]) for i in rows_of})
+    if not classes:
+        return
+    table_row = end + 2
+    b.title(ws, table_row, b.t("class_trend"))
+    means = [[name, *[float(np.mean([record.percentile[i, e] for i in rows_of if record.classes[i] == name]))
+                      for e in range(len(exams))]] for name in classes]
+    b.table(ws, table_row + 1, [b.t("class"), *exams], means, [None, *["0.0"] * len(exams)])
+    first = table_row + 2
+    b.line_chart(ws, f"{_col(len(exams) + 3)}{table_row + 1}", b.t("class_trend"), (2, table_row + 1,
+                 len(exams) + 1, table_row + 1), [(1, first + k, len(exams) + 1, first + k) for k in range(len(classes))])
 
 
 def _value_added_sheet(b: _Book, analysis: Analysis) -> None:

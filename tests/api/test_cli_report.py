@@ -140,7 +140,10 @@ def test_trend_and_value_added_link_students_by_student_number_when_the_exam_id_
     assert {"成绩走势", "增值评价"} <= set(book.sheetnames)
     trend_sheet = book["成绩走势"]
     assert trend_sheet["A1"].value == "学籍号" and trend_sheet["A2"].data_type == "s"
-    assert trend_sheet.max_row == 35
+    rows = [[cell.value for cell in row] for row in trend_sheet.iter_rows()]
+    at = next(k for k, row in enumerate(rows) if row[0] == "各班平均百分等级走势")
+    assert [row[0] for row in rows[at + 2:at + 5]] == ["高一(1)班", "高一(2)班", "高一(3)班"]
+    assert len(trend_sheet._charts) == 1
 
 
 def test_students_pdf_adds_a_portrait_page_for_each_linked_student(tmp_path):
