@@ -19,7 +19,7 @@ from omr.batch import scan_inputs
 from omr.load import iter_pages
 from omr.read import REGISTRATION_UNSURE, PreparedTemplate, read_page
 
-__all__ = ["RegisteredPage", "labelled_from_corrections", "labelled_from_simulation", "registered_pages"]
+__all__ = ["RegisteredPage", "labelled_from_corrections", "labelled_from_simulation", "read_json", "registered_pages"]
 
 
 @dataclass
@@ -84,7 +84,7 @@ def labelled_from_simulation(batch_dir: str | Path, prepared: PreparedTemplate, 
     faint answers).
     """
     folder = Path(batch_dir)
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_json(folder / "manifest.json", "simulated batch manifest")
     if manifest.get("template") != prepared.template.id:
         raise ValueError(f"{folder} was simulated on template {manifest.get('template')!r}, "
                          f"not {prepared.template.id!r}")
@@ -105,6 +105,16 @@ def labelled_from_simulation(batch_dir: str | Path, prepared: PreparedTemplate, 
     return pages
 
 
+def read_json(path: Path, what: str) -> object:
+    """A JSON file's data; ValueError naming ``what`` and the place when it is not UTF-8 JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{what} {path} is not valid JSON: line {error.lineno}: {error.msg}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{what} {path} is not valid JSON: not UTF-8 text") from None
+
+
 def labelled_from_corrections(path: str | Path, prepared: PreparedTemplate, *,
                               skipped: list[tuple[str, str]] | None = None) -> list[LabelledPage]:
     """Labelled pages from a corrections file: what teachers confirmed or corrected in review.
@@ -113,12 +123,7 @@ def labelled_from_corrections(path: str | Path, prepared: PreparedTemplate, *,
     "answers": {"<group id>": "AC", ...}}, ...]}``; each answer is the labels marked (``""``: none).
     """
     source = Path(path)
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"corrections file {source} is not valid JSON: line {error.lineno}: {error.msg}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"corrections file {source} is not valid JSON: not UTF-8 text") from None
+    data = read_json(source, "corrections file")
     if not isinstance(data, dict) or not isinstance(data.get("pages"), list):
         raise ValueError(f"corrections file {source} must be an object with a list of pages")
     if data.get("template") != prepared.template.id:

@@ -17,17 +17,9 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
+from api.commands.simulate import _positive  # the CLI's one "whole number >= 1" argument type
+
 __all__ = ["add_parser", "run"]
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _share(text: str) -> float:
@@ -199,13 +191,10 @@ def _summary(report) -> dict:
 
 
 def _labels_template(path: Path, simulated: bool) -> str:
+    from calibration.sources import read_json
+
     source = path / "manifest.json" if simulated else path
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{source} is not valid JSON: line {error.lineno}: {error.msg}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{source} is not valid JSON: not UTF-8 text") from None
+    data = read_json(source, "labels file")
     template = data.get("template") if isinstance(data, dict) else None
     if not isinstance(template, str):
         raise ValueError(f"{source} does not name its template; give --template")
