@@ -14,7 +14,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from calibration.labels import LabelledPage, label_page
+from calibration.labels import LabelledPage, is_bilevel, label_page
 from omr.batch import scan_inputs
 from omr.load import iter_pages
 from omr.read import REGISTRATION_UNSURE, PreparedTemplate, read_page
@@ -39,7 +39,7 @@ def _usable(image: np.ndarray, prepared: PreparedTemplate, source: str, index: i
         return "; ".join(result.reasons) or "not registered"
     if any(reason.startswith(("anchor missing", REGISTRATION_UNSURE[:20])) for reason in result.reasons):
         return "registration not sure enough to learn from"
-    if np.count_nonzero((image > 0) & (image < 255)) < 0.001 * image.size:
+    if is_bilevel(image):
         return "1-bit scan: no gray levels to learn from"
     return RegisteredPage(image, result.page, np.asarray(result.page_to_image, np.float64), source, index)
 

@@ -63,6 +63,8 @@ def test_label_page_refuses_unknown_groups_and_labels(bold_sheets, default):
         label_page(sim.image, matrix, default, 1, {"Q1": "AZ"})
     with pytest.raises(ValueError, match="no page 7"):
         label_page(sim.image, matrix, default, 7, {})
+    with pytest.raises(ValueError, match="1-bit"):
+        label_page(np.where(sim.image > 128, 255, 0).astype(np.uint8), matrix, default, 1, {"Q1": "A"})
 
 
 def test_fit_learns_a_bold_print_and_is_accepted(bold_labelled):
