@@ -60,7 +60,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     batch.add_argument("--first", type=_positive, default=40, metavar="N", help="pages to learn from (default 40)")
     for action in (blank, batch):
         action.add_argument("--template", required=True, help="template JSON path or bundled name")
-        action.add_argument("--base", type=Path, metavar="PROFILE", help="profile to start from (default: defaults)")
+        action.add_argument("--base", type=Path, metavar="PROFILE",
+                            help="profile to start from (default: the station's active one, else the defaults)")
         action.add_argument("--name", help="profile name (default: the station's, else the base's)")
         _target(action)
 
@@ -117,7 +118,9 @@ def _baseline(args: argparse.Namespace) -> int:
     if missing:
         raise ValueError(f"no such file or folder: {', '.join(missing)}")
     template = resolve_template(args.template)
-    base = load_profile(args.base) if args.base else ScannerProfile()
+    store = ProfileStore(args.store)
+    # The station's thresholds (learned from review) stay; only this template's print baseline is new.
+    base = load_profile(args.base) if args.base else (args.station and store.active(args.station)) or ScannerProfile()
     prepared = prepare_template(template, base)
     skipped: list[tuple[str, str]] = []
     limit = args.first if args.calibrate_command == "batch" else None
@@ -131,7 +134,7 @@ def _baseline(args: argparse.Namespace) -> int:
     if args.out:
         save_profile(profile, args.out)
     if args.station:
-        profile = ProfileStore(args.store).save(args.station, profile, activate=True)
+        profile = store.save(args.station, profile, activate=True)
     where = " and ".join(filter(None, [str(args.out) if args.out else "",
                                        f"station {args.station} version {profile.version}" if args.station else ""]))
     print(f"print baseline of {template.id} learned from {len(pages)} page(s){_skipped_note(skipped)}; "
@@ -170,7 +173,9 @@ def _learn(args: argparse.Namespace) -> int:
     held_back = [pages[i] for i in sorted(order[:cut])]
     train = [pages[i] for i in sorted(order[cut:])]
     report = fit_profile(train, held_back, base)
-    report.profile = replace(report.profile, source=f"learn: {len(pages)} labelled page(s) of {args.labels}"[:500])
+    # a new version: its own source and time (the store stamps created_at), not the base's
+    report.profile = replace(report.profile, source=f"learn: {len(pages)} labelled page(s) of {args.labels}"[:500],
+                             created_at="")
     stored = store.save(args.station, report.profile, activate=report.accepted, report=_summary(report))
     if args.report:
         args.report.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
