@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from calibration.evaluate import decide_page, score_pages
-from calibration.fit import FitReport, _fill_unknown, fit_profile, learn_baselines
+from calibration.fit import _fill_unknown, fit_profile, learn_baselines
 from calibration.labels import LabelledPage, label_page
 from omr.profile import ScannerProfile, profile_from_dict
 from omr.read import prepare_template, read_page
@@ -105,21 +105,24 @@ def test_a_bubble_rarely_seen_empty_takes_the_shift_of_its_print_kind():
     assert np.allclose(_fill_unknown(learned, current, known, kinds), [0.3, 0.32, 0.31, 0.45, 0.45])
 
 
-def test_learned_baselines_only_touch_the_pages_they_saw(bold_labelled):
-    base = ScannerProfile()
-    learned = learn_baselines(bold_labelled[:4], base)
+def test_learned_baseline_is_the_bold_print(bold_labelled):
+    """Bolder print reads darker when empty: the learned baseline sits above the render's, and on pages it was not
+    learned from the empty bubbles read near it (scan to scan, blur and noise move them a little: the reader's
+    per-page empty level takes that up)."""
+    learned = learn_baselines(bold_labelled[:4], ScannerProfile())
     (entry,) = learned.values()
     assert len(entry["pages"]) == 1 and len(entry["pages"][0]) == len(bold_labelled[0].inner_mean)
-    assert replace(base, print_baselines=learned).print_baselines.keys() == learned.keys()
+    shift = np.array(entry["pages"][0]) - bold_labelled[0].baseline
+    assert np.median(shift) > 0.05
+    for page in bold_labelled[4:8]:
+        empty = page.empty_bubbles
+        residual = np.median(page.darkness[empty] - np.array(entry["pages"][0])[empty])
+        assert abs(residual) < 0.4 * np.median(shift)
 
 
 def test_fit_needs_both_sets(bold_labelled):
     with pytest.raises(ValueError, match="held-back"):
         fit_profile(bold_labelled[:3], [], ScannerProfile())
-
-
-def test_fit_report_type(bold_labelled):
-    assert isinstance(fit_profile(bold_labelled[:3], bold_labelled[3:5], ScannerProfile(), passes=1), FitReport)
 
 
 def test_hesitant_groups_read_wrong_are_counted_apart(bold_labelled):
