@@ -44,7 +44,7 @@ def mark_strength(inner_mean: np.ndarray, blank_darkness: np.ndarray, paper: flo
 
 
 def empty_level(strength: np.ndarray, label_index: np.ndarray, *, percentile: float = 30.0, min_count: int = 8,
-                floor: float = -0.05, ceiling: float = 0.3, margin: float = 0.15, fallback_max: float = 0.15
+                floor: float = -0.05, ceiling: float = 0.3, margin: float = 0.15, rare_max: float = 0.15
                 ) -> np.ndarray:
     """How dark an empty bubble reads on this page beyond its blank print, per bubble.
 
@@ -56,9 +56,11 @@ def empty_level(strength: np.ndarray, label_index: np.ndarray, *, percentile: fl
     own levels, within [``floor``, ``ceiling``]: the print and the scanner raise every kind together, so a kind's
     own level is trusted only up to ``reference + max(margin, reference)``. Above that its low percentile is a
     mark (a student who answered A throughout, an id of ones) and the kind takes the reference, so that its marks
-    still read as marks. Kinds seen fewer than ``min_count`` times (too few to tell empties from marks) take the
-    reference too. Levels never go below ``floor``. A page with no kind seen ``min_count`` times uses the
-    percentile of all its bubbles, within [``floor``, ``fallback_max``].
+    still read as marks. Kinds seen fewer than ``min_count`` times (too few to tell empties from marks: the
+    proctor's one absence bubble, a few true/false options) take the reference, but at most ``rare_max``: a
+    level set too low makes a bubble read darker (flagged at worst), one set too high can hide a light mark, and
+    an unlabelled bubble does not darken with its neighbours' letters. Levels never go below ``floor``. A page with
+    no kind seen ``min_count`` times uses the percentile of all its bubbles, within [``floor``, ``rare_max``].
 
     ``ceiling`` (0.3) is above what the boldest print makes an empty bubble read (0.27 for letters 0.3 mm bolder
     than rendered, blurred) and below a light mark (a profile's ``filled_floor``, 0.35): a page whose every
@@ -76,9 +78,9 @@ def empty_level(strength: np.ndarray, label_index: np.ndarray, *, percentile: fl
     if reliable.any():
         reference = float(np.clip(np.median(own[reliable]), floor, ceiling))
     else:
-        reference = float(np.clip(np.percentile(strength, percentile), floor, fallback_max))
+        reference = float(np.clip(np.percentile(strength, percentile), floor, rare_max))
     trusted = reliable & (own <= reference + max(margin, reference))
-    levels = np.where(trusted, np.maximum(own, floor), reference)
+    levels = np.where(trusted, np.maximum(own, floor), np.where(reliable, reference, min(reference, rare_max)))
     return levels[label_index]
 
 

@@ -91,6 +91,9 @@ def test_empty_level_is_learned_per_printed_label():
     assert level[20:40] == pytest.approx(np.full(20, 0.10))
     # A label seen too rarely uses the page's reference (the median of the well-seen labels), not its own three.
     assert level[40:] == pytest.approx(np.full(3, 0.08))
+    # ... at most 0.15: a lone absence bubble does not darken with its neighbours' bolder letters.
+    strength[:40] += 0.2
+    assert empty_level(strength, labels)[40:] == pytest.approx(np.full(3, 0.15))
 
 
 def test_empty_level_follows_a_bolder_print():
