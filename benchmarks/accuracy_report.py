@@ -43,7 +43,7 @@ EFFECTS: dict[str, dict] = {
     "none (clean sheets)": {},
     "skew +5° (3 mm frame beyond the paper, as typical)": {"rotation_deg": 5.0, "overscan_mm": 3.0},
     "skew -5° (3 mm frame)": {"rotation_deg": -5.0, "overscan_mm": 3.0},
-    "skew +5°, no frame beyond the paper (corners cut)": {"rotation_deg": 5.0},
+    "skew +5°, no frame beyond the paper (two anchors cut off)": {"rotation_deg": 5.0},
     "shift 8 mm (both axes)": {"shift_mm": 8.0},
     "scale 0.98": {"scale": 0.98},
     "scale 1.02": {"scale": 1.02},

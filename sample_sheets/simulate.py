@@ -1,7 +1,8 @@
 """Scan simulator: ground truth in, realistic school-scanner images out, deterministic by seed.
 
 :func:`random_truth` makes what a student (and the proctor and teacher) meant to mark, :func:`simulate_sheet`
-draws it onto the blank template render the way people do (:mod:`sample_sheets.marks`) and passes every page
+draws it the way people do (:mod:`sample_sheets.marks`) onto the blank sheet as the school's printer printed it
+(:mod:`sample_sheets.printer`: fit to page, bolder font, thicker outlines, gray anchors) and passes every page
 through a scanner (:mod:`sample_sheets.scanner`), recording per page exactly what each bubble holds, the
 correct reading and whether a careful reader could hesitate. :func:`write_batch` writes a batch as a scanner
 station uploads it, with a ``.truth.json`` per page and a ``manifest.json``.
