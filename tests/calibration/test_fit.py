@@ -1,7 +1,7 @@
 """Labelling pages and fitting a station's profile to them, judged on held-back pages.
 
-The end-to-end case: a station that prints bolder than the render (see conftest) flags most answers with the
-default profile; a profile learned from a few labelled pages flags (almost) none of the held-back pages and
+The end-to-end case: a station that prints bolder than the render (see conftest) flags several % of its labelled
+groups with the default profile (the rarely printed kinds: 考号 digits, the absence mark, score boxes); a profile learned from a few labelled pages flags (almost) none of the held-back pages and
 reads none wrong but sure, and is accepted. A station the default already reads well gets nothing accepted.
 """
 
@@ -51,7 +51,7 @@ def test_label_page_measures_as_the_reader_does(bold_sheets, default, bold_label
                 assert result.questions[group_id].status == status, group_id
     assert page.labelled.sum() > 50
     marked = page.truth.astype(bool)
-    assert np.median(page.strengths[marked]) > 0.5 > np.median(page.strengths[~marked])
+    assert np.median(page.strengths[marked]) > 0.3 > 0.1 > np.median(page.strengths[~marked])
 
 
 def test_label_page_refuses_unknown_groups_and_labels(bold_sheets, default):
@@ -72,7 +72,7 @@ def test_fit_learns_a_bold_print_and_is_accepted(bold_labelled):
     report = fit_profile(train, held_back, ScannerProfile())
     print(f"\nfit on {len(train)} labelled pages, {len(held_back)} held back: {report.reason}; "
           f"flag rate {report.before.flag_rate:.2%} -> {report.after.flag_rate:.2%}")
-    assert report.before.flag_rate > 0.3
+    assert report.before.flag_rate > 0.02  # over the 0.5 % target: the bold print's bubbles read too dark
     assert report.after.flag_rate <= 0.005
     assert report.after.wrong_sure == 0
     assert report.accepted, report.reason
