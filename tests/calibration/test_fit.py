@@ -142,3 +142,13 @@ def test_hesitant_groups_read_wrong_are_counted_apart(bold_labelled):
     page.ambiguous[sure[0]] = True
     score = score_pages([page], plain)
     assert (score.wrong_sure, score.ambiguous_wrong) == (1, 1)
+
+
+def test_mcnemar_exact_p():
+    """One-sided exact binomial tail: 40 of 40 changes for the better is no chance, 7 of 9 could be."""
+    from calibration.fit import mcnemar_p
+
+    assert mcnemar_p(0, 0) == 1.0
+    assert mcnemar_p(3, 0) == 0.125
+    assert abs(mcnemar_p(7, 2) - 46 / 512) < 1e-12
+    assert mcnemar_p(40, 0) < 1e-9
