@@ -15,10 +15,9 @@ unlike these.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Sequence
-
-import math
 
 import numpy as np
 
