@@ -14,18 +14,22 @@ from typing import Sequence
 
 import numpy as np
 
-from analytics.diagnosis import (Blueprint, DinaFit, RaschFit, Trend, blueprint_from_exam, dichotomise, fit_dina,
-                                 fit_rasch, knowledge_rates, mastery_bands, trends, MAX_DINA_POINTS)
+from analytics.diagnosis import (DINA_RMSEA_GOOD, Blueprint, DinaFit, RaschFit, blueprint_from_exam, dichotomise,
+                                 dina_item_rmsea, fit_dina, fit_rasch, knowledge_rates, mastery_bands,
+                                 MAX_DINA_POINTS)
 from analytics.groups import Groups, group_by, group_means, ranks_within_groups
 from analytics.items import (ItemStats, OptionStats, PaperStats, item_analysis, option_analysis, paper_analysis,
                              upper_lower_groups)
+from analytics.mastery import Mastery, trusted_mastery
+from analytics.polytomous import PCMFit, fit_pcm
 from analytics.model import ExamData, ReportConfig
+from analytics.progress import Progress
 from analytics.scores import (Borderline, Descriptives, Histogram, ScoreSegments, borderline, compare_means,
                               describe, histogram, performance_bands, score_segments, standard_scores,
                               subject_totals)
 
 __all__ = ["GroupLevel", "StudentResults", "Analysis", "MultiSubject", "ItemView", "analyse", "multi_subject",
-           "trend_of", "item_view"]
+           "item_view"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +125,7 @@ class StudentResults:
     dina_mastery: np.ndarray | None
     theta: np.ndarray | None
     theta_se: np.ndarray | None
+    mastery: Mastery | None = None  # what the reports show beside each rate (analytics.mastery)
 
 
 @dataclass(frozen=True)
@@ -163,8 +168,24 @@ class Analysis:
     rasch: RaschFit | None
     notes: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-    trend: Trend | None = None
+    pcm: PCMFit | None = None  # the partial credit model over the items whose scores vary (analytics.polytomous)
+    pcm_items: np.ndarray | None = None  # (k,) bool: the items it was fitted on
+    progress: Progress | None = None  # the students over time (analytics.progress), when earlier exams are given
     multi: MultiSubject | None = None
+
+    def pcm_steps(self) -> list[np.ndarray | None]:
+        """Per analysed item, its partial-credit step difficulties (None when the model left it out)."""
+        steps: list[np.ndarray | None] = [None] * len(self.data.item_ids)
+        if self.pcm is not None and self.pcm_items is not None:
+            for j, fitted in zip(np.flatnonzero(self.pcm_items).tolist(), self.pcm.thresholds):
+                steps[j] = fitted
+        return steps
+
+    @property
+    def show_ranks(self) -> bool:
+        """Exact ranks are printed only when the run asks (``--no-ranks``) and the exam allows
+        (``Exam.publish_ranks``)."""
+        return self.config.ranks and bool(getattr(self.data.exam, "publish_ranks", True))
 
     @property
     def multi_school(self) -> bool:
@@ -182,6 +203,7 @@ class ItemView:
     items: ItemStats
     test: PaperStats
     options: list[OptionStats]
+    scores: np.ndarray | None = None  # (n, k) item scores of its students
 
 
 def _choice_options(data: ExamData, rows: np.ndarray, upper: np.ndarray, lower: np.ndarray) -> list[OptionStats]:
@@ -198,13 +220,14 @@ def item_view(analysis: "Analysis", student_mask: np.ndarray | None = None) -> I
     """Item analysis of the analysed students in ``student_mask`` (e.g. one school); the whole input's when None
     or when the mask holds everyone (computed once by :func:`analyse`)."""
     if student_mask is None or student_mask.all():
-        return ItemView(analysis.items, analysis.test, analysis.options)
+        return ItemView(analysis.items, analysis.test, analysis.options, analysis.data.scores[analysis.students.rows])
     data = analysis.data
     rows = analysis.students.rows[student_mask]
     scores = data.scores[rows]
     items = item_analysis(scores, data.points, data.item_ids, fraction=analysis.config.fraction)
     upper, lower = upper_lower_groups(scores.sum(axis=1), analysis.config.fraction)
-    return ItemView(items, paper_analysis(scores, data.points, items), _choice_options(data, rows, upper, lower))
+    return ItemView(items, paper_analysis(scores, data.points, items), _choice_options(data, rows, upper, lower),
+                    scores)
 
 
 def _parent_rank(means: np.ndarray, parent: np.ndarray) -> np.ndarray:
@@ -325,11 +348,30 @@ def analyse(data: ExamData, config: ReportConfig | None = None) -> Analysis:
             dina_fit = fit_dina(binary, blueprint.q_matrix, seed=config.seed)
     timings["dina"] = time.perf_counter() - clock
     clock = time.perf_counter()
+    pcm_fit, pcm_items = None, None
     if config.rasch:
         rasch_fit = fit_rasch(binary)
+        # written questions (and partial-credit choices) keep their score levels: the partial credit model
+        pcm_items = (scores.max(axis=0) > scores.min(axis=0)) if len(scores) else np.zeros(len(data.item_ids), bool)
+        if pcm_items.any() and (data.points[pcm_items] > 1).any():
+            pcm_fit = fit_pcm(scores[:, pcm_items])
+        else:
+            pcm_items = None
     timings["rasch"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    dina_mastery = dina_fit.mastery if dina_fit is not None else None
+    rmsea = dina_item_rmsea(binary, blueprint.q_matrix, dina_fit, seed=config.seed) if dina_fit else None
+    mastery = None
+    if blueprint.point_ids:
+        mastery = trusted_mastery(k_rates, blueprint.weights.sum(axis=0), c_codes, n_classes, dina_fit, rmsea)
+    if dina_fit is not None:
+        notes["dina"] = (f"DINA fit: mean item RMSEA {mastery.rmsea:.3f} "
+                         + (f"<= {DINA_RMSEA_GOOD}: shown" if mastery.dina_used else
+                            f"> {DINA_RMSEA_GOOD}: the model does not fit these answers; mastery shown from "
+                            "the shrunken score rate"))
+    # group figures of DINA only where the model fits
+    dina_mastery = dina_fit.mastery if dina_fit is not None and mastery is not None and mastery.dina_used else None
+    timings["mastery"] = time.perf_counter() - clock
+    clock = time.perf_counter()
 
     # levels: all -> schools -> classes (each compared with its parent)
     zeros = np.zeros(len(totals), np.intp)
@@ -352,11 +394,12 @@ def analyse(data: ExamData, config: ReportConfig | None = None) -> Analysis:
         grade_pr=grade_pr, city_pr=city_pr, z=z, t=t, city_z=city_z, borderline=near, knowledge_rates=k_rates,
         knowledge_bands=mastery_bands(k_rates, config.mastery), weakest=student_weak, weakest_gaps=student_gaps,
         dina_mastery=dina_mastery, theta=rasch_fit.theta if rasch_fit else None,
-        theta_se=rasch_fit.theta_se if rasch_fit else None)
+        theta_se=rasch_fit.theta_se if rasch_fit else None, mastery=mastery)
     timings["knowledge_students"] = time.perf_counter() - clock
     return Analysis(data=data, config=config, lines=config.lines(data.full_marks), classes=classes,
                     schools=schools, all=everyone, students=students, items=items, test=test, options=options,
-                    blueprint=blueprint, dina=dina_fit, rasch=rasch_fit, notes=notes, timings=timings)
+                    blueprint=blueprint, dina=dina_fit, rasch=rasch_fit, notes=notes, timings=timings, pcm=pcm_fit,
+                    pcm_items=pcm_items)
 
 
 def multi_subject(datasets: Sequence[ExamData]) -> MultiSubject:
@@ -390,9 +433,3 @@ def multi_subject(datasets: Sequence[ExamData]) -> MultiSubject:
     return MultiSubject(tuple(subjects), float(sum(d.full_marks for d in datasets)), everyone.astype(object),
                         meta[0].astype(object), meta[1].astype(object), meta[2].astype(object), matrix, total,
                         complete, ranks[0], ranks[1], ranks[2])
-
-
-def trend_of(history: Sequence[tuple[str, np.ndarray, np.ndarray]]) -> Trend:
-    """:func:`analytics.diagnosis.trends` of (label, exam ids, totals) triples, oldest first."""
-    return trends([h[1] for h in history], [h[2] for h in history], [h[0] for h in history])
-

@@ -36,7 +36,7 @@ from analytics.scores import competition_ranks, standard_scores
 __all__ = ["MASTERY_KEYS", "DEFAULT_MASTERY", "Blueprint", "blueprint_from_exam", "knowledge_rates",
            "mastery_bands", "weakest_points", "dichotomise", "DinaFit", "fit_dina", "dina_posterior",
            "attribute_profiles", "RaschFit", "fit_rasch", "Trend", "trends", "MAX_DINA_POINTS",
-           "group_knowledge_rates"]
+           "group_knowledge_rates", "dina_item_rmsea", "DINA_RMSEA_GOOD"]
 
 MASTERY_KEYS: tuple[str, ...] = ("mastered", "partly", "not_yet")
 DEFAULT_MASTERY: tuple[float, float] = (0.80, 0.60)
@@ -356,6 +356,49 @@ def dina_posterior(y: np.ndarray, design: _DinaDesign, slip: np.ndarray, guess: 
     return mastery, profile
 
 
+#: Item-level RMSEA at or below which an item fits well (Kunina-Habenicht, Rupp & Wilhelm 2012; R's
+#: CDM::itemfit.rmsea): DINA mastery is shown only when the mean over the items it used is at most this.
+DINA_RMSEA_GOOD = 0.05
+
+
+def dina_item_rmsea(responses: np.ndarray, q: np.ndarray, fit: DinaFit, *, fit_max: int = 10000,
+                    seed: int = 0) -> np.ndarray:
+    """Item-level RMSEA of a fitted DINA model, (k,) (NaN for items the model left out).
+
+    ``RMSEA_j = sqrt(sum_l pi_l sum_{c in 0,1} (P_j(c | alpha_l) - O_jc(alpha_l))^2)``, where ``pi_l`` is the
+    estimated share of profile l, ``P_j`` the model's probability of response c to item j in that profile and
+    ``O_jc`` the observed share, each student counted in profile l by its posterior probability (R's
+    ``CDM::itemfit.rmsea``). Computed on the same seeded sample of at most ``fit_max`` students as the fit.
+    """
+    y_all = np.asarray(responses)
+    if y_all.dtype.kind == "b":
+        y_all = y_all.view(np.uint8)
+    used = fit.items_used
+    design = _DinaDesign(np.asarray(q, dtype=bool)[used])
+    n = y_all.shape[0]
+    rows = np.arange(n) if n <= fit_max else np.sort(np.random.default_rng(seed).choice(n, fit_max, False))
+    y = y_all[rows][:, used]
+    slip, guess = fit.slip[used], fit.guess[used]
+    log_prior = _log_prior(fit.prior)
+    in_profile = np.zeros(len(fit.prior))
+    correct_in_profile = np.zeros((y.shape[1], len(fit.prior)))
+    for start in range(0, y.shape[0], _BLOCK):
+        block = y[start:start + _BLOCK].astype(np.float64)
+        w, _ = design.weights(block, slip, guess, log_prior)
+        posterior = w / w.sum(axis=1, keepdims=True)
+        in_profile += posterior.sum(axis=0)
+        correct_in_profile += block.T @ posterior
+    share = in_profile / in_profile.sum()
+    observed = correct_in_profile / np.where(in_profile > 0, in_profile, 1.0)[None, :]
+    eta = design.eta[:, design.row_of_item].T  # (items, L)
+    expected = np.where(eta > 0.5, 1.0 - slip[:, None], guess[:, None])
+    # both responses (c = 0 and c = 1) differ by the same amount: twice the squared gap of c = 1
+    rmsea = np.sqrt(2.0 * ((expected - observed) ** 2 * share[None, :]).sum(axis=1))
+    out = np.full(len(used), np.nan)
+    out[used] = rmsea
+    return out
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Rasch
 
@@ -471,6 +514,7 @@ class Trend:
     z: np.ndarray
     rank_change: np.ndarray
     z_change: np.ndarray
+    student_nos: np.ndarray | None = None  # (M,) 学籍号 when the students were linked by it (analytics.longitudinal)
 
 
 def trends(exam_ids: Sequence[np.ndarray], totals: Sequence[np.ndarray], labels: Sequence[str]) -> Trend:

@@ -22,6 +22,7 @@ _TEXT: dict[str, tuple[str, str]] = {
     "sheet_totals": ("总分", "Totals"),
     "sheet_trend": ("成绩走势", "Trends"),
     "sheet_notes": ("说明", "Notes"),
+    "sheet_value_added": ("增值评价", "Value added"),
     # columns
     "exam_id": ("考号", "Exam ID"), "student_no": ("学籍号", "Student No."), "name": ("姓名", "Name"),
     "class": ("班级", "Class"), "school": ("学校标识码", "School"), "total": ("总分", "Total"),
@@ -66,6 +67,18 @@ _TEXT: dict[str, tuple[str, str]] = {
     "report_class": ("班级成绩分析报告", "Class report"), "report_grade": ("年级成绩分析报告", "Grade report"),
     "report_city": ("全市成绩分析报告", "City report"), "exam": ("考试", "Exam"),
     "none_below": ("无(各知识点均不低于年级)", "none (no point below the grade)"),
+    "teacher": ("任课教师", "Teacher"), "pcm_location": ("分部评分模型位置", "PCM location"),
+    "score_distribution": ("得分分布", "Score distribution"), "score_unit": ("分", " pts"), "linked": ("关联人数", "Linked students"),
+    "va_raw": ("原始增值(标准分)", "Raw value added (z)"), "va_se": ("标准误", "SE"),
+    "va_shrinkage": ("收缩系数", "Shrinkage"), "va_estimate": ("增值估计(标准分)", "Value added (z)"),
+    "va_low": ("95%区间下限", "95% low"), "va_high": ("95%区间上限", "95% high"),
+    "va_shown": ("是否报告", "Reported"), "va_too_few": ("人数不足，不报告", "too few students, not reported"),
+    "va_yes": ("报告", "reported"), "unmatched_reason": ("未对应原因", "Why not linked"),
+    "va_method": ("增值：本次Z分对上次Z分回归(全年级)，班级/教师的增值为其学生残差的平均，按经验贝叶斯向0收缩，"
+                  "区间为95%后验区间；人数不足者不报告。",
+                  "Value added: this exam's z regressed on the last exam's z over the grade; a class's or "
+                  "teacher's value added is its students' mean residual, shrunk toward 0 (empirical Bayes), with a "
+                  "95% interval; groups with too few linked students are not reported."),
 }
 
 _BANDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {

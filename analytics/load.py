@@ -13,10 +13,11 @@ from pathlib import Path
 import numpy as np
 
 from analytics.items import masks_from_letters
+from analytics.longitudinal import ExamScores, exam_scores_of
 from analytics.model import ExamData
 from grading.safe_cells import from_csv_cell
 
-__all__ = ["load_grade_output", "from_grading_run", "active_questions", "load_exam_for_report"]
+__all__ = ["load_grade_output", "load_exam_scores", "from_grading_run", "active_questions", "load_exam_for_report"]
 
 _REQUIRED = ("exam_id", "name", "class", "school_code", "status", "total")
 
@@ -73,7 +74,7 @@ def load_grade_output(scores_dir: str | Path, exam) -> ExamData:
             raise ValueError(f"{folder}: scores are for exam {summary.get('exam')}, not {exam.id}")
         full = summary.get("full_marks")
         if full is not None and abs(float(full) - exam.full_marks) > 1e-6:
-            hint = f" (the folder has the regraded key: --exam {folder / 'exam.json'})" \
+            hint = f" (the key these scores were marked with: --exam {folder / 'exam.json'})" \
                 if (folder / "exam.json").is_file() else ""
             raise ValueError(f"{folder}: scores were marked to full marks {float(full):g}, exam {exam.id} has "
                              f"{exam.full_marks:g}{hint}")
@@ -123,6 +124,34 @@ def load_grade_output(scores_dir: str | Path, exam) -> ExamData:
                     item_ids=tuple(q.id for q in questions), points=np.array([q.points for q in questions], float),
                     scores=scores, totals=totals, masks=masks, section_ids=section_ids,
                     section_names=tuple(exam.section_name(s) for s in section_ids), section_totals=section_totals)
+
+
+def load_exam_scores(scores_dir: str | Path) -> ExamScores:
+    """Who sat an earlier exam and under which 学籍号, from a ``yuejuan grade --out`` folder (no exam JSON needed):
+    ``exam_id``, ``student_no``, ``name``, ``class``, ``status`` and ``total`` of ``scores.csv``, labelled with
+    ``summary.json``'s exam id, and knowledge-point rates when the folder holds the ``exam.json`` it was marked
+    with. A total counts only for a graded student."""
+    folder = Path(scores_dir)
+    path, summary_path = folder / "scores.csv", folder / "summary.json"
+    if not path.is_file() or not summary_path.is_file():
+        raise ValueError(f"{folder}: not a `yuejuan grade` output folder (scores.csv, summary.json)")
+    if (folder / "exam.json").is_file():  # the key it was marked with: knowledge-point rates too
+        return exam_scores_of(load_grade_output(folder, load_exam_for_report(folder / "exam.json")))
+    label = str(json.loads(summary_path.read_text(encoding="utf-8")).get("exam") or folder.name)
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, [])
+        rows = list(reader)
+    index = {name: k for k, name in enumerate(header)}
+    missing = [c for c in ("exam_id", "student_no", "status", "total") if c not in index]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
+    text = lambda name: (_texts(_column(rows, index[name])) if name in index  # noqa: E731
+                         else np.full(len(rows), "", dtype=object))
+    totals = _numbers(_column(rows, index["total"])) if rows else np.zeros(0)
+    graded = text("status") == "graded"
+    return ExamScores(label, text("exam_id"), text("student_no"), np.where(graded, totals, np.nan), text("name"),
+                      text("class"))
 
 
 def from_grading_run(run) -> ExamData:

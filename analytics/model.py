@@ -101,6 +101,7 @@ class ReportConfig:
     rasch: bool = True
     lang: Literal["zh", "en"] = "zh"
     seed: int = 0
+    ranks: bool = True  # print exact ranks (also needs the exam's publish_ranks)
 
     def lines(self, full_marks: float) -> np.ndarray:
         return cut_lines(full_marks, self.cutoffs)

@@ -11,14 +11,23 @@ Shape (abridged)::
      "knowledge_points": [{"id", "name", "points"}],
      "city": GROUP, "schools": [GROUP], "classes": [GROUP],
      "items": [{"id", "type", "points", "mean", "sd", "difficulty", "discrimination", "ebel", "total_r",
-                "total_r_if_rm", "alpha_if_rm", "options": {...} | null, "slip", "guess", "rasch_b", ...}],
+                "total_r_if_rm", "alpha_if_rm", "options": {...} | null, "slip", "guess", "rasch_b", "pcm_location",
+                "pcm_steps", "score_distribution": [{"score", "count"}] | null (written questions), ...}],
      "test": {"n", "k", "mean", "sd", "alpha", "sem", "difficulty_mix", ...},
      "dina": {...} | null, "rasch": {...} | null,
      "students": [{"exam_id", "name", "class", "school_code", "total", "sections", "band", "class_rank",
                    "grade_rank", "city_rank", "grade_pr", "z", "t", "borderline", "knowledge", "mastery",
                    "weakest", "theta", "theta_se"}],
      "not_graded": [{"exam_id", "name", "class", "school_code", "status"}],
-     "multi_subject": {...} | null, "trend": {...} | null}
+     "multi_subject": {...} | null,
+     "trend": {"exams", "knowledge_points": [{"id", "name"}], "students": [{"exam_id", "student_no", "totals",
+               "ranks", "z", "percentile", "rank_change", "z_change", "knowledge" (exam x point),
+               "strengths", "lasting_weak"}]} | null,
+     "value_added": {"classes": VA | null, "teachers": VA | null, "notes": [...],
+                     "unmatched": [{"exam", "exam_id", "student_no", "reason"}]} | null}
+
+    VA = {"scale": "z", "intercept", "slope", "residual_sd", "between_sd", "linked", "level", "min_n",
+          "groups": [{"group", "n", "raw", "se", "shrinkage", "estimate", "low", "high", "shown"}]}
 
     GROUP = {"school_code", "class", "n", "absent", "pending", "mean", "sd", "min", "max", "median", "q1", "q3",
              "score_rate", "rates": {"excellent", "good", "pass", "low"}, "mean_diff", "mean_ratio",
@@ -38,6 +47,9 @@ import numpy as np
 
 from analytics.analysis import Analysis, GroupLevel, ItemView, item_view
 from analytics.diagnosis import MASTERY_KEYS
+from analytics.longitudinal import steady_points
+from analytics.mastery import MASTERY_SOURCES
+from analytics.polytomous import score_distribution
 from analytics.items import DIFFICULTY_KEYS, EBEL_KEYS, OptionStats
 from analytics.labels import definitions
 from analytics.model import clean_float, jsonable
@@ -116,9 +128,12 @@ def _items(analysis: Analysis) -> list[dict]:
     view = item_view(analysis)
     options = {o.item_id: o for o in view.options}
     rasch, dina = analysis.rasch, analysis.dina
+    steps = analysis.pcm_steps()
+    scored = data.scores[analysis.students.rows]
     out = []
     for j, qid in enumerate(data.item_ids):
         q = data.exam.question(qid)
+        distribution = score_distribution(scored[:, [j]])[0] if q.type == "subjective" and len(scored) else None
         out.append({
             "id": qid, "type": q.type, "status": q.status, "points": clean_float(data.points[j]),
             "section": q.section, "cognitive_level": q.cognitive_level,
@@ -128,6 +143,10 @@ def _items(analysis: Analysis) -> list[dict]:
             "guess": clean_float(dina.guess[j]) if dina is not None else None,
             "rasch_b": clean_float(rasch.difficulty[j]) if rasch is not None else None,
             "rasch_b_se": clean_float(rasch.difficulty_se[j]) if rasch is not None else None,
+            "pcm_location": clean_float(steps[j].mean()) if steps[j] is not None else None,
+            "pcm_steps": jsonable(steps[j]) if steps[j] is not None else None,
+            "score_distribution": ([{"score": clean_float(v), "count": c} for v, c in distribution.items()]
+                                   if distribution is not None else None),
         })
     return out
 
@@ -154,6 +173,7 @@ def _school_items(analysis: Analysis) -> list[dict | None]:
 def _students(analysis: Analysis) -> list[dict]:
     data, s = analysis.data, analysis.students
     rows = s.rows
+    ranks = analysis.show_ranks
     points = analysis.blueprint.point_ids
     near = s.borderline
     lines = near.line.tolist()
@@ -170,14 +190,20 @@ def _students(analysis: Analysis) -> list[dict]:
         "school_code": data.schools[rows].tolist(), "total": jsonable(s.total),
         "sections": [dict(zip(section_ids, row)) for row in sections],
         "band": [BAND_KEYS[b] for b in s.band.tolist()],
-        "class_rank": s.class_rank.tolist(), "class_size": s.class_size.tolist(),
-        "grade_rank": s.grade_rank.tolist(), "grade_size": s.grade_size.tolist(), "city_rank": s.city_rank.tolist(),
+        "class_rank": s.class_rank.tolist() if ranks else [None] * len(rows), "class_size": s.class_size.tolist(),
+        "grade_rank": s.grade_rank.tolist() if ranks else [None] * len(rows), "grade_size": s.grade_size.tolist(),
+        "city_rank": s.city_rank.tolist() if ranks else [None] * len(rows),
         "grade_pr": jsonable(s.grade_pr), "city_pr": jsonable(s.city_pr), "z": jsonable(s.z), "t": jsonable(s.t),
         "city_z": jsonable(s.city_z),
         "borderline": [{"line": _LINE_KEYS[ln], "gap": gp} if w else None for ln, gp, w in zip(lines, gap, within)],
         "knowledge": [dict(zip(points, row)) for row in rates],
-        "mastery": [dict(zip(points, row)) for row in jsonable(s.dina_mastery)] if s.dina_mastery is not None
+        "mastery": [dict(zip(points, row)) for row in jsonable(s.mastery.value)] if s.mastery is not None
         else [None] * len(rows),
+        "mastery_interval": [dict(zip(points, zip(low, high))) for low, high in
+                             zip(jsonable(s.mastery.low), jsonable(s.mastery.high))] if s.mastery is not None
+        else [None] * len(rows),
+        "mastery_source": [dict(zip(points, (MASTERY_SOURCES[v] for v in row))) for row in s.mastery.source.tolist()]
+        if s.mastery is not None else [None] * len(rows),
         "weakest": [[{"id": points[t], "gap": g} for t, g in zip(idx, gp)] for idx, gp in zip(weakest, gaps)],
         "theta": jsonable(s.theta) if s.theta is not None else [None] * len(rows),
         "theta_se": jsonable(s.theta_se) if s.theta_se is not None else [None] * len(rows),
@@ -226,26 +252,65 @@ def analysis_json(analysis: Analysis, *, students: bool = True) -> dict:
         "not_graded": [{"exam_id": data.exam_ids[i], "name": data.names[i], "class": data.classes[i],
                         "school_code": data.schools[i], "status": data.status[i]}
                        for i in np.flatnonzero(~data.graded).tolist()],
-        "multi_subject": multi_subject_json(analysis.multi) if analysis.multi is not None else None,
+        "multi_subject": (multi_subject_json(analysis.multi, ranks=analysis.show_ranks) if analysis.multi is not None
+                          else None),
         "trend": _trend(analysis),
+        "value_added": _value_added(analysis),
     }
     return document
 
 
-def multi_subject_json(m) -> dict:
-    """The 总分 block: subjects, full marks and per student each subject's score, the total and its ranks."""
+def multi_subject_json(m, *, ranks: bool = True) -> dict:
+    """The 总分 block: subjects, full marks and per student each subject's score, the total and (with ``ranks``)
+    its ranks (null otherwise)."""
     scores = jsonable(m.scores)
+    rank = (lambda values: values.tolist()) if ranks else (lambda values: [None] * len(values))  # noqa: E731
     return {"subjects": list(m.subjects), "full_marks": clean_float(m.full_marks), "students": _columns_to_records({
         "exam_id": m.exam_ids.tolist(), "name": m.names.tolist(), "class": m.classes.tolist(),
         "school_code": m.schools.tolist(), "scores": [dict(zip(m.subjects, row)) for row in scores],
-        "total": jsonable(m.total), "complete": m.complete.tolist(), "class_rank": m.class_rank.tolist(),
-        "grade_rank": m.grade_rank.tolist(), "city_rank": m.city_rank.tolist()})}
+        "total": jsonable(m.total), "complete": m.complete.tolist(), "class_rank": rank(m.class_rank),
+        "grade_rank": rank(m.grade_rank), "city_rank": rank(m.city_rank)})}
 
 
 def _trend(analysis: Analysis) -> dict | None:
-    t = analysis.trend
+    t = analysis.progress.trend if analysis.progress is not None else None
     if t is None:
         return None
-    return {"exams": list(t.labels), "students": _columns_to_records({
-        "exam_id": t.exam_ids.tolist(), "totals": jsonable(t.totals), "ranks": t.ranks.tolist(),
-        "z": jsonable(t.z), "rank_change": t.rank_change.tolist(), "z_change": jsonable(t.z_change)})}
+    record = analysis.progress.record
+    ranks = analysis.show_ranks
+    strengths, weak = steady_points(record)
+    row = {no: k for k, no in enumerate(record.student_nos.tolist())}
+    linked = [row[no] for no in t.student_nos.tolist()]
+    points = record.point_ids
+    return {"exams": list(t.labels), "knowledge_points": [{"id": p, "name": n} for p, n in
+                                                          zip(points, record.point_names)],
+            "students": _columns_to_records({
+                "exam_id": t.exam_ids.tolist(), "student_no": t.student_nos.tolist(), "totals": jsonable(t.totals),
+                "ranks": t.ranks.tolist() if ranks else [None] * len(linked), "z": jsonable(t.z),
+                "percentile": jsonable(record.percentile[linked]),
+                "rank_change": t.rank_change.tolist() if ranks else [None] * len(linked),
+                "z_change": jsonable(t.z_change),
+                "knowledge": jsonable(record.knowledge[linked]),
+                "strengths": [[points[p] for p in np.flatnonzero(strengths[k]).tolist()] for k in linked],
+                "lasting_weak": [[points[p] for p in np.flatnonzero(weak[k]).tolist()] for k in linked]})}
+
+
+def _value_added(analysis: Analysis) -> dict | None:
+    progress = analysis.progress
+    if progress is None:
+        return None
+
+    def table(va) -> dict | None:
+        if va is None:
+            return None
+        return {"scale": "z", "intercept": clean_float(va.intercept), "slope": clean_float(va.slope),
+                "residual_sd": clean_float(va.residual_sd), "between_sd": clean_float(va.between_sd),
+                "linked": va.linked, "level": va.level, "min_n": va.min_n,
+                "groups": _columns_to_records({
+                    "group": list(va.groups), "n": va.n.tolist(), "raw": jsonable(va.raw), "se": jsonable(va.se),
+                    "shrinkage": jsonable(va.shrinkage), "estimate": jsonable(va.estimate),
+                    "low": jsonable(va.low), "high": jsonable(va.high), "shown": va.shown.tolist()})}
+
+    return {"classes": table(progress.classes), "teachers": table(progress.teachers), "notes": list(progress.notes),
+            "unmatched": [{"exam": u.label, "exam_id": u.exam_id, "student_no": u.student_no, "reason": u.reason_text}
+                          for u in progress.record.unmatched]}

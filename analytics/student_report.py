@@ -2,8 +2,9 @@
 
 Each page: who, the total with class and grade ranks, the rank band (年级前 10 % ...), percentile rank and T
 score, section subtotals against the grade, a knowledge-point profile chart (the student's rate against the
-grade's on every point, with the DINA mastery probability), the weakest points and the questions that lost the
-most points. The CJK font is WenQuanYi Micro Hei (``fonts-wqy-microhei``, installed by ``make system-deps``).
+grade's on every point, with the mastery figure of :mod:`analytics.mastery` and its method in a teacher's words),
+the weakest points each with the questions that show it (the student's score and the grade's rate on each) and the
+questions that lost the most points. The CJK font is WenQuanYi Micro Hei (``fonts-wqy-microhei``, installed by ``make system-deps``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,10 @@ from typing import Sequence
 import numpy as np
 
 from analytics.analysis import Analysis
+from analytics.diagnosis import DINA_RMSEA_GOOD
 from analytics.labels import band_names
+from analytics.longitudinal import steady_points
+from analytics.mastery import MASTERY_SOURCES
 
 __all__ = ["write_student_reports", "rank_band", "CJK_FONT_PATH"]
 
@@ -26,22 +30,48 @@ _T = {
            "total": "总分", "full": "满分", "class_rank": "班级排名", "grade_rank": "年级排名", "pr": "百分等级",
            "t": "T分数", "band": "等级", "rank_band": "年级位置", "section": "大题", "score": "得分",
            "grade_mean": "年级均分", "profile": "知识点得分率(学生 vs 年级)", "point": "知识点", "you": "本人",
-           "grade": "年级", "mastery": "掌握概率(DINA)", "weakest": "薄弱知识点(低于年级)", "lost": "失分较多的题目",
+           "grade": "年级", "mastery": "掌握程度", "weakest": "薄弱知识点(低于年级)及相关题目", "lost": "失分较多的题目",
            "none": "无:各知识点得分率均不低于年级", "advice": "建议优先复习以上知识点,并订正对应题目。",
            "note": "得分率 = 得分/分值(按双向细目表权重分配);百分等级 = 100×(低于本人人数 + 0.5×同分人数)/实考人数;"
-                   "T = 50 + 10z(年级内);掌握概率为 DINA 认知诊断模型的后验概率。",
-           "top": "前", "points": "分"},
+                   "T = 50 + 10z(年级内)。",
+           "mastery_rate": "掌握程度:本人得分率向全班水平适当靠拢后的估计(考查该知识点的题目越少,靠拢越多),"
+                           "括号内为{level}%可信区间。",
+           "mastery_dina": "掌握程度:根据答对了哪些题目推断的掌握可能性(认知诊断模型,已通过拟合检验);"
+                           "标†者模型判断与本人得分率不一致,改按得分率估计,括号内为{level}%可信区间。",
+           "mastery_tech": "技术说明:得分率估计为 beta-binomial 经验贝叶斯收缩;DINA 模型拟合检验为项目 RMSEA 均值"
+                           "(≤ {cut} 采用),本次 {rmsea}。",
+           "item_line": "{q} 得{score}/{points}分(年级得分率{rate})", "top": "前", "bottom": "后", "points": "分",
+           "portrait": "数字画像(成绩追踪)", "student_no": "学籍号", "exam": "考试", "not_sat": "未参加",
+           "pr_trend": "百分等级走势(年级内,越高越好)", "now_vs_last": "知识点得分率:本次 vs 上次", "now": "本次",
+           "last": "上次", "strengths": "稳定优势(两次及以上考试均不低于年级)",
+           "lasting_weak": "持续薄弱(两次及以上考试均低于年级)", "none_steady": "暂无", "this_exam": "本次相关题目",
+           "portrait_note": "按学籍号对应各次考试;百分等级 = 100×(低于本人人数 + 0.5×同分人数)/该次实考人数,"
+                            "不同考试的分数不能直接比较,请看百分等级。"},
     "en": {"title": "Student diagnosis report", "name": "Name", "exam_id": "Exam ID", "class": "Class",
            "school": "School", "total": "Total", "full": "Full marks", "class_rank": "Class rank",
            "grade_rank": "Grade rank", "pr": "Percentile rank", "t": "T score", "band": "Band",
            "rank_band": "Grade position", "section": "Section", "score": "Score", "grade_mean": "Grade mean",
            "profile": "Knowledge-point rates (student vs grade)", "point": "Point", "you": "Student",
-           "grade": "Grade", "mastery": "Mastery (DINA)", "weakest": "Weakest points (below the grade)",
+           "grade": "Grade", "mastery": "Mastery", "weakest": "Weakest points (below the grade) and their questions",
            "lost": "Questions that lost most points", "none": "none: no point below the grade",
            "advice": "Review these points first and correct the matching questions.",
            "note": "rate = score / points (shared by blueprint weights); PR = 100 * (below + 0.5 * equal) / N; "
-                   "T = 50 + 10 z within the grade; mastery = DINA posterior probability.",
-           "top": "top", "points": "pts"},
+                   "T = 50 + 10 z within the grade.",
+           "mastery_rate": "Mastery: the student's rate pulled toward the class's (more when few questions test the "
+                           "point), with its {level}% credible interval.",
+           "mastery_dina": "Mastery: how likely the point is mastered, judged from which questions were right "
+                           "(a cognitive diagnosis model that passed its fit test); † where the model disagreed "
+                           "with the student's rate, the rate-based estimate is shown, with its {level}% interval.",
+           "mastery_tech": "Technical: beta-binomial empirical-Bayes shrinkage; DINA fit test: mean item RMSEA "
+                           "(used when <= {cut}), here {rmsea}.",
+           "item_line": "{q} {score}/{points} (grade {rate})", "top": "top", "bottom": "bottom", "points": "pts",
+           "portrait": "Progress profile", "student_no": "Student No.", "exam": "Exam", "not_sat": "not sat",
+           "pr_trend": "Percentile rank in the grade", "now_vs_last": "Knowledge points: this exam vs last",
+           "now": "This exam", "last": "Last exam", "strengths": "Steady strengths (at or above the grade twice or more)",
+           "lasting_weak": "Lasting weak points (below the grade twice or more)", "none_steady": "none yet",
+           "this_exam": "this exam's questions",
+           "portrait_note": "Exams linked by student number; percentile rank = 100 * (below + 0.5 * equal) / N of "
+                            "that exam: scores of different exams are not comparable, percentile ranks are."},
 }
 
 _RANK_BANDS = (10, 25, 50, 75, 100)
@@ -112,7 +142,8 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
                           lost_questions: int = 5) -> tuple[Path, int]:
     """Write the diagnosis reports of every graded student of ``analysis.classes[class_index]`` to one PDF.
 
-    Returns (path, pages); pages equals the number of students (one page each).
+    With earlier exams (``analysis.progress``) each student linked by 学籍号 gets a second page, the 数字画像.
+    Returns (path, pages): one page per student plus one per 数字画像.
     """
     from reportlab.lib import colors
     from reportlab.lib.pagesizes import A4
@@ -148,6 +179,10 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
                        ("VALIGN", (0, 0), (-1, -1), "MIDDLE")])
     story: list = []
     full = data.full_marks
+    pages = len(order)
+    record = analysis.progress.record if analysis.progress is not None else None
+    portraits = ({str(no): k for k, no in enumerate(record.student_nos.tolist())}
+                 if record is not None and len(record.labels) >= 2 else {})
     for page, i in enumerate(order.tolist()):
         r = s.rows[i]
         g = s.school_index[i]
@@ -157,14 +192,16 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
                       f"{words['class']}: {data.classes[r]}    {words['school']}: {data.schools[r] or '-'}", normal),
             Spacer(1, 4),
         ]
-        top = rank_band(s.grade_pr[i])
-        position = f"{words['top']} {top}%" if top < 100 else f"{100 - int(round(s.grade_pr[i]))}%↓"
-        facts = [[words["total"], words["full"], words["band"], words["class_rank"], words["grade_rank"],
-                  words["rank_band"], words["pr"], words["t"]],
-                 [f"{s.total[i]:g}", f"{full:g}", performance[s.band[i]], f"{s.class_rank[i]}/{s.class_size[i]}",
-                  f"{s.grade_rank[i]}/{s.grade_size[i]}", position, f"{s.grade_pr[i]:.1f}",
-                  f"{s.t[i]:.1f}" if np.isfinite(s.t[i]) else "-"]]
-        table = Table(facts, colWidths=[frame_w / 8] * 8)
+        position = _position(float(s.grade_pr[i]), words)
+        ranks = ([words["class_rank"], words["grade_rank"]], [f"{s.class_rank[i]}/{s.class_size[i]}",
+                                                               f"{s.grade_rank[i]}/{s.grade_size[i]}"])
+        if not analysis.show_ranks:
+            ranks = ([], [])
+        facts = [[words["total"], words["full"], words["band"], *ranks[0], words["rank_band"], words["pr"],
+                  words["t"]],
+                 [f"{s.total[i]:g}", f"{full:g}", performance[s.band[i]], *ranks[1], position,
+                  f"{s.grade_pr[i]:.1f}", f"{s.t[i]:.1f}" if np.isfinite(s.t[i]) else "-"]]
+        table = Table(facts, colWidths=[frame_w / len(facts[0])] * len(facts[0]))
         table.setStyle(grid)
         content.append(table)
         if data.section_ids:
@@ -180,18 +217,22 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
             rows = [[words["point"], words["you"], words["grade"], words["mastery"]]]
             for t, name in enumerate(names):
                 rate, ref = s.knowledge_rates[i, t], schools.knowledge_rates[g, t]
-                prob = s.dina_mastery[i, t] if s.dina_mastery is not None else np.nan
-                rows.append([name, _pct(rate), _pct(ref), _pct(prob)])
-            content.append(_fixed_table(rows, [frame_w * 0.4, frame_w * 0.2, frame_w * 0.2, frame_w * 0.2], grid,
-                                        size=8))
-            weak = [(bp.point_names[t] or bp.point_ids[t], gap) for t, gap in zip(s.weakest[i], s.weakest_gaps[i])
+                rows.append([name, _pct(rate), _pct(ref), _mastery_cell(s.mastery, i, t)])
+            content.append(_fixed_table(rows, [frame_w * 0.4, frame_w * 0.16, frame_w * 0.16, frame_w * 0.28],
+                                        grid, size=8))
+            weak = [t for t, gap in zip(s.weakest[i].tolist(), s.weakest_gaps[i].tolist())
                     if np.isfinite(gap) and gap < 0]
             content.append(Paragraph(words["weakest"], heading))
-            if weak:
-                listed = "; ".join(f"{name} ({100 * gap:+.0f}%)" for name, gap in weak)
-                content.append(Paragraph(f"{listed}. {words['advice']}", normal))
-            else:
-                content.append(Paragraph(words["none"], normal))
+            for t in weak:
+                questions = "、".join(
+                    words["item_line"].format(q=data.item_ids[j], score=f"{data.scores[r, j]:g}",
+                                              points=f"{data.points[j]:g}",
+                                              rate=_pct(schools.item_rates[g, j]))
+                    for j in np.flatnonzero(bp.weights[:, t] > 0).tolist())
+                gap = s.weakest_gaps[i][s.weakest[i].tolist().index(t)]
+                content.append(Paragraph(f"{bp.point_names[t] or bp.point_ids[t]} ({100 * gap:+.0f}%): {questions}",
+                                         normal))
+            content.append(Paragraph(words["advice"] if weak else words["none"], normal))
         lost = data.points - data.scores[r]
         worst = [j for j in np.argsort(-lost, kind="stable")[:lost_questions].tolist() if lost[j] > 0]
         if worst:
@@ -199,14 +240,112 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
                         Paragraph(", ".join(f"{data.item_ids[j]} ({data.scores[r, j]:g}/{data.points[j]:g})"
                                             for j in worst), normal)]
         content += [Spacer(1, 8), Paragraph(words["note"], small)]
+        if s.mastery is not None and bp.point_ids:
+            m = s.mastery
+            level = f"{100 * m.level:.0f}"
+            content += [Paragraph(words["mastery_dina" if m.dina_used else "mastery_rate"].format(level=level),
+                                  small),
+                        Paragraph(words["mastery_tech"].format(cut=DINA_RMSEA_GOOD, rmsea=f"{m.rmsea:.3f}"
+                                                               if np.isfinite(m.rmsea) else "-"), small)]
         # shrink rather than spill: one student, one page, whatever the number of knowledge points
         story.append(KeepInFrame(frame_w, frame_h - 2, content, mode="shrink"))
+        linked = portraits.get(str(data.student_nos[r])) if portraits else None
+        if linked is not None:
+            story += [PageBreak(), KeepInFrame(frame_w, frame_h - 2, _portrait(
+                analysis, linked, r, words, frame_w, font, (title, normal, small, heading, grid)), mode="shrink")]
+            pages += 1
         if page < len(order) - 1:
             story.append(PageBreak())
     if not story:
         story.append(Paragraph("-", normal))
     doc.build(story)
-    return path, max(len(order), 1)
+    return path, max(pages, 1)
+
+
+def _portrait(analysis: Analysis, k: int, row: int, words: dict[str, str], width: float, font: str, styles):
+    """数字画像: the student's total, percentile and rank in every exam, the knowledge points now against last
+    time, steady strengths and lasting weak points with this exam's questions behind each."""
+    from reportlab.graphics.charts.linecharts import HorizontalLineChart
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib import colors
+    from reportlab.platypus import Paragraph, Spacer
+
+    title, normal, small, heading, grid = styles
+    record, data, bp = analysis.progress.record, analysis.data, analysis.blueprint
+    strengths, weak = steady_points(record)
+    content = [Paragraph(f"{data.names[row]} · {words['portrait']}", title),
+               Paragraph(f"{words['student_no']}: {record.student_nos[k]}", normal), Spacer(1, 4)]
+    ranks = analysis.show_ranks
+    rows = [[words["exam"], words["total"], words["pr"], *([words["grade_rank"]] if ranks else [])]]
+    for e, label in enumerate(record.labels):
+        sat = np.isfinite(record.totals[k, e])
+        rows.append([label, f"{record.totals[k, e]:g}" if sat else words["not_sat"],
+                     f"{record.percentile[k, e]:.1f}" if sat else "-",
+                     *([f"{record.ranks[k, e]:.0f}" if sat else "-"] if ranks else [])])
+    content.append(_fixed_table(rows, [width * 0.4] + [width * 0.6 / (len(rows[0]) - 1)] * (len(rows[0]) - 1),
+                                grid))
+    drawing = Drawing(width, 120)
+    chart = HorizontalLineChart()
+    chart.x, chart.y, chart.width, chart.height = 40, 20, width - 60, 90
+    chart.data = [[float(v) if np.isfinite(v) else None for v in record.percentile[k]]]
+    chart.categoryAxis.categoryNames = list(record.labels)
+    chart.categoryAxis.labels.fontName = chart.valueAxis.labels.fontName = font
+    chart.categoryAxis.labels.fontSize = chart.valueAxis.labels.fontSize = 7
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax, chart.valueAxis.valueStep = 0, 100, 25
+    chart.lines[0].strokeColor = colors.HexColor("#2F6EBA")
+    chart.lines[0].strokeWidth = 1.5
+    drawing.add(chart)
+    content += [Paragraph(words["pr_trend"], heading), drawing]
+    both = [t for t in range(len(record.point_ids))
+            if np.isfinite(record.knowledge[k, -1, t]) and np.isfinite(record.knowledge[k, -2, t])]
+    if both:
+        content += [Paragraph(words["now_vs_last"], heading),
+                    _profile_chart([record.point_names[t] for t in both], record.knowledge[k, -1, both],
+                                   record.knowledge[k, -2, both], (words["now"], words["last"]), width, font)]
+    content.append(Paragraph(words["strengths"], heading))
+    names = [record.point_names[t] for t in np.flatnonzero(strengths[k]).tolist()]
+    content.append(Paragraph("、".join(names) if names else words["none_steady"], normal))
+    content.append(Paragraph(words["lasting_weak"], heading))
+    lasting = np.flatnonzero(weak[k]).tolist()
+    for t in lasting:
+        point = record.point_ids[t]
+        column = bp.point_ids.index(point) if point in bp.point_ids else None
+        questions = "、".join(f"{data.item_ids[j]} ({data.scores[row, j]:g}/{data.points[j]:g})"
+                             for j in (np.flatnonzero(bp.weights[:, column] > 0).tolist() if column is not None
+                                       else []))
+        rates = " → ".join(_pct(v) for v in record.knowledge[k, :, t] if np.isfinite(v))
+        content.append(Paragraph(f"{record.point_names[t]}: {rates}" + (f"; {words['this_exam']}: {questions}"
+                                                                        if questions else ""), normal))
+    if not lasting:
+        content.append(Paragraph(words["none_steady"], normal))
+    content += [Spacer(1, 8), Paragraph(words["portrait_note"], small)]
+    return content
+
+
+def _position(percentile_rank: float, words: dict[str, str]) -> str:
+    """Where the student stands in the grade, unambiguously: 前 10 % .. 前 50 % in the upper half, 后 50 % .. 后
+    10 % in the lower (the band holding the student)."""
+    top = rank_band(percentile_rank)
+    if top <= 50:
+        return f"{words['top']} {top}%"
+    bottom = next(limit for limit in (10, 25, 50) if percentile_rank <= limit + 1e-9) if percentile_rank <= 50 else 50
+    return f"{words['bottom']} {bottom}%"
+
+
+def _mastery_cell(mastery, student: int, point: int) -> str:
+    """The mastery figure: the DINA probability, or the shrunken rate with its interval (marked † when it
+    replaces a DINA figure that contradicted the rate)."""
+    if mastery is None:
+        return "-"
+    value = mastery.value[student, point]
+    if not np.isfinite(value):
+        return "-"
+    source = MASTERY_SOURCES[mastery.source[student, point]]
+    if source == "dina":
+        return _pct(value)
+    mark = "†" if source == "rate_conflict" else ""
+    low, high = mastery.low[student, point], mastery.high[student, point]
+    return f"{_pct(value)}{mark} ({100 * low:.0f}–{100 * high:.0f}%)"
 
 
 def _pct(value: float) -> str:

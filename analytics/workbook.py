@@ -26,6 +26,7 @@ import numpy as np
 from analytics.analysis import Analysis, GroupLevel, ItemView, item_view
 from analytics.items import OptionStats
 from analytics.labels import band_names, definitions, text, type_name
+from analytics.polytomous import score_distribution
 
 __all__ = ["write_class_workbook", "write_grade_workbook", "write_city_workbook", "write_totals_workbook",
            "safe_name"]
@@ -243,17 +244,19 @@ def _student_rows(b: _Book, analysis: Analysis, members: np.ndarray, *, city: bo
     data, s = analysis.data, analysis.students
     order = members[np.lexsort((data.exam_ids[s.rows[members]].astype(str), -s.total[members]))]
     bands = band_names("performance", b.lang)
+    ranks = analysis.show_ranks
+    rank_keys = ["class_rank", "grade_rank", *(["city_rank"] if city else [])] if ranks else []
     headers = [b.t("exam_id"), b.t("student_no"), b.t("name"), b.t("class"), b.t("total"),
-               *data.section_names, b.t("class_rank"), b.t("grade_rank"),
-               *([b.t("city_rank")] if city else []), b.t("pr"), b.t("z"), b.t("t"), b.t("band")]
-    formats = [_TEXT, _TEXT, None, None, _SCORE, *[_SCORE] * len(data.section_ids), "0", "0",
-               *(["0"] if city else []), "0.0", _TWO, "0.0", None]
+               *data.section_names, *map(b.t, rank_keys), b.t("pr"), b.t("z"), b.t("t"), b.t("band")]
+    formats = [_TEXT, _TEXT, None, None, _SCORE, *[_SCORE] * len(data.section_ids), *["0"] * len(rank_keys),
+               "0.0", _TWO, "0.0", None]
     rows = []
     for i in order.tolist():
         r = s.rows[i]
+        rank_values = [s.class_rank[i], s.grade_rank[i], s.city_rank[i]][:len(rank_keys)]
         rows.append([data.exam_ids[r], data.student_nos[r] or None, data.names[r], data.classes[r], s.total[i],
-                     *data.section_totals[r].tolist(), s.class_rank[i], s.grade_rank[i],
-                     *([s.city_rank[i]] if city else []), s.grade_pr[i], s.z[i], s.t[i], bands[s.band[i]]])
+                     *data.section_totals[r].tolist(), *rank_values, s.grade_pr[i], s.z[i], s.t[i],
+                     bands[s.band[i]]])
     return headers, rows, formats
 
 
@@ -306,9 +309,11 @@ def _item_rows(b: _Book, analysis: Analysis, view: ItemView, rate_columns: Seque
                *[name for name, _ in rate_columns], b.t("difficulty"), b.t("difficulty_band"), b.t("discrimination"),
                b.t("ebel"), b.t("total_r"), b.t("total_r_if_rm"), b.t("alpha_if_rm"), b.t("options"),
                b.t("options_upper"), b.t("options_lower"), b.t("dead"), b.t("suspect"), b.t("slip"), b.t("guess"),
-               b.t("rasch_b")]
+               b.t("rasch_b"), b.t("pcm_location"), b.t("score_distribution")]
     formats = [None, None, _SCORE, None, None, *[_PCT] * len(rate_columns), _THREE, None, _THREE, None, _THREE,
-               _THREE, _THREE, None, None, None, None, None, _THREE, _THREE, _TWO]
+               _THREE, _THREE, None, None, None, None, None, _THREE, _THREE, _TWO, _TWO, None]
+    steps = analysis.pcm_steps()
+    scored = view.scores
 
     def shares(o: OptionStats, values: np.ndarray) -> str:
         return " ".join(f"{letter}{'*' if letter in o.keyed else ''}{100 * v:.0f}%"
@@ -329,8 +334,16 @@ def _item_rows(b: _Book, analysis: Analysis, view: ItemView, rate_columns: Seque
             (o.suspect or None) if o else None,
             analysis.dina.slip[j] if analysis.dina is not None else None,
             analysis.dina.guess[j] if analysis.dina is not None else None,
-            analysis.rasch.difficulty[j] if analysis.rasch is not None else None])
+            analysis.rasch.difficulty[j] if analysis.rasch is not None else None,
+            steps[j].mean() if steps[j] is not None else None,
+            _distribution(scored[:, j], b) if q.type == "subjective" and scored is not None and len(scored) else None])
     return headers, rows, formats
+
+
+def _distribution(scores: np.ndarray, b: _Book) -> str:
+    """A written question's 得分分布 in one cell: "0分:3 2分:10 …" (students per score)."""
+    unit = b.t("score_unit")
+    return " ".join(f"{value:g}{unit}:{count}" for value, count in score_distribution(scores[:, None])[0].items())
 
 
 def _items_sheet(b: _Book, analysis: Analysis, view: ItemView, rate_columns: Sequence[tuple[str, np.ndarray]]
@@ -391,12 +404,14 @@ def _borderline_sheet(b: _Book, analysis: Analysis, members: np.ndarray) -> None
     for i in order.tolist():
         r = s.rows[i]
         weak = "、".join(points[t] for t, g in zip(s.weakest[i], s.weakest_gaps[i]) if np.isfinite(g) and g < 0)
+        ranks = [s.class_rank[i], s.grade_rank[i]] if analysis.show_ranks else []
         rows.append([data.exam_ids[r], data.names[r], data.classes[r], s.total[i], names[near.line[i]],
-                     near.lines[near.line[i]], near.gap[i], s.class_rank[i], s.grade_rank[i], weak or None])
+                     near.lines[near.line[i]], near.gap[i], *ranks, weak or None])
+    rank_headers = [b.t("class_rank"), b.t("grade_rank")] if analysis.show_ranks else []
     headers = [b.t("exam_id"), b.t("name"), b.t("class"), b.t("total"), b.t("line_name"), b.t("line"),
-               b.t("missing"), b.t("class_rank"), b.t("grade_rank"), b.t("weakest")]
-    b.table(ws, 1, headers, rows, [_TEXT, None, None, _SCORE, None, _SCORE, _SCORE, "0", "0", None],
-            widths=(13, 9, 12, 8, 10, 8, 8, 9, 9, 30), freeze="C2")
+               b.t("missing"), *rank_headers, b.t("weakest")]
+    b.table(ws, 1, headers, rows, [_TEXT, None, None, _SCORE, None, _SCORE, _SCORE, *["0"] * len(rank_headers),
+                                   None], widths=(13, 9, 12, 8, 10, 8, 8, *[9] * len(rank_headers), 30), freeze="C2")
     if rows:
         b.colour_scale(ws, f"G2:G{len(rows) + 1}")
 
@@ -613,8 +628,59 @@ def write_grade_workbook(analysis: Analysis, path: str | Path, *, school: str | 
                      schools.dina_mastery[g] if schools.dina_mastery is not None else None, matrix)
     _segments_sheet(b, analysis, [(b.t("grade"), schools, g)])
     _borderline_sheet(b, analysis, members)
+    if analysis.progress is not None:
+        _trend_sheet(b, analysis, members)
+        _value_added_sheet(b, analysis)
     b.notes(analysis)
     return b.save()
+
+
+def _trend_sheet(b: _Book, analysis: Analysis, members: np.ndarray) -> None:
+    """成绩走势: the students of this report who sat every exam, linked by 学籍号 (total, percentile rank per exam)."""
+    record = analysis.progress.record
+    if len(record.labels) < 2:
+        return
+    ours = set(analysis.data.exam_ids[members].astype(str).tolist())
+    rows_of = [i for i in np.flatnonzero(record.in_every_exam()).tolist() if record.exam_ids[i, -1] in ours]
+    ws = b.sheet("sheet_trend")
+    exams = record.labels
+    headers = [b.t("student_no"), b.t("exam_id"), b.t("name"), b.t("class"),
+               *[f"{label} {b.t(key)}" for label in exams for key in ("total", "pr")],
+               *([b.t("rank_change")] if analysis.show_ranks else []), b.t("z_change")]
+    rows = []
+    for i in rows_of:
+        pairs = [value for e in range(len(exams)) for value in (record.totals[i, e], record.percentile[i, e])]
+        change = [record.ranks[i, 0] - record.ranks[i, -1]] if analysis.show_ranks else []
+        rows.append([record.student_nos[i], record.exam_ids[i, -1], record.names[i], record.classes[i], *pairs,
+                     *change, record.z[i, -1] - record.z[i, 0]])
+    formats = [_TEXT, _TEXT, None, None, *[_SCORE, "0.0"] * len(exams), *(["0"] if analysis.show_ranks else []),
+               _TWO]
+    b.table(ws, 1, headers, rows, formats, widths=(21, 13, 9, 12, *[10] * (len(formats) - 4)), freeze="C2")
+
+
+def _value_added_sheet(b: _Book, analysis: Analysis) -> None:
+    """增值评价: value-added per class (and per teacher), the method in words, and who could not be linked."""
+    progress = analysis.progress
+    ws = b.sheet("sheet_value_added")
+    headers = [b.t("linked"), b.t("va_raw"), b.t("va_se"), b.t("va_shrinkage"), b.t("va_estimate"), b.t("va_low"),
+               b.t("va_high"), b.t("va_shown")]
+    formats = ["0", _THREE, _THREE, _TWO, _THREE, _THREE, _THREE, None]
+    row = 1
+    for key, va in (("class", progress.classes), ("teacher", progress.teachers)):
+        if va is None:
+            continue
+        rows = [[group, va.n[g], va.raw[g], va.se[g], va.shrinkage[g],
+                 *((va.estimate[g], va.low[g], va.high[g], b.t("va_yes")) if va.shown[g]
+                   else (None, None, None, b.t("va_too_few")))] for g, group in enumerate(va.groups)]
+        row = b.table(ws, row, [b.t(key), *headers], rows, [_TEXT, *formats], widths=(16, *[12] * 8)) + 1
+    for line in (b.t("va_method"), *progress.notes):
+        b.write(ws, row, 1, line)
+        row += 1
+    if progress.record.unmatched:
+        row += 1
+        rows = [[u.label, u.exam_id, u.student_no, u.reason_text] for u in progress.record.unmatched]
+        b.table(ws, row, [b.t("exam"), b.t("exam_id"), b.t("student_no"), b.t("unmatched_reason")], rows,
+                [_TEXT, _TEXT, _TEXT, None])
 
 
 def write_city_workbook(analysis: Analysis, path: str | Path, *, lang: str | None = None) -> Path:
@@ -657,19 +723,20 @@ def write_city_workbook(analysis: Analysis, path: str | Path, *, lang: str | Non
     return b.save()
 
 
-def write_totals_workbook(multi, path: str | Path, *, lang: str = "zh") -> Path:
+def write_totals_workbook(multi, path: str | Path, *, lang: str = "zh", ranks: bool = True) -> Path:
     """总分 workbook of several subjects (:class:`analytics.analysis.MultiSubject`): each subject, the total and
-    its class, grade and city ranks (complete totals only), best first."""
+    (with ``ranks``) its class, grade and city ranks (complete totals only), best first."""
     m = multi
     b = _Book(lang, path)
     ws = b.sheet("sheet_totals")
     order = np.lexsort((m.exam_ids.astype(str), np.where(m.complete, -np.nan_to_num(m.total), np.inf)))
+    rank_keys = ("class_rank", "grade_rank", "city_rank") if ranks else ()
     headers = [b.t("exam_id"), b.t("name"), b.t("class"), b.t("school"), *m.subjects, b.t("total"),
-               b.t("class_rank"), b.t("grade_rank"), b.t("city_rank")]
+               *map(b.t, rank_keys)]
     rows = [[m.exam_ids[i], m.names[i], m.classes[i], m.schools[i], *m.scores[i].tolist(), m.total[i],
-             m.class_rank[i] or None, m.grade_rank[i] or None, m.city_rank[i] or None] for i in order.tolist()]
-    b.table(ws, 1, headers, rows, [_TEXT, None, None, _TEXT, *[_SCORE] * len(m.subjects), _SCORE, "0", "0", "0"],
-            widths=(13, 9, 12, 13), freeze="C2")
+             *[getattr(m, key)[i] or None for key in rank_keys]] for i in order.tolist()]
+    b.table(ws, 1, headers, rows, [_TEXT, None, None, _TEXT, *[_SCORE] * len(m.subjects), _SCORE,
+                                   *["0"] * len(rank_keys)], widths=(13, 9, 12, 13), freeze="C2")
     if rows:
         column = _col(5 + len(m.subjects))
         b.colour_scale(ws, f"{column}2:{column}{len(rows) + 1}")

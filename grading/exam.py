@@ -213,6 +213,9 @@ class Exam(_Strict):
     #: A sure double mark on a single-choice question is scored by the question's rule and reported either way;
     #: it sends the sheet to review only when the exam asks for it.
     review_multiple: bool = False
+    #: Whether reports print students' exact ranks (班级/年级/全市排名). Many regions forbid publishing them:
+    #: with False, reports keep bands, percentile ranks and 前/后 n % positions but no rank.
+    publish_ranks: bool = True
 
     @model_validator(mode="before")
     @classmethod

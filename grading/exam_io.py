@@ -74,11 +74,12 @@ _EXAM_KEYS: dict[str, tuple[str, ...]] = {
     "template": ("答题卡模板", "答题卡", "template id"),
     "default_version": ("默认卷型", "default version"),
     "review_multiple": ("重复涂卡复核", "review multiple"),
+    "publish_ranks": ("公布排名", "publish ranks"),
     "section": ("大题", "sections"),
 }
 _EXAM_LABELS = {"id": "考试编号", "name": "考试名称", "subject": "科目", "sitting": "考试场次",
                 "full_marks": "满分", "template": "答题卡模板", "default_version": "默认卷型",
-                "review_multiple": "重复涂卡复核"}
+                "review_multiple": "重复涂卡复核", "publish_ranks": "公布排名"}
 _FIELD_LABELS = {"points": "分值", "options": "选项", "answers": "答案", "partial_points": "部分分",
                  "option_points": "部分分", "difficulty": "难度", "knowledge_points": "知识点",
                  "cognitive_level": "认知层次", "rule": "评分规则", "status": "状态", "type": "题型"}
@@ -261,12 +262,12 @@ def _exam_facts(path: Path) -> tuple[dict[str, Any], list[dict[str, str]], list[
                 facts[key] = parse_number(cells[1])
             except ValueError:
                 errors.append(f"考试 row {number}: 满分 {cells[1]!r} is not a number")
-        elif key == "review_multiple":
+        elif key in ("review_multiple", "publish_ranks"):
             answer = cells[1].strip().upper()
             if answer in _TRUE or answer in _FALSE:
                 facts[key] = answer in _TRUE
             else:
-                errors.append(f"考试 row {number}: 重复涂卡复核 {cells[1]!r}: write 是 or 否")
+                errors.append(f"考试 row {number}: {_EXAM_LABELS[key]} {cells[1]!r}: write 是 or 否")
         else:
             facts[key] = cells[1]
     return facts, sections, errors
@@ -537,13 +538,14 @@ def write_exam_xlsx(exam: Exam | None, path: str | Path, *, template: Any = None
     notes = {"id": "letters, digits, - _ .", "subject": "e.g. 数学", "sitting": "exams with the same 考试场次 add "
              "up to one 总分", "full_marks": "empty = sum of the points (作废 questions not counted)",
              "default_version": "version for sheets with no version mark and no 卷型 in the roster",
-             "review_multiple": "是：确定的重复涂卡也送复核；否（默认）：按本题规则计分，不送复核"}
+             "review_multiple": "是：确定的重复涂卡也送复核；否（默认）：按本题规则计分，不送复核",
+             "publish_ranks": "是（默认）：报告列出班级/年级排名；否：不列排名（保留等级、百分等级与前/后n%）"}
     fact_rows: list[tuple[str, Any, str, Any]] = []
     for key, label in _EXAM_LABELS.items():
         value = values.get(key)
         if key == "full_marks" and value is not None:
             value = _number(value)
-        elif key == "review_multiple":
+        elif key in ("review_multiple", "publish_ranks"):
             value = "是" if value else "否"
         fact_rows.append((label, "" if value is None else value, notes.get(key, ""),
                           None if key == "full_marks" else text_format))

@@ -6,8 +6,11 @@ subtotal per section, then per canonical question ``<Q>_response`` (letters as r
 reading, ``*`` after a mark outside the options; the score read for subjective questions) and ``<Q>_score``
 (empty when void, pending or not sitting). ``status`` is graded | pending | absent | duplicate.
 
-``scores.xlsx`` has the same table with Chinese headers (every id cell stored as text, header row frozen) and
-an 异常 sheet with the exceptions.
+``scores.xlsx`` has the same table with Chinese headers (every id cell stored as text, header row frozen, the
+reasons in Chinese) and an 异常 sheet with the exceptions; ``grading_exceptions.csv`` holds the same rows. Both show
+each kind and reason in a teacher's words (:mod:`grading.reason_text`) and, in 类别代码 and 原文, as grading states
+them (stable English for scripts). ``scores.csv`` stays the machine interchange file (English keys, read back by
+``yuejuan report``).
 """
 
 from __future__ import annotations
@@ -23,13 +26,15 @@ import numpy as np
 from grading.corrections import AppliedCorrection
 from grading.mark import Reading, SittingTotals, SubjectScores, response_labels
 from grading.pipeline import GradingRun
+from grading.reason_text import kind_zh, reason_zh
 from grading.safe_cells import csv_cell, csv_row, from_csv_cell, text_workbook
 
 __all__ = ["score_columns", "score_rows", "write_scores_csv", "write_scores_xlsx", "write_exceptions_csv",
            "write_corrections_csv", "write_summary_json", "write_outputs", "read_subject_scores",
-           "write_sitting_totals_csv", "EXCEPTION_COLUMNS"]
+           "write_sitting_totals_csv", "EXCEPTION_HEADERS"]
 
-EXCEPTION_COLUMNS = ["kind", "exam_id", "name", "class", "sheet", "source", "reason"]
+#: grading_exceptions.csv and the 异常 sheet: what a teacher reads, then the stable codes scripts match
+EXCEPTION_HEADERS = ["类别", "考号", "姓名", "班级", "答题卡", "来源", "原因", "类别代码", "原文"]
 _LABELS = {"exam_id": "考号", "student_no": "学籍号", "name": "姓名", "class": "班级", "school_code": "学校标识码",
            "version": "卷型", "status": "状态", "reasons": "说明", "total": "总分", "kind": "类别", "sheet": "答题卡",
            "source": "来源", "reason": "原因"}
@@ -138,8 +143,10 @@ def write_scores_xlsx(run: GradingRun, path: str | Path) -> None:
     formats = [id_format if index in ids else None for index in range(len(keys))]
     status_index = keys.index("status")
     write_string, write_number = sheet.write_string, sheet.write_number
+    reasons_index = keys.index("reasons")
     for r, values in enumerate(_raw_rows(run), start=1):
         values[status_index] = _STATUS_LABELS.get(values[status_index], values[status_index])
+        values[reasons_index] = reason_zh(values[reasons_index])
         for c, value in enumerate(values):
             if isinstance(value, str):
                 if value:
@@ -148,8 +155,8 @@ def write_scores_xlsx(run: GradingRun, path: str | Path) -> None:
                 write_number(r, c, value)
     problems = workbook.add_worksheet("异常")
     problems.freeze_panes(1, 0)
-    for index, key in enumerate(EXCEPTION_COLUMNS):
-        problems.write_string(0, index, _LABELS.get(key, key), header_format)
+    for index, header in enumerate(EXCEPTION_HEADERS):
+        problems.write_string(0, index, header, header_format)
     for r, values in enumerate(_exception_rows(run), start=1):
         for c, value in enumerate(values):
             if isinstance(value, str):
@@ -161,15 +168,18 @@ def write_scores_xlsx(run: GradingRun, path: str | Path) -> None:
 
 
 def _exception_rows(run: GradingRun) -> Iterator[list]:
+    """Rows under :data:`EXCEPTION_HEADERS`: the kind and reason in Chinese, then as grading states them."""
     for e in run.exceptions():
-        yield [e.kind, e.exam_id or "", e.name, e.class_name, "" if e.sheet is None else e.sheet, e.source, e.reason]
+        yield [kind_zh(e.kind), e.exam_id or "", e.name, e.class_name, "" if e.sheet is None else e.sheet, e.source,
+               reason_zh(e.reason), e.kind, e.reason]
 
 
 def write_exceptions_csv(run: GradingRun, path: str | Path) -> None:
-    """``grading_exceptions.csv``: kind, exam_id, name, class, sheet, source, reason."""
+    """``grading_exceptions.csv`` with Chinese headers (:data:`EXCEPTION_HEADERS`): 类别, 考号, 姓名, 班级, 答题卡,
+    来源, 原因 in a teacher's words, then 类别代码 and 原文, the kind and reason as grading states them."""
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(EXCEPTION_COLUMNS)
+        writer.writerow(EXCEPTION_HEADERS)
         writer.writerows(csv_row(row) for row in _exception_rows(run))
 
 

@@ -24,6 +24,7 @@ from omr.csv_cells import csv_row
 from omr.load import LoadLimits, collect_inputs, iter_pages
 from omr.profile import ScannerProfile
 from omr.read import PreparedTemplate, prepare_template, read_page
+from omr.reason_text import reason_zh
 from omr.result import PageResult, page_file_stem, page_result_to_dict
 from omr.template import Template, expand_page
 
@@ -32,6 +33,8 @@ __all__ = ["BatchSummary", "ScanOptions", "decode_min_side_px", "is_side_file", 
 
 #: Resolution pages are decoded at when the file allows a cheaper reduced decode (JPEG): marks stay readable.
 READ_DPI = 100.0
+#: exceptions.csv: where, the reason in Chinese (原因) and as OMR states it (原文)
+EXCEPTION_HEADERS = ["来源", "页", "答题卡", "考号", "原因", "原文"]
 
 #: Files that sit beside scans in a folder without being scans: the simulator's ground truth and manifest,
 #: yuejuan's own outputs, and what file managers leave behind (names compared in lower case).
@@ -217,17 +220,18 @@ def write_outputs(out_dir: str | Path, template: Template, pages: list[PageResul
             ])
     with open(out / "exceptions.csv", "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["source", "page", "sheet", "student_id", "reason"])
+        # teachers read 原因; 原文 keeps OMR's stable English reason for scripts and support
+        writer.writerow(EXCEPTION_HEADERS)
         for path, reason in rejected:
-            writer.writerow(csv_row([path, "", "", "", reason]))
+            writer.writerow(csv_row([path, "", "", "", reason_zh(reason), reason]))
         for page in unreadable:
             for reason in page.reasons or ["unreadable"]:
-                writer.writerow(csv_row([page.source, page.page_index + 1, "", "", reason]))
+                writer.writerow(csv_row([page.source, page.page_index + 1, "", "", reason_zh(reason), reason]))
         for sheet in sheets:
             first = sheet.pages[0]
             for reason in sheet.reasons:
                 writer.writerow(csv_row([first["source"], first["page_index"] + 1, sheet.sheet_index + 1,
-                                         sheet.student_id or "", reason]))
+                                         sheet.student_id or "", reason_zh(reason), reason]))
     summary = BatchSummary(
         pages=len(pages), sheets=len(sheets), ok=sum(s.status == "ok" for s in sheets),
         flagged=sum(s.status != "ok" for s in sheets), unreadable=len(unreadable), skipped=len(rejected),

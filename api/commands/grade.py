@@ -9,9 +9,9 @@ Examples::
     yuejuan grade --exam math.json --results scan/results.jsonl --roster roster.xlsx --out marks \\
         --regrade changes.json --changed-by 王老师
 
-Writes scores.csv, scores.xlsx, grading_exceptions.csv and summary.json to --out (plus
-corrections_applied.csv when corrections applied; with --regrade, exam.json (the changed key) and an appended
-key_changes.jsonl).
+Writes scores.csv, scores.xlsx, grading_exceptions.csv, summary.json and exam.json (the key the scores were
+marked with; with --regrade the changed key) to --out (plus corrections_applied.csv when corrections applied and,
+with --regrade, an appended key_changes.jsonl).
 """
 
 from __future__ import annotations
@@ -91,9 +91,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"regraded {record.change.question} ({record.change.action}): {record.students_changed} "
                   f"student(s) changed, full marks {record.full_marks_before:g} -> {record.full_marks_after:g}")
         result = result.with_grades(grades)
-        save_exam(result.exam, out / "exam.json")
+    # the key these scores were marked with: a later `report --previous` reads its knowledge points from it
+    save_exam(result.exam, out / "exam.json")
     write_outputs(result, out, xlsx=not args.no_xlsx)
     print(result.summary_line())
-    print(f"outputs: {out}/scores.csv, grading_exceptions.csv, summary.json"
+    print(f"outputs: {out}/scores.csv, grading_exceptions.csv, summary.json, exam.json"
           + ("" if args.no_xlsx else ", scores.xlsx"))
     return 0

@@ -48,8 +48,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                         help="临界生: points below a cut line (default 5)")
     parser.add_argument("--students-pdf", action="store_true", help="one diagnosis page per student, per class")
     parser.add_argument("--previous", action="append", default=[], metavar="DIR",
-                        help="earlier `yuejuan grade` folders (oldest first) for rank and z-score trends")
+                        help="earlier `yuejuan grade` folders (oldest first): students linked by 学籍号 for "
+                             "trends and value-added (增值) from the last of them to this exam")
+    parser.add_argument("--teachers", default=None, metavar="FILE",
+                        help="任课教师表 (CSV/xlsx: 班级, 学科, 教师) for value-added per teacher (needs --previous)")
     parser.add_argument("--no-dina", action="store_true", help="skip the DINA cognitive-diagnosis model")
+    parser.add_argument("--no-ranks", action="store_true",
+                        help="print no exact ranks (班级/年级/全市排名), as many regions require; an exam with "
+                             "公布排名 否 (publish_ranks false) prints none either way")
     parser.set_defaults(handler=run)
     return parser
 
@@ -70,8 +76,11 @@ def run(args: argparse.Namespace) -> int:
     """Run ``yuejuan report``; 0 on success, 2 for unusable inputs (raised as ValueError/OSError)."""
     from dataclasses import replace
 
-    from analytics.analysis import analyse, multi_subject, trend_of
-    from analytics.load import load_exam_for_report, load_grade_output
+    from analytics.analysis import analyse, multi_subject
+    from analytics.load import load_exam_for_report, load_exam_scores, load_grade_output
+    from analytics.longitudinal import exam_scores_of
+    from analytics.progress import progress_of
+    from analytics.teachers import load_teachers
     from analytics.model import ReportConfig
     from analytics.report_json import analysis_json
     from analytics.reports import summary_line, write_reports
@@ -82,11 +91,20 @@ def run(args: argparse.Namespace) -> int:
         raise ValueError("--out is required (or --json to print the analysis)")
     if not args.band > 0:
         raise ValueError(f"--band {args.band:g}: must be above 0 points")
-    config = ReportConfig(cutoffs=_cutoffs(args.cutoffs), band=args.band, lang=args.lang, dina=not args.no_dina)
+    config = ReportConfig(cutoffs=_cutoffs(args.cutoffs), band=args.band, lang=args.lang, dina=not args.no_dina,
+                          ranks=not args.no_ranks)
     datasets = [load_grade_output(scores, load_exam_for_report(exam)) for exam, scores in zip(args.exam, args.scores)]
-    trend = None
+    if args.teachers and not args.previous:
+        raise ValueError("--teachers needs --previous: value-added compares this exam with an earlier one")
+    progress = None
     if args.previous:
-        trend = trend_of(_history(args.previous, datasets[0]))
+        current = datasets[0]
+        teachers = load_teachers(args.teachers, current.exam.subject) if args.teachers else None
+        progress = progress_of([*(load_exam_scores(folder) for folder in args.previous), exam_scores_of(current)],
+                               teachers=teachers)
+        linked = 0 if progress.trend is None else len(progress.trend.exam_ids)
+        print(f"trend: {linked} students linked by 学籍号 across {len(args.previous) + 1} exams"
+              + "".join(f"; {note}" for note in progress.notes), file=sys.stderr if args.json else sys.stdout)
     multi = multi_subject(datasets) if len(datasets) > 1 else None
     out = Path(args.out) if args.out else None
     if out is not None and out.exists() and not out.is_dir():
@@ -94,7 +112,7 @@ def run(args: argparse.Namespace) -> int:
     documents = []
     for data in datasets:
         analysis = analyse(data, config)
-        analysis = replace(analysis, trend=trend if data is datasets[0] else None, multi=multi)
+        analysis = replace(analysis, progress=progress if data is datasets[0] else None, multi=multi)
         where = out / data.exam.id if (out is not None and len(datasets) > 1) else out
         if where is not None:
             written = write_reports(analysis, where, level=args.level, students_pdf=args.students_pdf)
@@ -106,8 +124,9 @@ def run(args: argparse.Namespace) -> int:
         from analytics.report_json import multi_subject_json
         from analytics.workbook import write_totals_workbook
 
-        write_totals_workbook(multi, out / "totals.xlsx", lang=args.lang)
-        (out / "totals.json").write_text(json.dumps(multi_subject_json(multi), ensure_ascii=False,
+        ranks = config.ranks and all(d.exam.publish_ranks for d in datasets)
+        write_totals_workbook(multi, out / "totals.xlsx", lang=args.lang, ranks=ranks)
+        (out / "totals.json").write_text(json.dumps(multi_subject_json(multi, ranks=ranks), ensure_ascii=False,
                                                     allow_nan=False) + "\n", encoding="utf-8")
         print(f"totals of {', '.join(multi.subjects)}: {int(multi.complete.sum())} complete; outputs: "
               f"{out / 'totals.xlsx'}, {out / 'totals.json'}", file=sys.stderr if args.json else sys.stdout)
@@ -115,21 +134,3 @@ def run(args: argparse.Namespace) -> int:
         payload = documents[0] if len(documents) == 1 else {"subjects": documents}
         print(json.dumps(payload, ensure_ascii=False, allow_nan=False))
     return 0
-
-
-def _history(folders: list[str], current) -> list:
-    """(label, exam ids, totals) of each earlier grade folder, then the current exam's."""
-    import numpy as np
-
-    from grading.report_io import read_subject_scores
-
-    history = []
-    for folder in folders:
-        path = Path(folder)
-        if not (path / "scores.csv").is_file() or not (path / "summary.json").is_file():
-            raise ValueError(f"--previous {folder}: not a `yuejuan grade` output folder (scores.csv, summary.json)")
-        subject, _ = read_subject_scores(path)
-        history.append((subject.exam, subject.exam_ids.astype(str), subject.totals))
-    history.append((current.exam.id, current.exam_ids.astype(str),
-                    np.where(current.graded, current.totals, np.nan)))
-    return history

@@ -35,7 +35,7 @@ from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from api.service.db import Database
-from api.service.models import Batch, BatchFile, Blob, Exam, Job, Page, utcnow
+from api.service.models import Batch, BatchFile, Blob, Exam, Job, Page, ScannerProfileVersion, utcnow
 from api.service.processing import NO_PAGE, error_page
 from api.service.storage import BlobStore
 
@@ -62,7 +62,8 @@ class ClaimedJob:
     workers prepare each template once (:mod:`api.service.processing` caches by the hash). ``media_type`` is
     the stored file's type as recognised at upload (``image/tiff`` and ``application/pdf`` may hold many pages).
     ``others_json`` holds the templates of the school's other exams (canonical JSON), so a page of one of them
-    uploaded here is named as such (:func:`api.service.processing.prepared_template`).
+    uploaded here is named as such (:func:`api.service.processing.prepared_template`). ``profile`` is the
+    scanner profile the batch was uploaded with (:mod:`api.service.profiles`; None: the worker's default).
     """
 
     job_id: int
@@ -78,6 +79,7 @@ class ClaimedJob:
     attempts: int
     media_type: str = ""
     others_json: tuple[str, ...] = ()
+    profile: dict[str, Any] | None = None
 
 
 def template_json(template: dict[str, Any]) -> tuple[str, str]:
@@ -191,21 +193,24 @@ def claim(db: Database, worker_id: str, lease_seconds: float, limit: int = 1, *,
         if claimed:
             rows = session.execute(
                 select(Job.id, Job.attempts, BatchFile.id, BatchFile.batch_id, BatchFile.school_id, BatchFile.exam_id,
-                       BatchFile.sha256, BatchFile.filename, Exam.template, Blob.media_type)
+                       BatchFile.sha256, BatchFile.filename, Exam.template, Blob.media_type,
+                       ScannerProfileVersion.profile)
                 .join(BatchFile, BatchFile.id == Job.file_id).join(Exam, Exam.id == BatchFile.exam_id)
+                .join(Batch, Batch.id == BatchFile.batch_id)
+                .outerjoin(ScannerProfileVersion, ScannerProfileVersion.id == Batch.profile_id)
                 .outerjoin(Blob, Blob.sha256 == BatchFile.sha256)
                 .where(Job.id.in_(claimed)).order_by(Job.id)).all()
         others = {(school_id, exam_id): _other_templates(session, school_id, exam_id, template)
-                  for _, _, _, _, school_id, exam_id, _, _, template, _ in rows}
+                  for _, _, _, _, school_id, exam_id, _, _, template, _, _ in rows}
         session.commit()
     for batch_id in given_up:
         finalize_batch_if_done(db, batch_id)
     jobs = []
-    for job_id, attempts, file_id, batch_id, school_id, exam_id, sha, filename, template, media_type in rows:
+    for job_id, attempts, file_id, batch_id, school_id, exam_id, sha, filename, template, media_type, profile in rows:
         text, digest = template_json(template)
         path = str(blobs.path(sha)) if blobs is not None else ""
         jobs.append(ClaimedJob(job_id, file_id, batch_id, school_id, exam_id, sha, path, filename, text, digest,
-                               attempts, media_type or "", others[(school_id, exam_id)]))
+                               attempts, media_type or "", others[(school_id, exam_id)], profile))
     return jobs
 
 

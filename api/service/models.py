@@ -10,12 +10,12 @@ import datetime as dt
 from typing import Any
 
 from sqlalchemy import (JSON, BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+                        UniqueConstraint, text)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "School", "SchoolClass", "Student", "User", "LoginAttempt", "AccessToken", "ApiKey", "Exam",
            "ExamGrant", "Blob", "Batch", "BatchFile", "Job", "Page", "Sheet", "Correction", "GradeRun", "ScoreCell",
-           "StudentResult", "AuditEntry", "utcnow", "as_utc"]
+           "StudentResult", "AuditEntry", "ScannerProfileVersion", "utcnow", "as_utc"]
 
 
 def utcnow() -> dt.datetime:
@@ -173,6 +173,10 @@ class Batch(Base):
     rejected: Mapped[list[Any]] = mapped_column(default=list)  # [{"file", "reason"}] refused before reading
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     finished_at: Mapped[dt.datetime | None]
+    # The station key that uploaded it (None: a person), and the scanner profile its files are read with (None:
+    # the default), chosen at upload: the station's active profile, else the school's.
+    station_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    profile_id: Mapped[int | None] = mapped_column(ForeignKey("scanner_profiles.id"))
 
 
 class BatchFile(Base):
@@ -315,3 +319,28 @@ class AuditEntry(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     address: Mapped[str | None] = mapped_column(String(64))  # the client's network address (None: the CLI)
+
+
+class ScannerProfileVersion(Base):
+    """One version of the OMR decision profile (:class:`omr.profile.ScannerProfile` as JSON) of a school, or of
+    one of its scanner stations (``station_key_id``). A version is never changed: uploading or learning adds the
+    next one; at most one per school/station is active (``target``: "school" or "station:<key id>")."""
+
+    __tablename__ = "scanner_profiles"
+    __table_args__ = (UniqueConstraint("school_id", "target", "version"),
+                      Index("uq_scanner_profiles_active", "school_id", "target", unique=True,
+                            sqlite_where=text("active"), postgresql_where=text("active")))
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    station_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
+    target: Mapped[str] = mapped_column(String(24))
+    version: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100))
+    profile: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(String(20))  # upload | learned
+    report: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # learned: calibration.fit.FitReport.to_dict()
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    activated_by: Mapped[str | None] = mapped_column(String(120))  # the last activation (each is in the audit log)
+    activated_at: Mapped[dt.datetime | None]

@@ -28,7 +28,7 @@ PEOPLE: tuple[str, ...] = ("teacher", "school_admin")
 Scope = Literal["schools:read", "schools:write", "roster:read", "roster:write", "users:read", "users:write",
                 "keys:read", "keys:write", "grants:read", "grants:write", "exams:read", "exams:write",
                 "exams:grade", "upload", "batches:read", "review:read", "review:write", "results:read",
-                "scores:export", "aggregates:read", "audit:read"]
+                "scores:export", "aggregates:read", "audit:read", "profiles:read", "profiles:write"]
 ALL_SCOPES: tuple[str, ...] = Scope.__args__
 
 _TEACHING = ("schools:read", "roster:read", "exams:read", "exams:write", "exams:grade", "upload", "batches:read",
@@ -39,10 +39,10 @@ SCOPES: dict[str, tuple[str, ...]] = {
     "station": ("upload", "batches:read"),
     "teacher": _TEACHING,
     "school_admin": _TEACHING + ("roster:write", "users:read", "users:write", "keys:read", "keys:write",
-                                 "grants:read", "grants:write", "audit:read"),
+                                 "grants:read", "grants:write", "audit:read", "profiles:read", "profiles:write"),
     "municipal": ("schools:read", "schools:write", "roster:read", "roster:write", "users:read", "users:write",
                   "keys:read", "keys:write", "exams:read", "exams:write", "exams:grade", "review:read",
-                  "results:read", "scores:export", "aggregates:read", "audit:read"),
+                  "results:read", "scores:export", "aggregates:read", "audit:read", "profiles:read"),
 }
 #: Roles that API keys are issued for.
 KEY_ROLES: tuple[str, ...] = ("station", "municipal")

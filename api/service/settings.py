@@ -48,6 +48,9 @@ class Settings(BaseSettings):
                                                                                 "it is decoded (omr.load.LoadLimits)")
     max_pdf_pages: int = Field(default=500, gt=0)
     max_pdf_page_mm: float = Field(default=600.0, gt=0)
+    # Learning a station's scanner profile from review corrections runs inside the request: bounded.
+    learn_max_pages: int = Field(default=60, ge=4, le=2000, description="reviewed pages at most that one "
+                                 "POST /profiles/learn re-measures (the newest first)")
 
     @cached_property
     def sqlalchemy_url(self) -> str:

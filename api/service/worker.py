@@ -216,7 +216,10 @@ def _read(service: Service, job: ClaimedJob, worker_id: str, profile: Any, lease
     """
     spool = _Spool(service.blobs)
     try:
-        for page in processing.iter_file(job.blob_path, job.template_json, profile, service.settings.load_limits(),
+        # the batch's own profile (its station's or school's when it was uploaded), else the worker's default
+        for page in processing.iter_file(job.blob_path, job.template_json,
+                                         job.profile if job.profile is not None else profile,
+                                         service.settings.load_limits(),
                                          source=job.filename, template_hash=job.template_hash,
                                          others=job.others_json):
             spool.add(page)
@@ -541,7 +544,8 @@ def run_dask_dispatcher(settings: Settings, worker_id: str | None = None, stop_e
                     log.exception("claiming jobs failed; retrying")
                 for job in claimed:
                     try:
-                        future = client.submit(processing.read_file, job.blob_path, job.template_json, None, limits,
+                        future = client.submit(processing.read_file, job.blob_path, job.template_json, job.profile,
+                                               limits,
                                                source=job.filename, template_hash=job.template_hash,
                                                others=job.others_json, pure=False,
                                                key=f"yuejuan-read-{job.job_id}-{job.attempts}-"

@@ -10,6 +10,7 @@ import numpy as np
 from analytics.simulate import simulate_answers
 from grading.exam import Exam, load_exam
 from grading.mark import mask_to_letters
+from grading.roster import student_no_check_char
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLE_EXAM_PATH = REPO / "grading" / "samples" / "cn-a4-55-exam.json"
@@ -19,23 +20,32 @@ def sample_exam() -> Exam:
     return load_exam(SAMPLE_EXAM_PATH)
 
 
+def student_no(school: int, class_: int, seat: int) -> str:
+    """A valid G-type 学籍号 (ID-card form with its check character), the same for a student in every exam."""
+    body = f"330102{2010 + school:04d}{1 + class_ % 12:02d}{1 + seat % 28:02d}{school:01d}{class_:01d}{seat % 10:01d}"
+    return "G" + body + student_no_check_char(body)
+
+
 def write_grade_inputs(folder: Path, exam: Exam, *, classes: int = 3, per_class: int = 12, seed: int = 5,
-                       absent: int = 2, schools: tuple[str, ...] = ("3432000123",)) -> tuple[Path, Path]:
+                       absent: int = 2, schools: tuple[str, ...] = ("3432000123",), id_prefix: str = "2026",
+                       ) -> tuple[Path, Path]:
     """A responses table (letters, scores) and a roster for ``yuejuan grade``: ``classes`` classes of
-    ``per_class`` students in each school; the last ``absent`` students of the roster have no sheet."""
+    ``per_class`` students in each school, each with a 学籍号 that stays across exams and a 考号 starting with
+    ``id_prefix``; the last ``absent`` students of the roster have no sheet."""
     rng = np.random.default_rng(seed)
     rows = []
     for s, school in enumerate(schools):
         for c in range(classes):
             for k in range(per_class):
-                rows.append((f"2026{s + 1:02d}{c + 1:02d}{k + 1:02d}", f"学生{s}{c}{k}", f"高一({c + 1})班", school))
+                rows.append((f"{id_prefix}{s + 1:02d}{c + 1:02d}{k + 1:02d}", student_no(s, c, k), f"学生{s}{c}{k}",
+                             f"高一({c + 1})班", school))
     theta = rng.normal(0, 1, len(rows)) + np.repeat(np.linspace(-0.4, 0.4, classes), per_class).tolist() * len(schools)
     masks, values = simulate_answers(exam, theta, rng)
     folder.mkdir(parents=True, exist_ok=True)
     roster = folder / "roster.csv"
     with open(roster, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["考号", "姓名", "班级", "学校标识码"])
+        writer.writerow(["考号", "学籍号", "姓名", "班级", "学校标识码"])
         writer.writerows(rows)
     responses = folder / "responses.csv"
     with open(responses, "w", encoding="utf-8-sig", newline="") as handle:

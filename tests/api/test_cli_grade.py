@@ -113,7 +113,7 @@ def test_grade_results_jsonl(tmp_path: Path, inputs, capsys):
     assert rows[IDS[0]]["name"] == "学生1" and rows[IDS[0]]["class"] == "高一(1)班"
     assert rows[IDS[0]]["school_code"] == "3432000123"
     assert rows[IDS[0]]["section_I"] == "44" and rows[IDS[0]]["section_IV"] == "46"
-    kinds = [(e["kind"], e["exam_id"], e["sheet"]) for e in _csv_rows(out / "grading_exceptions.csv")]
+    kinds = [(e["类别代码"], e["考号"], e["答题卡"]) for e in _csv_rows(out / "grading_exceptions.csv")]
     assert kinds == [
         ("unknown_id", "2026019999", "8"), ("id_unreadable", "", "9"), ("absent_marked", IDS[4], "5"),
         ("duplicate_sheets", IDS[5], "6"), ("duplicate_sheets", IDS[5], "7"), ("no_sheet", IDS[7], ""),
@@ -206,7 +206,7 @@ def test_grade_without_roster_and_input_errors(tmp_path: Path, inputs, capsys):
     assert "row 3 (2026010002): 学籍号 'G110105194912310021': check character '1' should be 'X'" in err
     assert main(["grade", "--exam", str(SAMPLE), "--results", str(inputs["results"]), "--roster", str(bad_roster),
                  "--out", str(out), "--lenient-roster"]) == 0
-    kinds = {e["kind"] for e in _csv_rows(out / "grading_exceptions.csv")}
+    kinds = {e["类别代码"] for e in _csv_rows(out / "grading_exceptions.csv")}
     assert "roster" in kinds
     capsys.readouterr()
     assert main(["grade", "--exam", str(tmp_path / "nope.json"), "--results", str(inputs["results"]), "--out",

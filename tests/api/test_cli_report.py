@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 from pathlib import Path
 
@@ -111,3 +112,78 @@ def test_unpaired_exam_and_scores(tmp_path, marks, capsys):
     assert main(["report", "--exam", str(SAMPLE), "--exam", str(SAMPLE), "--scores", str(marks), "--out",
                  str(tmp_path)]) == 2
     assert "give them in pairs" in capsys.readouterr().err
+
+
+def test_trend_and_value_added_link_students_by_student_number_when_the_exam_id_changes(tmp_path, capsys):
+    autumn = grade_folder(tmp_path / "autumn", classes=3, per_class=12, absent=0, seed=5, id_prefix="2026")
+    spring = grade_folder(tmp_path / "spring", classes=3, per_class=12, absent=2, seed=6, id_prefix="2027")
+    teachers = tmp_path / "teachers.csv"
+    teachers.write_text("班级,学科,教师\n高一(1)班,数学,王老师\n高一(2)班,数学,李老师\n高一(3)班,数学,王老师\n"
+                        "高一(1)班,物理,赵老师\n", encoding="utf-8")
+    out = tmp_path / "reports"
+    assert main(["report", "--exam", str(SAMPLE), "--scores", str(spring), "--previous", str(autumn),
+                 "--teachers", str(teachers), "--out", str(out), "--level", "grade", "--no-dina"]) == 0
+    assert "trend: 34 students linked by 学籍号 across 2 exams" in capsys.readouterr().out
+    doc = json.loads((out / "analytics.json").read_text(encoding="utf-8"))
+    students = doc["trend"]["students"]
+    assert len(students) == 34 and all(s["exam_id"].startswith("2027") for s in students)
+    assert all(s["student_no"].startswith("G") for s in students)
+    points = [p["id"] for p in doc["trend"]["knowledge_points"]]
+    assert points and all(len(s["knowledge"]) == 2 and len(s["knowledge"][0]) == len(points) for s in students)
+    assert all(set(s["strengths"]).isdisjoint(s["lasting_weak"]) for s in students)
+    classes = doc["value_added"]["classes"]
+    assert [g["group"] for g in classes["groups"]] == ["高一(1)班", "高一(2)班", "高一(3)班"]
+    assert sum(g["n"] for g in classes["groups"]) == 34 and classes["scale"] == "z"
+    teachers_va = doc["value_added"]["teachers"]
+    assert [(g["group"], g["n"]) for g in teachers_va["groups"]] == [("李老师", 12), ("王老师", 22)]
+    book = load_workbook(out / "grade.xlsx")
+    assert {"成绩走势", "增值评价"} <= set(book.sheetnames)
+    trend_sheet = book["成绩走势"]
+    assert trend_sheet["A1"].value == "学籍号" and trend_sheet["A2"].data_type == "s"
+    assert trend_sheet.max_row == 35
+
+
+def test_students_pdf_adds_a_portrait_page_for_each_linked_student(tmp_path):
+    autumn = grade_folder(tmp_path / "autumn", classes=2, per_class=8, absent=0, seed=5, id_prefix="2026")
+    spring = grade_folder(tmp_path / "spring", classes=2, per_class=8, absent=1, seed=6, id_prefix="2027")
+    out = tmp_path / "reports"
+    assert main(["report", "--exam", str(SAMPLE), "--scores", str(spring), "--previous", str(autumn), "--out",
+                 str(out), "--students-pdf", "--no-dina"]) == 0
+    pdf = out / "students_高一(2)班.pdf"
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout
+    pages = text.split("\f")[:-1]
+    # 7 graded students in class 2 (one absent), each linked by 学籍号: a diagnosis page and a 数字画像 page each.
+    assert len(pages) == 14
+    portrait = pages[1]
+    assert "数字画像" in portrait and "学籍号" in portrait and "百分等级走势" in portrait
+    assert "知识点得分率:本次 vs 上次" in portrait and "持续薄弱" in portrait and "稳定优势" in portrait
+
+
+def test_teachers_table_needs_an_earlier_exam(tmp_path, marks, capsys):
+    teachers = tmp_path / "teachers.csv"
+    teachers.write_text("班级,学科,教师\n高一(1)班,数学,王老师\n", encoding="utf-8")
+    assert _report(marks, tmp_path / "o", "--teachers", str(teachers)) == 2
+    assert "--teachers needs --previous" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("how", ["--no-ranks", "exam"])
+def test_no_ranks_leaves_every_exact_rank_out(tmp_path, marks, how):
+    exam = SAMPLE
+    extra = ["--no-ranks"]
+    if how == "exam":  # the exam forbids publishing ranks (公布排名 否)
+        definition = json.loads(SAMPLE.read_text(encoding="utf-8"))
+        definition["publish_ranks"] = False
+        exam = tmp_path / "exam.json"
+        exam.write_text(json.dumps(definition, ensure_ascii=False), encoding="utf-8")
+        extra = []
+    out = tmp_path / "reports"
+    assert main(["report", "--exam", str(exam), "--scores", str(marks), "--out", str(out), "--students-pdf",
+                 "--no-dina", *extra]) == 0
+    doc = json.loads((out / "analytics.json").read_text(encoding="utf-8"))
+    assert all(s["class_rank"] is None and s["grade_rank"] is None for s in doc["students"])
+    headers = [cell.value for cell in load_workbook(out / "grade.xlsx")["成绩总表"][1]]
+    assert "班级排名" not in headers and "年级排名" not in headers and "百分等级" in headers
+    text = subprocess.run(["pdftotext", "-layout", str(out / "students_高一(1)班.pdf"), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    assert "排名" not in text and "百分等级" in text and "年级位置" in text

@@ -170,16 +170,18 @@ def test_results_jsonl(batch):
 
 def test_exceptions_csv(batch):
     header, rows = _read_csv(batch["out"] / "exceptions.csv")
-    assert header == ["source", "page", "sheet", "student_id", "reason"]
-    by_file = {Path(r["source"]).name: r for r in rows if r["sheet"] == ""}
+    assert header == ["来源", "页", "答题卡", "考号", "原因", "原文"]
+    by_file = {Path(r["来源"]).name: r for r in rows if r["答题卡"] == ""}
     assert set(by_file) == {"broken.jpg", "readme.txt"}
-    assert by_file["broken.jpg"]["page"] == "1" and "truncated JPEG" in by_file["broken.jpg"]["reason"]
-    assert by_file["readme.txt"]["page"] == "" and "not an image or PDF" in by_file["readme.txt"]["reason"]
+    assert by_file["broken.jpg"]["页"] == "1" and "truncated JPEG" in by_file["broken.jpg"]["原文"]
+    assert by_file["readme.txt"]["页"] == "" and "not an image or PDF" in by_file["readme.txt"]["原文"]
     _, results = _read_csv(batch["out"] / "results.csv")
     for sheet in results:  # every flagged sheet is there with each of its reasons, none of the ok ones
-        listed = [r["reason"] for r in rows if r["sheet"] == sheet["sheet"]]
+        listed = [r["原文"] for r in rows if r["答题卡"] == sheet["sheet"]]
         assert "; ".join(listed) == sheet["reasons"]
-        assert all(r["student_id"] == sheet["student_id"] for r in rows if r["sheet"] == sheet["sheet"])
+        assert all(r["考号"] == sheet["student_id"] for r in rows if r["答题卡"] == sheet["sheet"])
+        # the teacher's column: every reason of a flagged sheet in Chinese
+        assert not [r["原因"] for r in rows if r["答题卡"] == sheet["sheet"] and re.search("[a-z]{4}", r["原因"])]
 
 
 def test_overlays_one_coloured_png_per_page(batch):
@@ -362,7 +364,7 @@ def test_a_simulated_folder_scans_without_listing_its_truth_files(tmp_path):
     pages, sheets, *_, skipped = map(int, SUMMARY.match(stdout.strip()).groups()[:6])
     assert (pages, sheets, skipped) == (2, 2, 1)
     _, rows = _read_csv(tmp_path / "out" / "exceptions.csv")
-    refused = [r["source"] for r in rows if r["page"] == ""]
+    refused = [r["来源"] for r in rows if r["页"] == ""]
     assert refused == [str(scans / "todo.txt")]
 
 
@@ -377,6 +379,6 @@ def test_cards_of_another_bundled_template_are_named_in_exceptions(tmp_path):
     assert code == 0, stderr
     assert SUMMARY.match(stdout.strip()).groups()[:6] == ("2", "0", "0", "0", "2", "0")
     _, rows = _read_csv(tmp_path / "out" / "exceptions.csv")
-    assert sorted((r["page"], r["reason"]) for r in rows) == [
+    assert sorted((r["页"], r["原文"]) for r in rows) == [
         ("1", f"page of another template cn-a3-100 (code 202, page {n}): 其他答题卡模板的页面 (cn-a3-100 第 {n} 页), "
               "不属于本次扫描的模板") for n in (1, 2)]

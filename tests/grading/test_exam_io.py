@@ -167,20 +167,22 @@ def test_sample_exam_round_trips_through_xlsx(tmp_path: Path):
     assert load_exam_any(SAMPLE_EXAM, subject="数学(改)").subject == "数学(改)"
 
 
-def test_review_multiple_round_trips_through_xlsx(tmp_path: Path):
-    exam = load_exam(SAMPLE_EXAM).model_copy(update={"review_multiple": True})
+@pytest.mark.parametrize("key, label, changed", [("review_multiple", "重复涂卡复核", True),
+                                                 ("publish_ranks", "公布排名", False)])
+def test_yes_no_settings_round_trip_through_xlsx(tmp_path: Path, key, label, changed):
+    exam = load_exam(SAMPLE_EXAM).model_copy(update={key: changed})
     path = tmp_path / "strict.xlsx"
     write_exam_xlsx(exam, path)
     facts = {row[0].value: row[1].value for row in load_workbook(path)["考试"].iter_rows(min_row=2)}
-    assert facts["重复涂卡复核"] == "是"
-    assert read_exam_table(path).review_multiple is True
+    assert facts[label] == ("是" if changed else "否")
+    assert getattr(read_exam_table(path), key) is changed
     write_exam_xlsx(load_exam(SAMPLE_EXAM), path)
-    assert read_exam_table(path).review_multiple is False
+    assert getattr(read_exam_table(path), key) is (not changed)
     book = load_workbook(path)
-    row = next(r for r in book["考试"].iter_rows(min_row=2) if r[0].value == "重复涂卡复核")
+    row = next(r for r in book["考试"].iter_rows(min_row=2) if r[0].value == label)
     row[1].value = "maybe"
     book.save(path)
-    with pytest.raises(ExamError, match="重复涂卡复核 'maybe': write 是 or 否"):
+    with pytest.raises(ExamError, match=f"{label} 'maybe': write 是 or 否"):
         read_exam_table(path)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -66,10 +67,12 @@ def test_scores_csv(tmp_path: Path, exam: Exam):
 def test_exceptions_and_summary(tmp_path: Path, exam: Exam):
     write_outputs(_run(exam), tmp_path)
     exceptions = _read_csv(tmp_path / "grading_exceptions.csv")
-    assert list(exceptions[0]) == ["kind", "exam_id", "name", "class", "sheet", "source", "reason"]
-    assert [(e["kind"], e["exam_id"], e["sheet"]) for e in exceptions] == [
-        ("no_sheet", IDS[3], ""), ("pending", IDS[1], "2"), ("invalid_mark", IDS[1], "2")]
-    assert exceptions[1]["name"] == "李四" and exceptions[1]["source"] == "test sheet 2"
+    assert list(exceptions[0]) == ["类别", "考号", "姓名", "班级", "答题卡", "来源", "原因", "类别代码", "原文"]
+    assert [(e["类别代码"], e["类别"], e["考号"], e["答题卡"]) for e in exceptions] == [
+        ("no_sheet", "无答题卡(缺考)", IDS[3], ""), ("pending", "待复核", IDS[1], "2"),
+        ("invalid_mark", "选项外涂点", IDS[1], "2")]
+    assert exceptions[1]["姓名"] == "李四" and exceptions[1]["来源"] == "test sheet 2"
+    assert all(not re.search("[a-z]{4}", e["原因"]) for e in exceptions), [e["原因"] for e in exceptions]
     summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
     assert summary["graded"] == 2 and summary["pending"] == 1 and summary["absent"] == 1
     assert summary["exceptions"] == {"invalid_mark": 1, "no_sheet": 1, "pending": 1}
@@ -92,8 +95,9 @@ def test_scores_xlsx_keeps_ids_as_text(tmp_path: Path, exam: Exam):
     assert sheet["G3"].value == "已评" and sheet["I3"].value == 6 + 2 + 4 + 2 + 3 + 6.5  # Q4 bonus resolved it
     assert sheet["G5"].value == "缺考" and sheet["I5"].value is None
     problems = [[c.value for c in row] for row in book["异常"].iter_rows()]
-    assert problems[0] == ["类别", "考号", "姓名", "班级", "答题卡", "来源", "原因"]
-    assert problems[1][:3] == ["no_sheet", IDS[3], "赵六"] and book["异常"]["B2"].data_type == "s"
+    assert problems[0] == ["类别", "考号", "姓名", "班级", "答题卡", "来源", "原因", "类别代码", "原文"]
+    assert problems[1][:3] == ["无答题卡(缺考)", IDS[3], "赵六"] and book["异常"]["B2"].data_type == "s"
+    assert problems[1][7] == "no_sheet" and not any(re.search("[a-z]{4}", row[6] or "") for row in problems[1:])
 
 
 def test_sitting_totals_from_output_folders(tmp_path: Path, exam: Exam):
@@ -150,7 +154,7 @@ def test_user_text_is_quoted_in_every_csv_and_read_back_as_typed(tmp_path: Path,
     assert (second["name"], second["class"]) == ("'@SUM(A1)", "'-2班")
     assert first["total"] == "32" and first["exam_id"] == IDS[0]
     exceptions = _read_csv(tmp_path / "grading_exceptions.csv")
-    assert [(e["name"], e["class"]) for e in exceptions if e["exam_id"] == IDS[1]][0] == ("'@SUM(A1)", "'-2班")
+    assert [(e["姓名"], e["班级"]) for e in exceptions if e["考号"] == IDS[1]][0] == ("'@SUM(A1)", "'-2班")
     _, people = read_subject_scores(tmp_path)
     assert people[IDS[0]] == (FORMULA_NAME, "+1班") and people[IDS[1]] == ("@SUM(A1)", "-2班")
     totals = sitting_totals([read_subject_scores(tmp_path)[0]])

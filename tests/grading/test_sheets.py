@@ -107,7 +107,7 @@ def test_formula_like_scan_names_are_quoted_in_the_csvs_and_read_back_as_typed(t
     assert row["pages"] == "'" + FORMULA_NAME + "#1" and row["student_id"] == "2026010001"
     assert row["Q3"] == "?A" and row["score_Q56"] == "9.5"  # plain text and numbers are as they were
     with open(tmp_path / "exceptions.csv", encoding="utf-8-sig", newline="") as handle:
-        rows = [(r["source"], r["reason"]) for r in csv.DictReader(handle)]
+        rows = [(r["来源"], r["原文"]) for r in csv.DictReader(handle)]
     assert rows == [("'+notes.jpg", "not an image or PDF"), ("'@bad.jpg", "'-no anchors found"),
                     ("'" + FORMULA_NAME, "uncertain marks: Q3")]
     for name in ("results.csv", "exceptions.csv"):

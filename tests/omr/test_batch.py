@@ -264,8 +264,8 @@ def test_missing_page_two_is_flagged(tmp_path, a3, a3_batch):
     _assert_nothing_dropped(pages, sheets, summary.unreadable)
     assert (summary.pages, summary.sheets, summary.ok, summary.flagged) == (5, 3, 2, 1)
     exceptions = _read_csv(tmp_path / "out" / "exceptions.csv")
-    assert [(r["sheet"], r["student_id"], r["page"], r["reason"]) for r in exceptions] == \
-        [("2", ids[1], "3", "missing page(s) 2")]
+    assert [(r["答题卡"], r["考号"], r["页"], r["原文"], r["原因"]) for r in exceptions] == \
+        [("2", ids[1], "3", "missing page(s) 2", "缺页：第 2 页")]
 
 
 def test_card_fed_back_to_front_assembles_into_one_sheet(tmp_path, a3, a3_batch):
@@ -370,13 +370,13 @@ def test_hostile_files_do_not_stop_the_batch(tmp_path, a4, a3, a4_clean, a3_batc
         "white.png": r"blank page",
     }
     rows = _read_csv(out / "exceptions.csv")
-    reasons = {Path(r["source"]).name: r["reason"] for r in rows}
+    reasons = {Path(r["来源"]).name: r["原文"] for r in rows}
     assert set(reasons) == set(expected), rows  # nothing else (the good sheets are ok)
     for name, pattern in expected.items():
         assert re.search(pattern, reasons[name]), (name, reasons[name])
     skipped = {"empty.jpg", "random.png", "notes.tif"}  # refused before reading: no page
-    assert {Path(r["source"]).name for r in rows if r["page"] == ""} == skipped
-    assert all(r["page"] == "1" for r in rows if Path(r["source"]).name not in skipped)
+    assert {Path(r["来源"]).name for r in rows if r["页"] == ""} == skipped
+    assert all(r["页"] == "1" for r in rows if Path(r["来源"]).name not in skipped)
 
     # results.jsonl: one page line per page loaded (good or not), then one line per sheet.
     lines = _read_jsonl(out / "results.jsonl")
@@ -416,8 +416,9 @@ def test_same_sheet_twice_flags_both_as_duplicates(tmp_path, a4, a4_clean):
     assert sheets[0].reasons == sheets[2].reasons == [f"duplicate student id {dup}"]
     assert (summary.sheets, summary.ok, summary.flagged) == (3, 1, 2)
     exceptions = _read_csv(tmp_path / "out" / "exceptions.csv")
-    assert [(r["sheet"], r["student_id"], r["reason"]) for r in exceptions] == \
-        [("1", dup, f"duplicate student id {dup}"), ("3", dup, f"duplicate student id {dup}")]
+    assert [(r["答题卡"], r["考号"], r["原文"], r["原因"]) for r in exceptions] == \
+        [("1", dup, f"duplicate student id {dup}", f"考号 {dup} 重复"), ("3", dup, f"duplicate student id {dup}",
+                                                                      f"考号 {dup} 重复")]
 
 
 def test_formula_like_file_names_are_quoted_in_the_csvs(tmp_path, a4, a4_clean, monkeypatch):
@@ -431,7 +432,7 @@ def test_formula_like_file_names_are_quoted_in_the_csvs(tmp_path, a4, a4_clean, 
     assert [s.status for s in sheets] == ["flagged", "flagged"]
     assert [r["pages"] for r in _read_csv(tmp_path / "out" / "results.csv")] == \
         ["'=HYPERLINK(\"x\").jpg#1", "'@again.jpg#1"]
-    assert [r["source"] for r in _read_csv(tmp_path / "out" / "exceptions.csv")] == \
+    assert [r["来源"] for r in _read_csv(tmp_path / "out" / "exceptions.csv")] == \
         ["'=HYPERLINK(\"x\").jpg", "'@again.jpg"]
 
 

@@ -26,13 +26,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.service import audit, jobs
+from api.service import audit, jobs, profiles
 from api.service.context import Service
 from api.service.deps import UPLOAD_LIMIT, CurrentPrincipal, ReadSession, ServiceDep, not_found, permit
 from api.service.json_body import LimitedJSONRoute
-from api.service.models import Batch, BatchFile, Job, Page, Sheet
+from api.service.models import Batch, BatchFile, Job, Page, ScannerProfileVersion, Sheet
 from api.service.routes.exams import visible_exam
 from api.service.schemas.batches import BatchPublic, DuplicateFile, Progress, RejectedFile
+from api.service.schemas.profiles import ProfileRef
 from api.service.security import Principal
 from api.service.settings import Settings
 from api.service.storage import Staged
@@ -277,9 +278,12 @@ def _record(service: Service, principal: Principal, exam_id: int, key: str | Non
         if earlier is not None:  # the same request again, racing the first
             session.rollback()
             return earlier.id, False, 0
+        station = principal.key_id if principal.role == "station" else None
+        profile = profiles.active_profile(session, school, station)
         batch = Batch(id=str(uuid.uuid4()), school_id=school, exam_id=exam_id, idempotency_key=key,
                       uploaded_by=principal.actor, status="processing", files_received=len(intake.stored),
-                      duplicates=0, rejected=intake.rejected)
+                      duplicates=0, rejected=intake.rejected, station_key_id=station,
+                      profile_id=profile.id if profile is not None else None)
         session.add(batch)
         session.flush()
         originals: dict[str, int] = {}
@@ -307,7 +311,8 @@ def _record(service: Service, principal: Principal, exam_id: int, key: str | Non
         batch.duplicates = duplicates
         audit.record(session, principal, "batch.upload", "batch", batch.id, school_id=school,
                      after={"exam_id": exam_id, "files": len(intake.stored), "jobs": made, "duplicates": duplicates,
-                            "rejected": len(intake.rejected), "idempotency_key": key})
+                            "rejected": len(intake.rejected), "idempotency_key": key,
+                            "profile": f"{profile.name} v{profile.version}" if profile is not None else None})
         session.commit()
         return batch.id, True, made
 
@@ -331,6 +336,9 @@ def _public(session: Session, batches: list[Batch]) -> list[BatchPublic]:
                 .join(original, original.id == BatchFile.duplicate_of)
                 .where(BatchFile.batch_id.in_(ids)).order_by(BatchFile.batch_id, BatchFile.seq)):
             duplicates[batch_id].append(DuplicateFile(file=name, duplicate_of_batch=first_batch))
+    profile_ids = {b.profile_id for b in batches if b.profile_id is not None}
+    used = {row.id: ProfileRef.model_validate(row) for row in session.scalars(
+        select(ScannerProfileVersion).where(ScannerProfileVersion.id.in_(profile_ids)))} if profile_ids else {}
     made = []
     for batch in batches:
         job, page, sheet = (counts[batch.id][kind] for kind in ("jobs", "pages", "sheets"))
@@ -344,7 +352,7 @@ def _public(session: Session, batches: list[Batch]) -> list[BatchPublic]:
             id=batch.id, exam_id=batch.exam_id, status=batch.status, uploaded_by=batch.uploaded_by,
             created_at=batch.created_at, finished_at=batch.finished_at, files_received=batch.files_received,
             duplicates=duplicates[batch.id], rejected=[RejectedFile(**r) for r in batch.rejected or []],
-            progress=progress))
+            progress=progress, profile=used.get(batch.profile_id)))
     return made
 
 

@@ -7,6 +7,7 @@ import datetime as dt
 from pydantic import Field
 
 from api.service.schemas.common import Output
+from api.service.schemas.profiles import ProfileRef
 
 
 class RejectedFile(Output):
@@ -54,3 +55,5 @@ class BatchPublic(Output):
     duplicates: list[DuplicateFile]
     rejected: list[RejectedFile]
     progress: Progress
+    profile: ProfileRef | None = Field(default=None, description="the scanner profile its files are read with "
+                                                                 "(None: the default)")

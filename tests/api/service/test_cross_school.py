@@ -17,6 +17,7 @@ from review_helpers import setup_school
 
 API = "/api/v1"
 PLACEHOLDER = "{{A}}"  # a body value replaced by school A's code
+KEY_PLACEHOLDER = "{{A_KEY}}"  # ... and by the id of school A's station key
 
 
 def _a_objects(client, service, city, scans) -> dict[str, str]:
@@ -32,8 +33,11 @@ def _a_objects(client, service, city, scans) -> dict[str, str]:
         user = session.scalars(select(User).where(User.school_id == city.a.id)).first()
         key = session.scalars(select(ApiKey).where(ApiKey.school_id == city.a.id)).first()
     page_id = next(iter(ingested.pages.values()))[0]
+    profile = client.post(f"{API}/profiles", json={"profile": {"name": "a-only"}, "station_key_id": key.id},
+                          headers=city.a.admin)
+    assert profile.status_code == 201, profile.text
     return {"exam_id": str(exam_id), "batch_id": ingested.batch_id, "sheet_id": str(ingested.sheet_ids[0]),
-            "page_id": str(page_id), "student_id": str(student.id), "user_id": str(user.id), "key_id": str(key.id),
+            "profile_id": str(profile.json()["id"]), "page_id": str(page_id), "student_id": str(student.id), "user_id": str(user.id), "key_id": str(key.id),
             "school_id": city.a.id, "class_name": quote(student.class_name), "student_exam_id": student.exam_id,
             "grant_id": "1", "_exam_id_text": student.exam_id}
 
@@ -82,6 +86,11 @@ TRIES: dict[tuple[str, str], object] = {
     ("get", "/review"): None,
     ("get", "/audit"): None,
     ("post", "/batches"): "multipart",
+    ("get", "/profiles/{profile_id}"): None,
+    ("post", "/profiles/{profile_id}/activate"): None,
+    ("get", "/profiles"): None,
+    ("post", "/profiles"): {"profile": {"name": "intruder"}, "station_key_id": KEY_PLACEHOLDER},
+    ("post", "/profiles/learn"): {"station_key_id": KEY_PLACEHOLDER},
 }
 # Operations that act only on the caller's own school (nothing of another school can be named) or on nothing
 # school-bound: they are tried for leaks in what they list, not for access.
@@ -120,7 +129,8 @@ def test_school_b_reaches_nothing_of_school_a(client, service, city, simulated_s
             else:
                 kwargs |= {"files": {"file": ("r.csv", "考号,姓名\n2026019998,某\n".encode(), "text/csv")}}
         elif how is not None:
-            kwargs["json"] = json.loads(json.dumps(how).replace(PLACEHOLDER, a["school_id"]))
+            kwargs["json"] = json.loads(json.dumps(how).replace(PLACEHOLDER, a["school_id"])
+                                        .replace(f'"{KEY_PLACEHOLDER}"', a["key_id"]))
         if "{" not in path and not takes_school and not isinstance(how, dict):
             continue  # nothing of A's can be named here; the listing check below covers it
         response = client.request(method.upper(), url, **kwargs)

@@ -79,6 +79,11 @@ DECLARED: dict[tuple[str, str], tuple[str | None, tuple[str, ...] | None]] = {
     ("get", "/exams/{exam_id}/scores.csv"): ("scores:export", None),
     ("get", "/municipal/exams/{exam_id}/aggregates"): ("aggregates:read", None),
     ("get", "/municipal/exams/{exam_id}/scores"): ("scores:export", ("municipal",)),
+    ("post", "/profiles"): ("profiles:write", None),
+    ("get", "/profiles"): ("profiles:read", None),
+    ("get", "/profiles/{profile_id}"): ("profiles:read", None),
+    ("post", "/profiles/{profile_id}/activate"): ("profiles:write", None),
+    ("post", "/profiles/learn"): ("profiles:write", None),
 }
 #: What each role holds, written out (security.SCOPES must say the same).
 ROLE_SCOPES = {
@@ -87,10 +92,11 @@ ROLE_SCOPES = {
                 "review:read", "review:write", "results:read", "scores:export"},
     "municipal": {"schools:read", "schools:write", "roster:read", "roster:write", "users:read", "users:write",
                   "keys:read", "keys:write", "exams:read", "exams:write", "exams:grade", "review:read",
-                  "results:read", "scores:export", "aggregates:read", "audit:read"},
+                  "results:read", "scores:export", "aggregates:read", "audit:read", "profiles:read"},
 }
 ROLE_SCOPES["school_admin"] = ROLE_SCOPES["teacher"] | {"roster:write", "users:read", "users:write", "keys:read",
-                                                       "keys:write", "grants:read", "grants:write", "audit:read"}
+                                                       "keys:write", "grants:read", "grants:write", "audit:read",
+                                                       "profiles:read", "profiles:write"}
 
 
 def _operations(client) -> dict[tuple[str, str], dict]:
@@ -196,7 +202,8 @@ class World:
                 key_id = session.scalar(select(ApiKey.id).where(ApiKey.prefix == secret[:11]))
         url = API + path.format(school_id=SCHOOL_A, student_id=self.student, user_id=self.victim, key_id=key_id,
                                 exam_id=exam, grant_id=self.grant, batch_id="no-such-batch", sheet_id=999999,
-                                page_id=999999, student_exam_id="2026017001", class_name=CLASS_1)
+                                page_id=999999, student_exam_id="2026017001", class_name=CLASS_1,
+                                profile_id=999999)
         takes_school = any(p["name"] == "school_id" and p["in"] == "query" for p in operation.get("parameters", []))
         kwargs: dict = {"headers": headers, "params": {"school_id": SCHOOL_A} if takes_school else {}}
         bodies = {
@@ -216,6 +223,8 @@ class World:
             ("post", "/sheets/{sheet_id}/corrections"): {"corrections": [{"question": "Q1", "value": "A"}]},
             ("post", "/exams/{exam_id}/grade"): {},
             ("post", "/exams/{exam_id}/key-changes"): {"action": "void", "question": "Q1"},
+            ("post", "/profiles"): {"profile": {"name": f"walk {n}"}},
+            ("post", "/profiles/learn"): {},
         }
         if (method, path) in bodies:
             kwargs["json"] = bodies[(method, path)]

@@ -1,0 +1,51 @@
+"""Grading's reasons and exception kinds in a teacher's words (Chinese), on top of OMR's
+(:mod:`omr.reason_text`): what ``scores.xlsx``, its 异常 sheet and ``grading_exceptions.csv`` show.
+"""
+
+from __future__ import annotations
+
+from omr import reason_text as omr_text
+from omr.reason_text import OMR_RULES, Rule, make_rules, status_zh
+
+__all__ = ["reason_zh", "kind_zh", "untranslated", "EXCEPTION_KINDS_ZH", "GRADING_RULES"]
+
+#: Exception kinds (``GradingException.kind``, ``MatchException.kind``) as a teacher names them.
+EXCEPTION_KINDS_ZH = {
+    "pending": "待复核", "scored_by_policy": "按规则计分", "score_capped": "超出满分", "invalid_mark": "选项外涂点",
+    "multiple_marks": "重复涂卡", "correction_problem": "更正有误", "template_mismatch": "答题卡模板不符",
+    "subjective_import": "主观分导入", "version": "卷型", "roster": "名单", "id_unreadable": "考号无法识别",
+    "unknown_id": "考号不在名单", "id_conflict": "考号与条码不符", "id_from_barcode": "按条码认定考号",
+    "no_sheet": "无答题卡(缺考)", "absent_marked": "标记缺考", "absent_uncertain": "缺考标记存疑",
+    "duplicate_sheets": "重复答题卡", "unreadable_page": "无法识别的页",
+}
+
+GRADING_RULES: list[Rule] = OMR_RULES + make_rules([
+    (r"^uncertain: (.+)$", lambda m: f"涂点不清：{m[1]}"),
+    (r"^no reading: (.+)$", lambda m: f"未识别：{m[1]}"),
+    (r"^exam id unreadable \(grid (\w+), no barcode\)$", lambda m: f"考号无法识别（涂写{status_zh(m[1])}，无条码）"),
+    (r"^exam id (.+) not on the roster$", lambda m: f"考号 {m[1]} 不在名单中"),
+    (r"^id grid (\S+) and barcode (\S+) name two different students$",
+     lambda m: f"考号涂写 {m[1]} 与条码 {m[2]} 指向不同学生"),
+    (r"^id grid read (\S+) \(not on the roster\); barcode (\S+) used$",
+     lambda m: f"考号涂写 {m[1]} 不在名单中，已按条码 {m[2]} 认定"),
+    (r"^no sheet \(counted as absent, 缺考\)$", lambda m: "无答题卡（按缺考计）"),
+    (r"^sheet marked absent \(缺考\)$", lambda m: "答题卡标记缺考"),
+    (r"^policy (\w+): (.+)$", lambda m: f"按规则“{status_zh(m[1])}”计分：{m[2]}"),
+    (r"^marks outside the options \(scored 0\): (.+)$", lambda m: f"选项外涂点（计0分）：{m[1]}"),
+    (r"^(\S+) score (\S+) above its (\S+) points: capped$", lambda m: f"{m[1]} 分数 {m[2]} 超过满分 {m[3]}，按满分计"),
+])
+
+
+def reason_zh(reason: str) -> str:
+    """A grading or OMR reason in Chinese; parts no rule knows are kept as written."""
+    return omr_text.reason_zh(reason, GRADING_RULES)
+
+
+def untranslated(reason: str) -> list[str]:
+    """The parts of ``reason`` no rule translates."""
+    return omr_text.untranslated(reason, GRADING_RULES)
+
+
+def kind_zh(kind: str) -> str:
+    """An exception kind in Chinese (the code itself when unknown)."""
+    return EXCEPTION_KINDS_ZH.get(kind, kind)
