@@ -15,7 +15,7 @@ from calibration.labels import LabelledPage
 from omr.decide import classify_bubbles, empty_level, group_outcomes, mark_strength, page_thresholds
 from omr.profile import ScannerProfile
 
-__all__ = ["Score", "decide_page", "page_baseline", "score_pages"]
+__all__ = ["Score", "decide_page", "page_baseline", "paired_changes", "score_pages"]
 
 _SURE = ("ok", "blank", "multiple")  # as sample_sheets.evaluate: a clear double mark is read, not guessed
 
@@ -72,19 +72,33 @@ def decide_page(page: LabelledPage, profile: ScannerProfile, *, margin: float = 
     return filled, statuses
 
 
+def _outcomes(page: LabelledPage, profile: ScannerProfile, margin: float = 0.0) -> np.ndarray:
+    """Per labelled group of ``page``: 0 read sure and right, 1 flagged, 2 read wrong but sure."""
+    filled, statuses = decide_page(page, profile, margin=margin)
+    group_right = np.logical_and.reduceat(filled.astype(np.int8) == page.truth, page.group_starts[:-1])
+    sure = np.array([status in _SURE for status in statuses])
+    return np.where(~sure, 1, np.where(group_right, 0, 2))[page.labelled]
+
+
 def score_pages(pages: Sequence[LabelledPage], profile: ScannerProfile, *, margin: float = 0.0) -> Score:
     """Flagged and wrong-but-sure labelled groups over ``pages`` under ``profile`` (see :func:`decide_page`)."""
     questions = flagged = wrong = ambiguous_wrong = 0
     for page in pages:
-        filled, statuses = decide_page(page, profile, margin=margin)
-        right = filled.astype(np.int8) == page.truth
-        group_right = np.logical_and.reduceat(right, page.group_starts[:-1])
-        for index in np.flatnonzero(page.labelled):
-            questions += 1
-            if statuses[index] not in _SURE:
-                flagged += 1
-            elif not group_right[index] and page.ambiguous[index]:
-                ambiguous_wrong += 1
-            elif not group_right[index]:
-                wrong += 1
+        outcome = _outcomes(page, profile, margin)
+        ambiguous = page.ambiguous[page.labelled]
+        questions += len(outcome)
+        flagged += int(np.count_nonzero(outcome == 1))
+        wrong += int(np.count_nonzero((outcome == 2) & ~ambiguous))
+        ambiguous_wrong += int(np.count_nonzero((outcome == 2) & ambiguous))
     return Score(questions, flagged, wrong, ambiguous_wrong)
+
+
+def paired_changes(pages: Sequence[LabelledPage], before: ScannerProfile, after: ScannerProfile) -> tuple[int, int]:
+    """(groups flagged under ``before`` read sure and right under ``after``, groups the other way round): the
+    discordant pairs of McNemar's test on the same labelled groups."""
+    better = worse = 0
+    for page in pages:
+        old, new = _outcomes(page, before), _outcomes(page, after)
+        better += int(np.count_nonzero((old == 1) & (new == 0)))
+        worse += int(np.count_nonzero((old == 0) & (new == 1)))
+    return better, worse

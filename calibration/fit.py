@@ -7,21 +7,25 @@ lighter than the render). Then the thresholds, by coordinate search: each of ``e
 value on its grid that flags fewest training groups while no training group is read wrong but sure, also when
 every empty bubble reads ``margin`` darker and every mark ``margin`` lighter (room for scans a little worse than
 these). The result is judged on held-back pages it never saw: accepted only when it flags fewer of them than
-the base profile and reads none wrong but sure.
+the base profile and reads none wrong but sure, and only when that is more than chance: McNemar's exact test on
+the held-back groups whose reading changed (flagged before and sure and right after, or the other way round)
+must give p < ``max_p``. A threshold moved to save a handful of flags is not worth the risk it brings to pages
+unlike these.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 
-from calibration.evaluate import Score, page_baseline, score_pages
+from calibration.evaluate import Score, page_baseline, paired_changes, score_pages
 from calibration.labels import LabelledPage
 from omr.profile import ScannerProfile, profile_to_dict
 
-__all__ = ["FitReport", "SEARCH_GRID", "fit_profile", "learn_baselines"]
+__all__ = ["FitReport", "SEARCH_GRID", "fit_profile", "learn_baselines", "mcnemar_p"]
 
 #: Candidate values of each fitted threshold (the profile's own value is always a candidate too).
 SEARCH_GRID: dict[str, tuple[float, ...]] = {
@@ -47,13 +51,24 @@ class FitReport:
     train_pages: int
     held_back_pages: int
     reason: str  # why accepted or not, in words
+    improved: int = 0  # held-back groups flagged before, sure and right after
+    worsened: int = 0  # held-back groups sure and right before, flagged after
+    p_value: float = 1.0  # McNemar's exact test (one-sided) on those two counts
 
     def to_dict(self) -> dict:
         return {
             "accepted": self.accepted, "reason": self.reason, "train_pages": self.train_pages,
             "held_back_pages": self.held_back_pages, "before": self.before.to_dict(), "after": self.after.to_dict(),
+            "improved": self.improved, "worsened": self.worsened, "p_value": round(self.p_value, 6),
             "profile": profile_to_dict(self.profile),
         }
+
+
+def mcnemar_p(better: int, worse: int) -> float:
+    """One-sided exact McNemar test: the chance of at least ``better`` of ``better + worse`` discordant pairs going
+    the better way if either way were equally likely (binomial, p = 1/2)."""
+    n = better + worse
+    return sum(math.comb(n, k) for k in range(better, n + 1)) / 2 ** n if n else 1.0
 
 
 def learn_baselines(pages: Sequence[LabelledPage], base: ScannerProfile) -> dict:
@@ -114,7 +129,7 @@ def _safe(profile: ScannerProfile, train: Sequence[LabelledPage], margin: float,
 
 
 def fit_profile(train: Sequence[LabelledPage], held_back: Sequence[LabelledPage], base: ScannerProfile, *,
-                margin: float = 0.03, passes: int = 2) -> FitReport:
+                margin: float = 0.03, passes: int = 2, max_p: float = 0.05) -> FitReport:
     """Fit print baselines and thresholds on ``train``; judge them against ``base`` on ``held_back``.
 
     Parameters
@@ -128,6 +143,8 @@ def fit_profile(train: Sequence[LabelledPage], held_back: Sequence[LabelledPage]
         training group is read wrong but sure.
     passes : int, optional
         Rounds of the coordinate search.
+    max_p : float, optional
+        Significance the held-back improvement needs (McNemar's exact test, see the module doc).
     """
     if not train or not held_back:
         raise ValueError("fitting a profile needs labelled training pages and held-back pages")
@@ -152,6 +169,8 @@ def fit_profile(train: Sequence[LabelledPage], held_back: Sequence[LabelledPage]
                     best, best_score = candidate, score
     before = score_pages(held_back, base)
     after = score_pages(held_back, best)
+    improved, worsened = paired_changes(held_back, base, best)
+    p_value = mcnemar_p(improved, worsened)
     if after.wrong_sure:
         accepted, reason = False, f"held-back pages: {after.wrong_sure} read wrong but sure"
     elif after.ambiguous_wrong > before.ambiguous_wrong:
@@ -159,6 +178,10 @@ def fit_profile(train: Sequence[LabelledPage], held_back: Sequence[LabelledPage]
                                    f"{before.ambiguous_wrong} before")
     elif after.flagged >= before.flagged:
         accepted, reason = False, f"held-back pages: flags {after.flagged} not fewer than {before.flagged}"
+    elif p_value >= max_p:
+        accepted, reason = False, (f"held-back pages: flags {before.flagged} -> {after.flagged} ({improved} groups "
+                                   f"better, {worsened} worse) could be chance (p = {p_value:.2g})")
     else:
-        accepted, reason = True, f"held-back pages: flags {before.flagged} -> {after.flagged}, none wrong but sure"
-    return FitReport(best, before, after, accepted, len(train), len(held_back), reason)
+        accepted, reason = True, (f"held-back pages: flags {before.flagged} -> {after.flagged}, none wrong but sure "
+                                  f"(p = {p_value:.2g})")
+    return FitReport(best, before, after, accepted, len(train), len(held_back), reason, improved, worsened, p_value)

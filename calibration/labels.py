@@ -19,7 +19,7 @@ from omr.profile import layout_hash
 from omr.read import PreparedPage, PreparedTemplate
 from omr.register import apply_homography, homography_jacobians, iter_registrations
 
-__all__ = ["LabelledPage", "label_page", "measure_page", "page_ink_level"]
+__all__ = ["LabelledPage", "is_bilevel", "label_page", "measure_page", "page_ink_level"]
 
 _RING_SAMPLES = ring_samples(24)  # as omr.read samples the local paper
 
@@ -66,6 +66,11 @@ class LabelledPage:
         """(n,) bool: bubbles of labelled groups that hold no mark."""
         in_labelled = np.repeat(self.labelled, np.diff(self.group_starts))
         return in_labelled & (self.truth == 0)
+
+
+def is_bilevel(image: np.ndarray) -> bool:
+    """Whether a scan is 1-bit (thresholded or dithered): almost no pixel between black and white."""
+    return bool(np.count_nonzero((image > 0) & (image < 255)) < 0.001 * image.size)
 
 
 def page_ink_level(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarray,
@@ -122,7 +127,8 @@ def label_page(image: np.ndarray, page_to_image: np.ndarray, prepared: PreparedT
     Parameters
     ----------
     image : (rows, cols) uint8 array
-        The scanned page (as read; 1-bit scans are not supported here).
+        The scanned page, gray. A 1-bit scan (only black and white) is refused: the reader smooths those
+        before measuring, and thresholds learned from one would not fit the station's gray scans.
     page_to_image : (3, 3) array
         Template mm -> image pixels (``PageResult.page_to_image``).
     prepared : PreparedTemplate
@@ -143,6 +149,10 @@ def label_page(image: np.ndarray, page_to_image: np.ndarray, prepared: PreparedT
 
     if not 1 <= page <= len(prepared.pages):
         raise ValueError(f"template {prepared.template.id} has no page {page}")
+    if image.ndim != 2 or image.dtype != np.uint8:
+        raise ValueError(f"not a grayscale page image ({image.dtype}, shape {image.shape})")
+    if is_bilevel(image):
+        raise ValueError("a 1-bit scan has no gray levels to learn from")
     prepared_page = prepared.pages[page - 1]
     matrix = np.asarray(page_to_image, np.float64)
     ink = (page_ink_level(image, prepared_page, matrix, prepared.profile.max_anchor_residual_mm)

@@ -14,12 +14,12 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from calibration.labels import LabelledPage, label_page
+from calibration.labels import LabelledPage, is_bilevel, label_page
 from omr.batch import scan_inputs
 from omr.load import iter_pages
 from omr.read import REGISTRATION_UNSURE, PreparedTemplate, read_page
 
-__all__ = ["RegisteredPage", "labelled_from_corrections", "labelled_from_simulation", "registered_pages"]
+__all__ = ["RegisteredPage", "labelled_from_corrections", "labelled_from_simulation", "read_json", "registered_pages"]
 
 
 @dataclass
@@ -39,7 +39,7 @@ def _usable(image: np.ndarray, prepared: PreparedTemplate, source: str, index: i
         return "; ".join(result.reasons) or "not registered"
     if any(reason.startswith(("anchor missing", REGISTRATION_UNSURE[:20])) for reason in result.reasons):
         return "registration not sure enough to learn from"
-    if np.count_nonzero((image > 0) & (image < 255)) < 0.001 * image.size:
+    if is_bilevel(image):
         return "1-bit scan: no gray levels to learn from"
     return RegisteredPage(image, result.page, np.asarray(result.page_to_image, np.float64), source, index)
 
@@ -84,7 +84,7 @@ def labelled_from_simulation(batch_dir: str | Path, prepared: PreparedTemplate, 
     faint answers).
     """
     folder = Path(batch_dir)
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest = read_json(folder / "manifest.json", "simulated batch manifest")
     if manifest.get("template") != prepared.template.id:
         raise ValueError(f"{folder} was simulated on template {manifest.get('template')!r}, "
                          f"not {prepared.template.id!r}")
@@ -105,6 +105,16 @@ def labelled_from_simulation(batch_dir: str | Path, prepared: PreparedTemplate, 
     return pages
 
 
+def read_json(path: Path, what: str) -> object:
+    """A JSON file's data; ValueError naming ``what`` and the place when it is not UTF-8 JSON."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{what} {path} is not valid JSON: line {error.lineno}: {error.msg}") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{what} {path} is not valid JSON: not UTF-8 text") from None
+
+
 def labelled_from_corrections(path: str | Path, prepared: PreparedTemplate, *,
                               skipped: list[tuple[str, str]] | None = None) -> list[LabelledPage]:
     """Labelled pages from a corrections file: what teachers confirmed or corrected in review.
@@ -113,12 +123,7 @@ def labelled_from_corrections(path: str | Path, prepared: PreparedTemplate, *,
     "answers": {"<group id>": "AC", ...}}, ...]}``; each answer is the labels marked (``""``: none).
     """
     source = Path(path)
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"corrections file {source} is not valid JSON: line {error.lineno}: {error.msg}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"corrections file {source} is not valid JSON: not UTF-8 text") from None
+    data = read_json(source, "corrections file")
     if not isinstance(data, dict) or not isinstance(data.get("pages"), list):
         raise ValueError(f"corrections file {source} must be an object with a list of pages")
     if data.get("template") != prepared.template.id:

@@ -44,25 +44,43 @@ def mark_strength(inner_mean: np.ndarray, blank_darkness: np.ndarray, paper: flo
 
 
 def empty_level(strength: np.ndarray, label_index: np.ndarray, *, percentile: float = 30.0, min_count: int = 8,
-                limits: tuple[float, float] = (-0.05, 0.15)) -> np.ndarray:
+                floor: float = -0.05, ceiling: float = 0.3, margin: float = 0.15, rare_max: float = 0.15
+                ) -> np.ndarray:
     """How dark an empty bubble reads on this page beyond its blank print, per bubble.
 
-    Blur and the scanner's tone curve change how dark the printed outline and label read, compared with the sharp
-    blank render the baselines come from, and a letter with more ink (B) changes more than one with less (I).
-    Most bubbles with the same label are empty on any sheet, so a low percentile of their strengths is the empty
-    level for that label; labels seen fewer than ``min_count`` times use the page's. Levels are clamped to
-    ``limits`` so that a page with unusually many marks cannot shift every bubble.
+    Blur, the scanner's tone curve and the print itself (a bolder font, thicker outlines) change how dark the
+    printed outline and label read, compared with the sharp blank render the baselines come from, and a letter
+    with more ink (B) changes more than one with less (I). Most bubbles of one printed kind (``label_index``) are
+    empty on any sheet, so the value at the ``percentile``'s rank among their strengths (nearest rank) is that
+    kind's own level. The kinds seen at least ``min_count`` times give the page's *reference*, the median of their
+    own levels, within [``floor``, ``ceiling``]: the print and the scanner raise every kind together, so a kind's
+    own level is trusted only up to ``reference + max(margin, reference)``. Above that its low percentile is a
+    mark (a student who answered A throughout, an id of ones) and the kind takes the reference, so that its marks
+    still read as marks. Kinds seen fewer than ``min_count`` times (too few to tell empties from marks: the
+    proctor's one absence bubble, a few true/false options) take the reference, but at most ``rare_max``: a
+    level set too low makes a bubble read darker (flagged at worst), one set too high can hide a light mark, and
+    an unlabelled bubble does not darken with its neighbours' letters. Levels never go below ``floor``. A page with
+    no kind seen ``min_count`` times uses the percentile of all its bubbles, within [``floor``, ``rare_max``].
+
+    ``ceiling`` (0.3) is above what the boldest print makes an empty bubble read (0.27 for letters 0.3 mm bolder
+    than rendered, blurred) and below a light mark (a profile's ``filled_floor``, 0.35): a page whose every
+    kind is mostly marked cannot lift the level over its marks.
     """
     if strength.size == 0:
         return np.zeros(0)
-    page_level = float(np.clip(np.percentile(strength, percentile), *limits))
-    # Per label, the value at the percentile's rank among that label's sorted strengths (nearest rank).
+    # Per kind, the value at the percentile's rank among that kind's sorted strengths (nearest rank).
     order = np.lexsort((strength, label_index))
     counts = np.bincount(label_index)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     ranks = starts + np.floor(percentile / 100.0 * np.maximum(counts - 1, 0)).astype(np.int64)
     own = strength[order][np.minimum(ranks, len(order) - 1)]
-    levels = np.where(counts >= min_count, np.clip(own, *limits), page_level)
+    reliable = counts >= min_count
+    if reliable.any():
+        reference = float(np.clip(np.median(own[reliable]), floor, ceiling))
+    else:
+        reference = float(np.clip(np.percentile(strength, percentile), floor, rare_max))
+    trusted = reliable & (own <= reference + max(margin, reference))
+    levels = np.where(trusted, np.maximum(own, floor), np.where(reliable, reference, min(reference, rare_max)))
     return levels[label_index]
 
 

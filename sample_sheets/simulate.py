@@ -1,7 +1,8 @@
 """Scan simulator: ground truth in, realistic school-scanner images out, deterministic by seed.
 
 :func:`random_truth` makes what a student (and the proctor and teacher) meant to mark, :func:`simulate_sheet`
-draws it onto the blank template render the way people do (:mod:`sample_sheets.marks`) and passes every page
+draws it the way people do (:mod:`sample_sheets.marks`) onto the blank sheet as the school's printer printed it
+(:mod:`sample_sheets.printer`: fit to page, bolder font, thicker outlines, gray anchors) and passes every page
 through a scanner (:mod:`sample_sheets.scanner`), recording per page exactly what each bubble holds, the
 correct reading and whether a careful reader could hesitate. :func:`write_batch` writes a batch as a scanner
 station uploads it, with a ``.truth.json`` per page and a ``manifest.json``.
@@ -122,6 +123,8 @@ PROFILES: dict[str, Profile] = {
         marks=(("filled", 0.86), ("partial", 0.08), ("offcentre", 0.06)), partial_coverage=(0.7, 1.0),
         offcentre_mm=(0.3, 0.8), spill=Range(0.1, 0.3, 0.9), erasure=Range(0.03, 0.04, 0.12), overscan_mm=3.0,
         stray=Range(0.6, 1, 3), smudge=Range(0.2, 1, 1), handwriting=0.9, label_skew=Range(1.0, -2, 2),
+        print_scale=Range(0.2, 0.96, 1.0), print_bold_mm=Range(0.2, 0.0, 0.1), print_outline_mm=Range(0.2, 0.0, 0.15),
+        anchor_tone=Range(0.05, 0.75, 0.95),
     ),
     "hard": Profile(
         "hard", dpi=((150, 0.5), (200, 0.3), (300, 0.2)), jpeg_quality=Range(0.8, 50, 75),
@@ -137,6 +140,8 @@ PROFILES: dict[str, Profile] = {
         partial_coverage=(0.5, 0.9), offcentre_mm=(0.8, 1.6), spill=Range(0.3, 0.5, 1.5),
         erasure=Range(0.12, 0.1, 0.45), overscan_mm=5.0, stray=Range(1.0, 3, 10), smudge=Range(0.8, 1, 4),
         smudge_on_bubble=Range(0.6, 1, 3), handwriting=0.9, label_skew=Range(1.0, -4, 4),
+        print_scale=Range(0.4, 0.96, 1.0), print_bold_mm=Range(0.4, 0.0, 0.3), print_outline_mm=Range(0.4, 0.0, 0.4),
+        anchor_tone=Range(0.2, 0.6, 0.9),
     ),
 }
 

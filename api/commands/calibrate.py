@@ -17,17 +17,9 @@ import random
 from dataclasses import replace
 from pathlib import Path
 
+from api.commands.simulate import _positive  # the CLI's one "whole number >= 1" argument type
+
 __all__ = ["add_parser", "run"]
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
 
 
 def _share(text: str) -> float:
@@ -68,7 +60,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     batch.add_argument("--first", type=_positive, default=40, metavar="N", help="pages to learn from (default 40)")
     for action in (blank, batch):
         action.add_argument("--template", required=True, help="template JSON path or bundled name")
-        action.add_argument("--base", type=Path, metavar="PROFILE", help="profile to start from (default: defaults)")
+        action.add_argument("--base", type=Path, metavar="PROFILE",
+                            help="profile to start from (default: the station's active one, else the defaults)")
         action.add_argument("--name", help="profile name (default: the station's, else the base's)")
         _target(action)
 
@@ -125,7 +118,9 @@ def _baseline(args: argparse.Namespace) -> int:
     if missing:
         raise ValueError(f"no such file or folder: {', '.join(missing)}")
     template = resolve_template(args.template)
-    base = load_profile(args.base) if args.base else ScannerProfile()
+    store = ProfileStore(args.store)
+    # The station's thresholds (learned from review) stay; only this template's print baseline is new.
+    base = load_profile(args.base) if args.base else (args.station and store.active(args.station)) or ScannerProfile()
     prepared = prepare_template(template, base)
     skipped: list[tuple[str, str]] = []
     limit = args.first if args.calibrate_command == "batch" else None
@@ -139,7 +134,7 @@ def _baseline(args: argparse.Namespace) -> int:
     if args.out:
         save_profile(profile, args.out)
     if args.station:
-        profile = ProfileStore(args.store).save(args.station, profile, activate=True)
+        profile = store.save(args.station, profile, activate=True)
     where = " and ".join(filter(None, [str(args.out) if args.out else "",
                                        f"station {args.station} version {profile.version}" if args.station else ""]))
     print(f"print baseline of {template.id} learned from {len(pages)} page(s){_skipped_note(skipped)}; "
@@ -178,7 +173,9 @@ def _learn(args: argparse.Namespace) -> int:
     held_back = [pages[i] for i in sorted(order[:cut])]
     train = [pages[i] for i in sorted(order[cut:])]
     report = fit_profile(train, held_back, base)
-    report.profile = replace(report.profile, source=f"learn: {len(pages)} labelled page(s) of {args.labels}"[:500])
+    # a new version: its own source and time (the store stamps created_at), not the base's
+    report.profile = replace(report.profile, source=f"learn: {len(pages)} labelled page(s) of {args.labels}"[:500],
+                             created_at="")
     stored = store.save(args.station, report.profile, activate=report.accepted, report=_summary(report))
     if args.report:
         args.report.write_text(json.dumps(report.to_dict(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
@@ -199,13 +196,10 @@ def _summary(report) -> dict:
 
 
 def _labels_template(path: Path, simulated: bool) -> str:
+    from calibration.sources import read_json
+
     source = path / "manifest.json" if simulated else path
-    try:
-        data = json.loads(source.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{source} is not valid JSON: line {error.lineno}: {error.msg}") from None
-    except UnicodeDecodeError:
-        raise ValueError(f"{source} is not valid JSON: not UTF-8 text") from None
+    data = read_json(source, "labels file")
     template = data.get("template") if isinstance(data, dict) else None
     if not isinstance(template, str):
         raise ValueError(f"{source} does not name its template; give --template")

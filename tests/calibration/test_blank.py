@@ -1,8 +1,10 @@
 """A bold print read with the default profile against the profile calibrated from its blank scan (or its batch).
 
-The station prints bolder than the render (see conftest): empty bubbles read above the empty ceiling and most
-answers are flagged by default. Learning each bubble's printed darkness from the blank card, or from the first
-pages of a marked batch, must bring the flags down to (almost) none and never read a clear mark wrong but sure.
+The station prints bolder than the render (see conftest): empty bubbles read above the empty ceiling. The
+reader's per-page empty level takes up most of it for the kinds printed often (the option letters), but not for
+the rare ones (考号 digits, the absence mark, score boxes), and most sheets go to review by default. Learning
+each bubble's printed darkness from the blank card, or from the first pages of a marked batch, must bring the flags
+down to (almost) none and never read a clear mark wrong but sure.
 """
 
 from __future__ import annotations
@@ -46,8 +48,9 @@ def test_blank_calibration_removes_the_flags_of_a_bold_print(template, default, 
     before = _accuracy(bold_sheets, default, template)
     after = _accuracy(bold_sheets, prepare_template(template, profile), template)
     print(f"\nbold print, default profile: {before.line()}\nbold print, blank-calibrated: {after.line()}")
-    assert before.flagged_groups > 0.3 * before.groups  # the problem is real: most answers go to review
-    assert after.flagged_groups <= 0.005 * after.groups
+    assert before.pages_unsure >= 0.5 * before.pages  # the problem is real: most sheets go to review
+    assert after.pages_unsure <= before.pages_unsure // 4
+    assert after.flagged_groups <= 0.005 * after.groups < before.flagged_groups
     assert before.wrong_sure == after.wrong_sure == 0
     assert after.correct_sure > before.correct_sure
 
@@ -59,8 +62,9 @@ def test_batch_calibration_learns_the_print_from_marked_sheets(template, default
     before = _accuracy(judge, default, template)
     after = _accuracy(judge, prepare_template(template, profile), template)
     print(f"\nbold print, default profile: {before.line()}\nbold print, batch-calibrated: {after.line()}")
-    assert before.flagged_groups > 0.3 * before.groups
-    assert after.flagged_groups <= 0.005 * after.groups
+    assert before.pages_unsure >= 0.5 * before.pages
+    assert after.pages_unsure <= before.pages_unsure // 4
+    assert after.flagged_groups <= 0.005 * after.groups < before.flagged_groups
     assert after.wrong_sure == 0
 
 

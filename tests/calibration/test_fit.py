@@ -1,7 +1,7 @@
 """Labelling pages and fitting a station's profile to them, judged on held-back pages.
 
-The end-to-end case: a station that prints bolder than the render (see conftest) flags most answers with the
-default profile; a profile learned from a few labelled pages flags (almost) none of the held-back pages and
+The end-to-end case: a station that prints bolder than the render (see conftest) flags several % of its labelled
+groups with the default profile (the rarely printed kinds: 考号 digits, the absence mark, score boxes); a profile learned from a few labelled pages flags (almost) none of the held-back pages and
 reads none wrong but sure, and is accepted. A station the default already reads well gets nothing accepted.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from calibration.evaluate import decide_page, score_pages
-from calibration.fit import FitReport, _fill_unknown, fit_profile, learn_baselines
+from calibration.fit import _fill_unknown, fit_profile, learn_baselines
 from calibration.labels import LabelledPage, label_page
 from omr.profile import ScannerProfile, profile_from_dict
 from omr.read import prepare_template, read_page
@@ -51,7 +51,7 @@ def test_label_page_measures_as_the_reader_does(bold_sheets, default, bold_label
                 assert result.questions[group_id].status == status, group_id
     assert page.labelled.sum() > 50
     marked = page.truth.astype(bool)
-    assert np.median(page.strengths[marked]) > 0.5 > np.median(page.strengths[~marked])
+    assert np.median(page.strengths[marked]) > 0.3 > 0.1 > np.median(page.strengths[~marked])
 
 
 def test_label_page_refuses_unknown_groups_and_labels(bold_sheets, default):
@@ -63,6 +63,8 @@ def test_label_page_refuses_unknown_groups_and_labels(bold_sheets, default):
         label_page(sim.image, matrix, default, 1, {"Q1": "AZ"})
     with pytest.raises(ValueError, match="no page 7"):
         label_page(sim.image, matrix, default, 7, {})
+    with pytest.raises(ValueError, match="1-bit"):
+        label_page(np.where(sim.image > 128, 255, 0).astype(np.uint8), matrix, default, 1, {"Q1": "A"})
 
 
 def test_fit_learns_a_bold_print_and_is_accepted(bold_labelled):
@@ -70,7 +72,7 @@ def test_fit_learns_a_bold_print_and_is_accepted(bold_labelled):
     report = fit_profile(train, held_back, ScannerProfile())
     print(f"\nfit on {len(train)} labelled pages, {len(held_back)} held back: {report.reason}; "
           f"flag rate {report.before.flag_rate:.2%} -> {report.after.flag_rate:.2%}")
-    assert report.before.flag_rate > 0.3
+    assert report.before.flag_rate > 0.02  # over the 0.5 % target: the bold print's bubbles read too dark
     assert report.after.flag_rate <= 0.005
     assert report.after.wrong_sure == 0
     assert report.accepted, report.reason
@@ -103,21 +105,24 @@ def test_a_bubble_rarely_seen_empty_takes_the_shift_of_its_print_kind():
     assert np.allclose(_fill_unknown(learned, current, known, kinds), [0.3, 0.32, 0.31, 0.45, 0.45])
 
 
-def test_learned_baselines_only_touch_the_pages_they_saw(bold_labelled):
-    base = ScannerProfile()
-    learned = learn_baselines(bold_labelled[:4], base)
+def test_learned_baseline_is_the_bold_print(bold_labelled):
+    """Bolder print reads darker when empty: the learned baseline sits above the render's, and on pages it was not
+    learned from the empty bubbles read near it (scan to scan, blur and noise move them a little: the reader's
+    per-page empty level takes that up)."""
+    learned = learn_baselines(bold_labelled[:4], ScannerProfile())
     (entry,) = learned.values()
     assert len(entry["pages"]) == 1 and len(entry["pages"][0]) == len(bold_labelled[0].inner_mean)
-    assert replace(base, print_baselines=learned).print_baselines.keys() == learned.keys()
+    shift = np.array(entry["pages"][0]) - bold_labelled[0].baseline
+    assert np.median(shift) > 0.05
+    for page in bold_labelled[4:8]:
+        empty = page.empty_bubbles
+        residual = np.median(page.darkness[empty] - np.array(entry["pages"][0])[empty])
+        assert abs(residual) < 0.4 * np.median(shift)
 
 
 def test_fit_needs_both_sets(bold_labelled):
     with pytest.raises(ValueError, match="held-back"):
         fit_profile(bold_labelled[:3], [], ScannerProfile())
-
-
-def test_fit_report_type(bold_labelled):
-    assert isinstance(fit_profile(bold_labelled[:3], bold_labelled[3:5], ScannerProfile(), passes=1), FitReport)
 
 
 def test_hesitant_groups_read_wrong_are_counted_apart(bold_labelled):
@@ -137,3 +142,13 @@ def test_hesitant_groups_read_wrong_are_counted_apart(bold_labelled):
     page.ambiguous[sure[0]] = True
     score = score_pages([page], plain)
     assert (score.wrong_sure, score.ambiguous_wrong) == (1, 1)
+
+
+def test_mcnemar_exact_p():
+    """One-sided exact binomial tail: 40 of 40 changes for the better is no chance, 7 of 9 could be."""
+    from calibration.fit import mcnemar_p
+
+    assert mcnemar_p(0, 0) == 1.0
+    assert mcnemar_p(3, 0) == 0.125
+    assert abs(mcnemar_p(7, 2) - 46 / 512) < 1e-12
+    assert mcnemar_p(40, 0) < 1e-9

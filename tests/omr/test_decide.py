@@ -89,14 +89,41 @@ def test_empty_level_is_learned_per_printed_label():
     level = empty_level(strength, labels)
     assert level[:20] == pytest.approx(np.full(20, 0.06))
     assert level[20:40] == pytest.approx(np.full(20, 0.10))
-    # A label seen too rarely uses the page's level, not its own three bubbles.
-    assert level[40:] == pytest.approx(np.full(3, np.percentile(strength, 30)))
+    # A label seen too rarely uses the page's reference (the median of the well-seen labels), not its own three.
+    assert level[40:] == pytest.approx(np.full(3, 0.08))
+    # ... at most 0.15: a lone absence bubble does not darken with its neighbours' bolder letters.
+    strength[:40] += 0.2
+    assert empty_level(strength, labels)[40:] == pytest.approx(np.full(3, 0.15))
 
 
-def test_empty_level_is_clamped_so_a_page_of_marks_cannot_shift_everything():
+def test_empty_level_follows_a_bolder_print():
+    # Bolder letters and thicker outlines: every empty bubble reads 0.18 .. 0.27 over the sharp render.
+    rng = np.random.default_rng(3)
+    labels = np.repeat(np.arange(6), 20)
+    print_level = np.array([0.18, 0.27, 0.2, 0.22, 0.25, 0.19])
+    strength = print_level[labels] + rng.normal(0, 0.005, labels.size)
+    marked = rng.choice(labels.size, 25, replace=False)
+    strength[marked] += 0.6
+    level = empty_level(strength, labels)
+    assert np.abs(level - print_level[labels]).max() < 0.01
+    assert (strength[marked] - level[marked] > 0.55).all()
+
+
+def test_a_label_marked_throughout_keeps_its_marks():
+    # A student who answered A on 16 of 20 questions: A's low percentile is a mark, not its empty level.
+    labels = np.repeat(np.arange(4), 20)
+    strength = np.full(labels.size, 0.02)
+    strength[:16] = 0.7
+    level = empty_level(strength, labels)
+    assert level == pytest.approx(np.full(labels.size, 0.02))
+
+
+def test_empty_level_is_bounded_so_a_page_of_marks_cannot_shift_everything():
     labels = np.zeros(30, np.int64)
-    assert empty_level(np.full(30, 0.9), labels) == pytest.approx(np.full(30, 0.15))
+    assert empty_level(np.full(30, 0.9), labels) == pytest.approx(np.full(30, 0.3))
     assert empty_level(np.full(30, -0.4), labels) == pytest.approx(np.full(30, -0.05))
+    few = np.arange(5)  # no label seen often enough: the page's percentile within the old limits
+    assert empty_level(np.full(5, 0.9), few) == pytest.approx(np.full(5, 0.15))
 
 
 def test_marks_below_the_floor_do_not_set_the_page_level():
