@@ -19,7 +19,7 @@ from calibration.labels import LabelledPage, label_page
 from omr.profile import ScannerProfile, profile_from_dict
 from omr.read import prepare_template, read_page
 
-from conftest import marked_sheets
+from calibration_station import marked_sheets
 
 
 def _labelled(pages, prepared) -> list[LabelledPage]:
