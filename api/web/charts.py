@@ -47,7 +47,7 @@ def bars_svg(labels: Sequence[str], values: Sequence[float], title: str, *, limi
     parts, top = _frame(title, limit if limit is not None else max(finite, default=1.0))
     n = max(1, len(values))
     slot = (_W - 8 - _LEFT) / n
-    width = max(2.0, slot * 0.7)
+    width = min(max(2.0, slot * 0.7), 80.0)
     for i, (label, value) in enumerate(zip(labels, values)):
         x = _LEFT + slot * i + (slot - width) / 2
         shown = value if value is not None and math.isfinite(value) else 0.0
@@ -66,4 +66,4 @@ def bars_svg(labels: Sequence[str], values: Sequence[float], title: str, *, limi
 def histogram_svg(totals: Sequence[float], full_marks: float, title: str) -> str:
     """The score distribution of ``totals`` as a bar chart of :func:`score_bins` (students per bin)."""
     labels, counts = score_bins(totals, full_marks)
-    return bars_svg(labels, counts, title, fmt="{:d}")
+    return bars_svg(labels, counts, title, limit=4 * math.ceil(max(max(counts), 1) / 4), fmt="{:.0f}")

@@ -7,7 +7,7 @@ import re
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Path, Request, Response
 from fastapi.responses import JSONResponse, RedirectResponse
 from pydantic import ValidationError
 from sqlalchemy import func, select
@@ -15,8 +15,9 @@ from starlette.datastructures import FormData
 
 from api.service import audit
 from api.service.deps import (IMPORT_BODY, KIB, UPLOAD_LIMIT, CurrentPrincipal, ReadSession, RowId, ServiceDep,
-                              SettingsDep, WriteSession, authenticate, client_address, permit, public)
-from api.service.models import AccessToken, Sheet
+                              SettingsDep, WriteSession, authenticate, client_address, not_found, permit,
+                              public)
+from api.service.models import AccessToken, Exam, Sheet
 from api.service.routes import admin, batches, exams, municipal, results, review
 from api.service.schemas.admin import ApiKeyCreate, TokenRequest, UserCreate
 from api.service.schemas.review import CorrectionItem, CorrectionsCreate, PageResolve
@@ -175,7 +176,7 @@ def _kp_rates(exam_row, items) -> tuple[list[str], list[float]]:
     got: dict[str, float] = {}
     available: dict[str, float] = {}
     names: dict[str, str] = {}
-    graded = [r for r in items if r.scores]
+    graded = [r for r in items if r.status == "graded" and r.scores]
     for question in definition.questions:
         for point in question.knowledge_points:
             names[point.id] = point.name or point.id
@@ -193,11 +194,10 @@ def _kp_rates(exam_row, items) -> tuple[list[str], list[float]]:
 def class_page(request: Request, exam_id: RowId, class_name: str, principal: CurrentPrincipal,
                session: ReadSession) -> Response:
     """A class's results: the score distribution and the knowledge points as charts, the students' totals."""
-    from api.service.models import Exam
 
     found = results.class_results(exam_id, class_name, principal, session, school_id=None)
     row = session.get(Exam, exam_id)
-    totals = [r.total for r in found.items if r.total is not None]
+    totals = [r.total for r in found.items if r.status == "graded" and r.total is not None]
     full = float(found.run.full_marks) if getattr(found.run, "full_marks", None) else 100.0
     names, rates = _kp_rates(row, found.items)
     mean = sum(totals) / len(totals) if totals else None
@@ -283,7 +283,6 @@ def review_sheet(request: Request, sheet_id: RowId, principal: CurrentPrincipal,
                  error: str | None = None) -> Response:
     """One flagged sheet: its pages with the overlay, the flagged questions large with what OMR read, and a
     form that sends the corrections (Enter: save and go to the next sheet)."""
-    from api.service.models import Exam
 
     sheet = review.read_sheet(sheet_id, principal, session)
     fields = _fields(sheet, session.get(Exam, sheet.exam_id))
@@ -357,6 +356,33 @@ def page_image(page_id: RowId, principal: CurrentPrincipal, session: ReadSession
 @router.get("/review/pages/{page_id}/overlay", dependencies=[permit("review:read", roles=SCHOOL_PEOPLE)])
 def page_overlay(page_id: RowId, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep):
     return review.page_overlay(page_id, principal, session, service)
+
+
+@router.get("/review/sheets/{sheet_id}/questions/{question}",
+            dependencies=[permit("review:read", roles=SCHOOL_PEOPLE)])
+def question_zoom(sheet_id: RowId, question: Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{1,40}$")],
+                  principal: CurrentPrincipal, session: ReadSession, service: ServiceDep) -> Response:
+    """The question's bubbles enlarged from the overlay of the sheet's page that holds it (read again, so the
+    crop and the drawing always agree)."""
+    from omr.batch import decode_min_side_px
+
+    from api.service.processing import prepared_template
+    from api.web.zoom import question_zoom_png
+
+    sheet = review._sheet(session, principal, sheet_id)
+    prepared = prepared_template(session.get(Exam, sheet.exam_id).template)
+    for page_id in sheet.page_ids or []:
+        page, file = review._page(session, principal, page_id)
+        stored = page.result or {}
+        if question not in (stored.get("questions") or {}) and question not in (stored.get("scores") or {}):
+            continue
+        path = review._stored_file(service, file)
+        image = review._decode(service, path, page.page_index, decode_min_side_px(prepared.template))
+        png = question_zoom_png(image, prepared, question, source=file.filename, page_index=page.page_index) \
+            if image is not None else None
+        if png is not None:
+            return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
+    raise not_found("this sheet has no such question to show")
 
 
 # --- school administration ---------------------------------------------------------------------------------------
@@ -466,4 +492,6 @@ def city_exam(request: Request, exam_id: RowId, principal: CurrentPrincipal, ses
     schools = figures.schools or []
     chart = bars_svg([s.school_name or s.school_id for s in schools], [s.mean for s in schools],
                      f"{figures.subject} 各校平均分", limit=figures.full_marks, fmt="{:.1f}")
-    return render(request, "city_exam.html", principal, figures=figures, schools=schools, chart=chart)
+
+    return render(request, "city_exam.html", principal, figures=figures, schools=schools, chart=chart,
+                  exam=session.get(Exam, exam_id))

@@ -12,7 +12,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.service.security import Principal
 
-__all__ = ["render", "render_text", "ROLE_NAMES", "navigation"]
+__all__ = ["render", "render_text", "ROLE_NAMES", "navigation", "reason_zh"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 ROLE_NAMES = {"teacher": "教师", "school_admin": "学校管理员", "station": "扫描站", "municipal": "市教育局"}
@@ -25,10 +25,36 @@ _NAV = {
 }
 
 
+#: OMR's reasons start with one of these (omr/read.py, omr/assemble.py): the Chinese a teacher reads first.
+_REASONS_ZH = (("uncertain marks", "涂卡不确定"), ("multiple marks", "多涂"), ("score", "分数需确认"),
+               ("duplicate student id", "考号重复"), ("student id", "考号需确认"), ("absent mark", "缺考标记不确定"),
+               ("paper version", "试卷类型需确认"), ("missing page", "缺页"), ("anchor missing", "定位点缺失"),
+               ("page of another template", "另一份答题卡模板的页"), ("resolution too low", "分辨率太低"),
+               ("internal error", "读取出错"))
+
+
+def reason_zh(reason: str) -> str:
+    """An OMR reason with its Chinese name in front ("多涂 · multiple marks: Q30"); OMR's words stay, since
+    they name the questions and what was seen."""
+    text = reason.split(": ", 1)[1] if reason.startswith("page ") and ": " in reason else reason
+    for prefix, name in _REASONS_ZH:
+        if text.startswith(prefix):
+            return f"{name} · {reason}"
+    return f"需人工查看 · {reason}"
+
+
+def exam_title(exam) -> str:
+    """An exam's name as its definition gives it (考试名称), else its code."""
+    return str((exam.definition or {}).get("name") or exam.code)
+
+
 @lru_cache(maxsize=1)
 def _environment() -> Environment:
-    return Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(("html",)),
-                       trim_blocks=True, lstrip_blocks=True)
+    environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(("html",)),
+                              trim_blocks=True, lstrip_blocks=True)
+    environment.filters["reason_zh"] = reason_zh
+    environment.filters["exam_title"] = exam_title
+    return environment
 
 
 def navigation(principal: Principal | None) -> list[tuple[str, str]]:
