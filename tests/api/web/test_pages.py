@@ -113,3 +113,27 @@ def test_assets_are_served_locally(site, opened):
                  "/static/review.js"):
         assert client.get(path).status_code == 200, path
     assert client.get("/static/..%2Fpages.py").status_code == 404
+
+
+def test_log_out_ends_the_session_for_good(site, opened):
+    client = _session(opened, f"school_admin-{site.city.a.id}")
+    kept = dict(client.cookies)
+    assert client.get("/admin/users", headers=HTML).status_code == 200
+    token = _csrf(client, "/admin/users")
+    answer = client.post("/logout", data={"csrf": token})
+    assert answer.status_code == 303 and answer.headers["location"] == "/login"
+    replay = opened()
+    replay.cookies.update(kept)  # the old cookie, sent again: its token was revoked
+    assert replay.get("/admin/users", headers=HTML).status_code == 303
+    with site.service.db.read() as session:
+        assert session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "auth.logout", AuditEntry.actor == f"user:school_admin-{site.city.a.id}")) >= 1
+
+
+def test_a_wrong_password_shows_the_form_again_in_chinese(site, opened):
+    client = opened()
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    answer = client.post("/login", data={"csrf": token, "username": f"teacher-{site.city.b.id}",
+                                         "password": "not it"})
+    assert answer.status_code == 401 and "用户名或密码错误" in answer.text and "yj_session" not in answer.headers.get(
+        "set-cookie", "")
