@@ -24,6 +24,7 @@ from api.web.guard import session_credentials
 __all__ = ["create_app", "check_declarations", "Gate", "API_PREFIX"]
 
 API_PREFIX = "/api/v1"
+DOCS_URL = f"{API_PREFIX}/docs"
 logger = logging.getLogger(__name__)
 
 
@@ -196,11 +197,11 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
 
     for module in (admin, exams, grants, batches, review, results, municipal):
         app.include_router(module.router, prefix=API_PREFIX)
-    include_pages(app, docs_url=f"{API_PREFIX}/docs")  # the web pages, their assets, Swagger UI served offline
+    include_pages(app, docs_url=DOCS_URL)  # the web pages, their assets, Swagger UI served offline
     app.state.permits = check_declarations(app)
     _document_permissions(app, settings)
     app.add_middleware(Gate)
-    app.add_middleware(WebGuard)  # outermost: security headers, CSRF before the body, refusals as pages
+    app.add_middleware(WebGuard, docs_path=DOCS_URL)  # outermost: security headers, CSRF before the body, refusals as pages
     return app
 
 

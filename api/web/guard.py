@@ -128,16 +128,16 @@ class WebGuard:
     POSTs before the body is read, and a page's refusals as a page: a browser asking for HTML without a session
     is sent to the log-in page, and a refusal or error is shown in Chinese rather than as JSON."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, docs_path: str):
         self.app = app
+        self.docs_path = docs_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path = scope["path"]
-        docs = path.rstrip("/").endswith("/docs")
-        csp = (DOCS_CSP if docs else PAGE_CSP).encode()
+        csp = (DOCS_CSP if path == self.docs_path else PAGE_CSP).encode()
         page = is_page_path(path)
         headers = Headers(scope=scope)
 
