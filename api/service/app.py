@@ -201,7 +201,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
     app.state.permits = check_declarations(app)
     _document_permissions(app, settings)
     app.add_middleware(Gate)
-    app.add_middleware(WebGuard, docs_path=DOCS_URL)  # outermost: security headers, CSRF before the body, refusals as pages
+    app.add_middleware(WebGuard, docs_path=DOCS_URL)  # outermost: security headers, CSRF, refusals as pages
     return app
 
 

@@ -134,11 +134,15 @@ def log_in_with_key(page, site: Site, key: str) -> None:
     page.wait_for_url(lambda url: "/login" not in url)
 
 
-def screenshot(page, name: str) -> None:
-    """Save the page for the README when ``YUEJUAN_SCREENSHOTS`` asks (CI leaves the committed files alone)."""
+def screenshot(page, name: str, *, scan: bool = False, full_page: bool = True) -> None:
+    """Save the page for the README when ``YUEJUAN_SCREENSHOTS`` asks (CI leaves the committed files alone): PNG,
+    or JPEG for a page that is mostly a scanned image (``scan``), a tenth of the size."""
     wanted = os.environ.get(SCREENSHOTS_ENV)
     if not wanted:
         return
     folder = REPO / "docs" / "screenshots" if wanted == "1" else Path(wanted)
     folder.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    if scan:
+        page.screenshot(path=str(folder / f"{name}.jpg"), full_page=full_page, type="jpeg", quality=80)
+    else:
+        page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)

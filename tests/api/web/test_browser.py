@@ -50,7 +50,7 @@ def test_log_in_and_fix_a_flagged_question_from_the_review_queue(site, context, 
     page.wait_for_url(f"**/review/sheets/{sheet.id}")
     box = page.locator(f"fieldset[data-question='{question}']")
     page.wait_for_function("() => [...document.images].every(i => i.complete && i.naturalWidth > 0)")
-    screenshot(page, "review-sheet")
+    screenshot(page, "review-sheet", scan=True)
     answer = box.locator("input.answer")
     answer.fill("")
     for letter in right:  # click the options (the buttons light up), then Enter saves and moves on
@@ -65,7 +65,7 @@ def test_log_in_and_fix_a_flagged_question_from_the_review_queue(site, context, 
     page.wait_for_url(lambda url: f"/review/sheets/{sheet.id}" not in url)
     if "/review/pages/" in page.url:  # the unreadable pages come after the sheets, each with its reason
         assert page.locator("ul.reasons li").count() >= 1
-        screenshot(page, "review-unreadable")
+        screenshot(page, "review-unreadable", scan=True)
     with site.service.db.read() as session:
         saved = session.scalars(select(Correction).where(Correction.sheet_id == sheet.id)).all()
         entries = session.scalars(select(AuditEntry).where(AuditEntry.action == "correction.create",
@@ -127,7 +127,7 @@ def test_docs_load_with_no_request_leaving_the_machine(site, context):
     page.wait_for_selector(".swagger-ui .info .title")
     assert "yuejuan" in page.inner_text(".swagger-ui .info .title")
     page.wait_for_selector(".opblock-tag")
-    screenshot(page, "api-docs")
+    screenshot(page, "api-docs", full_page=False)
     assert attempted == []
     assert problems == []  # no script or style refused by the Content-Security-Policy
 
@@ -170,3 +170,86 @@ def test_class_view_city_view_and_station(site, context, simulated_scans):
         screenshot(scanner, "station-batch")
     finally:
         station.close()
+
+
+def _marking_setup(site) -> tuple[dict, dict[str, str]]:
+    """Q56 of school A marked twice (step 0.5, tolerance 1, a disagreement goes to the leader's ruling) by two
+    new teachers, led by a third; their usernames by part."""
+    import httpx
+
+    from conftest import PASSWORD
+
+    names = {part: f"{part}-{site.city.a.id}" for part in ("m1", "m2", "leader")}
+    ids = {}
+    with httpx.Client(base_url=site.url + "/api/v1", headers=site.city.a.admin, timeout=60) as api:
+        for part, username in names.items():
+            made = api.post("/users", json={"username": username, "password": PASSWORD, "role": "teacher",
+                                            "school_id": site.city.a.id})
+            assert made.status_code == 201, made.text
+            ids[part] = made.json()["id"]
+        setup = api.post(f"/exams/{site.city.exam_id}/marking", json={
+            "question": "Q56", "step": 0.5, "double": True, "tolerance": 1, "final_rule": "ruling",
+            "markers": [ids["m1"], ids["m2"]], "leader_id": ids["leader"]})
+        assert setup.status_code == 201, setup.text
+    return setup.json(), names
+
+
+def _mark(page, site, setup_id: int, keys: list[str], shot: str | None = None) -> None:
+    """Open the marking page and score one crop per entry of ``keys`` with the keyboard (Enter submits): each
+    next crop must show without the page reloading. ``shot``: the screenshot's name, taken before the first
+    Enter."""
+    page.goto(f"{site.url}/marking")
+    page.click(f"a[href='/marking/{setup_id}']")
+    page.evaluate("() => { window.stayed = true; }")  # lost if the page reloaded
+    for typed in keys:
+        page.wait_for_function("() => { const c = document.getElementById('crop');"
+                               " return !c.hidden && c.complete && c.naturalWidth > 0; }")
+        before = page.get_attribute("#crop", "data-token")
+        for key in typed:
+            page.keyboard.press(key)
+        assert page.inner_text("#typed").strip() == (typed[:-1] + ".5" if typed[-1] in ".h" else typed)
+        if shot:
+            screenshot(page, shot)
+            shot = None
+        page.keyboard.press("Enter")
+        page.wait_for_function("(before) => { const c = document.getElementById('crop');"
+                               " return c.hidden || c.dataset.token !== before; }", arg=before)
+    assert page.evaluate("() => window.stayed") is True
+
+
+def test_two_markers_disagree_and_the_leaders_ruling_lands_in_the_total(site, browser):
+    import httpx
+
+    from api.service.models import MarkingItem
+
+    setup, names = _marking_setup(site)
+    answers = setup["answers"]
+    assert answers >= 2
+    contexts = []
+    try:
+        for part in ("m1", "m2", "leader"):
+            contexts.append(browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900}))
+            page = contexts[-1].new_page()
+            log_in(page, site, names[part])
+            if part == "m1":
+                _mark(page, site, setup["id"], ["8h"] * answers, "marking")  # 8.5 each, with the half-point key
+            elif part == "m2":  # agrees on all but the last, where it gives 2: beyond the tolerance of 1
+                _mark(page, site, setup["id"], ["8."] * (answers - 1) + ["2"])
+            else:
+                page.goto(f"{site.url}/marking/{setup['id']}")
+                page.wait_for_selector("#crop:not([hidden])")
+                assert "仲裁" in page.inner_text("#task-kind") and "8.5" in page.inner_text("#earlier")
+                screenshot(page, "marking-ruling")
+                _mark(page, site, setup["id"], ["5"])
+            assert page.is_visible("#empty")  # nothing left for this person
+    finally:
+        for made in contexts:
+            made.close()
+    with site.service.db.read() as session:
+        ruled = session.execute(select(Sheet.student_id).join(MarkingItem, MarkingItem.sheet_id == Sheet.id)
+                                .where(MarkingItem.setup_id == setup["id"], MarkingItem.final_score == 5)).all()
+    assert len(ruled) == 1
+    with httpx.Client(base_url=site.url + "/api/v1", headers=site.city.a.admin, timeout=120) as api:
+        assert api.post(f"/exams/{site.city.exam_id}/grade").status_code == 201
+        result = api.get(f"/exams/{site.city.exam_id}/results/{ruled[0][0]}").json()
+    assert result["scores"]["Q56"] == 5
