@@ -9,21 +9,9 @@ import math
 from collections.abc import Sequence
 from html import escape
 
-import numpy as np
-
-__all__ = ["histogram_svg", "bars_svg", "score_bins"]
+__all__ = ["bars_svg"]
 
 _W, _H, _LEFT, _BOTTOM, _TOP = 640, 260, 44, 52, 16
-
-
-def score_bins(totals: Sequence[float], full_marks: float, count: int = 10) -> tuple[list[str], list[int]]:
-    """The score distribution: ``count`` equal-width bins from 0 to ``full_marks`` (the last closed), labels as
-    "[lo, hi)"; a total outside [0, full_marks] is put in the nearest end bin."""
-    edges = np.linspace(0.0, float(full_marks), count + 1)
-    values = np.clip(np.asarray(totals, dtype=float), 0.0, float(full_marks))
-    counts = np.histogram(values, bins=edges)[0] if len(values) else np.zeros(count, int)
-    labels = [f"{edges[i]:g}–{edges[i + 1]:g}" for i in range(count)]
-    return labels, [int(c) for c in counts]
 
 
 def _frame(title: str, peak: float) -> tuple[list[str], float]:
@@ -61,9 +49,3 @@ def bars_svg(labels: Sequence[str], values: Sequence[float], title: str, *, limi
                      f'transform="rotate(-30 {x + width / 2:.1f} {_H - _BOTTOM + 14})">{escape(label[:16])}</text>')
     parts.append("</svg>")
     return "".join(parts)
-
-
-def histogram_svg(totals: Sequence[float], full_marks: float, title: str) -> str:
-    """The score distribution of ``totals`` as a bar chart of :func:`score_bins` (students per bin)."""
-    labels, counts = score_bins(totals, full_marks)
-    return bars_svg(labels, counts, title, limit=4 * math.ceil(max(max(counts), 1) / 4), fmt="{:.0f}")

@@ -3,6 +3,8 @@ route; the work is done by the API's own route functions (same school checks, sa
 
 from __future__ import annotations
 
+import json
+import math
 import re
 import secrets
 from typing import Annotated
@@ -23,7 +25,7 @@ from api.service.schemas.admin import ApiKeyCreate, TokenRequest, UserCreate
 from api.service.schemas.review import CorrectionItem, CorrectionsCreate, PageResolve
 from api.service.security import PEOPLE, ROLES, Principal, secret_hash
 from api.web import assets, marking_pages
-from api.web.charts import bars_svg, histogram_svg
+from api.web.charts import bars_svg
 from api.web.guard import (clear_session_cookie, csrf_form, csrf_header_checked, new_csrf_cookie, session_credentials,
                            set_session_cookie)
 from api.web.render import ROLE_NAMES, render
@@ -168,44 +170,36 @@ def grade_exam(request: Request, exam_id: RowId, form: CheckedForm, principal: C
     return RedirectResponse(f"/exams/{exam_id}", status_code=303)
 
 
-def _kp_rates(exam_row, items) -> tuple[list[str], list[float]]:
-    """Score rate of each knowledge point over ``items`` (students with per-question scores): the points the
-    class scored on the point's questions, weighted by each question's share, over the points available."""
-    from api.service import grading_runs
-
-    definition = grading_runs.parse_definition(exam_row)
-    got: dict[str, float] = {}
-    available: dict[str, float] = {}
-    names: dict[str, str] = {}
-    graded = [r for r in items if r.status == "graded" and r.scores]
-    for question in definition.questions:
-        for point in question.knowledge_points:
-            names[point.id] = point.name or point.id
-            for row in graded:
-                score = row.scores.get(question.id)
-                if score is None:
-                    continue
-                got[point.id] = got.get(point.id, 0.0) + score * point.weight
-                available[point.id] = available.get(point.id, 0.0) + question.points * point.weight
-    ids = sorted(available)
-    return [names[i] for i in ids], [got.get(i, 0.0) / available[i] if available[i] else 0.0 for i in ids]
+def _class_figures(document: dict, class_name: str) -> dict | None:
+    """The class's figures in the run's analytics document (``analytics.report_json``: its histogram and
+    knowledge-point score rates, as the workbooks show them), or None when the class has no graded student."""
+    return next((g for g in document.get("classes", []) if g.get("class") == class_name), None)
 
 
 @router.get("/exams/{exam_id}/classes/{class_name}", dependencies=[permit("results:read", roles=SCHOOL_PEOPLE)])
 def class_page(request: Request, exam_id: RowId, class_name: str, principal: CurrentPrincipal,
-               session: ReadSession) -> Response:
-    """A class's results: the score distribution and the knowledge points as charts, the students' totals."""
-
+               session: ReadSession, settings: SettingsDep) -> Response:
+    """A class's results: the score distribution and the knowledge points' score rates as charts (from the
+    run's analytics), the students' totals, and the class's downloads."""
     found = results.class_results(exam_id, class_name, principal, session, school_id=None)
-    row = session.get(Exam, exam_id)
-    totals = [r.total for r in found.items if r.status == "graded" and r.total is not None]
-    full = float(found.run.full_marks) if getattr(found.run, "full_marks", None) else 100.0
-    names, rates = _kp_rates(row, found.items)
-    mean = sum(totals) / len(totals) if totals else None
-    return render(request, "class.html", principal, exam=row, class_name=class_name, items=found.items,
-                  mean=mean, full_marks=full,
-                  distribution=histogram_svg(totals, full, f"{class_name} 成绩分布"),
-                  knowledge=bars_svg(names, rates, f"{class_name} 知识点得分率", limit=1.0, fmt="{:.0%}"))
+    known = found.items[0].class_name if found.items else class_name  # as the run stores it
+    try:
+        document = json.loads(results.analytics(exam_id, principal, session, settings, school_id=None).body)
+    except HTTPException:  # nobody graded yet: the table alone
+        document = {}
+    figures = _class_figures(document, known)
+    distribution = knowledge = ""
+    if figures is not None:
+        edges, counts = figures["histogram"]["edges"], figures["histogram"]["counts"]
+        distribution = bars_svg([f"{lo:g}–{hi:g}" for lo, hi in zip(edges, edges[1:])], counts,
+                                f"{known} 成绩分布", limit=4 * math.ceil(max(max(counts, default=1), 1) / 4),
+                                fmt="{:.0f}")
+        knowledge = bars_svg([p["name"] or p["id"] for p in document["knowledge_points"]],
+                             [r if r is not None else 0.0 for r in figures["knowledge_rates"]],
+                             f"{known} 知识点得分率", limit=1.0, fmt="{:.0%}")
+    return render(request, "class.html", principal, exam=session.get(Exam, exam_id), class_name=known,
+                  items=found.items, figures=figures, full_marks=document.get("exam", {}).get("full_marks"),
+                  distribution=distribution, knowledge=knowledge)
 
 
 @router.get("/exams/{exam_id}/grade.xlsx", dependencies=[permit("results:read", roles=SCHOOL_PEOPLE)])
@@ -246,6 +240,10 @@ def _next_after(principal: Principal, session, kind: str, item_id: int) -> str:
     return "/review"
 
 
+#: What a reviewer decides for a reason that names no question (the correction's name -> what the page says).
+_ITEMS = {"exam_id": "考号", "absent": "缺考 (1 缺考, 0 参加)", "form": "试卷类型 (A, B …)", "exclude": "作废此卡 (填 1)"}
+
+
 def _fields(sheet, exam_row) -> list[dict]:
     """What the reviewer decides on this sheet, one field per question or item a reason names: the question's
     name, what OMR read, the options to click (choice questions) or the points (scored questions)."""
@@ -265,16 +263,17 @@ def _fields(sheet, exam_row) -> list[dict]:
             question = definition.question(canonical) if canonical else None
             scored = name in scores or (question is not None and question.type == "subjective")
             read = scores.get(name, {}).get("value") if scored else readings.get(name, {}).get("marked")
-            fields.append({"name": name, "reason": reason, "scored": scored,
+            fields.append({"name": name, "label": name, "reason": reason, "scored": scored,
                            "options": question.options if question is not None and not scored else "",
                            "points": question.points if question is not None else None,
                            "read": "" if read is None else (f"{read:g}" if scored else str(read)),
                            "value": done.get(name, "")})
-        needs = review._needs(reason) if not listed else None
-        if needs and not listed:
+        needs = None if listed else review._needs(reason)
+        if needs:
             name = sorted(needs[0])[0]
-            fields.append({"name": name, "reason": reason, "scored": False, "options": "", "points": None,
-                           "read": sheet.student_id or "" if name == "exam_id" else "",
+            fields.append({"name": name, "label": _ITEMS.get(name, name), "reason": reason, "scored": False,
+                           "options": "", "points": None,
+                           "read": (sheet.student_id or "") if name == "exam_id" else "",
                            "value": done.get(name, ""), "item": True})
     return fields
 

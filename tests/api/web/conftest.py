@@ -40,9 +40,6 @@ class Site:
     sheets: list[int]  # school A's flagged sheets
     keys: dict[str, str]  # API keys: "station-a", "municipal"
 
-    def username(self, role: str, school: str) -> str:
-        return f"{role}-{school}"
-
 
 @pytest.fixture(scope="session")
 def simulated_scans(tmp_path_factory):
