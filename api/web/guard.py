@@ -94,9 +94,9 @@ def csrf_header_checked(request: Request) -> None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, "CSRF token missing or wrong (send X-CSRF-Token)")
 
 
-def _secure(request_or_scope) -> bool:
-    scope = request_or_scope.scope if isinstance(request_or_scope, Request) else request_or_scope
-    return scope.get("scheme") == "https"
+def _secure(request: Request) -> bool:
+    """Whether the browser reached us over https (behind a TLS proxy: uvicorn ``--proxy-headers``)."""
+    return request.url.scheme == "https"
 
 
 def set_session_cookie(response, request: Request, value: str) -> None:

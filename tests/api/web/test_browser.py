@@ -11,7 +11,7 @@ from urllib.parse import urlparse
 from sqlalchemy import select
 
 from api.service.models import AuditEntry, Correction, Sheet
-from conftest import log_in, log_in_with_key, screenshot
+from web_helpers import log_in, log_in_with_key, new_context, screenshot
 
 
 def _truth(scans, student_id: str) -> dict[str, str]:
@@ -147,7 +147,7 @@ def test_class_view_city_view_and_station(site, context, simulated_scans):
         page.click("text=下载班级报表 (xlsx)")
     assert download.value.suggested_filename.endswith(".xlsx")
 
-    city = context.browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900})
+    city = new_context(context.browser)
     try:
         municipal = city.new_page()
         log_in_with_key(municipal, site, site.keys["municipal"])
@@ -157,7 +157,7 @@ def test_class_view_city_view_and_station(site, context, simulated_scans):
     finally:
         city.close()
 
-    station = context.browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900})
+    station = new_context(context.browser)
     try:
         scanner = station.new_page()
         log_in_with_key(scanner, site, site.keys["station-a"])
@@ -177,7 +177,7 @@ def _marking_setup(site) -> tuple[dict, dict[str, str]]:
     new teachers, led by a third; their usernames by part."""
     import httpx
 
-    from conftest import PASSWORD
+    from web_helpers import PASSWORD
 
     names = {part: f"{part}-{site.city.a.id}" for part in ("m1", "m2", "leader")}
     ids = {}
@@ -228,7 +228,7 @@ def test_two_markers_disagree_and_the_leaders_ruling_lands_in_the_total(site, br
     contexts = []
     try:
         for part in ("m1", "m2", "leader"):
-            contexts.append(browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 900}))
+            contexts.append(new_context(browser))
             page = contexts[-1].new_page()
             log_in(page, site, names[part])
             if part == "m1":
@@ -237,7 +237,7 @@ def test_two_markers_disagree_and_the_leaders_ruling_lands_in_the_total(site, br
                 _mark(page, site, setup["id"], ["8."] * (answers - 1) + ["2"])
             else:
                 page.goto(f"{site.url}/marking/{setup['id']}")
-                page.wait_for_selector("#crop:not([hidden])")
+                page.wait_for_selector("#crop[data-token]")  # the script has shown the first task
                 assert "仲裁" in page.inner_text("#task-kind") and "8.5" in page.inner_text("#earlier")
                 screenshot(page, "marking-ruling")
                 _mark(page, site, setup["id"], ["5"])

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api.service.models import AuditEntry, Correction
-from conftest import PASSWORD
+from web_helpers import PASSWORD
 
 HTML = {"Accept": "text/html"}
 
