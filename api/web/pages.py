@@ -279,15 +279,18 @@ def _fields(sheet, exam_row) -> list[dict]:
 
 
 @router.get("/review/sheets/{sheet_id}", dependencies=[permit("review:read", roles=SCHOOL_PEOPLE)])
-def review_sheet(request: Request, sheet_id: RowId, principal: CurrentPrincipal, session: ReadSession,
-                 error: str | None = None) -> Response:
+def review_sheet(request: Request, sheet_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> Response:
     """One flagged sheet: its pages with the overlay, the flagged questions large with what OMR read, and a
     form that sends the corrections (Enter: save and go to the next sheet)."""
+    return _sheet_page(request, sheet_id, principal, session)
 
+
+def _sheet_page(request: Request, sheet_id: int, principal: Principal, session, *, error: str | None = None,
+                status_code: int = 200) -> Response:
     sheet = review.read_sheet(sheet_id, principal, session)
     fields = _fields(sheet, session.get(Exam, sheet.exam_id))
-    return render(request, "sheet.html", principal, sheet=sheet, fields=fields,
-                  next_url=_next_after(principal, session, "sheet", sheet_id), error=error)
+    return render(request, "sheet.html", principal, sheet=sheet, fields=fields, error=error,
+                  next_url=_next_after(principal, session, "sheet", sheet_id), status_code=status_code)
 
 
 def _corrections(form: FormData) -> tuple[CorrectionsCreate, bool]:
@@ -316,7 +319,8 @@ def correct_sheet(request: Request, sheet_id: RowId, form: CheckedForm, principa
             raise
         if wants_json:
             return JSONResponse({"detail": _problem(error)}, status_code=422)
-        return RedirectResponse(f"/review/sheets/{sheet_id}?error={_problem(error)[:300]}", status_code=303)
+        session.rollback()
+        return _sheet_page(request, sheet_id, principal, session, error=_problem(error), status_code=422)
     following = _next_after(principal, session, "sheet", sheet_id)
     if wants_json:
         return JSONResponse({"resolved": outcome.sheet.resolved, "uncovered": outcome.uncovered,

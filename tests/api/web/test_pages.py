@@ -137,3 +137,14 @@ def test_a_wrong_password_shows_the_form_again_in_chinese(site, opened):
                                          "password": "not it"})
     assert answer.status_code == 401 and "用户名或密码错误" in answer.text and "yj_session" not in answer.headers.get(
         "set-cookie", "")
+
+
+def test_a_plain_form_with_a_wrong_answer_shows_the_sheet_again_with_why(site, opened):
+    client = _session(opened, f"teacher-{site.city.a.id}")
+    sheet = site.sheets[-1]
+    token = _csrf(client, f"/review/sheets/{sheet}")
+    before = _corrections(site)
+    answer = client.post(f"/review/sheets/{sheet}", data={"csrf": token, "q:Q30": "Z"}, headers=HTML)
+    assert answer.status_code == 422
+    assert re.search(r'<p class="error" role="alert">[^<]*Q30[^<]*Z', answer.text), answer.text[:3000]
+    assert _corrections(site) == before
