@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 # poppler (pdftoppm, pdfinfo) is what pdf2image drives; a CJK font lets printable sheets embed their Chinese.
 # LibreOffice Calc (headless) is what the analytics tests open the report workbooks with, as a teacher would.
 # PostgreSQL (Debian's server package) runs the tests' throw-away database (scripts/pg-throwaway).
+# Chromium (Debian's) is the real browser the web page tests drive with Playwright (tests/api/web).
 CJK_FONT := /usr/share/fonts/truetype/wqy/wqy-microhei.ttc
 system-deps:
 	@PKGS=""; \
@@ -26,6 +27,7 @@ system-deps:
 	if ! command -v soffice >/dev/null 2>&1 && ! command -v libreoffice >/dev/null 2>&1; then \
 	  PKGS="$$PKGS libreoffice-calc-nogui"; fi; \
 	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then PKGS="$$PKGS postgresql"; fi; \
+	if [ ! -x /usr/bin/chromium ]; then PKGS="$$PKGS chromium"; fi; \
 	if [ -n "$$PKGS" ]; then \
 	  echo "installing$$PKGS"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \

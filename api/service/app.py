@@ -16,12 +16,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.service.context import Service, open_service
 from api.service.deps import PRINCIPAL_STATE, Permit, authenticate, declared_permit, public
-from api.service.routes import admin, batches, exams, grants, municipal, profiles, results, review
+from api.service.routes import admin, batches, exams, grants, marking, municipal, profiles, results, review
 from api.service.settings import Settings
+from api.web import WebGuard, include_pages, is_page_path
+from api.web.guard import session_credentials
 
 __all__ = ["create_app", "check_declarations", "Gate", "API_PREFIX"]
 
 API_PREFIX = "/api/v1"
+DOCS_URL = f"{API_PREFIX}/docs"
 logger = logging.getLogger(__name__)
 
 
@@ -54,10 +57,12 @@ class Gate:
         if rule is not None and not rule.public:
             headers = Headers(scope=scope)
             scheme, _, token = headers.get("authorization", "").partition(" ")
+            api_key, bearer = headers.get("x-api-key"), token.strip() if scheme.lower() == "bearer" else None
+            if is_page_path(scope["path"]):  # pages: the session cookie, never a header; the API: never the cookie
+                api_key, bearer = session_credentials(headers)
             client = scope.get("client")
             try:
-                principal = await run_in_threadpool(authenticate, service, headers.get("x-api-key"),
-                                                    token.strip() if scheme.lower() == "bearer" else None,
+                principal = await run_in_threadpool(authenticate, service, api_key, bearer,
                                                     client[0] if client else None)
             except HTTPException as error:
                 await _answer(error.status_code, error.detail, error.headers)(scope, receive, send)
@@ -167,7 +172,7 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
                 app.state.service.close()
 
     app = FastAPI(title="yuejuan", version="0.1.0", lifespan=lifespan, openapi_url=f"{API_PREFIX}/openapi.json",
-                  docs_url=f"{API_PREFIX}/docs", redoc_url=None,
+                  docs_url=None, redoc_url=None,
                   description="阅卷: answer-sheet scanning, marking and academic analytics for a city's schools.")
     if service is not None:
         app.state.service = service
@@ -190,11 +195,13 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         return JSONResponse({"detail": "a value cannot be stored: too long, out of range or holding a NUL "
                                        "character"}, status_code=422)
 
-    for module in (admin, exams, grants, batches, review, results, municipal, profiles):
+    for module in (admin, exams, grants, batches, review, results, municipal, profiles, marking):
         app.include_router(module.router, prefix=API_PREFIX)
+    include_pages(app, docs_url=DOCS_URL)  # the web pages, their assets, Swagger UI served offline
     app.state.permits = check_declarations(app)
     _document_permissions(app, settings)
     app.add_middleware(Gate)
+    app.add_middleware(WebGuard, docs_path=DOCS_URL)  # outermost: security headers, CSRF, refusals as pages
     return app
 
 

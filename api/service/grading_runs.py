@@ -106,8 +106,11 @@ def grade_school(session: Session, exam_row: Exam, school_id: str, *, policy: st
 
     exam = exam if exam is not None else parse_definition(exam_row)
     roster, warnings = roster_for(session, school_id, exam_row.grade)
+    from api.service.marking import final_scores
+
     run = grade_sheets(exam, sheets_file(session, school_id, exam_row.id), roster,
-                       corrections=corrections_for(session, school_id, exam_row.id), policy=policy)
+                       corrections=corrections_for(session, school_id, exam_row.id),
+                       subjective=final_scores(session, school_id, exam_row.id), policy=policy)
     run.static_exceptions.extend(GradingException("roster", w) for w in warnings)
     return run
 

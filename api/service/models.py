@@ -15,7 +15,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = ["Base", "School", "SchoolClass", "Student", "User", "LoginAttempt", "AccessToken", "ApiKey", "Exam",
            "ExamGrant", "Blob", "Batch", "BatchFile", "Job", "Page", "Sheet", "Correction", "GradeRun", "ScoreCell",
-           "StudentResult", "AuditEntry", "ScannerProfileVersion", "utcnow", "as_utc"]
+           "StudentResult", "AuditEntry", "ScannerProfileVersion", "MarkingSetup", "MarkingMarker", "MarkingItem",
+           "MarkingTask", "utcnow", "as_utc"]
 
 
 def utcnow() -> dt.datetime:
@@ -303,6 +304,80 @@ class ScoreCell(Base):
     exam_id: Mapped[str] = mapped_column(String(32))
     question: Mapped[str] = mapped_column(String(32))
     score: Mapped[float | None] = mapped_column(Float)
+
+
+class MarkingSetup(Base):
+    """网上阅卷 of one written question (or 题块: one or more answer regions of the template) for one school's
+    sheets of an exam: the rules (:class:`grading.marking.MarkingRules`), its markers and its leader."""
+
+    __tablename__ = "marking_setups"
+    __table_args__ = (UniqueConstraint("school_id", "exam_id", "question"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    exam_id: Mapped[int] = mapped_column(ForeignKey("exams.id"), index=True)
+    question: Mapped[str] = mapped_column(String(32))  # the exam's subjective question the score goes to
+    regions: Mapped[list[Any]] = mapped_column(default=list)  # template region ids shown, in order
+    full_marks: Mapped[float] = mapped_column(Float)
+    step: Mapped[float] = mapped_column(Float, default=1.0)
+    double: Mapped[bool] = mapped_column(Boolean, default=True)  # 双评
+    tolerance: Mapped[float] = mapped_column(Float, default=0.0)  # 误差阈值
+    final_rule: Mapped[str] = mapped_column(String(20), default="closest_two")
+    self_check_rate: Mapped[float] = mapped_column(Float, default=0.0)  # 自评: share re-served
+    leader_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # 题组长: rulings and 问题卷
+    created_by: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class MarkingMarker(Base):
+    """A marker of a question (题组)."""
+
+    __tablename__ = "marking_markers"
+    setup_id: Mapped[int] = mapped_column(ForeignKey("marking_setups.id"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True, index=True)
+
+
+class MarkingItem(Base):
+    """One student's answer to a marked question: the crop of one sheet, and its final score once decided."""
+
+    __tablename__ = "marking_items"
+    __table_args__ = (UniqueConstraint("setup_id", "sheet_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    setup_id: Mapped[int] = mapped_column(ForeignKey("marking_setups.id"))
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
+    sheet_id: Mapped[int] = mapped_column(ForeignKey("sheets.id"), index=True)
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"))  # the page holding the regions
+    state: Mapped[str] = mapped_column(String(20), default="marking")  # marking | third | ruling | problem | final
+    final_score: Mapped[float | None] = mapped_column(Float)
+    final_how: Mapped[str | None] = mapped_column(String(30))  # the rule that gave it (grading.marking.Decision)
+    crop_sha256: Mapped[str | None] = mapped_column(ForeignKey("blobs.sha256"))  # cut when first asked for
+    finalised_at: Mapped[dt.datetime | None]
+
+
+class MarkingTask(Base):
+    """One score asked of one marker for one answer. ``token`` is what a marker sees (no sheet, page or student).
+
+    ``kind``: ``first`` (单评/双评), ``third`` (三评), ``ruling`` (仲裁, the leader's), ``self`` (自评: the same
+    marker again, not counted). No marker holds two tasks of one kind for one answer (the unique constraint).
+    """
+
+    __tablename__ = "marking_tasks"
+    __table_args__ = (UniqueConstraint("item_id", "marker_id", "kind"),
+                      Index("ix_marking_tasks_claim", "setup_id", "status", "marker_id"),
+                      Index("ix_marking_tasks_marker", "marker_id", "status", "scored_at"))
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), unique=True)
+    setup_id: Mapped[int] = mapped_column(ForeignKey("marking_setups.id"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("marking_items.id"), index=True)
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"))
+    kind: Mapped[str] = mapped_column(String(10))  # first | third | ruling | self
+    marker_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[str] = mapped_column(String(12), default="open")  # open | assigned | done | problem | cancelled
+    score: Mapped[float | None] = mapped_column(Float)
+    problem: Mapped[str | None] = mapped_column(String(20))  # blank | illegible | wrong_region | cheating
+    note: Mapped[str | None] = mapped_column(String(500))
+    assigned_at: Mapped[dt.datetime | None]
+    scored_at: Mapped[dt.datetime | None]
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class AuditEntry(Base):

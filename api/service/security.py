@@ -28,11 +28,12 @@ PEOPLE: tuple[str, ...] = ("teacher", "school_admin")
 Scope = Literal["schools:read", "schools:write", "roster:read", "roster:write", "users:read", "users:write",
                 "keys:read", "keys:write", "grants:read", "grants:write", "exams:read", "exams:write",
                 "exams:grade", "upload", "batches:read", "review:read", "review:write", "results:read",
-                "scores:export", "aggregates:read", "audit:read", "profiles:read", "profiles:write"]
+                "scores:export", "aggregates:read", "audit:read", "profiles:read", "profiles:write", "marking:score",
+                "marking:manage"]
 ALL_SCOPES: tuple[str, ...] = Scope.__args__
 
 _TEACHING = ("schools:read", "roster:read", "exams:read", "exams:write", "exams:grade", "upload", "batches:read",
-             "review:read", "review:write", "results:read", "scores:export")
+             "review:read", "review:write", "results:read", "scores:export", "marking:score", "marking:manage")
 #: What each role may do. A person has their role's scopes; a key has the scopes stored with it, and never more
 #: than its role's (a key's stored scopes are intersected with this at every request).
 SCOPES: dict[str, tuple[str, ...]] = {

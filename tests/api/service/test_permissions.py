@@ -84,12 +84,26 @@ DECLARED: dict[tuple[str, str], tuple[str | None, tuple[str, ...] | None]] = {
     ("get", "/profiles/{profile_id}"): ("profiles:read", None),
     ("post", "/profiles/{profile_id}/activate"): ("profiles:write", None),
     ("post", "/profiles/learn"): ("profiles:write", None),
+    ("post", "/exams/{exam_id}/marking"): ("marking:manage", None),  # teachers: only with the exam's grant
+    ("get", "/exams/{exam_id}/marking"): ("marking:score", None),
+    ("get", "/marking/{setup_id}"): ("marking:score", None),
+    ("patch", "/marking/{setup_id}"): ("marking:manage", None),
+    ("post", "/marking/{setup_id}/load"): ("marking:manage", None),
+    ("get", "/marking/{setup_id}/tasks"): ("marking:score", None),
+    ("post", "/marking/tasks/{token}/score"): ("marking:score", None),
+    ("post", "/marking/tasks/{token}/problem"): ("marking:score", None),
+    ("get", "/marking/{setup_id}/history"): ("marking:score", None),
+    ("get", "/marking/tasks/{token}/image"): ("marking:score", None),
+    ("get", "/marking/{setup_id}/problems"): ("marking:manage", None),
+    ("post", "/marking/problems/{token}/resolve"): ("marking:manage", None),
+    ("get", "/marking/{setup_id}/progress"): ("marking:manage", None),
+    ("post", "/marking/{setup_id}/reassign"): ("marking:manage", None),
 }
 #: What each role holds, written out (security.SCOPES must say the same).
 ROLE_SCOPES = {
     "station": {"upload", "batches:read"},
     "teacher": {"schools:read", "roster:read", "exams:read", "exams:write", "exams:grade", "upload", "batches:read",
-                "review:read", "review:write", "results:read", "scores:export"},
+                "review:read", "review:write", "results:read", "scores:export", "marking:score", "marking:manage"},
     "municipal": {"schools:read", "schools:write", "roster:read", "roster:write", "users:read", "users:write",
                   "keys:read", "keys:write", "exams:read", "exams:write", "exams:grade", "review:read",
                   "results:read", "scores:export", "aggregates:read", "audit:read", "profiles:read"},
@@ -203,7 +217,7 @@ class World:
         url = API + path.format(school_id=SCHOOL_A, student_id=self.student, user_id=self.victim, key_id=key_id,
                                 exam_id=exam, grant_id=self.grant, batch_id="no-such-batch", sheet_id=999999,
                                 page_id=999999, student_exam_id="2026017001", class_name=CLASS_1,
-                                profile_id=999999)
+                                profile_id=999999, setup_id=999999, token="0" * 32)
         takes_school = any(p["name"] == "school_id" and p["in"] == "query" for p in operation.get("parameters", []))
         kwargs: dict = {"headers": headers, "params": {"school_id": SCHOOL_A} if takes_school else {}}
         bodies = {
@@ -225,6 +239,12 @@ class World:
             ("post", "/exams/{exam_id}/key-changes"): {"action": "void", "question": "Q1"},
             ("post", "/profiles"): {"profile": {"name": f"walk {n}"}},
             ("post", "/profiles/learn"): {},
+            ("post", "/exams/{exam_id}/marking"): {"question": "Q56", "markers": [self.leader]},
+            ("patch", "/marking/{setup_id}"): {"self_check_rate": 0.1},
+            ("post", "/marking/tasks/{token}/score"): {"score": 1},
+            ("post", "/marking/tasks/{token}/problem"): {"kind": "blank"},
+            ("post", "/marking/problems/{token}/resolve"): {"action": "return"},
+            ("post", "/marking/{setup_id}/reassign"): {"from_user": self.victim},
         }
         if (method, path) in bodies:
             kwargs["json"] = bodies[(method, path)]
@@ -241,7 +261,8 @@ def _allowed(key: tuple[str, str], caller: str, role: str, scopes: frozenset[str
         return True
     if role not in (roles or [r for r, s in ROLE_SCOPES.items() if scope in s]):
         return False
-    if key == ("post", "/exams/{exam_id}/key-changes") and caller == "teacher":
+    if key in (("post", "/exams/{exam_id}/key-changes"), ("post", "/exams/{exam_id}/marking")) \
+            and caller == "teacher":
         return False  # a teacher without the exam's grant (the subject leader holds it)
     return scope is None or scope in scopes
 

@@ -1,0 +1,525 @@
+"""网上阅卷 in the database: answers to mark, tasks handed to markers, scores, 问题卷, supervision figures, the
+crops, and the final scores grading reads. No HTTP here (``routes/marking.py`` calls these); the rules
+themselves are :mod:`grading.marking`.
+
+Handing out is safe under concurrency on both databases: a claim picks open tasks (``FOR UPDATE SKIP LOCKED``
+on PostgreSQL, so two markers never wait on or take the same rows; on SQLite the write transaction holds the
+database's one write lock) and takes each with ``UPDATE … WHERE marker_id IS NULL``; the unique constraint
+(answer, marker, kind) makes "one marker, one answer, one round" the database's rule, not only the query's.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.orm import Session, aliased
+
+from api.service import audit
+from api.service.models import (BatchFile, Correction, Exam, MarkingItem, MarkingMarker, MarkingSetup, MarkingTask,
+                                Page, Sheet, User, utcnow)
+from api.service.security import Principal
+
+__all__ = ["SCORING_KINDS", "rules_of", "markers_of", "new_token", "load_items", "hand_out", "record_score",
+           "report_problem", "resolve_problem", "reassign", "progress", "final_scores", "item_of", "crop_png",
+           "TaskView", "task_view", "earlier_scores", "question_regions", "MarkingConflict", "regrade_if_graded"]
+
+log = logging.getLogger(__name__)
+
+#: Tasks whose score counts towards an answer's final score (a ``ruling`` is the final score; ``self`` counts
+#: for nothing but the marker's consistency).
+SCORING_KINDS = ("first", "third")
+#: Resolution of a crop: about 200 dpi, enough for handwriting, and no more than the scan holds.
+CROP_PX_PER_MM = 8.0
+
+
+class MarkingConflict(Exception):
+    """A change the answer's state does not allow (the message says why): the route answers 409."""
+
+
+def rules_of(setup: MarkingSetup):
+    """The set-up's :class:`grading.marking.MarkingRules`."""
+    from grading.marking import MarkingRules
+
+    return MarkingRules(full_marks=setup.full_marks, step=setup.step, double=setup.double,
+                        tolerance=setup.tolerance, final_rule=setup.final_rule)
+
+
+def markers_of(session: Session, setup_id: int) -> list[int]:
+    return list(session.scalars(select(MarkingMarker.user_id).where(MarkingMarker.setup_id == setup_id)
+                                .order_by(MarkingMarker.user_id)))
+
+
+def new_token() -> str:
+    """An opaque task id: 128 random bits (a marker cannot guess another's task or learn whose paper it is)."""
+    return secrets.token_hex(16)
+
+
+# --- answers to mark --------------------------------------------------------------------------------------------
+
+def question_regions(template: dict[str, Any], question: str, wanted: Sequence[str] | None
+                     ) -> tuple[int, list[str]]:
+    """(template page number, region ids) of a 题块: ``wanted`` regions, or the regions naming ``question``.
+
+    ValueError when a region is not in the template, is not an answer region, or they lie on different pages.
+    """
+    regions: dict[str, tuple[int, str | None]] = {}
+    for number, page in enumerate(template.get("pages", []), start=1):
+        for spec in page.get("fields", []):
+            if spec.get("kind") == "region":
+                regions[spec["id"]] = (number, spec.get("question"))
+    names = list(wanted) if wanted else [rid for rid, (_, q) in regions.items() if q == question]
+    if not names:
+        raise ValueError(f"the template has no answer region for {question}: name the regions")
+    if len(set(names)) != len(names):
+        raise ValueError("a region is named twice")
+    unknown = [n for n in names if n not in regions]
+    if unknown:
+        raise ValueError(f"the template has no region {unknown[0]!r}")
+    pages = {regions[n][0] for n in names}
+    if len(pages) != 1:
+        raise ValueError("the regions of one question must be on one page")
+    return pages.pop(), names
+
+
+def load_items(session: Session, setup: MarkingSetup, exam_row: Exam) -> int:
+    """Add an answer (and its first-round tasks) for every sheet of the set-up's school and exam that has none
+    yet and has the page holding its regions; sheets marked absent are left out. Returns how many were added."""
+    page_number, _ = question_regions(exam_row.template, setup.question, setup.regions)
+    known = select(MarkingItem.sheet_id).where(MarkingItem.setup_id == setup.id)
+    sheets = session.execute(select(Sheet.id, Sheet.page_ids, Sheet.result).where(
+        Sheet.school_id == setup.school_id, Sheet.exam_id == setup.exam_id, Sheet.id.not_in(known))
+        .order_by(Sheet.id)).all()
+    items = []
+    for sheet_id, page_ids, result in sheets:
+        if (result or {}).get("absent"):
+            continue
+        pages = (result or {}).get("pages", [])
+        page_id = next((pid for pid, p in zip(page_ids or [], pages) if p.get("page") == page_number), None)
+        if page_id is not None:
+            items.append({"setup_id": setup.id, "school_id": setup.school_id, "sheet_id": sheet_id,
+                          "page_id": page_id, "state": "marking"})
+    if not items:
+        return 0
+    session.execute(insert(MarkingItem), items)
+    new_ids = session.scalars(select(MarkingItem.id).where(MarkingItem.setup_id == setup.id,
+                                                           MarkingItem.sheet_id.in_([i["sheet_id"] for i in items]))
+                              .order_by(MarkingItem.id)).all()
+    now = utcnow()
+    tasks = [{"token": new_token(), "setup_id": setup.id, "item_id": item_id, "school_id": setup.school_id,
+              "kind": "first", "status": "open", "created_at": now}
+             for item_id in new_ids for _ in range(rules_of(setup).markers_per_answer)]
+    session.execute(insert(MarkingTask), tasks)
+    return len(new_ids)
+
+
+# --- what a marker sees ---------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class TaskView:
+    """A task as a marker sees it (see :class:`api.service.schemas.marking.TaskPublic`)."""
+
+    task: MarkingTask
+    item_state: str
+    earlier: list[float]
+
+
+def earlier_scores(session: Session, item_id: int) -> list[float]:
+    """The scores given so far for an answer (first and third), shown to the leader who rules (仲裁)."""
+    return [s for s in session.scalars(select(MarkingTask.score).where(
+        MarkingTask.item_id == item_id, MarkingTask.kind.in_(SCORING_KINDS), MarkingTask.status == "done")
+        .order_by(MarkingTask.scored_at, MarkingTask.id)) if s is not None]
+
+
+def task_view(session: Session, task: MarkingTask, item_state: str | None = None) -> TaskView:
+    state = item_state if item_state is not None else session.scalar(
+        select(MarkingItem.state).where(MarkingItem.id == task.item_id))
+    earlier = earlier_scores(session, task.item_id) if task.kind == "ruling" else []
+    return TaskView(task, state or "", earlier)
+
+
+def item_of(session: Session, task: MarkingTask) -> MarkingItem:
+    return session.get(MarkingItem, task.item_id)
+
+
+# --- handing out ---------------------------------------------------------------------------------------------------
+
+def _held(session: Session, setup_id: int, marker_id: int) -> list[MarkingTask]:
+    return list(session.scalars(select(MarkingTask).where(
+        MarkingTask.setup_id == setup_id, MarkingTask.marker_id == marker_id, MarkingTask.status == "assigned")
+        .order_by(MarkingTask.assigned_at, MarkingTask.id)))
+
+
+def _self_check(session: Session, setup: MarkingSetup, marker_id: int) -> MarkingTask | None:
+    """A 自评 task for the marker when one is due (:func:`grading.marking.self_check_due`), else None."""
+    from grading.marking import self_check_due, self_check_pick
+    from grading.marking.assign import MIN_SELF_CHECK_GAP
+
+    if setup.self_check_rate <= 0:
+        return None
+    counts = dict(session.execute(select(MarkingTask.kind, func.count()).where(
+        MarkingTask.setup_id == setup.id, MarkingTask.marker_id == marker_id,
+        MarkingTask.status.in_(("done", "assigned")), MarkingTask.kind.in_(SCORING_KINDS + ("self",)))
+        .group_by(MarkingTask.kind)).all())
+    scored = counts.get("first", 0) + counts.get("third", 0)
+    checks = counts.get("self", 0)
+    if not self_check_due(scored, checks, setup.self_check_rate):
+        return None
+    checked = select(MarkingTask.item_id).where(MarkingTask.marker_id == marker_id, MarkingTask.kind == "self",
+                                                MarkingTask.setup_id == setup.id)
+    history = list(session.scalars(select(MarkingTask.item_id).where(
+        MarkingTask.setup_id == setup.id, MarkingTask.marker_id == marker_id, MarkingTask.status == "done",
+        MarkingTask.kind.in_(SCORING_KINDS), MarkingTask.item_id.not_in(checked))
+        .order_by(MarkingTask.scored_at, MarkingTask.id)))
+    item_id = self_check_pick(history[:-MIN_SELF_CHECK_GAP] if len(history) > MIN_SELF_CHECK_GAP else [], checks)
+    if item_id is None:
+        return None
+    task = MarkingTask(token=new_token(), setup_id=setup.id, item_id=item_id, school_id=setup.school_id,
+                       kind="self", marker_id=marker_id, status="assigned", assigned_at=utcnow())
+    session.add(task)
+    session.flush()
+    return task
+
+
+def _claim(session: Session, setup: MarkingSetup, marker_id: int, count: int) -> list[MarkingTask]:
+    """Take up to ``count`` open tasks of answers the marker has not scored, one per answer, 三评 first."""
+    mine = select(MarkingTask.item_id).where(MarkingTask.setup_id == setup.id, MarkingTask.marker_id == marker_id,
+                                             MarkingTask.kind.in_(SCORING_KINDS))
+    sibling = aliased(MarkingTask)
+    # One task per answer, the lowest open one: a claim then locks exactly the rows it takes (a row locked and
+    # skipped would hide its answer from everyone else until the claim commits).
+    lower = (select(sibling.id).where(sibling.item_id == MarkingTask.item_id, sibling.kind == MarkingTask.kind,
+                                      sibling.status == "open", sibling.marker_id.is_(None),
+                                      sibling.id < MarkingTask.id).exists())
+    query = (select(MarkingTask.id, MarkingTask.item_id)
+             .where(MarkingTask.setup_id == setup.id, MarkingTask.status == "open", MarkingTask.marker_id.is_(None),
+                    MarkingTask.kind.in_(SCORING_KINDS), MarkingTask.item_id.not_in(mine), ~lower)
+             .order_by(case((MarkingTask.kind == "third", 0), else_=1), MarkingTask.item_id, MarkingTask.id)
+             .limit(count))
+    if session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True, of=MarkingTask)
+    picked = {item_id: task_id for task_id, item_id in session.execute(query)}
+    if not picked:
+        return []
+    now = utcnow()
+    session.execute(update(MarkingTask).where(MarkingTask.id.in_(list(picked.values())),
+                                              MarkingTask.marker_id.is_(None), MarkingTask.status == "open")
+                    .values(marker_id=marker_id, status="assigned", assigned_at=now)
+                    .execution_options(synchronize_session=False))
+    return list(session.scalars(select(MarkingTask).where(MarkingTask.id.in_(list(picked.values())),
+                                                          MarkingTask.marker_id == marker_id)
+                                .order_by(MarkingTask.id)))
+
+
+def hand_out(session: Session, setup: MarkingSetup, marker_id: int, count: int, *, may_mark: bool = True
+             ) -> list[MarkingTask]:
+    """The marker's next ``count`` tasks, oldest first: those already in hand (a 仲裁 task of the leader among
+    them), topped up with a 自评 task when one is due and with new tasks. ``may_mark`` False (a leader who is
+    not a marker) hands out nothing new. The caller commits (an IntegrityError means a concurrent request of
+    the same marker took a sibling task: roll back and ask again)."""
+    held = _held(session, setup.id, marker_id)
+    if not may_mark or len(held) >= count:
+        return held[:count]
+    check = _self_check(session, setup, marker_id)
+    if check is not None:
+        held.append(check)
+    if len(held) < count:
+        held.extend(_claim(session, setup, marker_id, count - len(held)))
+    return held[:count]
+
+
+# --- scores -------------------------------------------------------------------------------------------------------
+
+def _locked_item(session: Session, item_id: int) -> MarkingItem:
+    """The answer, locked for this transaction (PostgreSQL; SQLite's writer holds the whole database): two
+    markers scoring one answer at once must each see the other's score when it decides what comes next."""
+    return session.get(MarkingItem, item_id, with_for_update=True, populate_existing=True)
+
+
+def _item_tasks(session: Session, item_id: int) -> list[MarkingTask]:
+    return list(session.scalars(select(MarkingTask).where(MarkingTask.item_id == item_id)
+                                .order_by(MarkingTask.scored_at, MarkingTask.id)))
+
+
+def _cancel(tasks: Sequence[MarkingTask], kinds: Sequence[str]) -> None:
+    for task in tasks:
+        if task.kind in kinds and task.status in ("open", "assigned"):
+            task.status = "cancelled"
+
+
+def _advance(session: Session, setup: MarkingSetup, item: MarkingItem) -> bool:
+    """Bring the answer's state up to date with its scores (:func:`grading.marking.decide`): make the 三评 or
+    仲裁 task it needs, cancel those it no longer needs, set the final score. True when the final score changed."""
+    from grading.marking import decide
+
+    tasks = _item_tasks(session, item.id)
+    if any(t.status == "problem" for t in tasks):
+        item.state = "problem"
+        return False
+    done = [t for t in tasks if t.status == "done" and t.score is not None]
+    first = [t.score for t in done if t.kind == "first"]
+    third = next((t.score for t in done if t.kind == "third"), None)
+    ruling = next((t.score for t in reversed(done) if t.kind == "ruling"), None)
+    decision = decide(first, rules_of(setup), third=third, ruling=ruling)
+    before = item.final_score if item.state == "final" else None
+    item.state = decision.state
+    if decision.state == "final":
+        _cancel(tasks, ("first", "third", "ruling"))
+        item.final_score, item.final_how = decision.final, decision.how
+        item.finalised_at = utcnow()
+        return before != decision.final
+    item.final_score = item.final_how = item.finalised_at = None
+    if decision.state == "marking":
+        _cancel(tasks, ("third", "ruling"))
+    elif decision.state == "third":
+        _cancel(tasks, ("ruling",))
+        if not any(t.kind == "third" and t.status != "cancelled" for t in tasks):
+            session.add(MarkingTask(token=new_token(), setup_id=setup.id, item_id=item.id,
+                                    school_id=setup.school_id, kind="third", status="open"))
+    elif not any(t.kind == "ruling" and t.status != "cancelled" for t in tasks):
+        session.add(MarkingTask(token=new_token(), setup_id=setup.id, item_id=item.id, school_id=setup.school_id,
+                                kind="ruling", marker_id=setup.leader_id, status="assigned", assigned_at=utcnow()))
+    session.flush()
+    return before is not None
+
+
+def record_score(session: Session, principal: Principal, setup: MarkingSetup, task: MarkingTask, score: float
+                 ) -> bool:
+    """Record the marker's score for ``task`` (a first score, a 回评 change, 三评, 仲裁 or 自评) and advance
+    its answer; audited. :class:`MarkingConflict` when the answer's final score is already decided (回评 is over)
+    or the task was taken away. Returns whether the answer's final score changed."""
+    item = _locked_item(session, task.item_id)
+    if task.status not in ("assigned", "done"):
+        raise MarkingConflict(f"this task is {task.status}")
+    if task.status == "done" and item.state == "final" and task.kind != "self":
+        raise MarkingConflict("the final score of this answer is decided: it can no longer be changed")
+    before = {"score": task.score, "kind": task.kind} if task.status == "done" else None
+    task.score, task.status, task.scored_at = float(score), "done", utcnow()
+    session.flush()
+    changed = _advance(session, setup, item) if task.kind != "self" else False
+    audit.record(session, principal, "marking.rescore" if before else "marking.score", "marking_task", task.id,
+                 school_id=setup.school_id, before=before,
+                 after={"score": task.score, "kind": task.kind, "question": setup.question, "sheet": item.sheet_id,
+                        "answer": item.id, "answer_state": item.state, "final": item.final_score})
+    return changed
+
+
+def report_problem(session: Session, principal: Principal, setup: MarkingSetup, task: MarkingTask, kind: str,
+                   note: str) -> None:
+    """问题卷: the marker cannot score the answer (blank, illegible, wrong region, suspected cheating); it waits
+    for the leader (:func:`resolve_problem`). Audited."""
+    if task.status != "assigned" or task.kind == "ruling":
+        raise MarkingConflict("only a task in hand can be reported as a problem paper")
+    item = _locked_item(session, task.item_id)
+    task.status, task.problem, task.note, task.scored_at = "problem", kind, note, utcnow()
+    item.state = "problem"
+    audit.record(session, principal, "marking.problem", "marking_task", task.id, school_id=setup.school_id,
+                 after={"problem": kind, "note": note, "question": setup.question, "sheet": item.sheet_id,
+                        "answer": item.id})
+
+
+def resolve_problem(session: Session, principal: Principal, setup: MarkingSetup, task: MarkingTask, action: str,
+                    score: float | None) -> bool:
+    """The leader deals with a 问题卷: ``score`` gives the final score (a ruling), ``return`` sends the task back
+    to the markers. Audited; returns whether the final score changed."""
+    if task.status != "problem":
+        raise MarkingConflict("this task is not a problem paper")
+    item = _locked_item(session, task.item_id)
+    if action == "return":
+        task.status, task.marker_id, task.assigned_at, task.scored_at = "open", None, None, None
+        session.flush()
+        changed = _advance(session, setup, item)
+    else:
+        task.status = "cancelled"
+        existing = session.scalar(select(MarkingTask).where(MarkingTask.item_id == item.id,
+                                                            MarkingTask.kind == "ruling",
+                                                            MarkingTask.marker_id == principal.user_id))
+        ruling = existing or MarkingTask(token=new_token(), setup_id=setup.id, item_id=item.id,
+                                         school_id=setup.school_id, kind="ruling", marker_id=principal.user_id)
+        ruling.status, ruling.score, ruling.assigned_at, ruling.scored_at = "done", float(score), utcnow(), utcnow()
+        session.add(ruling)
+        session.flush()
+        changed = _advance(session, setup, item)
+    audit.record(session, principal, "marking.problem_resolved", "marking_task", task.id,
+                 school_id=setup.school_id, before={"problem": task.problem},
+                 after={"action": action, "score": score, "answer": item.id, "sheet": item.sheet_id,
+                        "answer_state": item.state, "final": item.final_score})
+    return changed
+
+
+def reassign(session: Session, principal: Principal, setup: MarkingSetup, from_user: int, to_user: int | None
+             ) -> int:
+    """Move a marker's tasks in hand to another marker, or back to the pool (a task the other marker already
+    holds an answer of goes to the pool); their 自评 tasks are dropped. Audited; returns how many moved."""
+    tasks = list(session.scalars(select(MarkingTask).where(
+        MarkingTask.setup_id == setup.id, MarkingTask.marker_id == from_user, MarkingTask.status == "assigned",
+        MarkingTask.kind.in_(SCORING_KINDS + ("self",)))))
+    taken = set(session.scalars(select(MarkingTask.item_id).where(
+        MarkingTask.setup_id == setup.id, MarkingTask.marker_id == to_user,
+        MarkingTask.kind.in_(SCORING_KINDS)))) if to_user is not None else set()
+    for task in tasks:
+        if task.kind == "self":
+            task.status = "cancelled"
+        elif to_user is not None and task.item_id not in taken:
+            task.marker_id, task.assigned_at = to_user, utcnow()
+            taken.add(task.item_id)
+        else:
+            task.marker_id, task.status, task.assigned_at = None, "open", None
+    session.flush()
+    moved = sum(t.kind != "self" for t in tasks)
+    audit.record(session, principal, "marking.reassign", "marking_setup", setup.id, school_id=setup.school_id,
+                 after={"from_user": from_user, "to_user": to_user, "tasks": moved})
+    return moved
+
+
+# --- supervision ------------------------------------------------------------------------------------------------
+
+def progress(session: Session, setup: MarkingSetup) -> dict[str, Any]:
+    """Progress of one question and each marker's figures (:mod:`grading.marking.quality`)."""
+    from grading.marking import agreement_rate, marker_figures, self_consistency
+
+    states = dict(session.execute(select(MarkingItem.state, func.count()).where(MarkingItem.setup_id == setup.id)
+                                  .group_by(MarkingItem.state)).all())
+    rows = session.execute(select(MarkingTask.item_id, MarkingTask.kind, MarkingTask.marker_id, MarkingTask.status,
+                                  MarkingTask.score).where(MarkingTask.setup_id == setup.id,
+                                                           MarkingTask.status != "cancelled")).all()
+    markers = markers_of(session, setup.id)
+    names = dict(session.execute(select(User.id, User.username).where(User.id.in_(markers))).all())
+    scores: dict[int, list[float]] = {m: [] for m in markers}
+    firsts: dict[int, list[tuple[int, float]]] = defaultdict(list)  # item -> [(marker, score)]
+    own: dict[tuple[int, int], float] = {}
+    selfs: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    counts: dict[int, dict[str, int]] = {m: {"open": 0, "problems": 0} for m in markers}
+    for item_id, kind, marker, status, score in rows:
+        if marker in counts:
+            counts[marker]["open"] += status == "assigned"
+            counts[marker]["problems"] += status == "problem"
+        if status != "done" or score is None or marker is None:
+            continue
+        if kind in SCORING_KINDS:
+            scores.setdefault(marker, []).append(score)
+            own[(item_id, marker)] = score
+            if kind == "first":
+                firsts[item_id].append((marker, score))
+        elif kind == "self":
+            selfs[marker].append((item_id, score))
+    figures = marker_figures({m: v for m, v in scores.items()})
+    per_marker = []
+    for marker in markers:
+        pairs = [(s, other) for pair in firsts.values() if len(pair) == 2
+                 for (m, s), (_, other) in (pair, pair[::-1]) if m == marker]
+        again = [(own[(item, marker)], s) for item, s in selfs.get(marker, []) if (item, marker) in own]
+        self_rate, self_diff = self_consistency(again, setup.tolerance)
+        f = figures[marker]
+        per_marker.append(dict(user_id=marker, username=names.get(marker, ""), scored=f.count,
+                               open=counts[marker]["open"], problems=counts[marker]["problems"], mean=f.mean,
+                               spread=f.spread, mean_vs_group=f.mean_vs_group, spread_vs_group=f.spread_vs_group,
+                               agreement=agreement_rate(pairs, setup.tolerance), self_checks=len(again),
+                               self_agreement=self_rate, self_mean_difference=self_diff))
+    return dict(setup_id=setup.id, question=setup.question, answers=sum(states.values()),
+                final=states.get("final", 0), waiting_third=states.get("third", 0),
+                waiting_ruling=states.get("ruling", 0), problems=states.get("problem", 0),
+                tasks_done=sum(1 for r in rows if r.status == "done" and r.kind != "self"),
+                tasks_total=sum(1 for r in rows if r.kind != "self"), markers=per_marker)
+
+
+# --- into grading ---------------------------------------------------------------------------------------------------
+
+def final_scores(session: Session, school_id: str, exam_id: int) -> dict[str, dict[str, float]]:
+    """{考号: {question: final score}} of every decided answer of a school's exam, for
+    :func:`grading.pipeline.grade_sheets` (``subjective``): the 考号 is the one a reviewer's ``exam_id``
+    correction gave the sheet, else the one OMR read; a sheet with neither is left out."""
+    rows = session.execute(select(MarkingItem.sheet_id, MarkingSetup.question, MarkingItem.final_score, Sheet.student_id)
+                           .join(MarkingSetup, MarkingSetup.id == MarkingItem.setup_id)
+                           .join(Sheet, Sheet.id == MarkingItem.sheet_id)
+                           .where(MarkingSetup.school_id == school_id, MarkingSetup.exam_id == exam_id,
+                                  MarkingItem.state == "final")).all()
+    if not rows:
+        return {}
+    corrected = dict(session.execute(select(Correction.sheet_id, Correction.value).where(
+        Correction.school_id == school_id, Correction.exam_id == exam_id, Correction.question == "exam_id")
+        .order_by(Correction.id)).all())  # the newest correction of a sheet wins
+    scores: dict[str, dict[str, float]] = {}
+    for sheet_id, question, score, student_id in rows:
+        exam_number = corrected.get(sheet_id) or student_id
+        if exam_number and score is not None:
+            scores.setdefault(exam_number, {})[question] = float(score)
+    return scores
+
+
+def regrade_if_graded(session: Session, settings, principal: Principal, exam_row: Exam, school_id: str
+                      ) -> int | None:
+    """A late score: when the school's exam already has a grade run, mark it again now (its policy, every
+    final score) as a key change does. Returns the new run's id (None when there is no run yet). The caller
+    commits, and discards the run's files if that fails."""
+    from api.service.grading_runs import grade_school, newest_run, store_run
+
+    prior = newest_run(session, school_id, exam_row.id)
+    if prior is None:
+        return None
+    marked = grade_school(session, exam_row, school_id, policy=prior.summary.get("policy", "pending"))
+    row = store_run(session, settings, marked, exam_row=exam_row, school_id=school_id, by=principal.actor)
+    audit.record(session, principal, "marking.regrade", "grade_run", row.id, school_id=school_id,
+                 before={"run": prior.id}, after={"run": row.id, "exam": exam_row.id})
+    return row.id
+
+
+# --- the crop ---------------------------------------------------------------------------------------------------
+
+def crop_png(service, session: Session, setup: MarkingSetup, item: MarkingItem) -> bytes | None:
+    """The answer's regions cut out of its page, upright, stacked top to bottom, as a gray PNG (None when the
+    page cannot be decoded or registered again). The page is read again at full resolution to place the
+    regions (the workers read a reduced image and keep no crops)."""
+    import cv2
+    import numpy as np
+
+    from omr.load import iter_pages
+    from omr.read import read_page, warp_rect
+
+    from api.service.processing import prepared_template
+
+    page = session.get(Page, item.page_id)
+    file = session.get(BatchFile, page.file_id)
+    exam = session.get(Exam, setup.exam_id)
+    path = service.blobs.path(file.sha256)
+    if not path.is_file():
+        return None
+    image = None
+    pages = iter_pages(path, limits=service.settings.load_limits())
+    try:
+        for loaded in pages:
+            if loaded.page_index == page.page_index:
+                image = loaded.image
+                break
+    except Exception:  # a file that cannot be decoded again has no crop; the marker reports it
+        log.exception("page %d could not be decoded for its crop", page.id)
+    finally:
+        pages.close()
+    if image is None:
+        return None
+    prepared = prepared_template(exam.template)
+    try:
+        result = read_page(image, prepared, source=file.filename, page_index=page.page_index)
+    except Exception:
+        log.exception("page %d could not be read again for its crop", page.id)
+        return None
+    if result.page_to_image is None or result.page is None:
+        return None
+    matrix = np.asarray(result.page_to_image, dtype=float)
+    px_per_mm = min(CROP_PX_PER_MM, float(np.sqrt(abs(np.linalg.det(matrix[:2, :2] / matrix[2, 2])))))
+    rects = {r.id: r for r in prepared.pages[result.page - 1].expanded.regions}
+    parts = [warp_rect(image, matrix, r.x, r.y, r.w, r.h, px_per_mm)
+             for r in (rects.get(name) for name in setup.regions) if r is not None]
+    if not parts:
+        return None
+    width = max(p.shape[1] for p in parts)
+    gap = np.full((4, width), 255, np.uint8)
+    stacked = np.vstack([np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=255) if p.shape[1] < width
+                         else p for part in parts for p in (part, gap)][:-1])
+    ok, encoded = cv2.imencode(".png", stacked)
+    return encoded.tobytes() if ok else None

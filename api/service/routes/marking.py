@@ -1,0 +1,432 @@
+"""网上阅卷 (online marking of written answers): set-up per question, tasks served to markers by opaque tokens
+(a marker never sees the student, the sheet, the page or the school), scores with the next tasks in the same
+answer, 回评, 问题卷, the leader's 仲裁 and problem queue, supervision and reassignment.
+
+Who may do what, on top of the scopes (``marking:score``, ``marking:manage``): a set-up is made by the school
+admin or the exam's subject leader (a teacher holding the exam's grant); it is managed (markers, answers,
+problem papers, progress, reassignment) by the school admin and the set-up's leader (题组长); it is marked by
+its markers, and its leader rules. Everything belongs to a school: another school's set-up or task is 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi.responses import FileResponse, Response
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from api.service import audit, marking
+from api.service.context import Service
+from api.service.deps import (CurrentPrincipal, ReadSession, RowId, ServiceDep, WriteSession, not_found, of_school,
+                              permit)
+from api.service.jobs import ensure_blob
+from api.service.json_body import LimitedJSONRoute
+from api.service.models import Exam, ExamGrant, MarkingItem, MarkingMarker, MarkingSetup, MarkingTask, User
+from api.service.grading_runs import parse_definition
+from api.service.routes.exams import visible_exam
+from api.service.schemas.marking import (PROBLEM_NAMES, MarkingSetupCreate, MarkingSetupPublic, MarkingSetupUpdate,
+                                         MarkerProgress, ProblemCreate, ProblemPublic, ProblemResolve,
+                                         QuestionProgress, Reassign, ReassignResult, ScoreCreate, ScoreResult,
+                                         TaskPublic)
+from api.service.security import Principal
+
+router = APIRouter(tags=["marking"], route_class=LimitedJSONRoute)
+Prefetch = Annotated[int, Query(ge=0, le=20, description="how many next tasks to hand out with the answer")]
+Count = Annotated[int, Query(ge=1, le=20, description="tasks to hold (the current one and those fetched ahead)")]
+Token = Annotated[str, Path(pattern=r"^[0-9a-f]{32}$", description="a task's opaque id")]
+_IMAGE_HEADERS = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
+_CLAIM_TRIES = 3
+
+
+# --- who may ------------------------------------------------------------------------------------------------------
+
+def _forbidden(detail: str) -> HTTPException:
+    return HTTPException(status.HTTP_403_FORBIDDEN, detail)
+
+
+def _setup(session: Session, principal: Principal, setup_id: int) -> MarkingSetup:
+    return of_school(session.get(MarkingSetup, setup_id), principal, "marking set-up")
+
+
+def _manages(principal: Principal, setup: MarkingSetup) -> bool:
+    return principal.role == "school_admin" or principal.user_id == setup.leader_id
+
+
+def _managed(session: Session, principal: Principal, setup_id: int) -> MarkingSetup:
+    """The set-up when the caller manages it (the school admin, its leader); 403 for others of its school."""
+    setup = _setup(session, principal, setup_id)
+    if not _manages(principal, setup):
+        raise _forbidden("managing this marking is for the school admin and the question's leader")
+    return setup
+
+
+def _is_marker(session: Session, setup_id: int, user_id: int | None) -> bool:
+    return user_id is not None and session.get(MarkingMarker, (setup_id, user_id)) is not None
+
+
+def _marked_by(session: Session, principal: Principal, setup_id: int) -> MarkingSetup:
+    """The set-up when the caller marks or leads it; 403 for others of its school."""
+    setup = _setup(session, principal, setup_id)
+    if principal.user_id != setup.leader_id and not _is_marker(session, setup.id, principal.user_id):
+        raise _forbidden("you are not a marker of this question")
+    return setup
+
+
+def _task(session: Session, principal: Principal, token: str, *, for_update: bool = False
+          ) -> tuple[MarkingTask, MarkingSetup]:
+    """The caller's own task (404 for anyone else's: a token says nothing about another marker's work)."""
+    query = select(MarkingTask).where(MarkingTask.token == token)
+    if for_update and session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    task = session.scalar(query)
+    if task is None or task.school_id != principal.school_id or task.marker_id != principal.user_id \
+            or task.status == "cancelled":
+        raise not_found("task not found")
+    return task, session.get(MarkingSetup, task.setup_id)
+
+
+def _school_users(session: Session, principal: Principal, ids: list[int]) -> None:
+    """422 unless every id is an active person of the caller's school."""
+    found = set(session.scalars(select(User.id).where(User.id.in_(ids), User.school_id == principal.school_id,
+                                                      User.active.is_(True))))
+    missing = [i for i in ids if i not in found]
+    if missing:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"user {missing[0]} is not an active teacher or admin of your school")
+
+
+# --- views -------------------------------------------------------------------------------------------------------
+
+def _setup_public(session: Session, setup: MarkingSetup, added: int = 0) -> MarkingSetupPublic:
+    from sqlalchemy import func
+
+    answers = session.scalar(select(func.count()).select_from(MarkingItem).where(MarkingItem.setup_id == setup.id))
+    return MarkingSetupPublic(id=setup.id, exam_id=setup.exam_id, school_id=setup.school_id,
+                              question=setup.question, regions=list(setup.regions), full_marks=setup.full_marks,
+                              step=setup.step, double=setup.double, tolerance=setup.tolerance,
+                              final_rule=setup.final_rule, self_check_rate=setup.self_check_rate,
+                              leader_id=setup.leader_id, markers=marking.markers_of(session, setup.id),
+                              answers=answers or 0, added=added)
+
+
+def _image_path(token: str) -> str:
+    return f"/api/v1/marking/tasks/{token}/image"
+
+
+def _task_public(session: Session, setup: MarkingSetup, task: MarkingTask) -> TaskPublic:
+    view = marking.task_view(session, task)
+    return TaskPublic(token=task.token, setup_id=setup.id, question=setup.question, kind=task.kind,
+                      full_marks=setup.full_marks, step=setup.step, image=_image_path(task.token), score=task.score,
+                      problem=task.problem, scored_at=task.scored_at,
+                      changeable=view.item_state != "final" and task.status in ("assigned", "done"),
+                      earlier=view.earlier)
+
+
+def _hand_out(service: Service, principal: Principal, setup_id: int, count: int) -> list[TaskPublic]:
+    """The marker's next ``count`` tasks, in a transaction of their own; a claim that lost a race with the
+    same marker's other request (the database's unique rule) is tried again."""
+    for attempt in range(_CLAIM_TRIES):
+        with service.db.write() as session:
+            setup = session.get(MarkingSetup, setup_id)
+            may_mark = _is_marker(session, setup.id, principal.user_id)
+            try:
+                tasks = marking.hand_out(session, setup, principal.user_id, count, may_mark=may_mark)
+                session.commit()
+            except IntegrityError:
+                session.rollback()
+                if attempt == _CLAIM_TRIES - 1:
+                    raise
+                continue
+            return [_task_public(session, setup, t) for t in tasks]
+    return []  # pragma: no cover - the loop returns or raises
+
+
+# --- set-up --------------------------------------------------------------------------------------------------------
+
+@router.post("/exams/{exam_id}/marking", response_model=MarkingSetupPublic, status_code=201,
+             dependencies=[permit("marking:manage")])
+def create_setup(exam_id: RowId, body: MarkingSetupCreate, principal: CurrentPrincipal, session: WriteSession
+                 ) -> MarkingSetupPublic:
+    """Set up the marking of one written question (or 题块) for the caller's school's sheets of the exam, and
+    load every answer scanned so far. The school admin, or the exam's subject leader (its grant)."""
+    from grading.exam import ExamError
+    from grading.marking import MarkingRules, SetupError, validate_rules
+
+    exam = visible_exam(session, principal, exam_id)
+    if principal.role != "school_admin" and session.scalar(select(ExamGrant.id).where(
+            ExamGrant.exam_id == exam.id, ExamGrant.user_id == principal.user_id,
+            ExamGrant.school_id == principal.school_id, ExamGrant.revoked_at.is_(None))) is None:
+        raise _forbidden("setting up marking is for the school admin and the exam's subject leader")
+    try:
+        question = parse_definition(exam).question(body.question)
+    except (ExamError, KeyError):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"the exam has no question {body.question}"
+                            ) from None
+    if question.type != "subjective":
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"{body.question} is not a written question")
+    full_marks = float(body.full_marks if body.full_marks is not None else question.points)
+    if full_marks > question.points + 1e-9:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            f"full marks {full_marks:g} are above the question's {question.points:g} points")
+    try:
+        validate_rules(MarkingRules(full_marks=full_marks, step=float(body.step), double=body.double,
+                                    tolerance=body.tolerance, final_rule=body.final_rule))
+        _, regions = marking.question_regions(exam.template, body.question, body.regions)
+    except (SetupError, ValueError) as error:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    leader = body.leader_id if body.leader_id is not None else principal.user_id
+    markers = list(dict.fromkeys(body.markers))
+    _school_users(session, principal, markers + [leader])
+    if session.scalar(select(MarkingSetup.id).where(MarkingSetup.school_id == principal.school_id,
+                                                    MarkingSetup.exam_id == exam.id,
+                                                    MarkingSetup.question == body.question)):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{body.question} already has a marking set-up")
+    setup = MarkingSetup(school_id=principal.school_id, exam_id=exam.id, question=body.question, regions=regions,
+                         full_marks=full_marks, step=float(body.step), double=body.double,
+                         tolerance=float(body.tolerance), final_rule=body.final_rule,
+                         self_check_rate=float(body.self_check_rate), leader_id=leader, created_by=principal.actor)
+    session.add(setup)
+    session.flush()
+    session.add_all(MarkingMarker(setup_id=setup.id, user_id=m) for m in markers)
+    added = marking.load_items(session, setup, exam)
+    audit.record(session, principal, "marking.setup", "marking_setup", setup.id,
+                 after={"exam": exam.id, "question": setup.question, "regions": regions, "full_marks": full_marks,
+                        "step": setup.step, "double": setup.double, "tolerance": setup.tolerance,
+                        "final_rule": setup.final_rule, "self_check_rate": setup.self_check_rate,
+                        "leader": leader, "markers": markers, "answers": added})
+    session.commit()
+    return _setup_public(session, setup, added)
+
+
+@router.get("/exams/{exam_id}/marking", response_model=list[MarkingSetupPublic],
+            dependencies=[permit("marking:score")])
+def list_setups(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> list[MarkingSetupPublic]:
+    """The exam's marked questions of the caller's school: all for the school admin, else those the caller
+    marks or leads."""
+    exam = visible_exam(session, principal, exam_id)
+    query = select(MarkingSetup).where(MarkingSetup.school_id == principal.school_id,
+                                       MarkingSetup.exam_id == exam.id).order_by(MarkingSetup.id)
+    setups = list(session.scalars(query))
+    if principal.role != "school_admin":
+        setups = [s for s in setups if s.leader_id == principal.user_id
+                  or _is_marker(session, s.id, principal.user_id)]
+    return [_setup_public(session, s) for s in setups]
+
+
+@router.get("/marking/{setup_id}", response_model=MarkingSetupPublic, dependencies=[permit("marking:score")])
+def read_setup(setup_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> MarkingSetupPublic:
+    setup = _setup(session, principal, setup_id)
+    if not _manages(principal, setup):
+        setup = _marked_by(session, principal, setup_id)
+    return _setup_public(session, setup)
+
+
+@router.patch("/marking/{setup_id}", response_model=MarkingSetupPublic, dependencies=[permit("marking:manage")])
+def update_setup(setup_id: RowId, body: MarkingSetupUpdate, principal: CurrentPrincipal, session: WriteSession
+                 ) -> MarkingSetupPublic:
+    """Change the markers (tasks in the hands of a marker removed go back to the pool), the leader (open rulings
+    move to the new one) or the 自评 share."""
+    setup = _managed(session, principal, setup_id)
+    before = {"markers": marking.markers_of(session, setup.id), "leader": setup.leader_id,
+              "self_check_rate": setup.self_check_rate}
+    if body.markers is not None:
+        markers = list(dict.fromkeys(body.markers))
+        _school_users(session, principal, markers)
+        for gone in set(before["markers"]) - set(markers):
+            marking.reassign(session, principal, setup, gone, None)
+            session.delete(session.get(MarkingMarker, (setup.id, gone)))
+        session.add_all(MarkingMarker(setup_id=setup.id, user_id=m) for m in markers if m not in before["markers"])
+    if body.leader_id is not None and body.leader_id != setup.leader_id:
+        _school_users(session, principal, [body.leader_id])
+        session.execute(update(MarkingTask).where(MarkingTask.setup_id == setup.id, MarkingTask.kind == "ruling",
+                                                  MarkingTask.status == "assigned")
+                        .values(marker_id=body.leader_id).execution_options(synchronize_session=False))
+        setup.leader_id = body.leader_id
+    if body.self_check_rate is not None:
+        setup.self_check_rate = body.self_check_rate
+    session.flush()
+    after = {"markers": marking.markers_of(session, setup.id), "leader": setup.leader_id,
+             "self_check_rate": setup.self_check_rate}
+    audit.record(session, principal, "marking.setup_change", "marking_setup", setup.id, before=before, after=after)
+    session.commit()
+    return _setup_public(session, setup)
+
+
+@router.post("/marking/{setup_id}/load", response_model=MarkingSetupPublic, dependencies=[permit("marking:manage")])
+def load_answers(setup_id: RowId, principal: CurrentPrincipal, session: WriteSession) -> MarkingSetupPublic:
+    """Add the answers of sheets scanned since the set-up (or the last load)."""
+    setup = _managed(session, principal, setup_id)
+    added = marking.load_items(session, setup, session.get(Exam, setup.exam_id))
+    audit.record(session, principal, "marking.load", "marking_setup", setup.id, after={"answers": added})
+    session.commit()
+    return _setup_public(session, setup, added)
+
+
+# --- marking -----------------------------------------------------------------------------------------------------
+
+@router.get("/marking/{setup_id}/tasks", response_model=list[TaskPublic], dependencies=[permit("marking:score")])
+def next_tasks(setup_id: RowId, principal: CurrentPrincipal, service: ServiceDep, count: Count = 1
+               ) -> list[TaskPublic]:
+    """The caller's next tasks: those in hand first (the one on screen, those fetched ahead, the leader's 仲裁),
+    then new ones, up to ``count``; empty when nothing is left to mark."""
+    with service.db.read() as session:
+        _marked_by(session, principal, setup_id)
+    return _hand_out(service, principal, setup_id, count)
+
+
+@router.post("/marking/tasks/{token}/score", response_model=ScoreResult, dependencies=[permit("marking:score")])
+def score_task(token: Token, body: ScoreCreate, principal: CurrentPrincipal, service: ServiceDep,
+               prefetch: Prefetch = 1) -> ScoreResult:
+    """Score a task in hand, or change one's earlier score (回评) while the answer's final score is not decided;
+    the answer holds the next ``prefetch`` tasks, so the page shows the next crop without asking again."""
+    from grading.marking import score_problem
+
+    with service.db.write() as session:
+        task, setup = _task(session, principal, token, for_update=True)
+        problem = score_problem(body.score, marking.rules_of(setup))
+        if problem:
+            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
+        saved = _change(service, session, principal, setup, task,
+                        lambda: marking.record_score(session, principal, setup, task, body.score))
+    return ScoreResult(saved=saved, next=_hand_out(service, principal, setup.id, prefetch) if prefetch else [])
+
+
+def _change(service: Service, session: Session, principal: Principal, setup: MarkingSetup, task: MarkingTask,
+            apply) -> TaskPublic:
+    """Apply a change to an answer, regrade the school when its final score changed and it is graded already
+    (a late score), commit; 409 when the answer's state refuses the change."""
+    from api.service.grading_runs import discard_run_files
+    from api.service.models import GradeRun
+
+    try:
+        final_changed = apply()
+    except marking.MarkingConflict as error:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    run_id = None
+    if final_changed:
+        run_id = marking.regrade_if_graded(session, service.settings, principal, session.get(Exam, setup.exam_id),
+                                           setup.school_id)
+    try:
+        session.commit()
+    except BaseException:
+        if run_id is not None:
+            discard_run_files(service.settings, [session.get(GradeRun, run_id)])
+        raise
+    return _task_public(session, setup, task)
+
+
+@router.post("/marking/tasks/{token}/problem", response_model=ScoreResult, dependencies=[permit("marking:score")])
+def report_problem(token: Token, body: ProblemCreate, principal: CurrentPrincipal, service: ServiceDep,
+                   prefetch: Prefetch = 1) -> ScoreResult:
+    """问题卷: the answer cannot be scored (blank, illegible, wrong region, suspected cheating); it goes to the
+    question's leader. Answers with the next tasks, as a score does."""
+    with service.db.write() as session:
+        task, setup = _task(session, principal, token, for_update=True)
+        saved = _change(service, session, principal, setup, task,
+                        lambda: marking.report_problem(session, principal, setup, task, body.kind, body.note))
+    return ScoreResult(saved=saved, next=_hand_out(service, principal, setup.id, prefetch) if prefetch else [])
+
+
+@router.get("/marking/{setup_id}/history", response_model=list[TaskPublic], dependencies=[permit("marking:score")])
+def history(setup_id: RowId, principal: CurrentPrincipal, session: ReadSession,
+            limit: Annotated[int, Query(ge=1, le=200)] = 20) -> list[TaskPublic]:
+    """回评: the caller's last ``limit`` scores of this question, newest first (``changeable`` while the answer's
+    final score is not decided: POST the task's score again to change it)."""
+    setup = _marked_by(session, principal, setup_id)
+    tasks = session.scalars(select(MarkingTask).where(
+        MarkingTask.setup_id == setup.id, MarkingTask.marker_id == principal.user_id,
+        MarkingTask.status.in_(("done", "problem"))).order_by(MarkingTask.scored_at.desc(), MarkingTask.id.desc())
+        .limit(limit))
+    return [_task_public(session, setup, t) for t in tasks]
+
+
+@router.get("/marking/tasks/{token}/image", response_class=Response, dependencies=[permit("marking:score")],
+            responses={200: {"content": {"image/png": {}}, "description": "the answer's crop"}})
+def task_image(token: Token, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep) -> Response:
+    """The answer's crop: its regions cut from the scan (cut when first asked for, then kept). For the task's
+    marker, and for the question's leader and the school admin (problem papers)."""
+    task = session.scalar(select(MarkingTask).where(MarkingTask.token == token))
+    if task is None or task.school_id != principal.school_id or task.status == "cancelled":
+        raise not_found("task not found")
+    setup = session.get(MarkingSetup, task.setup_id)
+    if task.marker_id != principal.user_id and not _manages(principal, setup):
+        raise not_found("task not found")
+    item = session.get(MarkingItem, task.item_id)
+    if item.crop_sha256 and service.blobs.exists(item.crop_sha256):
+        return FileResponse(service.blobs.path(item.crop_sha256), media_type="image/png", headers=_IMAGE_HEADERS)
+    png = marking.crop_png(service, session, setup, item)
+    if png is None:
+        raise not_found("the crop cannot be cut from this scan: report it as a problem paper")
+    _keep_crop(service, item.id, png)
+    return Response(png, media_type="image/png", headers=_IMAGE_HEADERS)
+
+
+def _keep_crop(service: Service, item_id: int, png: bytes) -> None:
+    """Keep a crop cut on demand (only a cache: when keeping fails, the next request cuts it again)."""
+    try:
+        sha = service.blobs.put(png)
+        with service.db.write() as session:
+            ensure_blob(session, sha, len(png), "image/png")
+            session.execute(update(MarkingItem).where(MarkingItem.id == item_id).values(crop_sha256=sha)
+                            .execution_options(synchronize_session=False))
+            session.commit()
+    except Exception:
+        marking.log.exception("could not keep the crop of answer %d", item_id)
+
+
+# --- the leader ---------------------------------------------------------------------------------------------------
+
+@router.get("/marking/{setup_id}/problems", response_model=list[ProblemPublic],
+            dependencies=[permit("marking:manage")])
+def problems(setup_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> list[ProblemPublic]:
+    """问题卷 waiting for the leader, oldest first."""
+    setup = _managed(session, principal, setup_id)
+    tasks = session.scalars(select(MarkingTask).where(MarkingTask.setup_id == setup.id,
+                                                      MarkingTask.status == "problem")
+                            .order_by(MarkingTask.scored_at, MarkingTask.id))
+    return [ProblemPublic(token=t.token, kind=t.kind, problem=t.problem or "",
+                          problem_name=PROBLEM_NAMES.get(t.problem or "", t.problem or ""), note=t.note or "",
+                          reported_at=t.scored_at, image=_image_path(t.token)) for t in tasks]
+
+
+@router.post("/marking/problems/{token}/resolve", response_model=TaskPublic, dependencies=[permit("marking:manage")])
+def resolve_problem(token: Token, body: ProblemResolve, principal: CurrentPrincipal, service: ServiceDep
+                    ) -> TaskPublic:
+    """The leader scores a problem paper (the ruling is its final score) or returns it to the markers."""
+    from grading.marking import score_problem
+
+    with service.db.write() as session:
+        task = session.scalar(select(MarkingTask).where(MarkingTask.token == token))
+        if task is None or task.school_id != principal.school_id:
+            raise not_found("task not found")
+        setup = _managed(session, principal, task.setup_id)
+        if body.action == "score":
+            problem = score_problem(body.score, marking.rules_of(setup))
+            if problem:
+                raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
+        return _change(service, session, principal, setup, task,
+                       lambda: marking.resolve_problem(session, principal, setup, task, body.action, body.score))
+
+
+@router.get("/marking/{setup_id}/progress", response_model=QuestionProgress, dependencies=[permit("marking:manage")])
+def progress(setup_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> QuestionProgress:
+    """Progress of the question and each marker's figures: scored, in hand, problem papers, mean and spread
+    against the group, agreement with the co-marker, 自评 consistency."""
+    setup = _managed(session, principal, setup_id)
+    figures = marking.progress(session, setup)
+    figures["markers"] = [MarkerProgress(**m) for m in figures["markers"]]
+    return QuestionProgress(**figures)
+
+
+@router.post("/marking/{setup_id}/reassign", response_model=ReassignResult, dependencies=[permit("marking:manage")])
+def reassign(setup_id: RowId, body: Reassign, principal: CurrentPrincipal, session: WriteSession) -> ReassignResult:
+    """Move a marker's tasks in hand to another marker of the question, or back to the pool."""
+    setup = _managed(session, principal, setup_id)
+    if body.to_user is not None and not _is_marker(session, setup.id, body.to_user):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, f"user {body.to_user} is not a marker of it")
+    moved = marking.reassign(session, principal, setup, body.from_user, body.to_user)
+    session.commit()
+    return ReassignResult(moved=moved)
