@@ -105,8 +105,9 @@ def print_page(page: ExpandedPage, dpi: float, params: PrintParams) -> np.ndarra
     image = render_page(printed, dpi)
     px_per_mm = dpi / MM_PER_INCH
     shape = page_shape_px(page.width_mm, page.height_mm, dpi)
-    outlines = _outline_mask(printed, px_per_mm, shape)
     thicker = [image]
+    if params.outline_mm > 0 or params.bold_mm > 0:
+        outlines = _outline_mask(printed, px_per_mm, shape)
     if params.outline_mm > 0:
         thicker.append(_spread(np.where(outlines, image, 255).astype(np.uint8), params.outline_mm * px_per_mm / 2))
     if params.bold_mm > 0:
