@@ -8,6 +8,7 @@ from pathlib import Path
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
+from grading.reason_text import reason_zh as grading_reason_zh, untranslated
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from api.service.security import Principal
@@ -27,21 +28,11 @@ _NAV = {
 
 
 #: OMR's reasons start with one of these (omr/read.py, omr/assemble.py): the Chinese a teacher reads first.
-_REASONS_ZH = (("uncertain marks", "涂卡不确定"), ("multiple marks", "多涂"), ("score", "分数需确认"),
-               ("duplicate student id", "考号重复"), ("student id", "考号需确认"), ("absent mark", "缺考标记不确定"),
-               ("paper version", "试卷类型需确认"), ("missing page", "缺页"), ("anchor missing", "定位点缺失"),
-               ("page of another template", "另一份答题卡模板的页"), ("resolution too low", "分辨率太低"),
-               ("internal error", "读取出错"))
-
-
 def reason_zh(reason: str) -> str:
-    """An OMR reason with its Chinese name in front ("多涂 · multiple marks: Q30"); OMR's words stay, since
-    they name the questions and what was seen."""
-    text = reason.split(": ", 1)[1] if reason.startswith("page ") and ": " in reason else reason
-    for prefix, name in _REASONS_ZH:
-        if text.startswith(prefix):
-            return f"{name} · {reason}"
-    return f"需人工查看 · {reason}"
+    """A reason in a teacher's words (:func:`grading.reason_text.reason_zh`: every OMR and grading reason the rules
+    know; one they do not is shown as written, after 需人工查看)."""
+    words = grading_reason_zh(reason)
+    return words if not untranslated(reason) else f"需人工查看 · {words}"
 
 
 def exam_title(exam) -> str:
