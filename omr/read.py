@@ -20,7 +20,7 @@ from omr.barcode import read_label
 from omr.decide import classify_bubbles, empty_level, group_outcomes, mark_strength, page_thresholds
 from omr.measure import disk_samples, measure_bubbles, ring_samples
 from omr.profile import ScannerProfile
-from omr.refine import refine_transform
+from omr.refine import PrintPatches, print_agrees, print_patches, refine_transform, warp_rect
 from omr.register import Registration, apply_homography, homography_jacobians, iter_registrations
 from omr.render import render_page
 from omr.result import PageResult, QuestionReading, ScoreReading, page_file_stem
@@ -64,6 +64,7 @@ class PreparedPage:
     check_outline: np.ndarray  # (k,) their outlines' contrast on the blank render (0 paper .. 1 solid ink)
     refine_index: np.ndarray  # (m,) other bubbles, between the check ones, whose outlines refine a fit
     check_quarter: np.ndarray  # (k,) which quarter of the page (about the check bubbles' middle) each lies in
+    bold_print: PrintPatches  # what verifies a fit when a 1-bit scan has erased the outlines
 
 
 @dataclass(frozen=True, eq=False)
@@ -171,7 +172,7 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None, 
             [tuple(b.label for b in group.bubbles) for group in expanded.groups], (255.0 - measured.inner_mean) / 255.0,
             identity_centres, identity_semi,
             {f.id: f.max_score for f in template.pages[number - 1].fields if isinstance(f, ScoreBox)},
-            check, outline, refine, quarter,
+            check, outline, refine, quarter, print_patches(blank, _BASELINE_PX_PER_MM, expanded),
         ))
     return with_others(prepared, [page for other in others for page in known_pages(other)])
 
@@ -206,12 +207,15 @@ def outline_share(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarr
 
 
 def fit_verified(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarray, ink_level: float) -> bool:
-    """Whether the printed bubble outlines sit where ``page_to_image`` puts them.
+    """Whether the printed bubble outlines sit where ``page_to_image`` puts them, or, on a scan that has lost them
+    (a 1-bit threshold scan keeps bold print only), whether the page's bold print does.
 
     A wrong fit (an anchor wrongly found, a clipped one) puts the rings on paper: then no reading on the page is
     sure (see :func:`read_page`).
     """
-    return outline_share(image, page, page_to_image, ink_level) >= _MIN_OUTLINE_SHARE
+    if outline_share(image, page, page_to_image, ink_level) >= _MIN_OUTLINE_SHARE:
+        return True
+    return print_agrees(image, page_to_image, page.bold_print, (page.expanded.width_mm, page.expanded.height_mm))
 
 
 def _refined(image: np.ndarray, page: PreparedPage, fit: Registration) -> tuple[Registration, bool]:
@@ -264,16 +268,6 @@ def _read_identity(image: np.ndarray, fit: Registration, page: PreparedPage | Kn
     darkness = (paper - measured.inner_mean) / max(paper - fit.ink_level, 1.0)
     bits = (darkness > 0.5 * (profile.identity_on + profile.identity_off)).astype(int)
     return decode_identity(bits.tolist())
-
-
-def warp_rect(image: np.ndarray, page_to_image: np.ndarray, x: float, y: float, w: float, h: float,
-              px_per_mm: float) -> np.ndarray:
-    """The template rectangle (mm) cut out of the image, upright, at ``px_per_mm``."""
-    width, height = max(1, int(round(w * px_per_mm))), max(1, int(round(h * px_per_mm)))
-    # output pixel (u, v) centre -> template mm -> image pixel
-    to_mm = np.array([[1 / px_per_mm, 0, x + 0.5 / px_per_mm], [0, 1 / px_per_mm, y + 0.5 / px_per_mm], [0, 0, 1]])
-    return cv2.warpPerspective(image, page_to_image @ to_mm, (width, height),
-                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
 
 
 def _recorded(source: Iterator[Registration], into: list[Registration]) -> Iterator[Registration]:

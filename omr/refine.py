@@ -7,6 +7,9 @@ small local search around its predicted place, and :func:`refine_transform` fits
 (least squares, trimming outliers); when many were not found, it searches again, narrowly, under that
 refit.
 
+When a scan has lost the thin outlines (a 1-bit threshold scan keeps bold print only), :func:`print_agrees` verifies a
+fit on patches of bold print instead, each located by normalised cross-correlation.
+
 The fit takes any set of printed reference points with known template positions (``fit_points``): timing marks
 (同步头), once templates carry them, can be located by their own search and fitted the same way. The refined
 transform is not trusted by itself: the caller verifies it on *other* printed outlines (see
@@ -15,13 +18,17 @@ transform is not trusted by itself: the caller verifies it on *other* printed ou
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 from numba import njit
 
 from omr.register import apply_homography, homography_jacobians
+from omr.template import ExpandedPage
 
-__all__ = ["locate_outlines", "fit_points", "refine_transform"]
+__all__ = ["locate_outlines", "fit_points", "refine_transform", "PrintPatches", "print_patches", "print_agrees",
+           "warp_rect"]
 
 _RING_RADII = (0.6, 1.0, 1.4)  # inside the outline, on it, outside it (fraction of the semi-axes)
 _RING_COUNT = 16  # samples per ring
@@ -220,3 +227,125 @@ def refine_transform(image: np.ndarray, matrix: np.ndarray, centres_mm: np.ndarr
     located = locate_outlines(image, refit, centres_mm, semi_mm, _NARROW_MM)
     found = _found(located)
     return fit_points(centres_mm[found], located[found, :2], px_per_mm)
+
+
+def warp_rect(image: np.ndarray, page_to_image: np.ndarray, x: float, y: float, w: float, h: float,
+              px_per_mm: float) -> np.ndarray:
+    """The template rectangle (mm) cut out of the image, upright, at ``px_per_mm``."""
+    width, height = max(1, int(round(w * px_per_mm))), max(1, int(round(h * px_per_mm)))
+    # output pixel (u, v) centre -> template mm -> image pixel
+    to_mm = np.array([[1 / px_per_mm, 0, x + 0.5 / px_per_mm], [0, 1 / px_per_mm, y + 0.5 / px_per_mm], [0, 0, 1]])
+    return cv2.warpPerspective(image, page_to_image @ to_mm, (width, height),
+                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Bold print: what a 1-bit *threshold* scan keeps when it erases the thin bubble outlines
+
+_BOLD_MM = 0.4  # strokes at least this wide count as bold print
+_PATCH_MM = 6.0  # side of a patch of bold print
+_PATCH_MARGIN_MM = 1.2  # how far around its place a patch is looked for
+_PATCH_CELL_MM = 30.0  # at most one patch per cell of this size
+_PATCH_PX_PER_MM = 4.0  # resolution patches are compared at (about 100 dpi)
+_MIN_MATCH = 0.5  # normalised cross-correlation a patch must reach to count as found
+_PATCH_AGREE_MM = 0.35  # a patch found within this of where the fit puts it agrees
+
+
+@dataclass(frozen=True)
+class PrintPatches:
+    """Patches of a template page's bold print (headings, question numbers), clear of bubbles, writing areas,
+    labels and anchors, as rendered at ``_PATCH_PX_PER_MM``."""
+
+    centres_mm: np.ndarray  # (p, 2)
+    templates: tuple[np.ndarray, ...]  # (side, side) float32 each: bold print only, 0 ink .. 255 paper
+
+
+def print_patches(blank: np.ndarray, px_per_mm: float, page: ExpandedPage) -> PrintPatches:
+    """Choose the page's bold-print patches from its blank render ``blank`` (at ``px_per_mm``).
+
+    Only strokes at least ``_BOLD_MM`` wide are kept (a morphological opening of the ink), so the patches hold what
+    a threshold scan that lost the outlines still shows; in each ``_PATCH_CELL_MM`` cell the patch with the most
+    bold ink is taken, when it holds between 8 and 60 % ink (text, not a solid block).
+    """
+    radius = max(1, int(round(_BOLD_MM / 2 * px_per_mm)))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    bold = cv2.morphologyEx((blank < 128).astype(np.uint8), cv2.MORPH_OPEN, disk)
+    integral = cv2.integral(bold).astype(np.float64)
+    half = _PATCH_MM / 2
+    reach = half + _PATCH_MARGIN_MM
+    # Candidate centres on a 1 mm grid: the bold-ink share of the patch around each, from the integral image.
+    xs = np.arange(reach, page.width_mm - reach, 1.0)
+    ys = np.arange(reach, page.height_mm - reach, 1.0)
+    x0, x1 = (np.round((xs - half) * px_per_mm).astype(int), np.round((xs + half) * px_per_mm).astype(int))
+    y0, y1 = (np.round((ys - half) * px_per_mm).astype(int)[:, None], np.round((ys + half) * px_per_mm).astype(int)[:, None])
+    ink = (integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]) / ((x1 - x0) * (y1 - y0))
+    # A patch starts where a line of print starts (paper for 2 mm to its left): glyphs further along a line sit
+    # where the renderer's advance widths put them, which vary with the resolution a page is rendered at.
+    left = np.maximum(x0 - int(round(2 * px_per_mm)), 0)
+    ink_left = integral[y1, x0] - integral[y0, x0] - integral[y1, left] + integral[y0, left]
+    # Clear of bubbles (marks), writing areas, labels and anchors by the search margin.
+    clear = np.ones(ink.shape, bool)
+    keep_out = [(b.x - b.width / 2, b.y - b.height / 2, b.width, b.height) for _, b in page.bubbles]
+    keep_out += [(r.x, r.y, r.w, r.h) for r in (*page.regions, *page.barcodes)]
+    keep_out += [(a.x - a.size, a.y - a.size, 2 * a.size, 2 * a.size) for a in page.anchors]
+    for x, y, w, h in keep_out:
+        clear[(ys > y - reach)[:, None] & (ys < y + h + reach)[:, None] & (xs > x - reach) & (xs < x + w + reach)] = False
+    score = np.where(clear & (ink >= 0.08) & (ink <= 0.6) & (ink_left == 0), ink, 0.0)
+    best: dict[tuple[int, int], tuple[float, float, float]] = {}
+    for row, col in zip(*np.nonzero(score)):
+        x, y, value = float(xs[col]), float(ys[row]), float(score[row, col])
+        cell = (int(x // _PATCH_CELL_MM), int(y // _PATCH_CELL_MM))
+        if value > best.get(cell, (0.0, 0.0, 0.0))[2]:
+            best[cell] = (x, y, value)
+    side = int(round(_PATCH_MM * _PATCH_PX_PER_MM))
+    paper = np.where(bold > 0, 0, 255).astype(np.uint8)
+    centres, templates = [], []
+    for x, y, _ in best.values():
+        x0, y0, x1, y1 = (int(round(v * px_per_mm)) for v in (x - half, y - half, x + half, y + half))
+        templates.append(cv2.resize(paper[y0:y1, x0:x1], (side, side), interpolation=cv2.INTER_AREA).astype(np.float32))
+        centres.append((x, y))
+    return PrintPatches(np.array(centres, np.float64).reshape(-1, 2), tuple(templates))
+
+
+def _peak_offset(response: np.ndarray, at: tuple[int, int]) -> tuple[float, float]:
+    """Sub-pixel position of the maximum ``at`` (x, y) of a correlation map (a parabola through its neighbours)."""
+    x, y = at
+    offset = []
+    for axis, (before, after) in enumerate(((response[y, x - 1] if x > 0 else None,
+                                             response[y, x + 1] if x + 1 < response.shape[1] else None),
+                                            (response[y - 1, x] if y > 0 else None,
+                                             response[y + 1, x] if y + 1 < response.shape[0] else None))):
+        centre = float(response[y, x])
+        if before is None or after is None or before - 2 * centre + after >= 0:
+            offset.append(float((x, y)[axis]))
+            continue
+        offset.append((x, y)[axis] + 0.5 * float(before - after) / float(before - 2 * centre + after))
+    return offset[0], offset[1]
+
+
+def print_agrees(image: np.ndarray, matrix: np.ndarray, patches: PrintPatches, page_mm: tuple[float, float]) -> bool:
+    """Whether the page's bold print lies where ``matrix`` puts it: enough patches found by normalised
+    cross-correlation, spread over the page, and at least 80 % of them within ``_PATCH_AGREE_MM`` of their place.
+
+    The check for pages whose bubble outlines are gone (a 1-bit threshold scan keeps bold print only): it measures
+    each patch's displacement on this page, so it needs no contrast level learnt elsewhere.
+    """
+    found, moved = [], []
+    for centre, template in zip(patches.centres_mm, patches.templates):
+        corner = centre - _PATCH_MM / 2 - _PATCH_MARGIN_MM
+        window = warp_rect(image, matrix, corner[0], corner[1], _PATCH_MM + 2 * _PATCH_MARGIN_MM,
+                           _PATCH_MM + 2 * _PATCH_MARGIN_MM, _PATCH_PX_PER_MM).astype(np.float32)
+        response = cv2.matchTemplate(window, template, cv2.TM_CCOEFF_NORMED)
+        _, peak, _, at = cv2.minMaxLoc(response)
+        if not np.isfinite(peak) or peak < _MIN_MATCH:
+            continue
+        x, y = _peak_offset(response, at)
+        found.append(centre)
+        moved.append(np.hypot(x - _PATCH_MARGIN_MM * _PATCH_PX_PER_MM, y - _PATCH_MARGIN_MM * _PATCH_PX_PER_MM)
+                     / _PATCH_PX_PER_MM)
+    if len(found) < 6:
+        return False
+    extent = np.ptp(np.array(found), axis=0)
+    if extent[0] < 0.3 * page_mm[0] or extent[1] < 0.4 * page_mm[1]:
+        return False
+    return bool(np.mean(np.array(moved) <= _PATCH_AGREE_MM) >= 0.8)

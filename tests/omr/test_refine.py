@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from omr.geometry import MM_PER_INCH
-from omr.read import REGISTRATION_UNSURE, fit_verified, prepare_template, read_page
+from omr.read import REGISTRATION_UNSURE, fit_verified, outline_share, prepare_template, read_page
 from omr.refine import fit_points, refine_transform
 from omr.register import apply_homography, register_page
 from sample_sheets import resolve_template
@@ -146,3 +146,33 @@ def test_fit_points_trims_outliers_and_refuses_clustered_points():
     half_wrong = found.copy()
     half_wrong[:30] += rng.uniform(-12, 12, (30, 2))
     assert fit_points(points, half_wrong, 7.9) is None  # most points disagree: no fit rather than a guess
+
+
+# ----------------------------------------------------------------------------------------------------------
+# 1-bit threshold scans erase the thin bubble outlines: the fit is verified on the page's bold print instead.
+
+def _threshold_page(template, seed: int, dpi: int):
+    """A hard-profile page scanned to 1 bit by a threshold, and the image as read_page smooths it back to gray."""
+    truth = random_truth(template, np.random.default_rng(seed))
+    sim = simulate_sheet(template, truth, seed=seed, profile="hard", dpi=dpi,
+                         overrides={"binarize": "threshold", "threshold": 130.0, "blur": 1.4, "gamma": 0.9})[0]
+    kernel = max(3, int(round(min(sim.image.shape) / min(template.page_mm) * 0.45)) | 1)
+    return sim, cv2.blur(sim.image, (kernel, kernel))
+
+
+@pytest.mark.parametrize("seed, dpi", [(9073, 150), (41, 150), (42, 150)])
+def test_threshold_page_without_outlines_is_verified_on_its_bold_print(template, prepared, seed, dpi):
+    sim, image = _threshold_page(template, seed, dpi)
+    page = prepared.pages[0]
+    right = _true_matrix(sim)
+    fit = register_page(image, page.expanded)[0]
+    assert outline_share(image, page, right, fit.ink_level) < 0.25  # guard: the outlines are gone from this page
+    assert fit_verified(image, page, right, fit.ink_level)
+    px = fit.px_per_mm
+    for degrees, shift_mm in ((0.5, (0.0, 0.0)), (-0.4, (0.0, 0.0)), (0.0, (0.7, 0.0)), (0.0, (0.0, 0.7)),
+                              (0.0, (0.5, 0.5))):
+        wrong = _turned(right, image.shape, degrees, (shift_mm[0] * px, shift_mm[1] * px))
+        assert not fit_verified(image, page, wrong, fit.ink_level), (degrees, shift_mm)
+    result = read_page(sim.image, prepared)
+    assert REGISTRATION_UNSURE not in result.reasons
+    assert compare_page(result, sim.truth, template).wrong_sure == 0
