@@ -41,6 +41,7 @@ _PAPER_RADIUS = 1.45  # the ring where the paper beside a checked outline is sam
 #: off 0 .. 0.23 (a few hard pages' up to 0.3 only 2 mm off, on neighbouring print).
 _MIN_OUTLINE_SHARE = 0.25
 _SAME_FIT_MM = 0.1  # a refit that moves no bubble further than this agrees with the anchors' fit
+_TRUSTED_RESIDUAL_MM = 0.1  # four whole anchors this close to an affine fit are not refitted (when verified)
 
 
 @dataclass
@@ -222,9 +223,15 @@ def _refined(image: np.ndarray, page: PreparedPage, fit: Registration) -> tuple[
     """``fit`` refitted to the printed outlines of the page's refinement bubbles, or ``fit`` itself, and whether the
     fit returned is verified (on the check bubbles, which the refit did not use).
 
-    Four whole anchors fit a sharp page more precisely than the outlines do (about 0.02 against 0.04 mm): when the
-    refit puts every refinement bubble within ``_SAME_FIT_MM`` of where the anchors' fit does, the latter is kept.
+    Four whole anchors fit a sharp page more precisely than the outlines do (about 0.02 against 0.04 mm): when they
+    agree with an affine fit within ``_TRUSTED_RESIDUAL_MM`` and their fit is verified, the page is not refitted (a
+    wrongly found anchor, a keystone or stretched paper makes them disagree by more); when the refit puts every
+    refinement bubble within ``_SAME_FIT_MM`` of where the anchors' fit does, the latter is kept too.
     """
+    anchors_agree = (fit.anchors_found == len(page.expanded.anchors) and not fit.clipped_anchors
+                     and fit.residual_mm <= _TRUSTED_RESIDUAL_MM)
+    if anchors_agree and fit_verified(image, page, fit.page_to_image, fit.ink_level):
+        return fit, True
     refit = refine_transform(image, fit.page_to_image, page.centres_mm[page.refine_index],
                              page.semi_axes_mm[page.refine_index])
     if refit is not None:
