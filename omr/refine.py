@@ -276,8 +276,9 @@ def print_patches(blank: np.ndarray, px_per_mm: float, page: ExpandedPage) -> Pr
     # Candidate centres on a 1 mm grid: the bold-ink share of the patch around each, from the integral image.
     xs = np.arange(reach, page.width_mm - reach, 1.0)
     ys = np.arange(reach, page.height_mm - reach, 1.0)
-    x0, x1 = (np.round((xs - half) * px_per_mm).astype(int), np.round((xs + half) * px_per_mm).astype(int))
-    y0, y1 = (np.round((ys - half) * px_per_mm).astype(int)[:, None], np.round((ys + half) * px_per_mm).astype(int)[:, None])
+    x0, x1 = np.round((xs - half) * px_per_mm).astype(int), np.round((xs + half) * px_per_mm).astype(int)
+    y0 = np.round((ys - half) * px_per_mm).astype(int)[:, None]
+    y1 = np.round((ys + half) * px_per_mm).astype(int)[:, None]
     ink = (integral[y1, x1] - integral[y0, x1] - integral[y1, x0] + integral[y0, x0]) / ((x1 - x0) * (y1 - y0))
     # A patch starts where a line of print starts (paper for 2 mm to its left): glyphs further along a line sit
     # where the renderer's advance widths put them, which vary with the resolution a page is rendered at.
@@ -289,7 +290,8 @@ def print_patches(blank: np.ndarray, px_per_mm: float, page: ExpandedPage) -> Pr
     keep_out += [(r.x, r.y, r.w, r.h) for r in (*page.regions, *page.barcodes)]
     keep_out += [(a.x - a.size, a.y - a.size, 2 * a.size, 2 * a.size) for a in page.anchors]
     for x, y, w, h in keep_out:
-        clear[(ys > y - reach)[:, None] & (ys < y + h + reach)[:, None] & (xs > x - reach) & (xs < x + w + reach)] = False
+        rows = (ys > y - reach) & (ys < y + h + reach)
+        clear[rows[:, None] & (xs > x - reach) & (xs < x + w + reach)] = False
     score = np.where(clear & (ink >= 0.08) & (ink <= 0.6) & (ink_left == 0), ink, 0.0)
     best: dict[tuple[int, int], tuple[float, float, float]] = {}
     for row, col in zip(*np.nonzero(score)):
