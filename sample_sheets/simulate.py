@@ -189,9 +189,9 @@ def resolve_profile(profile: str | Profile = "typical", overrides: dict | None =
                 changes[key] = value
             elif value is None or value is False:
                 changes[key] = OFF
-            elif value is True:  # the hard range, or the feeder's for what only it has (a dark background)
-                hard = getattr(PROFILES["hard"], key)
-                changes[key] = hard if hard.p > 0 else getattr(PROFILES["feeder"], key)
+            elif value is True:  # the hard range (a dark background: the feeder's, which only it has)
+                changes[key] = {"lid_dark": PROFILES["feeder"].lid_dark,
+                                "shift_y_mm": PROFILES["hard"].shift_mm}.get(key) or getattr(PROFILES["hard"], key)
             elif isinstance(value, (tuple, list)):
                 changes[key] = Range(1.0, float(value[0]), float(value[1]))
             else:
