@@ -114,7 +114,7 @@ def _orientations(width_mm: float, height_mm: float, shape: tuple[int, int]) -> 
 
 _AREA_SHARE = {"square": 1.0, "circle": np.pi / 4, "l_corner": 5 / 9}  # printed area / size²
 _EXTENT_AND_FILL = {  # per shape: (min extent, max extent, min fill, max fill) of the blob vs its box and size²
-    "square": (0.72, 1.01, 0.6, 1.4),
+    "square": (0.62, 1.01, 0.6, 1.4),  # a gray square turned 5°, thresholded well below its own ink: down to ~0.65
     "circle": (0.6, 0.9, 0.5, 1.1),
     "l_corner": (0.38, 0.72, 0.35, 0.8),  # an L covers 5/9 of its box
 }
@@ -143,7 +143,57 @@ def find_anchor_candidates(image: np.ndarray, px_per_mm: float,
         blobs = _window_anchors(image, np.ascontiguousarray(small), x0, y0, factor, float(expected), float(share),
                                 min_extent, max_extent, min_fill, max_fill)
         found.extend(AnchorCandidate(x, y, size, ink, int(edges)) for x, y, size, ink, edges in blobs.tolist())
+        if not len(blobs) and anchor.shape == "square":
+            found.extend(_square_beside_background(image, small, x0, y0, factor, expected))
     return found
+
+
+def _square_beside_background(image: np.ndarray, small: np.ndarray, x0: int, y0: int, factor: int,
+                              expected: float) -> list[AnchorCandidate]:
+    """A square anchor merged with a dark scanner background (a black-backed feeder, the paper edge right beside
+    the anchor), found by its shape: a dark square of the anchor's size with paper beyond at least two adjacent
+    sides. The background lies outside the paper, which is convex, so no part of it has paper on two adjacent
+    sides. The centroid is taken inside that square only; the caller's refinement and verification correct and
+    check what this leaves off (see :mod:`omr.refine`).
+    """
+    side = int(round(expected))
+    strip = max(2, int(round(0.4 * expected)))
+    rows, cols = small.shape
+    if side < 4 or rows < side + 2 * strip or cols < side + 2 * strip:
+        return []
+    ink, paper = np.percentile(small, [5, 90])
+    if paper - ink < 50:
+        return []
+    dark = (small < (ink + paper) / 2).astype(np.float64)
+    total = np.pad(dark.cumsum(0).cumsum(1), ((1, 0), (1, 0)))
+
+    def share(top: np.ndarray, left: np.ndarray, height: int, width: int) -> np.ndarray:
+        """Dark share of the boxes at (top, left) of ``height`` x ``width``; NaN where a box leaves the window."""
+        inside = (top >= 0) & (left >= 0) & (top + height <= rows) & (left + width <= cols)
+        t, l = np.clip(top, 0, rows - height), np.clip(left, 0, cols - width)
+        sums = total[t + height, l + width] - total[t, l + width] - total[t + height, l] + total[t, l]
+        return np.where(inside, sums / (height * width), np.nan)
+
+    top, left = np.mgrid[0:rows - side + 1, 0:cols - side + 1]
+    box = share(top, left, side, side)
+    clear = {name: share(*args) <= 0.15 for name, args in {  # NaN (outside the window) is not paper
+        "left": (top, left - strip, side, strip), "right": (top, left + side, side, strip),
+        "top": (top - strip, left, strip, side), "bottom": (top + side, left, strip, side)}.items()}
+    corner = (clear["left"] | clear["right"]) & (clear["top"] | clear["bottom"])
+    score = np.where((box >= 0.8) & corner, box, -1.0)
+    if score.max() < 0:
+        return []
+    row, col = np.unravel_index(int(np.argmax(score)), score.shape)
+    bx, by, size = x0 + col * factor, y0 + row * factor, side * factor
+    crop = image[by:by + size, bx:bx + size].astype(np.float64)
+    weight = np.clip((paper - crop) / max(paper - ink, 1.0), 0.0, 1.0)
+    if weight.sum() <= 0:
+        return []
+    ys, xs = np.mgrid[0:crop.shape[0], 0:crop.shape[1]]
+    x, y = bx + (weight * xs).sum() / weight.sum(), by + (weight * ys).sum() / weight.sum()
+    return [AnchorCandidate(float(x), float(y), float(np.sqrt(weight.sum())), float(crop[weight > 0.5].mean()
+                                                                                      if (weight > 0.5).any() else ink),
+                            16)]
 
 
 @njit(cache=True, nogil=True)

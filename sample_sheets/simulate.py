@@ -7,7 +7,8 @@ through a scanner (:mod:`sample_sheets.scanner`), recording per page exactly wha
 correct reading and whether a careful reader could hesitate. :func:`write_batch` writes a batch as a scanner
 station uploads it, with a ``.truth.json`` per page and a ``manifest.json``.
 
-Profiles (``clean``, ``typical``, ``hard``) are :class:`Profile` dataclasses of probabilities and ranges; the
+Profiles (``clean``, ``typical``, ``hard``, and ``feeder``: typical sheets as document feeders skew, shift, scale
+and keystone them on a dark or light background) are :class:`Profile` dataclasses of probabilities and ranges; the
 ``overrides`` dict switches any single effect on or off or fixes its value, e.g.
 ``simulate_sheet(t, truth, seed=1, profile="clean", overrides={"rotation_deg": 4.0})``.
 """
@@ -76,6 +77,7 @@ class Profile:
     # What the scanner does to each page.
     rotation_deg: Range = OFF
     shift_mm: Range = OFF  # per axis
+    shift_y_mm: Range | None = None  # the vertical shift when it differs (None: drawn like ``shift_mm``)
     scale: Range = OFF
     perspective: Range = OFF  # per axis
     blur: Range = OFF
@@ -85,6 +87,7 @@ class Profile:
     gamma: Range = OFF
     paper: Range = OFF  # paper gray level (tinted, recycled paper)
     lid: Range = OFF
+    lid_dark: Range = OFF  # a black-backed feeder: with probability p the background is this dark instead of ``lid``
     lighting: Range = OFF
     bleed: Range = OFF
     dust: Range = OFF
@@ -144,6 +147,13 @@ PROFILES: dict[str, Profile] = {
         anchor_tone=Range(0.2, 0.6, 0.9),
     ),
 }
+# What document feeders do to the geometry, on otherwise typical sheets: skew to ±5°, shift to ±8 mm (corner anchors
+# partly off the image), scale ±2 %, keystone, a black-backed (gray 10-40) or light background, pages upside down.
+PROFILES["feeder"] = replace(
+    PROFILES["typical"], name="feeder", upside_down=0.1, rotation_deg=Range(1.0, -5, 5), shift_mm=Range(1.0, -8, 8),
+    scale=Range(1.0, 0.98, 1.02), perspective=Range(0.6, -0.01, 0.01), lid=Range(1.0, 225, 255),
+    lid_dark=Range(0.5, 10, 40), overscan_mm=2.0,
+)
 
 _CHOICE_FIELDS = {"dpi", "binarize", "tools", "marks"}
 _ALIASES = {"mark": "marks", "tool": "tools"}
@@ -184,13 +194,14 @@ def resolve_profile(profile: str | Profile = "typical", overrides: dict | None =
         if key not in names:
             raise ValueError(f"unknown override {key!r}; valid keys: {', '.join(sorted(names | set(_ALIASES)))}")
         current = getattr(base, key)
-        if isinstance(current, Range):
+        if isinstance(current, Range) or key == "shift_y_mm":
             if isinstance(value, Range):
                 changes[key] = value
             elif value is None or value is False:
                 changes[key] = OFF
-            elif value is True:
-                changes[key] = getattr(PROFILES["hard"], key)
+            elif value is True:  # the hard range (a dark background: the feeder's, which only it has)
+                changes[key] = {"lid_dark": PROFILES["feeder"].lid_dark,
+                                "shift_y_mm": PROFILES["hard"].shift_mm}.get(key) or getattr(PROFILES["hard"], key)
             elif isinstance(value, (tuple, list)):
                 changes[key] = Range(1.0, float(value[0]), float(value[1]))
             else:
@@ -543,9 +554,10 @@ def _scan_params(prof: Profile, rng: np.random.Generator, dpi: int, binarize: st
     def value(r: Range, default: float) -> float:
         return _drawn(r, rng, default)
 
-    return ScanParams(
+    params = ScanParams(
         dpi=dpi, rotation_deg=value(prof.rotation_deg, 0.0),
-        shift_mm=(value(prof.shift_mm, 0.0), value(prof.shift_mm, 0.0)), scale=value(prof.scale, 1.0),
+        shift_mm=(value(prof.shift_mm, 0.0), value(prof.shift_y_mm or prof.shift_mm, 0.0)),
+        scale=value(prof.scale, 1.0),
         perspective=(value(prof.perspective, 0.0), value(prof.perspective, 0.0)), upside_down=upside_down,
         blur=value(prof.blur, 0.0), noise=value(prof.noise, 0.0), brightness=value(prof.brightness, 0.0),
         contrast=value(prof.contrast, 1.0), gamma=value(prof.gamma, 1.0), paper=value(prof.paper, 255.0),
@@ -554,6 +566,10 @@ def _scan_params(prof: Profile, rng: np.random.Generator, dpi: int, binarize: st
         binarize=binarize, threshold=threshold, bleed=value(prof.bleed, 0.0), dust=int(value(prof.dust, 0)),
         overscan_mm=prof.overscan_mm, texture_seed=int(rng.integers(0, 2**53)),
     )
+    if prof.lid_dark.p > 0:  # drawn apart, so that profiles without it keep their random streams
+        dark = prof.lid_dark.draw(np.random.default_rng([params.texture_seed, 4]))
+        params = params if dark is None else replace(params, lid=dark)
+    return params
 
 
 def _print_params(prof: Profile, rng: np.random.Generator) -> PrintParams:

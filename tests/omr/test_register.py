@@ -356,3 +356,90 @@ def test_page_with_a_corner_anchor_half_off_the_image_is_read(template, page, pr
     assert accuracy.wrong_sure == 0, accuracy.wrong_examples
     assert accuracy.flagged_groups <= 2, accuracy.line()
     assert accuracy.correct_sure >= accuracy.groups - 2
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Black-backed feeders and gray anchors: the paper edge right beside every anchor, the background as dark as the
+# print; anchors printed at a 60 % tone (gray ~100 on white paper).
+
+def _lid_beside_anchors(image: np.ndarray, sim, page, gap_mm: float, gray: int = 20) -> np.ndarray:
+    """``image`` with everything beyond a paper edge ``gap_mm`` outside each anchor painted as a dark background."""
+    out = image.copy()
+    matrix = np.array(sim.truth["homography"], np.float64) @ np.array(
+        [[DPI / MM_PER_INCH, 0, -0.5], [0, DPI / MM_PER_INCH, -0.5], [0, 0, 1]])
+    far = 400.0
+    for anchor in page.anchors:
+        sx = -1 if anchor.x < page.width_mm / 2 else 1
+        sy = -1 if anchor.y < page.height_mm / 2 else 1
+        ex, ey = anchor.x + sx * (anchor.size / 2 + gap_mm), anchor.y + sy * (anchor.size / 2 + gap_mm)
+        for polygon in ([[ex, -far], [ex + sx * far, -far], [ex + sx * far, far], [ex, far]],
+                        [[-far, ey], [far, ey], [far, ey + sy * far], [-far, ey + sy * far]]):
+            points = apply_homography(matrix, np.array(polygon, np.float64))
+            cv2.fillPoly(out, [np.round(points * 16).astype(np.int32)], gray, cv2.LINE_AA, 4)
+    return out
+
+
+def _gray_anchors(image: np.ndarray, sim, page, gray: int = 100) -> np.ndarray:
+    out = image.copy()
+    for anchor in page.anchors:
+        half = anchor.size / 2 + 0.02
+        square = np.array([[anchor.x - half, anchor.y - half], [anchor.x + half, anchor.y - half],
+                           [anchor.x + half, anchor.y + half], [anchor.x - half, anchor.y + half]])
+        cv2.fillPoly(out, [np.round(_truth_positions(sim, square) * 16).astype(np.int32)], gray, cv2.LINE_AA, 4)
+    return out
+
+
+@pytest.mark.parametrize("gap_mm", [0.0, 0.5, 1.5])
+@pytest.mark.parametrize("gray_anchors", [False, True])
+def test_anchors_beside_a_dark_background_are_found(template, page, prepared, truth, check_points, gap_mm,
+                                                    gray_anchors):
+    sim = simulate_sheet(template, truth, seed=5, profile="typical", dpi=DPI,
+                         overrides={"rotation_deg": 2.0, "overscan_mm": 0.0, "upside_down": 0.0, "jpeg_quality": 90})[0]
+    image = _lid_beside_anchors(sim.image, sim, page, gap_mm)
+    if gray_anchors:
+        image = _gray_anchors(image, sim, page)
+    fit = _fit(register_page(image, page), 0)
+    assert fit.anchors_found == 4
+    assert _error(fit, check_points, _truth_positions(sim, check_points)) <= 3 * TOLERANCE_PX  # refined when read
+    result = read_page(image, prepared)
+    assert result.status == "ok", result.reasons
+    accuracy = compare_page(result, sim.truth, template)
+    assert accuracy.wrong_sure == 0 and accuracy.correct_sure == accuracy.groups, accuracy.line()
+
+
+@pytest.mark.parametrize("lid", [20.0, 250.0])
+def test_gray_anchors_on_a_skewed_page_are_found(template, page, prepared, truth, check_points, lid):
+    sim = simulate_sheet(template, truth, seed=6, profile="typical", dpi=DPI,
+                         overrides={"rotation_deg": -4.0, "overscan_mm": 4.0, "lid": lid, "upside_down": 0.0,
+                                    "jpeg_quality": False, "scale": 0.98, "perspective": 0.008})[0]
+    image = _gray_anchors(sim.image, sim, page)
+    fit = _fit(register_page(image, page), 0)
+    assert fit.anchors_found == 4 and fit.ink_level > 60  # the gray print, not black
+    assert _error(fit, check_points, _truth_positions(sim, check_points)) <= TOLERANCE_PX
+    accuracy = compare_page(read_page(image, prepared), sim.truth, template)
+    assert accuracy.wrong_sure == 0 and accuracy.correct_sure == accuracy.groups, accuracy.line()
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The feeder profile: skew to ±5°, shift to ±8 mm (anchors partly off the image), scale ±2 %, keystone, dark or
+# light backgrounds. No page with three intact anchors is lost; every page whose fit is off is flagged whole.
+
+def test_feeder_pages_with_three_intact_anchors_are_read_and_never_misregistered_sure(template, page, prepared):
+    from omr.read import REGISTRATION_UNSURE
+
+    centres = np.array([[b.x, b.y] for _, b in page.bubbles])
+    intact_pages = lost = 0
+    for seed in range(700, 716):
+        truth = random_truth(template, np.random.default_rng(seed))
+        sim = simulate_sheet(template, truth, seed=seed, profile="feeder")[0]
+        result = read_page(sim.image, prepared)
+        accuracy = compare_page(result, sim.truth, template)
+        assert accuracy.wrong_sure == 0 and accuracy.ids_wrong_sure == 0, (seed, accuracy.wrong_examples)
+        if sum(_anchors_inside(sim, page)) >= 3:
+            intact_pages += 1
+            lost += result.status == "error"
+        if result.status != "error" and REGISTRATION_UNSURE not in result.reasons:
+            error_px = np.linalg.norm(apply_homography(np.array(result.page_to_image), centres)
+                                      - _truth_positions(sim, centres), axis=1).max()
+            assert error_px / (sim.truth["dpi"] / MM_PER_INCH) <= 0.4, seed
+    assert lost == 0 and intact_pages >= 10

@@ -267,6 +267,16 @@ def test_unknown_override_and_profile_are_refused() -> None:
         resolve_profile("clean", {"mark_filled": False})
 
 
+def test_feeder_geometry_overrides_and_dark_background() -> None:
+    assert resolve_profile("clean", {"lid_dark": True}).lid_dark == PROFILES["feeder"].lid_dark
+    assert resolve_profile("clean", {"shift_y_mm": True}).shift_y_mm == PROFILES["hard"].shift_mm
+    truth = random_truth(A4, np.random.default_rng(3))
+    one_axis = simulate_sheet(A4, truth, seed=3, profile="clean", overrides={"shift_mm": 8.0, "shift_y_mm": 0.0})
+    assert one_axis[0].params.shift_mm == (8.0, 0.0)
+    lids = [simulate_sheet(A4, truth, seed=seed, profile="feeder")[0].params.lid for seed in range(12)]
+    assert any(lid <= 40 for lid in lids) and any(lid >= 225 for lid in lids)  # black-backed and light feeders
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Every mark kind
 
