@@ -242,7 +242,7 @@ def warp_rect(image: np.ndarray, page_to_image: np.ndarray, x: float, y: float, 
 # ----------------------------------------------------------------------------------------------------------
 # Bold print: what a 1-bit *threshold* scan keeps when it erases the thin bubble outlines
 
-_BOLD_MM = 0.4  # strokes at least this wide count as bold print
+_BOLD_MM = 0.25  # strokes at least this wide count as bold print (the CJK headings in the real font: ~0.3 mm)
 _PATCH_MM = 6.0  # side of a patch of bold print
 _PATCH_MARGIN_MM = 1.2  # how far around its place a patch is looked for
 _PATCH_CELL_MM = 30.0  # at most one patch per cell of this size

@@ -155,7 +155,9 @@ def _threshold_page(template, seed: int, dpi: int):
     """A hard-profile page scanned to 1 bit by a threshold, and the image as read_page smooths it back to gray."""
     truth = random_truth(template, np.random.default_rng(seed))
     sim = simulate_sheet(template, truth, seed=seed, profile="hard", dpi=dpi,
-                         overrides={"binarize": "threshold", "threshold": 130.0, "blur": 1.4, "gamma": 0.9})[0]
+                         overrides={"binarize": "threshold", "threshold": 130.0, "blur": 1.4, "gamma": 0.9,
+                                    # printed as rendered: bolder outlines would survive the threshold
+                                    "print_outline_mm": 0.0, "print_bold_mm": 0.0, "print_scale": 1.0})[0]
     kernel = max(3, int(round(min(sim.image.shape) / min(template.page_mm) * 0.45)) | 1)
     return sim, cv2.blur(sim.image, (kernel, kernel))
 
