@@ -143,8 +143,13 @@ def find_anchor_candidates(image: np.ndarray, px_per_mm: float,
         blobs = _window_anchors(image, np.ascontiguousarray(small), x0, y0, factor, float(expected), float(share),
                                 min_extent, max_extent, min_fill, max_fill)
         found.extend(AnchorCandidate(x, y, size, ink, int(edges)) for x, y, size, ink, edges in blobs.tolist())
-        if not len(blobs) and anchor.shape == "square":
-            found.extend(_square_beside_background(image, small, x0, y0, factor, expected))
+        if anchor.shape == "square":
+            # Also when a blob qualified: a printed ■ (the filling guide's 正确填涂) can stand in a window whose real
+            # anchor merged with a dark background; matching by position then picks the anchor. A square found
+            # beside the background near a blob is that blob's anchor again, seen another way: left out.
+            apart = 2.0 * anchor.size * px_per_mm
+            found.extend(beside for beside in _square_beside_background(image, small, x0, y0, factor, expected)
+                         if all(np.hypot(beside.x - b[0], beside.y - b[1]) > apart for b in blobs.tolist()))
     return found
 
 
