@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, aliased
 
 from api.service import audit
@@ -27,7 +27,7 @@ from api.service.security import Principal
 
 __all__ = ["SCORING_KINDS", "rules_of", "markers_of", "new_token", "load_items", "hand_out", "record_score",
            "report_problem", "resolve_problem", "reassign", "progress", "final_scores", "item_of", "crop_png",
-           "TaskView", "task_view", "earlier_scores", "question_regions", "MarkingConflict", "regrade_if_graded"]
+           "TaskView", "task_view", "item_states", "earlier_scores", "question_regions", "MarkingConflict", "regrade_if_graded"]
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +136,13 @@ def earlier_scores(session: Session, item_id: int) -> list[float]:
         .order_by(MarkingTask.scored_at, MarkingTask.id)) if s is not None]
 
 
+def item_states(session: Session, tasks: Sequence[MarkingTask]) -> dict[int, str]:
+    """{answer id: state} of the tasks' answers, in one query."""
+    ids = {t.item_id for t in tasks}
+    return dict(session.execute(select(MarkingItem.id, MarkingItem.state).where(MarkingItem.id.in_(ids))).all()) \
+        if ids else {}
+
+
 def task_view(session: Session, task: MarkingTask, item_state: str | None = None) -> TaskView:
     state = item_state if item_state is not None else session.scalar(
         select(MarkingItem.state).where(MarkingItem.id == task.item_id))
@@ -196,22 +203,25 @@ def _claim(session: Session, setup: MarkingSetup, marker_id: int, count: int) ->
     lower = (select(sibling.id).where(sibling.item_id == MarkingTask.item_id, sibling.kind == MarkingTask.kind,
                                       sibling.status == "open", sibling.marker_id.is_(None),
                                       sibling.id < MarkingTask.id).exists())
-    query = (select(MarkingTask.id, MarkingTask.item_id)
-             .where(MarkingTask.setup_id == setup.id, MarkingTask.status == "open", MarkingTask.marker_id.is_(None),
-                    MarkingTask.kind.in_(SCORING_KINDS), MarkingTask.item_id.not_in(mine), ~lower)
-             .order_by(case((MarkingTask.kind == "third", 0), else_=1), MarkingTask.item_id, MarkingTask.id)
-             .limit(count))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=MarkingTask)
-    picked = {item_id: task_id for task_id, item_id in session.execute(query)}
+    picked: list[int] = []
+    for kind in ("third", "first"):  # each in id order along the claim index: no sort, stops at the limit
+        query = (select(MarkingTask.id)
+                 .where(MarkingTask.setup_id == setup.id, MarkingTask.kind == kind, MarkingTask.status == "open",
+                        MarkingTask.marker_id.is_(None), MarkingTask.item_id.not_in(mine), ~lower)
+                 .order_by(MarkingTask.id).limit(count - len(picked)))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=MarkingTask)
+        picked.extend(session.scalars(query))
+        if len(picked) >= count:
+            break
     if not picked:
         return []
     now = utcnow()
-    session.execute(update(MarkingTask).where(MarkingTask.id.in_(list(picked.values())),
-                                              MarkingTask.marker_id.is_(None), MarkingTask.status == "open")
+    session.execute(update(MarkingTask).where(MarkingTask.id.in_(picked), MarkingTask.marker_id.is_(None),
+                                              MarkingTask.status == "open")
                     .values(marker_id=marker_id, status="assigned", assigned_at=now)
                     .execution_options(synchronize_session=False))
-    return list(session.scalars(select(MarkingTask).where(MarkingTask.id.in_(list(picked.values())),
+    return list(session.scalars(select(MarkingTask).where(MarkingTask.id.in_(picked),
                                                           MarkingTask.marker_id == marker_id)
                                 .order_by(MarkingTask.id)))
 
