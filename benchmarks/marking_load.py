@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import random
 import sys
 import tempfile
@@ -137,7 +138,8 @@ async def marker(http, headers: dict[str, str], setup_id: int, prefetch: int, th
     return scored
 
 
-async def run(base: str, markers: int, prefetch: int, think: float, seconds: float, crops: int) -> None:
+async def run(base: str, markers: int, prefetch: int, think: float, seconds: float, crops: int,
+              sampler: RssSampler) -> None:
     import httpx
 
     limits = httpx.Limits(max_connections=markers + 4, max_keepalive_connections=markers + 4)
@@ -157,16 +159,20 @@ async def run(base: str, markers: int, prefetch: int, think: float, seconds: flo
         headers = [await login(http, f"m{k}") for k in range(markers)]
         latencies: list[float] = []
         stop_at = time.monotonic() + seconds
+        cpu_before = sampler.cpu_seconds().total
         started = time.perf_counter()
         counts = await asyncio.gather(*(marker(http, h, setup["id"], prefetch, think, stop_at, latencies,
                                                random.Random(k)) for k, h in enumerate(headers)))
         wall = time.perf_counter() - started
+        cpu = sampler.cpu_seconds().total - cpu_before
         total = sum(counts)
         ms = [v * 1000 for v in latencies]
         print(f"{markers} markers, prefetch {prefetch}, think {think:g} s: {total} scores in {wall:.1f} s = "
               f"{total / wall:.1f} tasks/s")
         print(f"submit score -> next task received: p50 {percentile(ms, 0.5):.1f} ms, p99 {percentile(ms, 0.99):.1f} "
               f"ms, max {max(ms):.1f} ms ({len(ms)} requests)")
+        print(f"server CPU while marking: {cpu:.1f} s, {cpu * 1000 / max(1, len(ms)):.1f} ms a score (with the next "
+              f"tasks); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         progress = (await http.get(f"/marking/{setup['id']}/progress", headers=admin)).json()
         print(f"answers final {progress['final']} of {progress['answers']}, waiting for 三评 "
               f"{progress['waiting_third']}, for 仲裁 {progress['waiting_ruling']}")
@@ -206,12 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         sampler = RssSampler(server.process.pid)
         sampler.start()
         try:
-            asyncio.run(run(server.base, args.markers, args.prefetch, args.think, args.seconds, args.crops))
+            asyncio.run(run(server.base, args.markers, args.prefetch, args.think, args.seconds, args.crops, sampler))
         finally:
             sampler.finished.set()
             server.stop()
-        print(f"server peak RSS {sampler.peak_total / 2**20:.0f} MiB; server CPU "
-              f"{sum(sampler.cpu_each.values()):.1f} s")
+        print(f"server peak RSS {sampler.peak_total / 2**20:.0f} MiB")
     return 0
 
 
