@@ -27,7 +27,8 @@ from api.service.security import Principal
 
 __all__ = ["SCORING_KINDS", "rules_of", "markers_of", "new_token", "load_items", "hand_out", "record_score",
            "report_problem", "resolve_problem", "reassign", "progress", "final_scores", "item_of", "crop_png",
-           "TaskView", "task_view", "item_states", "earlier_scores", "question_regions", "MarkingConflict", "regrade_if_graded"]
+           "TaskView", "task_view", "item_states", "earlier_scores", "question_regions", "MarkingConflict",
+           "regrade_if_graded"]
 
 log = logging.getLogger(__name__)
 
@@ -245,10 +246,14 @@ def hand_out(session: Session, setup: MarkingSetup, marker_id: int, count: int, 
 
 # --- scores -------------------------------------------------------------------------------------------------------
 
-def _locked_item(session: Session, item_id: int) -> MarkingItem:
-    """The answer, locked for this transaction (PostgreSQL; SQLite's writer holds the whole database): two
-    markers scoring one answer at once must each see the other's score when it decides what comes next."""
-    return session.get(MarkingItem, item_id, with_for_update=True, populate_existing=True)
+def _locked_item(session: Session, task: MarkingTask) -> MarkingItem:
+    """The task's answer, locked for this transaction (PostgreSQL; SQLite's writer holds the whole database),
+    and the task read again under that lock: two markers scoring one answer at once must each see the other's
+    score when it decides what comes next. Every change locks the answer before any of its tasks, so two changes
+    never wait on each other's locks in opposite order."""
+    item = session.get(MarkingItem, task.item_id, with_for_update=True, populate_existing=True)
+    session.refresh(task)
+    return item
 
 
 def _item_tasks(session: Session, item_id: int) -> list[MarkingTask]:
@@ -303,10 +308,12 @@ def record_score(session: Session, principal: Principal, setup: MarkingSetup, ta
     """Record the marker's score for ``task`` (a first score, a 回评 change, 三评, 仲裁 or 自评) and advance
     its answer; audited. :class:`MarkingConflict` when the answer's final score is already decided (回评 is over)
     or the task was taken away. Returns whether the answer's final score changed."""
-    item = _locked_item(session, task.item_id)
+    item = _locked_item(session, task)
+    if task.marker_id != principal.user_id:
+        raise MarkingConflict("this task was given to another marker")
     if task.status not in ("assigned", "done"):
         raise MarkingConflict(f"this task is {task.status}")
-    if task.status == "done" and item.state == "final" and task.kind != "self":
+    if task.status == "done" and item.state == "final":
         raise MarkingConflict("the final score of this answer is decided: it can no longer be changed")
     before = {"score": task.score, "kind": task.kind} if task.status == "done" else None
     task.score, task.status, task.scored_at = float(score), "done", utcnow()
@@ -323,9 +330,9 @@ def report_problem(session: Session, principal: Principal, setup: MarkingSetup, 
                    note: str) -> None:
     """问题卷: the marker cannot score the answer (blank, illegible, wrong region, suspected cheating); it waits
     for the leader (:func:`resolve_problem`). Audited."""
-    if task.status != "assigned" or task.kind == "ruling":
+    item = _locked_item(session, task)
+    if task.status != "assigned" or task.kind == "ruling" or task.marker_id != principal.user_id:
         raise MarkingConflict("only a task in hand can be reported as a problem paper")
-    item = _locked_item(session, task.item_id)
     task.status, task.problem, task.note, task.scored_at = "problem", kind, note, utcnow()
     item.state = "problem"
     audit.record(session, principal, "marking.problem", "marking_task", task.id, school_id=setup.school_id,
@@ -337,9 +344,9 @@ def resolve_problem(session: Session, principal: Principal, setup: MarkingSetup,
                     score: float | None) -> bool:
     """The leader deals with a 问题卷: ``score`` gives the final score (a ruling), ``return`` sends the task back
     to the markers. Audited; returns whether the final score changed."""
+    item = _locked_item(session, task)
     if task.status != "problem":
         raise MarkingConflict("this task is not a problem paper")
-    item = _locked_item(session, task.item_id)
     if action == "return":
         task.status, task.marker_id, task.assigned_at, task.scored_at = "open", None, None, None
         session.flush()
@@ -444,7 +451,8 @@ def final_scores(session: Session, school_id: str, exam_id: int) -> dict[str, di
     """{考号: {question: final score}} of every decided answer of a school's exam, for
     :func:`grading.pipeline.grade_sheets` (``subjective``): the 考号 is the one a reviewer's ``exam_id``
     correction gave the sheet, else the one OMR read; a sheet with neither is left out."""
-    rows = session.execute(select(MarkingItem.sheet_id, MarkingSetup.question, MarkingItem.final_score, Sheet.student_id)
+    rows = session.execute(select(MarkingItem.sheet_id, MarkingSetup.question, MarkingItem.final_score,
+                                  Sheet.student_id)
                            .join(MarkingSetup, MarkingSetup.id == MarkingItem.setup_id)
                            .join(Sheet, Sheet.id == MarkingItem.sheet_id)
                            .where(MarkingSetup.school_id == school_id, MarkingSetup.exam_id == exam_id,

@@ -78,13 +78,10 @@ def _marked_by(session: Session, principal: Principal, setup_id: int) -> Marking
     return setup
 
 
-def _task(session: Session, principal: Principal, token: str, *, for_update: bool = False
-          ) -> tuple[MarkingTask, MarkingSetup]:
-    """The caller's own task (404 for anyone else's: a token says nothing about another marker's work)."""
-    query = select(MarkingTask).where(MarkingTask.token == token)
-    if for_update and session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update()
-    task = session.scalar(query)
+def _task(session: Session, principal: Principal, token: str) -> tuple[MarkingTask, MarkingSetup]:
+    """The caller's own task (404 for anyone else's: a token says nothing about another marker's work).
+    Not locked here: a change locks the task's answer first, then reads the task again (one lock order)."""
+    task = session.scalar(select(MarkingTask).where(MarkingTask.token == token))
     if task is None or task.school_id != principal.school_id or task.marker_id != principal.user_id \
             or task.status == "cancelled":
         raise not_found("task not found")
@@ -122,10 +119,12 @@ def _image_path(token: str) -> str:
 def _task_public(session: Session, setup: MarkingSetup, task: MarkingTask, item_state: str | None = None
                  ) -> TaskPublic:
     view = marking.task_view(session, task, item_state)
-    return TaskPublic(token=task.token, setup_id=setup.id, question=setup.question, kind=task.kind,
-                      full_marks=setup.full_marks, step=setup.step, image=_image_path(task.token), score=task.score,
-                      problem=task.problem, scored_at=task.scored_at,
-                      changeable=view.item_state != "final" and task.status in ("assigned", "done"),
+    # A 自评 paper looks like any other to its marker (kind, changeable), or the check would check nothing.
+    return TaskPublic(token=task.token, setup_id=setup.id, question=setup.question,
+                      kind="first" if task.kind == "self" else task.kind, full_marks=setup.full_marks,
+                      step=setup.step, image=_image_path(task.token), score=task.score, problem=task.problem,
+                      scored_at=task.scored_at,
+                      changeable=task.status == "assigned" or (task.status == "done" and view.item_state != "final"),
                       earlier=view.earlier)
 
 
@@ -311,7 +310,7 @@ def score_task(token: Token, body: ScoreCreate, principal: CurrentPrincipal, ser
     from grading.marking import score_problem
 
     with _writing(service) as session:
-        task, setup = _task(session, principal, token, for_update=True)
+        task, setup = _task(session, principal, token)
         problem = score_problem(body.score, marking.rules_of(setup))
         if problem:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, problem)
@@ -353,7 +352,7 @@ def report_problem(token: Token, body: ProblemCreate, principal: CurrentPrincipa
     """问题卷: the answer cannot be scored (blank, illegible, wrong region, suspected cheating); it goes to the
     question's leader. Answers with the next tasks, as a score does."""
     with _writing(service) as session:
-        task, setup = _task(session, principal, token, for_update=True)
+        task, setup = _task(session, principal, token)
         return _change(service, session, principal, setup, task,
                        lambda: marking.report_problem(session, principal, setup, task, body.kind, body.note),
                        prefetch)

@@ -14,8 +14,8 @@ UserId = int
 _ID = dict(ge=1, le=2**31 - 1)
 Problem = Literal["blank", "illegible", "wrong_region", "cheating"]
 #: What a teacher reads for each kind of 问题卷.
-PROBLEM_NAMES: dict[str, str] = {"blank": "空白卷", "illegible": "字迹无法辨认", "wrong_region": "答题区域错误",
-                                 "cheating": "疑似作弊"}
+PROBLEM_NAMES: dict[str, str] = {"blank": "空白卷", "illegible": "字迹无法辨认",
+                                 "wrong_region": "答题区域错误", "cheating": "疑似作弊"}
 Score = float
 
 
@@ -67,7 +67,8 @@ class TaskPublic(Output):
     token: str
     setup_id: int
     question: str
-    kind: Literal["first", "third", "ruling", "self"]
+    kind: Literal["first", "third", "ruling"] = Field(description="first (a 自评 paper shows as one too), third "
+                                                                  "(三评) or ruling (仲裁, the leader's)")
     full_marks: float
     step: float
     image: str = Field(description="the crop's address (GET, same credentials)")

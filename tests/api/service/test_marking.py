@@ -190,22 +190,26 @@ def test_reassignment_and_self_checks(client, service, city, marked):
     assert client.post(f"{API}/marking/tasks/{held[0]['token']}/score", json={"score": 3},
                        headers=who["m1"]).status_code == 404  # no longer m1's
 
-    # 自评: at a share of 0.5, after five answers the marker is served one of them again.
+    # 自评: at a share of 0.5, once more than five answers are scored, the oldest beyond the last five is served
+    # again; none is served twice, and the marker does not know it (the same kind of token, a crop).
     assert client.patch(f"{API}/marking/{sid}", json={"self_check_rate": 0.5},
                         headers=who["leader"]).status_code == 200
-    kinds = []
-    for _ in range(6):
+    served = []
+    for _ in range(10):
         tasks = _tasks(client, sid, who["m2"])
         if not tasks:
             break
-        kinds.append(tasks[0]["kind"])
-        assert _score(client, tasks[0]["token"], who["m2"], 4, prefetch=0).status_code == 200
-    assert kinds[:5] == ["first"] * 5 and kinds[5:] == [] or "self" not in kinds[:5]
+        served.append(tasks[0])
+        assert _score(client, tasks[0]["token"], who["m2"], 4 if len(served) <= 6 else 5,
+                      prefetch=0).status_code == 200
+    assert [t["kind"] for t in served] == ["first"] * 7 and all(t["changeable"] for t in served)
+    with service.db.read() as session:
+        kinds = [session.scalar(select(MarkingTask.kind).where(MarkingTask.token == t["token"])) for t in served]
+    assert kinds == ["first"] * 6 + ["self"]
     progress = client.get(f"{API}/marking/{sid}/progress", headers=city.a.admin).json()
     m2 = next(m for m in progress["markers"] if m["user_id"] == ids["m2"])
-    assert m2["scored"] == sum(k == "first" for k in kinds)
-    if "self" in kinds:
-        assert m2["self_checks"] == 1 and m2["self_agreement"] == 1.0
+    assert m2["scored"] == 6 and m2["mean"] == 4
+    assert (m2["self_checks"], m2["self_agreement"], m2["self_mean_difference"]) == (1, 1.0, 1.0)
 
 
 def test_roles_and_school_isolation(client, service, city, marked):
