@@ -113,8 +113,11 @@ async def login(http, username: str) -> dict[str, str]:
 
 
 async def marker(http, headers: dict[str, str], setup_id: int, prefetch: int, think: float, stop_at: float,
-                 latencies: list[float], rng: random.Random) -> int:
-    """One marker: take tasks, score the first, keep the rest in hand, until none is left or time is up."""
+                 latencies: list[float], rng: random.Random, failures: list[str]) -> int:
+    """One marker: take tasks, score the first, keep the rest in hand, until none is left or time is up. A
+    request the connection lost is counted and asked again (the score is the same: a 回评 at worst)."""
+    import httpx
+
     response = await http.get(f"/marking/{setup_id}/tasks", params={"count": prefetch}, headers=headers)
     response.raise_for_status()
     held, scored = response.json(), 0
@@ -124,8 +127,12 @@ async def marker(http, headers: dict[str, str], setup_id: int, prefetch: int, th
         task = held[0]
         score = rng.choice([0, 12]) if rng.random() < 0.05 else 6 + rng.choice([-1, 0, 1])
         started = time.perf_counter()
-        response = await http.post(f"/marking/tasks/{task['token']}/score", params={"prefetch": prefetch},
-                                   json={"score": score}, headers=headers)
+        try:
+            response = await http.post(f"/marking/tasks/{task['token']}/score", params={"prefetch": prefetch},
+                                       json={"score": score}, headers=headers)
+        except httpx.TransportError as error:
+            failures.append(type(error).__name__)
+            continue
         latencies.append(time.perf_counter() - started)
         if response.status_code == 409:  # the answer was closed meanwhile (rare): take what is in hand now
             response = await http.get(f"/marking/{setup_id}/tasks", params={"count": prefetch}, headers=headers)
@@ -158,11 +165,12 @@ async def run(base: str, markers: int, prefetch: int, think: float, seconds: flo
               f"{time.perf_counter() - started:.2f} s")
         headers = [await login(http, f"m{k}") for k in range(markers)]
         latencies: list[float] = []
+        failures: list[str] = []
         stop_at = time.monotonic() + seconds
         cpu_before = sampler.cpu_seconds().total
         started = time.perf_counter()
         counts = await asyncio.gather(*(marker(http, h, setup["id"], prefetch, think, stop_at, latencies,
-                                               random.Random(k)) for k, h in enumerate(headers)))
+                                               random.Random(k), failures) for k, h in enumerate(headers)))
         wall = time.perf_counter() - started
         cpu = sampler.cpu_seconds().total - cpu_before
         total = sum(counts)
@@ -170,7 +178,8 @@ async def run(base: str, markers: int, prefetch: int, think: float, seconds: flo
         print(f"{markers} markers, prefetch {prefetch}, think {think:g} s: {total} scores in {wall:.1f} s = "
               f"{total / wall:.1f} tasks/s")
         print(f"submit score -> next task received: p50 {percentile(ms, 0.5):.1f} ms, p99 {percentile(ms, 0.99):.1f} "
-              f"ms, max {max(ms):.1f} ms ({len(ms)} requests)")
+              f"ms, max {max(ms):.1f} ms ({len(ms)} requests; {len(failures)} lost connections, asked again: "
+              f"{', '.join(sorted(set(failures))) or 'none'})")
         print(f"server CPU while marking: {cpu:.1f} s, {cpu * 1000 / max(1, len(ms)):.1f} ms a score (with the next "
               f"tasks); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
         progress = (await http.get(f"/marking/{setup['id']}/progress", headers=admin)).json()
