@@ -30,6 +30,12 @@ def _teacher(client, city, name: str, school=None) -> tuple[int, dict[str, str]]
 
 
 @pytest.fixture
+def service(any_service):
+    """This module's service: on SQLite, then on PostgreSQL (the conftest's ``client`` and ``city`` use it)."""
+    return any_service
+
+
+@pytest.fixture
 def marked(client, service, city, simulated_scans):
     """School A's six sheets ingested, three markers and a leader, and the admin's set-up of Q56 (双评,
     tolerance 2, closest two)."""
