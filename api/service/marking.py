@@ -232,7 +232,7 @@ def hand_out(session: Session, setup: MarkingSetup, marker_id: int, count: int, 
     """The marker's next ``count`` tasks, oldest first: those already in hand (a 仲裁 task of the leader among
     them), topped up with a 自评 task when one is due and with new tasks. ``may_mark`` False (a leader who is
     not a marker) hands out nothing new. The caller commits (an IntegrityError means a concurrent request of
-    the same marker took a sibling task: roll back and ask again)."""
+    the same marker took a sibling task: roll back to a savepoint taken before, and ask again)."""
     held = _held(session, setup.id, marker_id)
     if not may_mark or len(held) >= count:
         return held[:count]

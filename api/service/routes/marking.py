@@ -11,6 +11,7 @@ its markers, and its leader rules. Everything belongs to a school: another schoo
 from __future__ import annotations
 
 import threading
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated
@@ -152,10 +153,36 @@ def _hand_out(service: Service, principal: Principal, setup_id: int, count: int)
         return views
 
 
+class _TurnLock:
+    """A lock handed to its waiters in the order they came (``threading.Lock`` is not: under load one request
+    can lose the race again and again)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._waiting: deque[threading.Event] = deque()
+        self._held = False
+
+    def __enter__(self) -> None:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Event()
+            self._waiting.append(turn)
+        turn.wait()  # set by the holder's release: the lock is ours
+
+    def __exit__(self, *_exc) -> None:
+        with self._guard:
+            if self._waiting:
+                self._waiting.popleft().set()
+            else:
+                self._held = False
+
+
 #: SQLite has one writer at a time, and a writer that finds the lock taken sleeps in SQLite's busy handler
 #: (1, 2, 5 … 100 ms steps), which makes the slowest of many markers' requests wait far longer than their share.
 #: This process's marking writes queue here instead, in turn; other processes still meet the busy handler.
-_SQLITE_WRITER = threading.Lock()
+_SQLITE_WRITER = _TurnLock()
 
 
 @contextmanager
