@@ -18,7 +18,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
 from fastapi.responses import FileResponse, Response
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -102,8 +102,6 @@ def _school_users(session: Session, principal: Principal, ids: list[int]) -> Non
 # --- views -------------------------------------------------------------------------------------------------------
 
 def _setup_public(session: Session, setup: MarkingSetup, added: int = 0) -> MarkingSetupPublic:
-    from sqlalchemy import func
-
     answers = session.scalar(select(func.count()).select_from(MarkingItem).where(MarkingItem.setup_id == setup.id))
     return MarkingSetupPublic(id=setup.id, exam_id=setup.exam_id, school_id=setup.school_id,
                               question=setup.question, regions=list(setup.regions), full_marks=setup.full_marks,
