@@ -329,12 +329,15 @@ def record_score(session: Session, principal: Principal, setup: MarkingSetup, ta
 def report_problem(session: Session, principal: Principal, setup: MarkingSetup, task: MarkingTask, kind: str,
                    note: str) -> None:
     """问题卷: the marker cannot score the answer (blank, illegible, wrong region, suspected cheating); it waits
-    for the leader (:func:`resolve_problem`). Audited."""
+    for the leader (:func:`resolve_problem`). On a 自评 paper (whose answer is scored already) the report is that
+    check's outcome and the answer is left alone. Audited."""
     item = _locked_item(session, task)
     if task.status != "assigned" or task.kind == "ruling" or task.marker_id != principal.user_id:
         raise MarkingConflict("only a task in hand can be reported as a problem paper")
-    task.status, task.problem, task.note, task.scored_at = "problem", kind, note, utcnow()
-    item.state = "problem"
+    task.problem, task.note, task.scored_at = kind, note, utcnow()
+    task.status = "done" if task.kind == "self" else "problem"
+    if task.kind != "self":
+        item.state = "problem"
     audit.record(session, principal, "marking.problem", "marking_task", task.id, school_id=setup.school_id,
                  after={"problem": kind, "note": note, "question": setup.question, "sheet": item.sheet_id,
                         "answer": item.id})

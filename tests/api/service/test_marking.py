@@ -361,3 +361,25 @@ def test_concurrent_markers_never_share_a_task_or_score_an_answer_twice(any_serv
         by_item.setdefault(item_id, []).append(marker_id)
     assert len(by_item) == 30 and all(len(set(m)) == 2 == len(m) for m in by_item.values())
     assert set(states) == {"final"}
+
+
+def test_a_problem_reported_on_a_self_check_leaves_the_answer_alone(any_service):
+    from api.service import marking
+    from api.service.models import MarkingSetup
+
+    service = any_service
+    setup_id, (first, _other) = _seed(service, answers=8, markers=2)
+    with service.db.write() as session:
+        setup = session.get(MarkingSetup, setup_id)
+        setup.self_check_rate = 0.5
+        for _ in range(6):
+            task = marking.hand_out(session, setup, first.user_id, 1)[0]
+            assert task.kind == "first"
+            marking.record_score(session, first, setup, task, 5)
+        check = marking.hand_out(session, setup, first.user_id, 1)[0]
+        assert check.kind == "self"
+        before = session.get(MarkingItem, check.item_id).state
+        marking.report_problem(session, first, setup, check, "blank", "")
+        session.commit()
+        assert session.get(MarkingItem, check.item_id).state == before == "marking"
+        assert session.scalar(select(MarkingTask.id).where(MarkingTask.status == "problem")) is None
