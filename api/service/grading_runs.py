@@ -98,16 +98,16 @@ def corrections_for(session: Session, school_id: str, exam_id: int) -> list:
 
 
 def grade_school(session: Session, exam_row: Exam, school_id: str, *, policy: str = "pending", exam=None):
-    """Mark one school's sheets of ``exam_row`` (with ``exam``, a key other than the stored one) in memory.
+    """Mark one school's sheets of ``exam_row`` (with ``exam``, a key other than the stored one) in memory; the
+    final scores of online marking (网上阅卷) are its written questions' scores.
 
     Returns a :class:`grading.pipeline.GradingRun`.
     """
+    from api.service.marking import final_scores  # online marking's final scores: subjective scores
     from grading.pipeline import GradingException, grade_sheets
 
     exam = exam if exam is not None else parse_definition(exam_row)
     roster, warnings = roster_for(session, school_id, exam_row.grade)
-    from api.service.marking import final_scores
-
     run = grade_sheets(exam, sheets_file(session, school_id, exam_row.id), roster,
                        corrections=corrections_for(session, school_id, exam_row.id),
                        subjective=final_scores(session, school_id, exam_row.id), policy=policy)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import func, insert, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from api.service import audit
@@ -27,7 +27,8 @@ from api.service.security import Principal
 
 __all__ = ["SCORING_KINDS", "rules_of", "markers_of", "new_token", "load_items", "hand_out", "record_score",
            "report_problem", "resolve_problem", "reassign", "progress", "final_scores", "item_of", "crop_png",
-           "TaskView", "task_view", "earlier_scores", "question_regions", "MarkingConflict", "regrade_if_graded"]
+           "TaskView", "task_view", "item_states", "earlier_scores", "question_regions", "MarkingConflict",
+           "regrade_if_graded"]
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,12 @@ def load_items(session: Session, setup: MarkingSetup, exam_row: Exam) -> int:
               "kind": "first", "status": "open", "created_at": now}
              for item_id in new_ids for _ in range(rules_of(setup).markers_per_answer)]
     session.execute(insert(MarkingTask), tasks)
+    if session.get_bind().dialect.name == "postgresql":
+        # Fresh statistics for the claim's plan: with the thousands of rows just added unknown to the planner,
+        # PostgreSQL took the tables for empty and a claim scanned every open task per open task (3 s at 2 000
+        # answers) instead of one index probe (0.1 ms). Autovacuum would get there, after marking has begun.
+        session.execute(text("ANALYZE marking_items"))
+        session.execute(text("ANALYZE marking_tasks"))
     return len(new_ids)
 
 
@@ -134,6 +141,13 @@ def earlier_scores(session: Session, item_id: int) -> list[float]:
     return [s for s in session.scalars(select(MarkingTask.score).where(
         MarkingTask.item_id == item_id, MarkingTask.kind.in_(SCORING_KINDS), MarkingTask.status == "done")
         .order_by(MarkingTask.scored_at, MarkingTask.id)) if s is not None]
+
+
+def item_states(session: Session, tasks: Sequence[MarkingTask]) -> dict[int, str]:
+    """{answer id: state} of the tasks' answers, in one query."""
+    ids = {t.item_id for t in tasks}
+    return dict(session.execute(select(MarkingItem.id, MarkingItem.state).where(MarkingItem.id.in_(ids))).all()) \
+        if ids else {}
 
 
 def task_view(session: Session, task: MarkingTask, item_state: str | None = None) -> TaskView:
@@ -196,22 +210,25 @@ def _claim(session: Session, setup: MarkingSetup, marker_id: int, count: int) ->
     lower = (select(sibling.id).where(sibling.item_id == MarkingTask.item_id, sibling.kind == MarkingTask.kind,
                                       sibling.status == "open", sibling.marker_id.is_(None),
                                       sibling.id < MarkingTask.id).exists())
-    query = (select(MarkingTask.id, MarkingTask.item_id)
-             .where(MarkingTask.setup_id == setup.id, MarkingTask.status == "open", MarkingTask.marker_id.is_(None),
-                    MarkingTask.kind.in_(SCORING_KINDS), MarkingTask.item_id.not_in(mine), ~lower)
-             .order_by(case((MarkingTask.kind == "third", 0), else_=1), MarkingTask.item_id, MarkingTask.id)
-             .limit(count))
-    if session.get_bind().dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True, of=MarkingTask)
-    picked = {item_id: task_id for task_id, item_id in session.execute(query)}
+    picked: list[int] = []
+    for kind in ("third", "first"):  # each in id order along the claim index: no sort, stops at the limit
+        query = (select(MarkingTask.id)
+                 .where(MarkingTask.setup_id == setup.id, MarkingTask.kind == kind, MarkingTask.status == "open",
+                        MarkingTask.marker_id.is_(None), MarkingTask.item_id.not_in(mine), ~lower)
+                 .order_by(MarkingTask.id).limit(count - len(picked)))
+        if session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True, of=MarkingTask)
+        picked.extend(session.scalars(query))
+        if len(picked) >= count:
+            break
     if not picked:
         return []
     now = utcnow()
-    session.execute(update(MarkingTask).where(MarkingTask.id.in_(list(picked.values())),
-                                              MarkingTask.marker_id.is_(None), MarkingTask.status == "open")
+    session.execute(update(MarkingTask).where(MarkingTask.id.in_(picked), MarkingTask.marker_id.is_(None),
+                                              MarkingTask.status == "open")
                     .values(marker_id=marker_id, status="assigned", assigned_at=now)
                     .execution_options(synchronize_session=False))
-    return list(session.scalars(select(MarkingTask).where(MarkingTask.id.in_(list(picked.values())),
+    return list(session.scalars(select(MarkingTask).where(MarkingTask.id.in_(picked),
                                                           MarkingTask.marker_id == marker_id)
                                 .order_by(MarkingTask.id)))
 
@@ -221,7 +238,7 @@ def hand_out(session: Session, setup: MarkingSetup, marker_id: int, count: int, 
     """The marker's next ``count`` tasks, oldest first: those already in hand (a 仲裁 task of the leader among
     them), topped up with a 自评 task when one is due and with new tasks. ``may_mark`` False (a leader who is
     not a marker) hands out nothing new. The caller commits (an IntegrityError means a concurrent request of
-    the same marker took a sibling task: roll back and ask again)."""
+    the same marker took a sibling task: roll back to a savepoint taken before, and ask again)."""
     held = _held(session, setup.id, marker_id)
     if not may_mark or len(held) >= count:
         return held[:count]
@@ -235,10 +252,14 @@ def hand_out(session: Session, setup: MarkingSetup, marker_id: int, count: int, 
 
 # --- scores -------------------------------------------------------------------------------------------------------
 
-def _locked_item(session: Session, item_id: int) -> MarkingItem:
-    """The answer, locked for this transaction (PostgreSQL; SQLite's writer holds the whole database): two
-    markers scoring one answer at once must each see the other's score when it decides what comes next."""
-    return session.get(MarkingItem, item_id, with_for_update=True, populate_existing=True)
+def _locked_item(session: Session, task: MarkingTask) -> MarkingItem:
+    """The task's answer, locked for this transaction (PostgreSQL; SQLite's writer holds the whole database),
+    and the task read again under that lock: two markers scoring one answer at once must each see the other's
+    score when it decides what comes next. Every change locks the answer before any of its tasks, so two changes
+    never wait on each other's locks in opposite order."""
+    item = session.get(MarkingItem, task.item_id, with_for_update=True, populate_existing=True)
+    session.refresh(task)
+    return item
 
 
 def _item_tasks(session: Session, item_id: int) -> list[MarkingTask]:
@@ -293,10 +314,12 @@ def record_score(session: Session, principal: Principal, setup: MarkingSetup, ta
     """Record the marker's score for ``task`` (a first score, a 回评 change, 三评, 仲裁 or 自评) and advance
     its answer; audited. :class:`MarkingConflict` when the answer's final score is already decided (回评 is over)
     or the task was taken away. Returns whether the answer's final score changed."""
-    item = _locked_item(session, task.item_id)
+    item = _locked_item(session, task)
+    if task.marker_id != principal.user_id:
+        raise MarkingConflict("this task was given to another marker")
     if task.status not in ("assigned", "done"):
         raise MarkingConflict(f"this task is {task.status}")
-    if task.status == "done" and item.state == "final" and task.kind != "self":
+    if task.status == "done" and item.state == "final":
         raise MarkingConflict("the final score of this answer is decided: it can no longer be changed")
     before = {"score": task.score, "kind": task.kind} if task.status == "done" else None
     task.score, task.status, task.scored_at = float(score), "done", utcnow()
@@ -312,12 +335,15 @@ def record_score(session: Session, principal: Principal, setup: MarkingSetup, ta
 def report_problem(session: Session, principal: Principal, setup: MarkingSetup, task: MarkingTask, kind: str,
                    note: str) -> None:
     """问题卷: the marker cannot score the answer (blank, illegible, wrong region, suspected cheating); it waits
-    for the leader (:func:`resolve_problem`). Audited."""
-    if task.status != "assigned" or task.kind == "ruling":
+    for the leader (:func:`resolve_problem`). On a 自评 paper (whose answer is scored already) the report is that
+    check's outcome and the answer is left alone. Audited."""
+    item = _locked_item(session, task)
+    if task.status != "assigned" or task.kind == "ruling" or task.marker_id != principal.user_id:
         raise MarkingConflict("only a task in hand can be reported as a problem paper")
-    item = _locked_item(session, task.item_id)
-    task.status, task.problem, task.note, task.scored_at = "problem", kind, note, utcnow()
-    item.state = "problem"
+    task.problem, task.note, task.scored_at = kind, note, utcnow()
+    task.status = "done" if task.kind == "self" else "problem"
+    if task.kind != "self":
+        item.state = "problem"
     audit.record(session, principal, "marking.problem", "marking_task", task.id, school_id=setup.school_id,
                  after={"problem": kind, "note": note, "question": setup.question, "sheet": item.sheet_id,
                         "answer": item.id})
@@ -327,9 +353,9 @@ def resolve_problem(session: Session, principal: Principal, setup: MarkingSetup,
                     score: float | None) -> bool:
     """The leader deals with a 问题卷: ``score`` gives the final score (a ruling), ``return`` sends the task back
     to the markers. Audited; returns whether the final score changed."""
+    item = _locked_item(session, task)
     if task.status != "problem":
         raise MarkingConflict("this task is not a problem paper")
-    item = _locked_item(session, task.item_id)
     if action == "return":
         task.status, task.marker_id, task.assigned_at, task.scored_at = "open", None, None, None
         session.flush()
@@ -434,7 +460,8 @@ def final_scores(session: Session, school_id: str, exam_id: int) -> dict[str, di
     """{考号: {question: final score}} of every decided answer of a school's exam, for
     :func:`grading.pipeline.grade_sheets` (``subjective``): the 考号 is the one a reviewer's ``exam_id``
     correction gave the sheet, else the one OMR read; a sheet with neither is left out."""
-    rows = session.execute(select(MarkingItem.sheet_id, MarkingSetup.question, MarkingItem.final_score, Sheet.student_id)
+    rows = session.execute(select(MarkingItem.sheet_id, MarkingSetup.question, MarkingItem.final_score,
+                                  Sheet.student_id)
                            .join(MarkingSetup, MarkingSetup.id == MarkingItem.setup_id)
                            .join(Sheet, Sheet.id == MarkingItem.sheet_id)
                            .where(MarkingSetup.school_id == school_id, MarkingSetup.exam_id == exam_id,

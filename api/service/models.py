@@ -362,7 +362,7 @@ class MarkingTask(Base):
 
     __tablename__ = "marking_tasks"
     __table_args__ = (UniqueConstraint("item_id", "marker_id", "kind"),
-                      Index("ix_marking_tasks_claim", "setup_id", "status", "marker_id"),
+                      Index("ix_marking_tasks_claim", "setup_id", "kind", "status", "marker_id"),
                       Index("ix_marking_tasks_marker", "marker_id", "status", "scored_at"))
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     token: Mapped[str] = mapped_column(String(32), unique=True)

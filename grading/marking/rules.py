@@ -1,4 +1,4 @@
-"""The rules of marking one written question (or 题块): set-up, score steps, 双评, 三评, 仲裁 and the final score.
+"""The rules of marking one written question (or 题块): set-up, score steps, 双评, 三评, 仲裁, the final score.
 
 A question is marked once (单评) or by two markers independently (双评). With 双评 the two scores *agree* when
 they differ by at most the tolerance (误差阈值, inclusive); then the final score is their mean. When they do

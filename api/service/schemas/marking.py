@@ -4,26 +4,26 @@ or school), scores, 问题卷, and the supervision figures."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from api.service.schemas.common import Input, Output, text
 
-UserId = int
 _ID = dict(ge=1, le=2**31 - 1)
+UserId = Annotated[int, Field(**_ID)]
 Problem = Literal["blank", "illegible", "wrong_region", "cheating"]
 #: What a teacher reads for each kind of 问题卷.
-PROBLEM_NAMES: dict[str, str] = {"blank": "空白卷", "illegible": "字迹无法辨认", "wrong_region": "答题区域错误",
-                                 "cheating": "疑似作弊"}
+PROBLEM_NAMES: dict[str, str] = {"blank": "空白卷", "illegible": "字迹无法辨认",
+                                 "wrong_region": "答题区域错误", "cheating": "疑似作弊"}
 Score = float
 
 
 class MarkingSetupCreate(Input):
     question: str = Field(min_length=1, max_length=32, description="the exam's subjective question (Q56)")
-    regions: list[str] | None = Field(default=None, min_length=1, max_length=8,
-                                      description="template answer regions shown to markers, in order (题块); "
-                                                  "default: the regions of the question")
+    regions: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
+        default=None, min_length=1, max_length=8,
+        description="template answer regions shown to markers, in order (题块); default: the question's regions")
     full_marks: float | None = Field(default=None, description="default: the question's points")
     step: Literal[1, 0.5] = Field(default=1, description="what a marker enters in: whole or half points")
     double: bool = Field(default=True, description="双评: two independent markers per answer")
@@ -32,13 +32,13 @@ class MarkingSetupCreate(Input):
         default="closest_two", description="closest_two: 三评, then the mean of the closest two, else 仲裁; "
                                            "ruling: 仲裁 at once")
     self_check_rate: float = Field(default=0, ge=0, le=0.5, description="自评: share of papers re-served")
-    markers: list[int] = Field(min_length=1, max_length=500, description="user ids of the markers (题组)")
+    markers: list[UserId] = Field(min_length=1, max_length=500, description="user ids of the markers (题组)")
     leader_id: int | None = Field(default=None, ge=1, le=2**31 - 1,
                                   description="题组长 (rulings, 问题卷); default: the caller")
 
 
 class MarkingSetupUpdate(Input):
-    markers: list[int] | None = Field(default=None, min_length=1, max_length=500)
+    markers: list[UserId] | None = Field(default=None, min_length=1, max_length=500)
     leader_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
     self_check_rate: float | None = Field(default=None, ge=0, le=0.5)
 
@@ -67,7 +67,8 @@ class TaskPublic(Output):
     token: str
     setup_id: int
     question: str
-    kind: Literal["first", "third", "ruling", "self"]
+    kind: Literal["first", "third", "ruling"] = Field(description="first (a 自评 paper shows as one too), third "
+                                                                  "(三评) or ruling (仲裁, the leader's)")
     full_marks: float
     step: float
     image: str = Field(description="the crop's address (GET, same credentials)")

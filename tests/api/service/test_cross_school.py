@@ -36,8 +36,16 @@ def _a_objects(client, service, city, scans) -> dict[str, str]:
     profile = client.post(f"{API}/profiles", json={"profile": {"name": "a-only"}, "station_key_id": key.id},
                           headers=city.a.admin)
     assert profile.status_code == 201, profile.text
-    return {"exam_id": str(exam_id), "batch_id": ingested.batch_id, "sheet_id": str(ingested.sheet_ids[0]),
-            "profile_id": str(profile.json()["id"]), "page_id": str(page_id), "student_id": str(student.id), "user_id": str(user.id), "key_id": str(key.id),
+    with service.db.read() as session:
+        marker = session.scalar(select(User.id).where(User.username == f"teacher-{city.a.id}"))
+    setup = client.post(f"{API}/exams/{exam_id}/marking", json={"question": "Q56", "markers": [marker]},
+                        headers=city.a.admin)
+    assert setup.status_code == 201, setup.text
+    task = client.get(f"{API}/marking/{setup.json()['id']}/tasks", headers=city.a.teacher).json()[0]
+    return {"setup_id": str(setup.json()["id"]), "token": task["token"], "exam_id": str(exam_id),
+            "batch_id": ingested.batch_id, "sheet_id": str(ingested.sheet_ids[0]),
+            "profile_id": str(profile.json()["id"]),
+            "page_id": str(page_id), "student_id": str(student.id), "user_id": str(user.id), "key_id": str(key.id),
             "school_id": city.a.id, "class_name": quote(student.class_name), "student_exam_id": student.exam_id,
             "grant_id": "1", "_exam_id_text": student.exam_id}
 
@@ -91,6 +99,20 @@ TRIES: dict[tuple[str, str], object] = {
     ("get", "/profiles"): None,
     ("post", "/profiles"): {"profile": {"name": "intruder"}, "station_key_id": KEY_PLACEHOLDER},
     ("post", "/profiles/learn"): {"station_key_id": KEY_PLACEHOLDER},
+    ("post", "/exams/{exam_id}/marking"): {"question": "Q57", "markers": [1]},
+    ("get", "/exams/{exam_id}/marking"): None,
+    ("get", "/marking/{setup_id}"): None,
+    ("patch", "/marking/{setup_id}"): {"self_check_rate": 0.1},
+    ("post", "/marking/{setup_id}/load"): None,
+    ("get", "/marking/{setup_id}/tasks"): None,
+    ("get", "/marking/{setup_id}/history"): None,
+    ("get", "/marking/{setup_id}/problems"): None,
+    ("get", "/marking/{setup_id}/progress"): None,
+    ("post", "/marking/{setup_id}/reassign"): {"from_user": 1},
+    ("post", "/marking/tasks/{token}/score"): {"score": 1},
+    ("post", "/marking/tasks/{token}/problem"): {"kind": "blank"},
+    ("get", "/marking/tasks/{token}/image"): None,
+    ("post", "/marking/problems/{token}/resolve"): {"action": "return"},
 }
 # Operations that act only on the caller's own school (nothing of another school can be named) or on nothing
 # school-bound: they are tried for leaks in what they list, not for access.

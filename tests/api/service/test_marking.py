@@ -30,6 +30,12 @@ def _teacher(client, city, name: str, school=None) -> tuple[int, dict[str, str]]
 
 
 @pytest.fixture
+def service(any_service):
+    """This module's service: on SQLite, then on PostgreSQL (the conftest's ``client`` and ``city`` use it)."""
+    return any_service
+
+
+@pytest.fixture
 def marked(client, service, city, simulated_scans):
     """School A's six sheets ingested, three markers and a leader, and the admin's set-up of Q56 (双评,
     tolerance 2, closest two)."""
@@ -190,22 +196,26 @@ def test_reassignment_and_self_checks(client, service, city, marked):
     assert client.post(f"{API}/marking/tasks/{held[0]['token']}/score", json={"score": 3},
                        headers=who["m1"]).status_code == 404  # no longer m1's
 
-    # 自评: at a share of 0.5, after five answers the marker is served one of them again.
+    # 自评: at a share of 0.5, once more than five answers are scored, the oldest beyond the last five is served
+    # again; none is served twice, and the marker does not know it (the same kind of token, a crop).
     assert client.patch(f"{API}/marking/{sid}", json={"self_check_rate": 0.5},
                         headers=who["leader"]).status_code == 200
-    kinds = []
-    for _ in range(6):
+    served = []
+    for _ in range(10):
         tasks = _tasks(client, sid, who["m2"])
         if not tasks:
             break
-        kinds.append(tasks[0]["kind"])
-        assert _score(client, tasks[0]["token"], who["m2"], 4, prefetch=0).status_code == 200
-    assert kinds[:5] == ["first"] * 5 and kinds[5:] == [] or "self" not in kinds[:5]
+        served.append(tasks[0])
+        assert _score(client, tasks[0]["token"], who["m2"], 4 if len(served) <= 6 else 5,
+                      prefetch=0).status_code == 200
+    assert [t["kind"] for t in served] == ["first"] * 7 and all(t["changeable"] for t in served)
+    with service.db.read() as session:
+        kinds = [session.scalar(select(MarkingTask.kind).where(MarkingTask.token == t["token"])) for t in served]
+    assert kinds == ["first"] * 6 + ["self"]
     progress = client.get(f"{API}/marking/{sid}/progress", headers=city.a.admin).json()
     m2 = next(m for m in progress["markers"] if m["user_id"] == ids["m2"])
-    assert m2["scored"] == sum(k == "first" for k in kinds)
-    if "self" in kinds:
-        assert m2["self_checks"] == 1 and m2["self_agreement"] == 1.0
+    assert m2["scored"] == 6 and m2["mean"] == 4
+    assert (m2["self_checks"], m2["self_agreement"], m2["self_mean_difference"]) == (1, 1.0, 1.0)
 
 
 def test_roles_and_school_isolation(client, service, city, marked):
@@ -351,3 +361,25 @@ def test_concurrent_markers_never_share_a_task_or_score_an_answer_twice(any_serv
         by_item.setdefault(item_id, []).append(marker_id)
     assert len(by_item) == 30 and all(len(set(m)) == 2 == len(m) for m in by_item.values())
     assert set(states) == {"final"}
+
+
+def test_a_problem_reported_on_a_self_check_leaves_the_answer_alone(any_service):
+    from api.service import marking
+    from api.service.models import MarkingSetup
+
+    service = any_service
+    setup_id, (first, _other) = _seed(service, answers=8, markers=2)
+    with service.db.write() as session:
+        setup = session.get(MarkingSetup, setup_id)
+        setup.self_check_rate = 0.5
+        for _ in range(6):
+            task = marking.hand_out(session, setup, first.user_id, 1)[0]
+            assert task.kind == "first"
+            marking.record_score(session, first, setup, task, 5)
+        check = marking.hand_out(session, setup, first.user_id, 1)[0]
+        assert check.kind == "self"
+        before = session.get(MarkingItem, check.item_id).state
+        marking.report_problem(session, first, setup, check, "blank", "")
+        session.commit()
+        assert session.get(MarkingItem, check.item_id).state == before == "marking"
+        assert session.scalar(select(MarkingTask.id).where(MarkingTask.status == "problem")) is None

@@ -99,7 +99,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('token')
     )
     op.create_index('ix_marking_tasks_item_id', 'marking_tasks', ['item_id'], unique=False)
-    op.create_index('ix_marking_tasks_claim', 'marking_tasks', ['setup_id', 'status', 'marker_id'], unique=False)
+    op.create_index('ix_marking_tasks_claim', 'marking_tasks', ['setup_id', 'kind', 'status', 'marker_id'],
+                    unique=False)
     op.create_index('ix_marking_tasks_marker', 'marking_tasks', ['marker_id', 'status', 'scored_at'], unique=False)
 
 
