@@ -139,6 +139,14 @@ def _senders(client: TestClient, city: City, tmp_path) -> dict[tuple[str, str, s
            for field, body in (("answer", lambda v: {"answer": v}), ("answers", lambda v: {"answers": [v]}),
                                ("option_points", lambda v: {"option_points": {v: 1.0}}),
                                ("reason", lambda v: {"reason": v}))},
+        # 网上阅卷: the set-up names an exam that does not exist, the task token is nobody's: 404 once valid
+        ("post", "/exams/{exam_id}/marking", "question"): Sender(
+            lambda v: post("/exams/999999/marking", {"question": v, "markers": [1]}), 404, None, letters),
+        ("post", "/exams/{exam_id}/marking", "regions"): Sender(
+            lambda v: post("/exams/999999/marking", {"question": "Q56", "markers": [1], "regions": [v]}), 404, None,
+            letters),
+        ("post", "/marking/tasks/{token}/problem", "note"): Sender(
+            lambda v: post(f"/marking/tasks/{'0' * 32}/problem", {"kind": "blank", "note": v}), 404),
     }
 
 
