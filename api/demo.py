@@ -3,7 +3,8 @@
 Renders the sample sheets (printable PDF and PNG), simulates about 200 answer sheets for 4 classes of students who
 answer like students (ability per student, difficulty per question, the sample exam's key), scans them as a
 school's scanner station would upload them, prints accuracy against the ground truth and throughput, grades the
-batch against the exam and a roster, and writes the class and grade reports. Then it does the same through the
+batch against the exam and a roster, grades an earlier exam (期中) of the same students under other 考号, and
+writes the class and grade reports with each student's 数字画像 against it. Then it does the same through the
 service: starts `yuejuan serve` on 127.0.0.1, uploads the scans over HTTP, grades and downloads the class report.
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from api.cli import main as cli
+from api.demo_history import earlier_exam
 from api.demo_service import service_round_trip
 from grading.exam import Exam, load_exam
 from grading.roster import Student, student_no_check_char, write_roster_csv
@@ -115,11 +117,14 @@ def main(argv: list[str] | None = None) -> int:
     if code:
         return code
     print(f"[4/6] graded: {out / 'grade'}/scores.csv, scores.xlsx, grading_exceptions.csv")
+    # The same students sat a 期中 exam under other 考号: linked by 学籍号, the reports show each one's 数字画像.
+    earlier = earlier_exam(out, SAMPLE_EXAM, roster, out / "grade")
     code = cli(["report", "--exam", str(SAMPLE_EXAM), "--scores", str(out / "grade"), "--out", str(out / "reports"),
-                "--students-pdf"])
+                "--students-pdf", "--previous", str(earlier)])
     if code:
         return code
-    print(f"[5/6] reports: {out / 'reports'}/ (class and grade workbooks, one-page student reports, analytics.json)")
+    print(f"[5/6] reports: {out / 'reports'}/ (class and grade workbooks with 成绩走势 and 增值评价 against the "
+          f"期中 exam in {earlier}, student reports with a 数字画像 page each, analytics.json)")
     if args.no_service:
         return 0
     print("[6/6] the same as a school does it with the service: yuejuan serve on 127.0.0.1, the station uploads "

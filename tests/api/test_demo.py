@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 from api.demo import main
 
@@ -20,6 +21,11 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     downloaded = list((out / "service").glob("class_*.xlsx"))
     assert len(downloaded) == 1 and load_workbook(downloaded[0], read_only=True).sheetnames
     assert list((out / "reports").glob("*.xlsx")) and (out / "reports" / "analytics.json").exists()
+    # the earlier exam of the same students under other 考号, linked by 学籍号: every graded student has a trend
+    document = json.loads((out / "reports" / "analytics.json").read_text(encoding="utf-8"))
+    assert document["trend"]["exams"] == ["demo-2026-math-midterm", "demo-2026-math"]
+    assert len(document["trend"]["students"]) == document["counts"]["graded"]
+    assert "增值评价" in load_workbook(out / "reports" / "grade.xlsx", read_only=True).sheetnames
     assert (out / "sheets" / "cn-a4-55.pdf").stat().st_size > 0
     with open(out / "grade" / "scores.csv", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
