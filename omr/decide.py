@@ -6,7 +6,8 @@ below the profile's floor; the empty ceiling is fixed. Anything between is uncer
 never guessed, with two exceptions that match how a careful person reads: in a single-choice question (or a
 score box), a light smudge beside one clearly dominant mark is erasure residue; and a lone mark, the only
 non-empty bubble of its question, that stands clearly above this page's empty bubbles is an answer, even when it
-is lighter than the writer's other marks (but not so light that it may be an erased answer).
+is lighter than the writer's other marks (but not so light that it may be an erased answer). The options of a
+multi-select question are chosen one by one, so each light option there is read like a lone mark.
 """
 
 from __future__ import annotations
@@ -125,13 +126,14 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     for all its rows) whose darkest bubble ``top`` is clearly filled, a light bubble at most
     ``residue_ratio * top`` and ``residue_max`` is the residue of a changed answer (empty). Last, in a
     single-choice group a filled bubble lighter than ``multiple_ratio * top`` is uncertain, since one of the two
-    may be a poorly erased mark. A light mark in a multi-select question stays uncertain: it may be a faint
-    extra option.
+    may be a poorly erased mark.
 
-    A *lone* light mark, the only bubble not empty in a group of two or more with nothing filled, is filled when
-    at least :func:`lone_mark_min` (measured on this page's empty bubbles) and ``lone_ratio`` times its writer's
-    mark level (lighter, it may be an answer rubbed out); below that it stays uncertain. A
-    one-bubble group (a proctor's absence mark) has no alternatives to read it against and keeps the rule above.
+    A *lone* light mark, the only bubble not empty in a group with nothing filled, is filled when at least
+    :func:`lone_mark_min` (measured on this page's empty bubbles) and ``lone_ratio`` times its writer's mark level
+    (lighter, it may be an answer rubbed out); below that it stays uncertain. A one-bubble group (a proctor's
+    absence mark, a half-point box) is read the same way: the page and the writer say what its mark is. Each
+    light option of a multi-select question is held to the same two limits, beside darker options or not, since
+    options are chosen independently (two light marks in a single-choice question stay uncertain: which one?).
 
     ``residue_unit`` gives each bubble its unit (-1: none); units must be numbered from 0.
     """
@@ -153,15 +155,16 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     trace = nothing_filled & (state == EMPTY) & (strength > profile.blank_trace)
     state[trace] = UNCERTAIN
     margin[trace] = (profile.blank_trace - strength)[trace]
+    single = np.repeat(single_select, sizes)
     if lone_min is not None:
-        one_mark = np.repeat((np.add.reduceat((state != EMPTY).astype(np.int32), starts) == 1) & (sizes > 1), sizes)
+        one_mark = np.repeat(np.add.reduceat((state != EMPTY).astype(np.int32), starts) == 1, sizes)
         writer_level = thresholds.mark_level if thresholds.writer_level is None else thresholds.writer_level
         lone_limit = np.maximum(lone_min, profile.lone_ratio * writer_level)
-        lone = nothing_filled & one_mark & (strength >= lone_limit)
-        state[lone] = FILLED
-        margin[lone] = ((strength - lone_limit) / np.maximum(1.0 - lone_limit, 0.05))[lone]
+        # Options of a multi-select question are chosen independently: each light one is read like a lone mark.
+        light = (state == UNCERTAIN) & ((nothing_filled & one_mark) | ~single) & (strength >= lone_limit)
+        state[light] = FILLED
+        margin[light] = ((strength - lone_limit) / np.maximum(1.0 - lone_limit, 0.05))[light]
 
-    single = np.repeat(single_select, sizes)
     if residue_unit is None:
         residue_unit = np.where(single, np.repeat(np.arange(len(sizes)), sizes), -1)
     in_unit = residue_unit >= 0

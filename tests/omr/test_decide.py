@@ -295,15 +295,35 @@ def test_two_light_marks_or_residue_beside_a_mark_are_not_lone_marks():
     assert residue[:4].tolist() == [FILLED, EMPTY, EMPTY, EMPTY]  # residue beside a dominant mark, as before
     beside, *_ = _classify_page([0.5, 0.3, 0.0, 0.0], noise=0.015)
     assert beside[1] == UNCERTAIN  # too dark to be residue of the 0.5 mark, and not alone
-    multi = _page_with([0.9, LONE, 0.0, 0.0], noise=0.015)
-    state, _ = classify_bubbles(multi[0], page_thresholds(multi[0], PROFILE), multi[1],
-                                np.r_[False, multi[2][1:]], PROFILE)
-    assert state[1] == UNCERTAIN  # a light extra option in a multi-select question
 
 
-def test_lone_mark_in_a_one_bubble_group_stays_uncertain():
+def _classify_multi_select(first_group, *, noise: float):
+    strength, starts, single = _page_with(first_group, noise=noise)
+    single[0] = False
+    state, _ = classify_bubbles(strength, page_thresholds(strength, PROFILE), starts, single, PROFILE)
+    return state
+
+
+def test_light_option_of_a_multi_select_question_is_read_like_a_lone_mark():
+    # Each option is chosen on its own: one as dark as the writer's lighter marks and clear of this page's empty
+    # bubbles is chosen, beside darker options or alone, even below the fill threshold.
+    assert _classify_multi_select([0.9, LONE, 0.0, 0.0], noise=0.015)[:4].tolist() == [FILLED, FILLED, EMPTY, EMPTY]
+    assert _classify_multi_select([LONE, LONE, 0.0, 0.9], noise=0.015)[:4].tolist() == [FILLED, FILLED, EMPTY, FILLED]
+    # Under lone_ratio of the writer's marks (it may be an option rubbed out), on a noisy page, or as light as
+    # residue: still uncertain.
+    assert _classify_multi_select([0.9, 0.3, 0.0, 0.0], noise=0.015)[1] == UNCERTAIN
+    assert _classify_multi_select([0.9, LONE, 0.0, 0.0], noise=0.06)[1] == UNCERTAIN
+    assert _classify_multi_select([0.9, PROFILE.residue_max - 0.01, 0.0, 0.0], noise=0.005)[1] == UNCERTAIN
+
+
+def test_lone_mark_in_a_one_bubble_group_is_read_against_the_page_and_its_writer():
+    # A proctor's absence mark or a half-point box: no alternatives in the group, but this page's empty bubbles
+    # and the writer's marks say as much about it as about any lone mark.
     state, *_ = _classify_page([LONE], noise=0.015)
-    assert state[0] == UNCERTAIN
+    assert state[0] == FILLED
+    for light, noise in ((0.3, 0.015), (LONE, 0.06), (PROFILE.residue_max - 0.01, 0.005)):
+        state, *_ = _classify_page([light], noise=noise)
+        assert state[0] == UNCERTAIN
 
 
 def test_lone_mark_min_is_a_robust_spread_above_the_empty_centre():
