@@ -135,7 +135,27 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     light option of a multi-select question is held to the same two limits, beside darker options or not, since
     options are chosen independently (two light marks in a single-choice question stay uncertain: which one?).
 
-    ``residue_unit`` gives each bubble its unit (-1: none); units must be numbered from 0.
+    Parameters
+    ----------
+    strength : (n,) float array
+        Mark strength per bubble (see :func:`mark_strength`), less its empty level.
+    thresholds : PageThresholds
+        This page's thresholds and writer levels (:func:`page_thresholds`).
+    group_starts : (groups + 1,) int array
+        Index of each group's first bubble, then ``n``.
+    single_select : (groups,) bool array
+        True for single-choice groups (questions, 考号 columns, score digits, one-bubble marks).
+    profile : ScannerProfile
+        Decision parameters.
+    residue_unit : (n,) int array, optional
+        Each bubble's residue unit, numbered from 0 (-1: none); by default each single-choice group.
+
+    Returns
+    -------
+    state : (n,) int8 array
+        EMPTY, FILLED or UNCERTAIN per bubble.
+    margin : (n,) float array
+        Distance from the nearest limit, in units of the room on that side; negative for uncertain bubbles.
     """
     filled_min = thresholds.filled_min
     state = np.full(strength.shape, UNCERTAIN, np.int8)
