@@ -91,8 +91,8 @@ class Profile:
     # People.
     tools: Choices = (("pencil", 1.0),)
     ink: tuple[float, float] = (0.0, 1.0)  # part of the tool's darkness range students reach
-    #: With probability p a writer's darkness is drawn from lo..hi (0..1 as gray luma) instead of the tool's
-    #: range: a light hand or a hard pencil, or a soft one pressed black.
+    #: With probability p a writer's darkness is drawn from lo..hi (0..1 as gray luma; a mark is drawn at most
+    #: 0.95 dark) instead of the tool's range: a light hand or a hard pencil, or a soft one pressed black.
     writer_darkness: Range = OFF
     #: With probability p a writer's marks vary in darkness by up to +-value (lo..hi, drawn per writer) around
     #: their own level, mark by mark: pressure and a wearing pencil point change within one sheet.
@@ -127,7 +127,7 @@ PROFILES: dict[str, Profile] = {
         # in seven presses lightly or uses a hard pencil (45-55 % dark); every writer's pressure wanders from
         # mark to mark by 5-25 %; lazy fills cover 60-100 %; and three fills in ten are not drawn along the
         # printed ellipse (slanted scribbles, strokes swinging past the rim, loose strokes with gaps, a ring
-        # round the letter partly filled), the habits that mark-reading guides warn students about most.
+        # round the letter partly filled). Each habit alone has its test in tests/omr/test_distortions.py.
         writer_darkness=Range(0.15, 0.45, 0.55), darkness_spread=Range(1.0, 0.05, 0.25),
         marks=(("filled", 0.86), ("partial", 0.08), ("offcentre", 0.06)), partial_coverage=(0.6, 1.0),
         strokes=(("ellipse", 0.7), ("scribble", 0.12), ("overshoot", 0.08), ("gaps", 0.06), ("ring", 0.04)),
