@@ -116,6 +116,19 @@ def lone_mark_min(empty_strength: np.ndarray, profile: ScannerProfile) -> float 
     return max(profile.residue_max, centre + profile.lone_sigmas * spread)
 
 
+def _dominant_units(strength: np.ndarray, state: np.ndarray, residue_unit: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Per bubble: the strength of its residue unit's darkest bubble (0 outside units), and whether that unit
+    holds a clearly filled bubble."""
+    in_unit = residue_unit >= 0
+    unit_top = np.full(int(residue_unit.max()) + 1 if in_unit.any() else 1, -np.inf)
+    unit_clear = np.zeros(unit_top.size, bool)
+    np.maximum.at(unit_top, residue_unit[in_unit], strength[in_unit])
+    np.logical_or.at(unit_clear, residue_unit[in_unit], state[in_unit] == FILLED)
+    unit = np.maximum(residue_unit, 0)
+    return np.where(in_unit, unit_top[unit], 0.0), in_unit & unit_clear[unit]
+
+
 def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_starts: np.ndarray,
                      single_select: np.ndarray, profile: ScannerProfile,
                      residue_unit: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -134,6 +147,9 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     absence mark, a half-point box) is read the same way: the page and the writer say what its mark is. Each
     light option of a multi-select question is held to the same two limits, beside darker options or not, since
     options are chosen independently (two light marks in a single-choice question stay uncertain: which one?).
+    Both stay uncertain when no darker than the darkest erasure residue this page shows beside a dominant mark
+    (a light bubble under ``multiple_ratio`` of its unit's clearly filled top): where this writer's eraser left
+    that much, a light mark may be another answer rubbed out.
 
     Parameters
     ----------
@@ -176,24 +192,24 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     state[trace] = UNCERTAIN
     margin[trace] = (profile.blank_trace - strength)[trace]
     single = np.repeat(single_select, sizes)
+    if residue_unit is None:
+        residue_unit = np.where(single, np.repeat(np.arange(len(sizes)), sizes), -1)
     if lone_min is not None:
         one_mark = np.repeat(np.add.reduceat((state != EMPTY).astype(np.int32), starts) == 1, sizes)
         writer_level = thresholds.mark_level if thresholds.writer_level is None else thresholds.writer_level
         lone_limit = np.maximum(lone_min, profile.lone_ratio * writer_level)
+        # This page's own erasures: light bubbles beside a dominant mark. A light mark no darker than the darkest
+        # of them may be one more answer rubbed out.
+        top, dominant = _dominant_units(strength, state, residue_unit)
+        seen = dominant & (strength > thresholds.empty_max) & (strength < profile.multiple_ratio * top)
+        page_residue = float(strength[seen].max()) if seen.any() else -np.inf
         # Options of a multi-select question are chosen independently: each light one is read like a lone mark.
-        light = (state == UNCERTAIN) & ((nothing_filled & one_mark) | ~single) & (strength >= lone_limit)
+        light = ((state == UNCERTAIN) & ((nothing_filled & one_mark) | ~single) & (strength >= lone_limit)
+                 & (strength > page_residue))
         state[light] = FILLED
         margin[light] = ((strength - lone_limit) / np.maximum(1.0 - lone_limit, 0.05))[light]
 
-    if residue_unit is None:
-        residue_unit = np.where(single, np.repeat(np.arange(len(sizes)), sizes), -1)
-    in_unit = residue_unit >= 0
-    unit_top = np.full(int(residue_unit.max()) + 1 if in_unit.any() else 1, -np.inf)
-    unit_clear = np.zeros(unit_top.size, bool)
-    np.maximum.at(unit_top, residue_unit[in_unit], strength[in_unit])
-    np.logical_or.at(unit_clear, residue_unit[in_unit], state[in_unit] == FILLED)
-    top = np.where(in_unit, unit_top[np.maximum(residue_unit, 0)], 0.0)
-    dominant = in_unit & unit_clear[np.maximum(residue_unit, 0)]
+    top, dominant = _dominant_units(strength, state, residue_unit)
     residue_limit = np.minimum(profile.residue_max, profile.residue_ratio * top)
     residue = dominant & (state == UNCERTAIN) & (strength <= residue_limit)
     state[residue] = EMPTY
