@@ -188,7 +188,7 @@ def _stroked_fill(shape, cx, cy, rx, ry, stroke, rng, style: str, overshoot_px: 
         cv2.ellipse(mask, (int(round(cx * _ONE)), int(round(cy * _ONE))),
                     (int(round(rx * grow * _ONE)), int(round(ry * grow * _ONE))), rng.uniform(-10, 10), 0, 360, 255,
                     stroke, cv2.LINE_AA, _SHIFT)
-        band = rng.uniform(0.3, 0.7)
+        band = rng.uniform(0.45, 0.8)  # with the ring, 60-100 % of the bubble covered
         centre = rng.uniform(-(1 - band), 1 - band) * 0.8
         points = _zigzag(cx, cy, rx, ry * 0.92, stroke * 0.7, rng.normal(0, 0.15), rng,
                          v_range=(centre - band, centre + band), reach=(0.75, 0.95))

@@ -125,12 +125,12 @@ PROFILES: dict[str, Profile] = {
         tools=(("pencil", 0.85), ("pen_black", 0.1), ("pen_blue", 0.05)),
         # Real hands, as far as a simulator can say (shares are estimates, not field counts): about one writer
         # in seven presses lightly or uses a hard pencil (45-55 % dark); every writer's pressure wanders from
-        # mark to mark by 5-25 %; lazy fills cover 60-100 %; and three fills in ten are not drawn along the
-        # printed ellipse (slanted scribbles, strokes swinging past the rim, loose strokes with gaps, a ring
-        # round the letter partly filled). Each habit alone has its test in tests/omr/test_distortions.py.
+        # mark to mark by 5-25 %; lazy fills cover 60-100 %; and about three fills in ten are not drawn along
+        # the printed ellipse (slanted scribbles, strokes swinging past the rim, loose strokes with gaps, and
+        # rarely a ring round the letter partly filled). Each habit alone has its test in test_distortions.py.
         writer_darkness=Range(0.15, 0.45, 0.55), darkness_spread=Range(1.0, 0.05, 0.25),
         marks=(("filled", 0.86), ("partial", 0.08), ("offcentre", 0.06)), partial_coverage=(0.6, 1.0),
-        strokes=(("ellipse", 0.7), ("scribble", 0.12), ("overshoot", 0.08), ("gaps", 0.06), ("ring", 0.04)),
+        strokes=(("ellipse", 0.72), ("scribble", 0.12), ("overshoot", 0.08), ("gaps", 0.06), ("ring", 0.02)),
         offcentre_mm=(0.3, 0.8), spill=Range(0.1, 0.3, 0.9), erasure=Range(0.03, 0.04, 0.12), overscan_mm=3.0,
         stray=Range(0.6, 1, 3), smudge=Range(0.2, 1, 1), handwriting=0.9, label_skew=Range(1.0, -2, 2),
     ),
