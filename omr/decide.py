@@ -148,8 +148,8 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     light option of a multi-select question is held to the same two limits, beside darker options or not, since
     options are chosen independently (two light marks in a single-choice question stay uncertain: which one?).
     Both stay uncertain when no darker than the darkest erasure residue this page shows beside a dominant mark
-    (a light bubble under ``multiple_ratio`` of its unit's clearly filled top): where this writer's eraser left
-    that much, a light mark may be another answer rubbed out.
+    (a bubble neither empty nor filled, under ``multiple_ratio`` of its unit's clearly filled top): where the
+    eraser left that much, a light mark may be another answer rubbed out.
 
     Parameters
     ----------
@@ -198,10 +198,10 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
         one_mark = np.repeat(np.add.reduceat((state != EMPTY).astype(np.int32), starts) == 1, sizes)
         writer_level = thresholds.mark_level if thresholds.writer_level is None else thresholds.writer_level
         lone_limit = np.maximum(lone_min, profile.lone_ratio * writer_level)
-        # This page's own erasures: light bubbles beside a dominant mark. A light mark no darker than the darkest
-        # of them may be one more answer rubbed out.
+        # This page's own erasures: bubbles beside a dominant mark, neither empty nor filled (a filled one is a
+        # double mark). A light mark no darker than the darkest of them may be one more answer rubbed out.
         top, dominant = _dominant_units(strength, state, residue_unit)
-        seen = dominant & (strength > thresholds.empty_max) & (strength < profile.multiple_ratio * top)
+        seen = dominant & (state == UNCERTAIN) & (strength < profile.multiple_ratio * top)
         page_residue = float(strength[seen].max()) if seen.any() else -np.inf
         # Options of a multi-select question are chosen independently: each light one is read like a lone mark.
         light = ((state == UNCERTAIN) & ((nothing_filled & one_mark) | ~single) & (strength >= lone_limit)
