@@ -101,10 +101,10 @@ def test_typical_sheets_are_never_wrong_and_rarely_flagged():
     assert accuracy.ids_wrong_sure == 0, accuracy.wrong_examples
     assert clean.flagged <= 0.005 * clean.questions, clean.line()
     # Pages flagged because OMR was unsure (a student's real double mark is read surely and flagged by design).
-    # The widened profile draws what a careful person hesitates over too, so this is no longer 1 %: of 10 pages
-    # in 300 (seed 9000), 5 hold a flagged clean question (a ring partly filled, loose strokes), 3 a teacher's
-    # score mark under 0.45 of the teacher's level, 2 erasure residue on the absence box.
-    assert accuracy.pages_unsure <= 0.04 * accuracy.pages, accuracy.line()
+    # The widened profile draws what a careful person hesitates over too (fills under 60 % covered, a teacher's
+    # light score mark, residue on the absence box): 6 of 300 pages (seed 9000), within the 3 % of
+    # sheets in review, no longer within 1 %.
+    assert accuracy.pages_unsure <= 0.03 * accuracy.pages, accuracy.line()
     assert accuracy.correct_sure >= 0.999 * accuracy.groups
 
 
