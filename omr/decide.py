@@ -148,8 +148,8 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     light option of a multi-select question is held to the same two limits, beside darker options or not, since
     options are chosen independently (two light marks in a single-choice question stay uncertain: which one?).
     Both stay uncertain when no darker than the darkest erasure residue this page shows beside a dominant mark
-    (a bubble neither empty nor filled, under ``multiple_ratio`` of its unit's clearly filled top): where the
-    eraser left that much, a light mark may be another answer rubbed out.
+    (a bubble neither empty nor filled nor its own group's darkest, under ``multiple_ratio`` of its unit's
+    clearly filled top): where the eraser left that much, a light mark may be another answer rubbed out.
 
     Parameters
     ----------
@@ -192,6 +192,7 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     state[trace] = UNCERTAIN
     margin[trace] = (profile.blank_trace - strength)[trace]
     single = np.repeat(single_select, sizes)
+    group_top = np.repeat(np.maximum.reduceat(strength, starts), sizes)
     if residue_unit is None:
         residue_unit = np.where(single, np.repeat(np.arange(len(sizes)), sizes), -1)
     if lone_min is not None:
@@ -199,9 +200,11 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
         writer_level = thresholds.mark_level if thresholds.writer_level is None else thresholds.writer_level
         lone_limit = np.maximum(lone_min, profile.lone_ratio * writer_level)
         # This page's own erasures: bubbles beside a dominant mark, neither empty nor filled (a filled one is a
-        # double mark). A light mark no darker than the darkest of them may be one more answer rubbed out.
+        # double mark) nor the darkest of their own group (a score box's other row). A light mark no darker than
+        # the darkest of them may be one more answer rubbed out.
         top, dominant = _dominant_units(strength, state, residue_unit)
-        seen = dominant & (state == UNCERTAIN) & (strength < profile.multiple_ratio * top)
+        seen = (dominant & (state == UNCERTAIN) & (strength < profile.multiple_ratio * top)
+                & (strength < group_top))
         page_residue = float(strength[seen].max()) if seen.any() else -np.inf
         # Options of a multi-select question are chosen independently: each light one is read like a lone mark.
         light = ((state == UNCERTAIN) & ((nothing_filled & one_mark) | ~single) & (strength >= lone_limit)
@@ -215,7 +218,6 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     state[residue] = EMPTY
     margin[residue] = ((residue_limit - strength) / np.maximum(residue_limit, 0.01))[residue]
 
-    group_top = np.repeat(np.maximum.reduceat(strength, starts), sizes)
     unequal = single & (state == FILLED) & (strength < profile.multiple_ratio * group_top)
     state[unequal] = UNCERTAIN
     margin[unequal] = (strength - profile.multiple_ratio * group_top)[unequal]

@@ -427,3 +427,15 @@ def test_score_box_rows_share_one_residue_unit():
     darker, _ = classify_bubbles(strength, page_thresholds(strength, PROFILE), starts, single, PROFILE,
                                  residue_unit=np.zeros(13, np.int64))
     assert darker[1] == UNCERTAIN
+
+
+def test_a_light_digit_in_another_score_row_is_not_taken_for_this_pages_erasure():
+    # A score box (one residue unit): a clear "6" in the units row and a light "1" in the tens row, the tens
+    # row's only mark. It is a digit, not residue, so the light multi-select option elsewhere is still read.
+    box = [0.0, 0.44, 0.0] + [0.0] * 6 + [0.9, 0.0, 0.0, 0.0]
+    strength, starts, single = _page_with(box + [0.9, LONE, 0.0, 0.0], noise=0.015)
+    starts = np.r_[0, 3, 13, starts[1:]]
+    single = np.r_[True, True, False, single[1:]]
+    unit = np.r_[np.zeros(13, np.int64), np.full(strength.size - 13, -1)]
+    state, _ = classify_bubbles(strength, page_thresholds(strength, PROFILE), starts, single, PROFILE, unit)
+    assert state[1] == FILLED and state[14] == FILLED
