@@ -18,8 +18,8 @@ from omr import code128
 from omr.geometry import MM_PER_INCH
 from omr.template import Bubble, ExpandedPage, Rect
 
-__all__ = ["Tool", "TOOLS", "MARK_KINDS", "FILL_STROKES", "BubbleGeometry", "bubble_geometry", "draw_mark", "draw_erasure",
-           "draw_smudge", "draw_stray_marks", "draw_handwriting", "draw_label", "bubble_ink", "forbidden_rects"]
+__all__ = ["Tool", "TOOLS", "MARK_KINDS", "FILL_STROKES", "BubbleGeometry", "bubble_geometry", "draw_mark",
+           "draw_erasure", "draw_smudge", "draw_stray_marks", "draw_handwriting", "draw_label", "bubble_ink", "forbidden_rects"]
 
 _SHIFT = 4
 _ONE = 1 << _SHIFT
