@@ -147,9 +147,10 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     absence mark, a half-point box) is read the same way: the page and the writer say what its mark is. Each
     light option of a multi-select question is held to the same two limits, beside darker options or not, since
     options are chosen independently (two light marks in a single-choice question stay uncertain: which one?).
-    Both stay uncertain when no darker than the darkest erasure residue this page shows beside a dominant mark
-    (a bubble neither empty nor filled nor its own group's darkest, under ``multiple_ratio`` of its unit's
-    clearly filled top): where the eraser left that much, a light mark may be another answer rubbed out.
+    Both stay uncertain when no darker than the erasure residue this page shows beside dominant marks (bubbles
+    neither empty nor filled nor their own group's darkest, under ``multiple_ratio`` of their unit's clearly
+    filled top; the second darkest, as one alone may be a light double mark): where the eraser left that much,
+    a light mark may be another answer rubbed out.
 
     Parameters
     ----------
@@ -201,11 +202,11 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
         lone_limit = np.maximum(lone_min, profile.lone_ratio * writer_level)
         # This page's own erasures: bubbles beside a dominant mark, neither empty nor filled (a filled one is a
         # double mark) nor the darkest of their own group (a score box's other row). A light mark no darker than
-        # the darkest of them may be one more answer rubbed out.
+        # the second darkest of them may be one more answer rubbed out (one alone may be a light double mark).
         top, dominant = _dominant_units(strength, state, residue_unit)
-        seen = (dominant & (state == UNCERTAIN) & (strength < profile.multiple_ratio * top)
-                & (strength < group_top))
-        page_residue = float(strength[seen].max()) if seen.any() else -np.inf
+        seen = np.sort(strength[dominant & (state == UNCERTAIN) & (strength < profile.multiple_ratio * top)
+                                & (strength < group_top)])
+        page_residue = float(seen[-2]) if seen.size >= 2 else -np.inf
         # Options of a multi-select question are chosen independently: each light one is read like a lone mark.
         light = ((state == UNCERTAIN) & ((nothing_filled & one_mark) | ~single) & (strength >= lone_limit)
                  & (strength > page_residue))
