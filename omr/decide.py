@@ -6,7 +6,8 @@ below the profile's floor; the empty ceiling is fixed. Anything between is uncer
 never guessed, with two exceptions that match how a careful person reads: in a single-choice question (or a
 score box), a light smudge beside one clearly dominant mark is erasure residue; and a lone mark, the only
 non-empty bubble of its question, that stands clearly above this page's empty bubbles is an answer, even when it
-is lighter than the writer's other marks (but not so light that it may be an erased answer).
+is lighter than the writer's other marks (but not so light that it may be an erased answer). The options of a
+multi-select question are chosen one by one, so each light option there is read like a lone mark.
 """
 
 from __future__ import annotations
@@ -133,6 +134,19 @@ def lone_mark_min(empty_strength: np.ndarray, profile: ScannerProfile) -> float 
     return max(profile.residue_max, centre + profile.lone_sigmas * spread)
 
 
+def _dominant_units(strength: np.ndarray, state: np.ndarray, residue_unit: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Per bubble: the strength of its residue unit's darkest bubble (0 outside units), and whether that unit
+    holds a clearly filled bubble."""
+    in_unit = residue_unit >= 0
+    unit_top = np.full(int(residue_unit.max()) + 1 if in_unit.any() else 1, -np.inf)
+    unit_clear = np.zeros(unit_top.size, bool)
+    np.maximum.at(unit_top, residue_unit[in_unit], strength[in_unit])
+    np.logical_or.at(unit_clear, residue_unit[in_unit], state[in_unit] == FILLED)
+    unit = np.maximum(residue_unit, 0)
+    return np.where(in_unit, unit_top[unit], 0.0), in_unit & unit_clear[unit]
+
+
 def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_starts: np.ndarray,
                      single_select: np.ndarray, profile: ScannerProfile,
                      residue_unit: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -143,15 +157,40 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     for all its rows) whose darkest bubble ``top`` is clearly filled, a light bubble at most
     ``residue_ratio * top`` and ``residue_max`` is the residue of a changed answer (empty). Last, in a
     single-choice group a filled bubble lighter than ``multiple_ratio * top`` is uncertain, since one of the two
-    may be a poorly erased mark. A light mark in a multi-select question stays uncertain: it may be a faint
-    extra option.
+    may be a poorly erased mark.
 
-    A *lone* light mark, the only bubble not empty in a group of two or more with nothing filled, is filled when
-    at least :func:`lone_mark_min` (measured on this page's empty bubbles) and ``lone_ratio`` times its writer's
-    mark level (lighter, it may be an answer rubbed out); below that it stays uncertain. A
-    one-bubble group (a proctor's absence mark) has no alternatives to read it against and keeps the rule above.
+    A *lone* light mark, the only bubble not empty in a group with nothing filled, is filled when at least
+    :func:`lone_mark_min` (measured on this page's empty bubbles) and ``lone_ratio`` times its writer's mark level
+    (lighter, it may be an answer rubbed out); below that it stays uncertain. A one-bubble group (a proctor's
+    absence mark, a half-point box) is read the same way: the page and the writer say what its mark is. Each
+    light option of a multi-select question is held to the same two limits, beside darker options or not, since
+    options are chosen independently (two light marks in a single-choice question stay uncertain: which one?).
+    Both stay uncertain when no darker than the erasure residue this page shows beside dominant marks (bubbles
+    neither empty nor filled nor their own group's darkest, under ``multiple_ratio`` of their unit's clearly
+    filled top; the second darkest, as one alone may be a light double mark): where the eraser left that much,
+    a light mark may be another answer rubbed out.
 
-    ``residue_unit`` gives each bubble its unit (-1: none); units must be numbered from 0.
+    Parameters
+    ----------
+    strength : (n,) float array
+        Mark strength per bubble (see :func:`mark_strength`), less its empty level.
+    thresholds : PageThresholds
+        This page's thresholds and writer levels (:func:`page_thresholds`).
+    group_starts : (groups + 1,) int array
+        Index of each group's first bubble, then ``n``.
+    single_select : (groups,) bool array
+        True for single-choice groups (questions, 考号 columns, score digits, one-bubble marks).
+    profile : ScannerProfile
+        Decision parameters.
+    residue_unit : (n,) int array, optional
+        Each bubble's residue unit, numbered from 0 (-1: none); by default each single-choice group.
+
+    Returns
+    -------
+    state : (n,) int8 array
+        EMPTY, FILLED or UNCERTAIN per bubble.
+    margin : (n,) float array
+        Distance from the nearest limit, in units of the room on that side; negative for uncertain bubbles.
     """
     filled_min = thresholds.filled_min
     state = np.full(strength.shape, UNCERTAIN, np.int8)
@@ -171,30 +210,33 @@ def classify_bubbles(strength: np.ndarray, thresholds: PageThresholds, group_sta
     trace = nothing_filled & (state == EMPTY) & (strength > profile.blank_trace)
     state[trace] = UNCERTAIN
     margin[trace] = (profile.blank_trace - strength)[trace]
-    if lone_min is not None:
-        one_mark = np.repeat((np.add.reduceat((state != EMPTY).astype(np.int32), starts) == 1) & (sizes > 1), sizes)
-        writer_level = thresholds.mark_level if thresholds.writer_level is None else thresholds.writer_level
-        lone_limit = np.maximum(lone_min, profile.lone_ratio * writer_level)
-        lone = nothing_filled & one_mark & (strength >= lone_limit)
-        state[lone] = FILLED
-        margin[lone] = ((strength - lone_limit) / np.maximum(1.0 - lone_limit, 0.05))[lone]
-
     single = np.repeat(single_select, sizes)
+    group_top = np.repeat(np.maximum.reduceat(strength, starts), sizes)
     if residue_unit is None:
         residue_unit = np.where(single, np.repeat(np.arange(len(sizes)), sizes), -1)
-    in_unit = residue_unit >= 0
-    unit_top = np.full(int(residue_unit.max()) + 1 if in_unit.any() else 1, -np.inf)
-    unit_clear = np.zeros(unit_top.size, bool)
-    np.maximum.at(unit_top, residue_unit[in_unit], strength[in_unit])
-    np.logical_or.at(unit_clear, residue_unit[in_unit], state[in_unit] == FILLED)
-    top = np.where(in_unit, unit_top[np.maximum(residue_unit, 0)], 0.0)
-    dominant = in_unit & unit_clear[np.maximum(residue_unit, 0)]
+    if lone_min is not None:
+        one_mark = np.repeat(np.add.reduceat((state != EMPTY).astype(np.int32), starts) == 1, sizes)
+        writer_level = thresholds.mark_level if thresholds.writer_level is None else thresholds.writer_level
+        lone_limit = np.maximum(lone_min, profile.lone_ratio * writer_level)
+        # This page's own erasures: bubbles beside a dominant mark, neither empty nor filled (a filled one is a
+        # double mark) nor the darkest of their own group (a score box's other row). A light mark no darker than
+        # the second darkest of them may be one more answer rubbed out (one alone may be a light double mark).
+        top, dominant = _dominant_units(strength, state, residue_unit)
+        seen = np.sort(strength[dominant & (state == UNCERTAIN) & (strength < profile.multiple_ratio * top)
+                                & (strength < group_top)])
+        page_residue = float(seen[-2]) if seen.size >= 2 else -np.inf
+        # Options of a multi-select question are chosen independently: each light one is read like a lone mark.
+        light = ((state == UNCERTAIN) & ((nothing_filled & one_mark) | ~single) & (strength >= lone_limit)
+                 & (strength > page_residue))
+        state[light] = FILLED
+        margin[light] = ((strength - lone_limit) / np.maximum(1.0 - lone_limit, 0.05))[light]
+
+    top, dominant = _dominant_units(strength, state, residue_unit)
     residue_limit = np.minimum(profile.residue_max, profile.residue_ratio * top)
     residue = dominant & (state == UNCERTAIN) & (strength <= residue_limit)
     state[residue] = EMPTY
     margin[residue] = ((residue_limit - strength) / np.maximum(residue_limit, 0.01))[residue]
 
-    group_top = np.repeat(np.maximum.reduceat(strength, starts), sizes)
     unequal = single & (state == FILLED) & (strength < profile.multiple_ratio * group_top)
     state[unequal] = UNCERTAIN
     margin[unequal] = (strength - profile.multiple_ratio * group_top)[unequal]

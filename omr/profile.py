@@ -38,10 +38,11 @@ class ScannerProfile:
     #: dominant mark beside it stays uncertain: it may be a faint answer.)
     residue_ratio: float = 0.3
     residue_max: float = 0.2
-    #: A lone mark (the only non-empty bubble of a group with nothing clearly filled) lighter than the fill
-    #: threshold is read as filled when it is darker than ``residue_max`` and at least ``lone_sigmas`` robust
-    #: standard deviations above the strength of this page's empty bubbles; nearer the empty level it stays
-    #: uncertain. ``lone_min_empties`` empty bubbles are needed to measure that level (else it stays uncertain).
+    #: A lone mark (the only non-empty bubble of a group with nothing clearly filled, a one-bubble group's mark,
+    #: or any option of a multi-select question) lighter than the fill threshold is read as filled when it is
+    #: darker than ``residue_max`` and at least ``lone_sigmas`` robust standard deviations above the strength of
+    #: this page's empty bubbles; nearer the empty level it stays uncertain. ``lone_min_empties`` empty bubbles
+    #: are needed to measure that level (else it stays uncertain).
     lone_sigmas: float = 8.0
     lone_min_empties: int = 20
     #: ... and at least ``lone_ratio`` times its writer's mark level: lighter than that, a careful reader hesitates

@@ -18,14 +18,20 @@ from omr import code128
 from omr.geometry import MM_PER_INCH
 from omr.template import Bubble, ExpandedPage, Rect
 
-__all__ = ["Tool", "TOOLS", "MARK_KINDS", "BubbleGeometry", "bubble_geometry", "draw_mark", "draw_erasure",
-           "draw_smudge", "draw_stray_marks", "draw_handwriting", "draw_label", "bubble_ink", "forbidden_rects"]
+__all__ = ["Tool", "TOOLS", "MARK_KINDS", "FILL_STROKES", "BubbleGeometry", "bubble_geometry", "draw_mark",
+           "draw_erasure", "draw_smudge", "draw_stray_marks", "draw_handwriting", "draw_label", "bubble_ink", "forbidden_rects"]
 
 _SHIFT = 4
 _ONE = 1 << _SHIFT
 
 #: Ways a student can mark a bubble they mean (the truth's bubble states other than erased/smudge/empty).
 MARK_KINDS = ("filled", "partial", "offcentre", "tick", "cross", "faint")
+
+#: How the pencil moves when a student fills a bubble (a ``filled`` mark): ``ellipse`` follows the printed
+#: ellipse; ``scribble`` is back-and-forth strokes at a slant that ignore it; ``overshoot`` runs past the rim on
+#: one side and falls short on the other; ``gaps`` leaves paper between loose strokes; ``ring`` circles the letter
+#: first and then fills part of it.
+FILL_STROKES = ("ellipse", "scribble", "overshoot", "gaps", "ring")
 
 
 @dataclass(frozen=True)
@@ -123,13 +129,17 @@ def _stroke_px(tool: Tool, dpi: float, rng: np.random.Generator) -> int:
 
 
 def _zigzag(cx: float, cy: float, rx: float, ry: float, spacing: float, angle: float, rng: np.random.Generator,
-            v_range: tuple[float, float] = (-1.0, 1.0), reach: tuple[float, float] = (0.9, 1.08)) -> np.ndarray:
-    """Back-and-forth strokes filling an ellipse, the way students fill a bubble; points in pixels."""
+            v_range: tuple[float, float] = (-1.0, 1.0), reach: tuple[float, float] = (0.9, 1.08),
+            far: float = 1.0) -> np.ndarray:
+    """Back-and-forth strokes filling an ellipse, the way students fill a bubble; points in pixels.
+
+    Strokes turn at ``reach`` times the ellipse's half-width; on the positive side that is stretched by ``far``
+    (> 1: the hand overshoots the rim on that side)."""
     v0, v1 = v_range
     rows = max(2, int(np.ceil((v1 - v0) * ry / max(spacing, 1.0))) + 1)
     v = np.linspace(v0, v1, rows) * ry + rng.normal(0, 0.12 * spacing, rows)
     half = rx * np.sqrt(np.maximum(1.0 - (v / ry) ** 2, 0.05)) * rng.uniform(*reach, rows)
-    side = np.where(np.arange(rows) % 2 == 0, -1.0, 1.0)
+    side = np.where(np.arange(rows) % 2 == 0, -1.0, far)
     u = side * half
     c, s = np.cos(angle), np.sin(angle)
     return np.stack([cx + u * c - v * s, cy + u * s + v * c], axis=1)
@@ -158,9 +168,39 @@ def _fill_mask(shape, cx, cy, rx, ry, stroke, rng, *, v_range=(-1.0, 1.0), reach
     return mask
 
 
+def _stroked_fill(shape, cx, cy, rx, ry, stroke, rng, style: str, overshoot_px: float) -> np.ndarray:
+    """The mask of a fill whose pencil does not follow the printed ellipse (see :data:`FILL_STROKES`)."""
+    mask = np.zeros(shape, np.uint8)
+    if style == "scribble":  # strokes at 25-65 degrees, across whatever the slant meets; no careful core
+        angle = np.deg2rad(rng.uniform(25, 65)) * (1 if rng.random() < 0.5 else -1)
+        radius = np.hypot(rx, ry) / np.sqrt(2)  # a slanted sweep meets the ellipse about this wide
+        points = _zigzag(cx, cy, radius, radius * 0.95, stroke * rng.uniform(0.7, 1.0), angle, rng,
+                         reach=(0.8, 1.1))
+    elif style == "overshoot":  # the hand swings past the rim on one side and stops short of the other
+        angle = rng.uniform(0, 2 * np.pi)
+        across, along = (ry, rx) if abs(np.sin(angle)) > 0.7 else (rx, ry)  # rows sweep the long axis
+        points = _zigzag(cx, cy, across, along, stroke * 0.7, angle, rng, reach=(0.75, 0.95),
+                         far=(across + overshoot_px) / (0.85 * across))
+    elif style == "gaps":  # loose strokes with paper between them
+        points = _zigzag(cx, cy, rx, ry, stroke * rng.uniform(1.2, 1.5), rng.normal(0, 0.2), rng, reach=(0.8, 1.0))
+    elif style == "ring":  # a circle round the letter, then part of it filled
+        grow = rng.uniform(0.95, 1.12)
+        cv2.ellipse(mask, (int(round(cx * _ONE)), int(round(cy * _ONE))),
+                    (int(round(rx * grow * _ONE)), int(round(ry * grow * _ONE))), rng.uniform(-10, 10), 0, 360, 255,
+                    stroke, cv2.LINE_AA, _SHIFT)
+        band = rng.uniform(0.45, 0.8)  # with the ring, 60-100 % of the bubble covered
+        centre = rng.uniform(-(1 - band), 1 - band) * 0.8
+        points = _zigzag(cx, cy, rx, ry * 0.92, stroke * 0.7, rng.normal(0, 0.15), rng,
+                         v_range=(centre - band, centre + band), reach=(0.75, 0.95))
+    else:
+        raise ValueError(f"unknown fill stroke {style!r}; expected one of {FILL_STROKES}")
+    cv2.polylines(mask, [_fixed(points)], False, 255, stroke, cv2.LINE_AA, _SHIFT)
+    return mask
+
+
 def draw_mark(image: np.ndarray, bubble: Bubble, dpi: float, kind: str, tool: Tool, ink: float,
               rng: np.random.Generator, *, coverage: float = 1.0, offset_mm: tuple[float, float] = (0.0, 0.0),
-              spill_mm: float = 0.0) -> float:
+              spill_mm: float = 0.0, strokes: str = "ellipse") -> float:
     """Draw one intended mark of ``kind`` (see :data:`MARK_KINDS`) over ``bubble``; return the fill coverage.
 
     Parameters
@@ -184,7 +224,10 @@ def draw_mark(image: np.ndarray, bubble: Bubble, dpi: float, kind: str, tool: To
     offset_mm : tuple of float, optional
         Centre offset of an ``offcentre`` fill.
     spill_mm : float, optional
-        How far a ``filled`` mark runs over the printed outline on one side.
+        How far a ``filled`` mark runs over the printed outline on one side (with ``strokes="overshoot"``: how
+        far its strokes swing past the rim).
+    strokes : str, optional
+        How the pencil of a ``filled`` mark moves (one of :data:`FILL_STROKES`).
 
     Returns
     -------
@@ -199,9 +242,13 @@ def draw_mark(image: np.ndarray, bubble: Bubble, dpi: float, kind: str, tool: To
     shape = (int(2 * ry) + 2 * margin + 2, int(2 * rx) + 2 * margin + 2)
     cx, cy = bubble.x * scale - 0.5 - x0, bubble.y * scale - 0.5 - y0
     stroke = _stroke_px(tool, dpi, rng)
-    if kind in ("filled", "faint"):
+    if kind == "filled" and strokes != "ellipse":
+        mask = _stroked_fill(shape, cx, cy, rx, ry, stroke, rng, strokes, spill_mm * scale)
+    elif kind in ("filled", "faint"):
+        if strokes not in FILL_STROKES:
+            raise ValueError(f"unknown fill stroke {strokes!r}; expected one of {FILL_STROKES}")
         mask = _fill_mask(shape, cx, cy, rx, ry, stroke, rng)
-        if spill_mm > 0:  # a hurried fill overshooting on one side
+        if spill_mm > 0:  # a hurried fill spilling over on one side
             direction = rng.uniform(0, 2 * np.pi)
             # A smaller scribble pushed out so its far edge runs about spill_mm past the rim.
             sx, sy = np.cos(direction) * (spill_mm * scale), np.sin(direction) * (spill_mm * scale)

@@ -100,7 +100,16 @@ class Profile:
     # People.
     tools: Choices = (("pencil", 1.0),)
     ink: tuple[float, float] = (0.0, 1.0)  # part of the tool's darkness range students reach
+    #: With probability p a writer's darkness is drawn from lo..hi (0..1 as gray luma; a mark is drawn at most
+    #: 0.95 dark) instead of the tool's range: a light hand or a hard pencil, or a soft one pressed black.
+    writer_darkness: Range = OFF
+    #: With probability p a writer's marks vary in darkness by up to +-value (lo..hi, drawn per writer) around
+    #: their own level, mark by mark: pressure and a wearing pencil point change within one sheet.
+    darkness_spread: Range = OFF
     marks: Choices = (("filled", 1.0),)
+    #: How the pencil moves in a full fill (:data:`sample_sheets.marks.FILL_STROKES`).
+    strokes: Choices = (("ellipse", 1.0),)
+    overshoot_mm: tuple[float, float] = (0.4, 1.2)  # how far "overshoot" strokes swing past the rim
     partial_coverage: tuple[float, float] = (0.7, 0.95)
     offcentre_mm: tuple[float, float] = (0.5, 1.0)
     faint_ink: tuple[float, float] = (0.14, 0.28)
@@ -123,7 +132,14 @@ PROFILES: dict[str, Profile] = {
         paper=Range(0.6, 238, 252), lid=Range(1.0, 238, 252), lighting=Range(0.4, 0.01, 0.04),
         bleed=Range(0.15, 0.02, 0.05), dust=Range(0.3, 1, 6),
         tools=(("pencil", 0.85), ("pen_black", 0.1), ("pen_blue", 0.05)),
-        marks=(("filled", 0.86), ("partial", 0.08), ("offcentre", 0.06)), partial_coverage=(0.7, 1.0),
+        # Real hands, as far as a simulator can say (shares are estimates, not field counts): about one writer
+        # in seven presses lightly or uses a hard pencil (45-55 % dark); every writer's pressure wanders from
+        # mark to mark by 5-25 %; lazy fills cover 60-100 %; and about three fills in ten are not drawn along
+        # the printed ellipse (slanted scribbles, strokes swinging past the rim, loose strokes with gaps, and
+        # rarely a ring round the letter partly filled). Each habit alone has its test in test_distortions.py.
+        writer_darkness=Range(0.15, 0.45, 0.55), darkness_spread=Range(1.0, 0.05, 0.25),
+        marks=(("filled", 0.86), ("partial", 0.08), ("offcentre", 0.06)), partial_coverage=(0.6, 1.0),
+        strokes=(("ellipse", 0.72), ("scribble", 0.12), ("overshoot", 0.08), ("gaps", 0.06), ("ring", 0.02)),
         offcentre_mm=(0.3, 0.8), spill=Range(0.1, 0.3, 0.9), erasure=Range(0.03, 0.04, 0.12), overscan_mm=3.0,
         stray=Range(0.6, 1, 3), smudge=Range(0.2, 1, 1), handwriting=0.9, label_skew=Range(1.0, -2, 2),
         print_scale=Range(0.2, 0.96, 1.0), print_bold_mm=Range(0.2, 0.0, 0.1), print_outline_mm=Range(0.2, 0.0, 0.15),
@@ -155,7 +171,7 @@ PROFILES["feeder"] = replace(
     lid_dark=Range(0.5, 10, 40), overscan_mm=2.0,
 )
 
-_CHOICE_FIELDS = {"dpi", "binarize", "tools", "marks"}
+_CHOICE_FIELDS = {"dpi", "binarize", "tools", "marks", "strokes"}
 _ALIASES = {"mark": "marks", "tool": "tools"}
 
 
@@ -168,7 +184,7 @@ def resolve_profile(profile: str | Profile = "typical", overrides: dict | None =
     single value is always used and a dict gives weights; ``mark_<kind>`` / ``tool_<name>`` set one weight of
     the profile's mix (``{"mark_tick": False}``: hard without ticks; ``True`` adds it at weight 0.1). Probabilities (``upside_down``, ``handwriting``)
     and ``overscan_mm`` take a bool or a number; pairs (``ink``, ``partial_coverage``, ``offcentre_mm``,
-    ``faint_ink``) a number or a pair.
+    ``faint_ink``, ``overshoot_mm``) a number or a pair; ``strokes`` a single style or a dict of weights.
     """
     if isinstance(profile, str) and profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; choose from {', '.join(PROFILES)}")
@@ -215,8 +231,8 @@ def resolve_profile(profile: str | Profile = "typical", overrides: dict | None =
             changes[key] = tuple(map(float, value)) if isinstance(value, (tuple, list)) else (float(value),) * 2
         else:
             changes[key] = float(value)
-    for key in ("tools", "marks"):
-        allowed = set(mk.TOOLS) if key == "tools" else set(mk.MARK_KINDS)
+    for key in ("tools", "marks", "strokes"):
+        allowed = {"tools": set(mk.TOOLS), "marks": set(mk.MARK_KINDS), "strokes": set(mk.FILL_STROKES)}[key]
         bad = [k for k, _ in changes.get(key, ()) if k not in allowed]
         if bad:
             raise ValueError(f"unknown {key[:-1]} {bad[0]!r}; choose from {', '.join(sorted(allowed))}")
@@ -453,13 +469,23 @@ def _ghost(other: ExpandedPage, dpi: int, printing: PrintParams) -> np.ndarray:
     return ghost
 
 
-def _writer(profile: Profile, rng: np.random.Generator, teacher: bool = False) -> tuple[mk.Tool, float]:
+def _writer(profile: Profile, rng: np.random.Generator, teacher: bool = False) -> tuple[mk.Tool, float, float]:
     name = _choose(profile.tools, rng)
     if teacher and len(profile.tools) > 1 and rng.random() < 0.3:
         name = "pen_red"
     tool = mk.TOOLS[name]
     q = rng.uniform(*profile.ink)
-    return tool, tool.ink[0] + (tool.ink[1] - tool.ink[0]) * q
+    return tool, tool.ink[0] + (tool.ink[1] - tool.ink[0]) * q, 0.0
+
+
+def _hand(writer: tuple[mk.Tool, float, float], profile: Profile, rng: np.random.Generator
+          ) -> tuple[mk.Tool, float, float]:
+    """A writer's own darkness and how much it varies mark by mark (drawn after every writer's tool, so that
+    profiles without these effects keep their pictures)."""
+    tool, ink, _ = writer
+    own = profile.writer_darkness.draw(rng)
+    spread = profile.darkness_spread.draw(rng)
+    return tool, ink if own is None else own, spread or 0.0
 
 
 def simulate_sheet(template: Template, truth: SheetTruth, *, seed: int, profile: str | Profile = "typical",
@@ -499,13 +525,15 @@ def simulate_sheet(template: Template, truth: SheetTruth, *, seed: int, profile:
     teacher = _writer(prof, people, teacher=True)
     proctor = _writer(prof, people)
     printing = _print_params(prof, np.random.default_rng([seed, 3]))  # its own stream: other draws stay put
+    student, teacher, proctor = (_hand(w, prof, people) for w in (student, teacher, proctor))
     pages = []
     for page_no in range(1, len(template.pages) + 1):
         page = _expanded(template, page_no)
         printed = printed_layout(page, printing.scale)  # where the ink landed: marks and truth follow it
         mark_rng = np.random.default_rng([seed, page_no, 1])
+        hand_rng = np.random.default_rng([seed, page_no, 3])  # the hand's own variation: its own stream
         marked, states, info, ink = _mark_page(printed, print_page_cached(page, station_dpi, printing), station_dpi,
-                                               truth, readings, prof, mark_rng, student, teacher, proctor)
+                                               truth, readings, prof, mark_rng, hand_rng, student, teacher, proctor)
         scan_rng = np.random.default_rng([seed, page_no, 2])
         params = _scan_params(prof, scan_rng, station_dpi, binarize, threshold, jpeg_quality, upside_down)
         other = _expanded(template, page_no % len(template.pages) + 1)
@@ -590,10 +618,13 @@ def _count(r: Range, rng: np.random.Generator) -> int:
 
 
 def _mark_page(page: ExpandedPage, blank: np.ndarray, dpi: int, truth: SheetTruth, readings: dict[str, str],
-               prof: Profile, rng: np.random.Generator, student, teacher, proctor
+               prof: Profile, rng: np.random.Generator, hand_rng: np.random.Generator, student, teacher, proctor
                ) -> tuple[np.ndarray, list[str], list[dict], np.ndarray]:
     """Draw everything people put on ``page`` (as printed) over its ``blank`` print; return it with each bubble's
-    state, details and added ink."""
+    state, details and added ink.
+
+    ``hand_rng`` draws how each mark departs from its writer's habit (darkness, strokes), apart from ``rng``.
+    """
     image = blank.copy()
     for rect in page.barcodes:
         if truth.barcode:
@@ -609,7 +640,7 @@ def _mark_page(page: ExpandedPage, blank: np.ndarray, dpi: int, truth: SheetTrut
     info: list[dict] = []
     index = 0
     for group in page.groups:
-        tool, ink = teacher if group.kind.startswith("score") else proctor if group.kind == "mark" else student
+        tool, ink, spread = teacher if group.kind.startswith("score") else proctor if group.kind == "mark" else student
         reading = readings.get(group.id, "")
         intended = {group.bubbles[0].label} if group.kind == "mark" and reading else set(reading)
         spare = [b.label for b in group.bubbles if b.label not in intended]
@@ -625,15 +656,21 @@ def _mark_page(page: ExpandedPage, blank: np.ndarray, dpi: int, truth: SheetTrut
                 spill = prof.spill.draw(rng) if kind == "filled" else None
                 angle = rng.uniform(-0.4, 0.4) + (0 if rng.random() < 0.7 else np.pi / 2) + np.pi * (rng.random() < 0.5)
                 shift = min(rng.uniform(*prof.offcentre_mm), max(0.3, 0.7 * clearance))
-                jitter = min(0.95, max(0.1, ink + rng.normal(0, 0.03)))  # pressure varies a little per mark
+                pressed = ink * (1.0 + hand_rng.uniform(-spread, spread)) if spread else ink
+                jitter = min(0.95, max(0.1, pressed + rng.normal(0, 0.03)))  # pressure varies a little per mark
                 mark_ink = rng.uniform(*prof.faint_ink) if kind == "faint" else jitter
                 mark_tool = mk.TOOLS["pencil"] if kind == "faint" else tool  # faint = light pencil pressure
+                strokes = "ellipse" if kind != "filled" else (
+                    _choose(prof.strokes, hand_rng) if len(prof.strokes) > 1 else prof.strokes[0][0])
+                if strokes == "overshoot":
+                    spill = hand_rng.uniform(*prof.overshoot_mm)
                 coverage = mk.draw_mark(
                     image, bubble, dpi, kind, mark_tool, mark_ink, rng, coverage=rng.uniform(*prof.partial_coverage),
                     offset_mm=(shift * np.cos(angle), shift * np.sin(angle)) if kind == "offcentre" else (0.0, 0.0),
-                    spill_mm=min(spill, 0.7 * clearance) if spill else 0.0)
+                    spill_mm=min(spill, 0.7 * clearance) if spill else 0.0, strokes=strokes)
                 states.append(kind)
-                info.append({"tool": mark_tool.name, "coverage": round(coverage, 3), "darkness": round(mark_ink, 3)})
+                info.append({"tool": mark_tool.name, "coverage": round(coverage, 3), "darkness": round(mark_ink, 3),
+                             **({"strokes": strokes} if strokes != "ellipse" else {})})
             elif bubble.label == erased:  # a changed answer: pencil rubbed out, grey residue left
                 mk.draw_erasure(image, bubble, dpi, mk.TOOLS["pencil"], residue, rng)
                 states.append("erased")
@@ -710,7 +747,7 @@ def _group_truth(page: ExpandedPage, states: list[str], info: list[dict], ink: n
                 ambiguous = True
             elif state == "erased" and detail["residue"] >= _HEAVY_RESIDUE:
                 ambiguous = True
-            elif state in ("partial", "offcentre") and detail["coverage"] < 0.6:
+            elif state in ("filled", "partial", "offcentre") and detail["coverage"] < 0.6:
                 ambiguous = True
             bubbles[bubble.label] = state
             inks[bubble.label] = round(darkening, 3)

@@ -322,15 +322,51 @@ def test_two_light_marks_or_residue_beside_a_mark_are_not_lone_marks():
     assert residue[:4].tolist() == [FILLED, EMPTY, EMPTY, EMPTY]  # residue beside a dominant mark, as before
     beside, *_ = _classify_page([0.5, 0.3, 0.0, 0.0], noise=0.015)
     assert beside[1] == UNCERTAIN  # too dark to be residue of the 0.5 mark, and not alone
-    multi = _page_with([0.9, LONE, 0.0, 0.0], noise=0.015)
-    state, _ = classify_bubbles(multi[0], page_thresholds(multi[0], PROFILE), multi[1],
-                                np.r_[False, multi[2][1:]], PROFILE)
-    assert state[1] == UNCERTAIN  # a light extra option in a multi-select question
 
 
-def test_lone_mark_in_a_one_bubble_group_stays_uncertain():
+def _classify_multi_select(first_group, *, noise: float):
+    strength, starts, single = _page_with(first_group, noise=noise)
+    single[0] = False
+    state, _ = classify_bubbles(strength, page_thresholds(strength, PROFILE), starts, single, PROFILE)
+    return state
+
+
+def test_light_option_of_a_multi_select_question_is_read_like_a_lone_mark():
+    # Each option is chosen on its own: one as dark as the writer's lighter marks and clear of this page's empty
+    # bubbles is chosen, beside darker options or alone, even below the fill threshold.
+    assert _classify_multi_select([0.9, LONE, 0.0, 0.0], noise=0.015)[:4].tolist() == [FILLED, FILLED, EMPTY, EMPTY]
+    assert _classify_multi_select([LONE, LONE, 0.0, 0.9], noise=0.015)[:4].tolist() == [FILLED, FILLED, EMPTY, FILLED]
+    # Under lone_ratio of the writer's marks (it may be an option rubbed out), on a noisy page, or as light as
+    # residue: still uncertain.
+    assert _classify_multi_select([0.9, 0.3, 0.0, 0.0], noise=0.015)[1] == UNCERTAIN
+    assert _classify_multi_select([0.9, LONE, 0.0, 0.0], noise=0.06)[1] == UNCERTAIN
+    assert _classify_multi_select([0.9, PROFILE.residue_max - 0.01, 0.0, 0.0], noise=0.005)[1] == UNCERTAIN
+
+
+def test_light_marks_no_darker_than_this_pages_erasures_stay_uncertain():
+    # The page shows heavy erasures (0.45, 0.44) beside dominant marks in single-choice questions: where the
+    # eraser leaves that much, a light option or lone mark no darker may be one more answer rubbed out.
+    strength, starts, single = _page_with([0.9, 0.45, 0.0, 0.0, 0.9, 0.44, 0.0, 0.0, 0.9, LONE, 0.0, 0.0,
+                                           LONE, 0.0, 0.0, 0.0], noise=0.015)
+    starts = np.r_[0, 4, 8, 12, starts[1:]]
+    single = np.r_[True, True, False, True, single[1:]]
+    state, _ = classify_bubbles(strength, page_thresholds(strength, PROFILE), starts, single, PROFILE)
+    assert state[1] == UNCERTAIN  # the erasure itself: too dark for residue, not a mark of its own
+    assert state[9] == UNCERTAIN and state[12] == UNCERTAIN  # the light option; the lone mark
+    # With one of them alone (it may be a light double mark) both are read, as on a page without erasures.
+    strength[5] = 0.0
+    state, _ = classify_bubbles(strength, page_thresholds(strength, PROFILE), starts, single, PROFILE)
+    assert state[9] == FILLED and state[12] == FILLED
+
+
+def test_lone_mark_in_a_one_bubble_group_is_read_against_the_page_and_its_writer():
+    # A proctor's absence mark or a half-point box: no alternatives in the group, but this page's empty bubbles
+    # and the writer's marks say as much about it as about any lone mark.
     state, *_ = _classify_page([LONE], noise=0.015)
-    assert state[0] == UNCERTAIN
+    assert state[0] == FILLED
+    for light, noise in ((0.3, 0.015), (LONE, 0.06), (PROFILE.residue_max - 0.01, 0.005)):
+        state, *_ = _classify_page([light], noise=noise)
+        assert state[0] == UNCERTAIN
 
 
 def test_lone_mark_min_is_a_robust_spread_above_the_empty_centre():
@@ -418,3 +454,15 @@ def test_score_box_rows_share_one_residue_unit():
     darker, _ = classify_bubbles(strength, page_thresholds(strength, PROFILE), starts, single, PROFILE,
                                  residue_unit=np.zeros(13, np.int64))
     assert darker[1] == UNCERTAIN
+
+
+def test_a_light_digit_in_another_score_row_is_not_taken_for_this_pages_erasure():
+    # A score box (one residue unit): a clear "6" in the units row and a light "1" in the tens row, the tens
+    # row's only mark. It is a digit, not residue, so the light multi-select option elsewhere is still read.
+    box = [0.0, 0.44, 0.0] + [0.0] * 6 + [0.9, 0.0, 0.0, 0.0]
+    strength, starts, single = _page_with(box + [0.9, LONE, 0.0, 0.0], noise=0.015)
+    starts = np.r_[0, 3, 13, starts[1:]]
+    single = np.r_[True, True, False, single[1:]]
+    unit = np.r_[np.zeros(13, np.int64), np.full(strength.size - 13, -1)]
+    state, _ = classify_bubbles(strength, page_thresholds(strength, PROFILE), starts, single, PROFILE, unit)
+    assert state[1] == FILLED and state[14] == FILLED

@@ -81,6 +81,16 @@ MARK_EFFECTS = {
     "light erasure in every group": ({"erasure": (0.04, 0.12)}, 0.02),  # multi-select residue may be flagged
     "heavy erasures": ({"erasure": (0.3, 0.45)}, None),
     "smudges on bubbles": ({"smudge_on_bubble": 3.0}, None),
+    # Real hands (issue 10): how dark and how fully students mark, and pencils that do not follow the ellipse.
+    "45 % dark pencil": ({"writer_darkness": 0.45}, 0.0),
+    "black pencil": ({"writer_darkness": 1.0}, 0.0),
+    "covered 60-100 %": ({"mark": "partial", "partial_coverage": (0.6, 1.0)}, 0.0),
+    "darkness +-25 % within a sheet": ({"darkness_spread": 0.25}, 0.0),
+    "45 % dark, +-25 % within a sheet": ({"writer_darkness": 0.45, "darkness_spread": 0.25}, 0.0),
+    "slanted scribbles": ({"strokes": "scribble"}, 0.0),
+    "strokes past the rim on one side": ({"strokes": "overshoot", "overshoot_mm": 1.2}, 0.0),
+    "loose strokes with gaps": ({"strokes": "gaps"}, 0.0),
+    "a ring round the letter, partly filled": ({"strokes": "ring"}, 0.0),
 }
 
 
