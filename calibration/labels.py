@@ -16,7 +16,7 @@ import numpy as np
 from omr.layout import anchor_polygon
 from omr.measure import measure_bubbles, ring_samples
 from omr.profile import layout_hash
-from omr.read import PreparedPage, PreparedTemplate
+from omr.read import PreparedPage, PreparedTemplate, solid_ink_level
 from omr.register import apply_homography, homography_jacobians, iter_registrations
 
 __all__ = ["LabelledPage", "is_bilevel", "label_page", "measure_page", "page_ink_level"]
@@ -75,8 +75,15 @@ def is_bilevel(image: np.ndarray) -> bool:
 
 def page_ink_level(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarray,
                    max_residual_mm: float = 1.5) -> float:
-    """Gray of solid print on this scan, as the registration that put the page at ``page_to_image`` measured it
-    on the anchors (the reader's own figure); when no registration lands there, the median gray inside the
+    """Gray of solid print on this scan as the reader takes it (:func:`omr.read.solid_ink_level`): the anchors'
+    (as the registration that put the page at ``page_to_image`` measured them), or the bold print's when darker."""
+    px_per_mm = float(np.sqrt(abs(np.linalg.det(np.asarray(page_to_image, np.float64)[:2, :2]))))
+    return solid_ink_level(image, page, page_to_image, _anchor_ink(image, page, page_to_image, max_residual_mm),
+                           px_per_mm)
+
+
+def _anchor_ink(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarray, max_residual_mm: float) -> float:
+    """The registration's figure on the anchors; when no registration lands there, the median gray inside the
     anchors (their edges left out)."""
     anchors = np.array([(a.x, a.y) for a in page.expanded.anchors], np.float64)
     given = apply_homography(page_to_image, anchors)

@@ -27,7 +27,8 @@ from omr.result import PageResult, QuestionReading, ScoreReading, page_file_stem
 from omr.template import ExpandedPage, ScoreBox, Template, decode_identity, expand_page
 
 __all__ = ["REGISTRATION_UNSURE", "KnownPage", "PreparedPage", "PreparedTemplate", "fit_verified", "known_pages",
-           "outline_share", "other_template_reason", "prepare_template", "read_page", "warp_rect", "with_others"]
+           "outline_share", "other_template_reason", "prepare_template", "read_page", "solid_ink_level", "warp_rect",
+           "with_others"]
 
 _BASELINE_PX_PER_MM = 8.0  # resolution the blank page is rendered at to learn each bubble's printed darkness
 _RING_SAMPLES = ring_samples(24)
@@ -40,6 +41,8 @@ _PAPER_RADIUS = 1.45  # the ring where the paper beside a checked outline is sam
 #: has on the blank render. Measured on cn-a4-55: right fits 0.3 (150 dpi, blurred) .. 1.0; fits 0.7 mm or 0.4°
 #: off 0 .. 0.23 (a few hard pages' up to 0.3 only 2 mm off, on neighbouring print).
 _MIN_OUTLINE_SHARE = 0.25
+_PRINT_INK_MM = 6.0  # side of the bold-print squares whose darkest pixels give the page's ink (see _ink_level)
+_PRINT_INK_PATCHES = 6  # how many of them
 _SAME_FIT_MM = 0.1  # a refit that moves no bubble further than this agrees with the anchors' fit
 _TRUSTED_RESIDUAL_MM = 0.1  # four whole anchors this close to an affine fit are not refitted (when verified)
 
@@ -425,19 +428,20 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
 
     t0 = time.perf_counter()
     matrix = fit.page_to_image
+    ink_level = solid_ink_level(image, page, matrix, fit.ink_level, fit.px_per_mm)
     bubble_px = float(np.median(page.semi_axes_mm.min(axis=1))) * profile.inner_fraction * fit.px_per_mm
     per_axis = int(np.clip(round(2 * bubble_px), 8, 20))
     centres_px = apply_homography(matrix, page.centres_mm)
     measured = measure_bubbles(
         image, centres_px, homography_jacobians(matrix, page.centres_mm), page.semi_axes_mm,
         inner=prepared.disk(per_axis), ring=_RING_SAMPLES, inner_fraction=profile.inner_fraction,
-        ring_fraction=profile.ring_fraction, dark_level=(255.0 + fit.ink_level) / 2,
+        ring_fraction=profile.ring_fraction, dark_level=(255.0 + ink_level) / 2,
     )
     timings["measure_ms"] = (time.perf_counter() - t0) * 1000
 
     t0 = time.perf_counter()
     paper = float(np.median(measured.ring_median))
-    strength = mark_strength(measured.inner_mean, page.blank_darkness, paper, fit.ink_level)
+    strength = mark_strength(measured.inner_mean, page.blank_darkness, paper, ink_level)
     strength = strength - empty_level(strength, page.label_index)
     thresholds = page_thresholds(strength, profile, page.writer_index)
     state, margin = classify_bubbles(strength, thresholds, page.group_starts, page.single_select, profile,
@@ -466,6 +470,20 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
     timings["extras_ms"] = (time.perf_counter() - t0) * 1000
     result.timings_ms = {k: round(v, 3) for k, v in timings.items()}
     return result
+
+
+def solid_ink_level(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarray, anchor_ink: float,
+                    px_per_mm: float) -> float:
+    """The gray of solid ink on this page: the anchors' (``anchor_ink``), unless the page's bold print (black text,
+    always) is darker — anchors printed at a 60 % tone would otherwise make every mark read 1/0.6 times as strong.
+    The print's figure is the median over a few bold-print squares of their darkest percent."""
+    patches = page.bold_print.centres_mm
+    if not len(patches):
+        return float(anchor_ink)
+    side = _PRINT_INK_MM
+    darkest = [float(np.percentile(warp_rect(image, page_to_image, x - side / 2, y - side / 2, side, side,
+                                             px_per_mm), 1.0)) for x, y in patches[:_PRINT_INK_PATCHES]]
+    return min(float(anchor_ink), float(np.median(darkest)))
 
 
 def _interpret(result: PageResult, page: PreparedPage, filled: np.ndarray, unsure: np.ndarray, statuses: list[str],
