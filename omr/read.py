@@ -43,6 +43,7 @@ _PAPER_RADIUS = 1.45  # the ring where the paper beside a checked outline is sam
 _MIN_OUTLINE_SHARE = 0.25
 _PRINT_INK_MM = 6.0  # side of the bold-print squares whose darkest pixels give the page's ink (see _ink_level)
 _PRINT_INK_PATCHES = 6  # how many of them
+_GRAY_ANCHOR_GAP = 40.0  # gray levels the anchors must be lighter than the bold print to be taken as gray print
 _SAME_FIT_MM = 0.1  # a refit that moves no bubble further than this agrees with the anchors' fit
 _TRUSTED_RESIDUAL_MM = 0.1  # four whole anchors this close to an affine fit are not refitted (when verified)
 
@@ -474,16 +475,19 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
 
 def solid_ink_level(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarray, anchor_ink: float,
                     px_per_mm: float) -> float:
-    """The gray of solid ink on this page: the anchors' (``anchor_ink``), unless the page's bold print (black text,
-    always) is darker — anchors printed at a 60 % tone would otherwise make every mark read 1/0.6 times as strong.
-    The print's figure is the median over a few bold-print squares of their darkest percent."""
+    """The gray of solid ink on this page: the anchors' (``anchor_ink``), unless they are plainly lighter than the
+    page's bold print (black text, always) — anchors printed at a 60 % tone would otherwise make every mark read
+    1/0.6 times as strong. The print's figure is the median over a few bold-print squares of their 5th percentile;
+    it replaces the anchors' only beyond ``_GRAY_ANCHOR_GAP`` gray levels, since on a noisy scan a low percentile
+    of thin strokes reads darker than the ink really is (every mark would then read lighter)."""
     patches = page.bold_print.centres_mm
     if not len(patches):
         return float(anchor_ink)
     side = _PRINT_INK_MM
     darkest = [float(np.percentile(warp_rect(image, page_to_image, x - side / 2, y - side / 2, side, side,
-                                             px_per_mm), 1.0)) for x, y in patches[:_PRINT_INK_PATCHES]]
-    return min(float(anchor_ink), float(np.median(darkest)))
+                                             px_per_mm), 5.0)) for x, y in patches[:_PRINT_INK_PATCHES]]
+    print_ink = float(np.median(darkest))
+    return print_ink if anchor_ink - print_ink > _GRAY_ANCHOR_GAP else float(anchor_ink)
 
 
 def _interpret(result: PageResult, page: PreparedPage, filled: np.ndarray, unsure: np.ndarray, statuses: list[str],
