@@ -55,7 +55,7 @@ from analytics.labels import definitions
 from analytics.model import clean_float, jsonable
 from analytics.scores import BAND_KEYS, RATE_KEYS
 
-__all__ = ["analysis_json", "multi_subject_json", "SCHEMA"]
+__all__ = ["analysis_json", "multi_subject_json", "progress_json", "SCHEMA"]
 
 SCHEMA = "yuejuan.analytics/1"
 _LINE_KEYS = ("excellent", "good", "pass", "low")
@@ -273,32 +273,38 @@ def multi_subject_json(m, *, ranks: bool = True) -> dict:
 
 
 def _trend(analysis: Analysis) -> dict | None:
-    t = analysis.progress.trend if analysis.progress is not None else None
-    if t is None:
+    if analysis.progress is None:
         return None
-    record = analysis.progress.record
-    ranks = analysis.show_ranks
-    strengths, weak = steady_points(record)
-    row = {no: k for k, no in enumerate(record.student_nos.tolist())}
-    linked = [row[no] for no in t.student_nos.tolist()]
-    points = record.point_ids
-    return {"exams": list(t.labels), "knowledge_points": [{"id": p, "name": n} for p, n in
-                                                          zip(points, record.point_names)],
-            "students": _columns_to_records({
-                "exam_id": t.exam_ids.tolist(), "student_no": t.student_nos.tolist(), "totals": jsonable(t.totals),
-                "ranks": t.ranks.tolist() if ranks else [None] * len(linked), "z": jsonable(t.z),
-                "percentile": jsonable(record.percentile[linked]),
-                "rank_change": t.rank_change.tolist() if ranks else [None] * len(linked),
-                "z_change": jsonable(t.z_change),
-                "knowledge": jsonable(record.knowledge[linked]),
-                "strengths": [[points[p] for p in np.flatnonzero(strengths[k]).tolist()] for k in linked],
-                "lasting_weak": [[points[p] for p in np.flatnonzero(weak[k]).tolist()] for k in linked]})}
+    return progress_json(analysis.progress, ranks=analysis.show_ranks)["trend"]
 
 
 def _value_added(analysis: Analysis) -> dict | None:
-    progress = analysis.progress
-    if progress is None:
+    if analysis.progress is None:
         return None
+    return progress_json(analysis.progress, ranks=analysis.show_ranks)["value_added"]
+
+
+def progress_json(progress, *, ranks: bool = True) -> dict:
+    """The students over time of :class:`analytics.progress.Progress` as JSON: ``trend`` (null with one exam) and
+    ``value_added`` (classes, teachers, notes, unmatched) — what the analysis JSON and the service's progress route
+    carry. Without ``ranks`` every rank and rank change is null."""
+    record, t = progress.record, progress.trend
+    trend = None
+    if t is not None:
+        strengths, weak = steady_points(record)
+        row = {no: k for k, no in enumerate(record.student_nos.tolist())}
+        linked = [row[no] for no in t.student_nos.tolist()]
+        points = record.point_ids
+        trend = {"exams": list(t.labels), "knowledge_points": [{"id": p, "name": n} for p, n in
+                                                               zip(points, record.point_names)],
+                 "students": _columns_to_records({
+                     "exam_id": t.exam_ids.tolist(), "student_no": t.student_nos.tolist(),
+                     "totals": jsonable(t.totals), "ranks": t.ranks.tolist() if ranks else [None] * len(linked),
+                     "z": jsonable(t.z), "percentile": jsonable(record.percentile[linked]),
+                     "rank_change": t.rank_change.tolist() if ranks else [None] * len(linked),
+                     "z_change": jsonable(t.z_change), "knowledge": jsonable(record.knowledge[linked]),
+                     "strengths": [[points[p] for p in np.flatnonzero(strengths[k]).tolist()] for k in linked],
+                     "lasting_weak": [[points[p] for p in np.flatnonzero(weak[k]).tolist()] for k in linked]})}
 
     def table(va) -> dict | None:
         if va is None:
@@ -311,6 +317,7 @@ def _value_added(analysis: Analysis) -> dict | None:
                     "shrinkage": jsonable(va.shrinkage), "estimate": jsonable(va.estimate),
                     "low": jsonable(va.low), "high": jsonable(va.high), "shown": va.shown.tolist()})}
 
-    return {"classes": table(progress.classes), "teachers": table(progress.teachers), "notes": list(progress.notes),
-            "unmatched": [{"exam": u.label, "exam_id": u.exam_id, "student_no": u.student_no, "reason": u.reason_text}
-                          for u in progress.record.unmatched]}
+    return {"trend": trend, "value_added": {
+        "classes": table(progress.classes), "teachers": table(progress.teachers), "notes": list(progress.notes),
+        "unmatched": [{"exam": u.label, "exam_id": u.exam_id, "student_no": u.student_no, "reason": u.reason_text}
+                      for u in record.unmatched]}}

@@ -246,6 +246,22 @@ def _analysis(settings: Settings, row: GradeRun):
     return analyse(data)
 
 
+def progress_document(settings: Settings, rows: Sequence[GradeRun], exam_rows: Sequence[Exam]) -> dict:
+    """Students over time (:func:`analytics.report_json.progress_json`) of one school's newest runs of several
+    exams, oldest first, the exam asked about last: linked by 学籍号, with value-added from the last but one."""
+    from analytics.load import load_grade_output
+    from analytics.longitudinal import exam_scores_of
+    from analytics.progress import progress_of
+    from analytics.report_json import progress_json
+
+    exams = []
+    for row in rows:
+        data = load_grade_output(run_dir(settings, row.id) / "grade", run_exam(settings, row))
+        exams.append(exam_scores_of(replace(data, schools=np.full(data.n, row.school_id, dtype=object))))
+    ranks = all(bool((exam.definition or {}).get("publish_ranks", True)) for exam in exam_rows)
+    return progress_json(progress_of(exams), ranks=ranks)
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".incoming-")
     try:

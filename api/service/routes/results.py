@@ -7,6 +7,7 @@ may not use any of these (403).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 from urllib.parse import quote
@@ -196,6 +197,31 @@ def analytics(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession,
     except ValueError as error:  # no graded student yet: nothing to analyse
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return Response(data, media_type="application/json")
+
+
+@router.get("/exams/{exam_id}/progress", dependencies=[permit("results:read")],
+            responses={200: {"content": {"application/json": {}},
+                             "description": "students over time: trend and value-added (analytics/report_json.py "
+                                            "progress_json)"}})
+def progress(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, settings: SettingsDep,
+             previous: Annotated[list[int], Query(min_length=1, max_length=10,
+                                                  description="earlier exams, oldest first")],
+             school_id: SchoolQuery = None) -> Response:
+    """The school's students over time: this exam's newest run against the newest runs of ``previous`` exams,
+    linked by 学籍号 (考号 change between exams), with value-added per class from the last of them."""
+    current = _newest(session, principal, exam_id, school_id)  # first: another school's exam is a 404, not a 422
+    distinct = len(set(previous)) == len(previous)
+    if not distinct or exam_id in previous or any(not 1 <= each <= 2**31 - 1 for each in previous):
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
+                            "previous: distinct earlier exam ids, none of them this exam")
+    earlier = [_newest(session, principal, each, school_id) for each in previous]
+    exams = [exam for exam, _, _ in (*earlier, current)]
+    runs = [run for _, _, run in (*earlier, current)]
+    try:
+        document = grading_runs.progress_document(settings, runs, exams)
+    except ValueError as error:  # a run with nothing to read
+        raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
+    return Response(json.dumps(document, ensure_ascii=False, allow_nan=False), media_type="application/json")
 
 
 def _download(path: Path, filename: str, media_type: str) -> FileResponse:

@@ -72,6 +72,7 @@ DECLARED: dict[tuple[str, str], tuple[str | None, tuple[str, ...] | None]] = {
     ("get", "/exams/{exam_id}/results/{student_exam_id}"): ("results:read", None),
     ("get", "/exams/{exam_id}/classes/{class_name}/results"): ("results:read", None),
     ("get", "/exams/{exam_id}/analytics"): ("results:read", None),
+    ("get", "/exams/{exam_id}/progress"): ("results:read", None),
     ("get", "/exams/{exam_id}/reports/grade.xlsx"): ("results:read", None),
     ("get", "/exams/{exam_id}/reports/classes/{class_name}.xlsx"): ("results:read", None),
     ("get", "/exams/{exam_id}/reports/classes/{class_name}/students.pdf"): ("results:read", None),
