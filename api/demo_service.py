@@ -24,6 +24,9 @@ __all__ = ["service_round_trip", "free_port"]
 
 API = "/api/v1"
 _ADMIN_PASSWORD = "demo-admin-password"
+_MARKER_PASSWORD = "demo-marker-password"
+_MARKERS = (("demo-marker1", "阅卷老师一"), ("demo-marker2", "阅卷老师二"))
+_WRITTEN = "Q56"  # the sample exam's first written question, set up for 网上阅卷 (双评, tolerance 2 points)
 
 
 def free_port() -> int:
@@ -63,6 +66,8 @@ def service_round_trip(out: Path, uploads: list[Path], roster: Path, exam_json: 
     try:
         add_school(service, school, "示范高中")
         add_user(service, "demo-admin", _ADMIN_PASSWORD, "school_admin", school, "教务处")
+        markers = [add_user(service, name, _MARKER_PASSWORD, "teacher", school, display)
+                   for name, display in _MARKERS]
         station_key = add_api_key(service, "station", school, "scanner station 1")
     finally:
         service.close()
@@ -124,6 +129,9 @@ def service_round_trip(out: Path, uploads: list[Path], roster: Path, exam_json: 
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(report.content)
             print(f"      class report downloaded over HTTP: {target} ({len(report.content) // 1024} KB)")
+            setup = _check(client.post(f"{API}/exams/{exam['id']}/marking", headers=teacher,
+                                       json={"question": _WRITTEN, "markers": markers, "tolerance": 2}), 201)
+            print(f"      网上阅卷 set up: {_WRITTEN}, {setup['answers']} answers, 双评 by {len(markers)} markers")
     finally:
         server.send_signal(signal.SIGTERM)
         try:
@@ -132,4 +140,7 @@ def service_round_trip(out: Path, uploads: list[Path], roster: Path, exam_json: 
             server.kill()
             server.wait()
         log.close()
+    print(f"\nTo mark the written answers on screen: YUEJUAN_DATA_DIR={data_dir} {Path(sys.executable).parent}/yuejuan "
+          f"serve, then open http://127.0.0.1:8000/ and log in as {_MARKERS[0][0]} (or {_MARKERS[1][0]}) with "
+          f"password {_MARKER_PASSWORD}; the school admin is demo-admin / {_ADMIN_PASSWORD}.")
     return 0

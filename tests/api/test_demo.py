@@ -16,6 +16,8 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert "WRONG BUT SURE 0" in printed and "[4/6] graded" in printed and "[5/6] reports" in printed
     # Step 6 went through a real `yuejuan serve`: every page read over HTTP, the class report downloaded.
     assert "uploaded 8 files in 1 batches over HTTP: 8 pages read" in printed
+    # the demo ends with its written question ready to mark on screen and the log-in that shows it
+    assert "网上阅卷 set up: Q56" in printed and "open http://127.0.0.1:8000/ and log in as demo-marker1" in printed
     from openpyxl import load_workbook
 
     downloaded = list((out / "service").glob("class_*.xlsx"))
