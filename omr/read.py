@@ -41,7 +41,7 @@ _PAPER_RADIUS = 1.45  # the ring where the paper beside a checked outline is sam
 #: has on the blank render. Measured on cn-a4-55: right fits 0.3 (150 dpi, blurred) .. 1.0; fits 0.7 mm or 0.4°
 #: off 0 .. 0.23 (a few hard pages' up to 0.3 only 2 mm off, on neighbouring print).
 _MIN_OUTLINE_SHARE = 0.25
-_PRINT_INK_MM = 6.0  # side of the bold-print squares whose darkest pixels give the page's ink (see _ink_level)
+_PRINT_INK_MM = 6.0  # side of the bold-print squares whose darkest pixels give the page's ink (solid_ink_level)
 _PRINT_INK_PATCHES = 6  # how many of them
 _GRAY_ANCHOR_GAP = 40.0  # gray levels the anchors must be lighter than the bold print to be taken as gray print
 _SAME_FIT_MM = 0.1  # a refit that moves no bubble further than this agrees with the anchors' fit
@@ -238,7 +238,8 @@ def _refined(image: np.ndarray, page: PreparedPage, fit: Registration) -> tuple[
     """
     anchors_agree = (fit.anchors_found == len(page.expanded.anchors) and not fit.clipped_anchors
                      and fit.residual_mm <= _TRUSTED_RESIDUAL_MM)
-    if anchors_agree and fit_verified(image, page, fit.page_to_image, fit.ink_level):
+    verified = fit_verified(image, page, fit.page_to_image, fit.ink_level) if anchors_agree else None
+    if verified:
         return fit, True
     refit = refine_transform(image, fit.page_to_image, page.centres_mm[page.refine_index],
                              page.semi_axes_mm[page.refine_index])
@@ -247,7 +248,9 @@ def _refined(image: np.ndarray, page: PreparedPage, fit: Registration) -> tuple[
         moved = np.linalg.norm(apply_homography(refit, points) - apply_homography(fit.page_to_image, points), axis=1)
         if moved.max() > _SAME_FIT_MM * fit.px_per_mm and fit_verified(image, page, refit, fit.ink_level):
             return replace(fit, page_to_image=refit), True
-    return fit, fit_verified(image, page, fit.page_to_image, fit.ink_level)
+    if verified is None:  # the anchors' own fit, checked once
+        verified = fit_verified(image, page, fit.page_to_image, fit.ink_level)
+    return fit, verified
 
 
 def known_pages(other: Template) -> list[KnownPage]:
