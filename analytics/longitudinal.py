@@ -156,6 +156,12 @@ def link_exams(exams: Sequence[ExamScores]) -> StudentRecord:
     names = np.full(m, "", dtype=object)
     classes = np.full(m, "", dtype=object)
     totals, z, percentile, ranks = (np.full((m, e), np.nan) for _ in range(4))
+    point_ids = tuple(dict.fromkeys(p for exam in exams for p in exam.point_ids))
+    point_names = {p: p for p in point_ids}
+    for exam in exams:
+        point_names.update({p: name or p for p, name in zip(exam.point_ids, exam.point_names or exam.point_ids)})
+    knowledge = np.full((m, e, len(point_ids)), np.nan)
+    grade_knowledge = np.full((e, len(point_ids)), np.nan)
     for column, (exam, (rows, numbers)) in enumerate(zip(exams, kept)):
         values = np.asarray(exam.totals, dtype=float)
         sat = np.isfinite(values)
@@ -173,23 +179,14 @@ def link_exams(exams: Sequence[ExamScores]) -> StudentRecord:
             names[where] = np.asarray(exam.names, dtype=object)[rows]
         if exam.classes is not None:
             classes[where] = np.asarray(exam.classes, dtype=object)[rows]
-    point_ids = tuple(dict.fromkeys(p for exam in exams for p in exam.point_ids))
-    point_names = {p: p for p in point_ids}
-    for exam in exams:
-        point_names.update({p: name or p for p, name in zip(exam.point_ids, exam.point_names or exam.point_ids)})
-    knowledge = np.full((m, e, len(point_ids)), np.nan)
-    grade_knowledge = np.full((e, len(point_ids)), np.nan)
-    for column, (exam, (rows, numbers)) in enumerate(zip(exams, kept)):
-        if not exam.point_ids:
-            continue
-        where = np.array([position[n] for n in numbers.tolist()], dtype=np.intp)
-        columns = [point_ids.index(p) for p in exam.point_ids]
-        rates = np.asarray(exam.knowledge, dtype=float)
-        knowledge[np.ix_(where, [column], columns)] = rates[rows][:, None, :]
-        known = np.isfinite(rates)
-        counts = known.sum(axis=0)
-        grade_knowledge[column, columns] = np.where(counts > 0, np.where(known, rates, 0.0).sum(axis=0)
-                                                    / np.maximum(counts, 1), np.nan)
+        if exam.point_ids:
+            columns = [point_ids.index(p) for p in exam.point_ids]
+            rates = np.asarray(exam.knowledge, dtype=float)
+            knowledge[np.ix_(where, [column], columns)] = rates[rows][:, None, :]
+            known = np.isfinite(rates)
+            counts = known.sum(axis=0)
+            grade_knowledge[column, columns] = np.where(counts > 0, np.where(known, rates, 0.0).sum(axis=0)
+                                                        / np.maximum(counts, 1), np.nan)
     return StudentRecord(tuple(exam.label for exam in exams), student_nos, exam_ids, names, classes, totals, z,
                          percentile, ranks, tuple(unmatched), point_ids,
                          tuple(point_names[p] for p in point_ids), knowledge, grade_knowledge)

@@ -254,8 +254,8 @@ def analysis_json(analysis: Analysis, *, students: bool = True) -> dict:
                        for i in np.flatnonzero(~data.graded).tolist()],
         "multi_subject": (multi_subject_json(analysis.multi, ranks=analysis.show_ranks) if analysis.multi is not None
                           else None),
-        "trend": _trend(analysis),
-        "value_added": _value_added(analysis),
+        **(progress_json(analysis.progress, ranks=analysis.show_ranks) if analysis.progress is not None
+           else {"trend": None, "value_added": None}),
     }
     return document
 
@@ -270,18 +270,6 @@ def multi_subject_json(m, *, ranks: bool = True) -> dict:
         "school_code": m.schools.tolist(), "scores": [dict(zip(m.subjects, row)) for row in scores],
         "total": jsonable(m.total), "complete": m.complete.tolist(), "class_rank": rank(m.class_rank),
         "grade_rank": rank(m.grade_rank), "city_rank": rank(m.city_rank)})}
-
-
-def _trend(analysis: Analysis) -> dict | None:
-    if analysis.progress is None:
-        return None
-    return progress_json(analysis.progress, ranks=analysis.show_ranks)["trend"]
-
-
-def _value_added(analysis: Analysis) -> dict | None:
-    if analysis.progress is None:
-        return None
-    return progress_json(analysis.progress, ranks=analysis.show_ranks)["value_added"]
 
 
 def progress_json(progress, *, ranks: bool = True) -> dict:

@@ -328,7 +328,7 @@ def _position(percentile_rank: float, words: dict[str, str]) -> str:
     top = rank_band(percentile_rank)
     if top <= 50:
         return f"{words['top']} {top}%"
-    bottom = next(limit for limit in (10, 25, 50) if percentile_rank <= limit + 1e-9) if percentile_rank <= 50 else 50
+    bottom = next(limit for limit in (10, 25, 50) if percentile_rank <= limit + 1e-9)  # top > 50: PR below 50
     return f"{words['bottom']} {bottom}%"
 
 

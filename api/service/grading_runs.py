@@ -233,33 +233,35 @@ def _lock(run_id: int) -> threading.Lock:
         return _REPORT_LOCKS.setdefault(run_id, threading.Lock())
 
 
-def _analysis(settings: Settings, row: GradeRun):
-    """The analysis of one run (:func:`analytics.analysis.analyse` of its scores.csv); ValueError when no
-    student is graded."""
-    from analytics.analysis import analyse
+def _run_data(settings: Settings, row: GradeRun):
+    """The :class:`analytics.model.ExamData` of one run (its scores.csv under the key it was marked with)."""
     from analytics.load import load_grade_output
 
     data = load_grade_output(run_dir(settings, row.id) / "grade", run_exam(settings, row))
     # One school per run: students the roster does not know (no school code) still belong to this school, so
     # the reports are this school's grade and class workbooks.
-    data = replace(data, schools=np.full(data.n, row.school_id, dtype=object))
-    return analyse(data)
+    return replace(data, schools=np.full(data.n, row.school_id, dtype=object))
 
 
-def progress_document(settings: Settings, rows: Sequence[GradeRun], exam_rows: Sequence[Exam]) -> dict:
+def _analysis(settings: Settings, row: GradeRun):
+    """The analysis of one run (:func:`analytics.analysis.analyse` of its scores.csv); ValueError when no
+    student is graded."""
+    from analytics.analysis import analyse
+
+    return analyse(_run_data(settings, row))
+
+
+def progress_document(settings: Settings, rows: Sequence[GradeRun]) -> dict:
     """Students over time (:func:`analytics.report_json.progress_json`) of one school's newest runs of several
-    exams, oldest first, the exam asked about last: linked by 学籍号, with value-added from the last but one."""
-    from analytics.load import load_grade_output
+    exams, oldest first, the exam asked about last: linked by 学籍号, with value-added from the last but one.
+    Ranks are left out unless every exam allows publishing them (``publish_ranks``)."""
     from analytics.longitudinal import exam_scores_of
     from analytics.progress import progress_of
     from analytics.report_json import progress_json
 
-    exams = []
-    for row in rows:
-        data = load_grade_output(run_dir(settings, row.id) / "grade", run_exam(settings, row))
-        exams.append(exam_scores_of(replace(data, schools=np.full(data.n, row.school_id, dtype=object))))
-    ranks = all(bool((exam.definition or {}).get("publish_ranks", True)) for exam in exam_rows)
-    return progress_json(progress_of(exams), ranks=ranks)
+    datasets = [_run_data(settings, row) for row in rows]
+    return progress_json(progress_of([exam_scores_of(data) for data in datasets]),
+                         ranks=all(data.exam.publish_ranks for data in datasets))
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -214,11 +214,9 @@ def progress(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, 
     if not distinct or exam_id in previous or any(not 1 <= each <= 2**31 - 1 for each in previous):
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
                             "previous: distinct earlier exam ids, none of them this exam")
-    earlier = [_newest(session, principal, each, school_id) for each in previous]
-    exams = [exam for exam, _, _ in (*earlier, current)]
-    runs = [run for _, _, run in (*earlier, current)]
+    runs = [_newest(session, principal, each, school_id)[2] for each in previous] + [current[2]]
     try:
-        document = grading_runs.progress_document(settings, runs, exams)
+        document = grading_runs.progress_document(settings, runs)
     except ValueError as error:  # a run with nothing to read
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return Response(json.dumps(document, ensure_ascii=False, allow_nan=False), media_type="application/json")
