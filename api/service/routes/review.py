@@ -89,7 +89,8 @@ def _page_fix(reasons: list[str]) -> str:
     if other:
         return (f"这页属于另一份答题卡模板 ({other.group(1) or '未知模板'}), 不是本考试的: 请在对应考试中上传, "
                 f"再在此标记为已处理 (a page of another template: upload it to that exam, then resolve it here)")
-    return "the page could not be read: check the image, rescan it if it is a sheet"
+    return ("这页无法识别: 请查看图像, 若是答题卡请重新扫描上传, 再在此标记为已处理 "
+            "(the page could not be read: check the image, rescan it if it is a sheet)")
 
 
 def _uncovered(reasons: list[str], corrections: list[tuple[str, str]]) -> list[str]:
