@@ -95,6 +95,9 @@ class Question(_Strict):
     cognitive_level: str = ""
     difficulty: float | None = Field(default=None, ge=0, le=1)  # expected difficulty (预估难度), 0..1
     section: str = ""
+    # The item's id in the item bank (题库): the same item in two exams carries the same id, which links their IRT
+    # scales through common items and finds the stem for a 错题本.
+    item_id: str | None = Field(default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")
 
     @model_validator(mode="before")
     @classmethod
