@@ -7,7 +7,9 @@ import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, HTTPException, Query, Request, UploadFile, status
-from sqlalchemy import select
+from sqlalchemy import case, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from api.service import audit
@@ -59,12 +61,12 @@ def log_in(body: TokenRequest, request: Request, session: WriteSession, settings
     if name is not None and _locked(name, now):
         audit.record(session, None, "auth.login_locked", "user", body.username, school_id=school, actor=actor,
                      address=address, after={"locked_until": as_utc(name.locked_until).isoformat()})
-        _address_failed(session, origin, address, settings, now)
+        _address_failed(session, address, settings, now)
         session.commit()
         raise HTTPException(status.HTTP_423_LOCKED, "too many wrong passwords: try again later")
     if not verify_password(user.password_hash if user else None, body.password) or user is None or not user.active:
-        _name_failed(session, name, body.username, user, address, settings, now)
-        _address_failed(session, origin, address, settings, now)
+        _name_failed(session, body.username, user, address, settings, now)
+        _address_failed(session, address, settings, now)
         session.commit()  # the failure counts even though the request fails
         raise HTTPException(status.HTTP_401_UNAUTHORIZED, "wrong username or password")
     if name is not None:
@@ -86,13 +88,34 @@ def _locked(row: LoginAttempt, now: dt.datetime) -> bool:
     return row.locked_until is not None and as_utc(row.locked_until) > now
 
 
-def _name_failed(session: Session, name: LoginAttempt | None, username: str, user: User | None,
-                 address: str | None, settings, now: dt.datetime) -> None:
+def _count_failure(session: Session, kind: str, key: str, now: dt.datetime,
+                   restart_before: dt.datetime | None = None) -> LoginAttempt:
+    """Add one failed log-in to the (kind, key) row in one statement (INSERT … ON CONFLICT DO UPDATE), and return
+    the row as it now stands.
+
+    Read-then-write lost failures to concurrent wrong passwords (each request added one to the same old count) and
+    made the first two failures of a new name collide on the primary key (a 500). The upsert also holds the row
+    until commit, so the lock decision that follows sees every failure. A window that began at or before
+    ``restart_before`` starts again at this failure.
+    """
+    table = LoginAttempt.__table__
+    insert = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    counted = table.c.failures + 1
+    changes = {"failures": counted}
+    if restart_before is not None:
+        restart = table.c.window_start <= restart_before
+        changes = {"failures": case((restart, 1), else_=counted),
+                   "window_start": case((restart, now), else_=table.c.window_start),
+                   "locked_until": case((restart, None), else_=table.c.locked_until)}
+    statement = insert(table).values(kind=kind, key=key, failures=1, window_start=now, locked_until=None)
+    session.execute(statement.on_conflict_do_update(index_elements=[table.c.kind, table.c.key], set_=changes))
+    return session.get(LoginAttempt, (kind, key), populate_existing=True)
+
+
+def _name_failed(session: Session, username: str, user: User | None, address: str | None, settings,
+                 now: dt.datetime) -> None:
     """Count a wrong password against the username, known or not, and lock it after too many in a row."""
-    if name is None:
-        name = LoginAttempt(kind="username", key=_attempt_key(username), failures=0, window_start=now)
-        session.add(name)
-    name.failures += 1
+    name = _count_failure(session, "username", _attempt_key(username), now)
     action, after = "auth.login_failed", {"failed_logins": name.failures, "known": user is not None}
     if name.failures >= settings.login_max_failures:
         name.locked_until = now + dt.timedelta(minutes=settings.login_lock_minutes)
@@ -102,17 +125,11 @@ def _name_failed(session: Session, name: LoginAttempt | None, username: str, use
                  actor=f"user:{username}" if user else "anonymous", address=address, after=after)
 
 
-def _address_failed(session: Session, origin: LoginAttempt | None, address: str | None, settings,
-                    now: dt.datetime) -> None:
+def _address_failed(session: Session, address: str | None, settings, now: dt.datetime) -> None:
     """Count a failed log-in against the client's address; too many within the window refuse it for the rest
     of the window (audited once, when it starts)."""
     window = dt.timedelta(minutes=settings.login_address_window_minutes)
-    if origin is None:
-        origin = LoginAttempt(kind="address", key=_attempt_key(address or "unknown"), failures=0, window_start=now)
-        session.add(origin)
-    elif as_utc(origin.window_start) + window <= now:
-        origin.failures, origin.window_start, origin.locked_until = 0, now, None
-    origin.failures += 1
+    origin = _count_failure(session, "address", _attempt_key(address or "unknown"), now, restart_before=now - window)
     if origin.failures >= settings.login_address_max_failures and origin.locked_until is None:
         origin.locked_until = as_utc(origin.window_start) + window
         audit.record(session, None, "auth.throttled", "address", origin.key, actor="anonymous", address=address,

@@ -203,3 +203,54 @@ def test_too_many_wrong_passwords_lock_the_account_and_are_audited(client, servi
     assert actions.count("auth.login_failed") == 2 * service.settings.login_max_failures - 2
     assert actions.count("auth.locked") == 1 and actions.count("auth.login") == 3  # make_city's log-in too
     assert actions.count("auth.login_locked") == 1  # the attempt while locked
+
+
+def test_concurrent_wrong_passwords_all_count_and_never_collide(any_service):
+    """Two wrong passwords for a name never seen before, in two transactions at once: both count, neither fails
+    (read-then-insert made the second a primary-key collision, a 500, and lost failures under load)."""
+    import datetime as dt
+    import threading
+
+    from api.service.routes.admin import _address_failed, _name_failed
+
+    settings = any_service.settings
+    first_counted, errors = threading.Event(), []
+
+    def fail_once(hold: bool) -> None:
+        try:
+            with any_service.db.write() as session:
+                now = dt.datetime.now(dt.timezone.utc)
+                _name_failed(session, "brand-new-name", None, "10.0.0.9", settings, now)
+                _address_failed(session, "10.0.0.9", settings, now)
+                if hold:  # keep the transaction open while the other one counts too
+                    first_counted.set()
+                    threading.Event().wait(0.5)
+                session.commit()
+        except Exception as error:  # noqa: BLE001 — the test reports whatever the second transaction raised
+            errors.append(error)
+
+    holder = threading.Thread(target=fail_once, args=(True,))
+    holder.start()
+    assert first_counted.wait(10)
+    fail_once(False)
+    holder.join()
+    assert errors == []
+    with any_service.db.read() as session:
+        assert session.get(LoginAttempt, ("username", "brand-new-name")).failures == 2
+        assert session.get(LoginAttempt, ("address", "10.0.0.9")).failures == 2
+
+
+def test_an_address_window_that_ran_out_starts_again(any_service):
+    import datetime as dt
+
+    from api.service.routes.admin import _address_failed
+
+    settings = any_service.settings
+    long_ago = dt.datetime.now(dt.timezone.utc) - dt.timedelta(minutes=settings.login_address_window_minutes + 5)
+    for moment in (long_ago, long_ago + dt.timedelta(seconds=1), dt.datetime.now(dt.timezone.utc)):
+        with any_service.db.write() as session:
+            _address_failed(session, "10.0.0.7", settings, moment)
+            session.commit()
+    with any_service.db.read() as session:
+        row = session.get(LoginAttempt, ("address", "10.0.0.7"))
+        assert row.failures == 1 and row.window_start.replace(tzinfo=None) > long_ago.replace(tzinfo=None)
