@@ -567,8 +567,8 @@ def _anchor_truth(page: ExpandedPage, dpi: int, matrix: np.ndarray, shape: tuple
     """Where each anchor's centre landed, and whether the whole anchor is inside the scanned frame."""
     out = {}
     for anchor in page.anchors:
-        half = anchor.size / 2
-        corners = [(anchor.x + dx, anchor.y + dy) for dx in (-half, half) for dy in (-half, half)]
+        half_w, half_h = anchor.box[0] / 2, anchor.box[1] / 2
+        corners = [(anchor.x + dx, anchor.y + dy) for dx in (-half_w, half_w) for dy in (-half_h, half_h)]
         points = [(anchor.x, anchor.y)] + corners
         px = np.array([[[x * dpi / MM_PER_INCH - 0.5, y * dpi / MM_PER_INCH - 0.5]] for x, y in points])
         mapped = cv2.perspectiveTransform(px, matrix)[:, 0]
