@@ -34,6 +34,7 @@ __all__ = ["TrackReading", "locate_bars", "read_track", "track_offsets", "timing
 _ACROSS_MM = 3.0  # how far across its track a bar is looked for from where the global fit puts it
 _ALONG_MM = 3.0  # and along it (at most: less than half the gap to the next bar, so that one cannot be taken)
 _RING_MM = 0.6  # the paper frame around a bar that must stay light
+_SEARCH_PX_PER_MM = 4.0  # resolution bars are searched at (their centroid is taken at full resolution)
 _MIN_INSIDE = 0.55  # a bar's box must be at least this dark on average (0 paper .. 1 ink)
 _MAX_RING = 0.35  # and the frame around it at most this dark
 _MIN_CONTRAST = 40.0  # gray levels between ink and paper in the search window
@@ -67,13 +68,12 @@ class TrackReading:
 
 
 @njit(cache=True, nogil=True)
-def _window_levels(image, x0, y0, x1, y1):
-    """Paper (90th percentile) and ink (3rd percentile) gray levels of a window, from its histogram."""
+def _levels(values):
+    """Paper (90th percentile) and ink (3rd percentile) gray levels of a window's (binned) pixels."""
     counts = np.zeros(256, np.int64)
-    for y in range(y0, y1):
-        for x in range(x0, x1):
-            counts[image[y, x]] += 1
-    total = (y1 - y0) * (x1 - x0)
+    for value in values.ravel():
+        counts[int(value)] += 1
+    total = values.size
     running, ink, paper = 0, -1, 255
     for level in range(256):
         running += counts[level]
@@ -86,17 +86,22 @@ def _window_levels(image, x0, y0, x1, y1):
 
 
 @njit(cache=True, nogil=True)
-def _locate_bars_kernel(image, centres, half, radius, ring, min_contrast, out):
+def _locate_bars_kernel(image, centres, half, radius, ring, factor, min_contrast, out):
     """For each bar the box position, within ``radius`` px of its predicted centre, that is darkest inside and
     lightest in a frame ``ring`` px wide around it, then the darkness-weighted centroid there.
+
+    The search runs on every ``factor``-th pixel each way (about 4 px/mm is plenty to place a bar's box, and a page
+    is smooth at that scale: 1-bit pages are blurred before reading); the centroid is taken at full resolution.
 
     Parameters
     ----------
     image : (rows, cols) uint8 array
     centres, half, radius : (n, 2) float64 arrays
         Predicted centre, the bar's half extent (an upright box around the turned bar) and the search reach, px.
-    ring : int
+    ring : float
         Width of the paper frame around the box, px.
+    factor : int
+        Sampling step of the search, px.
     min_contrast : float
         Gray levels ink and paper must differ by in the window.
     out : (n, 5) float64 array
@@ -104,48 +109,54 @@ def _locate_bars_kernel(image, centres, half, radius, ring, min_contrast, out):
         box lies on the edge of the search (the bar may be further away); NaN x when nothing qualifies.
     """
     rows, cols = image.shape
+    f = factor
     for i in range(centres.shape[0]):
         out[i, 0] = np.nan
-        hx, hy = int(np.ceil(half[i, 0])), int(np.ceil(half[i, 1]))
-        rx, ry = int(np.ceil(radius[i, 0])), int(np.ceil(radius[i, 1]))
+        hx, hy = int(np.ceil(half[i, 0] / f)), int(np.ceil(half[i, 1] / f))
+        rx, ry = int(np.ceil(radius[i, 0] / f)), int(np.ceil(radius[i, 1] / f))
+        rb = max(1, int(round(ring / f)))
         cx, cy = int(round(centres[i, 0])), int(round(centres[i, 1]))
-        x0, y0 = cx - hx - rx - ring, cy - hy - ry - ring
-        x1, y1 = cx + hx + rx + ring + 1, cy + hy + ry + ring + 1
-        if x0 < 0 or y0 < 0 or x1 > cols or y1 > rows:
+        reach_x, reach_y = hx + rx + rb, hy + ry + rb
+        w, h = 2 * reach_x + 1, 2 * reach_y + 1
+        x0, y0 = cx - reach_x * f - (f - 1) // 2, cy - reach_y * f - (f - 1) // 2
+        if x0 < 0 or y0 < 0 or x0 + w * f > cols or y0 + h * f > rows:
             continue
-        paper, ink = _window_levels(image, x0, y0, x1, y1)
+        blocks = np.empty((h, w))
+        for v in range(h):
+            for u in range(w):
+                blocks[v, u] = image[y0 + v * f + f // 2, x0 + u * f + f // 2]
+        paper, ink = _levels(blocks)
         if paper - ink < min_contrast:
             continue
-        # Integral image of darkness (0 paper .. 1 ink) over the window.
-        h, w = y1 - y0, x1 - x0
-        total = np.zeros((h + 1, w + 1))
         span = paper - ink
-        for y in range(h):
+        # Integral image of darkness (0 paper .. 1 ink) over the blocks.
+        integral = np.zeros((h + 1, w + 1))
+        for v in range(h):
             row = 0.0
-            for x in range(w):
-                weight = (paper - image[y0 + y, x0 + x]) / span
-                row += min(max(weight, 0.0), 1.0)
-                total[y + 1, x + 1] = total[y, x + 1] + row
+            for u in range(w):
+                row += min(max((paper - blocks[v, u]) / span, 0.0), 1.0)
+                integral[v + 1, u + 1] = integral[v, u + 1] + row
         inner_area = (2 * hx + 1) * (2 * hy + 1)
-        outer_area = (2 * hx + 2 * ring + 1) * (2 * hy + 2 * ring + 1)
+        outer_area = (2 * hx + 2 * rb + 1) * (2 * hy + 2 * rb + 1)
         best, bx, by, best_inside, best_ring = -1e9, 0, 0, 0.0, 0.0
         for dy in range(-ry, ry + 1):
             for dx in range(-rx, rx + 1):
-                # box [left, right) x [top, bottom) in window coordinates
-                left, top = ring + rx + dx, ring + ry + dy
+                left, top = rb + rx + dx, rb + ry + dy  # the box [left, right) x [top, bottom) in blocks
                 right, bottom = left + 2 * hx + 1, top + 2 * hy + 1
-                inside = total[bottom, right] - total[top, right] - total[bottom, left] + total[top, left]
-                outer = (total[bottom + ring, right + ring] - total[top - ring, right + ring]
-                         - total[bottom + ring, left - ring] + total[top - ring, left - ring])
+                inside = integral[bottom, right] - integral[top, right] - integral[bottom, left] + integral[top, left]
+                outer = (integral[bottom + rb, right + rb] - integral[top - rb, right + rb]
+                         - integral[bottom + rb, left - rb] + integral[top - rb, left - rb])
                 inside_mean = inside / inner_area
                 ring_mean = (outer - inside) / (outer_area - inner_area)
-                score = inside_mean - ring_mean
-                if score > best:
-                    best, bx, by, best_inside, best_ring = score, dx, dy, inside_mean, ring_mean
-        # Sub-pixel centre: darkness-weighted centroid over the box and a pixel beyond it (paper noise ignored).
+                if inside_mean - ring_mean > best:
+                    best, bx, by, best_inside, best_ring = inside_mean - ring_mean, dx, dy, inside_mean, ring_mean
+        # Sub-pixel centre at full resolution: darkness-weighted centroid over the box and a block beyond it
+        # (paper noise ignored).
+        px, py = cx + bx * f, cy + by * f
+        reach_x, reach_y = int(np.ceil(half[i, 0])) + f + 1, int(np.ceil(half[i, 1])) + f + 1
         m00 = m10 = m01 = 0.0
-        for y in range(cy + by - hy - 1, cy + by + hy + 2):
-            for x in range(cx + bx - hx - 1, cx + bx + hx + 2):
+        for y in range(max(0, py - reach_y), min(rows, py + reach_y + 1)):
+            for x in range(max(0, px - reach_x), min(cols, px + reach_x + 1)):
                 weight = min((paper - image[y, x]) / span, 1.0)
                 if weight < 0.25:
                     continue
@@ -179,8 +190,9 @@ def locate_bars(image: np.ndarray, page_to_image: np.ndarray, track: TimingTrack
     reach = np.array([_ACROSS_MM, along] if track.runs_down else [along, _ACROSS_MM])
     px_per_mm = float(np.sqrt(abs(np.linalg.det(homography_jacobians(page_to_image, bars_mm[:1])[0]))))
     out = np.empty((len(bars_mm), 5))
+    factor = max(1, int(round(px_per_mm / _SEARCH_PX_PER_MM)))
     _locate_bars_kernel(np.ascontiguousarray(image), np.ascontiguousarray(predicted), jacobians @ size,
-                        jacobians @ reach, max(1, int(round(_RING_MM * px_per_mm))), _MIN_CONTRAST, out)
+                        jacobians @ reach, _RING_MM * px_per_mm, factor, _MIN_CONTRAST, out)
     good = (np.isfinite(out[:, 0]) & (out[:, 2] >= _MIN_INSIDE) & (out[:, 3] <= _MAX_RING) & (out[:, 4] == 0))
     found = np.where(good[:, None], out[:, :2], np.nan)
     return found, predicted
