@@ -297,12 +297,16 @@ def track_note(reading: TrackReading) -> str:
 def timing_corrected(image: np.ndarray, page: "PreparedPage", page_to_image: np.ndarray
                      ) -> tuple["PreparedPage", list[str]]:
     """``page`` with every bubble's template position corrected by the page's timing tracks, and a note for each
-    track that could not be used (``page`` itself when it has no tracks or none is usable)."""
+    track that could not be used where no other track of its direction serves (``page`` itself when it has no
+    tracks or none is usable)."""
     timing = page.expanded.timing
     if not timing:
         return page, []
     readings = [read_track(image, page_to_image, track) for track in timing]
-    notes = [track_note(reading) for reading in readings if not reading.usable]
-    if len(notes) == len(readings):
+    # A lost track matters when no other track of its direction remains: its rows (or columns) then keep the
+    # global fit's positions. (A track cut off by the image edge beside a whole one on the other margin does not.)
+    usable_directions = {reading.track.runs_down for reading in readings if reading.usable}
+    notes = [track_note(reading) for reading in readings if reading.track.runs_down not in usable_directions]
+    if not usable_directions:
         return page, notes
     return replace(page, centres_mm=page.centres_mm + track_offsets(readings, page.centres_mm)), notes
