@@ -25,7 +25,7 @@ from omr.register import Registration, apply_homography, homography_jacobians, i
 from omr.render import render_page
 from omr.result import PageResult, QuestionReading, ScoreReading, page_file_stem
 from omr.template import ExpandedPage, ScoreBox, Template, decode_identity, expand_page
-from omr.tracks import timing_corrected
+from omr.tracks import tracked_page
 
 __all__ = ["REGISTRATION_UNSURE", "KnownPage", "PreparedPage", "PreparedTemplate", "fit_verified", "known_pages",
            "outline_share", "other_template_reason", "prepare_template", "read_page", "solid_ink_level", "warp_rect",
@@ -431,12 +431,14 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
     result.residual_mm = round(fit.residual_mm, 3)
     result.page_to_image = fit.page_to_image.tolist()
 
-    # Timing tracks (同步头) move each bubble row/column to where its bars are; a page corrected so is verified again.
-    page, track_notes = timing_corrected(image, page, fit.page_to_image)
-    for note in track_notes:
-        result.flag(note)
-    if page.expanded.timing and not verified:
-        verified = fit_verified(image, page, fit.page_to_image, fit.ink_level)
+    if page.expanded.timing:  # 同步头: bubble rows/columns moved to where their bars are, if the print agrees
+        t0 = time.perf_counter()
+        page, verified, track_notes = tracked_page(
+            image, page, fit.page_to_image, verified,
+            lambda moved: fit_verified(image, moved, fit.page_to_image, fit.ink_level))
+        for note in track_notes:
+            result.flag(note)
+        timings["tracks_ms"] = (time.perf_counter() - t0) * 1000
 
     t0 = time.perf_counter()
     matrix = fit.page_to_image

@@ -40,6 +40,7 @@ OMR_RULES: list[Rule] = make_rules([
      lambda m: f"定位点缺失：按 {m[2]} 个中的 {m[1]} 个定位"),
     (r"^timing track (.+): only (\d+) of (\d+) bars usable",
      lambda m: f"同步头 {m[1]} 仅 {m[2]}/{m[3]} 个标记可用，按定位点推算位置识别"),
+    (r"^timing tracks disagree with the printed bubbles", lambda m: "同步头与气泡印刷位置不符，按定位点推算位置识别"),
     (r"^registration unsure: ", lambda m: "定位存疑：气泡印刷轮廓与定位点推算的位置不符，本页所有识别结果均需人工核对"),
     (r"^student id grid (\S+) and barcode (\S+) disagree$", lambda m: f"考号涂写 {m[1]} 与条码 {m[2]} 不一致"),
     (r"^student id grid (\w+); barcode used$", lambda m: f"考号涂写{status_zh(m[1])}，已按条码认定"),

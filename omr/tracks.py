@@ -18,7 +18,7 @@ horizontal one from the column tracks. A track with too few bars found is not us
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 from numba import njit
@@ -29,7 +29,8 @@ from omr.template import TimingTrack
 if TYPE_CHECKING:
     from omr.read import PreparedPage
 
-__all__ = ["TrackReading", "locate_bars", "read_track", "track_offsets", "timing_corrected", "track_note"]
+__all__ = ["TrackReading", "locate_bars", "read_track", "track_offsets", "timing_corrected", "tracked_page",
+           "track_note", "TRACKS_DISAGREE"]
 
 _ACROSS_MM = 3.0  # how far across its track a bar is looked for from where the global fit puts it
 _ALONG_MM = 3.0  # and along it (at most: less than half the gap to the next bar, so that one cannot be taken)
@@ -41,6 +42,8 @@ _MIN_CONTRAST = 40.0  # gray levels between ink and paper in the search window
 _NEIGHBOURS = 3  # bars each side a bar is checked against
 _AGREE_MM = 0.25  # a bar further than this from what its neighbours say is not used
 _MIN_SHARE = 0.5  # of a track's bars must be found and agree for the track to be used (and at least 3)
+
+TRACKS_DISAGREE = "timing tracks disagree with the printed bubbles, positions from the anchors' fit"
 
 
 @dataclass(frozen=True)
@@ -310,3 +313,22 @@ def timing_corrected(image: np.ndarray, page: "PreparedPage", page_to_image: np.
     if not usable_directions:
         return page, notes
     return replace(page, centres_mm=page.centres_mm + track_offsets(readings, page.centres_mm)), notes
+
+
+def tracked_page(image: np.ndarray, page: "PreparedPage", page_to_image: np.ndarray, verified: bool,
+                 verify: Callable[["PreparedPage"], bool]) -> tuple["PreparedPage", bool, list[str]]:
+    """The page to measure, whether its positions are verified, and the notes for review.
+
+    The track-corrected page (:func:`timing_corrected`) is kept when ``verify`` finds the printed outlines where
+    it puts them, or when the global fit was not verified either (every reading then stays unsure). When the
+    global fit was verified and the corrected page is not, the bars lie where the print does not (a track printed
+    out of place, print taken for bars): the global fit's positions are read, and the page says so.
+    """
+    moved, notes = timing_corrected(image, page, page_to_image)
+    if moved is page:
+        return page, verified, notes
+    if verify(moved):
+        return moved, True, notes
+    if not verified:
+        return moved, False, notes
+    return page, True, [*notes, TRACKS_DISAGREE]

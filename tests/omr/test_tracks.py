@@ -13,7 +13,7 @@ from omr.read import prepare_template, read_page
 from omr.reason_text import reason_zh
 from omr.register import apply_homography
 from omr.template import TimingTrack, load_template, parse_template
-from omr.tracks import TrackReading, read_track, timing_corrected, track_offsets
+from omr.tracks import TRACKS_DISAGREE, TrackReading, read_track, timing_corrected, track_offsets
 from sample_sheets.evaluate import Accuracy, compare_page
 from sample_sheets.scanner import ScanParams, feed_rows, scan, scan_points
 from sample_sheets.simulate import random_truth, simulate_sheet
@@ -222,3 +222,21 @@ def test_typical_sheets_with_feed_drift_read_right(card, prepared):
         accuracy += compare_page(result, sim.truth, card)
     assert accuracy.pages_read == 6 and accuracy.wrong_sure == 0 and accuracy.ambiguous_wrong_sure == 0
     assert accuracy.correct_sure >= 0.99 * accuracy.groups, accuracy.line()
+
+
+def test_tracks_printed_out_of_place_are_not_followed(card, prepared, truth):
+    """A card whose tracks were printed 1.2 mm low (the bars all agree with each other, not with the print):
+    the outlines refuse the correction, the page is read from its verified global fit and says so."""
+    data = card.model_dump()
+    for track in data["pages"][0]["timing"]:
+        track["y"] += 1.2
+    misprinted = parse_template(data)
+    sim = simulate_sheet(misprinted, truth, seed=6, profile="clean", dpi=200)[0]
+    moved, notes = timing_corrected(sim.image, prepared.pages[0], np.array(
+        read_page(sim.image, prepared).page_to_image))
+    assert moved is not prepared.pages[0] and not notes  # the bars were found, consistently 1.2 mm low
+
+    result = read_page(sim.image, prepared)
+    assert result.reasons == [TRACKS_DISAGREE]
+    assert reason_zh(result.reasons[0]) == "同步头与气泡印刷位置不符，按定位点推算位置识别"
+    assert _sure_and_right(result, sim.truth["answers"]) == len(sim.truth["answers"])
