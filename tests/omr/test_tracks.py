@@ -28,21 +28,16 @@ def card():
 
 
 @pytest.fixture(scope="module")
-def bare(card):
-    """The same card without its tracks: what a reader without 同步头 makes of the same scans."""
-    data = card.model_dump()
-    data["pages"][0]["timing"] = []
-    return parse_template(data)
-
-
-@pytest.fixture(scope="module")
 def prepared(card):
     return prepare_template(card)
 
 
 @pytest.fixture(scope="module")
-def prepared_bare(bare):
-    return prepare_template(bare)
+def prepared_bare(card):
+    """The same card without its tracks: what a reader without 同步头 makes of the same scans."""
+    data = card.model_dump()
+    data["pages"][0]["timing"] = []
+    return prepare_template(parse_template(data))
 
 
 @pytest.fixture(scope="module")
