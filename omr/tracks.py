@@ -42,6 +42,7 @@ _MIN_CONTRAST = 40.0  # gray levels between ink and paper in the search window
 _NEIGHBOURS = 3  # bars each side a bar is checked against
 _AGREE_MM = 0.25  # a bar further than this from what its neighbours say is not used
 _MIN_SHARE = 0.5  # of a track's bars must be found and agree for the track to be used (and at least 3)
+_CARRY_BARS = 6  # bars at the end of a track whose difference from the other track is continued beyond it
 
 TRACKS_DISAGREE = "timing tracks disagree with the printed bubbles, positions from the anchors' fit"
 
@@ -251,19 +252,50 @@ def _along_offsets(reading: TrackReading, positions: np.ndarray) -> np.ndarray:
 
 def _across(readings: list[TrackReading], points_mm: np.ndarray, along_axis: int) -> np.ndarray | None:
     """Offsets of ``points_mm`` from tracks of one direction: each track's along its length, blended linearly
-    between two tracks across the page (by the points' position between them), constant beyond them."""
+    between two tracks across the page (by the points' position between them), constant beyond them.
+
+    Where one of two tracks has no bar left (its end cut off by the image edge, torn), it follows the other
+    track's course from its own last bar on, rather than holding its last offset over the rows beyond.
+    """
     if not readings:
         return None
     across_axis = 1 - along_axis
     readings = sorted(readings, key=lambda r: float(np.mean(r.bars_mm[:, across_axis])))
     first, last = readings[0], readings[-1]
-    near = _along_offsets(first, points_mm[:, along_axis])
+    positions = points_mm[:, along_axis]
+    near = _along_offsets(first, positions)
     if last is first:
         return near
-    far = _along_offsets(last, points_mm[:, along_axis])
+    far = _along_offsets(last, positions)
+    near, far = _carried(first, near, last, far, positions), _carried(last, far, first, near, positions)
     a, b = float(np.mean(first.bars_mm[:, across_axis])), float(np.mean(last.bars_mm[:, across_axis]))
     share = np.clip((points_mm[:, across_axis] - a) / (b - a), 0.0, 1.0)[:, None]
     return near * (1 - share) + far * share
+
+
+def _carried(reading: TrackReading, offsets: np.ndarray, other: TrackReading, other_offsets: np.ndarray,
+             positions: np.ndarray) -> np.ndarray:
+    """``offsets`` of ``reading`` at ``positions``, beyond its first and last bars used carried along ``other``'s
+    course: the other track's offset there plus the difference between the two, continued on the line the
+    difference follows over the last ``_CARRY_BARS`` bars used at that end (the global fit's own error grows
+    steadily across a page, so the difference between the margins does too) as far as the other track reaches."""
+    along, used = reading.along[reading.used], reading.offsets_mm[reading.used]
+    other_along = other.along[other.used]
+    difference = used - _along_offsets(other, along)
+    out = offsets.copy()
+    for end, beyond in ((along[0], positions < along[0]), (along[-1], positions > along[-1])):
+        if not beyond.any():
+            continue
+        near = np.argsort(np.abs(along - end))[:_CARRY_BARS]
+        start = difference[near[0]]
+        slope = np.zeros(2)
+        if len(near) >= 3:
+            pairs = [(i, j) for a, i in enumerate(near) for j in near[a + 1:]]
+            slope = np.median([(difference[j] - difference[i]) / (along[j] - along[i]) for i, j in pairs], axis=0)
+        # Beyond the other track's bars too, both hold: nothing there says how the difference goes on.
+        reach = np.clip(positions[beyond], other_along.min(), other_along.max())
+        out[beyond] = other_offsets[beyond] + start + slope * (reach[:, None] - end)
+    return out
 
 
 def track_offsets(readings: list[TrackReading], points_mm: np.ndarray) -> np.ndarray:

@@ -202,6 +202,14 @@ def test_track_offsets_interpolate_rows_and_blend_across():
     both = track_offsets([left, top], np.array([[45.0, 60.0]]))
     assert both[0] == pytest.approx((0.4, 0.2))  # columns add across what the rows miss; rows keep the vertical
     assert track_offsets([], points) == pytest.approx(np.zeros_like(points))
+    short = _reading("left", [50.0, 60.0, 70.0, 80.0], [(0, 0.0), (0, 0.1), (0, 0.2), (0, np.nan)],
+                     [True, True, True, False], across=10.0)
+    long = _reading("right", [50.0, 60.0, 70.0, 80.0], [(0, 0.0), (0, 0.0), (0, 0.0), (0, 0.3)], [True] * 4,
+                    across=200.0)
+    carried = track_offsets([short, long], np.array([[10.0, 80.0], [10.0, 90.0]]))
+    # Beyond its last bar the left track follows the right one's course, its difference (0.2, growing 0.01 a mm)
+    # continued: 0.3 + 0.2 + 0.1 at the right track's last bar, and held beyond both.
+    assert carried == pytest.approx(np.array([[0.0, 0.6], [0.0, 0.6]]))
 
 
 def test_typical_sheets_with_feed_drift_read_right(card, prepared):
@@ -235,3 +243,20 @@ def test_tracks_printed_out_of_place_are_not_followed(card, prepared, truth):
     assert result.reasons == [TRACKS_DISAGREE]
     assert reason_zh(result.reasons[0]) == "同步头与气泡印刷位置不符，按定位点推算位置识别"
     assert _sure_and_right(result, sim.truth["answers"]) == len(sim.truth["answers"])
+
+
+def test_a_track_whose_end_is_cut_off_follows_the_other_track_there(card, prepared, truth):
+    """The right track's last third lost (the frame's edge under skew): the late rows on the right follow the left
+    track's course, with the difference between the margins continued, instead of holding the last offset."""
+    sim = simulate_sheet(card, truth, seed=2024, profile="typical", dpi=200,
+                         overrides={"feed_drift": 0.012, "feed_cycles": 0.6, "rotation_deg": 1.9})[0]
+    right = card.pages[0].timing[1]
+    damaged = sim.image.copy()
+    for index in range(24, 36):
+        x, y = _bar_px(sim, right, index)
+        cv2.rectangle(damaged, (x - 25, y - 10), (x + 25, y + 10), int(np.median(sim.image)), -1)
+    result = read_page(damaged, prepared)
+    assert not [reason for reason in result.reasons if reason.startswith("timing track")]  # 24 of 36: still used
+    assert read_track(damaged, np.array(result.page_to_image), right).used.sum() == 24
+    true_px = _true_centres(sim, prepared.pages[0].centres_mm)
+    assert _misplaced_mm(damaged, prepared, result, true_px).max() <= 0.15
