@@ -188,11 +188,12 @@ def locate_bars(image: np.ndarray, page_to_image: np.ndarray, track: TimingTrack
     """
     bars_mm = np.array(track.bar_centres(), np.float64)
     predicted = apply_homography(page_to_image, bars_mm)
-    jacobians = np.abs(homography_jacobians(page_to_image, bars_mm))
+    jacobians = homography_jacobians(page_to_image, bars_mm)
+    px_per_mm = float(np.sqrt(abs(np.linalg.det(jacobians[0]))))
+    jacobians = np.abs(jacobians)  # an upright box around each turned bar (and its reach)
     size = np.array([track.bar_width / 2, track.bar_height / 2])
     along = min(_ALONG_MM, track.pitch / 2 - (track.bar_height if track.runs_down else track.bar_width) / 2 - 0.3)
     reach = np.array([_ACROSS_MM, along] if track.runs_down else [along, _ACROSS_MM])
-    px_per_mm = float(np.sqrt(abs(np.linalg.det(homography_jacobians(page_to_image, bars_mm[:1])[0]))))
     out = np.empty((len(bars_mm), 5))
     factor = max(1, int(round(px_per_mm / _SEARCH_PX_PER_MM)))
     _locate_bars_kernel(np.ascontiguousarray(image), np.ascontiguousarray(predicted), jacobians @ size,
@@ -209,22 +210,31 @@ def _agreeing(along, offsets, found, neighbours, tolerance):
     a Theil-Sen line, so a steady drift is followed and one bad bar among them is outvoted), per coordinate."""
     n = along.shape[0]
     keep = np.zeros(n, np.bool_)
+    near = np.empty(2 * neighbours, np.int64)
+    slopes = np.empty(neighbours * (2 * neighbours - 1))
+    guesses = np.empty(2 * neighbours)
     for i in range(n):
         if not found[i]:
             continue
-        near = [j for j in range(max(0, i - neighbours), min(n, i + neighbours + 1)) if j != i and found[j]]
-        if len(near) < 2:
+        count = 0
+        for j in range(max(0, i - neighbours), min(n, i + neighbours + 1)):
+            if j != i and found[j]:
+                near[count] = j
+                count += 1
+        if count < 2:
             continue
         agree = True
         for axis in range(2):
-            slopes = []
-            for a in range(len(near)):
-                for b in range(a + 1, len(near)):
+            pairs = 0
+            for a in range(count):
+                for b in range(a + 1, count):
                     ja, jb = near[a], near[b]
-                    slopes.append((offsets[jb, axis] - offsets[ja, axis]) / (along[jb] - along[ja]))
-            slope = np.median(np.array(slopes))
-            guesses = np.array([offsets[j, axis] + slope * (along[i] - along[j]) for j in near])
-            if abs(offsets[i, axis] - np.median(guesses)) > tolerance:
+                    slopes[pairs] = (offsets[jb, axis] - offsets[ja, axis]) / (along[jb] - along[ja])
+                    pairs += 1
+            slope = np.median(slopes[:pairs])
+            for k in range(count):
+                guesses[k] = offsets[near[k], axis] + slope * (along[i] - along[near[k]])
+            if abs(offsets[i, axis] - np.median(guesses[:count])) > tolerance:
                 agree = False
         keep[i] = agree
     return keep
