@@ -10,9 +10,9 @@ refit.
 When a scan has lost the thin outlines (a 1-bit threshold scan keeps bold print only), :func:`print_agrees` verifies a
 fit on patches of bold print instead, each located by normalised cross-correlation.
 
-The fit takes any set of printed reference points with known template positions (``fit_points``): timing marks
-(同步头), once templates carry them, can be located by their own search and fitted the same way. The refined
-transform is not trusted by itself: the caller verifies it on *other* printed outlines (see
+The fit takes any set of printed reference points with known template positions (``fit_points``). Timing tracks
+(同步头) correct the rows one by one after this global fit, which no homography can do (see :mod:`omr.tracks`).
+The refined transform is not trusted by itself: the caller verifies it on *other* printed outlines (see
 :func:`omr.read.fit_verified`).
 """
 
