@@ -10,9 +10,10 @@ against its neighbours (a smudged, torn or missing bar must not pull its row), a
 are interpolated along the track (:func:`track_offsets`) and added to every bubble's template position before
 the global fit maps it into the image.
 
-Row tracks give each row its offset (across the page between a left and a right track); column tracks give each
-column its horizontal offset. With both, rows take their vertical offset from the row tracks and columns their
-horizontal one from the column tracks. A track with too few bars found is not used, and the page says so.
+Row tracks give each row its offset (blended across the page between a left and a right track); column tracks give
+each column its offset, and with row tracks too they add, across the page, what the rows miss where they run (see
+:func:`track_offsets`). A track with too few bars found is not used (the page says so when no track of its
+direction is left), and a correction the printed bubble outlines do not confirm is not kept (:func:`tracked_page`).
 """
 
 from __future__ import annotations
