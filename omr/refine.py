@@ -10,9 +10,9 @@ refit.
 When a scan has lost the thin outlines (a 1-bit threshold scan keeps bold print only), :func:`print_agrees` verifies a
 fit on patches of bold print instead, each located by normalised cross-correlation.
 
-The fit takes any set of printed reference points with known template positions (``fit_points``): timing marks
-(同步头), once templates carry them, can be located by their own search and fitted the same way. The refined
-transform is not trusted by itself: the caller verifies it on *other* printed outlines (see
+The fit takes any set of printed reference points with known template positions (``fit_points``). Timing tracks
+(同步头) correct the rows one by one after this global fit, which no homography can do (see :mod:`omr.tracks`).
+The refined transform is not trusted by itself: the caller verifies it on *other* printed outlines (see
 :func:`omr.read.fit_verified`).
 """
 
@@ -288,7 +288,7 @@ def print_patches(blank: np.ndarray, px_per_mm: float, page: ExpandedPage) -> Pr
     clear = np.ones(ink.shape, bool)
     keep_out = [(b.x - b.width / 2, b.y - b.height / 2, b.width, b.height) for _, b in page.bubbles]
     keep_out += [(r.x, r.y, r.w, r.h) for r in (*page.regions, *page.barcodes)]
-    keep_out += [(a.x - a.size, a.y - a.size, 2 * a.size, 2 * a.size) for a in page.anchors]
+    keep_out += [(a.x - a.box[0], a.y - a.box[1], 2 * a.box[0], 2 * a.box[1]) for a in page.anchors]
     for x, y, w, h in keep_out:
         rows = (ys > y - reach) & (ys < y + h + reach)
         clear[rows[:, None] & (xs > x - reach) & (xs < x + w + reach)] = False
