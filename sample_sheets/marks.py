@@ -330,8 +330,9 @@ def forbidden_rects(page: ExpandedPage, margin_mm: float = 1.2) -> np.ndarray:
     for a in page.anchors:
         rects.append((a.x - a.size / 2 - 1, a.y - a.size / 2 - 1, a.x + a.size / 2 + 1, a.y + a.size / 2 + 1))
     strip = page.identity
-    last = strip.x + strip.pitch * (len(page.identity_bits) - 1)
-    rects.append((strip.x - strip.cell, strip.y - strip.cell, last + strip.cell, strip.y + strip.cell))
+    if strip is not None:
+        last = strip.x + strip.pitch * (len(page.identity_bits) - 1)
+        rects.append((strip.x - strip.cell, strip.y - strip.cell, last + strip.cell, strip.y + strip.cell))
     for r in page.barcodes:
         rects.append((r.x, r.y, r.x + r.w, r.y + r.h))
     out = np.array(rects, np.float64).reshape(-1, 4)

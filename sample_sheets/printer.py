@@ -75,7 +75,7 @@ def printed_layout(page: ExpandedPage, scale: float) -> ExpandedPage:
     groups = tuple(replace(g, bubbles=tuple(moved(b, ("width", "height")) for b in g.bubbles)) for g in page.groups)
     return replace(
         page, anchors=tuple(moved(a, ("size",)) for a in page.anchors),
-        identity=moved(page.identity, ("cell", "pitch")), groups=groups,
+        identity=None if page.identity is None else moved(page.identity, ("cell", "pitch")), groups=groups,
         regions=tuple(moved(r, ("w", "h")) for r in page.regions),
         barcodes=tuple(moved(r, ("w", "h")) for r in page.barcodes),
         texts=tuple(moved(t, ("size",)) for t in page.texts),
