@@ -11,9 +11,10 @@ printed by another system says none of it; what it has is its anchors and its pr
 * **The printed bubble outlines**: under the right fit of the right page they lie where the fit puts them. Each
   candidate (page x orientation) yields per-bubble evidence (how much of its printed contrast each check bubble's
   outline shows, see :func:`omr.read.outline_shares`; on a 1-bit scan that lost the outlines, whether each patch of
-  bold print is found in place). :func:`clearly_better` tells whether the best candidate's evidence is
-  stochastically larger than a rival's on this very page (a one-sided Mann-Whitney U test), so no margin is tuned
-  to any set of pictures: a page whose orientations fit its print alike (a symmetric layout) is not guessed.
+  bold print is found in place). :func:`clearly_better` tells whether the best candidate's evidence clearly
+  exceeds a rival's on this very page (a one-sided Mann-Whitney U test, and Fisher's exact test on the items each
+  misses), so no margin is tuned to any set of pictures: a page whose orientations or pages fit its print alike
+  (a symmetric layout) is not guessed. When the 48 check bubbles cannot tell, every bubble of the page is weighed.
 
 :func:`choose` applies these rules to the candidates :mod:`omr.read` measured and says which one wins, or why
 none does.
@@ -21,10 +22,10 @@ none does.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
-from math import erfc, sqrt
-from typing import Sequence
+from math import erfc, exp, lgamma, sqrt
+from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -33,8 +34,8 @@ from omr.layout import anchor_polygon
 from omr.refine import warp_rect
 from omr.template import Anchor
 
-__all__ = ["AnchorShapes", "anchor_shapes", "anchor_votes", "Candidate", "clearly_better", "choose", "Choice",
-           "LAYOUT_NOT_FOUND", "ORIENTATION_AMBIGUOUS"]
+__all__ = ["AnchorShapes", "anchor_shapes", "anchor_votes", "Candidate", "clearly_better", "rank_test",
+           "missing_test", "choose", "Choice", "LAYOUT_NOT_FOUND", "ORIENTATION_AMBIGUOUS"]
 
 _PX_PER_MM = 4.0  # resolution anchors are compared at (a 5 mm anchor is 20 px)
 _ANCHOR_MARGIN = 0.5  # paper around an anchor in the compared patch, as a share of its size
@@ -128,25 +129,30 @@ def anchor_votes(image: np.ndarray, page_to_image: np.ndarray, anchors: Sequence
 
 
 def clearly_better(best: np.ndarray, rival: np.ndarray, alpha: float = _ALPHA) -> bool:
-    """Whether the values ``best`` are stochastically larger than ``rival``'s at one-sided level ``alpha``.
+    """Whether the evidence ``best`` clearly exceeds ``rival``'s: either its values are stochastically larger
+    (:func:`rank_test`), or a larger share of the rival's items are missing (:func:`missing_test`), at one-sided
+    level ``alpha`` (each; so the chance that two candidates fitting the print alike are told apart is at most
+    twice ``alpha``). The first catches a rival whose print is everywhere a little off, the second one that fits
+    most of the page but misses a block of it (a card's other page sharing most of this one's layout)."""
+    return rank_test(best, rival) < alpha or missing_test(best, rival) < alpha
 
-    The Mann-Whitney U test (Mann & Whitney 1947) with the normal approximation, mid-ranks for ties and the tie
-    correction of the variance: U counts the pairs (b, r) with b > r (ties one half); under the hypothesis that
-    both come from one distribution its mean is n m / 2 and its variance n m / 12 ((N + 1) - sum(t^3 - t) / (N (N
-    - 1))). Evidence per check bubble is paired with nothing: candidates on different pages of a card have
-    different bubbles.
-    """
+
+def rank_test(best: np.ndarray, rival: np.ndarray) -> float:
+    """One-sided p-value that ``best``'s values are no larger than ``rival``'s: the Mann-Whitney U test (Mann &
+    Whitney 1947) with the normal approximation, mid-ranks for ties, the tie-corrected variance
+    n m / 12 ((N + 1) - sum(t^3 - t) / (N (N - 1))) and a continuity correction. Unpaired: candidates on different
+    pages of a card have different bubbles."""
     best = np.asarray(best, np.float64)
     rival = np.asarray(rival, np.float64)
     n, m = len(best), len(rival)
     if n == 0 or m == 0:
-        return m == 0 and n > 0
+        return 1.0
     values = np.concatenate([best, rival])
     order = np.argsort(values, kind="mergesort")
-    ranks = np.empty(n + m)
     sorted_values = values[order]
     starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
     ends = np.r_[starts[1:], n + m]
+    ranks = np.empty(n + m)
     for start, end in zip(starts, ends):
         ranks[order[start:end]] = (start + end + 1) / 2  # mid-rank, 1-based
     u = ranks[:n].sum() - n * (n + 1) / 2
@@ -154,9 +160,33 @@ def clearly_better(best: np.ndarray, rival: np.ndarray, alpha: float = _ALPHA) -
     ties = (ends - starts).astype(np.float64)
     variance = n * m / 12 * ((total + 1) - float((ties ** 3 - ties).sum()) / (total * (total - 1)))
     if variance <= 0:
-        return False  # every value equal: nothing tells them apart
-    z = (u - n * m / 2 - 0.5) / sqrt(variance)  # continuity correction
-    return 0.5 * erfc(z / sqrt(2)) < alpha
+        return 1.0  # every value equal: nothing tells them apart
+    z = (u - n * m / 2 - 0.5) / sqrt(variance)
+    return 0.5 * erfc(z / sqrt(2))
+
+
+def missing_test(best: np.ndarray, rival: np.ndarray) -> float:
+    """One-sided p-value that the rival misses no larger a share of its items than ``best`` does: Fisher's exact
+    test (hypergeometric upper tail) on the 2 x 2 table of missing / present items. An item is missing when its
+    evidence is below half of ``best``'s median: nearer to paper (0) than to this page's typical print."""
+    best = np.asarray(best, np.float64)
+    rival = np.asarray(rival, np.float64)
+    if len(best) == 0 or len(rival) == 0:
+        return 1.0
+    limit = 0.5 * float(np.median(best))
+    if limit <= 0:
+        return 1.0
+    rival_missing = int((rival < limit).sum())
+    missing = int((best < limit).sum()) + rival_missing
+    total, drawn = len(best) + len(rival), len(rival)
+
+    def log_choose(n: int, k: int) -> float:
+        return lgamma(n + 1) - lgamma(k + 1) - lgamma(n - k + 1)
+
+    base = log_choose(total, drawn)
+    tail = sum(exp(log_choose(missing, k) + log_choose(total - missing, drawn - k) - base)
+               for k in range(rival_missing, min(missing, drawn) + 1))
+    return min(1.0, tail)
 
 
 @dataclass
@@ -170,6 +200,23 @@ class Candidate:
     verified: bool
     score: float  # the summary ranked on (the outline share of the page's weakest quarter)
     template_id: str | None = None  # None: the template being read
+    #: The same evidence over every bubble of the page (costlier: asked for only when ``evidence`` is not enough).
+    every_bubble: Callable[[], np.ndarray] | None = None
+    _full: np.ndarray | None = field(default=None, repr=False)
+
+    def full_evidence(self) -> np.ndarray | None:
+        """:attr:`every_bubble`'s answer, computed once; None when the candidate has no fuller evidence."""
+        if self._full is None and self.every_bubble is not None:
+            self._full = self.every_bubble()
+        return self._full
+
+
+def _beats(best: Candidate, rival: Candidate, alpha: float) -> bool:
+    """Whether ``best``'s print clearly backs it over ``rival``: on the check bubbles, or else on every bubble."""
+    if clearly_better(best.evidence, rival.evidence, alpha):
+        return True
+    full, rival_full = best.full_evidence(), rival.full_evidence()
+    return full is not None and rival_full is not None and clearly_better(full, rival_full, alpha)
 
 
 @dataclass(frozen=True)
@@ -192,7 +239,7 @@ def choose(candidates: Sequence[Candidate], alpha: float = _ALPHA) -> Choice:
         return Choice(None, LAYOUT_NOT_FOUND)
     best = ranked[0]
     for rival in ranked[1:]:
-        if not clearly_better(best.evidence, rival.evidence, alpha):
+        if not _beats(best, rival, alpha):
             return Choice(None, ORIENTATION_AMBIGUOUS.format(
                 page=best.page.expanded.page, angle=_angle(best), rival_page=rival.page.expanded.page,
                 rival_angle=_angle(rival)))

@@ -72,6 +72,9 @@ class PreparedPage:
     refine_index: np.ndarray  # (m,) other bubbles, between the check ones, whose outlines refine a fit
     check_quarter: np.ndarray  # (k,) which quarter of the page (about the check bubbles' middle) each lies in
     bold_print: PrintPatches  # what verifies a fit when a 1-bit scan has erased the outlines
+    #: Every bubble's outline contrast on the blank render, for a page without identity strip only: the fuller
+    #: evidence omr.orient weighs when the check bubbles cannot tell two pages or orientations apart.
+    all_outline: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -193,6 +196,7 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None, 
             identity_centres, identity_semi,
             {f.id: f.max_score for f in template.pages[number - 1].fields if isinstance(f, ScoreBox)},
             check, outline, refine, quarter, print_patches(blank, _BASELINE_PX_PER_MM, expanded),
+            None if expanded.identity is not None else _outline_contrast(blank, matrix, centres, semi, 0.0),
         ))
     return with_others(prepared, [page for other in others for page in known_pages(other)])
 
@@ -443,7 +447,13 @@ def _outline_candidate(image: np.ndarray, page: PreparedPage, fit: Registration,
                        ) -> Candidate:
     shares = outline_shares(image, page, fit.page_to_image, fit.ink_level)
     score = _weakest_quarter(shares, page)
-    return Candidate(page, fit, shares, score >= _MIN_OUTLINE_SHARE, score, template_id)
+
+    def every_bubble() -> np.ndarray:
+        contrast = _outline_contrast(image, fit.page_to_image, page.centres_mm, page.semi_axes_mm, fit.ink_level)
+        return contrast / np.maximum(page.all_outline, 0.05)
+
+    return Candidate(page, fit, shares, score >= _MIN_OUTLINE_SHARE, score, template_id,
+                     every_bubble if page.all_outline is not None else None)
 
 
 def _settled(image: np.ndarray, candidates: list[Candidate]) -> Choice:
