@@ -353,7 +353,8 @@ def _known_other(image: np.ndarray, prepared: PreparedTemplate, tried: dict[tupl
     return None
 
 
-def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration, PreparedPage] | str:
+def _locate(image: np.ndarray, prepared: PreparedTemplate, *, binary: bool = False
+            ) -> tuple[Registration, PreparedPage] | str:
     """The registration and template page of a scan, or the reason there is none.
 
     Fits come lazily, most plausible orientation first; the first whose identity strip names this template and
@@ -362,7 +363,7 @@ def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration
     (``prepared.others``) to say whose page it is.
     """
     if prepared.by_content:
-        return _locate_by_content(image, prepared)
+        return _locate_by_content(image, prepared, binary)
     other = None
     registered_any = False
     fallback: tuple[float, Registration, PreparedPage] | None = None
@@ -398,7 +399,7 @@ def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration
     if other is not None and other[0] != prepared.template.identity_code:
         names = {known.code: known.template_id for known in prepared.others}
         return other_template_reason(other[0], other[1], names.get(other[0]))
-    known = _known_other(image, prepared, tried) or _other_by_content(image, prepared, tried, [])
+    known = _known_other(image, prepared, tried) or _other_by_content(image, prepared, tried, [], binary)
     if known is not None:
         return other_template_reason(*known)
     if registered_any:
@@ -408,11 +409,13 @@ def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration
     return "no anchors found"
 
 
-def _locate_by_content(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration, PreparedPage] | str:
+def _locate_by_content(image: np.ndarray, prepared: PreparedTemplate, binary: bool
+                       ) -> tuple[Registration, PreparedPage] | str:
     """:func:`_locate` for a card whose pages carry no identity strip: every fit of every page (at most four
     orientations each) is a candidate, unless an anchor's place shows another of the page's anchor shapes; the
     printed content picks the one it clearly backs (:func:`omr.orient.choose`). When none of the template's does,
-    the other known templates' pages are tried the same way (and by their identity strips)."""
+    the other known templates' pages are tried the same way (and by their identity strips). ``binary``: the scan
+    was 1-bit (a threshold may have erased the thin outlines)."""
     tried: dict[tuple, list[Registration]] = {}
     candidates: list[Candidate] = []
     registered_any = False
@@ -420,10 +423,10 @@ def _locate_by_content(image: np.ndarray, prepared: PreparedTemplate) -> tuple[R
         fits = list(_fits(image, page.expanded, prepared, tried))
         registered_any = registered_any or bool(fits)
         candidates += _candidates(image, page, fits)
-    choice = _settled(image, candidates)
+    choice = _settled(image, candidates, binary)
     if choice.candidate is not None:
         return choice.candidate.fit, choice.candidate.page
-    known = _other_by_content(image, prepared, tried, candidates) or _known_other(image, prepared, tried)
+    known = _other_by_content(image, prepared, tried, candidates, binary) or _known_other(image, prepared, tried)
     if known is not None:
         return other_template_reason(*known)
     if not registered_any:
@@ -456,11 +459,13 @@ def _outline_candidate(image: np.ndarray, page: PreparedPage, fit: Registration,
                      every_bubble if page.all_outline is not None else None)
 
 
-def _settled(image: np.ndarray, candidates: list[Candidate]) -> Choice:
+def _settled(image: np.ndarray, candidates: list[Candidate], binary: bool) -> Choice:
     """The candidate the print backs (see :func:`omr.orient.choose`), after the two second looks verification
     takes for a single fit (:func:`_refined`): when no candidate's outlines verify, each fit refitted to the
-    outlines (a three-anchor fit under a keystone); when still none does, the bold print (a 1-bit scan that lost
-    the outlines), weighed patch by patch."""
+    outlines (a three-anchor fit under a keystone); when still none does and the scan was 1-bit (a threshold that
+    erased the outlines), the bold print, weighed patch by patch. Never on a gray scan: there the outlines are
+    printed, and bold print in place says only that the page comes from the same system (another form of it
+    shares its headings), not that its bubbles are where this template has them."""
     if candidates and not any(c.verified for c in candidates):
         refitted = []
         for c in candidates:
@@ -469,7 +474,7 @@ def _settled(image: np.ndarray, candidates: list[Candidate]) -> Choice:
             refitted.append(c if refit is None else
                             _outline_candidate(image, c.page, replace(c.fit, page_to_image=refit), c.template_id))
         candidates = refitted
-    if candidates and not any(c.verified for c in candidates):
+    if binary and candidates and not any(c.verified for c in candidates):
         candidates = [_print_candidate(image, c) for c in candidates]
     return choose(candidates)
 
@@ -486,7 +491,7 @@ def _print_candidate(image: np.ndarray, candidate: Candidate) -> Candidate:
 
 
 def _other_by_content(image: np.ndarray, prepared: PreparedTemplate, tried: dict[tuple, list[Registration]],
-                      own: list[Candidate]) -> tuple[int, int, str] | None:
+                      own: list[Candidate], binary: bool) -> tuple[int, int, str] | None:
     """(code, page, template id) of the other known template without identity strip whose page the print clearly
     backs over every reading of this template's (``own``), or None."""
     others = [known for known in prepared.others if known.layout is not None]
@@ -496,7 +501,7 @@ def _other_by_content(image: np.ndarray, prepared: PreparedTemplate, tried: dict
     for known in others:
         candidates += _candidates(image, known.layout, list(_fits(image, known.expanded, prepared, tried)),
                                   known.template_id)
-    winner = _settled(image, candidates).candidate
+    winner = _settled(image, candidates, binary).candidate
     if winner is None or winner.template_id is None:
         return None
     code = next(known.code for known in others if known.template_id == winner.template_id)
@@ -530,12 +535,13 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
                               "no anchors can be found")
         return result
     profile = prepared.profile
-    if _is_binary(image):
+    binary = _is_binary(image)
+    if binary:
         # Dithered or thresholded 1-bit scan: average the dots back into gray levels before measuring.
         width_mm = min(prepared.template.page_mm)
         kernel = max(3, int(round(min(image.shape) / width_mm * 0.45)) | 1)
         image = cv2.blur(image, (kernel, kernel))
-    located = _locate(image, prepared)
+    located = _locate(image, prepared, binary=binary)
     if isinstance(located, str):
         result.status = "error"
         result.reasons.append(located)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import json
 
+import cv2
 import numpy as np
 import pytest
 from scipy.stats import fisher_exact, mannwhitneyu
@@ -125,6 +126,27 @@ def test_alike_anchors_leave_the_orientation_to_the_print(turns):
             assert accuracy.wrong_sure == 0 and accuracy.flagged_groups <= 1, accuracy.line()
 
 
+def _outlines_erased(image: np.ndarray, dpi: int) -> np.ndarray:
+    """A 1-bit scan as a harsh threshold leaves it: strokes thinner than 0.4 mm (the bubble outlines) gone, bold
+    print, anchors and marks kept."""
+    radius = max(1, int(round(0.2 * dpi / 25.4)))
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    bold = cv2.morphologyEx((image < 128).astype(np.uint8), cv2.MORPH_OPEN, disk)
+    return np.where(bold > 0, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("anchors", ["L and squares", "four squares"])
+def test_one_bit_scan_without_outlines_is_oriented_by_its_bold_print(letter, anchors):
+    template = letter[0] if anchors == "L and squares" else parse_template(_square_anchors(_letter_json(), "sq"))
+    prepared = letter[1] if anchors == "L and squares" else prepare_template(template)
+    for turns in (0, 2):
+        sim, image = next(_scans(template, SEED + 60 + turns, {"dpi": 200, "binarize": "threshold"}, turns))
+        result = read_page(_outlines_erased(image, 200), prepared)
+        assert result.status != "error" and result.orientation == 180 * (turns // 2), result.reasons
+        accuracy = compare_page(result, sim.truth, template)
+        assert accuracy.wrong_sure == 0 and accuracy.flagged_groups <= 1, accuracy.line()
+
+
 def test_anchor_shapes_say_which_way_up():
     template = resolve_template(LETTER)
     page = expand_page(template, 1)
@@ -174,6 +196,26 @@ def test_page_of_another_template_is_never_read(letter):
     assert unknown.status == "error" and not unknown.questions, unknown.reasons
     known = read_page(letter_page, prepare_template(resolve_template("cn-a4-55"), others=[template]))
     assert known.status == "error" and known.reasons[0].startswith(f"page of another template {LETTER} "), known.reasons
+
+
+def test_other_form_on_the_same_anchors_is_never_read(letter):
+    # Another form of the same system: the same anchors (the L decides the orientation at once), its bubbles half
+    # a pitch away from ours. Only the print can say it is not our page.
+    template, prepared = letter
+    data = _letter_json()
+    data["id"] = "us-letter-other-form"
+    for field in data["pages"][0]["fields"]:
+        if field["kind"] != "region":
+            field["x"], field["y"] = round(field["x"] + 2.65, 4), round(field["y"] + 2.65, 4)
+    other = parse_template(data)
+    page = next(_scans(other, SEED + 93, {"dpi": 200}))[1]
+    alone = read_page(page, prepared)
+    assert alone.status == "error" and alone.reasons[0].startswith("layout not found: "), alone.reasons
+    named = read_page(page, prepare_template(template, others=[other]))
+    assert named.status == "error" and named.reasons[0].startswith("page of another template us-letter-other-form ")
+    # Our own page, with the other form known, is still ours.
+    own = next(_scans(template, SEED + 94, {"dpi": 200}))[1]
+    assert read_page(own, prepare_template(template, others=[other])).status != "error"
 
 
 def test_blank_paper_is_not_read(letter):
