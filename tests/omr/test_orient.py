@@ -25,7 +25,7 @@ from omr.reason_text import reason_zh, untranslated
 from omr.register import iter_registrations
 from omr.render import render_page
 from omr.result import PageResult
-from omr.template import expand_page, parse_template
+from omr.template import TemplateError, expand_page, parse_template
 from sample_sheets import TEMPLATES_DIR, resolve_template
 from sample_sheets.evaluate import Accuracy, compare_page
 from sample_sheets.simulate import random_truth, simulate_sheet
@@ -91,6 +91,24 @@ def _clean_flagged(result: PageResult, truth: dict) -> tuple[int, int]:
         reading = result.questions.get(group_id)
         flagged += reading is not None and reading.status == "uncertain"
     return questions, flagged
+
+
+def test_template_without_identity_strip_on_letter_paper():
+    data = {"id": "plain", "page_size": "Letter", "pages": [{
+        "anchors": [{"id": "tl", "shape": "l_corner", "x": 12.7, "y": 12.7, "size": 6.35, "tone": 0.6},
+                    {"id": "tr", "x": 203.2, "y": 12.7, "size": 6.35, "tone": 0.6},
+                    {"id": "bl", "x": 12.7, "y": 266.7, "size": 6.35, "tone": 0.6},
+                    {"id": "br", "x": 203.2, "y": 266.7, "size": 6.35, "tone": 0.6}]}]}
+    template = parse_template(data)
+    page = expand_page(template, 1)
+    assert template.page_mm == (215.9, 279.4) and page.identity is None and page.identity_bits == ()
+    image = render_page(page, 254)  # 10 px/mm
+    assert abs(int(image[127, 2032]) - round(255 * 0.4)) <= 1  # the square anchors print at 60 %
+    assert abs(int(image[110, 110]) - round(255 * 0.4)) <= 1  # so does the L, in its elbow
+    # A strip, when given, is still checked.
+    data["pages"][0]["identity"] = {"x": 200, "y": 12}
+    with pytest.raises(TemplateError, match="identity"):
+        parse_template(data)
 
 
 @pytest.mark.parametrize("turns", [0, 1, 2, 3], ids=["upright", "turned left", "upside down", "turned right"])
