@@ -29,8 +29,8 @@ from omr.result import PageResult, QuestionReading, ScoreReading, page_file_stem
 from omr.template import ExpandedPage, ScoreBox, Template, decode_identity, expand_page
 
 __all__ = ["REGISTRATION_UNSURE", "KnownPage", "PreparedPage", "PreparedTemplate", "fit_verified", "known_pages",
-           "outline_share", "outline_shares", "other_template_reason", "prepare_template", "read_page", "solid_ink_level", "warp_rect",
-           "with_others"]
+           "outline_share", "outline_shares", "other_template_reason", "prepare_template", "read_page",
+           "solid_ink_level", "warp_rect", "with_others"]
 
 _BASELINE_PX_PER_MM = 8.0  # resolution the blank page is rendered at to learn each bubble's printed darkness
 _RING_SAMPLES = ring_samples(24)
