@@ -180,6 +180,26 @@ def test_anchor_shapes_say_which_way_up():
     assert votes[0] == (3, 1)
 
 
+def test_one_larger_anchor_says_which_way_up():
+    # Anchors that differ only in size: a 9 mm square top left among 6.35 mm ones.
+    data = _square_anchors(_letter_json(), "us-letter-big-corner")
+    data["pages"][0]["anchors"][0]["size"] = 9.0
+    template = parse_template(data)
+    page = expand_page(template, 1)
+    shapes = anchor_shapes(page.anchors)
+    assert shapes.asymmetric
+    for turns in (0, 2):
+        image = np.ascontiguousarray(np.rot90(render_page(page, 200), turns))
+        votes = {fit.orientation: anchor_votes(image, fit.page_to_image, page.anchors, shapes)
+                 for fit in iter_registrations(image, page)}
+        right = 180 * (turns // 2)
+        assert votes[right] == (4, 0) and all(vote[1] > 0 for angle, vote in votes.items() if angle != right), votes
+        sim, scan = next(_scans(template, SEED + 80 + turns, {"dpi": 200}, turns))
+        result = read_page(scan, prepare_template(template))
+        assert result.status != "error" and result.orientation == right, result.reasons
+        assert compare_page(result, sim.truth, template).wrong_sure == 0
+
+
 def test_two_page_card_without_identity_pages_are_told_apart():
     template = parse_template(_two_pages())
     prepared = prepare_template(template)
