@@ -270,12 +270,11 @@ def test_layout_alike_both_ways_up_is_ambiguous_not_read():
     data = {"id": "symmetric", "page_size": "Letter", "pages": [{
         "anchors": [{"id": a, "x": x, "y": y} for a, x, y in
                     (("tl", 15, 15), ("tr", 200.9, 15), ("bl", 15, 264.4), ("br", 200.9, 264.4))],
-        "fields": [{"kind": "grid", "id": "block", "labels": "0123456789", "columns": 20, "x": 57.95 - 0.5 * 0,
-                    "y": 116.2, "column_pitch": 5.3, "row_pitch": 5.2,
+        # 20 x 10 bubbles centred on the page: turned over, each lands on another
+        "fields": [{"kind": "grid", "id": "block", "labels": "0123456789", "columns": 20,
+                    "x": round(215.9 / 2 - 9.5 * 5.3, 3), "y": round(279.4 / 2 - 4.5 * 5.2, 3),
+                    "column_pitch": 5.3, "row_pitch": 5.2,
                     "bubble": {"width": 2.8, "height": 2.8, "show_label": False}}]}]}
-    grid = data["pages"][0]["fields"][0]
-    grid["x"] = round(215.9 / 2 - 9.5 * grid["column_pitch"], 3)
-    grid["y"] = round(279.4 / 2 - 4.5 * grid["row_pitch"], 3)
     template = parse_template(data)
     prepared = prepare_template(template)
     for turns in (0, 2):
