@@ -32,11 +32,13 @@ class FillEllipse:
     cy: float
     rx: float
     ry: float
+    gray: float = 0.0  # 0 black .. 1 white (an anchor printed at a tone)
 
 
 @dataclass(frozen=True)
 class FillPolygon:
     points: tuple[tuple[float, float], ...]
+    gray: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -99,8 +101,10 @@ def timing_bar_rects(page: ExpandedPage) -> list[tuple[float, float, float, floa
 
 
 def identity_cell_rects(page: ExpandedPage) -> list[tuple[float, float, float, float]]:
-    """(x, y, w, h) in mm of every identity cell, filled or not."""
+    """(x, y, w, h) in mm of every identity cell, filled or not (none on a page without an identity strip)."""
     strip = page.identity
+    if strip is None:
+        return []
     half = strip.cell / 2
     return [(strip.x + i * strip.pitch - half, strip.y - half, strip.cell, strip.cell)
             for i in range(len(page.identity_bits))]
@@ -111,9 +115,9 @@ def page_primitives(page: ExpandedPage) -> list[Primitive]:
     items: list[Primitive] = []
     for anchor in page.anchors:
         if anchor.shape == "circle":
-            items.append(FillEllipse(anchor.x, anchor.y, anchor.size / 2, anchor.size / 2))
+            items.append(FillEllipse(anchor.x, anchor.y, anchor.size / 2, anchor.size / 2, gray=1.0 - anchor.tone))
         else:
-            items.append(FillPolygon(anchor_polygon(anchor)))
+            items.append(FillPolygon(anchor_polygon(anchor), gray=1.0 - anchor.tone))
     items.extend(FillRect(*bar) for bar in timing_bar_rects(page))
     for bit, (x, y, w, h) in zip(page.identity_bits, identity_cell_rects(page)):
         if bit:

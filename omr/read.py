@@ -19,8 +19,10 @@ import numpy as np
 from omr.barcode import read_label
 from omr.decide import classify_bubbles, empty_level, group_outcomes, mark_strength, page_thresholds
 from omr.measure import disk_samples, measure_bubbles, ring_samples
+from omr.orient import Candidate, Choice, anchor_shapes, anchor_votes, choose
 from omr.profile import ScannerProfile
-from omr.refine import PrintPatches, print_agrees, print_patches, refine_transform, warp_rect
+from omr.refine import (PrintPatches, print_agrees, print_found, print_in_place, print_patches, refine_transform,
+                        warp_rect)
 from omr.register import Registration, apply_homography, homography_jacobians, iter_registrations
 from omr.render import render_page
 from omr.result import PageResult, QuestionReading, ScoreReading, page_file_stem
@@ -28,8 +30,8 @@ from omr.template import ExpandedPage, ScoreBox, Template, decode_identity, expa
 from omr.tracks import tracked_page
 
 __all__ = ["REGISTRATION_UNSURE", "KnownPage", "PreparedPage", "PreparedTemplate", "fit_verified", "known_pages",
-           "outline_share", "other_template_reason", "prepare_template", "read_page", "solid_ink_level", "warp_rect",
-           "with_others"]
+           "outline_share", "outline_shares", "other_template_reason", "prepare_template", "read_page",
+           "solid_ink_level", "warp_rect", "with_others"]
 
 _BASELINE_PX_PER_MM = 8.0  # resolution the blank page is rendered at to learn each bubble's printed darkness
 _RING_SAMPLES = ring_samples(24)
@@ -71,17 +73,22 @@ class PreparedPage:
     refine_index: np.ndarray  # (m,) other bubbles, between the check ones, whose outlines refine a fit
     check_quarter: np.ndarray  # (k,) which quarter of the page (about the check bubbles' middle) each lies in
     bold_print: PrintPatches  # what verifies a fit when a 1-bit scan has erased the outlines
+    #: Every bubble's outline contrast on the blank render, for a page without identity strip only: the fuller
+    #: evidence omr.orient weighs when the check bubbles cannot tell two pages or orientations apart.
+    all_outline: np.ndarray | None = None
 
 
 @dataclass(frozen=True, eq=False)
 class KnownPage:
-    """A page of another template, kept only to recognise it: its anchors and its identity strip."""
+    """A page of another template, kept only to recognise it: its anchors and its identity strip, or, for a page
+    without one, its prepared layout (whose printed bubbles then tell it)."""
 
     template_id: str
     code: int
     expanded: ExpandedPage
     identity_centres_mm: np.ndarray  # (bits, 2)
     identity_semi_mm: np.ndarray  # (bits, 2)
+    layout: PreparedPage | None = None  # set when the page has no identity strip
 
 
 @dataclass
@@ -96,6 +103,11 @@ class PreparedTemplate:
         if per_axis not in self._disk_cache:
             self._disk_cache[per_axis] = disk_samples(per_axis)
         return self._disk_cache[per_axis]
+
+    @property
+    def by_content(self) -> bool:
+        """Whether pages are told by their anchors and print (some page has no identity strip, see omr.orient)."""
+        return any(page.expanded.identity is None for page in self.pages)
 
 
 def _page_arrays(expanded: ExpandedPage) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -133,8 +145,10 @@ def _scale_homography(px_per_mm: float) -> np.ndarray:
 
 
 def _identity_cells(expanded: ExpandedPage) -> tuple[np.ndarray, np.ndarray]:
-    """Centres and half-sizes (mm) of the page's identity-strip cells."""
+    """Centres and half-sizes (mm) of the page's identity-strip cells (none without a strip)."""
     strip = expanded.identity
+    if strip is None:
+        return np.empty((0, 2)), np.empty((0, 2))
     bits = len(expanded.identity_bits)
     centres = np.stack([strip.x + strip.pitch * np.arange(bits), np.full(bits, strip.y)], axis=1)
     return centres, np.full((bits, 2), strip.cell / 2)
@@ -183,6 +197,7 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None, 
             identity_centres, identity_semi,
             {f.id: f.max_score for f in template.pages[number - 1].fields if isinstance(f, ScoreBox)},
             check, outline, refine, quarter, print_patches(blank, _BASELINE_PX_PER_MM, expanded),
+            None if expanded.identity is not None else _outline_contrast(blank, matrix, centres, semi, 0.0),
         ))
     return with_others(prepared, [page for other in others for page in known_pages(other)])
 
@@ -204,14 +219,24 @@ def _outline_contrast(image: np.ndarray, matrix: np.ndarray, centres_mm: np.ndar
     return (paper - np.min(rings, axis=0)) / max(float(np.median(paper)) - ink, 1.0)
 
 
+def outline_shares(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarray, ink_level: float
+                   ) -> np.ndarray:
+    """Per check bubble, how much of its printed contrast its outline shows where ``page_to_image`` puts it."""
+    contrast = _outline_contrast(image, page_to_image, page.centres_mm[page.check_index],
+                                 page.semi_axes_mm[page.check_index], ink_level)
+    return contrast / np.maximum(page.check_outline, 0.05)
+
+
 def outline_share(image: np.ndarray, page: PreparedPage, page_to_image: np.ndarray, ink_level: float) -> float:
     """How much of its printed contrast the median check bubble's outline shows where ``page_to_image`` puts it,
     in the quarter of the page where it shows least (about 1 on a sharp scan of a right fit, 0 when the fit puts
     the outlines on paper). Taken per quarter, a fit turned half a degree about the middle of the page, right there
     and a millimetre off in the corners, is not passed by the bubbles in the middle."""
-    contrast = _outline_contrast(image, page_to_image, page.centres_mm[page.check_index],
-                                 page.semi_axes_mm[page.check_index], ink_level)
-    share = contrast / np.maximum(page.check_outline, 0.05)
+    return _weakest_quarter(outline_shares(image, page, page_to_image, ink_level), page)
+
+
+def _weakest_quarter(share: np.ndarray, page: PreparedPage) -> float:
+    """The median of ``share`` (per check bubble) in the quarter of the page where it is least."""
     quarters = [share[page.check_quarter == quarter] for quarter in range(4)]
     return float(min((np.median(part) for part in quarters if len(part) >= 3), default=np.median(share)))
 
@@ -255,9 +280,12 @@ def _refined(image: np.ndarray, page: PreparedPage, fit: Registration) -> tuple[
 
 
 def known_pages(other: Template) -> list[KnownPage]:
-    """What recognising a page of ``other`` needs (its anchors and identity strip), page by page."""
-    return [KnownPage(other.id, other.identity_code, expanded, *_identity_cells(expanded))
-            for expanded in (expand_page(other, number) for number in range(1, len(other.pages) + 1))]
+    """What recognising a page of ``other`` needs (its anchors and identity strip, or its prepared layout when it
+    has no strip), page by page."""
+    layouts = prepare_template(other).pages if any(page.identity is None for page in other.pages) else None
+    return [KnownPage(other.id, other.identity_code, expanded, *_identity_cells(expanded),
+                      layout=None if layouts is None or expanded.identity is not None else layouts[number - 1])
+            for number, expanded in ((n, expand_page(other, n)) for n in range(1, len(other.pages) + 1))]
 
 
 def with_others(prepared: PreparedTemplate, known: Iterable[KnownPage]) -> PreparedTemplate:
@@ -317,6 +345,8 @@ def _known_other(image: np.ndarray, prepared: PreparedTemplate, tried: dict[tupl
                  ) -> tuple[int, int, str] | None:
     """(code, page, template id) of the other known template whose page this is, or None."""
     for known in prepared.others:
+        if known.layout is not None:
+            continue  # a page without identity strip: told by its print (_other_by_content)
         for fit in _fits(image, known.expanded, prepared, tried):
             decoded = _read_identity(image, fit, known, prepared)
             if decoded is not None and decoded[0] == known.code:
@@ -324,7 +354,8 @@ def _known_other(image: np.ndarray, prepared: PreparedTemplate, tried: dict[tupl
     return None
 
 
-def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration, PreparedPage] | str:
+def _locate(image: np.ndarray, prepared: PreparedTemplate, *, binary: bool = False
+            ) -> tuple[Registration, PreparedPage] | str:
     """The registration and template page of a scan, or the reason there is none.
 
     Fits come lazily, most plausible orientation first; the first whose identity strip names this template and
@@ -332,6 +363,8 @@ def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration
     A page that is none of the template's is tried against the other known templates' layouts
     (``prepared.others``) to say whose page it is.
     """
+    if prepared.by_content:
+        return _locate_by_content(image, prepared, binary)
     other = None
     registered_any = False
     fallback: tuple[float, Registration, PreparedPage] | None = None
@@ -367,7 +400,7 @@ def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration
     if other is not None and other[0] != prepared.template.identity_code:
         names = {known.code: known.template_id for known in prepared.others}
         return other_template_reason(other[0], other[1], names.get(other[0]))
-    known = _known_other(image, prepared, tried)
+    known = _known_other(image, prepared, tried) or _other_by_content(image, prepared, tried, [], binary)
     if known is not None:
         return other_template_reason(*known)
     if registered_any:
@@ -375,6 +408,105 @@ def _locate(image: np.ndarray, prepared: PreparedTemplate) -> tuple[Registration
     if float(image.std()) < 6.0:
         return "blank page (no anchors)"
     return "no anchors found"
+
+
+def _locate_by_content(image: np.ndarray, prepared: PreparedTemplate, binary: bool
+                       ) -> tuple[Registration, PreparedPage] | str:
+    """:func:`_locate` for a card whose pages carry no identity strip: every fit of every page (at most four
+    orientations each) is a candidate, unless an anchor's place shows another of the page's anchor shapes; the
+    printed content picks the one it clearly backs (:func:`omr.orient.choose`). When none of the template's does,
+    the other known templates' pages are tried the same way (and by their identity strips). ``binary``: the scan
+    was 1-bit (a threshold may have erased the thin outlines)."""
+    tried: dict[tuple, list[Registration]] = {}
+    candidates: list[Candidate] = []
+    registered_any = False
+    for page in prepared.pages:
+        fits = list(_fits(image, page.expanded, prepared, tried))
+        registered_any = registered_any or bool(fits)
+        candidates += _candidates(image, page, fits)
+    choice = _settled(image, candidates, binary)
+    if choice.candidate is not None:
+        return choice.candidate.fit, choice.candidate.page
+    known = _other_by_content(image, prepared, tried, candidates, binary) or _known_other(image, prepared, tried)
+    if known is not None:
+        return other_template_reason(*known)
+    if not registered_any:
+        return "blank page (no anchors)" if float(image.std()) < 6.0 else "no anchors found"
+    return choice.reason
+
+
+def _candidates(image: np.ndarray, page: PreparedPage, fits: list[Registration], template_id: str | None = None
+                ) -> list[Candidate]:
+    """``page`` under each of ``fits`` whose anchors do not contradict it, with the outline evidence of each."""
+    shapes = anchor_shapes(page.expanded.anchors)
+    out = []
+    for fit in fits:
+        if shapes.asymmetric and anchor_votes(image, fit.page_to_image, page.expanded.anchors, shapes)[1]:
+            continue  # some anchor's place shows another anchor's shape: this orientation is not the page's
+        out.append(_outline_candidate(image, page, fit, template_id))
+    return out
+
+
+def _outline_candidate(image: np.ndarray, page: PreparedPage, fit: Registration, template_id: str | None
+                       ) -> Candidate:
+    shares = outline_shares(image, page, fit.page_to_image, fit.ink_level)
+    score = _weakest_quarter(shares, page)
+
+    def every_bubble() -> np.ndarray:
+        contrast = _outline_contrast(image, fit.page_to_image, page.centres_mm, page.semi_axes_mm, fit.ink_level)
+        return contrast / np.maximum(page.all_outline, 0.05)
+
+    return Candidate(page, fit, shares, score >= _MIN_OUTLINE_SHARE, score, template_id,
+                     every_bubble if page.all_outline is not None else None)
+
+
+def _settled(image: np.ndarray, candidates: list[Candidate], binary: bool) -> Choice:
+    """The candidate the print backs (see :func:`omr.orient.choose`), after the two second looks verification
+    takes for a single fit (:func:`_refined`): when no candidate's outlines verify, each fit refitted to the
+    outlines (a three-anchor fit under a keystone); when still none does and the scan was 1-bit (a threshold that
+    erased the outlines), the bold print, weighed patch by patch. Never on a gray scan: there the outlines are
+    printed, and bold print in place says only that the page comes from the same system (another form of it
+    shares its headings), not that its bubbles are where this template has them."""
+    if candidates and not any(c.verified for c in candidates):
+        refitted = []
+        for c in candidates:
+            refit = refine_transform(image, c.fit.page_to_image, c.page.centres_mm[c.page.refine_index],
+                                     c.page.semi_axes_mm[c.page.refine_index])
+            refitted.append(c if refit is None else
+                            _outline_candidate(image, c.page, replace(c.fit, page_to_image=refit), c.template_id))
+        candidates = refitted
+    if binary and candidates and not any(c.verified for c in candidates):
+        candidates = [_print_candidate(image, c) for c in candidates]
+    return choose(candidates)
+
+
+def _print_candidate(image: np.ndarray, candidate: Candidate) -> Candidate:
+    """``candidate`` weighed on its page's bold print instead of its outlines."""
+    page = candidate.page
+    found = print_found(image, candidate.fit.page_to_image, page.bold_print)
+    evidence = print_in_place(*found)
+    verified = print_agrees(image, candidate.fit.page_to_image, page.bold_print,
+                            (page.expanded.width_mm, page.expanded.height_mm), found)
+    return replace(candidate, evidence=evidence, verified=verified, score=float(evidence.mean()) if len(evidence)
+                   else 0.0)
+
+
+def _other_by_content(image: np.ndarray, prepared: PreparedTemplate, tried: dict[tuple, list[Registration]],
+                      own: list[Candidate], binary: bool) -> tuple[int, int, str] | None:
+    """(code, page, template id) of the other known template without identity strip whose page the print clearly
+    backs over every reading of this template's (``own``), or None."""
+    others = [known for known in prepared.others if known.layout is not None]
+    if not others:
+        return None
+    candidates = list(own)
+    for known in others:
+        candidates += _candidates(image, known.layout, list(_fits(image, known.expanded, prepared, tried)),
+                                  known.template_id)
+    winner = _settled(image, candidates, binary).candidate
+    if winner is None or winner.template_id is None:
+        return None
+    code = next(known.code for known in others if known.template_id == winner.template_id)
+    return code, winner.page.expanded.page, winner.template_id
 
 
 def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = "", page_index: int = 0,
@@ -404,12 +536,13 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
                               "no anchors can be found")
         return result
     profile = prepared.profile
-    if _is_binary(image):
+    binary = _is_binary(image)
+    if binary:
         # Dithered or thresholded 1-bit scan: average the dots back into gray levels before measuring.
         width_mm = min(prepared.template.page_mm)
         kernel = max(3, int(round(min(image.shape) / width_mm * 0.45)) | 1)
         image = cv2.blur(image, (kernel, kernel))
-    located = _locate(image, prepared)
+    located = _locate(image, prepared, binary=binary)
     if isinstance(located, str):
         result.status = "error"
         result.reasons.append(located)

@@ -52,6 +52,10 @@ OMR_RULES: list[Rule] = make_rules([
     (r"^page of another template(?: (\S+))? \(code \d+, page (\d+)\)",
      lambda m: f"其他答题卡模板的页（{m[1] or ''}第{m[2]}页）"),
     (r"^resolution too low \((\d+) dpi\)$", lambda m: f"分辨率过低（{m[1]} dpi）"),
+    # Pages without an identity strip (omr.orient)
+    (r"^layout not found: ", lambda m: "版面不符：任何方向、任何页的气泡位置都与本页印刷不符（其他答题卡或页面损坏），本页未识别"),
+    (r"^orientation ambiguous: page (\d+) at (\d+)° and page (\d+) at (\d+)°",
+     lambda m: f"方向无法确定：第{m[1]}页 {m[2]}° 与第{m[3]}页 {m[4]}° 同样符合印刷内容，本页未识别"),
 ])
 
 

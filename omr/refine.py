@@ -28,7 +28,7 @@ from omr.register import apply_homography, homography_jacobians
 from omr.template import ExpandedPage
 
 __all__ = ["locate_outlines", "fit_points", "refine_transform", "PrintPatches", "print_patches", "print_agrees",
-           "warp_rect"]
+           "print_found", "print_in_place", "warp_rect"]
 
 _RING_RADII = (0.6, 1.0, 1.4)  # inside the outline, on it, outside it (fraction of the semi-axes)
 _RING_COUNT = 16  # samples per ring
@@ -325,15 +325,11 @@ def _peak_offset(response: np.ndarray, at: tuple[int, int]) -> tuple[float, floa
     return offset[0], offset[1]
 
 
-def print_agrees(image: np.ndarray, matrix: np.ndarray, patches: PrintPatches, page_mm: tuple[float, float]) -> bool:
-    """Whether the page's bold print lies where ``matrix`` puts it: enough patches found by normalised
-    cross-correlation, spread over the page, and at least 80 % of them within ``_PATCH_AGREE_MM`` of their place.
-
-    The check for pages whose bubble outlines are gone (a 1-bit threshold scan keeps bold print only): it measures
-    each patch's displacement on this page, so it needs no contrast level learnt elsewhere.
-    """
-    found, moved = [], []
-    for centre, template in zip(patches.centres_mm, patches.templates):
+def print_found(image: np.ndarray, matrix: np.ndarray, patches: PrintPatches) -> tuple[np.ndarray, np.ndarray]:
+    """Per patch of bold print: its normalised cross-correlation peak near where ``matrix`` puts it (0 when below
+    ``_MIN_MATCH``) and how far (mm) that peak lies from its place (inf when not found)."""
+    peaks, moved = np.zeros(len(patches.templates)), np.full(len(patches.templates), np.inf)
+    for index, (centre, template) in enumerate(zip(patches.centres_mm, patches.templates)):
         corner = centre - _PATCH_MM / 2 - _PATCH_MARGIN_MM
         window = warp_rect(image, matrix, corner[0], corner[1], _PATCH_MM + 2 * _PATCH_MARGIN_MM,
                            _PATCH_MM + 2 * _PATCH_MARGIN_MM, _PATCH_PX_PER_MM).astype(np.float32)
@@ -342,12 +338,32 @@ def print_agrees(image: np.ndarray, matrix: np.ndarray, patches: PrintPatches, p
         if not np.isfinite(peak) or peak < _MIN_MATCH:
             continue
         x, y = _peak_offset(response, at)
-        found.append(centre)
-        moved.append(np.hypot(x - _PATCH_MARGIN_MM * _PATCH_PX_PER_MM, y - _PATCH_MARGIN_MM * _PATCH_PX_PER_MM)
-                     / _PATCH_PX_PER_MM)
-    if len(found) < 6:
+        peaks[index] = peak
+        moved[index] = (np.hypot(x - _PATCH_MARGIN_MM * _PATCH_PX_PER_MM, y - _PATCH_MARGIN_MM * _PATCH_PX_PER_MM)
+                        / _PATCH_PX_PER_MM)
+    return peaks, moved
+
+
+def print_in_place(peaks: np.ndarray, moved: np.ndarray) -> np.ndarray:
+    """Per patch, the evidence that it lies in place: its correlation peak when within ``_PATCH_AGREE_MM``, else 0
+    (what :mod:`omr.orient` weighs one fit's bold print against another's)."""
+    return np.where(moved <= _PATCH_AGREE_MM, peaks, 0.0)
+
+
+def print_agrees(image: np.ndarray, matrix: np.ndarray, patches: PrintPatches, page_mm: tuple[float, float],
+                 found: tuple[np.ndarray, np.ndarray] | None = None) -> bool:
+    """Whether the page's bold print lies where ``matrix`` puts it: enough patches found by normalised
+    cross-correlation, spread over the page, and at least 80 % of them within ``_PATCH_AGREE_MM`` of their place.
+
+    The check for pages whose bubble outlines are gone (a 1-bit threshold scan keeps bold print only): it measures
+    each patch's displacement on this page, so it needs no contrast level learnt elsewhere. ``found`` is
+    :func:`print_found`'s answer when the caller has it already.
+    """
+    peaks, moved = found if found is not None else print_found(image, matrix, patches)
+    hit = np.isfinite(moved)
+    if hit.sum() < 6:
         return False
-    extent = np.ptp(np.array(found), axis=0)
+    extent = np.ptp(patches.centres_mm[hit], axis=0)
     if extent[0] < 0.3 * page_mm[0] or extent[1] < 0.4 * page_mm[1]:
         return False
-    return bool(np.mean(np.array(moved) <= _PATCH_AGREE_MM) >= 0.8)
+    return bool(np.mean(moved[hit] <= _PATCH_AGREE_MM) >= 0.8)

@@ -148,10 +148,10 @@ def render_page(page: ExpandedPage, dpi: float) -> np.ndarray:
                        (item.x, item.y + item.h)]
             _fill_polygon(image, [edge_px(x, y) for x, y in corners])
         elif isinstance(item, FillPolygon):
-            _fill_polygon(image, [edge_px(x, y) for x, y in item.points])
+            _fill_polygon(image, [edge_px(x, y) for x, y in item.points], int(round(item.gray * 255)))
         elif isinstance(item, FillEllipse):
             cv2.ellipse(image, px(item.cx, item.cy), (_fixed(item.rx * scale), _fixed(item.ry * scale)), 0, 0, 360,
-                        0, -1, cv2.LINE_AA, _SHIFT)
+                        int(round(item.gray * 255)), -1, cv2.LINE_AA, _SHIFT)
         elif isinstance(item, StrokeEllipse):
             thickness = max(1, int(round(item.width * scale)))
             cv2.ellipse(image, px(item.cx, item.cy), (_fixed(item.rx * scale), _fixed(item.ry * scale)), 0, 0, 360,
@@ -177,8 +177,8 @@ def render_page(page: ExpandedPage, dpi: float) -> np.ndarray:
     return image
 
 
-def _fill_polygon(image: np.ndarray, points: list[list[int]]) -> None:
-    cv2.fillPoly(image, [np.array(points, np.int32)], 0, cv2.LINE_AA, _SHIFT)
+def _fill_polygon(image: np.ndarray, points: list[list[int]], color: int = 0) -> None:
+    cv2.fillPoly(image, [np.array(points, np.int32)], color, cv2.LINE_AA, _SHIFT)
 
 
 def _stroke_rect(image: np.ndarray, item: StrokeRect, scale: float, thickness: int) -> None:

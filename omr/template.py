@@ -39,6 +39,7 @@ PAGE_SIZES_MM: dict[str, tuple[float, float]] = {
     "A3": (297.0, 420.0),
     "8K": (260.0, 368.0),
     "16K": (184.0, 260.0),
+    "Letter": (215.9, 279.4),  # US Letter, 8.5 x 11 in
 }
 
 #: Cells in the page-identity strip: start bit, 10 template-code bits, 3 page bits, 4 check bits, stop bit.
@@ -76,6 +77,9 @@ class Anchor(_Strict):
     arm: float | None = Field(default=None, ge=1.0, le=20.0)
     # For an L-corner: which corner of the bounding box the L's elbow occupies.
     corner: Literal["tl", "tr", "bl", "br"] = "tl"
+    #: How much ink the anchor is printed with: 1 solid black, 0.6 a 60 % gray (other systems' sheets, colour
+    #: prints). The blank render (each bubble's empty level, the simulator's print) draws it so.
+    tone: float = Field(default=1.0, ge=0.3, le=1.0)
 
     @model_validator(mode="after")
     def _shape_fields(self) -> "Anchor":
@@ -284,8 +288,12 @@ class IdentityStrip(_Strict):
 
 
 class Page(_Strict):
+    """One printed page. ``identity`` is yuejuan's own page-identity strip; a sheet printed by another system has
+    none, and is then oriented and told from the card's other pages by its anchors and printed content
+    (:mod:`omr.orient`)."""
+
     anchors: list[Anchor] = Field(min_length=4)
-    identity: IdentityStrip
+    identity: IdentityStrip | None = None
     fields: list[FieldSpec] = []
     texts: list[Text] = []
     timing: list[TimingTrack] = []
@@ -297,7 +305,7 @@ class Template(_Strict):
     id: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     name: str = ""
     code: int | None = Field(default=None, ge=0, le=1023)
-    page_size: Literal["A4", "A3", "8K", "16K"] | PageSize = "A4"
+    page_size: Literal["A4", "A3", "8K", "16K", "Letter"] | PageSize = "A4"
     pages: list[Page] = Field(min_length=1, max_length=8)
 
     @property
@@ -327,11 +335,12 @@ class Template(_Strict):
                     _inside_box(f"{where}.timing[{number}]", bar_x, bar_y, track.bar_width, track.bar_height,
                                 width, height)
             strip = page.identity
-            _inside(f"{where}.identity", strip.x, strip.y, width, height, strip.cell / 2)
-            _inside(
-                f"{where}.identity (last cell)",
-                strip.x + strip.pitch * (IDENTITY_BITS - 1), strip.y, width, height, strip.cell / 2,
-            )
+            if strip is not None:
+                _inside(f"{where}.identity", strip.x, strip.y, width, height, strip.cell / 2)
+                _inside(
+                    f"{where}.identity (last cell)",
+                    strip.x + strip.pitch * (IDENTITY_BITS - 1), strip.y, width, height, strip.cell / 2,
+                )
             for spec in page.fields:
                 if spec.id in ids:
                     raise ValueError(f"{where}.fields: id {spec.id!r} used twice")
@@ -418,12 +427,12 @@ class ExpandedPage:
     width_mm: float
     height_mm: float
     anchors: tuple[Anchor, ...]
-    identity: IdentityStrip
+    identity: IdentityStrip | None  # None: the page carries no identity strip
     groups: tuple[BubbleGroup, ...]
     regions: tuple[Rect, ...]
     barcodes: tuple[Rect, ...]
     texts: tuple[Text, ...]
-    identity_bits: tuple[int, ...] = field(default=())
+    identity_bits: tuple[int, ...] = field(default=())  # () when the page has no identity strip
     timing: tuple[TimingTrack, ...] = field(default=())
 
     @property
@@ -547,8 +556,8 @@ def expand_page(template: Template, page: int, *, _validated: bool = True) -> Ex
     return ExpandedPage(
         template_id=template.id, page=page, width_mm=width, height_mm=height, anchors=tuple(spec.anchors),
         identity=spec.identity, groups=tuple(groups), regions=tuple(regions), barcodes=tuple(barcodes),
-        texts=tuple(spec.texts), identity_bits=identity_bits(template.identity_code, page),
-        timing=tuple(spec.timing),
+        texts=tuple(spec.texts), timing=tuple(spec.timing),
+        identity_bits=identity_bits(template.identity_code, page) if spec.identity is not None else (),
     )
 
 

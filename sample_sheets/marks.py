@@ -335,8 +335,9 @@ def forbidden_rects(page: ExpandedPage, margin_mm: float = 1.2) -> np.ndarray:
     for x, y, w, h in timing_bar_rects(page):
         rects.append((x - 1, y - 1, x + w + 1, y + h + 1))
     strip = page.identity
-    last = strip.x + strip.pitch * (len(page.identity_bits) - 1)
-    rects.append((strip.x - strip.cell, strip.y - strip.cell, last + strip.cell, strip.y + strip.cell))
+    if strip is not None:
+        last = strip.x + strip.pitch * (len(page.identity_bits) - 1)
+        rects.append((strip.x - strip.cell, strip.y - strip.cell, last + strip.cell, strip.y + strip.cell))
     for r in page.barcodes:
         rects.append((r.x, r.y, r.x + r.w, r.y + r.h))
     out = np.array(rects, np.float64).reshape(-1, 4)

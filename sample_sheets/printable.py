@@ -105,11 +105,11 @@ class _PageDrawer:
             for point in rest:
                 path.lineTo(*self.pt(*point))
             path.close()
-            c.setFillGray(0)
+            c.setFillGray(item.gray)
             c.drawPath(path, stroke=0, fill=1)
         elif isinstance(item, FillEllipse):
             x0, y0 = self.pt(item.cx - item.rx, item.cy + item.ry)
-            c.setFillGray(0)
+            c.setFillGray(item.gray)
             c.ellipse(x0, y0, x0 + 2 * item.rx * mm, y0 + 2 * item.ry * mm, stroke=0, fill=1)
         elif isinstance(item, StrokeEllipse):
             x0, y0 = self.pt(item.cx - item.rx, item.cy + item.ry)

@@ -79,7 +79,7 @@ def printed_layout(page: ExpandedPage, scale: float) -> ExpandedPage:
     return replace(
         page, anchors=tuple(moved(a, anchor_sizes(a)) for a in page.anchors),
         timing=tuple(moved(t, ("pitch", "bar_width", "bar_height")) for t in page.timing),
-        identity=moved(page.identity, ("cell", "pitch")), groups=groups,
+        identity=None if page.identity is None else moved(page.identity, ("cell", "pitch")), groups=groups,
         regions=tuple(moved(r, ("w", "h")) for r in page.regions),
         barcodes=tuple(moved(r, ("w", "h")) for r in page.barcodes),
         texts=tuple(moved(t, ("size",)) for t in page.texts),

@@ -39,7 +39,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser = subparsers.add_parser(
         "template", help="render, inspect and validate answer-sheet templates",
         description="Render, inspect and validate answer-sheet templates. TEMPLATE is a JSON file or the name "
-                    "of a bundled sample (cn-a4-55, cn-a3-100).",
+                    "of a bundled sample (cn-a4-55, cn-a3-100, us-letter-70).",
     )
     actions = parser.add_subparsers(dest="template_command", required=True, metavar="ACTION")
 

@@ -15,9 +15,9 @@ from omr.template_learn.numbering import NamedField
 
 __all__ = ["LearnedPage", "draft_json", "NO_IDENTITY_NOTE"]
 
-NO_IDENTITY_NOTE = ("no yuejuan identity strip on page {page}: the draft has no 'identity' for it, and such a "
-                    "template can be read only once pages without an identity strip are supported (issue 11, "
-                    "point 1); until then 'yuejuan template validate' refuses it")
+NO_IDENTITY_NOTE = ("no yuejuan identity strip on page {page}: the draft has no 'identity' for it; such a page is "
+                    "oriented and told from the card's other pages by its anchors and printed bubbles "
+                    "(give its anchors distinct shapes, e.g. one L-corner, to make the orientation certain)")
 
 
 @dataclass(frozen=True)

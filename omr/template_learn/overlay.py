@@ -16,12 +16,10 @@ _ANCHOR, _BUBBLE, _TEXT, _IDENTITY = (0, 160, 0), (0, 0, 230), (200, 60, 0), (20
 
 
 def _drawable(draft: dict, page: int) -> dict:
-    """A one-page copy of the draft that the schema accepts, for drawing only (a placeholder identity strip
-    where the page has none: it is neither drawn nor written)."""
+    """A one-page copy of the draft that the schema accepts, for drawing only."""
     single = copy.deepcopy(draft)
     single["pages"] = [single["pages"][page - 1]]
     single.pop("code", None)
-    single["pages"][0].setdefault("identity", {"x": 20.0, "y": 20.0, "cell": 1.5, "pitch": 1.6})
     return single
 
 

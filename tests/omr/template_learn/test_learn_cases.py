@@ -74,12 +74,12 @@ def test_page_without_identity_strip_gives_a_draft_without_one():
         _paint_white(image, x, y, w, h)
     learned = learn_template([(mild_scan(image, DPI, seed=9), DPI)])
     assert "identity" not in learned.draft["pages"][0] and "code" not in learned.draft
-    assert any("issue 11, point 1" in note for note in learned.notes)
-    with pytest.raises(TemplateError, match="identity"):
-        parse_template(learned.draft)  # until issue 11 point 1 makes the strip optional
-    # Everything else is drafted as from a page with the strip.
-    restored = {**learned.draft, "pages": [{**learned.draft["pages"][0], "identity": {"x": 60, "y": 12}}]}
-    worst, right, problems = compare_page(page, expand_page(parse_template(restored), 1))
+    assert any("no yuejuan identity strip on page 1" in note for note in learned.notes)
+    # The draft is a template as it stands (pages without the strip are told by their anchors and print) and
+    # everything else is drafted as from a page with the strip.
+    drafted = expand_page(parse_template(learned.draft), 1)
+    assert drafted.identity is None and drafted.identity_bits == ()
+    worst, right, problems = compare_page(page, drafted)
     assert not problems and worst <= TOLERANCE_MM and right == len(page.groups)
 
 

@@ -15,14 +15,23 @@ from learn_fixtures import DPIS, TOLERANCE_MM, compare_page, learn_bundled
 from omr.template import expand_page, parse_template
 from sample_sheets import bundled_templates, resolve_template
 
+#: Bundled templates ``template learn`` does not recover yet, and why (strict: the mark goes when it does).
+NOT_YET = {"us-letter-70": "2.8 mm round bubbles with letters inside on a 5.3 mm pitch are drafted as lone marks "
+                           "and short blocks (issue 11 point 3 for other systems' sheets)"}
+
+
 @pytest.mark.parametrize("dpi", DPIS)
-@pytest.mark.parametrize("name", bundled_templates())
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(reason=NOT_YET[name], strict=True))
+                                  if name in NOT_YET else name for name in bundled_templates()])
 def test_every_bubble_and_group_recovered(name: str, dpi: int):
     template = resolve_template(name)
     learned = learn_bundled(template, dpi, seed=dpi)
     draft = parse_template(learned.draft)  # the draft validates as it is
     assert draft.page_mm == template.page_mm and len(draft.pages) == len(template.pages)
-    assert draft.identity_code == template.identity_code and not learned.notes
+    assert draft.identity_code == template.identity_code
+    # A page without yuejuan's identity strip gets a note saying how it is then told, and nothing else does.
+    assert learned.notes == [note for number, page in enumerate(template.pages, start=1) if page.identity is None
+                             for note in learned.notes if f"no yuejuan identity strip on page {number}:" in note]
     for number in range(1, len(template.pages) + 1):
         truth, drafted = expand_page(template, number), expand_page(draft, number)
         worst, right, problems = compare_page(truth, drafted)
@@ -34,5 +43,8 @@ def test_every_bubble_and_group_recovered(name: str, dpi: int):
             assert found_anchor.shape == anchor.shape
             assert np.hypot(found_anchor.x - anchor.x, found_anchor.y - anchor.y) <= TOLERANCE_MM
         strip, found = truth.identity, drafted.identity
+        assert (found is None) == (strip is None)
+        if strip is None:
+            continue
         assert abs(found.x - strip.x) <= TOLERANCE_MM and abs(found.y - strip.y) <= TOLERANCE_MM
         assert abs(found.pitch - strip.pitch) * 18 <= TOLERANCE_MM  # over the whole strip
