@@ -18,8 +18,9 @@ import string
 from dataclasses import dataclass
 
 from grading.roster import EXAM_ID_MAX
+from omr.template import Template
 
-__all__ = ["ExamIdFormat", "ExamIdFormatError", "DEFAULT_FORMAT"]
+__all__ = ["ExamIdFormat", "ExamIdFormatError", "DEFAULT_FORMAT", "id_grid_columns"]
 
 #: The usual layout: school number, grade, room, seat.
 DEFAULT_FORMAT = "{school}{grade:02d}{room:02d}{seat:02d}"
@@ -60,10 +61,6 @@ class ExamIdFormat:
         id_length : int, optional
             Columns of the template's 考号 grid; every 考号 must have exactly this many digits.
         """
-        if not school.isdigit() or not school.isascii():
-            raise ExamIdFormatError(f"school number {school!r} must be digits (it is part of the 考号)")
-        if grade < 0:
-            raise ExamIdFormatError(f"grade {grade} must not be negative")
         widths: dict[str, int | None] = {}
         try:
             parsed = list(string.Formatter().parse(pattern))
@@ -84,7 +81,11 @@ class ExamIdFormat:
             if name == "school":
                 if spec:
                     raise ExamIdFormatError(f"考号 format {pattern!r}: {{school}} takes no format spec")
+                if not (school.isdigit() and school.isascii()):
+                    raise ExamIdFormatError(f"school number {school!r} must be digits (it is part of the 考号)")
                 continue
+            if name == "grade" and grade < 0:
+                raise ExamIdFormatError(f"grade {grade} must not be negative")
             if spec and not fixed and spec != "d":
                 raise ExamIdFormatError(f"考号 format {pattern!r}: {{{name}:{spec}}} must be zero-padded "
                                         f"to a fixed width like {{{name}:02d}}")
@@ -117,3 +118,10 @@ class ExamIdFormat:
     def render(self, room: int, seat: int) -> str:
         """The 考号 of ``seat`` in ``room`` (both 1-based)."""
         return self.pattern.format(school=self.school, grade=self.grade, room=room, seat=seat)
+
+
+def id_grid_columns(template: Template) -> int | None:
+    """Columns of the template's 考号 grid (its ``student_id`` grids together), or None when it has none."""
+    columns = [f.columns for page in template.pages for f in page.fields
+               if getattr(f, "kind", None) == "grid" and getattr(f, "role", None) == "student_id"]
+    return sum(columns) if columns else None

@@ -122,12 +122,21 @@ def render_personalised_pdf(template: Template, sheets: Sequence[PersonalSheet],
     canvas.setAuthor("yuejuan")
     canvas.setCreator("yuejuan")
     pages = [expand_page(template, n) for n in range(1, len(template.pages) + 1)]
+    # Each template page is drawn once, as a form every sheet's page reuses: a room's PDF stays small and fast.
+    for number, page in enumerate(pages, start=1):
+        canvas.beginForm(f"page{number}")
+        canvas.setLineCap(0)
+        canvas.setLineJoin(0)
+        drawer = _PageDrawer(canvas, height_mm)
+        for item in page_primitives(page):
+            if not (isinstance(item, Label) and item.text == HINT_TEXT):
+                drawer.draw(item)
+        canvas.endForm()
     for sheet in sheets:
-        for page in pages:
-            canvas.setLineCap(0)
-            canvas.setLineJoin(0)
+        for number, page in enumerate(pages, start=1):
+            canvas.doForm(f"page{number}")
             drawer = _PageDrawer(canvas, height_mm)
-            for item in sheet_primitives(page, sheet):
+            for item in personal_primitives(page, sheet):
                 drawer.draw(item)
             canvas.showPage()
     canvas.save()
