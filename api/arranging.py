@@ -19,6 +19,7 @@ from logistics.arrange import DEFAULT_COLUMNS, Arrangement, arrange, make_rooms
 from logistics.exam_ids import DEFAULT_FORMAT, ExamIdFormat, id_grid_columns
 from logistics.printouts import write_printouts
 from logistics.tables import write_tables
+from omr.template import Template
 
 __all__ = ["ArrangeOptions", "parse_rooms", "arrange_students", "write_arrangement", "summary_line",
            "SHEETS_DIR", "MOST_ROOMS"]
@@ -57,17 +58,21 @@ class ArrangeOptions:
     school: str = ""
     grade: int = 0
     exam_id_format: str = DEFAULT_FORMAT
-    template: str = "cn-a4-55"
+    template: str | Template = "cn-a4-55"  # a bundled name, a JSON path or the template itself
     seed: int = 1
     title: str = ""
     sheets: bool = True
 
 
-def arrange_students(students: Sequence[Student], options: ArrangeOptions) -> Arrangement:
-    """Rooms, checked 考号 format (its length that of the template's 考号 grid) and the arrangement."""
+def _template(options: ArrangeOptions) -> Template:
     from sample_sheets import resolve_template
 
-    template = resolve_template(options.template)
+    return options.template if isinstance(options.template, Template) else resolve_template(options.template)
+
+
+def arrange_students(students: Sequence[Student], options: ArrangeOptions) -> Arrangement:
+    """Rooms, checked 考号 format (its length that of the template's 考号 grid) and the arrangement."""
+    template = _template(options)
     rooms = make_rooms(options.rooms, options.capacity, columns=options.columns)
     fmt = ExamIdFormat.checked(options.exam_id_format, school=options.school, grade=options.grade,
                                rooms=len(rooms), seats=options.capacity, id_length=id_grid_columns(template))
@@ -76,12 +81,11 @@ def arrange_students(students: Sequence[Student], options: ArrangeOptions) -> Ar
 
 def write_arrangement(arrangement: Arrangement, out_dir: Path, options: ArrangeOptions) -> list[Path]:
     """Every file of the module docstring into ``out_dir`` (created); the paths written."""
-    from sample_sheets import resolve_template
     from sample_sheets.personalised import PersonalSheet, render_personalised_pdf
 
     written = write_tables(arrangement, out_dir) + write_printouts(arrangement, out_dir, options.title)
     if options.sheets:
-        template = resolve_template(options.template)
+        template = _template(options)
         folder = out_dir / SHEETS_DIR
         folder.mkdir(parents=True, exist_ok=True)
         for seating in arrangement.rooms:
