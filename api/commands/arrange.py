@@ -15,17 +15,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from api.commands.simulate import _positive  # a whole number of at least 1
+
 __all__ = ["add_action", "run"]
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"{value} outside 1..1000")
-    return value
 
 
 def add_action(actions: argparse._SubParsersAction) -> argparse.ArgumentParser:
