@@ -76,12 +76,12 @@ def create_arrangement(body: ArrangementCreate, principal: CurrentPrincipal, ses
         if exam is None or exam.school_id not in (None, school):  # a city-wide exam (联考) is every school's
             raise not_found("exam not found")
         template = Template.model_validate(exam.template)
-    students = _students(session, school, body)
     options = ArrangeOptions(rooms=body.rooms, capacity=body.capacity, columns=body.columns,
                              school=body.school_number, grade=body.grade_number,
                              exam_id_format=body.exam_id_format, template=template, seed=body.seed,
                              title=body.title, sheets=body.sheets)
     try:
+        students = _students(session, school, body)  # a stored row the roster's rules refuse is a ValueError too
         arrangement = arrange_students(students, options)
         with tempfile.TemporaryDirectory(prefix="yuejuan-arrange-") as folder:
             write_arrangement(arrangement, Path(folder), options)
