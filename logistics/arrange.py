@@ -209,11 +209,10 @@ def _seat_room(room: Room, students: Sequence[Student], rng: np.random.Generator
 
     for _ in range(_MOST_SWAP_PASSES):
         improved = False
-        for a in rng.permutation(count):
-            if not clashes(int(a), classes[a]):
+        for a in map(int, rng.permutation(count)):
+            if not clashes(a, classes[a]):
                 continue
-            for b in rng.permutation(count):
-                a, b = int(a), int(b)
+            for b in map(int, rng.permutation(count)):
                 if classes[a] == classes[b]:
                     continue
                 before = clashes(a, classes[a]) + clashes(b, classes[b])

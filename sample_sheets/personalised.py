@@ -2,9 +2,10 @@
 barcode of the 考号 in the template's barcode field, so nobody sticks a label and the barcode is the identity.
 
 The personal print is a list of :mod:`omr.layout` primitives in template millimetres
-(:func:`personal_primitives`): the code's bars or modules as filled rectangles, the 考号 under the code, then name, class, room and seat. The PDF
-(:func:`render_personalised_pdf`, one PDF per batch, sheets in the order given: a room in seat order) draws them over the template's own page without its "贴条形码区" hint;
-the scan simulator draws the same list into its printed page (:func:`draw_personalisation`).
+(:func:`personal_primitives`): the code's bars or modules as filled rectangles, the 考号 under the code, then
+name, class, room and seat. The PDF (:func:`render_personalised_pdf`, one PDF per batch, sheets in the order
+given: a room in seat order) draws them over the template's own page without its "贴条形码区" hint; the scan
+simulator draws the same list into its printed page (:func:`draw_personalisation`).
 
 Code 128 comes from yuejuan's encoder (:mod:`omr.code128`), 0.6 mm modules where the field is wide enough (a
 10-digit 考号 is 66 mm with its quiet zones): on the simulator's hard scans they read on 37 of 40 sheets where

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from api.service.models import AuditEntry
 
-from service_city import SCHOOL_A, SCHOOL_B, sample_exam
+from service_city import SCHOOL_A, sample_exam
 
 API = "/api/v1"
 
