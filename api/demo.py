@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from api.cli import main as cli
+from api.demo_arrange import arrange_demo
 from api.demo_history import earlier_exam
 from api.demo_service import service_round_trip
 from grading.exam import Exam, load_exam
@@ -125,6 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         return code
     print(f"[5/6] reports: {out / 'reports'}/ (class and grade workbooks with 成绩走势 and 增值评价 against the "
           f"期中 exam in {earlier}, student reports with a 数字画像 page each, analytics.json)")
+    code = arrange_demo(out, roster)  # the next exam's rooms and personalised sheets for the same classes
+    if code:
+        return code
     if args.no_service:
         return 0
     print("[6/6] the same as a school does it with the service: yuejuan serve on 127.0.0.1, the station uploads "

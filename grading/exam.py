@@ -219,6 +219,9 @@ class Exam(_Strict):
     #: Whether reports print students' exact ranks (班级/年级/全市排名). Many regions forbid publishing them:
     #: with False, reports keep bands, percentile ranks and 前/后 n % positions but no rank.
     publish_ranks: bool = True
+    #: Who a sheet belongs to: ``grid`` (the 考号 grid; a sticker's barcode only helps) or ``barcode`` for
+    #: personalised sheets (个性化答题卡), whose printed barcode is the student (:func:`grading.match.match_sheets`).
+    identity: Literal["grid", "barcode"] = "grid"
 
     @model_validator(mode="before")
     @classmethod

@@ -256,7 +256,7 @@ def grade_sheets(exam: Exam, sheets: SheetsFile | Sequence[SheetRecord], roster:
     for template_id, count in other.items():  # most likely the wrong exam for these scans
         static.append(GradingException("template_mismatch", f"{count} sheet(s) read with template {template_id}, "
                                                             f"but exam {exam.id} is for {exam.template}"))
-    match = match_sheets(sheet_list, roster, unreadable)
+    match = match_sheets(sheet_list, roster, unreadable, identity=exam.identity)
     students = {s.exam_id: s for s in roster.students} if roster is not None else {}
     static.extend(_exception(m, students) for m in match.exceptions)
     rows: list[StudentRow] = []

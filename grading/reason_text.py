@@ -17,6 +17,7 @@ EXCEPTION_KINDS_ZH = {
     "unknown_id": "考号不在名单", "id_conflict": "考号与条码不符", "id_from_barcode": "按条码认定考号",
     "no_sheet": "无答题卡(缺考)", "absent_marked": "标记缺考", "absent_uncertain": "缺考标记存疑",
     "duplicate_sheets": "重复答题卡", "unreadable_page": "无法识别的页",
+    "id_grid_mismatch": "考号涂写与条码不符", "barcode_unreadable": "条码无法识别",
 }
 
 GRADING_RULES: list[Rule] = OMR_RULES + make_rules([
@@ -28,6 +29,10 @@ GRADING_RULES: list[Rule] = OMR_RULES + make_rules([
      lambda m: f"考号涂写 {m[1]} 与条码 {m[2]} 指向不同学生"),
     (r"^id grid read (\S+) \(not on the roster\); barcode (\S+) used$",
      lambda m: f"考号涂写 {m[1]} 不在名单中，已按条码 {m[2]} 认定"),
+    (r"^printed barcode (\S+) is the student; id grid read (\S+)$",
+     lambda m: f"个性化答题卡按条码 {m[1]} 认定考生，但考号涂写为 {m[2]}，请核对"),
+    (r"^printed barcode unreadable; id grid (\S+) used$",
+     lambda m: f"个性化答题卡条码无法识别，已按考号涂写 {m[1]} 认定，请核对"),
     (r"^no sheet \(counted as absent, 缺考\)$", lambda m: "无答题卡（按缺考计）"),
     (r"^sheet marked absent \(缺考\)$", lambda m: "答题卡标记缺考"),
     (r"^policy (\w+): (.+)$", lambda m: f"按规则“{status_zh(m[1])}”计分：{m[2]}"),

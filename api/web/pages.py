@@ -24,7 +24,7 @@ from api.service.routes import admin, batches, exams, municipal, results, review
 from api.service.schemas.admin import ApiKeyCreate, TokenRequest, UserCreate
 from api.service.schemas.review import CorrectionItem, CorrectionsCreate, PageResolve
 from api.service.security import PEOPLE, ROLES, Principal, secret_hash
-from api.web import assets, marking_pages
+from api.web import arrange_pages, assets, marking_pages
 from api.web.charts import bars_svg
 from api.web.guard import (clear_session_cookie, csrf_form, csrf_header_checked, new_csrf_cookie, session_credentials,
                            set_session_cookie)
@@ -45,6 +45,7 @@ def include_pages(app: FastAPI, *, docs_url: str) -> None:
     are checked)."""
     app.include_router(router)
     app.include_router(marking_pages.router)
+    app.include_router(arrange_pages.router)
     app.include_router(assets.router)
 
     def docs(request: Request) -> Response:

@@ -147,6 +147,14 @@ def _senders(client: TestClient, city: City, tmp_path) -> dict[tuple[str, str, s
             letters),
         ("post", "/marking/tasks/{token}/problem", "note"): Sender(
             lambda v: post(f"/marking/tasks/{'0' * 32}/problem", {"kind": "blank", "note": v}), 404),
+        # 考场编排 stores nothing but the audit log; the exam named does not exist, so a valid body ends in 404
+        **{("post", "/arrangements", field): Sender(
+            lambda v, b=body: post("/arrangements", {"rooms": 1, "capacity": 30, "exam_id": 999999, **b(v)}), 404,
+            column) for field, body, column in (
+                ("rooms", lambda v: {"rooms": [v]}, None), ("title", lambda v: {"title": v}, None),
+                ("exam_id_format", lambda v: {"exam_id_format": v}, None),
+                ("grade", lambda v: {"grade": v}, SchoolClass.grade),
+                ("class_names", lambda v: {"class_names": [v]}, SchoolClass.name))},
     }
 
 

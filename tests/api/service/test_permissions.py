@@ -85,6 +85,7 @@ DECLARED: dict[tuple[str, str], tuple[str | None, tuple[str, ...] | None]] = {
     ("get", "/profiles/{profile_id}"): ("profiles:read", None),
     ("post", "/profiles/{profile_id}/activate"): ("profiles:write", None),
     ("post", "/profiles/learn"): ("profiles:write", None),
+    ("post", "/arrangements"): ("roster:write", ("school_admin",)),
     ("post", "/exams/{exam_id}/marking"): ("marking:manage", None),  # teachers: only with the exam's grant
     ("get", "/exams/{exam_id}/marking"): ("marking:score", None),
     ("get", "/marking/{setup_id}"): ("marking:score", None),
@@ -240,6 +241,7 @@ class World:
             ("post", "/exams/{exam_id}/key-changes"): {"action": "void", "question": "Q1"},
             ("post", "/profiles"): {"profile": {"name": f"walk {n}"}},
             ("post", "/profiles/learn"): {},
+            ("post", "/arrangements"): {"rooms": 1, "capacity": 30, "school_number": "0101", "sheets": False},
             ("post", "/exams/{exam_id}/marking"): {"question": "Q56", "markers": [self.leader]},
             ("patch", "/marking/{setup_id}"): {"self_check_rate": 0.1},
             ("post", "/marking/tasks/{token}/score"): {"score": 1},
