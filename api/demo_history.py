@@ -15,6 +15,7 @@ from analytics.simulate import simulate_answers
 from api.cli import main as cli
 from grading.exam import load_exam
 from grading.mark import mask_to_letters
+from grading.report_io import read_scores_csv
 
 __all__ = ["earlier_exam"]
 
@@ -37,11 +38,8 @@ def earlier_exam(out: Path, exam_path: Path, roster: Path, current_scores: Path,
     earlier_path.write_text(json.dumps(definition, ensure_ascii=False), encoding="utf-8")
     exam = load_exam(earlier_path)
 
-    totals: dict[str, float] = {}
-    with open(current_scores / "scores.csv", encoding="utf-8-sig", newline="") as handle:
-        for row in csv.DictReader(handle):
-            if row["total"]:
-                totals[row["student_no"]] = float(row["total"])
+    table = read_scores_csv(current_scores / "scores.csv")
+    totals = {no: float(total) for no, total in zip(table.texts("student_no"), table.cells("total")) if total}
     with open(roster, encoding="utf-8-sig", newline="") as handle:
         people = list(csv.reader(handle))
     header, rows = people[0], people[1:]

@@ -32,4 +32,4 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     with open(out / "grade" / "scores.csv", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 8
-    assert all(len(row["exam_id"]) == 10 and row["exam_id"].isdigit() for row in rows)
+    assert all(len(row["考号"]) == 10 and row["考号"].isdigit() for row in rows)
