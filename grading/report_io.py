@@ -328,7 +328,7 @@ def read_scores_csv(path: str | Path, *, sections: Mapping[str, str] | None = No
     unreadable) naming the file.
     """
     path = Path(path)
-    rows = [row for _, row in read_rows(path, what="scores.csv", limits=limits)]
+    rows = [row for _, row in read_rows(path, what="scores table", limits=limits)]
     if not rows:
         raise ValueError(f"{path}: empty file")
     header = rows[0]

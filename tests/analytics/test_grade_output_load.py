@@ -106,3 +106,17 @@ def test_names_like_formulas_come_back_as_typed(tmp_path):
     assert from_folder.names.tolist() == from_grading_run(run).names.tolist()
     assert load_exam_scores(tmp_path / "marks").names.tolist() == from_folder.names.tolist()
     assert set(hostile) <= set(from_folder.names.tolist()) and "=1+1" in from_folder.classes.tolist()
+
+
+def test_an_oversized_scores_csv_is_refused(tmp_path, graded_folder):
+    """scores.csv is read within limits like every other table (grading.tabular): a row of 1 200 columns is
+    refused with the limit named (it was read whole before)."""
+    folder = tmp_path / "wide"
+    shutil.copytree(graded_folder, folder)
+    lines = (folder / "scores.csv").read_text(encoding="utf-8-sig").splitlines()
+    lines[1] += ",1" * 1_200
+    (folder / "scores.csv").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    with pytest.raises(ValueError, match=r"(?s)scores table scores.csv too large.*row 2: \d+ columns \(limit 1000 columns\)"):
+        load_grade_output(folder, sample_exam())
+    with pytest.raises(ValueError, match=r"limit 1000 columns"):
+        load_exam_scores(folder)
