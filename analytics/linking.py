@@ -15,10 +15,12 @@ common items' parameters in both calibrations (Kolen & Brennan, *Test Equating, 
 Under the Rasch model every a is 1, so mean/mean fixes A = 1 (the usual Rasch shift); mean/sigma and Stocking–Lord
 estimate A too, which stays near 1 when the model holds. Before linking, common items whose difficulty moved
 (item parameter drift) are screened out one at a time: an item is dropped when its displacement after linking,
-d_j = A·b_new,j + B − b_base,j, exceeds :data:`DRIFT_LOGITS` (0.3 logits) in size and its robust z,
-(d_j − median d) / (0.74·IQR d), exceeds :data:`DRIFT_Z` (1.645) (Huynh & Meyer's robust-z screen). With fewer
-than :data:`MIN_COMMON_ITEMS` common items left, the exam is not linked and the reason says so: the record then
-compares it by z and percentile only.
+d_j = A·b_new,j + B − b_base,j, exceeds :data:`DRIFT_LOGITS` (0.3 logits) in size, its robust z,
+(d_j − median d) / (0.74·IQR d), exceeds :data:`DRIFT_Z` (1.645) (Huynh & Meyer's robust-z screen), and d_j is
+beyond its own estimation error, |d_j| > 2.58·√(A²·se_new,j² + se_base,j²) (:data:`DRIFT_SE`: a school-sized
+sample estimates b within about ±0.2 logits, and several items are screened at once; without this, chance alone
+would flag items). With fewer than :data:`MIN_COMMON_ITEMS` common
+items left, the exam is not linked and the reason says so: the record then compares it by z and percentile only.
 """
 
 from __future__ import annotations
@@ -28,18 +30,20 @@ from typing import Sequence
 
 import numpy as np
 
-from analytics.diagnosis import fit_rasch
+from analytics.diagnosis import RaschFit, fit_rasch
 
 __all__ = ["LinkingConstants", "mean_mean", "mean_sigma", "stocking_lord", "DriftedItem", "ExamLink",
-           "IrtLinking", "link_rasch", "screen_drift", "scale_score", "METHODS", "METHOD_NAMES",
-           "MIN_COMMON_ITEMS", "DRIFT_LOGITS", "DRIFT_Z"]
+           "IrtLinking", "link_rasch", "screen_drift", "drifted", "scale_score", "METHODS", "METHOD_NAMES",
+           "MIN_COMMON_ITEMS", "DRIFT_LOGITS", "DRIFT_Z", "DRIFT_SE"]
 
 #: Fewer common items than this and an exam is not linked (z and percentile only).
 MIN_COMMON_ITEMS = 5
 #: A common item moved more than this (logits, after linking) is a drift candidate.
 DRIFT_LOGITS = 0.3
-#: ... and it is dropped when its robust z is beyond this as well (two-sided 10 %).
+#: ... and it is dropped when its robust z is beyond this as well (two-sided 10 %) ...
 DRIFT_Z = 1.645
+#: ... and its displacement beyond this many standard errors (two-sided 1 %).
+DRIFT_SE = 2.58
 #: The scale score of an ability θ on the first exam's scale: 500 + 100·θ / σ (σ the first exam's ability SD).
 SCALE_MEAN, SCALE_SD = 500.0, 100.0
 
@@ -134,9 +138,19 @@ def screen_drift(b_new: np.ndarray, b_base: np.ndarray, constants: LinkingConsta
     q1, q3 = np.percentile(displacement, [25, 75])
     spread = 0.74 * float(q3 - q1)
     off = displacement - centre
-    with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.where(np.abs(off) < 1e-12, 0.0, off / spread) if spread <= 0 else off / spread
-    return displacement, z
+    if spread <= 0:
+        return displacement, np.where(np.abs(off) < 1e-12, 0.0, np.copysign(np.inf, off))
+    return displacement, off / spread
+
+
+def drifted(b_new: np.ndarray, se_new: np.ndarray, b_base: np.ndarray, se_base: np.ndarray,
+            constants: LinkingConstants) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(flagged, displacement, robust z): the module's three-part drift screen of each common item."""
+    displacement, z = screen_drift(b_new, b_base, constants)
+    error = np.sqrt((constants.slope * np.asarray(se_new)) ** 2 + np.asarray(se_base) ** 2)
+    beyond_error = ~(np.abs(displacement) <= DRIFT_SE * error)  # a NaN standard error does not protect an item
+    flagged = (np.abs(displacement) > DRIFT_LOGITS) & (np.abs(z) > DRIFT_Z) & beyond_error
+    return flagged, displacement, z
 
 
 def scale_score(theta: np.ndarray, base_sd: float) -> np.ndarray:
@@ -155,8 +169,8 @@ class DriftedItem:
 
     @property
     def reason(self) -> str:
-        return (f"难度漂移：链接后与首次考试的难度相差 {self.displacement:+.2f} logit（超过 {DRIFT_LOGITS:g}），"
-                f"稳健 z = {self.robust_z:+.1f}（超过 ±{DRIFT_Z:g}）")
+        return (f"难度漂移：链接后与首次考试的难度相差 {self.displacement:+.2f} logit（超过 {DRIFT_LOGITS:g}，且超出"
+                f"估计误差），稳健 z = {self.robust_z:+.1f}（超过 ±{DRIFT_Z:g}）")
 
 
 @dataclass(frozen=True)
@@ -212,6 +226,20 @@ class IrtLinking:
         """Some exam besides the first is on the first exam's scale."""
         return any(link.linked for link in self.links[1:])
 
+    def notes(self) -> list[str]:
+        """How each later exam was linked, or why not, in a teacher's words (one line per exam, then one per
+        drifted item)."""
+        base = self.links[0].label if self.links else ""
+        lines: list[str] = []
+        for link in self.links[1:]:
+            if link.linked:
+                lines.append(f"{link.label}：经 {len(link.common)} 道共同题用{METHOD_NAMES[link.method]}换算到"
+                             f"“{base}”的能力量尺（θ' = {link.slope:.3f}·θ {link.intercept:+.3f}）")
+            else:
+                lines.append(f"{link.label}：{link.reason}")
+            lines += [f"{link.label}：共同题 {item.item_id} 未用于链接，{item.reason}" for item in link.dropped]
+        return lines
+
 
 def _base_constants() -> dict[str, LinkingConstants]:
     return {method: LinkingConstants(1.0, 0.0, method) for method in METHODS}
@@ -241,7 +269,7 @@ def link_rasch(labels: Sequence[str], item_keys: Sequence[Sequence[str]], respon
     """
     if method not in METHODS:
         raise ValueError(f"linking method {method!r}: use one of {', '.join(METHODS)}")
-    pool: dict[str, float] = {}  # bank id -> difficulty on the base scale
+    pool: dict[str, tuple[float, float]] = {}  # bank id -> difficulty on the base scale, its standard error
     links: list[ExamLink] = []
     thetas: list[np.ndarray] = []
     base_sd = float("nan")
@@ -261,13 +289,13 @@ def link_rasch(labels: Sequence[str], item_keys: Sequence[Sequence[str]], respon
             base_sd = float(fit.sigma)
             theta[sat] = fit.theta
             links.append(ExamLink(label, True, method, constants=_base_constants()))
-            _add_to_pool(pool, keys, fit.difficulty, LinkingConstants(1.0, 0.0, method))
+            _add_to_pool(pool, keys, fit, LinkingConstants(1.0, 0.0, method))
             thetas.append(theta)
             continue
-        link = _link_one(label, keys, fit.difficulty, pool, method, min_common, base_sd)
+        link = _link_one(label, keys, fit, pool, method, min_common, base_sd)
         if link.linked:
             theta[sat] = link.constants[method].theta(fit.theta)
-            _add_to_pool(pool, keys, fit.difficulty, link.constants[method])
+            _add_to_pool(pool, keys, fit, link.constants[method])
         links.append(link)
         thetas.append(theta)
     while len(links) < len(labels):  # the base could not be calibrated
@@ -278,16 +306,14 @@ def link_rasch(labels: Sequence[str], item_keys: Sequence[Sequence[str]], respon
     return IrtLinking(tuple(links), thetas, scale, base_sd, method)
 
 
-def _add_to_pool(pool: dict[str, float], keys: list[str], difficulty: np.ndarray,
+def _add_to_pool(pool: dict[str, tuple[float, float]], keys: list[str], fit: RaschFit,
                  constants: LinkingConstants) -> None:
-    seen: set[str] = set()
-    for key, b in zip(keys, difficulty.tolist()):
-        if key and key not in seen:
-            pool.setdefault(key, constants.slope * b + constants.intercept)
-            seen.add(key)
+    for key, b, se in zip(keys, fit.difficulty.tolist(), fit.difficulty_se.tolist()):
+        if key:
+            pool.setdefault(key, (constants.slope * b + constants.intercept, constants.slope * se))
 
 
-def _link_one(label: str, keys: list[str], difficulty: np.ndarray, pool: dict[str, float], method: str,
+def _link_one(label: str, keys: list[str], fit: RaschFit, pool: dict[str, tuple[float, float]], method: str,
               min_common: int, base_sd: float) -> ExamLink:
     """One exam's link to the pool: the shared items, the drift screen, every method's constants."""
     first: dict[str, int] = {}
@@ -295,8 +321,10 @@ def _link_one(label: str, keys: list[str], difficulty: np.ndarray, pool: dict[st
         if key and key in pool:
             first.setdefault(key, j)
     common = list(first)
-    b_new = np.array([difficulty[first[key]] for key in common])
-    b_base = np.array([pool[key] for key in common])
+    b_new = np.array([fit.difficulty[first[key]] for key in common])
+    se_new = np.array([fit.difficulty_se[first[key]] for key in common])
+    b_base = np.array([pool[key][0] for key in common])
+    se_base = np.array([pool[key][1] for key in common])
     dropped: list[DriftedItem] = []
     sd = base_sd if np.isfinite(base_sd) and base_sd > 0 else 1.0
     while True:
@@ -310,15 +338,14 @@ def _link_one(label: str, keys: list[str], difficulty: np.ndarray, pool: dict[st
             constants = _constants(method, b_new, b_base, 0.0, sd)
         except ValueError as error:
             return ExamLink(label, False, method, tuple(common), tuple(dropped), reason=f"无法链接：{error}")
-        displacement, z = screen_drift(b_new, b_base, constants)
-        flagged = (np.abs(displacement) > DRIFT_LOGITS) & (np.abs(z) > DRIFT_Z)
+        flagged, displacement, z = drifted(b_new, se_new, b_base, se_base, constants)
         if not flagged.any():
             break
         worst = int(np.argmax(np.where(flagged, np.abs(z), -1.0)))
         dropped.append(DriftedItem(common[worst], float(displacement[worst]), float(z[worst])))
         keep = np.arange(len(common)) != worst
         common = [key for key, k in zip(common, keep.tolist()) if k]
-        b_new, b_base = b_new[keep], b_base[keep]
+        b_new, se_new, b_base, se_base = b_new[keep], se_new[keep], b_base[keep], se_base[keep]
     every = {}
     for other in METHODS:
         try:

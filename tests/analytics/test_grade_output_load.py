@@ -116,7 +116,7 @@ def test_an_oversized_scores_csv_is_refused(tmp_path, graded_folder):
     lines = (folder / "scores.csv").read_text(encoding="utf-8-sig").splitlines()
     lines[1] += ",1" * 1_200
     (folder / "scores.csv").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
-    with pytest.raises(ValueError, match=r"(?s)scores table scores.csv too large.*row 2: \d+ columns \(limit 1000 columns\)"):
+    with pytest.raises(ValueError, match=r"(?s)scores table scores.csv too large.*row 2: \d+ columns \(limit 1000"):
         load_grade_output(folder, sample_exam())
     with pytest.raises(ValueError, match=r"limit 1000 columns"):
         load_exam_scores(folder)

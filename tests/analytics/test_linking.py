@@ -8,6 +8,9 @@ import pytest
 
 from analytics.linking import (DRIFT_LOGITS, MIN_COMMON_ITEMS, link_rasch, mean_mean, mean_sigma, screen_drift,
                                stocking_lord)
+from analytics.longitudinal import ExamScores, link_exams
+from analytics.progress import progress_of
+from analytics.report_json import progress_json
 
 
 def _two_pl(theta: np.ndarray, a: np.ndarray, b: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -115,3 +118,53 @@ def test_students_who_did_not_sit_get_no_ability():
     responses[1][:5] = np.nan
     linking = link_rasch(["a", "b"], keys, responses)
     assert np.isnan(linking.theta[1][:5]).all() and np.isfinite(linking.theta[1][5:]).all()
+
+
+def _record_exams(common: int, *, with_items: bool = True):
+    """The same 500 students (by 学籍号, new 考号) in two Rasch exams sharing ``common`` bank items; between them
+    every student grew by 0.5 logits (plus noise)."""
+    rng = np.random.default_rng(21)
+    n = 500
+    nos = np.array([f"G{i:018d}" for i in range(n)], dtype=object)
+    theta_first = rng.normal(0, 1, n)
+    theta_second = theta_first + 0.5 + rng.normal(0, 0.3, n)
+    b_common = np.linspace(-1.2, 1.2, common)
+    exams = []
+    for label, theta, prefix in (("期中", theta_first, "2026"), ("期末", theta_second, "2027")):
+        b = np.concatenate([b_common, rng.normal(0.3, 1, 20 - common)])
+        keys = tuple([f"bank-{j}" for j in range(common)] + [f"{label}-{j}" for j in range(20 - common)])
+        y = _two_pl(theta, np.ones(20), b, rng)
+        ids = np.array([f"{prefix}{i:06d}" for i in range(n)], dtype=object)
+        exams.append(ExamScores(label, ids, nos, y.sum(axis=1), item_keys=keys if with_items else (),
+                                responses=y if with_items else None))
+    return exams
+
+
+def test_the_record_carries_linked_abilities_and_the_json_says_how():
+    record = link_exams(_record_exams(8))
+    assert record.linked_theta and record.linking.method == "stocking_lord"
+    growth = np.nanmean(record.theta[:, 1] - record.theta[:, 0])
+    assert growth == pytest.approx(0.5, abs=0.1)  # the simulated growth, on the first exam's scale
+    assert np.nanmean(record.scale_scores[:, 1] - record.scale_scores[:, 0]) == pytest.approx(
+        100 * growth / record.linking.base_sd)
+    progress = progress_of(_record_exams(8))
+    assert any("经 8 道共同题用Stocking–Lord 特征曲线法换算" in note for note in progress.notes)
+    document = progress_json(progress)
+    linking = document["trend"]["linking"]
+    assert linking["method"] == "stocking_lord" and linking["base"] == "期中"
+    assert linking["exams"][1]["linked"] and len(linking["exams"][1]["common_items"]) == 8
+    assert set(linking["exams"][1]["constants"]) == {"stocking_lord", "mean_sigma", "mean_mean"}
+    student = document["trend"]["students"][0]
+    assert len(student["theta"]) == 2 and student["scale_scores"][1] is not None
+
+
+def test_an_exam_without_its_items_keeps_z_and_percentile_with_the_reason():
+    exams = _record_exams(8)
+    exams[0] = _record_exams(8, with_items=False)[0]
+    progress = progress_of(exams)
+    assert progress.record.linking is None and np.isnan(progress.record.theta).all()
+    assert any("期中 的试卷定义（exam.json）不在成绩文件夹中" in note for note in progress.notes)
+    assert progress_json(progress)["trend"]["linking"]["note"].startswith("期中 的试卷定义")
+    few = progress_of(_record_exams(3))
+    assert not few.record.linked_theta
+    assert any("期末：与此前考试的共同题只有 3 道" in note for note in few.notes)
