@@ -78,7 +78,8 @@ _T = {
                             "that exam: scores of different exams are not comparable, percentile ranks are.",
            "theta": "Ability θ", "scale": "Scale score", "scale_trend": "Scale score (linked, comparable)",
            "linked_note": "Ability θ and scale score: every exam put on the scale of {base} through common items "
-                          "({method}); scale score = 500 + 100 θ / σ (σ the first exam's ability SD); higher is growth.",
+                          "({method}); scale score = 500 + 100 θ / σ (σ the first exam's ability SD); higher is "
+                          "growth.",
            "unlinked_note": "Not linked through common items (percentile ranks only): {reason}"},
 }
 
