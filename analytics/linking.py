@@ -34,10 +34,13 @@ from analytics.diagnosis import RaschFit, fit_rasch
 
 __all__ = ["LinkingConstants", "mean_mean", "mean_sigma", "stocking_lord", "DriftedItem", "ExamLink",
            "IrtLinking", "link_rasch", "screen_drift", "drifted", "scale_score", "METHODS", "METHOD_NAMES",
-           "MIN_COMMON_ITEMS", "DRIFT_LOGITS", "DRIFT_Z", "DRIFT_SE"]
+           "MIN_COMMON_ITEMS", "MIN_STUDENTS", "DRIFT_LOGITS", "DRIFT_Z", "DRIFT_SE"]
 
 #: Fewer common items than this and an exam is not linked (z and percentile only).
 MIN_COMMON_ITEMS = 5
+#: Fewer students than this and an exam's item difficulties are too uncertain to link (a class of 30 gives b
+#: within about ±0.4 logits).
+MIN_STUDENTS = 30
 #: A common item moved more than this (logits, after linking) is a drift candidate.
 DRIFT_LOGITS = 0.3
 #: ... and it is dropped when its robust z is beyond this as well (two-sided 10 %) ...
@@ -246,7 +249,8 @@ def _base_constants() -> dict[str, LinkingConstants]:
 
 
 def link_rasch(labels: Sequence[str], item_keys: Sequence[Sequence[str]], responses: Sequence[np.ndarray], *,
-               method: str = "stocking_lord", min_common: int = MIN_COMMON_ITEMS) -> IrtLinking:
+               method: str = "stocking_lord", min_common: int = MIN_COMMON_ITEMS,
+               min_students: int = MIN_STUDENTS) -> IrtLinking:
     """Calibrate each exam by Rasch (MML-EM, EAP abilities) and link the later ones to the first through common
     items, dropping drifting ones (:func:`screen_drift`).
 
@@ -263,6 +267,8 @@ def link_rasch(labels: Sequence[str], item_keys: Sequence[Sequence[str]], respon
         Which of :data:`METHODS` places θ; every method's constants are reported.
     min_common : int
         Fewest common items (after the drift screen) for a link.
+    min_students : int
+        Fewest students who sat, in the first exam and in an exam to link.
 
     Items are pooled on the base scale as exams are linked: an exam shares items with the first exam or with any
     earlier exam already linked (chained through it). Within a pool item the first calibration linked wins.
@@ -277,8 +283,9 @@ def link_rasch(labels: Sequence[str], item_keys: Sequence[Sequence[str]], respon
         y = np.asarray(y, dtype=float)
         sat = np.isfinite(y).all(axis=1) if y.size else np.zeros(len(y), bool)
         theta = np.full(len(y), np.nan)
-        if sat.sum() < 2 or y.shape[1] == 0:
-            links.append(ExamLink(label, False, reason="参加人数或题目太少，无法估计 Rasch 能力值"))
+        if sat.sum() < max(min_students, 2) or y.shape[1] == 0:
+            links.append(ExamLink(label, False, reason=f"参加人数 {int(sat.sum())} 名（至少需要 {min_students} 名），"
+                                                       "题目难度估计不可靠，未做 IRT 链接，只按 z 分和百分等级比较"))
             thetas.append(theta)
             if e == 0:
                 break  # no base scale: nothing can be linked
@@ -299,7 +306,8 @@ def link_rasch(labels: Sequence[str], item_keys: Sequence[Sequence[str]], respon
         links.append(link)
         thetas.append(theta)
     while len(links) < len(labels):  # the base could not be calibrated
-        links.append(ExamLink(labels[len(links)], False, reason="首次考试无法估计 Rasch 能力值，无法链接"))
+        links.append(ExamLink(labels[len(links)], False,
+                              reason=f"首次考试（{labels[0]}）无法估计 Rasch 能力值，未做 IRT 链接，只按 z 分和百分等级比较"))
         thetas.append(np.full(len(responses[len(thetas)]), np.nan))
     scale = [scale_score(t, base_sd) if np.isfinite(base_sd) and base_sd > 0 else np.full(len(t), np.nan)
              for t in thetas]

@@ -110,6 +110,10 @@ def test_too_few_common_items_leave_the_exam_unlinked_with_the_reason():
     assert not second.linked and np.isnan(linking.theta[1]).all() and not linking.any_linked
     assert f"共同题只有 3 道（至少需要 {MIN_COMMON_ITEMS} 道）" in second.reason and "z 分和百分等级" in second.reason
     assert np.isfinite(linking.theta[0]).all()  # the first exam is its own scale
+    keys, responses, _ = _exams(rng, shift=0.3, sd=1.0, common=10, n=20)
+    small = link_rasch(["期中", "期末"], keys, responses).links
+    assert not small[0].linked and "参加人数 20 名（至少需要 30 名）" in small[0].reason
+    assert not small[1].linked and "首次考试（期中）无法估计" in small[1].reason
 
 
 def test_students_who_did_not_sit_get_no_ability():
