@@ -163,6 +163,11 @@ def definitions(lang: str, cutoffs: Sequence[float], band: float, fraction: floa
                      "的后验概率及各题失误率 s、猜测率 g"),
             ("Rasch", "P(答对) = 1 / (1 + exp(−(θ − b)));边际极大似然(EM,求积网格)估计 b,θ 为 EAP 估计,"
                       "标准误为后验标准差"),
+            ("共同题链接", "几次考试有相同题库题目(共同题)时,各次分别做 Rasch 估计,再经共同题换算到首次考试的量尺:"
+                          "θ' = Aθ + B,A、B 用 Stocking–Lord 特征曲线法(并列出均值-均值法、均值-标准差法的结果;"
+                          "Kolen & Brennan 2014 第 6 章);难度漂移的共同题(链接后相差 > 0.3 logit、稳健 z > 1.645 且超出"
+                          "估计误差)不用;共同题少于 5 道或参加人数少于 30 名时不链接,只比较 Z 分和百分等级"),
+            ("量尺分", "500 + 100 × θ'/σ,σ 为首次考试的能力标准差:各次考试可直接比较,升高表示进步"),
         ]
     return [
         ("Population", "examinees who sat (absent, pending and duplicate sheets are counted, not analysed)"),
@@ -199,4 +204,10 @@ def definitions(lang: str, cutoffs: Sequence[float], band: float, fraction: floa
                  "per student and point, slip s and guess g per item"),
         ("Rasch", "P(correct) = 1 / (1 + exp(-(theta - b))); b by marginal maximum likelihood (EM on a quadrature "
                   "grid), theta as EAP with the posterior SD as its standard error"),
+        ("Common-item linking", "when exams share bank items, each is calibrated by Rasch and put on the first "
+                                "exam's scale, theta' = A theta + B, A and B by Stocking-Lord (mean/mean and "
+                                "mean/sigma listed beside it; Kolen & Brennan 2014, ch. 6); common items that drifted "
+                                "(> 0.3 logit after linking, robust z > 1.645 and beyond their standard error) are "
+                                "left out; fewer than 5 common items or 30 students: z and percentile only"),
+        ("Scale score", "500 + 100 theta' / sigma, sigma the first exam's ability SD: comparable across exams"),
     ]
