@@ -21,7 +21,7 @@ from analytics.progress import progress_of
 from analytics.report_json import analysis_json
 from analytics.student_report import write_student_reports
 from analytics.workbook import write_city_workbook, write_class_workbook, write_grade_workbook
-from analytics_builders import SAMPLE_EXAM_PATH, grade_folder
+from analytics_builders import SAMPLE_EXAM_PATH, assert_prints_legibly, grade_folder
 from grading.exam import load_exam
 
 SCHOOLS = ("3432000123", "3432000456")
@@ -82,11 +82,14 @@ def test_grade_workbook_trend_has_classes_the_grade_and_the_scale(tmp_path, link
     assert len(ws._charts) == 2
     linking = _find(rows, "IRT 共同题链接")
     assert rows[linking + 2][0] == "math-autumn" and rows[linking + 3][1] == "Stocking–Lord 特征曲线法"
+    assert_prints_legibly(ws)
 
 
 def test_class_workbook_has_a_trend_sheet_against_its_grade(tmp_path, linked_analysis):
     path = write_class_workbook(linked_analysis, tmp_path / "class.xlsx", 0)
-    rows = _rows(load_workbook(path)["成绩走势"])
+    ws = load_workbook(path)["成绩走势"]
+    assert_prints_legibly(ws)
+    rows = _rows(ws)
     at = _find(rows, "班级 平均百分等级走势")
     assert [row[0] for row in rows[at + 2:at + 4]] == [linked_analysis.classes.classes[0], "年级"]
 
@@ -100,6 +103,7 @@ def test_city_workbook_has_a_line_per_school_and_the_city(tmp_path, linked_analy
     assert rows[0][0] == "学校 平均百分等级走势"  # no student rows in the city's report
     assert [row[0] for row in rows[2:5]] == [*SCHOOLS, "全市"]
     assert len(ws._charts) == 2
+    assert_prints_legibly(ws)
 
 
 def test_json_and_portrait_show_linked_abilities(tmp_path, linked_analysis):
