@@ -288,7 +288,7 @@ def _linking_json(record) -> dict | None:
     return {"method": linking.method, "method_name": METHOD_NAMES[linking.method], "base": record.labels[0],
             "base_sd": clean_float(linking.base_sd), "scale_score": f"{SCALE_MEAN:g} + {SCALE_SD:g}·θ/σ",
             "note": "", "exams": [{
-                "exam": link.label, "linked": link.linked, "method": link.method or None,
+                "exam": link.label, "linked": link.linked, "method": link.method if link.linked else None,
                 "slope": clean_float(link.slope), "intercept": clean_float(link.intercept),
                 "common_items": list(link.common), "reason": link.reason or None,
                 "constants": {name: {"slope": clean_float(c.slope), "intercept": clean_float(c.intercept)}

@@ -48,7 +48,7 @@ _LABELS = {"exam_id": "考号", "student_no": "学籍号", "name": "姓名", "cl
            "source": "来源", "reason": "原因"}
 _STATUS_LABELS = {"graded": "已评", "pending": "待复核", "absent": "缺考", "duplicate": "重复答题卡"}
 _TEXT_COLUMNS = {"exam_id", "student_no", "school_code", "version"}
-_KEY_ORDER = ("exam_id", "student_no", "name", "class", "school_code", "version", "total")
+_FIXED_KEYS = ("exam_id", "student_no", "name", "class", "school_code", "version", "total")
 #: the Chinese scores table ends with these: the status and reasons as grading states them (for scripts)
 CODE_HEADERS = ("状态代码", "原文")
 #: scores.csv is wider and longer than a roster: a 400-question exam of a city (a row per student)
@@ -249,7 +249,7 @@ def write_outputs(run: GradingRun, out_dir: str | Path, *, xlsx: bool = True, la
 
 
 #: Chinese header -> key; 状态 and 说明 hold the teacher's words, 状态代码 and 原文 the codes readers use
-_KEYS_ZH = {**{_LABELS[key]: key for key in _KEY_ORDER},
+_KEYS_ZH = {**{_LABELS[key]: key for key in _FIXED_KEYS},
             "状态": "status_zh", "说明": "reasons_zh", CODE_HEADERS[0]: "status", CODE_HEADERS[1]: "reasons"}
 _HEADERS_ZH = {key: header for header, key in _KEYS_ZH.items()}
 _QUESTION_HEADER = re.compile(r"^(.+?)(作答|得分)(?:\((?:作废|送分)\))?$")
