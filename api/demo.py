@@ -21,7 +21,7 @@ import numpy as np
 
 from api.cli import main as cli
 from api.demo_arrange import arrange_demo
-from api.demo_history import earlier_exam
+from api.demo_history import bank_exam, earlier_exam
 from api.demo_service import service_round_trip
 from grading.exam import Exam, load_exam
 from grading.roster import Student, student_no_check_char, write_roster_csv
@@ -113,14 +113,16 @@ def main(argv: list[str] | None = None) -> int:
 
     roster = out / "roster.csv"
     _roster(sorted({entry["student_id"] for entry in manifest["pages"]}), roster)
-    code = cli(["grade", "--exam", str(SAMPLE_EXAM), "--results", str(out / "scan" / "results.jsonl"),
+    # the sample exam with bank item ids: the 期中 exam below shares 12 of its items (IRT linking)
+    exam_path = bank_exam(out, SAMPLE_EXAM)
+    code = cli(["grade", "--exam", str(exam_path), "--results", str(out / "scan" / "results.jsonl"),
                 "--roster", str(roster), "--out", str(out / "grade")])
     if code:
         return code
     print(f"[4/6] graded: {out / 'grade'}/scores.csv, scores.xlsx, grading_exceptions.csv")
     # The same students sat a 期中 exam under other 考号: linked by 学籍号, the reports show each one's 数字画像.
-    earlier = earlier_exam(out, SAMPLE_EXAM, roster, out / "grade")
-    code = cli(["report", "--exam", str(SAMPLE_EXAM), "--scores", str(out / "grade"), "--out", str(out / "reports"),
+    earlier = earlier_exam(out, exam_path, roster, out / "grade")
+    code = cli(["report", "--exam", str(exam_path), "--scores", str(out / "grade"), "--out", str(out / "reports"),
                 "--students-pdf", "--previous", str(earlier)])
     if code:
         return code
