@@ -16,8 +16,8 @@ blueprint needs one, not excluded, not seen by the blueprint's classes since its
   x_a + x_b <= 1 is added and the program solved again (constraint generation: the 20 000 x 20 000 pairs of a
   bank are never compared).
 
-Objective: the distance |Σ pts_i (P_i - mid) x_i| / points of the expected mean rate from the band's middle (0
-without a band), plus a small preference (at most 1e-3 an item) for items used less often. Ties go by column order,
+Objective: the distance of the expected mean rate from the band's middle beyond ±0.01, in points
+(max(0, |Σ pts_i (P_i - mid) x_i| - 0.01 Σ pts_i x_i), over the paper's points; 0 without a band), plus a small preference (at most 1e-3 an item) for items used less often. Ties go by column order,
 which ``seed`` shuffles, so equally good papers differ with the seed. HiGHS stops within 1 % of the best
 objective; the constraints are exact.
 
@@ -48,6 +48,9 @@ __all__ = ["AssemblyError", "Paper", "assemble", "check_paper", "expected_p", "r
 _TOLERANCE = 1e-6
 _MAX_ROUNDS = 50  # duplicate cuts added before giving up (each round removes at least one pair)
 _GAP = 0.01
+#: A paper whose expected mean rate is within this of the band's middle counts as centred (objective 0): asking
+#: for the exact middle would make HiGHS hunt a subset sum that no teacher can tell from 0.01 off.
+_CENTRE_TOLERANCE = 0.01
 
 
 class AssemblyError(BankError):
@@ -119,6 +122,11 @@ def _in_cell(item: Item, knowledge_point: str, level: str) -> bool:
     return knowledge_point in item.knowledge_points and item.cognitive_level == level
 
 
+def _cells_of(item: Item, cells: Mapping[tuple[str, str], int]) -> list[int]:
+    """Indices of the blueprint cells ``item`` counts in (``cells``: (knowledge point, level) -> index)."""
+    return [k for kp in item.knowledge_points if (k := cells.get((kp, item.cognitive_level))) is not None]
+
+
 def _seen(item: Item, blueprint: Blueprint) -> bool:
     since = blueprint.unseen_since
     return since is not None and any(item.seen_by(c, since) for c in blueprint.classes)
@@ -140,6 +148,7 @@ class _Pool:
 
     def __init__(self, bank: Bank, blueprint: Blueprint):
         self.blueprint = blueprint
+        self.cell_index = {(c.knowledge_point, c.level): k for k, c in enumerate(blueprint.cells)}
         self.problems: list[str] = []
         self.labelled: list[Item] = []  # right subject, grade, type and cell: what the blueprint could use at all
         usable: list[Item] = []
@@ -166,6 +175,10 @@ class _Pool:
         if blueprint.seed is not None:  # HiGHS breaks ties by column order: another seed, another equally good paper
             usable = [usable[k] for k in np.random.default_rng(blueprint.seed).permutation(len(usable))]
         self.items = usable
+        # (items x cells) 0/1: which cells each usable item counts in
+        self.membership = np.zeros((len(usable), len(blueprint.cells)))
+        for row, item in enumerate(usable):
+            self.membership[row, _cells_of(item, self.cell_index)] = 1.0
         self.index = {item.id: k for k, item in enumerate(usable)}
         self.points = np.array([paper_points(item, blueprint) for item in usable], float)
         self.p = np.array([np.nan if (p := expected_p(item)) is None else p for item in usable], float)
@@ -179,7 +192,7 @@ class _Pool:
         target = blueprint.types.get(item.type)
         if target is None or target.count == 0:
             return f"is a {TYPE_NAMES[item.type]} item and the blueprint has none"
-        if blueprint.cells and not any(_in_cell(item, c.knowledge_point, c.level) for c in blueprint.cells):
+        if blueprint.cells and not _cells_of(item, self.cell_index):
             return "is in no cell of the blueprint"
         p = expected_p(item)
         if needs_p and p is None:
@@ -193,31 +206,41 @@ class _Pool:
         return " unseen" if self.blueprint.unseen_since is not None else ""
 
 
+def _items(count: float) -> str:
+    return f"{count:g} item" + ("" if count == 1 else "s")
+
+
 def _count_problems(pool: _Pool) -> list[str]:
     """Shortfalls visible by counting, before any solver runs."""
     blueprint, items = pool.blueprint, pool.items
     problems = []
     seen_note = pool.unseen_note()
+    if blueprint.cells:  # every chosen item is in at least one cell (exactly one when no item spans two)
+        in_cells = sum(cell.count for cell in blueprint.cells)
+        spans = set(pool.membership.sum(axis=1).tolist())
+        if in_cells < blueprint.item_count or (spans == {1} and in_cells != blueprint.item_count):
+            problems.append(f"the cells of the 双向细目表 add up to {_items(in_cells)}, the question types to "
+                            f"{_items(blueprint.item_count)}")
     for kind, target in blueprint.types.items():
         of_type = [item for item in items if item.type == kind]
         name = f"题型 {TYPE_NAMES[kind]} ({kind})"
         if len(of_type) < target.count:
-            problems.append(f"{name} needs {target.count} items, the bank has {len(of_type)}{seen_note}")
+            problems.append(f"{name} needs {_items(target.count)}, the bank has {len(of_type)}{seen_note}")
             continue
         total = target.total
         if total is not None and target.points_each is None and target.count:
             values = sorted(paper_points(item, blueprint) for item in of_type)
             low, high = sum(values[:target.count]), sum(values[-target.count:])
             if not low - _TOLERANCE <= total <= high + _TOLERANCE:
-                problems.append(f"{name} needs {target.count} items worth {total:g} points together, the bank's"
+                problems.append(f"{name} needs {_items(target.count)} worth {total:g} points together, the bank's"
                                 f"{seen_note} items of that type make {low:g} to {high:g}")
-    for cell in blueprint.cells:
-        available = sum(_in_cell(item, cell.knowledge_point, cell.level) for item in items)
+    for k, cell in enumerate(blueprint.cells):
+        available = int(pool.membership[:, k].sum())
         if available < cell.count:
             labelled = sum(_in_cell(item, cell.knowledge_point, cell.level) for item in pool.labelled)
             seen = f" ({labelled - available} more seen by {', '.join(blueprint.classes)} since " \
                    f"{blueprint.unseen_since})" if labelled > available else ""
-            problems.append(f"知识点 {cell.knowledge_point} × {cell.level} needs {cell.count} items, the bank has "
+            problems.append(f"知识点 {cell.knowledge_point} × {cell.level} needs {_items(cell.count)}, the bank has "
                             f"{available}{seen_note}{seen}")
     for target in blueprint.information:
         if target.min is None:
@@ -239,24 +262,23 @@ def _rows(pool: _Pool) -> list[_Row]:
         member = (types == kind).astype(float)
         name = f"题型 {TYPE_NAMES[kind]} ({kind})"
         rows.append(_Row(member, target.count, target.count, 1.0,
-                         lambda v, name=name, c=target.count: f"{name} needs {c} items; at most {v:g} fit with "
-                                                              "the other constraints"))
+                         lambda v, name=name, c=target.count: f"{name} needs {_items(c)}; the closest paper "
+                                                              f"meeting the other constraints has {v:g}"))
         total = target.total
         if total is not None and target.points_each is None:
             rows.append(_Row(member * pool.points, total, total, 1.0,
-                             lambda v, name=name, t=total: f"{name} needs {t:g} points; the closest the bank's "
-                                                           f"items make with the other constraints is {v:g}"))
-    for cell in blueprint.cells:
-        member = np.array([_in_cell(item, cell.knowledge_point, cell.level) for item in items], float)
-        rows.append(_Row(member, cell.count, cell.count, 1.0,
-                         lambda v, c=cell: f"知识点 {c.knowledge_point} × {c.level} needs {c.count} items; "
-                                           f"{v:g} fit with the other constraints"))
+                             lambda v, name=name, t=total: f"{name} needs {t:g} points; the closest paper "
+                                                           f"meeting the other constraints has {v:g}"))
+    for k, cell in enumerate(blueprint.cells):
+        rows.append(_Row(pool.membership[:, k], cell.count, cell.count, 1.0,
+                         lambda v, c=cell: f"知识点 {c.knowledge_point} × {c.level} needs {_items(c.count)}; the "
+                                           f"closest paper meeting the other constraints has {v:g}"))
     full = sum(t.total or t.count * max(pool.points.max(initial=1.0), 1.0) for t in blueprint.types.values())
     if blueprint.difficulty is not None:
         lo, hi = blueprint.difficulty
         p = np.nan_to_num(pool.p)
-        say = lambda v, lo=lo, hi=hi: (f"difficulty: the mean P must lie in [{lo:g}, {hi:g}]; with the "  # noqa: E731
-                                       f"other constraints the bank's items reach {v:.3f}")
+        say = lambda v, lo=lo, hi=hi: (f"difficulty: the mean P must lie in [{lo:g}, {hi:g}]; the closest "  # noqa: E731
+                                       f"paper meeting the other constraints has {v:.3f}")
         rows.append(_Row(pool.points * (p - lo), 0.0, np.inf, full, say))
         rows.append(_Row(pool.points * (p - hi), -np.inf, 0.0, full, say))
     for target in blueprint.information:
@@ -266,8 +288,8 @@ def _rows(pool: _Pool) -> list[_Row]:
                  (f"<= {target.max:g}" if target.max is not None else "")
         rows.append(_Row(info, -np.inf if target.min is None else target.min,
                          np.inf if target.max is None else target.max, 1.0,
-                         lambda v, t=target.theta, b=bounds: f"test information at θ={t:g} must be {b}; with the "
-                                                             f"other constraints the bank reaches {v:.2f}"))
+                         lambda v, t=target.theta, b=bounds: f"test information at θ={t:g} must be {b}; the closest "
+                                                             f"paper meeting the other constraints has {v:.2f}"))
     assert all(row.coef.shape == (n,) for row in rows)
     return rows
 
@@ -301,10 +323,10 @@ def _solve(pool: _Pool, rows: list[_Row], cuts: list[tuple[int, int]], *, elasti
     if extra:
         full = max(sum(t.total or 0.0 for t in blueprint.types.values()), 1.0)
         mid = sum(blueprint.difficulty) / 2
-        centred = pool.points * (np.nan_to_num(pool.p) - mid)
-        for sign in (1.0, -1.0):  # d >= ±Σ pts (P - mid) x
+        offset = np.nan_to_num(pool.p) - mid
+        for sign in (1.0, -1.0):  # d >= Σ pts (±(P - mid) - tolerance) x: within the tolerance d can be 0
             line = np.zeros(width)
-            line[:n] = -sign * centred
+            line[:n] = -pool.points * (sign * offset - _CENTRE_TOLERANCE)
             line[n] = 1.0
             matrix.append(line)
             lower.append(0.0)
