@@ -200,3 +200,30 @@ def test_the_exam_sheet_and_paper_can_be_printed_and_read(bank, tmp_path):
     first_stem = paper.items[0].stem
     assert first_stem[:6] in text.replace("\n", "")
     assert np.isfinite(paper.expected_p)
+
+
+def test_a_sheet_filled_with_the_key_is_read_back(bank):
+    """The assembled paper's answer sheet, filled in with the exam's key and full scores, printed and scanned by the
+    simulator, reads back mark for mark: the paper can be sat and scanned."""
+    from omr.batch import decode_min_side_px
+    from omr.load import load_array
+    from omr.read import prepare_template, read_page
+    from sample_sheets.evaluate import Accuracy, compare_page
+    from sample_sheets.simulate import SheetTruth, simulate_sheet
+
+    exam = paper_exam(assemble(bank, _blueprint()), template_id="m7-u3-sheet")
+    template = answer_sheet(exam, template_id="m7-u3-sheet")
+    truth = SheetTruth(template_id=template.id, sheet_index=0, student_id="2026070105", absent=False,
+                       answers={q.id: q.answers[0] for q in exam.questions if q.type != "subjective"},
+                       scores={q.id: q.points - 0.5 for q in exam.questions if q.type == "subjective"},
+                       barcode="", pages=len(template.pages))
+    prepared = prepare_template(template)
+    accuracy = Accuracy()
+    for sim in simulate_sheet(template, truth, seed=7, profile="clean", dpi=150):
+        image = load_array(sim.jpeg, reduce_jpeg_to_min_px=decode_min_side_px(template))[0].image \
+            if sim.jpeg else sim.image
+        accuracy += compare_page(read_page(image, prepared, source="sheet", page_index=sim.page - 1), sim.truth,
+                                 template)
+    assert accuracy.pages_read == len(template.pages)
+    assert accuracy.wrong_sure == 0 and accuracy.ids_wrong_sure == 0, accuracy.wrong_examples
+    assert accuracy.correct_sure == accuracy.groups > len(exam.questions), accuracy.line()
