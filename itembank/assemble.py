@@ -17,9 +17,9 @@ blueprint needs one, not excluded, not seen by the blueprint's classes since its
   bank are never compared).
 
 Objective: the distance of the expected mean rate from the band's middle beyond ±0.01, in points
-(max(0, |Σ pts_i (P_i - mid) x_i| - 0.01 Σ pts_i x_i), over the paper's points; 0 without a band), plus a small preference (at most 1e-3 an item) for items used less often. Ties go by column order,
-which ``seed`` shuffles, so equally good papers differ with the seed. HiGHS stops within 1 % of the best
-objective; the constraints are exact.
+(max(0, |Σ pts_i (P_i - mid) x_i| - 0.01 Σ pts_i x_i), over the paper's points; 0 without a band), plus a small
+preference (at most 1e-3 an item) for items used less often. Ties go by column order, which ``seed`` shuffles, so
+equally good papers differ with the seed. HiGHS stops within 1 % of the best objective; the constraints are exact.
 
 When the bank cannot meet the blueprint, counts are checked before the solver ("知识点 函数 × 应用 needs 3 items,
 the bank has 1 unseen"); when the program is infeasible all the same (constraints that conflict only together),
@@ -43,7 +43,7 @@ from itembank.blueprint import MIN_P_STUDENTS, TYPE_NAMES, TYPE_ORDER, Blueprint
 from itembank.dedupe import bigrams, find_duplicates, image_duplicates, item_text, jaccard
 from itembank.model import Bank, BankError, Item
 
-__all__ = ["AssemblyError", "Paper", "assemble", "check_paper", "expected_p", "rasch_information", "paper_points"]
+__all__ = ["AssemblyError", "Paper", "DigestOf", "assemble", "check_paper", "expected_p", "rasch_information", "paper_points"]
 
 _TOLERANCE = 1e-6
 _MAX_ROUNDS = 50  # duplicate cuts added before giving up (each round removes at least one pair)
@@ -277,8 +277,9 @@ def _rows(pool: _Pool) -> list[_Row]:
     if blueprint.difficulty is not None:
         lo, hi = blueprint.difficulty
         p = np.nan_to_num(pool.p)
-        say = lambda v, lo=lo, hi=hi: (f"difficulty: the mean P must lie in [{lo:g}, {hi:g}]; the closest "  # noqa: E731
-                                       f"paper meeting the other constraints has {v:.3f}")
+        def say(v: float, lo: float = lo, hi: float = hi) -> str:
+            return (f"difficulty: the mean P must lie in [{lo:g}, {hi:g}]; the closest paper meeting the other "
+                    f"constraints has {v:.3f}")
         rows.append(_Row(pool.points * (p - lo), 0.0, np.inf, full, say))
         rows.append(_Row(pool.points * (p - hi), -np.inf, 0.0, full, say))
     for target in blueprint.information:
@@ -373,10 +374,19 @@ def _explain(pool: _Pool, rows: list[_Row], cuts: list[tuple[int, int]]) -> list
     return problems or ["the constraints conflict only through duplicates or included items: relax include"]
 
 
-def _duplicate_pairs(chosen: list[Item], blueprint: Blueprint, digests: Mapping[str, str]) -> list[tuple[str, str]]:
+#: Gives an item's stem-image digest (None without an image); the caller reads the files (I/O stays at the edge).
+DigestOf = Callable[[Item], "str | None"]
+
+
+def _digests(items: list[Item], digest_of: DigestOf | None) -> dict[str, str]:
+    if digest_of is None:
+        return {}
+    return {item.id: digest for item in items if (digest := digest_of(item)) is not None}
+
+
+def _duplicate_pairs(chosen: list[Item], blueprint: Blueprint, digest_of: DigestOf | None) -> list[tuple[str, str]]:
     pairs = [(d.first, d.second) for d in find_duplicates(chosen, threshold=blueprint.duplicate_threshold)]
-    chosen_digests = {item.id: digests[item.id] for item in chosen if item.id in digests}
-    pairs += [(d.first, d.second) for d in image_duplicates(chosen_digests, [item.id for item in chosen])]
+    pairs += [(d.first, d.second) for d in image_duplicates(_digests(chosen, digest_of), [i.id for i in chosen])]
     return pairs
 
 
@@ -387,21 +397,20 @@ def _paper_order(items: list[Item]) -> list[Item]:
     return sorted(items, key=key)
 
 
-def assemble(bank: Bank, blueprint: Blueprint, *, image_digests: Mapping[str, str] | None = None) -> Paper:
+def assemble(bank: Bank, blueprint: Blueprint, *, digest_of: DigestOf | None = None) -> Paper:
     """A paper from ``bank`` that meets ``blueprint`` (see the module docstring).
 
     Parameters
     ----------
-    image_digests : mapping of item id to SHA-256, optional
-        Digests of the stem images (:func:`itembank.images.image_digest`): two items with the same image are
-        duplicates and never go on one paper.
+    digest_of : callable, optional
+        An item's stem-image digest (:func:`itembank.images.image_digest` of its checked file), asked for the
+        chosen items only: two items with the same image are duplicates and never go on one paper.
 
     Raises
     ------
     AssemblyError
         Naming every part of the blueprint the bank cannot meet.
     """
-    digests = dict(image_digests or {})
     pool = _Pool(bank, blueprint)
     problems = pool.problems + _count_problems(pool)
     if problems:
@@ -416,7 +425,7 @@ def assemble(bank: Bank, blueprint: Blueprint, *, image_digests: Mapping[str, st
             raise AssemblyError([f"the solver stopped without a paper: {result.message} (time limit "
                                  f"{blueprint.time_limit_s:g} s: raise time_limit_s)"])
         chosen = [pool.items[k] for k in np.flatnonzero(result.x[:len(pool.items)] > 0.5)]
-        pairs = _duplicate_pairs(chosen, blueprint, digests)
+        pairs = _duplicate_pairs(chosen, blueprint, digest_of)
         if not pairs:
             break
         cuts += [(pool.index[a], pool.index[b]) for a, b in pairs]
@@ -429,7 +438,7 @@ def assemble(bank: Bank, blueprint: Blueprint, *, image_digests: Mapping[str, st
                   {t.theta: sum(rasch_information(item.stats.rasch_b, t.theta) for item in ordered)
                    for t in blueprint.information},
                   duplicate_cuts=len(cuts), status=str(result.message))
-    problems = check_paper(paper, bank, image_digests=digests)
+    problems = check_paper(paper, bank, digest_of=digest_of)
     if problems:  # the solver's tolerances let something through: never hand out such a paper
         raise AssemblyError([f"the solver's paper fails the blueprint: {p}" for p in problems])
     return paper
@@ -442,7 +451,7 @@ def _mean_p(items: list[Item], points: list[float]) -> float | None:
     return sum(p * v for p, v in zip(points, values)) / sum(points)  # type: ignore[operator]
 
 
-def check_paper(paper: Paper, bank: Bank, *, image_digests: Mapping[str, str] | None = None) -> list[str]:
+def check_paper(paper: Paper, bank: Bank, *, digest_of: DigestOf | None = None) -> list[str]:
     """Every way ``paper`` misses its blueprint, recomputed from its items (empty when it meets it exactly)."""
     blueprint, items = paper.blueprint, paper.items
     problems = []
@@ -491,8 +500,7 @@ def check_paper(paper: Paper, bank: Bank, *, image_digests: Mapping[str, str] | 
         for b in range(a + 1, len(items)):
             if jaccard(texts[items[a].id], texts[items[b].id]) >= blueprint.duplicate_threshold:
                 problems.append(f"items {items[a].id} and {items[b].id} are duplicates")
-    digests = image_digests or {}
-    pictures = [digests[i] for i in ids if i in digests]
+    pictures = list(_digests(items, digest_of).values())
     if len(set(pictures)) != len(pictures):
         problems.append("two items share a stem image")
     return problems

@@ -149,7 +149,6 @@ class Blueprint(_Strict):
         both = sorted(set(self.include) & set(self.exclude))
         if both:
             raise ValueError(f"item {both[0]} is both included and excluded")
-
         for item_id in (*self.include, *self.exclude):
             if not re.match(ITEM_ID_PATTERN, item_id):
                 raise ValueError(f"include/exclude: {item_id!r} is not an item id")

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from grading.exam_io import parse_answers
 from grading.tabular import TableError, TableLimits, DEFAULT_LIMITS, find_columns, parse_number, read_rows
 from grading.text import clean_text
-from itembank.model import Bank, BankError, Item, ItemStats, ItemUse
+from itembank.model import Bank, BankError, Item, ItemUse
 
 __all__ = ["BankImportError", "ITEM_COLUMNS", "OPTION_LABELS", "read_bank_xlsx", "write_bank_xlsx"]
 

@@ -36,8 +36,8 @@ def run(args: argparse.Namespace) -> int:
     from grading.exam import save_exam
     from itembank.assemble import assemble
     from itembank.blueprint import load_blueprint
-    from itembank.images import check_bank_images, image_digest
-    from itembank.model import Bank, BankError
+    from itembank.images import image_digest, stem_image_path
+    from itembank.model import BankError, Item
     from itembank.paper import paper_exam
     from itembank.paper_pdf import write_paper_pdf
     from itembank.sheet import answer_sheet
@@ -49,11 +49,25 @@ def run(args: argparse.Namespace) -> int:
         bank = load_bank(args.bank)
         blueprint = load_blueprint(args.blueprint)
         folder = image_folder(args.bank, args.images)
-        paths, problems = check_bank_images(Bank(items=[i for i in bank.items if i.subject == blueprint.subject]),
-                                            folder)
-        if problems:
-            raise BankError(f"{len(problems)} stem image problem(s)\n  " + "\n  ".join(problems[:50]))
-        paper = assemble(bank, blueprint, image_digests={i: image_digest(p) for i, p in paths.items()})
+        paths: dict[str, Path] = {}
+        digests: dict[str, str] = {}
+
+        def digest_of(item: Item) -> str | None:
+            # only the items the solver chooses are read: their images checked (path, kind, size) and hashed
+            if not item.stem_image:
+                return None
+            if folder is None:
+                raise BankError(f"item {item.id} has stem image {item.stem_image!r} but there is no image folder "
+                                "(--images)")
+            if item.id not in digests:
+                try:
+                    paths[item.id] = stem_image_path(folder, item.stem_image)
+                except BankError as error:
+                    raise BankError(f"item {item.id}: {error}") from None
+                digests[item.id] = image_digest(paths[item.id])
+            return digests[item.id]
+
+        paper = assemble(bank, blueprint, digest_of=digest_of)
     except BankError as error:
         print(f"yuejuan assemble: {error}", file=sys.stderr)
         return 2
@@ -66,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     (args.out / "sheet.json").write_text(json.dumps(sheet.model_dump(mode="json", exclude_defaults=True),
                                                     ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
     render_pdf(sheet, args.out / "sheet.pdf")
-    pages = write_paper_pdf(paper, exam, args.out / "paper.pdf", images=paths, title=title)
+    images = {item.id: paths[item.id] for item in paper.items if item.id in paths}
+    pages = write_paper_pdf(paper, exam, args.out / "paper.pdf", images=images, title=title)
     info = ", ".join(f"θ={theta:g}: {value:.2f}" for theta, value in paper.information.items())
     mean = "" if paper.expected_p is None else f", expected mean P {paper.expected_p:.3f}"
     print(f"{len(paper.items)} items, {paper.full_marks:g} points{mean}" + (f", information {info}" if info else "")

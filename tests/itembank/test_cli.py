@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 
 from api.cli import main
 from bank_builders import chinese_bank, png_bytes
@@ -69,3 +70,33 @@ def test_a_bad_blueprint_names_its_field(tmp_path, capsys):
                                       '"difficulty": [0.8, 0.6]}')
     assert main(["assemble", str(tmp_path / "bank.json"), str(tmp_path / "bp.json"), "--out", str(tmp_path)]) == 2
     assert "difficulty [0.8, 0.6]: give [low, high]" in capsys.readouterr().err
+
+
+def test_assemble_prints_stem_images_and_keeps_identical_ones_apart(tmp_path, capsys):
+    import subprocess
+
+    from bank_builders import item
+    from itembank.model import Bank
+
+    bank = Bank(items=[item("A", "看图回答：图中阴影部分的面积是多少？", stem_image="a.png"),
+                       item("B", "观察下图，求出三角形的周长并写出过程。", stem_image="b.png"),
+                       item("C", "计算：(-3) × 4 + 5 的结果。")])
+    save_bank(bank, tmp_path / "bank.json")
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "a.png").write_bytes(png_bytes(5, (300, 200)))
+    (tmp_path / "images" / "b.png").write_bytes(png_bytes(5, (300, 200)))  # the same picture under another name
+    (tmp_path / "bp.json").write_text('{"exam_id": "img", "subject": "数学", "types": {"single": {"count": 2}}}',
+                                      encoding="utf-8")
+    assert main(["assemble", str(tmp_path / "bank.json"), str(tmp_path / "bp.json"), "--out",
+                 str(tmp_path / "out")]) == 0, capsys.readouterr().err
+    chosen = {q.item_id for q in load_exam(tmp_path / "out" / "exam.json").questions}
+    assert chosen in ({"A", "C"}, {"B", "C"})
+    listing = subprocess.run(["pdfimages", "-list", str(tmp_path / "out" / "paper.pdf")], capture_output=True,
+                             text=True, check=True).stdout
+    assert "300   200" in listing  # the stem image, at its pixel size
+    (tmp_path / "images" / "a.png").write_text("not an image")
+    (tmp_path / "images" / "b.png").write_text("not an image")
+    assert main(["assemble", str(tmp_path / "bank.json"), str(tmp_path / "bp.json"), "--out",
+                 str(tmp_path / "out2")]) == 2
+    err = capsys.readouterr().err
+    assert re.search(r"item [AB]: stem image '[ab].png': not a PNG or JPEG image", err), err
