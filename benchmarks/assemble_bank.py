@@ -5,7 +5,8 @@ partial 1), 6 true/false (1) and 8 written items worth 86 points together; two i
 points at set cognitive levels; expected mean score rate 0.65–0.72, every item's P within 0.2–0.95; Rasch test
 information at least 2.5 / 3 / 2.5 at θ = -1 / 0 / 1; nothing classes 0701–0704 sat since 2026-03-01.
 
-Prints seconds (wall and CPU) per stage and peak memory (max RSS of this process). The target is "in seconds".
+Also times finding the duplicates of the whole bank (``yuejuan bank dedupe``). Prints seconds (wall and CPU) per
+stage and peak memory (max RSS of this process). The target is "in seconds".
 Run::
 
     .venv/bin/python benchmarks/assemble_bank.py [--items 20000] [--seed 1] [--repeat 3]
@@ -58,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from itembank.assemble import assemble, check_paper
     from itembank.blueprint import parse_blueprint
+    from itembank.dedupe import find_duplicates
     from itembank.paper import paper_exam
     from itembank.paper_pdf import write_paper_pdf
     from itembank.sheet import answer_sheet
@@ -71,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         _timed("save bank.json", lambda: save_bank(bank, path))
         print(f"  {'bank.json size':<44}{path.stat().st_size / 2**20:7.1f} MB")
         bank = _timed("load and validate bank.json", lambda: load_bank(path))
+        pairs = _timed("find duplicates in the whole bank", lambda: find_duplicates(bank.items))
+        print(f"    {len(pairs)} pairs")
         for k in range(args.repeat):
             blueprint = parse_blueprint(blueprint_data(args.seed + k))
             paper = _timed(f"assemble (seed {args.seed + k})", lambda: assemble(bank, blueprint))

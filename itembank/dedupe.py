@@ -8,9 +8,11 @@ sets of character bigrams is at least :data:`NEAR_THRESHOLD` (0.9): J(A, B) = |A
 re-typed or re-punctuated copy of a stem of 40 characters or more stays above 0.9, while short items that differ
 in a number (``3 + 4 = ?`` and ``3 + 5 = ?``: 0.33) are different questions and stay below.
 
-Pairs are found without comparing every pair: All-Pairs prefix filtering (Bayardo, Ma and Srikant 2007) indexes
-the first ``|x| - ceil(t |x|) + 1`` bigrams of each set in one global order, rarest first; two sets with J >= t
-must share one of those, and every candidate is then verified exactly. Identical image files (SHA-256 of their
+Pairs are found without comparing every pair, by PPJoin (Xiao, Wang, Lin and Yu 2008): the bigrams of each set in
+one global order, rarest first; two sets with J >= t share a bigram among the first ``|x| - ceil(t |x|) + 1`` of
+one and the first ``|y| - ceil(2t/(1+t) |y|) + 1`` (indexed) of the other; a candidate whose overlap can no longer
+reach t/(1+t) (|x| + |y|) given the positions of the shared bigrams is dropped, and every candidate left is verified
+exactly. Identical image files (SHA-256 of their
 bytes) are duplicates whatever the text says.
 """
 
@@ -89,18 +91,30 @@ def find_duplicates(items: Sequence[Item], *, threshold: float = NEAR_THRESHOLD)
     frequency = Counter(token for tokens in sets for token in tokens)
     rank = {token: k for k, (token, _) in enumerate(sorted(frequency.items(), key=lambda kv: (kv[1], kv[0])))}
     ordered = [sorted(tokens, key=rank.__getitem__) for tokens in sets]
-    index: dict[str, list[int]] = defaultdict(list)
+    index: dict[str, list[tuple[int, int]]] = defaultdict(list)  # token -> (record, position in its order)
     found: list[Duplicate] = []
+    share = threshold / (1 + threshold)
     for x in sorted(range(len(items)), key=lambda k: (len(sets[k]), k)):
         size = len(sets[x])
-        prefix = size - math.ceil(threshold * size - 1e-9) + 1
-        candidates: set[int] = set()
-        for token in ordered[x][:prefix]:
-            for y in index[token]:
-                if len(sets[y]) >= threshold * size - 1e-9:  # processed by size: |y| <= |x|
-                    candidates.add(y)
-            index[token].append(x)
-        for y in candidates:
+        probe = size - math.ceil(threshold * size - 1e-9) + 1
+        indexed = size - math.ceil(2 * share * size - 1e-9) + 1  # PPJoin: a shorter prefix is indexed
+        overlap: dict[int, int] = {}
+        for i, token in enumerate(ordered[x][:probe]):
+            for y, j in index[token]:
+                other = len(sets[y])
+                if other < threshold * size - 1e-9 or overlap.get(y, 0) < 0:  # size filter; pruned before
+                    continue
+                needed = math.ceil(share * (size + other) - 1e-9)  # |x ∩ y| >= t/(1+t) (|x| + |y|)
+                # positional filter: the tokens after these positions can add at most this much overlap
+                if overlap.get(y, 0) + 1 + min(size - i - 1, other - j - 1) >= needed:
+                    overlap[y] = overlap.get(y, 0) + 1
+                else:
+                    overlap[y] = -1
+            if i < indexed:
+                index[token].append((x, i))
+        for y, count in overlap.items():
+            if count <= 0:
+                continue
             first, second = sorted((x, y))
             if texts[first] == texts[second]:
                 found.append(Duplicate(items[first].id, items[second].id, "same", 1.0))

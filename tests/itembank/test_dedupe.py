@@ -3,6 +3,10 @@ items that only look alike are not."""
 
 from __future__ import annotations
 
+import random
+
+import pytest
+
 from bank_builders import item
 from itembank.dedupe import NEAR_THRESHOLD, bigrams, find_duplicates, image_duplicates, item_text, jaccard
 from itembank.simulate import simulated_bank
@@ -48,3 +52,29 @@ def test_the_pair_search_finds_what_comparing_every_pair_finds():
 def test_identical_images_are_duplicates():
     found = image_duplicates({"A": "h1", "B": "h2", "C": "h1"}, ["A", "B", "C"])
     assert [(d.first, d.second, d.kind, d.label) for d in found] == [("A", "C", "image", "题干图片相同")]
+
+
+@pytest.mark.parametrize("threshold", [0.75, 0.9, 1.0])
+def test_the_filters_lose_no_pair_among_edited_variants(threshold):
+    # variants of 120 random stems, each edited by a few characters, so that similarities spread across the threshold
+    rng = random.Random(3)
+    letters = "函数图像已知求证明直线平面三角形圆方程不等式数列概率向量集合"
+    items = []
+    for base_no in range(120):
+        base = "".join(rng.choice(letters) for _ in range(rng.randint(10, 60)))
+        for variant in range(4):
+            stem = list(base)
+            for _ in range(rng.randint(0, 4)):
+                k, edit = rng.randrange(len(stem)), rng.random()
+                if edit < 0.4:
+                    stem[k] = rng.choice(letters)
+                elif edit < 0.7:
+                    stem.insert(k, rng.choice(letters))
+                elif len(stem) > 3:
+                    del stem[k]
+            items.append(item(f"I{base_no}_{variant}", "".join(stem), kind="subjective"))
+    sets = [bigrams(item_text(i)) for i in items]
+    every = {(items[a].id, items[b].id) for a in range(len(items)) for b in range(a + 1, len(items))
+             if jaccard(sets[a], sets[b]) >= threshold}
+    assert len(every) > 30
+    assert {(d.first, d.second) for d in find_duplicates(items, threshold=threshold)} == every
