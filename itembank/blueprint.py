@@ -24,7 +24,6 @@ classes sat on or after that date. ``include``/``exclude``: items that must / mu
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date
 from pathlib import Path
@@ -35,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from grading.exam import MultiRule, QuestionType, format_validation_error
 from itembank.dedupe import NEAR_THRESHOLD
 from itembank.model import ITEM_ID_PATTERN, BankError
+from itembank.store import json_object, read_bounded
 
 __all__ = ["Blueprint", "TypeTarget", "Cell", "InformationTarget", "MIN_P_STUDENTS", "TYPE_ORDER", "TYPE_NAMES",
            "load_blueprint", "parse_blueprint"]
@@ -162,13 +162,7 @@ class Blueprint(_Strict):
 
 def parse_blueprint(data: dict | str | bytes, *, source: str = "blueprint") -> Blueprint:
     """Validate a blueprint given as a dict or JSON text; :class:`BankError` naming the field otherwise."""
-    try:
-        if isinstance(data, (str, bytes)):
-            data = json.loads(data)
-    except json.JSONDecodeError as error:
-        raise BankError(f"{source}: not valid JSON: line {error.lineno}: {error.msg}") from None
-    if not isinstance(data, dict):
-        raise BankError(f"{source}: a blueprint is a JSON object")
+    data = json_object(data, source=source, what="a blueprint")
     try:
         return Blueprint.model_validate(data)
     except ValidationError as error:
@@ -177,11 +171,4 @@ def parse_blueprint(data: dict | str | bytes, *, source: str = "blueprint") -> B
 
 def load_blueprint(path: str | Path) -> Blueprint:
     """Read and validate a blueprint JSON file."""
-    path = Path(path)
-    try:
-        if path.stat().st_size > _MAX_BLUEPRINT_BYTES:
-            raise BankError(f"{path}: over {_MAX_BLUEPRINT_BYTES} bytes: not a blueprint")
-        text = path.read_bytes()
-    except OSError as error:
-        raise BankError(f"cannot read blueprint {path}: {error.strerror or error}") from None
-    return parse_blueprint(text, source=str(path))
+    return parse_blueprint(read_bounded(path, _MAX_BLUEPRINT_BYTES, what="a blueprint"), source=str(path))

@@ -13,20 +13,40 @@ from pydantic import ValidationError
 
 from itembank.model import Bank, BankError
 
-__all__ = ["MAX_BANK_BYTES", "load_bank", "save_bank", "bank_from_json", "default_image_folder"]
+__all__ = ["MAX_BANK_BYTES", "load_bank", "save_bank", "bank_from_json", "default_image_folder", "json_object",
+           "read_bounded"]
 
 #: Largest bank file read: a 20 000-item bank is ~15 MB; a city's bank of a few hundred thousand items fits.
 MAX_BANK_BYTES = 256 * 2**20
 
 
-def bank_from_json(text: str | bytes, *, source: str = "bank") -> Bank:
-    """Validate a bank given as JSON text; :class:`BankError` naming the item and field when it is not one."""
+def json_object(data: dict | str | bytes, *, source: str, what: str) -> dict:
+    """``data`` (JSON text, or a dict already) as a dict; :class:`BankError` naming ``source`` otherwise."""
     try:
-        data = json.loads(text)
+        if isinstance(data, (str, bytes)):
+            data = json.loads(data)
     except json.JSONDecodeError as error:
         raise BankError(f"{source}: not valid JSON: line {error.lineno}: {error.msg}") from None
     if not isinstance(data, dict):
-        raise BankError(f"{source}: a bank is a JSON object with \"items\"")
+        raise BankError(f"{source}: {what} is a JSON object")
+    return data
+
+
+def read_bounded(path: str | Path, max_bytes: int, *, what: str) -> bytes:
+    """A file's bytes, refused (:class:`BankError`) above ``max_bytes`` or when it cannot be read."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise BankError(f"{path}: {size} bytes, over the {max_bytes} byte limit of {what}")
+        return path.read_bytes()
+    except OSError as error:
+        raise BankError(f"cannot read {what} {path}: {error.strerror or error}") from None
+
+
+def bank_from_json(text: str | bytes, *, source: str = "bank") -> Bank:
+    """Validate a bank given as JSON text; :class:`BankError` naming the item and field when it is not one."""
+    data = json_object(text, source=source, what='a bank (with "items")')
     try:
         return Bank.model_validate(data)
     except ValidationError as error:
@@ -55,15 +75,7 @@ def _item_errors(error: ValidationError, items: list) -> str:
 
 def load_bank(path: str | Path) -> Bank:
     """Read and validate a bank JSON file (at most :data:`MAX_BANK_BYTES`)."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if size > MAX_BANK_BYTES:
-            raise BankError(f"{path}: {size} bytes, over the {MAX_BANK_BYTES} byte limit of a bank file")
-        text = path.read_bytes()
-    except OSError as error:
-        raise BankError(f"cannot read bank {path}: {error.strerror or error}") from None
-    return bank_from_json(text, source=str(path))
+    return bank_from_json(read_bounded(path, MAX_BANK_BYTES, what="a bank file"), source=str(path))
 
 
 def save_bank(bank: Bank, path: str | Path) -> None:

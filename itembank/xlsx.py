@@ -57,17 +57,10 @@ _TYPES = {"single": "single", "单选": "single", "单选题": "single", "单项
 _TYPE_LABELS = {"single": "单选", "multi": "多选", "truefalse": "判断", "subjective": "主观"}
 _LIST_SPLIT = re.compile(r"[;；、|\n]+")
 _USE = re.compile(r"^\s*([^@]+?)\s*@\s*(\d{4}-\d{2}-\d{2})\s*(?::\s*(.*))?$")
-_TEXT_LIMITS = {"stem": 20000, "option": 2000, "short": 64}
 
 
-class BankImportError(BankError):
-    """An item workbook with problems; ``errors`` lists each with its row."""
-
-    def __init__(self, source: str, errors: list[str]):
-        self.errors = list(errors)
-        shown = self.errors[:50]
-        more = f"\n  ... and {len(self.errors) - 50} more" if len(self.errors) > 50 else ""
-        super().__init__(f"{source}: {len(self.errors)} problem(s)\n  " + "\n  ".join(shown) + more)
+class BankImportError(TableError, BankError):
+    """An item workbook with problems; ``errors`` lists each with its row (the message shows the first 50)."""
 
 
 def _number(text: str, label: str) -> float | None:
