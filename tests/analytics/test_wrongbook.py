@@ -1,0 +1,153 @@
+"""错题本: the wrong questions are the grade's, with the bank's stems; a question without a bank item is still listed;
+the PDF shows the stems in Chinese and ends with the class's answer key; the CLI writes it."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from analytics.analysis import analyse
+from analytics.load import load_grade_output
+from analytics.wrongbook import answered_items, build_wrongbook, wrongbook_json
+from analytics.wrongbook_pdf import write_wrongbooks
+from analytics_builders import sample_exam
+from grading.exam import save_exam
+from itembank.bank_file import read_bank_json, stem_image
+from wrongbook_builders import bank_for, exam_with_ids, stem_of
+
+
+def _pdftotext(path) -> str:
+    tool = shutil.which("pdftotext")
+    assert tool, "pdftotext not found: run `make system-deps` (installs poppler-utils)"
+    return subprocess.run([tool, "-layout", str(path), "-"], capture_output=True, text=True, timeout=60,
+                          check=True).stdout
+
+
+@pytest.fixture(scope="module")
+def book_inputs(graded_folder, tmp_path_factory):
+    """Q5 has no item id, Q7's item is not in the bank; Q1's item has a figure in the bank's image folder."""
+    exam = exam_with_ids(sample_exam(), unlinked=("Q5",), missing=("Q7",))
+    folder = tmp_path_factory.mktemp("bank")
+    (folder / "images").mkdir()
+    Image.new("L", (120, 80), 200).save(folder / "images" / "figure.png")
+    bank = bank_for(exam, image="figure.png")
+    (folder / "bank.json").write_text(bank.model_dump_json(), encoding="utf-8")
+    save_exam(exam, folder / "exam.json")
+    return analyse(load_grade_output(graded_folder, exam)), bank, folder
+
+
+def _answers_given(graded_folder) -> dict[str, dict[str, str]]:
+    """考号 -> question -> the letters the student marked (the responses table the grade was made from)."""
+    with open(graded_folder.parent / "inputs" / "responses.csv", encoding="utf-8-sig", newline="") as handle:
+        return {row["考号"]: row for row in csv.DictReader(handle)}
+
+
+def test_the_wrong_questions_are_the_grades_with_stems_from_the_bank(book_inputs, graded_folder):
+    analysis, bank, _ = book_inputs
+    exam = analysis.data.exam
+    # the grade as `yuejuan grade` wrote it, read again on its own
+    grade = load_grade_output(graded_folder, sample_exam())
+    given = _answers_given(graded_folder)
+    book = build_wrongbook(analysis, bank)
+    assert len(book.students) == int(grade.graded.sum())
+    for st in book.students:
+        row = int(np.flatnonzero(grade.exam_ids == st.exam_id)[0])
+        lost = [q for j, q in enumerate(grade.item_ids) if grade.scores[row, j] < grade.points[j] - 1e-9]
+        assert [w.question_id for w in st.wrong] == lost
+        for w in st.wrong:
+            q = exam.question(w.question_id)
+            j = grade.item_ids.index(w.question_id)
+            assert w.lost == pytest.approx(grade.points[j] - grade.scores[row, j])
+            assert w.kind == ("partial" if grade.scores[row, j] > 0 else "wrong")
+            if q.type != "subjective":
+                assert w.answer_read == given[st.exam_id][w.question_id]
+                assert w.key == " 或 ".join(q.answers)
+            if w.question_id == "Q5":  # no item id: still listed, with the reason and no stem
+                assert w.item_id is None and w.stem == "" and "未关联题库" in w.note
+            elif w.question_id == "Q7":
+                assert w.stem == "" and "题库中没有" in w.note and "t:missing-Q7" in w.note
+            else:
+                assert w.stem == stem_of(w.question_id, q.knowledge_points[0].name) and not w.note
+    assert any(w.question_id == "Q5" for st in book.students for w in st.wrong)
+    assert any("Q5" in note for note in book.notes) and any("Q7" in note for note in book.notes)
+
+
+def test_pdf_per_class_shows_stems_in_chinese_and_ends_with_the_answer_key(book_inputs, tmp_path):
+    analysis, bank, folder = book_inputs
+    book = build_wrongbook(analysis, bank, classes=["高一(2)班"], seed=1)
+    written = write_wrongbooks(book, bank, tmp_path, image_dir=folder / "images")
+    assert [p.name for p in written] == ["wrongbook_高一(2)班.pdf", "wrongbook.json"]
+    text = _pdftotext(written[0])
+    pages = text.split("\f")
+    students = book.students
+    assert students and all(st.class_name == "高一(2)班" for st in students)
+    for st in students:
+        assert st.name in text
+        for w in st.wrong:
+            if w.stem:
+                assert w.stem[:12] in text  # the bank's Chinese stem, as printed
+    assert "错题本" in pages[0] and "一、错题订正" in pages[0] and "二、巩固练习" in text
+    assert "本题未关联题库" in text and "题库中没有编号为 t:missing-Q7" in text
+    key_page = "\n".join(p for p in pages if "参考答案" in p)
+    assert key_page and text.rfind("参考答案") > text.rfind("二、巩固练习")  # the key comes last
+    items = bank.by_id()
+    for st in students:
+        practice = [it.item_id for ps in st.practice for it in ps.items]
+        for it in practice:
+            assert items[it].stem in text.replace("\n", "")
+        if practice:
+            assert f"1. {items[practice[0]].answer}" in key_page
+    document = json.loads(written[1].read_text(encoding="utf-8"))
+    assert document == json.loads(json.dumps(wrongbook_json(book, bank)))
+    assert [s["exam_id"] for s in document["students"]] == [st.exam_id for st in students]
+
+
+def test_stem_images_stay_inside_the_banks_folder(tmp_path):
+    (tmp_path / "images").mkdir()
+    Image.new("L", (10, 10)).save(tmp_path / "images" / "ok.png")
+    Image.new("L", (10, 10)).save(tmp_path / "outside.png")
+    (tmp_path / "images" / "fake.png").write_bytes(b"not an image")
+    assert stem_image(tmp_path / "images", "ok.png")[0] == (tmp_path / "images" / "ok.png").resolve()
+    assert stem_image(tmp_path / "images", "../outside.png") == (None, "题干图片 ../outside.png 不在题库图片文件夹内,未使用")
+    assert "缺失" in stem_image(tmp_path / "images", "gone.png")[1]
+    assert "无法读取" in stem_image(tmp_path / "images", "fake.png")[1]
+    assert stem_image(tmp_path / "images", None) == (None, "")
+
+
+def test_a_bad_bank_file_is_refused_with_its_name(tmp_path):
+    bad = tmp_path / "bank.json"
+    bad.write_text('{"items": [{"id": "a b", "subject": "数学", "type": "single", "stem": "x"}]}', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bank.json: not a usable item bank: items.0.id"):
+        read_bank_json(bad)
+    with pytest.raises(ValueError, match="not found"):
+        read_bank_json(tmp_path / "none.json")
+
+
+def test_earlier_exams_items_count_as_answered(book_inputs):
+    analysis, _, _ = book_inputs
+    answered = answered_items(analysis.data)
+    graded = analysis.data.student_nos[analysis.data.graded].tolist()
+    assert set(answered) == set(graded) and answered[graded[0]] == {
+        q.item_id for q in analysis.data.exam.questions if q.item_id}
+
+
+def test_cli_writes_one_class_and_refuses_an_unknown_one(book_inputs, graded_folder, tmp_path, capsys):
+    from api.cli import main
+
+    _, _, folder = book_inputs
+    base = ["report", "--exam", str(folder / "exam.json"), "--scores", str(graded_folder),
+            "--wrongbook", str(folder / "bank.json")]
+    assert main([*base, "--out", str(tmp_path / "bad"), "--wrongbook-class", "高三(9)班"]) == 2
+    assert "--wrongbook-class 高三(9)班: no graded student" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()  # refused before anything was written
+    assert main([*base, "--out", str(tmp_path / "ok"), "--wrongbook-class", "高一(1)班", "--practice-items", "2"]) == 0
+    assert "错题本: 12 students" in capsys.readouterr().out
+    assert sorted(p.name for p in (tmp_path / "ok").glob("wrongbook*")) == ["wrongbook.json", "wrongbook_高一(1)班.pdf"]
+    document = json.loads((tmp_path / "ok" / "wrongbook.json").read_text(encoding="utf-8"))
+    assert all(ps["wanted"] == 2 for s in document["students"] for ps in s["practice"])
