@@ -1,7 +1,7 @@
 """Practice sets (巩固练习) from the item bank: for each weak knowledge point of a student, a few bank items the
 student should answer correctly with probability 0.6–0.8 under the Rasch model, never an item they answered before.
 
-Two steps (docs/statistics.md names the definitions):
+Two steps, each named by its standard definition:
 
 1. **The student's ability on the bank's scale** (:func:`ability_on_bank_scale`). The exam's questions are
    dichotomised as in the analysis (correct at 60 % of the points). When at least :data:`MIN_ANCHORS` of them are

@@ -46,6 +46,7 @@ class _Styles:
         self.question = ParagraphStyle("wb-question", fontName=font, fontSize=10, leading=14, spaceBefore=6,
                                        textColor=colors.HexColor("#1F4E79"))
         self.normal = ParagraphStyle("wb-normal", fontName=font, fontSize=10, leading=14)
+        self.item = ParagraphStyle("wb-item", fontName=font, fontSize=10, leading=14, spaceBefore=5)
         self.option = ParagraphStyle("wb-option", fontName=font, fontSize=10, leading=14, leftIndent=14)
         self.small = ParagraphStyle("wb-small", fontName=font, fontSize=8, leading=11,
                                     textColor=colors.HexColor("#555555"))
@@ -128,7 +129,7 @@ def _student_story(book: Wrongbook, st: StudentWrongbook, items: dict[str, Item]
         for chosen in practice.items:
             number += 1
             item = items[chosen.item_id]
-            flow = [Paragraph(_text(f"练习 {number}.({_TYPES.get(item.type, item.type)})"), styles.normal)]
+            flow = [Paragraph(_text(f"练习 {number}.({_TYPES.get(item.type, item.type)})"), styles.item)]
             flow += _stem(item, item.stem, item.stem_image, image_dir, width, styles)
             story.append(KeepTogether(flow))
         if practice.shortage:
