@@ -34,7 +34,7 @@ import numpy as np
 from analytics.diagnosis import dichotomise, fit_rasch
 
 __all__ = ["AbilityScale", "PracticeItem", "PracticeSet", "ability_on_bank_scale", "fixed_anchor_rasch",
-           "wle_theta", "rasch_p", "b_from_p", "pick_items", "Candidate", "MIN_ANCHORS", "MIN_P_STUDENTS", "P_WINDOW"]
+           "wle_theta", "rasch_p", "b_from_p", "pick_items", "Candidate", "PointPool", "point_pools", "MIN_ANCHORS", "MIN_P_STUDENTS", "P_WINDOW"]
 
 MIN_ANCHORS = 3  # fewer exam items with a bank b: the exam's own Rasch scale (the bank's is not identified)
 MIN_P_STUDENTS = 30  # a classical P from fewer students is too noisy to place an item on the scale
@@ -225,48 +225,83 @@ class Candidate:
     students: int
 
 
+@dataclass(frozen=True)
+class PointPool:
+    """The bank's items of one knowledge point placed on the scale once for all students: ``ids``/``b``/
+    ``sources`` (sorted by b) for those with a usable b, ``unplaced`` for those without."""
+
+    point_id: str
+    ids: tuple[str, ...]
+    b: np.ndarray
+    sources: tuple[str, ...]
+    unplaced: tuple[str, ...]
+
+
+def point_pools(candidates: Iterable[Candidate], *, mean: float = 0.0, sigma: float = 1.0, use_p: bool = True
+                ) -> dict[str, PointPool]:
+    """Per knowledge point, its candidates with their b on the scale: the bank's ``rasch_b``; else, with ``use_p``,
+    b from a classical P of at least :data:`MIN_P_STUDENTS` students (:func:`b_from_p` in the cohort N(mean,
+    sigma²)); else unplaced."""
+    placed: dict[str, list[tuple[float, str, str]]] = {}
+    unplaced: dict[str, list[str]] = {}
+    for c in candidates:
+        if c.rasch_b is not None:
+            where: tuple[float, str] | None = (float(c.rasch_b), "rasch")
+        elif use_p and c.p is not None and c.students >= MIN_P_STUDENTS:
+            where = (b_from_p(c.p, mean, sigma), "p")
+        else:
+            where = None
+        for point in c.knowledge_points:
+            if where is None:
+                unplaced.setdefault(point, []).append(c.item_id)
+            else:
+                placed.setdefault(point, []).append((where[0], c.item_id, where[1]))
+    pools = {}
+    for point in set(placed) | set(unplaced):
+        rows = sorted(placed.get(point, []))
+        pools[point] = PointPool(point, tuple(r[1] for r in rows), np.array([r[0] for r in rows], float),
+                                 tuple(r[2] for r in rows), tuple(unplaced.get(point, [])))
+    return pools
+
+
 def _seeded_order(seed: int, student: str, point: str, n: int) -> np.ndarray:
     key = zlib.crc32(f"{student}\x1f{point}".encode("utf-8"))
     return np.random.default_rng([seed & 0xFFFFFFFF, key]).random(n)
 
 
-def pick_items(theta: float, point_id: str, point_name: str, candidates: Sequence[Candidate],
-               answered: Iterable[str], *, count: int = 3, seed: int = 0, student: str = "", mean: float = 0.0,
-               sigma: float = 1.0, use_p: bool = True, window: tuple[float, float] = P_WINDOW) -> PracticeSet:
-    """The practice set for one weak point of one student (module docstring, step 2).
+def pick_items(theta: float, point_id: str, point_name: str, pool: PointPool | None, answered: Iterable[str], *,
+               count: int = 3, seed: int = 0, student: str = "", window: tuple[float, float] = P_WINDOW
+               ) -> PracticeSet:
+    """The practice set for one weak point of one student (module docstring, step 2) from the point's ``pool``
+    (:func:`point_pools`; None when the bank has no item of the point).
 
     ``answered`` holds every item id the student already met (this exam's and earlier ones'), plus items already
-    chosen for another point; ``mean``/``sigma`` are the cohort's ability distribution (to place items known only
-    by P; ``use_p=False`` leaves those out).
+    chosen for another point.
     """
     if count < 1:
         raise ValueError(f"count {count}: at least one item per point")
-    seen = set(answered)
-    ids, bs, sources = [], [], []
-    on_point = [c for c in candidates if point_id in c.knowledge_points]
-    unplaced = 0
-    for c in on_point:
-        if c.item_id in seen:
-            continue
-        if c.rasch_b is not None:
-            placed = (float(c.rasch_b), "rasch")
-        elif use_p and c.p is not None and c.students >= MIN_P_STUDENTS:
-            placed = (b_from_p(c.p, mean, sigma), "p")
-        else:
-            unplaced += 1
-            continue
-        ids.append(c.item_id)
-        bs.append(placed[0])
-        sources.append(placed[1])
-    p = rasch_p(theta, np.array(bs, float)) if ids else np.zeros(0)
-    inside = np.flatnonzero((p >= window[0] - 1e-12) & (p <= window[1] + 1e-12))
-    tie = _seeded_order(seed, student, point_id, len(ids))
-    order = sorted(inside.tolist(), key=lambda j: (round(abs(float(p[j]) - _TARGET_P), 2), tie[j]))[:count]
-    items = tuple(PracticeItem(ids[j], bs[j], sources[j], float(p[j])) for j in order)
+    pool = pool or PointPool(point_id, (), np.zeros(0), (), ())
+    seen = answered if isinstance(answered, (set, frozenset)) else set(answered)
+    # b within the window for this θ: a slice of the sorted b (P falls as b rises), ranked in numpy; only the
+    # best-ranked are looked up in ``seen`` until ``count`` are found
+    low_b, high_b = theta - np.log(window[1] / (1 - window[1])), theta - np.log(window[0] / (1 - window[0]))
+    first, last = np.searchsorted(pool.b, low_b - 1e-9, "left"), np.searchsorted(pool.b, high_b + 1e-9, "right")
+    p = rasch_p(theta, pool.b[first:last])
+    ranked = first + np.lexsort((_seeded_order(seed, student, point_id, len(p)), np.round(np.abs(p - _TARGET_P), 2)))
+    chosen: list[int] = []
+    for j in ranked.tolist():
+        if pool.ids[j] not in seen:
+            chosen.append(j)
+            if len(chosen) == count:
+                break
+    items = tuple(PracticeItem(pool.ids[j], float(pool.b[j]), pool.sources[j], float(p[j - first]))
+                  for j in chosen)
     shortage = ""
     if len(items) < count:
-        fresh = sum(c.item_id not in seen for c in on_point)
+        total = len(pool.ids) + len(pool.unplaced)
+        fresh = sum(i not in seen for i in pool.ids) + sum(i not in seen for i in pool.unplaced)
+        unplaced = sum(i not in seen for i in pool.unplaced)
         shortage = (f"题库不足:本知识点需要 {count} 道难度合适(预计答对率 {window[0]:.0%}–{window[1]:.0%})的练习题,"
-                    f"仅找到 {len(items)} 道(题库中该知识点共 {len(on_point)} 道,未做过的 {fresh} 道"
+                    f"仅找到 {len(items)} 道(题库中该知识点共 {total} 道,未做过的 {fresh} 道"
                     + (f",其中 {unplaced} 道无难度数据" if unplaced else "") + ")。")
     return PracticeSet(point_id, point_name, items, count, shortage)

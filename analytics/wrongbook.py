@@ -18,7 +18,8 @@ import numpy as np
 
 from analytics.analysis import Analysis
 from analytics.model import ExamData, clean_float, jsonable
-from analytics.practice import AbilityScale, Candidate, PracticeSet, ability_on_bank_scale, pick_items
+from analytics.practice import (AbilityScale, Candidate, PracticeSet, ability_on_bank_scale, pick_items,
+                                point_pools)
 from grading.mark import mask_to_letters
 from itembank.model import Bank, Item
 
@@ -100,14 +101,12 @@ def _key_text(question) -> str:
     return " 或 ".join(question.answers) if question.type != "subjective" else ""
 
 
-def _wrong_questions(data: ExamData, row: int, items: Mapping[str, Item], names: Mapping[str, str]
-                     ) -> list[WrongQuestion]:
+def _wrong_questions(data: ExamData, row: int, questions: list, items: Mapping[str, Item],
+                     point_names: list[tuple[str, ...]]) -> list[WrongQuestion]:
     wrong = []
-    for j, qid in enumerate(data.item_ids):
-        score, points = float(data.scores[row, j]), float(data.points[j])
-        if not np.isfinite(score) or score >= points - _EPS:
-            continue
-        q = data.exam.question(qid)
+    scores = data.scores[row]
+    for j in np.flatnonzero(np.isfinite(scores) & (scores < data.points - _EPS)).tolist():
+        score, points, q = float(scores[j]), float(data.points[j]), questions[j]
         item = items.get(q.item_id) if q.item_id else None
         if q.item_id is None:
             note = "本题未关联题库(试卷中无题库编号),题干请看试卷。"
@@ -117,11 +116,10 @@ def _wrong_questions(data: ExamData, row: int, items: Mapping[str, Item], names:
             note = ""
         read = "" if q.type == "subjective" else mask_to_letters(int(data.masks[row, j]), q.options)
         wrong.append(WrongQuestion(
-            question_id=qid, item_id=q.item_id, question_type=q.type, stem=item.stem if item else "",
+            question_id=q.id, item_id=q.item_id, question_type=q.type, stem=item.stem if item else "",
             stem_image=item.stem_image if item else None,
             options=tuple(item.options.items()) if item else (), answer_read=read, key=_key_text(q),
-            score=score, points=points, knowledge_points=tuple(names.get(kp.id, kp.name or kp.id)
-                                                               for kp in q.knowledge_points),
+            score=score, points=points, knowledge_points=point_names[j],
             kind="partial" if score > _EPS else "wrong", note=note))
     return wrong
 
@@ -153,7 +151,9 @@ def build_wrongbook(analysis: Analysis, bank: Bank, *, answered_before: Mapping[
     bank_b = [items[q.item_id].stats.rasch_b if q.item_id in items else None for q in questions]
     scale = ability_on_bank_scale(data.scores, data.points, data.graded, bank_b, correct_at=analysis.config.correct_at)
     names = dict(zip(bp.point_ids, bp.point_names))
+    point_names = [tuple(names.get(kp.id) or kp.name or kp.id for kp in q.knowledge_points) for q in questions]
     candidates = _candidates(bank.items, exam.subject)
+    pools = point_pools(candidates, mean=scale.mean, sigma=scale.sigma, use_p=use_p)
     exam_items = {q.item_id for q in exam.questions if q.item_id}
     notes = [scale.method_zh()]
     unlinked = [q.id for q in questions if not q.item_id]
@@ -178,14 +178,14 @@ def build_wrongbook(analysis: Analysis, bank: Bank, *, answered_before: Mapping[
             if not (np.isfinite(gap) and gap < 0):
                 continue
             chosen = pick_items(float(scale.theta[row]), bp.point_ids[t], bp.point_names[t] or bp.point_ids[t],
-                                candidates, seen, count=count, seed=seed, student=student_no or exam_id,
-                                mean=scale.mean, sigma=scale.sigma, use_p=use_p)
+                                pools.get(bp.point_ids[t]), seen, count=count, seed=seed,
+                                student=student_no or exam_id)
             seen |= {item.item_id for item in chosen.items}  # an item covering two weak points is given once
             practice.append(chosen)
         students.append(StudentWrongbook(
             row=row, exam_id=exam_id, student_no=student_no, name=str(data.names[row]), class_name=class_name,
             school_code=str(data.schools[row]), total=float(data.totals[row]), theta=float(scale.theta[row]),
-            theta_se=float(scale.theta_se[row]), wrong=tuple(_wrong_questions(data, row, items, names)),
+            theta_se=float(scale.theta_se[row]), wrong=tuple(_wrong_questions(data, row, questions, items, point_names)),
             practice=tuple(practice)))
     students.sort(key=lambda st: (st.class_name, st.exam_id))
     return Wrongbook(exam.id, exam.name or exam.id, exam.subject, data.full_marks, scale, tuple(students),

@@ -9,7 +9,7 @@ from scipy.optimize import minimize_scalar
 from analytics.analysis import analyse
 from analytics.load import load_grade_output
 from analytics.practice import (Candidate, ability_on_bank_scale, b_from_p, fixed_anchor_rasch, pick_items,
-                                wle_theta)
+                                point_pools, wle_theta)
 from analytics.wrongbook import build_wrongbook
 from analytics_builders import sample_exam
 from wrongbook_builders import bank_for, exam_with_ids
@@ -72,16 +72,21 @@ def _candidates() -> list[Candidate]:
 
 
 def test_pick_items_stays_in_the_window_and_says_when_short():
-    chosen = pick_items(0.85, "K1", "集合", _candidates(), {"t:12"}, count=3, seed=1, student="s1", use_p=False)
+    pools = point_pools(_candidates())
+    assert set(pools) == {"K1", "K2"} and set(pools["K1"].unplaced) == {"t:few", "t:none"}
+    chosen = pick_items(0.85, "K1", "集合", pools["K1"], {"t:12"}, count=3, seed=1, student="s1")
     assert len(chosen.items) == 3 and not chosen.shortage
     for item in chosen.items:
         assert 0.6 <= 1 / (1 + np.exp(item.b - 0.85)) <= 0.8 and item.item_id != "t:12"
-    wide = pick_items(0.85, "K1", "集合", _candidates(), set(), count=10, seed=1, student="s1")
-    assert len(wide.items) < 10 and f"仅找到 {len(wide.items)} 道" in wide.shortage and "无难度数据" in wide.shortage
+    wide = pick_items(0.85, "K1", "集合", pools["K1"], set(), count=10, seed=1, student="s1")
+    assert len(wide.items) < 10 and f"仅找到 {len(wide.items)} 道" in wide.shortage and "其中 2 道无难度数据" in wide.shortage
+    assert "共 28 道,未做过的 28 道" in wide.shortage
     assert "t:p-only" in {item.item_id for item in wide.items}  # P 0.45 in a N(0, 1) cohort: b 0.23, P 0.65
-    assert "t:few" not in {item.item_id for item in wide.items}  # P from 5 students: not placed
-    skipped = pick_items(0.85, "K1", "集合", _candidates(), set(), count=10, seed=1, student="s1", use_p=False)
+    skipped = pick_items(0.85, "K1", "集合", point_pools(_candidates(), use_p=False)["K1"], set(), count=10, seed=1,
+                         student="s1")
     assert "t:p-only" not in {item.item_id for item in skipped.items}
+    nothing = pick_items(0.0, "K9", "数列", None, set(), count=2)
+    assert not nothing.items and "仅找到 0 道" in nothing.shortage and "共 0 道" in nothing.shortage
 
 
 @pytest.fixture(scope="module")
