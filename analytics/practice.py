@@ -33,8 +33,9 @@ import numpy as np
 
 from analytics.diagnosis import dichotomise, fit_rasch
 
-__all__ = ["AbilityScale", "PracticeItem", "PracticeSet", "ability_on_bank_scale", "fixed_anchor_rasch",
-           "wle_theta", "rasch_p", "b_from_p", "pick_items", "Candidate", "PointPool", "point_pools", "MIN_ANCHORS", "MIN_P_STUDENTS", "P_WINDOW"]
+__all__ = ["AbilityScale", "PracticeItem", "PracticeSet", "Candidate", "PointPool", "ability_on_bank_scale",
+           "fixed_anchor_rasch", "wle_theta", "rasch_p", "b_from_p", "point_pools", "pick_items", "MIN_ANCHORS",
+           "MIN_P_STUDENTS", "P_WINDOW"]
 
 MIN_ANCHORS = 3  # fewer exam items with a bank b: the exam's own Rasch scale (the bank's is not identified)
 MIN_P_STUDENTS = 30  # a classical P from fewer students is too noisy to place an item on the scale

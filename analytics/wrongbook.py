@@ -149,7 +149,8 @@ def build_wrongbook(analysis: Analysis, bank: Bank, *, answered_before: Mapping[
     items = bank.by_id()
     questions = [exam.question(qid) for qid in data.item_ids]
     bank_b = [items[q.item_id].stats.rasch_b if q.item_id in items else None for q in questions]
-    scale = ability_on_bank_scale(data.scores, data.points, data.graded, bank_b, correct_at=analysis.config.correct_at)
+    scale = ability_on_bank_scale(data.scores, data.points, data.graded, bank_b,
+                                  correct_at=analysis.config.correct_at)
     names = dict(zip(bp.point_ids, bp.point_names))
     point_names = [tuple(names.get(kp.id) or kp.name or kp.id for kp in q.knowledge_points) for q in questions]
     candidates = _candidates(bank.items, exam.subject)
@@ -162,7 +163,9 @@ def build_wrongbook(analysis: Analysis, bank: Bank, *, answered_before: Mapping[
         notes.append(f"未关联题库的题目(错题中只列题号、作答与答案):{'、'.join(unlinked)}。")
     if missing:
         notes.append(f"题库中找不到的题目:{'、'.join(missing)}。")
-    if not candidates:
+    if not bp.point_ids:
+        notes.append("试卷没有标注知识点(双向细目表),无法确定薄弱知识点,只列错题。")
+    elif not candidates:
         notes.append(f"题库中没有“{exam.subject}”学科的题目,无法生成巩固练习。")
     wanted = None if classes is None else set(classes)
     before = answered_before or {}
@@ -185,8 +188,8 @@ def build_wrongbook(analysis: Analysis, bank: Bank, *, answered_before: Mapping[
         students.append(StudentWrongbook(
             row=row, exam_id=exam_id, student_no=student_no, name=str(data.names[row]), class_name=class_name,
             school_code=str(data.schools[row]), total=float(data.totals[row]), theta=float(scale.theta[row]),
-            theta_se=float(scale.theta_se[row]), wrong=tuple(_wrong_questions(data, row, questions, items, point_names)),
-            practice=tuple(practice)))
+            theta_se=float(scale.theta_se[row]),
+            wrong=tuple(_wrong_questions(data, row, questions, items, point_names)), practice=tuple(practice)))
     students.sort(key=lambda st: (st.class_name, st.exam_id))
     return Wrongbook(exam.id, exam.name or exam.id, exam.subject, data.full_marks, scale, tuple(students),
                      tuple(notes))

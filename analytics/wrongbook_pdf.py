@@ -39,7 +39,6 @@ class _Styles:
         from reportlab.lib import colors
         from reportlab.lib.styles import ParagraphStyle
 
-        self.font = font
         self.title = ParagraphStyle("wb-title", fontName=font, fontSize=15, leading=20, spaceAfter=4)
         self.heading = ParagraphStyle("wb-heading", fontName=font, fontSize=12, leading=16, spaceBefore=8,
                                       spaceAfter=4)

@@ -151,3 +151,25 @@ def test_cli_writes_one_class_and_refuses_an_unknown_one(book_inputs, graded_fol
     assert sorted(p.name for p in (tmp_path / "ok").glob("wrongbook*")) == ["wrongbook.json", "wrongbook_高一(1)班.pdf"]
     document = json.loads((tmp_path / "ok" / "wrongbook.json").read_text(encoding="utf-8"))
     assert all(ps["wanted"] == 2 for s in document["students"] for ps in s["practice"])
+
+
+def test_stems_are_printed_as_text_never_as_markup(book_inputs, tmp_path):
+    analysis, bank, _ = book_inputs
+    hostile = "若 a<b 且 b>c & d,<font size=40>大</font> <para"
+    items = [item.model_copy(update={"stem": hostile}) if item.id == "t:Q1" else item for item in bank.items]
+    marked = bank.model_copy(update={"items": items})
+    book = build_wrongbook(analysis, marked, classes=["高一(1)班"])
+    assert any(w.question_id == "Q1" for st in book.students for w in st.wrong)
+    path = write_wrongbooks(book, marked, tmp_path)[0]
+    assert "若 a<b 且 b>c & d,<font size=40>大</font> <para" in _pdftotext(path)
+
+
+def test_a_bank_of_another_subject_gives_no_practice_and_says_so(book_inputs):
+    analysis, bank, _ = book_inputs
+    physics = bank.model_copy(update={"items": [item.model_copy(update={"subject": "物理"}) for item in bank.items]})
+    book = build_wrongbook(analysis, physics)
+    assert any("没有“数学”学科的题目" in note for note in book.notes)
+    sets = [ps for st in book.students for ps in st.practice]
+    assert sets and all(not ps.items and "仅找到 0 道" in ps.shortage for ps in sets)
+    # the stems still come from the bank: the item is found by id whatever its subject
+    assert any(w.stem for st in book.students for w in st.wrong)
