@@ -3,7 +3,8 @@ the class batch the practice sets' answer key (参考答案), as teachers print 
 beside them for the service.
 
 The CJK font is the student reports' (:mod:`analytics.student_report`). Stems are the bank's text, escaped (a stem
-is never markup) with its image below when the bank's image folder has it (:func:`itembank.bank_file.stem_image`).
+is never markup) with its image below when the bank's image folder has it and it passes
+:func:`itembank.images.stem_image_path`'s checks (else the page says the figure could not be printed).
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from xml.sax.saxutils import escape
 from analytics.student_report import _register_font
 from analytics.workbook import safe_name
 from analytics.wrongbook import StudentWrongbook, Wrongbook, WrongQuestion, wrongbook_json
-from itembank.bank_file import stem_image
-from itembank.model import Bank, Item
+from itembank.images import stem_image_path
+from itembank.model import Bank, BankError, Item
 
 __all__ = ["write_wrongbook_pdf", "write_wrongbooks"]
 
@@ -53,6 +54,18 @@ class _Styles:
                                    textColor=colors.HexColor("#9C2A00"))
 
 
+def _image(image_dir: Path | None, name: str | None) -> tuple[Path | None, str]:
+    """(path, '') of a printable stem image, or (None, why not in a teacher's words); (None, '') without one."""
+    if not name:
+        return None, ""
+    if image_dir is None:
+        return None, f"题干图片 {name} 未印出:没有题库图片文件夹。"
+    try:
+        return stem_image_path(image_dir, name), ""
+    except BankError:  # the reason in English is the bank tools' (yuejuan bank …); the page says it in Chinese
+        return None, f"题干图片 {name} 未印出:图片缺失、不在题库图片文件夹内,或不是可用的 PNG/JPEG 图片。"
+
+
 def _stem(item: Item | None, stem: str, image: str | None, image_dir: Path | None, width: float,
           styles: _Styles) -> list:
     """The stem paragraph, its image (or why not) and the options."""
@@ -61,7 +74,7 @@ def _stem(item: Item | None, stem: str, image: str | None, image_dir: Path | Non
     flow: list = []
     if stem:
         flow.append(Paragraph(_text(stem), styles.normal))
-    path, problem = stem_image(image_dir, image)
+    path, problem = _image(image_dir, image)
     if path is not None:
         picture = Image(str(path))
         scale = min(1.0, (width * 0.6) / picture.imageWidth, 160.0 / picture.imageHeight)

@@ -58,7 +58,7 @@ def _answered_before(folders: list[str]) -> dict[str, set[str]]:
 def read_wrongbook_bank(args: argparse.Namespace, data):
     """The bank of ``--wrongbook`` with the options checked against the exam's data (before any report is
     written); None without ``--wrongbook``."""
-    from itembank.bank_file import read_bank_json
+    from itembank.store import load_bank
 
     if not args.wrongbook:
         return None
@@ -72,7 +72,7 @@ def read_wrongbook_bank(args: argparse.Namespace, data):
         if unknown:
             raise ValueError(f"--wrongbook-class {', '.join(unknown)}: no graded student in that class "
                              f"(classes: {', '.join(sorted(present))})")
-    return read_bank_json(args.wrongbook)
+    return load_bank(args.wrongbook)
 
 
 def write_wrongbook_outputs(args: argparse.Namespace, bank, analysis, out: Path, *, file: TextIO) -> list[Path]:
@@ -80,11 +80,12 @@ def write_wrongbook_outputs(args: argparse.Namespace, bank, analysis, out: Path,
     written."""
     from analytics.wrongbook import build_wrongbook
     from analytics.wrongbook_pdf import write_wrongbooks
+    from itembank.store import default_image_folder
 
     book = build_wrongbook(analysis, bank, answered_before=_answered_before(args.previous),
                            classes=args.wrongbook_class, count=args.practice_items, seed=args.practice_seed,
                            use_p=args.practice_p == "map")
-    images = Path(args.bank_images) if args.bank_images else Path(args.wrongbook).parent / "images"
+    images = Path(args.bank_images) if args.bank_images else default_image_folder(args.wrongbook)
     written = write_wrongbooks(book, bank, out, image_dir=images)
     short = sum(bool(ps.shortage) for st in book.students for ps in st.practice)
     sets = sum(len(st.practice) for st in book.students)

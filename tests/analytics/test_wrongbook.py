@@ -18,7 +18,6 @@ from analytics.wrongbook import answered_items, build_wrongbook, wrongbook_json
 from analytics.wrongbook_pdf import write_wrongbooks
 from analytics_builders import sample_exam
 from grading.exam import save_exam
-from itembank.bank_file import read_bank_json, stem_image
 from wrongbook_builders import bank_for, exam_with_ids, stem_of
 
 
@@ -108,25 +107,24 @@ def test_pdf_per_class_shows_stems_in_chinese_and_ends_with_the_answer_key(book_
     assert [s["exam_id"] for s in document["students"]] == [st.exam_id for st in students]
 
 
-def test_stem_images_stay_inside_the_banks_folder(tmp_path):
+def test_a_stem_image_that_cannot_be_printed_is_named_on_the_page(book_inputs, tmp_path):
+    analysis, bank, folder = book_inputs
     (tmp_path / "images").mkdir()
-    Image.new("L", (10, 10)).save(tmp_path / "images" / "ok.png")
     Image.new("L", (10, 10)).save(tmp_path / "outside.png")
     (tmp_path / "images" / "fake.png").write_bytes(b"not an image")
-    assert stem_image(tmp_path / "images", "ok.png")[0] == (tmp_path / "images" / "ok.png").resolve()
-    assert stem_image(tmp_path / "images", "../outside.png") == (None, "题干图片 ../outside.png 不在题库图片文件夹内,未使用")
-    assert "缺失" in stem_image(tmp_path / "images", "gone.png")[1]
-    assert "无法读取" in stem_image(tmp_path / "images", "fake.png")[1]
-    assert stem_image(tmp_path / "images", None) == (None, "")
-
-
-def test_a_bad_bank_file_is_refused_with_its_name(tmp_path):
-    bad = tmp_path / "bank.json"
-    bad.write_text('{"items": [{"id": "a b", "subject": "数学", "type": "single", "stem": "x"}]}', encoding="utf-8")
-    with pytest.raises(ValueError, match=r"bank.json: not a usable item bank: items.0.id"):
-        read_bank_json(bad)
-    with pytest.raises(ValueError, match="not found"):
-        read_bank_json(tmp_path / "none.json")
+    names = {"t:Q1": "../outside.png", "t:Q2": "fake.png", "t:Q3": "gone.png"}
+    items = [item.model_copy(update={"stem_image": names[item.id]}) if item.id in names else item
+             for item in bank.items]
+    pictured = bank.model_copy(update={"items": items})
+    book = build_wrongbook(analysis, pictured)
+    lost = {w.question_id for st in book.students for w in st.wrong}
+    assert {"Q1", "Q2", "Q3"} <= lost
+    text = "".join(_pdftotext(p) for p in write_wrongbooks(book, pictured, tmp_path / "out",
+                                                          image_dir=tmp_path / "images")[:-1]).replace("\n", "")
+    for name in names.values():
+        assert f"题干图片 {name} 未印出" in text
+    without = "".join(_pdftotext(p) for p in write_wrongbooks(book, pictured, tmp_path / "none")[:-1])
+    assert "未印出:没有题库图片文件夹" in without
 
 
 def test_earlier_exams_items_count_as_answered(book_inputs):
@@ -146,6 +144,10 @@ def test_cli_writes_one_class_and_refuses_an_unknown_one(book_inputs, graded_fol
     assert main([*base, "--out", str(tmp_path / "bad"), "--wrongbook-class", "高三(9)班"]) == 2
     assert "--wrongbook-class 高三(9)班: no graded student" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()  # refused before anything was written
+    broken = tmp_path / "broken.json"
+    broken.write_text('{"items": [{"id": "a b", "subject": "数学", "type": "single", "stem": "x"}]}', encoding="utf-8")
+    assert main([*base[:-1], str(broken), "--out", str(tmp_path / "bad")]) == 2
+    assert "broken.json" in capsys.readouterr().err and not (tmp_path / "bad").exists()
     assert main([*base, "--out", str(tmp_path / "ok"), "--wrongbook-class", "高一(1)班", "--practice-items", "2"]) == 0
     assert "错题本: 12 students" in capsys.readouterr().out
     assert sorted(p.name for p in (tmp_path / "ok").glob("wrongbook*")) == ["wrongbook.json", "wrongbook_高一(1)班.pdf"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from api.demo import SAMPLE_EXAM
 from api.demo_bank import PRACTICE_PER_POINT, demo_bank, exam_with_item_ids, write_demo_bank
 from grading.exam import load_exam
-from itembank.bank_file import read_bank_json
+from itembank.store import load_bank
 
 
 def test_demo_bank_follows_the_exam_and_the_id_scheme(tmp_path):
@@ -26,5 +26,5 @@ def test_demo_bank_follows_the_exam_and_the_id_scheme(tmp_path):
     assert {kp for i in practice for kp in i.knowledge_points} == points
     assert demo_bank(exam) == bank  # deterministic
     bank_path, exam_path = write_demo_bank(tmp_path, SAMPLE_EXAM)
-    assert read_bank_json(bank_path) == bank and load_exam(exam_path) == exam
+    assert load_bank(bank_path) == bank and load_exam(exam_path) == exam
     assert (tmp_path / "images" / "cuboid.png").is_file()
