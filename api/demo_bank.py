@@ -21,6 +21,7 @@ import numpy as np
 
 from grading.exam import Exam, exam_to_dict, load_exam
 from itembank.model import Bank, Item, ItemStats
+from itembank.store import save_bank
 
 __all__ = ["write_demo_bank", "demo_bank", "exam_with_item_ids", "PRACTICE_PER_POINT"]
 
@@ -229,6 +230,6 @@ def write_demo_bank(folder: Path, exam_path: Path, *, seed: int = 14) -> tuple[P
     (folder / "images").mkdir(exist_ok=True)
     _draw_cuboid(folder / "images" / "cuboid.png")
     bank_path, linked_exam = folder / "bank.json", folder / "exam.json"
-    bank_path.write_text(demo_bank(exam, seed=seed).model_dump_json(indent=1), encoding="utf-8")
+    save_bank(demo_bank(exam, seed=seed), bank_path)
     linked_exam.write_text(json.dumps(exam_to_dict(exam), ensure_ascii=False, indent=1), encoding="utf-8")
     return bank_path, linked_exam
