@@ -18,8 +18,8 @@ import numpy as np
 
 from analytics.analysis import Analysis
 from analytics.model import ExamData, clean_float, jsonable
-from analytics.practice import (AbilityScale, Candidate, PracticeSet, ability_on_bank_scale, pick_items,
-                                point_pools)
+from analytics.practice import (MIN_P_STUDENTS, AbilityScale, Candidate, PracticeSet, ability_on_bank_scale,
+                                pick_items, point_pools)
 from grading.mark import mask_to_letters
 from itembank.model import Bank, Item
 
@@ -191,6 +191,10 @@ def build_wrongbook(analysis: Analysis, bank: Bank, *, answered_before: Mapping[
             theta_se=float(scale.theta_se[row]),
             wrong=tuple(_wrong_questions(data, row, questions, items, point_names)), practice=tuple(practice)))
     students.sort(key=lambda st: (st.class_name, st.exam_id))
+    from_p = sum(it.b_source == "p" for st in students for ps in st.practice for it in ps.items)
+    notes.append(f"题库中没有 Rasch 难度、但有 {MIN_P_STUDENTS} 人以上历史得分率 P 的题目,按 P 换算到同一标尺"
+                 f"(本次选用 {from_p} 道);两者都没有的题目不选。" if use_p else
+                 "题库中没有 Rasch 难度的题目不选(不按历史得分率换算)。")
     return Wrongbook(exam.id, exam.name or exam.id, exam.subject, data.full_marks, scale, tuple(students),
                      tuple(notes))
 

@@ -139,6 +139,8 @@ def test_every_practice_item_fits_the_students_ability_and_was_never_answered(li
             else:
                 assert not ps.shortage
     assert checked > 50
+    assert any("按 P 换算" in note for note in book.notes)
+    assert any("不按历史得分率换算" in note for note in build_wrongbook(analysis, bank, use_p=False).notes)
 
 
 def test_practice_is_deterministic_by_seed(linked):
