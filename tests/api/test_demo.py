@@ -33,6 +33,8 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     assert json.loads((out / "earlier" / "exam.json").read_text(encoding="utf-8"))["questions"][0]["item_id"]
     assert "增值评价" in load_workbook(out / "reports" / "grade.xlsx", read_only=True).sheetnames
     assert (out / "sheets" / "cn-a4-55.pdf").stat().st_size > 0
+    # 错题本 with practice from the demo 题库 for one class
+    assert (out / "reports" / "wrongbook_高一(1)班.pdf").stat().st_size > 0 and "错题本:" in printed
     with open(out / "grade" / "scores.csv", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 8
