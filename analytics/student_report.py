@@ -19,11 +19,10 @@ from analytics.diagnosis import DINA_RMSEA_GOOD
 from analytics.labels import band_names
 from analytics.longitudinal import steady_points
 from analytics.mastery import MASTERY_SOURCES
+from omr.pdf_font import cjk_font_name
 
-__all__ = ["write_student_reports", "rank_band", "CJK_FONT_PATH"]
+__all__ = ["write_student_reports", "rank_band"]
 
-CJK_FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
-_FONT = "WQYMicroHei"
 
 _T = {
     "zh": {"title": "学生学业诊断报告", "name": "姓名", "exam_id": "考号", "class": "班级", "school": "学校",
@@ -95,18 +94,6 @@ def rank_band(percentile_rank: float) -> int:
     return 100
 
 
-def _register_font() -> str:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    if _FONT in pdfmetrics.getRegisteredFontNames():
-        return _FONT
-    if not CJK_FONT_PATH.is_file():
-        raise OSError(f"CJK font {CJK_FONT_PATH} not found: `make system-deps` installs fonts-wqy-microhei")
-    pdfmetrics.registerFont(TTFont(_FONT, str(CJK_FONT_PATH), subfontIndex=0))
-    return _FONT
-
-
 def _profile_chart(names: Sequence[str], student: np.ndarray, grade: np.ndarray, labels: tuple[str, str],
                    width: float, font: str):
     """Horizontal bars: the student's and the grade's rate on each knowledge point (0–100 %)."""
@@ -163,7 +150,7 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
 
     lang = lang or analysis.config.lang
     words = _T[lang]
-    font = _register_font()
+    font = cjk_font_name()
     data, s, schools = analysis.data, analysis.students, analysis.schools
     members = np.flatnonzero(s.class_index == class_index)
     order = members[np.argsort(data.exam_ids[s.rows[members]].astype(str), kind="stable")]

@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 from xml.sax.saxutils import escape
 
-from analytics.student_report import _register_font
+from omr.pdf_font import cjk_font_name
 from analytics.workbook import safe_name
 from analytics.wrongbook import StudentWrongbook, Wrongbook, WrongQuestion, wrongbook_json
 from itembank.images import stem_image_path
@@ -188,7 +188,7 @@ def write_wrongbook_pdf(book: Wrongbook, bank: Bank, path: str | Path, class_nam
     from reportlab.lib.units import mm
     from reportlab.platypus import PageBreak, SimpleDocTemplate
 
-    styles = _Styles(_register_font())
+    styles = _Styles(cjk_font_name())
     items = bank.by_id()
     students = [st for st in book.students
                 if st.class_name == class_name and school_code in (None, st.school_code)]

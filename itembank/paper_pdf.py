@@ -15,31 +15,13 @@ from xml.sax.saxutils import escape
 
 from grading.exam import Exam
 from itembank.assemble import Paper
+from omr.pdf_font import cjk_font_name
 
 __all__ = ["write_paper_pdf", "paper_font"]
 
-_FONT = "YuejuanPaper"
-
-
 def paper_font() -> str:
     """The registered reportlab font for the paper's text (Chinese and Latin alike)."""
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    from omr.render import cjk_font_path
-
-    if _FONT in pdfmetrics.getRegisteredFontNames():
-        return _FONT
-    path = cjk_font_path()
-    if path is not None:
-        try:
-            pdfmetrics.registerFont(TTFont(_FONT, str(path), subfontIndex=0))
-            return _FONT
-        except Exception:  # noqa: BLE001 - a font reportlab cannot embed: the built-in one below
-            pass
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    return "STSong-Light"
+    return cjk_font_name()
 
 
 def _markup(text: str) -> str:

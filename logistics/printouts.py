@@ -11,7 +11,6 @@ Chinese is set in the CJK TrueType font OMR's renderer finds (:func:`omr.render.
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 from xml.sax.saxutils import escape
@@ -20,33 +19,19 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from logistics.arrange import Arrangement, RoomSeating
-from omr.render import cjk_font_path
+from omr.pdf_font import cjk_font_name
 
 __all__ = ["PRINTOUTS", "write_printouts", "door_lists", "seat_labels", "sign_in_sheets", "absence_lists",
            "cjk_font"]
 
-_FONT = "LogisticsCJK"
-_FALLBACK = "STSong-Light"
 
 
-@lru_cache(maxsize=1)
 def cjk_font() -> str:
     """The registered reportlab font name for Chinese text."""
-    path = cjk_font_path()
-    if path is not None:
-        try:
-            pdfmetrics.registerFont(TTFont(_FONT, str(path), subfontIndex=0))
-            return _FONT
-        except Exception:  # a font Pillow opens but reportlab cannot (CFF outlines): the built-in one
-            pass
-    pdfmetrics.registerFont(UnicodeCIDFont(_FALLBACK))
-    return _FALLBACK
+    return cjk_font_name()
 
 
 def _styles() -> dict[str, ParagraphStyle]:

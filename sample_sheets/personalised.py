@@ -29,7 +29,7 @@ from omr.geometry import MM_PER_INCH
 from omr.layout import FillRect, Label, Primitive, page_primitives
 from omr.render import render_page
 from omr.template import ExpandedPage, Rect, Template, Text, expand_page
-from sample_sheets.printable import _PageDrawer
+from sample_sheets.printable import PageDrawer
 
 __all__ = ["PersonalSheet", "personal_primitives", "sheet_primitives", "render_personalised_pdf",
            "draw_personalisation", "PERSONAL_SYMBOLOGIES", "HINT_TEXT"]
@@ -130,7 +130,7 @@ def render_personalised_pdf(template: Template, sheets: Sequence[PersonalSheet],
         canvas.beginForm(f"page{number}")
         canvas.setLineCap(0)
         canvas.setLineJoin(0)
-        drawer = _PageDrawer(canvas, height_mm)
+        drawer = PageDrawer(canvas, height_mm)
         for item in page_primitives(page):
             if not (isinstance(item, Label) and item.text == HINT_TEXT):
                 drawer.draw(item)
@@ -138,7 +138,7 @@ def render_personalised_pdf(template: Template, sheets: Sequence[PersonalSheet],
     for sheet in sheets:
         for number, page in enumerate(pages, start=1):
             canvas.doForm(f"page{number}")
-            drawer = _PageDrawer(canvas, height_mm)
+            drawer = PageDrawer(canvas, height_mm)
             for item in personal_primitives(page, sheet):
                 drawer.draw(item)
             canvas.showPage()
