@@ -5,11 +5,13 @@ leader; a few simulated sheets read by OMR and stored as the workers store them,
 sheets (the same pages under other 考号: what is measured is the marking, not the scans); the admin sets up 双评
 of Q56 (tolerance 2, closest two) over HTTP. Then every marker (one asyncio task each, httpx, keep-alive) takes
 ``--prefetch`` tasks and scores the first over and over (``POST /marking/tasks/{token}/score?prefetch=N``, whose
-answer holds the next tasks), with ``--think`` seconds between scores (0: as fast as the server answers). A few
-scores are far apart, so 三评 tasks appear and are served first. Prints:
+answer holds the next tasks), with ``--think`` seconds between scores (0: as fast as the server answers), and
+loads the crops of the tasks it holds in the background as the marking page does. A few scores are far apart,
+so 三评 tasks appear and are served first. Prints:
 
-* p50 / p99 time from submitting a score to receiving the next task (the answer of that request),
-* scores (tasks) per second over the run,
+* p50 / p99 time from submitting a score to the next crop shown (the score's answer received and the next
+  task's crop loaded, which is at once when it was loaded ahead in time),
+* scores (tasks) per second and crops loaded per second over the run,
 * the server's peak resident memory (sampled every 0.2 s),
 * then, for a few tasks, the time to fetch the next crop: cut on first request, then kept (a second fetch).
 
@@ -113,15 +115,36 @@ async def login(http, username: str) -> dict[str, str]:
 
 
 async def marker(http, headers: dict[str, str], setup_id: int, prefetch: int, think: float, stop_at: float,
-                 latencies: list[float], rng: random.Random, failures: list[str]) -> int:
-    """One marker: take tasks, score the first, keep the rest in hand, until none is left or time is up. A
-    request the connection lost is counted and asked again (the score is the same: a 回评 at worst)."""
+                 latencies: list[float], rng: random.Random, failures: list[str], crops: list[float]) -> int:
+    """One marker, as the marking page behaves: take tasks, load the crops of those fetched ahead in the
+    background, score the one shown, and time submit → the next crop shown (the score's answer received and the
+    next task's crop loaded: at once when it was fetched ahead in time). A request the connection lost is
+    counted and asked again (the score is the same: a 回评 at worst)."""
     import httpx
+
+    loaded: dict[str, asyncio.Task] = {}
+
+    async def fetch(token: str) -> None:
+        began = time.perf_counter()
+        try:
+            image = await http.get(f"/marking/tasks/{token}/image", headers=headers)
+        except httpx.TransportError as error:
+            failures.append(type(error).__name__)
+            return
+        if image.status_code == 200:
+            crops.append(time.perf_counter() - began)
+
+    def ahead(tasks: list[dict]) -> None:
+        for task in tasks:
+            if task["token"] not in loaded:
+                loaded[task["token"]] = asyncio.create_task(fetch(task["token"]))
 
     response = await http.get(f"/marking/{setup_id}/tasks", params={"count": prefetch}, headers=headers)
     response.raise_for_status()
     held, scored = response.json(), 0
+    ahead(held)
     while held and time.monotonic() < stop_at:
+        await loaded[held[0]["token"]]  # the crop on screen
         if think:
             await asyncio.sleep(think * rng.uniform(0.5, 1.5))
         task = held[0]
@@ -133,15 +156,21 @@ async def marker(http, headers: dict[str, str], setup_id: int, prefetch: int, th
         except httpx.TransportError as error:
             failures.append(type(error).__name__)
             continue
-        latencies.append(time.perf_counter() - started)
         if response.status_code == 409:  # the answer was closed meanwhile (rare): take what is in hand now
             response = await http.get(f"/marking/{setup_id}/tasks", params={"count": prefetch}, headers=headers)
             response.raise_for_status()
             held = response.json()
+            ahead(held)
             continue
         response.raise_for_status()
         held = response.json()["next"]
+        ahead(held)
+        if held:
+            await loaded[held[0]["token"]]
+        latencies.append(time.perf_counter() - started)
         scored += 1
+    for pending in loaded.values():
+        pending.cancel()
     return scored
 
 
@@ -149,7 +178,8 @@ async def run(base: str, markers: int, prefetch: int, think: float, seconds: flo
               sampler: RssSampler) -> None:
     import httpx
 
-    limits = httpx.Limits(max_connections=markers + 4, max_keepalive_connections=markers + 4)
+    # Each marker has a score and up to ``prefetch`` crops in flight, as the page's browser would.
+    limits = httpx.Limits(max_connections=markers * (prefetch + 1) + 4, max_keepalive_connections=markers + 4)
     async with httpx.AsyncClient(base_url=base, timeout=120, limits=limits) as http:
         admin = await login(http, "admin")
         users = {u["username"]: u["id"] for u in (await http.get("/users", headers=admin)).json()}
@@ -166,18 +196,22 @@ async def run(base: str, markers: int, prefetch: int, think: float, seconds: flo
         headers = [await login(http, f"m{k}") for k in range(markers)]
         latencies: list[float] = []
         failures: list[str] = []
+        fetched: list[float] = []
         stop_at = time.monotonic() + seconds
         cpu_before = sampler.cpu_seconds().total
         started = time.perf_counter()
         counts = await asyncio.gather(*(marker(http, h, setup["id"], prefetch, think, stop_at, latencies,
-                                               random.Random(k), failures) for k, h in enumerate(headers)))
+                                               random.Random(k), failures, fetched) for k, h in enumerate(headers)))
         wall = time.perf_counter() - started
         cpu = sampler.cpu_seconds().total - cpu_before
         total = sum(counts)
         ms = [v * 1000 for v in latencies]
         print(f"{markers} markers, prefetch {prefetch}, think {think:g} s: {total} scores in {wall:.1f} s = "
               f"{total / wall:.1f} tasks/s")
-        print(f"submit score -> next task received: p50 {percentile(ms, 0.5):.1f} ms, p99 {percentile(ms, 0.99):.1f} "
+        print(f"crops loaded: {len(fetched)} = {len(fetched) / wall:.1f} crops/s, fetch p50 "
+              f"{percentile([v * 1000 for v in fetched] or [0], 0.5):.0f} ms, p99 "
+              f"{percentile([v * 1000 for v in fetched] or [0], 0.99):.0f} ms")
+        print(f"submit score -> next crop shown: p50 {percentile(ms, 0.5):.1f} ms, p99 {percentile(ms, 0.99):.1f} "
               f"ms, max {max(ms):.1f} ms ({len(ms)} requests; {len(failures)} lost connections, asked again: "
               f"{', '.join(sorted(set(failures))) or 'none'})")
         print(f"server CPU while marking: {cpu:.1f} s, {cpu * 1000 / max(1, len(ms)):.1f} ms a score (with the next "

@@ -3,6 +3,7 @@ route; the work is done by the API's own route functions (same school checks, sa
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import re
@@ -19,11 +20,11 @@ from api.service import audit
 from api.service.deps import (IMPORT_BODY, KIB, UPLOAD_LIMIT, CurrentPrincipal, ReadSession, RowId, ServiceDep,
                               SettingsDep, WriteSession, authenticate, client_address, not_found, permit,
                               public)
-from api.service.models import AccessToken, Exam, Sheet
+from api.service.models import AccessToken, Exam, KeySession, Sheet, utcnow
 from api.service.routes import admin, batches, exams, municipal, results, review
 from api.service.schemas.admin import ApiKeyCreate, TokenRequest, UserCreate
 from api.service.schemas.review import CorrectionItem, CorrectionsCreate, PageResolve
-from api.service.security import PEOPLE, ROLES, Principal, secret_hash
+from api.service.security import ROLES, Principal, new_token, secret_hash
 from api.web import assets, marking_pages
 from api.web.charts import bars_svg
 from api.web.guard import (clear_session_cookie, csrf_form, csrf_header_checked, new_csrf_cookie, session_credentials,
@@ -90,10 +91,10 @@ def log_in(request: Request, form: CheckedForm, session: WriteSession, settings:
     try:
         if key:
             principal = authenticate(service, key, None, client_address(request))
+            value = "t." + _key_session(session, settings, principal)
             audit.record(session, principal, "auth.web_login", "api_key", principal.actor.removeprefix("key:"),
                          school_id=principal.school_id)
             session.commit()
-            value = f"k.{key}"
         else:
             body = TokenRequest(username=str(form.get("username") or ""), password=str(form.get("password") or ""))
             value = "t." + admin.log_in(body, request, session, settings).access_token
@@ -107,14 +108,28 @@ def log_in(request: Request, form: CheckedForm, session: WriteSession, settings:
     return response
 
 
+def _key_session(session, settings, principal: Principal) -> str:
+    """A browser session for a key's log-in: the cookie holds this secret, never the key itself (a cookie that
+    leaks, or a log-out, must not cost the station its key). Expires as a person's token does."""
+    secret, secret_digest = new_token()
+    now = utcnow()
+    session.add(KeySession(token_hash=secret_digest, key_id=principal.key_id, created_at=now,
+                           expires_at=now + dt.timedelta(hours=settings.token_hours)))
+    return secret
+
+
 @router.post("/logout", dependencies=[permit(None, roles=ROLES, body=4 * KIB)])
 def log_out(request: Request, form: CheckedForm, principal: CurrentPrincipal, session: WriteSession) -> Response:
-    """End this browser's session (a person's token is revoked; a key stays valid for its station)."""
+    """End this browser's session: the cookie's token (a person's, or the session a key opened) is revoked, so
+    the cookie is worthless even if kept. A key itself stays valid for its station; revoking it is the keys
+    page's."""
     _, bearer = session_credentials(request.headers)
-    if bearer and principal.role in PEOPLE:
-        token = session.scalar(select(AccessToken).where(AccessToken.token_hash == secret_hash(bearer)))
-        if token is not None:
-            token.revoked = True
+    if bearer:
+        digest = secret_hash(bearer)
+        for row in (session.scalar(select(AccessToken).where(AccessToken.token_hash == digest)),
+                    session.scalar(select(KeySession).where(KeySession.token_hash == digest))):
+            if row is not None:
+                row.revoked = True
     audit.record(session, principal, "auth.logout", "user" if principal.user_id else "api_key",
                  principal.actor.split(":", 1)[-1], school_id=principal.school_id)
     session.commit()

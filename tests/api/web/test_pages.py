@@ -148,3 +148,21 @@ def test_a_plain_form_with_a_wrong_answer_shows_the_sheet_again_with_why(site, o
     assert answer.status_code == 422
     assert re.search(r'<p class="error" role="alert">[^<]*Q30[^<]*Z', answer.text), answer.text[:3000]
     assert _corrections(site) == before
+
+
+def test_a_key_log_in_keeps_the_key_out_of_the_cookie_and_log_out_ends_that_session(site, opened):
+    client = opened()
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    key = site.keys["station-a"]
+    answer = client.post("/login", data={"csrf": token, "api_key": key})
+    assert answer.status_code == 303
+    kept = dict(client.cookies)
+    assert key not in kept["yj_session"] and key.split("_", 1)[1] not in kept["yj_session"]
+    assert client.get("/station", headers=HTML).status_code == 200
+    assert client.post("/logout", data={"csrf": _csrf(client, "/station")}).status_code == 303
+    replay = opened()
+    replay.cookies.update(kept)  # the old cookie again: its session was revoked at log-out
+    assert replay.get("/station", headers=HTML).status_code == 303
+    assert replay.get("/station").status_code == 401
+    with httpx.Client(base_url=site.url, timeout=30) as api:  # the key itself still works for its station
+        assert api.get("/api/v1/batches", headers={"X-API-Key": key}).status_code == 200
