@@ -256,6 +256,10 @@ def main(argv: list[str] | None = None) -> int:
         sampler.start()
         try:
             asyncio.run(run(server.base, args.markers, args.prefetch, args.think, args.seconds, args.crops, sampler))
+        except Exception:
+            print("the server's log ends:\n" + "\n".join(server.log_path.read_text("utf-8", "replace")
+                                                          .splitlines()[-40:]))
+            raise
         finally:
             sampler.finished.set()
             server.stop()

@@ -21,7 +21,7 @@ from api.service.deps import (IMPORT_BODY, KIB, UPLOAD_LIMIT, CurrentPrincipal, 
                               SettingsDep, WriteSession, authenticate, client_address, not_found, permit,
                               public)
 from api.service.models import AccessToken, Exam, KeySession, Sheet, utcnow
-from api.service.routes import admin, batches, exams, municipal, results, review
+from api.service.routes import admin, batches, exams, municipal, results, review, teaching
 from api.service.schemas.admin import ApiKeyCreate, TokenRequest, UserCreate
 from api.service.schemas.review import CorrectionItem, CorrectionsCreate, PageResolve
 from api.service.security import ROLES, Principal, new_token, secret_hash
@@ -166,7 +166,9 @@ def exam_page(request: Request, exam_id: RowId, principal: CurrentPrincipal, ses
     try:
         found = results.results(exam_id, principal, session, school_id=None, detail=False, class_name=None)
         graded = found.run
-        classes = sorted({r.class_name for r in found.items if r.class_name})
+        taught = teaching.taught_classes(session, principal)  # a teacher's own classes only
+        classes = sorted({r.class_name for r in found.items if r.class_name
+                          and (taught is None or r.class_name in taught)})
     except HTTPException:
         pass  # not graded yet
     return render(request, "exam.html", principal, exam=exam, batches=listed, by_status=by_status,

@@ -45,6 +45,8 @@ DECLARED: dict[tuple[str, str], tuple[str | None, tuple[str, ...] | None]] = {
     ("post", "/users"): ("users:write", None),
     ("get", "/users"): ("users:read", None),
     ("patch", "/users/{user_id}"): ("users:write", None),
+    ("get", "/users/{user_id}/classes"): ("users:read", None),
+    ("put", "/users/{user_id}/classes"): ("users:write", None),
     ("post", "/api-keys"): ("keys:write", None),
     ("get", "/api-keys"): ("keys:read", None),
     ("delete", "/api-keys/{key_id}"): ("keys:write", None),
@@ -99,6 +101,8 @@ DECLARED: dict[tuple[str, str], tuple[str | None, tuple[str, ...] | None]] = {
     ("post", "/marking/problems/{token}/resolve"): ("marking:manage", None),
     ("get", "/marking/{setup_id}/progress"): ("marking:manage", None),
     ("post", "/marking/{setup_id}/reassign"): ("marking:manage", None),
+    ("post", "/exams/{exam_id}/marking/city"): ("exams:write", ("municipal",)),
+    ("get", "/exams/{exam_id}/marking/city"): ("aggregates:read", None),
 }
 #: What each role holds, written out (security.SCOPES must say the same).
 ROLE_SCOPES = {
