@@ -20,7 +20,7 @@ from api.service.bootstrap import add_api_key
 from api.service.models import ApiKey, AuditEntry, LoginAttempt
 from api.service.security import PEOPLE, SCOPES, new_api_key
 
-from review_helpers import CLASS_1, setup_school
+from review_helpers import CLASS_1, assign_classes, setup_school
 from service_city import PASSWORD, SAMPLE_EXAM, SCHOOL_A, _login
 
 API = "/api/v1"
@@ -180,6 +180,8 @@ class World:
         self.leader = self._teacher("walk-leader")
         self.victim = self._teacher("walk-victim")
         self.spare = self._teacher("walk-spare")
+        for username in (f"teacher-{city.a.id}", "walk-leader"):  # both teach the class the walk reads
+            assign_classes(client, city.a.admin, username, [CLASS_1])
         for user in (self.leader, self.spare):
             grant = client.post(f"{API}/exams/{self.own_exam}/grants", json={"user_id": user}, headers=city.a.admin)
             assert grant.status_code == 201, grant.text
