@@ -13,9 +13,11 @@ every final score. The thread ends when it has nothing left to do and starts aga
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
@@ -86,6 +88,10 @@ class MarkingJobs:
         """The next job to do, waiting for a regrade that is not due yet; None when nothing is left."""
         with self._cond:
             while True:
+                if _stopping.is_set():
+                    self._thread = None
+                    self._cond.notify_all()
+                    return None
                 now = time.monotonic()
                 due = [key for key, job in self._regrades.items() if job.due <= now]
                 if due:
@@ -125,8 +131,21 @@ class MarkingJobs:
                     self._cond.notify_all()
 
 
-_jobs: dict[int, MarkingJobs] = {}
+#: Each service's jobs while they are in use (an idle one with no thread is dropped, and made again when asked).
+_jobs: weakref.WeakValueDictionary[int, MarkingJobs] = weakref.WeakValueDictionary()
 _jobs_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+@atexit.register
+def _stop_all() -> None:
+    """At exit, let each thread finish the batch in hand (a daemon thread killed inside OpenCV or Numba aborts the
+    interpreter); what is left undone is done on demand next time."""
+    _stopping.set()
+    with _jobs_lock:
+        threads = [j._thread for j in _jobs.values() if j._thread is not None]
+    for thread in threads:
+        thread.join(timeout=30)
 
 
 def jobs_of(service) -> MarkingJobs:

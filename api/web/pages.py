@@ -25,7 +25,7 @@ from api.service.routes import admin, batches, exams, municipal, results, review
 from api.service.schemas.admin import ApiKeyCreate, TokenRequest, UserCreate
 from api.service.schemas.review import CorrectionItem, CorrectionsCreate, PageResolve
 from api.service.security import ROLES, Principal, new_token, secret_hash
-from api.web import assets, marking_pages
+from api.web import assets, marking_admin, marking_pages
 from api.web.charts import bars_svg
 from api.web.guard import (clear_session_cookie, csrf_form, csrf_header_checked, new_csrf_cookie, session_credentials,
                            set_session_cookie)
@@ -45,6 +45,7 @@ def include_pages(app: FastAPI, *, docs_url: str) -> None:
     """Add the pages, their assets and the offline API docs at ``docs_url`` to ``app`` (before its declarations
     are checked)."""
     app.include_router(router)
+    app.include_router(marking_admin.router)  # before the marker's pages: /marking/setup is no set-up id
     app.include_router(marking_pages.router)
     app.include_router(assets.router)
 

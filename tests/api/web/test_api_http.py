@@ -66,3 +66,62 @@ def test_only_the_school_admin_assigns_a_teachers_classes_and_only_its_own(site,
     set_ = api.put(f"/users/{user_id}/classes", json={"classes": [classes[CLASS_2]]})
     assert set_.status_code == 200 and [c["name"] for c in set_.json()] == [CLASS_2]
     assert [c["name"] for c in api.get(f"/users/{user_id}/classes").json()] == [CLASS_2]
+
+
+@pytest.fixture
+def school_exam(site, api):
+    """A school exam of school A whose sheets are copies of school A's sheets of the city exam (the same pages:
+    what matters here is the marking), for a marking of its own."""
+    from api.service.models import Sheet
+    from service_city import sample_exam
+
+    made = api.post("/exams", json={"definition": sample_exam(id=f"lease-{utcnow().timestamp():.0f}")})
+    assert made.status_code == 201, made.text
+    exam_id = made.json()["id"]
+    with site.service.db.write() as session:
+        for sheet in session.scalars(select(Sheet).where(Sheet.school_id == site.city.a.id,
+                                                         Sheet.exam_id == site.city.exam_id)).all():
+            session.add(Sheet(batch_id=sheet.batch_id, school_id=sheet.school_id, exam_id=exam_id,
+                              sheet_index=sheet.sheet_index + 1000 * exam_id, student_id=sheet.student_id,
+                              status=sheet.status, reasons=[], page_ids=list(sheet.page_ids),
+                              result=sheet.result))
+        session.commit()
+    return exam_id
+
+
+def test_a_marker_who_leaves_loses_the_tasks_in_hand_to_the_pool(site, api, school_exam):
+    from api.service import marking
+
+    (first_id, first), (second_id, second) = (_person(api, f"lease-{n}-{site.city.a.id}") for n in (1, 2))
+    setup = api.post(f"/exams/{school_exam}/marking", json={"question": "Q56", "double": False,
+                                                            "markers": [first_id, second_id]})
+    assert setup.status_code == 201, setup.text
+    setup_id, answers = setup.json()["id"], setup.json()["answers"]
+    assert answers >= 4
+    held = api.get(f"/marking/{setup_id}/tasks", params={"count": 2}, headers=first).json()
+    assert len(held) == 2
+    others = api.get(f"/marking/{setup_id}/tasks", params={"count": answers}, headers=second).json()
+    assert len(others) == answers - 2  # the first marker's two are theirs while the lease lasts
+    with site.service.db.read() as session:
+        leases = session.scalars(select(MarkingTask.lease_until).where(MarkingTask.setup_id == setup_id,
+                                                                       MarkingTask.status == "assigned")).all()
+    assert all(lease is not None and lease.replace(tzinfo=dt.timezone.utc) > utcnow() + dt.timedelta(minutes=15)
+               for lease in leases)
+
+    # The first marker leaves: their leases run out (time moved on), the second marker's are about to.
+    with site.service.db.write() as session:
+        session.execute(update(MarkingTask).where(MarkingTask.token.in_([t["token"] for t in held]))
+                        .values(lease_until=utcnow() - dt.timedelta(seconds=1)))
+        session.execute(update(MarkingTask).where(MarkingTask.token.in_([t["token"] for t in others]))
+                        .values(lease_until=utcnow() + dt.timedelta(minutes=1)))
+        session.commit()
+    marking._swept.clear()  # the sweep's once-per-10-seconds pause is over too
+    now_held = api.get(f"/marking/{setup_id}/tasks", params={"count": answers}, headers=second).json()
+    assert len(now_held) == answers  # the first marker's answers came back to the pool
+    with site.service.db.read() as session:
+        renewed = session.scalars(select(MarkingTask.lease_until).where(
+            MarkingTask.token.in_([t["token"] for t in others]))).all()
+    assert all(lease.replace(tzinfo=dt.timezone.utc) > utcnow() + dt.timedelta(minutes=15) for lease in renewed)
+    late = api.post(f"/marking/tasks/{held[0]['token']}/score", json={"score": 5}, headers=first)
+    assert late.status_code == 404  # no longer theirs: its new marker has it
+    assert api.get(f"/marking/{setup_id}/tasks", params={"count": 2}, headers=first).json() == []
