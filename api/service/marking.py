@@ -28,7 +28,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from api.service import audit
@@ -218,7 +218,8 @@ def _self_check(session: Session, setup: MarkingSetup, marker_id: int) -> Markin
     now = utcnow()
     task = MarkingTask(token=new_token(), setup_id=setup.id, item_id=item_id,
                        school_id=session.scalar(select(MarkingItem.school_id).where(MarkingItem.id == item_id)),
-                       kind="self", marker_id=marker_id, status="assigned", assigned_at=now, lease_until=now + TASK_LEASE)
+                       kind="self", marker_id=marker_id, status="assigned", assigned_at=now,
+                       lease_until=now + TASK_LEASE)
     session.add(task)
     session.flush()
     return task
@@ -261,17 +262,25 @@ def _renew(session: Session, setup_id: int, marker_id: int) -> None:
     """Renew the leases of the tasks the marker holds (only those past half their lease: most requests write
     nothing)."""
     now = utcnow()
-    session.execute(update(MarkingTask).where(
-        MarkingTask.marker_id == marker_id, MarkingTask.status == "assigned", MarkingTask.setup_id == setup_id,
-        MarkingTask.lease_until < now + TASK_LEASE / 2).values(lease_until=now + TASK_LEASE)
-        .execution_options(synchronize_session=False))
+    due = select(MarkingTask.id).where(MarkingTask.marker_id == marker_id, MarkingTask.status == "assigned",
+                                       MarkingTask.setup_id == setup_id, MarkingTask.lease_until < now + TASK_LEASE / 2)
+    if session.get_bind().dialect.name == "postgresql":  # a row the marker's other request holds: renewed next time
+        due = due.with_for_update(skip_locked=True)
+    ids = list(session.scalars(due))
+    if ids:
+        session.execute(update(MarkingTask).where(MarkingTask.id.in_(ids)).values(lease_until=now + TASK_LEASE)
+                        .execution_options(synchronize_session=False))
 
 
 def release_expired(session: Session, setup_id: int) -> int:
     """Tasks whose lease ran out go back to the pool (a 自评 task is dropped instead); rows another transaction
     holds are skipped (PostgreSQL), never waited on. Returns how many were released. The caller commits."""
-    expired = select(MarkingTask.id).where(MarkingTask.setup_id == setup_id, MarkingTask.status == "assigned",
-                                           MarkingTask.lease_until < utcnow())
+    now = utcnow()
+    # A task handed out before leases existed (no lease_until) counts from when it was handed out.
+    expired = select(MarkingTask.id).where(
+        MarkingTask.setup_id == setup_id, MarkingTask.status == "assigned",
+        or_(MarkingTask.lease_until < now, and_(MarkingTask.lease_until.is_(None), MarkingTask.kind != "ruling",
+                                                MarkingTask.assigned_at < now - TASK_LEASE)))
     if session.get_bind().dialect.name == "postgresql":
         expired = expired.with_for_update(skip_locked=True)
     ids = list(session.scalars(expired))

@@ -3,8 +3,9 @@
 A browser session is one cookie (``yj_session``, HttpOnly, SameSite=Strict, Secure over https): a person's
 bearer token (an ``AccessToken`` row, as ``POST /api/v1/auth/token`` makes) or, for a scanner station or the
 municipal system logging in with its key, the token of a session that key opened (a ``KeySession`` row: the
-key itself never goes into a cookie). Logging out revokes the token, whichever it is. The gate reads it only for page paths (:func:`is_page_path`):
-the JSON API never accepts the cookie, so no API operation can be driven by a cross-site request.
+key itself never goes into a cookie). Logging out revokes the token, whichever it is. The gate reads it only
+for page paths (:func:`is_page_path`): the JSON API never accepts the cookie, so no API operation can be driven
+by a cross-site request.
 
 Every POST of a page carries a CSRF token: derived from the session cookie (SHA-256 of a label and the cookie,
 so a page can show it and nobody can work back to the session), or before log-in the random ``yj_csrf`` cookie

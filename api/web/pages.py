@@ -409,11 +409,37 @@ def question_zoom(sheet_id: RowId, question: Annotated[str, Path(pattern=r"^[A-Z
 
 # --- school administration ---------------------------------------------------------------------------------------
 
+def _users(request: Request, principal: Principal, session, **context) -> Response:
+    """The users page: the school's people, each teacher's classes (任课班级) with the form that sets them."""
+    people = admin.list_users(principal, session, school_id=None)
+    taught = {u.id: {c.id for c in teaching.user_classes(u.id, principal, session)}
+              for u in people if u.role == "teacher"}
+    return render(request, "users.html", principal, users=people, roles=ROLE_NAMES, taught=taught,
+                  classes=admin.list_classes(principal, session, school_id=None), **context)
+
+
 @router.get("/admin/users", dependencies=[permit("users:read", roles=("school_admin",))])
-def users_page(request: Request, principal: CurrentPrincipal, session: ReadSession, made: str | None = None
-               ) -> Response:
-    return render(request, "users.html", principal, users=admin.list_users(principal, session, school_id=None),
-                  roles=ROLE_NAMES, made=made)
+def users_page(request: Request, principal: CurrentPrincipal, session: ReadSession, made: str | None = None,
+               done: str | None = None) -> Response:
+    return _users(request, principal, session, made=made, done=done)
+
+
+@router.post("/admin/users/{user_id}/classes",
+             dependencies=[permit("users:write", roles=("school_admin",), body=16 * KIB)])
+def set_classes(request: Request, user_id: RowId, form: CheckedForm, principal: CurrentPrincipal,
+                session: WriteSession) -> Response:
+    """A teacher's classes, through the API's own call (audited)."""
+    from api.service.schemas.teaching import TeacherClassesUpdate
+
+    try:
+        chosen = [int(c) for c in form.getlist("classes") if str(c).isdigit()]
+        done = teaching.set_user_classes(user_id, TeacherClassesUpdate(classes=chosen), principal, session)
+    except (HTTPException, ValidationError) as error:
+        if isinstance(error, HTTPException) and error.status_code in (403, 404):
+            raise
+        session.rollback()
+        return _users(request, principal, session, error=_problem(error), status_code=422)
+    return RedirectResponse(f"/admin/users?done={len(done)}", status_code=303)
 
 
 @router.post("/admin/users", dependencies=[permit("users:write", roles=("school_admin",), body=4 * KIB)])
@@ -424,8 +450,7 @@ def create_user(request: Request, form: CheckedForm, principal: CurrentPrincipal
                           role=str(form.get("role") or "teacher"), school_id=principal.school_id)
         made = admin.create_user(body, principal, session)
     except (HTTPException, ValidationError) as error:
-        return render(request, "users.html", principal, users=admin.list_users(principal, session, school_id=None),
-                      roles=ROLE_NAMES, error=_problem(error), status_code=422)
+        return _users(request, principal, session, error=_problem(error), status_code=422)
     return RedirectResponse(f"/admin/users?made={made.username}", status_code=303)
 
 

@@ -26,11 +26,11 @@ from api.service import audit, marking
 from api.service.context import Service
 from api.service.deps import (CurrentPrincipal, ReadSession, RowId, ServiceDep, WriteSession, not_found, of_school,
                               permit)
-from api.service.json_body import LimitedJSONRoute
-from api.service.models import Exam, ExamGrant, MarkingItem, MarkingMarker, MarkingSetup, MarkingTask, User
 from api.service.grading_runs import parse_definition
-from api.service.routes.exams import visible_exam
+from api.service.json_body import LimitedJSONRoute
 from api.service.marking_jobs import jobs_of
+from api.service.models import Exam, ExamGrant, MarkingItem, MarkingMarker, MarkingSetup, MarkingTask, User
+from api.service.routes.exams import visible_exam
 from api.service.schemas.marking import (PROBLEM_NAMES, CityMarkingCreate, MarkingSetupCreate, MarkingSetupPublic,
                                          MarkingSetupUpdate, MarkerProgress, ProblemCreate, ProblemPublic,
                                          ProblemResolve, QuestionProgress, Reassign, ReassignResult, ScoreCreate,

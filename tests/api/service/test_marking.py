@@ -386,3 +386,64 @@ def test_a_problem_reported_on_a_self_check_leaves_the_answer_alone(any_service)
         session.commit()
         assert session.get(MarkingItem, check.item_id).state == before == "marking"
         assert session.scalar(select(MarkingTask.id).where(MarkingTask.status == "problem")) is None
+
+
+def test_crops_are_cut_ahead_and_late_scores_make_one_regrade(client, service, city, marked, monkeypatch):
+    from api.service import marking_jobs
+
+    monkeypatch.setattr(marking_jobs, "REGRADE_DELAY_S", 600.0)  # nothing due before the drain, however slow
+    setup, who, ids, _ = marked
+    sid = setup["id"]
+    jobs_of(service).drain()  # the crops the set-up asked for
+    with service.db.read() as session:
+        crops = session.scalars(select(MarkingItem.crop_sha256).where(MarkingItem.setup_id == sid)).all()
+    assert len(crops) == 6 and all(crops)  # cut when the answers were loaded, before any marker asked
+    task = _tasks(client, sid, who["m1"])[0]
+    image = client.get(task["image"], headers=who["m1"])
+    assert image.status_code == 200 and image.content in {service.blobs.path(c).read_bytes() for c in crops}
+
+    # Graded first, then six answers decided in a burst: one regrade for all of them, not one each.
+    assert client.post(f"{API}/exams/{city.exam_id}/grade", headers=city.a.admin).status_code in (200, 201)
+    for marker in ("m1", "m2"):
+        for held in _tasks(client, sid, who[marker], count=6):
+            assert _score(client, held["token"], who[marker], 8, prefetch=0).status_code == 200
+    jobs_of(service).drain()
+    with service.db.read() as session:
+        regrades = session.scalars(select(AuditEntry.after).where(AuditEntry.action == "marking.regrade")).all()
+    assert len(regrades) == 1
+    assert _student_q56(client, city, _any_student(service))["scores"]["Q56"] == 8
+
+
+def _any_student(service) -> str:
+    with service.db.read() as session:
+        return session.scalar(select(Sheet.student_id).join(MarkingItem, MarkingItem.sheet_id == Sheet.id)
+                              .where(Sheet.student_id.is_not(None)).limit(1))
+
+
+def test_pooled_city_marking_crosses_schools_for_its_markers_only(client, service, city, marked):
+    _, _, ids, _ = marked
+    b_id, b_marker = _teacher(client, city, "pooled-b", school=city.b)
+    url = f"{API}/exams/{city.exam_id}/marking/city"
+    body = {"question": "Q58", "double": False, "markers": [b_id], "leader_id": b_id}
+    assert client.post(url, json=body, headers=city.a.admin).status_code == 403  # the municipal system's
+    assert client.post(url, json={**body, "question": "Q56"}, headers=city.municipal).status_code == 409  # A marks it
+    made = client.post(url, json=body, headers=city.municipal)
+    assert made.status_code == 201, made.text
+    pooled = made.json()
+    assert pooled["pooled"] and pooled["school_id"] == SCHOOL_B and pooled["answers"] == 6
+    # School A cannot set up its own marking of the pooled question, nor see or manage the pooled one.
+    assert client.post(f"{API}/exams/{city.exam_id}/marking", json={"question": "Q58", "markers": [ids["m1"]]},
+                       headers=city.a.admin).status_code == 409
+    assert client.get(f"{API}/marking/{pooled['id']}", headers=city.a.admin).status_code == 404
+    assert client.get(f"{API}/marking/{pooled['id']}/progress", headers=city.b.admin).status_code == 404
+    assert client.get(f"{API}/marking/{pooled['id']}/tasks", headers=city.b.teacher).status_code == 404
+    task = _tasks(client, pooled["id"], b_marker)[0]
+    assert SCHOOL_A not in json.dumps(task)
+    assert client.get(task["image"], headers=b_marker).status_code == 200
+    assert _score(client, task["token"], b_marker, 11).status_code == 200
+    with service.db.read() as session:
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "marking.score",
+                                                        AuditEntry.actor == "user:pooled-b"))
+    assert entry.school_id == SCHOOL_A  # school A's log shows who scored its student's answer
+    progress = client.get(url, headers=city.municipal).json()
+    assert [(p["question"], p["final"]) for p in progress] == [("Q58", 1)]
