@@ -560,6 +560,10 @@ class CropSource:
     page_index: int
     template: dict[str, Any]
     regions: tuple[str, ...]
+    # How the workers registered the page (omr.result.PageResult: its template page and page-to-image homography,
+    # in the pixels of the image they decoded): the crop reuses it instead of reading the page again.
+    page_number: int | None = None
+    page_to_image: tuple[tuple[float, ...], ...] | None = None
 
 
 def crop_source(session: Session, setup: MarkingSetup, item: MarkingItem, template: dict[str, Any] | None = None
@@ -568,13 +572,36 @@ def crop_source(session: Session, setup: MarkingSetup, item: MarkingItem, templa
     file = session.get(BatchFile, page.file_id)
     if template is None:
         template = session.get(Exam, setup.exam_id).template
-    return CropSource(item.id, page.id, file.sha256, file.filename, page.page_index, template, tuple(setup.regions))
+    stored = page.result or {}
+    matrix = stored.get("page_to_image")
+    return CropSource(item.id, page.id, file.sha256, file.filename, page.page_index, template, tuple(setup.regions),
+                      stored.get("page"), tuple(tuple(float(v) for v in row) for row in matrix) if matrix else None)
+
+
+def _stored_registration(source: CropSource, path, image, prepared):
+    """(template page, homography in ``image``'s pixels) from the workers' reading of the page, which decoded a
+    JPEG at reduced size (``omr.batch.decode_min_side_px``): its homography scaled up to the full-size image.
+    None when the page was not registered then."""
+    import numpy as np
+
+    from omr.batch import decode_min_side_px
+    from omr.load.raster import reduction_for
+
+    if source.page_to_image is None or not source.page_number:
+        return None
+    with open(path, "rb") as handle:
+        jpeg = handle.read(2) == b"\xff\xd8"
+    rows, columns = image.shape[:2]
+    # libjpeg's reduced decode keeps ceil(side / k) pixels of each side; orientation swaps sides, not their minimum
+    k = reduction_for(columns, rows, decode_min_side_px(prepared.template)) if jpeg else 1
+    scale = np.diag([columns / -(-columns // k), rows / -(-rows // k), 1.0])
+    return source.page_number, scale @ np.asarray(source.page_to_image, dtype=float)
 
 
 def cut_crop(service, source: CropSource) -> bytes | None:
     """The answer's regions cut out of its page, upright, stacked top to bottom, as a gray PNG (None when the
-    page cannot be decoded or registered again). The page is read again at full resolution to place the
-    regions (the workers read a reduced image and keep no crops)."""
+    page cannot be decoded or registered). The page is decoded at full resolution and the regions placed with the
+    workers' registration of it (scaled from the reduced image they read; read again when there is none)."""
     import cv2
     import numpy as np
 
@@ -600,16 +627,19 @@ def cut_crop(service, source: CropSource) -> bytes | None:
     if image is None:
         return None
     prepared = prepared_template(source.template)
-    try:
-        result = read_page(image, prepared, source=source.filename, page_index=source.page_index)
-    except Exception:
-        log.exception("page %d could not be read again for its crop", source.page_id)
-        return None
-    if result.page_to_image is None or result.page is None:
-        return None
-    matrix = np.asarray(result.page_to_image, dtype=float)
+    registered = _stored_registration(source, path, image, prepared)
+    if registered is None:  # not registered by the workers: read it again
+        try:
+            result = read_page(image, prepared, source=source.filename, page_index=source.page_index)
+        except Exception:
+            log.exception("page %d could not be read again for its crop", source.page_id)
+            return None
+        if result.page_to_image is None or result.page is None:
+            return None
+        registered = result.page, np.asarray(result.page_to_image, dtype=float)
+    page_number, matrix = registered
     px_per_mm = min(CROP_PX_PER_MM, float(np.sqrt(abs(np.linalg.det(matrix[:2, :2] / matrix[2, 2])))))
-    rects = {r.id: r for r in prepared.pages[result.page - 1].expanded.regions}
+    rects = {r.id: r for r in prepared.pages[page_number - 1].expanded.regions}
     parts = [warp_rect(image, matrix, r.x, r.y, r.w, r.h, px_per_mm)
              for r in (rects.get(name) for name in source.regions) if r is not None]
     if not parts:
