@@ -13,7 +13,8 @@ so 三评 tasks appear and are served first. Prints:
   task's crop loaded, which is at once when it was loaded ahead in time),
 * scores (tasks) per second and crops loaded per second over the run,
 * the server's peak resident memory (sampled every 0.2 s),
-* then, for a few tasks, the time to fetch the next crop: cut on first request, then kept (a second fetch).
+* then, for a few tasks, the time to fetch the next crop (cut on first request unless the server cut it ahead),
+  and to fetch it again (kept).
 
 Bounded: ``--seconds`` of marking at most, ``--answers`` answers; it talks to loopback only. Run as::
 
@@ -175,7 +176,7 @@ async def marker(http, headers: dict[str, str], setup_id: int, prefetch: int, th
 
 
 async def run(base: str, markers: int, prefetch: int, think: float, seconds: float, crops: int,
-              sampler: RssSampler) -> None:
+              sampler: RssSampler, graded: bool = False, ready: bool = False) -> None:
     import httpx
 
     # Each marker has a score and up to ``prefetch`` crops in flight, as the page's browser would.
@@ -193,6 +194,19 @@ async def run(base: str, markers: int, prefetch: int, think: float, seconds: flo
         setup = made.json()
         print(f"set-up of Q56 with {setup['answers']} answers (双评: {2 * setup['answers']} tasks) in "
               f"{time.perf_counter() - started:.2f} s")
+        if ready:  # as when answers are loaded before marking begins: wait for the crops the server cuts ahead
+            began = time.perf_counter()
+            while True:
+                progress = (await http.get(f"/marking/{setup['id']}/progress", headers=admin)).json()
+                if progress["crops"] >= progress["answers"] or time.perf_counter() - began > 600:
+                    break
+                await asyncio.sleep(0.5)
+            print(f"crops cut ahead: {progress['crops']} of {progress['answers']} in "
+                  f"{time.perf_counter() - began:.1f} s")
+        if graded:  # every final score is then a late one: the school's exam is regraded after it
+            began = time.perf_counter()
+            first_run = (await http.post(f"/exams/{exam_id}/grade", headers=admin, json={})).json()["run_id"]
+            print(f"graded before marking ({time.perf_counter() - began:.1f} s): each final score is a late score")
         headers = [await login(http, f"m{k}") for k in range(markers)]
         latencies: list[float] = []
         failures: list[str] = []
@@ -216,6 +230,9 @@ async def run(base: str, markers: int, prefetch: int, think: float, seconds: flo
               f"{', '.join(sorted(set(failures))) or 'none'})")
         print(f"server CPU while marking: {cpu:.1f} s, {cpu * 1000 / max(1, len(ms)):.1f} ms a score (with the next "
               f"tasks); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+        if graded:
+            newest = (await http.get(f"/exams/{exam_id}/results", headers=admin)).json()["run"]["run_id"]
+            print(f"grade runs made by late scores while marking: {newest - first_run}")
         progress = (await http.get(f"/marking/{setup['id']}/progress", headers=admin)).json()
         print(f"answers final {progress['final']} of {progress['answers']}, waiting for 三评 "
               f"{progress['waiting_third']}, for 仲裁 {progress['waiting_ruling']}")
@@ -232,8 +249,8 @@ async def run(base: str, markers: int, prefetch: int, think: float, seconds: flo
                     image.raise_for_status()
                     into.append((time.perf_counter() - began) * 1000)
             if cold:
-                print(f"crop of a task ({len(cold)}): first fetch (cut from the scan) p50 {percentile(cold, 0.5):.0f} "
-                      f"ms, again (kept) p50 {percentile(warm, 0.5):.1f} ms")
+                print(f"crop of a task ({len(cold)}): first fetch p50 {percentile(cold, 0.5):.0f} ms (cut from the scan "
+                      f"unless cut ahead), again (kept) p50 {percentile(warm, 0.5):.1f} ms")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -245,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=60.0, help="marking time at most")
     parser.add_argument("--crops", type=int, default=10, help="crops fetched after the run (cold, then kept)")
     parser.add_argument("--scans", type=int, default=4, help="simulated sheets read by OMR (then repeated)")
+    parser.add_argument("--graded", action="store_true", help="grade the exam before marking (late scores regrade)")
+    parser.add_argument("--ready", action="store_true",
+                        help="start marking once the server has cut every crop ahead (answers loaded beforehand)")
     parser.add_argument("--database-url", default=None)
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="marking-load-") as tmp:
@@ -255,7 +275,8 @@ def main(argv: list[str] | None = None) -> int:
         sampler = RssSampler(server.process.pid)
         sampler.start()
         try:
-            asyncio.run(run(server.base, args.markers, args.prefetch, args.think, args.seconds, args.crops, sampler))
+            asyncio.run(run(server.base, args.markers, args.prefetch, args.think, args.seconds, args.crops, sampler,
+                            args.graded, args.ready))
         except Exception:
             print("the server's log ends:\n" + "\n".join(server.log_path.read_text("utf-8", "replace")
                                                           .splitlines()[-40:]))

@@ -514,7 +514,9 @@ def progress(session: Session, setup: MarkingSetup) -> dict[str, Any]:
                                spread=f.spread, mean_vs_group=f.mean_vs_group, spread_vs_group=f.spread_vs_group,
                                agreement=agreement_rate(pairs, setup.tolerance), self_checks=len(again),
                                self_agreement=self_rate, self_mean_difference=self_diff))
-    return dict(setup_id=setup.id, question=setup.question, answers=sum(states.values()),
+    cropped = session.scalar(select(func.count()).select_from(MarkingItem).where(
+        MarkingItem.setup_id == setup.id, MarkingItem.crop_sha256.is_not(None)))
+    return dict(setup_id=setup.id, question=setup.question, answers=sum(states.values()), crops=cropped or 0,
                 final=states.get("final", 0), waiting_third=states.get("third", 0),
                 waiting_ruling=states.get("ruling", 0), problems=states.get("problem", 0),
                 tasks_done=sum(1 for r in rows if r.status == "done" and r.kind != "self"),

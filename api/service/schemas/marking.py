@@ -147,6 +147,7 @@ class QuestionProgress(Output):
     setup_id: int
     question: str
     answers: int
+    crops: int = Field(description="answers whose crop is cut and kept (cut ahead after loading)")
     final: int
     waiting_third: int
     waiting_ruling: int

@@ -111,6 +111,7 @@ def test_pooled_city_marking_a_marker_of_school_b_marks_school_a_anonymously(sit
         municipal.wait_for_url(f"**/city/exams/{site.city.exam_id}/marking")
         assert "Q58" in municipal.inner_text("#pooled")
         screenshot(municipal, "city-marking")
+        assert overflowing(municipal) == []
     finally:
         city.close()
     with site.service.db.read() as session:
@@ -143,6 +144,7 @@ def test_pooled_city_marking_a_marker_of_school_b_marks_school_a_anonymously(sit
         for text in identifying:
             assert text not in shown and text not in received, text
         screenshot(page, "city-marking-marker")
+        assert overflowing(page) == []
         page.keyboard.press("9")
         page.keyboard.press("Enter")
         page.wait_for_function("(before) => { const c = document.getElementById('crop');"
