@@ -37,7 +37,7 @@ from api.service.models import (BatchFile, Correction, Exam, MarkingItem, Markin
 from api.service.security import Principal
 
 __all__ = ["SCORING_KINDS", "rules_of", "markers_of", "new_token", "load_items", "hand_out", "record_score",
-           "report_problem", "resolve_problem", "reassign", "progress", "final_scores", "item_of", "crop_png",
+           "report_problem", "resolve_problem", "reassign", "progress", "final_scores", "item_of",
            "TaskView", "task_view", "item_states", "earlier_scores", "question_regions", "MarkingConflict",
            "TASK_LEASE", "release_expired", "writing", "crop_source", "cut_crop", "CropSource",
            "keep_crops"]
@@ -652,11 +652,6 @@ def cut_crop(service, source: CropSource) -> bytes | None:
                          else p for part in parts for p in (part, gap)][:-1])
     ok, encoded = cv2.imencode(".png", stacked)
     return encoded.tobytes() if ok else None
-
-
-def crop_png(service, session: Session, setup: MarkingSetup, item: MarkingItem) -> bytes | None:
-    """:func:`cut_crop` of one answer."""
-    return cut_crop(service, crop_source(session, setup, item))
 
 
 def keep_crops(service, crops: Sequence[tuple[int, bytes]]) -> None:
