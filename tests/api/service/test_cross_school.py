@@ -116,6 +116,10 @@ TRIES: dict[tuple[str, str], object] = {
     ("post", "/marking/tasks/{token}/problem"): {"kind": "blank"},
     ("get", "/marking/tasks/{token}/image"): None,
     ("post", "/marking/problems/{token}/resolve"): {"action": "return"},
+    ("get", "/users/{user_id}/classes"): None,
+    ("put", "/users/{user_id}/classes"): {"classes": [1]},
+    ("post", "/exams/{exam_id}/marking/city"): {"question": "Q58", "markers": [1], "leader_id": 1},
+    ("get", "/exams/{exam_id}/marking/city"): None,
 }
 # Operations that act only on the caller's own school (nothing of another school can be named) or on nothing
 # school-bound: they are tried for leaks in what they list, not for access.

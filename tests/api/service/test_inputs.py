@@ -145,6 +145,11 @@ def _senders(client: TestClient, city: City, tmp_path) -> dict[tuple[str, str, s
         ("post", "/exams/{exam_id}/marking", "regions"): Sender(
             lambda v: post("/exams/999999/marking", {"question": "Q56", "markers": [1], "regions": [v]}), 404, None,
             letters),
+        **{("post", "/exams/{exam_id}/marking/city", field): Sender(
+            lambda v, b=body: post("/exams/999999/marking/city", {"markers": [1], "leader_id": 1, **b(v)}, municipal),
+            404, None, letters)
+           for field, body in (("question", lambda v: {"question": v}),
+                               ("regions", lambda v: {"question": "Q56", "regions": [v]}))},
         ("post", "/marking/tasks/{token}/problem", "note"): Sender(
             lambda v: post(f"/marking/tasks/{'0' * 32}/problem", {"kind": "blank", "note": v}), 404),
         # 考场编排 stores nothing but the audit log; the exam named does not exist, so a valid body ends in 404
