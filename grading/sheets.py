@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from omr.result import QuestionReading, ScoreReading
+from omr.result import ChoiceReading, QuestionReading, ScoreReading
 
 from grading.safe_cells import from_csv_cell
 from grading.tabular import DEFAULT_LIMITS, TableError, find_columns, parse_number, read_table
@@ -63,10 +63,13 @@ class SheetRecord:
     missing_pages: bool = False
     template_id: str | None = None
     excluded: bool = False  # set by a correction (a rescan of the same paper): matching ignores the sheet
+    violation: bool | None = None  # the proctor's 违纪 mark
+    choices: dict[str, ChoiceReading] = field(default_factory=dict)  # 选考题 chooser id -> its reading
 
     def copy(self) -> "SheetRecord":
         """A copy whose dicts and lists can be changed without touching this one."""
-        return replace(self, reasons=list(self.reasons), questions=dict(self.questions), scores=dict(self.scores))
+        return replace(self, reasons=list(self.reasons), questions=dict(self.questions), scores=dict(self.scores),
+                       choices=dict(self.choices))
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,8 @@ def sheet_from_json(data: dict, file_name: str) -> SheetRecord:
         questions={q: QuestionReading(**r) for q, r in (data.get("questions") or {}).items()},
         scores={q: ScoreReading(**r) for q, r in (data.get("scores") or {}).items()},
         missing_pages=any("missing page" in r for r in reasons), template_id=data.get("template_id") or None,
+        violation=data.get("violation"),
+        choices={c: ChoiceReading(**r) for c, r in (data.get("choices") or {}).items()},
     )
 
 
