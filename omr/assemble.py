@@ -44,6 +44,7 @@ class SheetResult:
     scores: dict[str, ScoreReading] = field(default_factory=dict)
     violation: bool | None = None  # the proctor's 违纪 mark
     choices: dict[str, ChoiceReading] = field(default_factory=dict)  # 选考题 choosers
+    crops: dict[str, str] = field(default_factory=dict)  # region (or part) id -> crop file; a whole answer stitched
 
     def flag(self, reason: str) -> None:
         if reason not in self.reasons:
@@ -60,6 +61,7 @@ def _add(sheet: SheetResult, page: PageResult, page_count: int) -> None:
     sheet.questions.update(page.questions)
     sheet.scores.update(page.scores)
     sheet.choices.update(page.choices)
+    sheet.crops.update(page.crops)
     for field_name in ("student_id", "student_id_status", "barcode", "absent", "form", "violation"):
         value = getattr(page, field_name)
         if value is not None and getattr(sheet, field_name) is None:

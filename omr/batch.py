@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Sequence
 import cv2
 
 from omr.assemble import SheetResult, assemble_sheets
+from omr.crops import stitch_sheet_crops
 from omr.csv_cells import csv_row
 from omr.load import LoadLimits, collect_inputs, iter_pages
 from omr.profile import ScannerProfile
@@ -192,6 +193,12 @@ def write_outputs(out_dir: str | Path, template: Template, pages: list[PageResul
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sheets, unreadable = assemble_sheets(pages, len(template.pages))
+    for sheet in sheets:  # answers cut on several pages or columns: one crop per answer, parts in order
+        if sheet.crops:
+            folder = Path(next(iter(sheet.crops.values()))).parent
+            first = sheet.pages[0]
+            stem = page_file_stem(first["source"], first["page_index"]) + "_sheet"
+            sheet.crops.update(stitch_sheet_crops(template, sheet.crops, folder, stem))
     with open(out / "results.jsonl", "w", encoding="utf-8") as handle:
         for page in pages:
             handle.write(json.dumps({"type": "page", **page_result_to_dict(page)}, ensure_ascii=False) + "\n")
