@@ -50,7 +50,8 @@ def page_geometry(page: ExpandedPage, dpi: float) -> dict:
         "dpi": dpi,
         "size_px": [cols, rows],
         "anchors": [
-            {"id": a.id, "shape": a.shape, "center": point(a.x, a.y), "size": round(a.size * scale, 2)}
+            {"id": a.id, "shape": a.shape, "center": point(a.x, a.y), "size": round(a.size * scale, 2),
+             "box": [round(a.box[0] * scale, 2), round(a.box[1] * scale, 2)]}
             for a in page.anchors
         ],
         "identity": [

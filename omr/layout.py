@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from omr.template import Anchor, ExpandedPage, Guide
 
 __all__ = ["FillRect", "FillEllipse", "FillPolygon", "StrokeRect", "StrokeEllipse", "Label", "page_primitives",
-           "anchor_polygon", "identity_cell_rects", "guide_primitives", "LINE_MM"]
+           "anchor_polygon", "identity_cell_rects", "guide_primitives", "timing_bar_rects", "LINE_MM"]
 
 #: Stroke width of printed outlines (bubbles, regions), mm.
 LINE_MM = 0.25
@@ -77,25 +77,25 @@ Primitive = FillRect | FillEllipse | FillPolygon | StrokeRect | StrokeEllipse | 
 
 
 def anchor_polygon(anchor: Anchor) -> tuple[tuple[float, float], ...]:
-    """The filled outline of an anchor in mm (a square, an L, or an approximated circle)."""
-    half = anchor.size / 2
-    x0, y0, x1, y1 = anchor.x - half, anchor.y - half, anchor.x + half, anchor.y + half
-    if anchor.shape == "square":
+    """The filled outline of an anchor in mm: a square or rectangle, or an L with arms ``anchor.arm_mm`` wide."""
+    width, height = anchor.box
+    x0, y0, x1, y1 = anchor.x - width / 2, anchor.y - height / 2, anchor.x + width / 2, anchor.y + height / 2
+    if anchor.shape in ("square", "rect"):
         return ((x0, y0), (x1, y0), (x1, y1), (x0, y1))
     if anchor.shape == "l_corner":
-        arm = anchor.size / 3
-        # An L with its elbow in the top-left corner, then mirrored to the requested corner.
-        base = [(0, 0), (1, 0), (1, arm / anchor.size), (arm / anchor.size, arm / anchor.size),
-                (arm / anchor.size, 1), (0, 1)]
+        arm = anchor.arm_mm
+        # An L with its elbow in the top-left corner (offsets in mm from it), then mirrored to the requested corner.
+        base = [(0, 0), (width, 0), (width, arm), (arm, arm), (arm, height), (0, height)]
         flip_x = anchor.corner in ("tr", "br")
         flip_y = anchor.corner in ("bl", "br")
-        points = []
-        for u, v in base:
-            u = 1 - u if flip_x else u
-            v = 1 - v if flip_y else v
-            points.append((x0 + u * anchor.size, y0 + v * anchor.size))
-        return tuple(points)
+        return tuple((x1 - u if flip_x else x0 + u, y1 - v if flip_y else y0 + v) for u, v in base)
     raise ValueError(f"anchor {anchor.id}: polygon asked for shape {anchor.shape}")
+
+
+def timing_bar_rects(page: ExpandedPage) -> list[tuple[float, float, float, float]]:
+    """(x, y, w, h) in mm of every timing-track bar (同步头) on the page, track after track."""
+    return [(x - track.bar_width / 2, y - track.bar_height / 2, track.bar_width, track.bar_height)
+            for track in page.timing for x, y in track.bar_centres()]
 
 
 def identity_cell_rects(page: ExpandedPage) -> list[tuple[float, float, float, float]]:
@@ -154,6 +154,7 @@ def page_primitives(page: ExpandedPage) -> list[Primitive]:
             items.append(FillEllipse(anchor.x, anchor.y, anchor.size / 2, anchor.size / 2))
         else:
             items.append(FillPolygon(anchor_polygon(anchor)))
+    items.extend(FillRect(*bar) for bar in timing_bar_rects(page))
     for bit, (x, y, w, h) in zip(page.identity_bits, identity_cell_rects(page)):
         if bit:
             items.append(FillRect(x, y, w, h))

@@ -308,7 +308,7 @@ def other_template_reason(code: int, page: int, template_id: str | None = None) 
 def _fits(image: np.ndarray, expanded: ExpandedPage, prepared: PreparedTemplate,
           tried: dict[tuple, list[Registration]]) -> Iterator[Registration]:
     """The page's registrations, best first; pages with the same anchors (a card's pages) are fitted once."""
-    key = tuple((a.shape, a.x, a.y, a.size, a.corner) for a in expanded.anchors)
+    key = tuple((a.shape, a.x, a.y, a.box, a.arm_mm, a.corner) for a in expanded.anchors)
     if key in tried:
         return iter(tried[key])
     tried[key] = []

@@ -288,7 +288,7 @@ def print_patches(blank: np.ndarray, px_per_mm: float, page: ExpandedPage) -> Pr
     clear = np.ones(ink.shape, bool)
     keep_out = [(b.x - b.width / 2, b.y - b.height / 2, b.width, b.height) for _, b in page.bubbles]
     keep_out += [(r.x, r.y, r.w, r.h) for r in (*page.regions, *page.barcodes)]
-    keep_out += [(a.x - a.size, a.y - a.size, 2 * a.size, 2 * a.size) for a in page.anchors]
+    keep_out += [(a.x - a.box[0], a.y - a.box[1], 2 * a.box[0], 2 * a.box[1]) for a in page.anchors]
     for x, y, w, h in keep_out:
         rows = (ys > y - reach) & (ys < y + h + reach)
         clear[rows[:, None] & (xs > x - reach) & (xs < x + w + reach)] = False

@@ -20,7 +20,7 @@ from numba import njit
 from omr.layout import anchor_polygon
 from omr.template import Anchor, ExpandedPage
 
-__all__ = ["Registration", "AnchorCandidate", "find_anchor_candidates", "register_page", "iter_registrations", "apply_homography",
+__all__ = ["Registration", "AnchorCandidate", "AnchorShape", "anchor_shape", "find_anchor_candidates", "register_page", "iter_registrations", "apply_homography",
            "homography_jacobians", "anchor_reference_point"]
 
 _WORK_PX_PER_MM = 2.2  # resolution anchors are searched at (an anchor stays >= 10 px)
@@ -112,12 +112,62 @@ def _orientations(width_mm: float, height_mm: float, shape: tuple[int, int]) -> 
     return [0, 180] if page_portrait == image_portrait else [90, 270]
 
 
-_AREA_SHARE = {"square": 1.0, "circle": np.pi / 4, "l_corner": 5 / 9}  # printed area / size²
-_EXTENT_AND_FILL = {  # per shape: (min extent, max extent, min fill, max fill) of the blob vs its box and size²
+_EXTENT_AND_FILL = {  # per shape: (min extent, max extent, min fill, max fill) of the blob vs its box and the anchor's
     "square": (0.62, 1.01, 0.6, 1.4),  # a gray square turned 5°, thresholded well below its own ink: down to ~0.65
     "circle": (0.6, 0.9, 0.5, 1.1),
-    "l_corner": (0.38, 0.72, 0.35, 0.8),  # an L covers 5/9 of its box
+    "rect": (0.45, 1.01, 0.6, 1.4),  # a 4:1 bar turned 5° fills ~0.7 of its box; its sides are checked as well
 }
+_SIDE_TOLERANCE = (0.7, 1.35)  # a rect's or L's measured principal sides over the printed shape's
+_SHAPE_PX_PER_MM = 20.0  # resolution an anchor's printed shape is rasterised at to learn its moments
+
+
+@dataclass(frozen=True)
+class AnchorShape:
+    """What a blob must look like to be taken for ``anchor``, in mm (see :func:`anchor_shape`)."""
+
+    area_mm2: float  # printed area
+    box_mm: tuple[float, float]  # bounding box, upright
+    extent: tuple[float, float]  # blob area over its bounding box
+    fill: tuple[float, float]  # blob area over the box's (width x height)
+    sides_mm: tuple[float, float]  # principal "sides" sqrt(12 * eigenvalue of the covariance), longer first; 0: unchecked
+
+
+@lru_cache(maxsize=256)
+def anchor_shape(anchor: Anchor) -> AnchorShape:
+    """The limits a blob must meet to be ``anchor``.
+
+    A square or circle is told by its bounding box, extent and fill (turning does not change them much). A
+    rectangle and an L are also checked on their principal sides, which turning does not change at all: the
+    square roots of twelve times the eigenvalues of the shape's covariance (a w x h rectangle's are w and h). So
+    a printed heading bar, a block of text or a square of the L's size is not taken for a rect or an L, and an
+    L's arm width is checked by its area (2·arm·side - arm² of a square L).
+    """
+    width, height = anchor.box
+    box_area = width * height
+    if anchor.shape == "circle":
+        return AnchorShape(np.pi / 4 * box_area, (width, height), *_limits("circle"), (0.0, 0.0))
+    polygon = np.asarray(anchor_polygon(anchor), np.float64)
+    mask = np.zeros((int(np.ceil(height * _SHAPE_PX_PER_MM)) + 2, int(np.ceil(width * _SHAPE_PX_PER_MM)) + 2),
+                    np.uint8)
+    corner = polygon.min(axis=0)
+    cv2.fillPoly(mask, [np.round((polygon - corner) * _SHAPE_PX_PER_MM * 16).astype(np.int32)], 1, cv2.LINE_8, 4)
+    moments = cv2.moments(mask, binaryImage=True)
+    area = moments["m00"] / _SHAPE_PX_PER_MM ** 2
+    covariance = np.array([[moments["mu20"], moments["mu11"]], [moments["mu11"], moments["mu02"]]]) / moments["m00"]
+    sides = np.sqrt(12 * np.clip(np.linalg.eigvalsh(covariance)[::-1], 0, None)) / _SHAPE_PX_PER_MM
+    if anchor.shape == "square":
+        return AnchorShape(area, (width, height), *_limits("square"), (0.0, 0.0))
+    if anchor.shape == "rect":
+        return AnchorShape(area, (width, height), *_limits("rect"), (float(sides[0]), float(sides[1])))
+    share = area / box_area  # an L: 5/9 of its box with arms a third of its side
+    extent = (0.68 * share, min(1.01, 1.3 * share))
+    fill = (0.63 * share, 1.44 * share)
+    return AnchorShape(area, (width, height), extent, fill, (float(sides[0]), float(sides[1])))
+
+
+def _limits(shape: str) -> tuple[tuple[float, float], tuple[float, float]]:
+    min_extent, max_extent, min_fill, max_fill = _EXTENT_AND_FILL[shape]
+    return (min_extent, max_extent), (min_fill, max_fill)
 
 
 def find_anchor_candidates(image: np.ndarray, px_per_mm: float, windows: list[tuple[int, int, int, int, Anchor]],
@@ -136,12 +186,15 @@ def find_anchor_candidates(image: np.ndarray, px_per_mm: float, windows: list[tu
         if crop.size == 0:
             continue
         small = cv2.resize(crop, None, fx=1 / factor, fy=1 / factor, interpolation=cv2.INTER_AREA) if factor > 1 else crop
-        expected = anchor.size * px_per_mm / factor
+        scale = px_per_mm / factor
+        limits = anchor_shape(anchor)
+        expected = anchor.size * scale
+        box = np.array(limits.box_mm) * scale
         # The darkest pixels must include the anchor's own: take a share well below its area in the window.
-        share = 0.3 * _AREA_SHARE[anchor.shape] * expected * expected / small.size
-        min_extent, max_extent, min_fill, max_fill = _EXTENT_AND_FILL[anchor.shape]
-        blobs = _window_anchors(image, np.ascontiguousarray(small), x0, y0, factor, float(expected), float(share),
-                                min_extent, max_extent, min_fill, max_fill)
+        share = 0.3 * limits.area_mm2 * scale * scale / small.size
+        blobs = _window_anchors(image, np.ascontiguousarray(small), x0, y0, factor, float(box.min()), float(box.max()),
+                                float(share), *limits.extent, *limits.fill, limits.sides_mm[0] * scale,
+                                limits.sides_mm[1] * scale)
         found.extend(AnchorCandidate(x, y, size, ink, int(edges)) for x, y, size, ink, edges in blobs.tolist())
         if anchor.shape == "square" and (beside_background or not len(blobs)):
             # With ``beside_background`` also when a blob qualified: a printed ■ (the filling guide's 正确填涂) can
@@ -238,7 +291,8 @@ def _find_root(parent: np.ndarray, label: int) -> int:
 
 
 @njit(cache=True, nogil=True)
-def _window_anchors(image, small, x0, y0, factor, expected, share, min_extent, max_extent, min_fill, max_fill):
+def _window_anchors(image, small, x0, y0, factor, short, long, share, min_extent, max_extent, min_fill, max_fill,
+                    long_side, short_side):
     """Anchor-like dark blobs of one search window, refined at full resolution.
 
     Parameters
@@ -249,12 +303,14 @@ def _window_anchors(image, small, x0, y0, factor, expected, share, min_extent, m
         The window ``image[y0:, x0:]`` downsampled by ``factor``.
     x0, y0, factor : int
         Where the window starts in ``image`` and how much it was shrunk.
-    expected : float
-        The anchor's size in ``small`` pixels.
+    short, long : float
+        The anchor's bounding box sides in ``small`` pixels, shorter first (equal for a square or circle).
     share : float
         Fraction of the window's pixels that the anchor's darkest part surely exceeds.
     min_extent, max_extent, min_fill, max_fill : float
-        Allowed blob area over its bounding box, and over ``expected`` squared.
+        Allowed blob area over its bounding box, and over ``short * long``.
+    long_side, short_side : float
+        The anchor's principal sides in ``small`` pixels (see :func:`anchor_shape`), or 0 when not checked.
 
     Returns
     -------
@@ -278,6 +334,7 @@ def _window_anchors(image, small, x0, y0, factor, expected, share, min_extent, m
     capacity = (rows + 1) // 2 * ((cols + 1) // 2) + 2
     parent = np.empty(capacity, np.int32)
     stats = np.empty((capacity, 5), np.int64)  # min x, min y, max x, max y, area
+    sums = np.zeros((capacity, 5))  # sum of x, y, x², y², xy: the blob's second moments
     count = 1
     for y in range(rows):
         for x in range(cols):
@@ -314,6 +371,11 @@ def _window_anchors(image, small, x0, y0, factor, expected, share, min_extent, m
             stats[label, 2] = max(stats[label, 2], x)
             stats[label, 3] = y
             stats[label, 4] += 1
+            sums[label, 0] += x
+            sums[label, 1] += y
+            sums[label, 2] += x * x
+            sums[label, 3] += y * y
+            sums[label, 4] += x * y
     for label in range(1, count):
         root = _find_root(parent, label)
         if root != label:
@@ -322,6 +384,8 @@ def _window_anchors(image, small, x0, y0, factor, expected, share, min_extent, m
             stats[root, 2] = max(stats[root, 2], stats[label, 2])
             stats[root, 3] = max(stats[root, 3], stats[label, 3])
             stats[root, 4] += stats[label, 4]
+            for k in range(5):
+                sums[root, k] += sums[label, k]
 
     out = np.empty((count, 5))
     kept = 0
@@ -336,13 +400,32 @@ def _window_anchors(image, small, x0, y0, factor, expected, share, min_extent, m
         left = stats[label, 0] * factor + x0
         top = stats[label, 1] * factor + y0
         extent = area / max(width * height, 1)
-        fill = area / (expected * expected)
-        if not (0.65 * expected <= width <= 1.5 * expected and 0.65 * expected <= height <= 1.5 * expected
+        fill = area / (short * long)
+        if not (0.65 * short <= width <= 1.5 * long and 0.65 * short <= height <= 1.5 * long
                 and min_extent <= extent <= max_extent and min_fill <= fill <= max_fill):
+            continue
+        if long_side > 0 and not _sides_agree(sums[label], area, long_side, short_side):
             continue
         if _refine(image, left, top, width * factor, height * factor, hi, threshold, out[kept]):
             kept += 1
     return out[:kept]
+
+
+@njit(cache=True, nogil=True)
+def _sides_agree(sums, area, long_side, short_side):
+    """Whether a blob's principal sides (from its pixel sums x, y, x², y², xy) are those expected, within
+    ``_SIDE_TOLERANCE``: a bar of the right area but the wrong proportions, or a square for an L, is refused."""
+    mx, my = sums[0] / area, sums[1] / area
+    sxx = sums[2] / area - mx * mx + 1.0 / 12  # a pixel's own spread
+    syy = sums[3] / area - my * my + 1.0 / 12
+    sxy = sums[4] / area - mx * my
+    half_trace = 0.5 * (sxx + syy)
+    gap = np.sqrt(max(0.25 * (sxx - syy) ** 2 + sxy * sxy, 0.0))
+    long_measured = np.sqrt(12.0 * (half_trace + gap))
+    short_measured = np.sqrt(12.0 * max(half_trace - gap, 0.0))
+    low, high = _SIDE_TOLERANCE
+    return (low * long_side <= long_measured <= high * long_side
+            and low * short_side <= short_measured <= high * short_side)
 
 
 @njit(cache=True, nogil=True)
@@ -442,10 +525,10 @@ def _search_windows(anchors: tuple[Anchor, ...], width_mm: float, height_mm: flo
         for anchor in anchors:
             (px, py), = apply_homography(nominal, np.array([[anchor.x, anchor.y]]))
             distance = np.hypot(anchor.x - width_mm / 2, anchor.y - height_mm / 2)
-            half = (_SEARCH_BASE_MM + _SEARCH_ROTATION * distance + anchor.size) * scale
+            half = (_SEARCH_BASE_MM + _SEARCH_ROTATION * distance + max(anchor.box)) * scale
             x0, y0 = int(max(0, px - half)), int(max(0, py - half))
             x1, y1 = int(min(cols, px + half)), int(min(rows, py + half))
-            key = (x0 // 8, y0 // 8, x1 // 8, y1 // 8, anchor.shape, anchor.size)
+            key = (x0 // 8, y0 // 8, x1 // 8, y1 // 8, anchor.shape, anchor.box, anchor.arm_mm)
             if key not in seen:
                 seen.add(key)
                 windows.append((x0, y0, x1, y1, anchor))

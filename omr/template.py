@@ -31,6 +31,8 @@ __all__ = [
     "IDENTITY_BITS",
     "region_parts",
     "region_continuations",
+    "Anchor",
+    "TimingTrack",
 ]
 
 #: Named page sizes in millimetres (width, height), portrait.
@@ -59,15 +61,87 @@ class PageSize(_Strict):
 
 
 class Anchor(_Strict):
-    """A registration mark (定位点). ``x``, ``y`` is the centre of its bounding box, ``size`` its side."""
+    """A registration mark (定位点). ``x``, ``y`` is the centre of its bounding box.
+
+    ``size`` is a square's side or a circle's diameter. A ``rect`` is ``width`` x ``height`` (a solid bar such as
+    provincial cards print); an ``l_corner`` is ``size`` square unless ``width``/``height`` say otherwise, with
+    arms ``arm`` wide (default a third of its shorter side) and its elbow in ``corner``.
+    """
 
     id: str
-    shape: Literal["square", "circle", "l_corner"] = "square"
+    shape: Literal["square", "circle", "l_corner", "rect"] = "square"
     x: float
     y: float
     size: float = Field(default=5.0, ge=2.0, le=20.0)
+    width: float | None = Field(default=None, ge=1.5, le=40.0)
+    height: float | None = Field(default=None, ge=1.5, le=40.0)
+    arm: float | None = Field(default=None, ge=1.0, le=20.0)
     # For an L-corner: which corner of the bounding box the L's elbow occupies.
     corner: Literal["tl", "tr", "bl", "br"] = "tl"
+
+    @model_validator(mode="after")
+    def _shape_fields(self) -> "Anchor":
+        sized = (self.width is not None, self.height is not None)
+        if self.shape == "rect" and not all(sized):
+            raise ValueError("a rect anchor needs width and height")
+        if self.shape in ("square", "circle") and any(sized):
+            raise ValueError(f"a {self.shape} anchor has only a size (use shape 'rect' for width x height)")
+        if self.shape == "l_corner" and any(sized) and not all(sized):
+            raise ValueError("an l_corner anchor takes width and height together")
+        if self.arm is not None and self.shape != "l_corner":
+            raise ValueError("only an l_corner anchor has an arm width")
+        width, height = self.box
+        if self.shape == "rect" and max(width, height) < 2.0:
+            raise ValueError(f"rect anchor {width:g}x{height:g} mm is too small to be found (2 mm at least)")
+        if self.shape == "l_corner" and not 0.1 * min(width, height) <= self.arm_mm <= 0.6 * min(width, height):
+            raise ValueError(f"l_corner arm {self.arm_mm:g} mm must lie between 0.1 and 0.6 of its shorter side")
+        return self
+
+    @property
+    def box(self) -> tuple[float, float]:
+        """(width, height) of the anchor's bounding box in mm."""
+        return (self.width or self.size, self.height or self.size)
+
+    @property
+    def arm_mm(self) -> float:
+        """An L-corner's arm width in mm (a third of its shorter side unless given)."""
+        return self.arm if self.arm is not None else min(self.box) / 3
+
+
+class TimingTrack(_Strict):
+    """A timing track (同步头): ``count`` short black bars in a row or column along a margin.
+
+    Bars of a ``left`` or ``right`` track run down the page, one per bubble row; bars of a ``top`` or ``bottom``
+    track run across it, one per bubble column. (``x``, ``y``) is the first bar's centre, ``pitch`` the distance
+    between bar centres along the track, each bar ``bar_width`` x ``bar_height`` mm.
+    """
+
+    id: str = ""
+    side: Literal["left", "right", "top", "bottom"]
+    x: float
+    y: float
+    count: int = Field(ge=3, le=300)
+    pitch: float = Field(gt=0, le=100.0)
+    bar_width: float = Field(default=5.0, ge=0.8, le=20.0)
+    bar_height: float = Field(default=1.5, ge=0.8, le=20.0)
+
+    @model_validator(mode="after")
+    def _bars_apart(self) -> "TimingTrack":
+        along = self.bar_height if self.runs_down else self.bar_width
+        if self.pitch < along + 0.8:
+            raise ValueError(f"timing bars {along:g} mm long at a pitch of {self.pitch:g} mm touch: leave 0.8 mm "
+                             "between bars")
+        return self
+
+    @property
+    def runs_down(self) -> bool:
+        """True for a left/right track (bars one above the other), False for a top/bottom one."""
+        return self.side in ("left", "right")
+
+    def bar_centres(self) -> list[tuple[float, float]]:
+        """Centres (mm) of the bars, first to last."""
+        step = (0.0, self.pitch) if self.runs_down else (self.pitch, 0.0)
+        return [(self.x + i * step[0], self.y + i * step[1]) for i in range(self.count)]
 
 
 class BubbleStyle(_Strict):
@@ -287,6 +361,7 @@ class Page(_Strict):
     identity: IdentityStrip
     fields: list[FieldSpec] = []
     texts: list[Text] = []
+    timing: list[TimingTrack] = []
 
 
 class Template(_Strict):
@@ -319,7 +394,11 @@ class Template(_Strict):
             where = f"pages[{page_no - 1}]"
             ids: set[str] = set()
             for anchor in page.anchors:
-                _inside(f"{where}.anchors[{anchor.id}]", anchor.x, anchor.y, width, height, anchor.size / 2)
+                _inside_box(f"{where}.anchors[{anchor.id}]", anchor.x, anchor.y, *anchor.box, width, height)
+            for number, track in enumerate(page.timing):
+                for bar_x, bar_y in (track.bar_centres()[0], track.bar_centres()[-1]):
+                    _inside_box(f"{where}.timing[{number}]", bar_x, bar_y, track.bar_width, track.bar_height,
+                                width, height)
             strip = page.identity
             _inside(f"{where}.identity", strip.x, strip.y, width, height, strip.cell / 2)
             _inside(
@@ -350,6 +429,12 @@ class Template(_Strict):
                 _inside(f"{where}.fields[{rect.id}] (far corner)", rect.x + rect.w, rect.y + rect.h,
                         width, height, 0)
         return self
+
+
+def _inside_box(where: str, x: float, y: float, box_w: float, box_h: float, width: float, height: float) -> None:
+    """Both corners of the box centred on (x, y) lie on the page."""
+    _inside(where, x - box_w / 2, y - box_h / 2, width, height, 0)
+    _inside(where, x + box_w / 2, y + box_h / 2, width, height, 0)
 
 
 def _inside(where: str, x: float, y: float, width: float, height: float, margin: float) -> None:
@@ -425,6 +510,7 @@ class ExpandedPage:
     texts: tuple[Text, ...]
     identity_bits: tuple[int, ...] = field(default=())
     guides: tuple[Guide, ...] = ()  # filling guides: printed, never read
+    timing: tuple[TimingTrack, ...] = field(default=())
 
     @property
     def bubbles(self) -> list[tuple[BubbleGroup, Bubble]]:
@@ -563,6 +649,7 @@ def expand_page(template: Template, page: int, *, _validated: bool = True) -> Ex
         identity=spec.identity, groups=tuple(groups), regions=tuple(regions), barcodes=tuple(barcodes),
         texts=tuple(spec.texts), identity_bits=identity_bits(template.identity_code, page),
         guides=tuple(item for item in spec.fields if isinstance(item, Guide)),
+        timing=tuple(spec.timing),
     )
 
 

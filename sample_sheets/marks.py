@@ -16,6 +16,7 @@ import zxingcpp
 
 from omr import code128
 from omr.geometry import MM_PER_INCH
+from omr.layout import timing_bar_rects
 from omr.template import Bubble, ExpandedPage, Rect
 
 __all__ = ["Tool", "TOOLS", "MARK_KINDS", "FILL_STROKES", "BubbleGeometry", "bubble_geometry", "draw_mark",
@@ -323,12 +324,16 @@ def draw_smudge(image: np.ndarray, x_mm: float, y_mm: float, radius_mm: float, i
 
 
 def forbidden_rects(page: ExpandedPage, margin_mm: float = 1.2) -> np.ndarray:
-    """(n, 4) x0, y0, x1, y1 in mm that stray marks must not touch: bubbles, anchors, identity strip, labels."""
+    """(n, 4) x0, y0, x1, y1 in mm that stray marks must not touch: bubbles, anchors, timing bars, identity strip,
+    labels."""
     rects = []
     for _, b in page.bubbles:
         rects.append((b.x - b.width / 2, b.y - b.height / 2, b.x + b.width / 2, b.y + b.height / 2))
     for a in page.anchors:
-        rects.append((a.x - a.size / 2 - 1, a.y - a.size / 2 - 1, a.x + a.size / 2 + 1, a.y + a.size / 2 + 1))
+        half_w, half_h = a.box[0] / 2 + 1, a.box[1] / 2 + 1
+        rects.append((a.x - half_w, a.y - half_h, a.x + half_w, a.y + half_h))
+    for x, y, w, h in timing_bar_rects(page):
+        rects.append((x - 1, y - 1, x + w + 1, y + h + 1))
     strip = page.identity
     last = strip.x + strip.pitch * (len(page.identity_bits) - 1)
     rects.append((strip.x - strip.cell, strip.y - strip.cell, last + strip.cell, strip.y + strip.cell))

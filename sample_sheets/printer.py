@@ -73,8 +73,12 @@ def printed_layout(page: ExpandedPage, scale: float) -> ExpandedPage:
         return replace(item, x=x, y=y, **sizes)
 
     groups = tuple(replace(g, bubbles=tuple(moved(b, ("width", "height")) for b in g.bubbles)) for g in page.groups)
+    def anchor_sizes(anchor) -> tuple[str, ...]:
+        return ("size", *(name for name in ("width", "height", "arm") if getattr(anchor, name) is not None))
+
     return replace(
-        page, anchors=tuple(moved(a, ("size",)) for a in page.anchors),
+        page, anchors=tuple(moved(a, anchor_sizes(a)) for a in page.anchors),
+        timing=tuple(moved(t, ("pitch", "bar_width", "bar_height")) for t in page.timing),
         identity=moved(page.identity, ("cell", "pitch")), groups=groups,
         regions=tuple(moved(r, ("w", "h")) for r in page.regions),
         barcodes=tuple(moved(r, ("w", "h")) for r in page.barcodes),

@@ -1,7 +1,8 @@
 """The scanner: turns a marked page (template pixels at the sheet's dpi) into what a school scanner uploads.
 
 Paper effects (tint, bleed-through) are applied first, then every geometric effect (scale, rotation, shift,
-slight perspective, feeding the page upside down) as ONE ``cv2.warpPerspective``, then optics and sensor
+slight perspective, feeding the page upside down) as ONE ``cv2.warpPerspective``, then the feed: a feeder whose
+speed drifts stretches the image unevenly along the feed (:func:`feed_rows`), then optics and sensor
 (uneven lighting, blur, tone curve, noise, dust on the glass) and finally the station's output encoding
 (JPEG round trip, or 1-bit by threshold or Floyd-Steinberg dithering). Files are written by
 :func:`write_tiff` (multi-page TIFF, 1-bit pages as Group 4) and :func:`write_pdf` (one image per page at its
@@ -22,7 +23,7 @@ from numba import njit
 
 from omr.geometry import MM_PER_INCH
 
-__all__ = ["ScanParams", "homography", "scan", "floyd_steinberg", "jpeg_round_trip", "bubble_darkness",
+__all__ = ["ScanParams", "homography", "feed_rows", "scan_points", "scan", "floyd_steinberg", "jpeg_round_trip", "bubble_darkness",
            "write_tiff", "write_pdf", "PageImage"]
 
 
@@ -51,6 +52,12 @@ class ScanParams:
     dust: int = 0  # specks and hairs on the glass
     overscan_mm: float = 0.0  # scan area beyond the paper on each side (0: the frame is the paper size)
     texture_seed: int = 0  # noise tile offsets, dust positions, lighting field
+    # The feed (image rows are the feed direction): the local stretch along it is
+    # 1 + feed_stretch + feed_drift * sin(2π * feed_cycles * row / rows + feed_phase) (see feed_rows).
+    feed_stretch: float = 0.0  # uniform extra length along the feed (a slow feed), fraction
+    feed_drift: float = 0.0  # amplitude of the scanner-speed drift: how far the local stretch wanders, fraction
+    feed_cycles: float = 1.0  # how many times the speed wanders up and down over the image
+    feed_phase: float = 0.0  # radians
 
     def to_json(self) -> dict:
         """The parameters as plain JSON data."""
@@ -93,6 +100,54 @@ def homography(params: ScanParams, page_shape: tuple[int, int]) -> tuple[np.ndar
     if params.upside_down:
         matrix = np.array([[-1, 0, out_cols - 1], [0, -1, out_rows - 1], [0, 0, 1]], np.float64) @ matrix
     return matrix / matrix[2, 2], (out_rows, out_cols)
+
+
+def _feed_offset(params: ScanParams, y: np.ndarray, rows: int) -> np.ndarray:
+    """How far (rows) the feed moves a point ``y`` rows from the leading edge: the integral of its local stretch."""
+    y = np.asarray(y, np.float64)
+    offset = params.feed_stretch * y
+    if params.feed_drift:
+        wave = 2 * np.pi * params.feed_cycles / rows
+        offset = offset + params.feed_drift / wave * (np.cos(params.feed_phase) - np.cos(wave * y + params.feed_phase))
+    return offset
+
+
+def feed_rows(params: ScanParams, y: np.ndarray, rows: int) -> np.ndarray:
+    """Where rows ``y`` of the image an even feed would give land in the image of this feed (``rows`` tall).
+
+    The leading edge (row 0) enters first and stays put; further down, each row is moved by the integral of the
+    local stretch ``1 + feed_stretch + feed_drift * sin(2π * feed_cycles * y / rows + feed_phase)``. A document
+    feeder whose rollers slip or whose motor speed wanders does this; a homography cannot follow it, so the rows
+    far from the anchors move against each other (what timing tracks, 同步头, let a reader correct).
+    """
+    return np.asarray(y, np.float64) + _feed_offset(params, y, rows)
+
+
+def scan_points(params: ScanParams, matrix: np.ndarray, points_px: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Where (n, 2) template pixels land in the scan of ``shape``: through ``matrix``, then the feed."""
+    points = np.asarray(points_px, np.float64).reshape(-1, 2)
+    homogeneous = points @ matrix[:, :2].T + matrix[:, 2]
+    mapped = homogeneous[:, :2] / homogeneous[:, 2:3]
+    if params.feed_stretch or params.feed_drift:
+        mapped[:, 1] = feed_rows(params, mapped[:, 1], shape[0])
+    return mapped
+
+
+def _feed(image: np.ndarray, params: ScanParams) -> np.ndarray:
+    """The image as this feed delivers it: each output row shows the even feed's row that :func:`feed_rows` moved
+    there (found by fixed-point iteration, which converges since the stretch stays within ±50 %), interpolated."""
+    rows = image.shape[0]
+    target = np.arange(rows, dtype=np.float64)
+    source = target.copy()
+    for _ in range(8):
+        source = target - _feed_offset(params, source, rows)
+    below = np.floor(source).astype(np.int64)
+    share = (source - below).astype(np.float32)[:, None]
+    inside = (below >= 0) & (below + 1 <= rows - 1)
+    first, second = np.clip(below, 0, rows - 1), np.clip(below + 1, 0, rows - 1)
+    out = image[first].astype(np.float32) * (1 - share) + image[second].astype(np.float32) * share
+    out[~inside] = params.lid
+    return np.round(out).astype(np.uint8)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -188,7 +243,7 @@ def scan(page: np.ndarray, params: ScanParams, ghost: np.ndarray | None = None
     image : numpy.ndarray
         The scan, uint8 gray (only 0 and 255 when binarized).
     matrix : numpy.ndarray
-        Homography from template pixels to ``image`` pixels.
+        Homography from template pixels to ``image`` pixels, before the feed (see :func:`scan_points`).
     jpeg : bytes or None
         The JPEG file the station produced, when ``params.jpeg_quality`` is set.
     """
@@ -203,6 +258,10 @@ def scan(page: np.ndarray, params: ScanParams, ghost: np.ndarray | None = None
         image = cv2.warpPerspective(image, matrix, (out_shape[1], out_shape[0]), flags=cv2.INTER_LINEAR,
                                     borderMode=cv2.BORDER_CONSTANT, borderValue=float(params.lid))
         _paper_edge(image, matrix, page.shape, params)
+    if params.feed_stretch or params.feed_drift:
+        if abs(params.feed_stretch) + abs(params.feed_drift) >= 0.5:
+            raise ValueError("feed stretch and drift must stay within ±50 %")
+        image = _feed(image, params)
     if params.lighting > 0:
         light_rng = np.random.default_rng([params.texture_seed, 1])
         field = light_rng.uniform(1.0 - params.lighting, 1.0, (3, 4)).astype(np.float32)
@@ -232,15 +291,15 @@ def scan(page: np.ndarray, params: ScanParams, ghost: np.ndarray | None = None
 
 
 def bubble_darkness(image: np.ndarray, matrix: np.ndarray, cx: np.ndarray, cy: np.ndarray, rx: np.ndarray,
-                    ry: np.ndarray, scale: float, inner: float = 0.6) -> np.ndarray:
+                    ry: np.ndarray, scale: float, inner: float = 0.6, params: ScanParams | None = None) -> np.ndarray:
     """How dark each bubble's inner box looks in a scan, relative to the paper around it (0 = paper).
 
-    Centres and radii are template pixels, mapped into ``image`` by ``matrix``; the paper level is the 90th
-    percentile of a patch around the bubble, so uneven lighting and tinted paper cancel. Bubbles whose patch
-    leaves the frame get NaN.
+    Centres and radii are template pixels, mapped into ``image`` by ``matrix`` (and the feed of ``params``); the
+    paper level is the 90th percentile of a patch around the bubble, so uneven lighting and tinted paper cancel.
+    Bubbles whose patch leaves the frame get NaN.
     """
-    centres = np.stack([cx, cy], axis=1).reshape(-1, 1, 2).astype(np.float64)
-    mapped = cv2.perspectiveTransform(centres, matrix).reshape(-1, 2)
+    centres = np.stack([cx, cy], axis=1)
+    mapped = scan_points(params or ScanParams(), matrix, centres, image.shape)
     px, py = np.round(mapped[:, 0]).astype(int), np.round(mapped[:, 1]).astype(int)
     hx = np.maximum(1, np.floor(rx * inner * scale)).astype(int)
     hy = np.maximum(1, np.floor(ry * inner * scale)).astype(int)

@@ -30,7 +30,7 @@ from omr.geometry import MM_PER_INCH
 from omr.template import BubbleGroup, ExpandedPage, Template, expand_page
 from sample_sheets import marks as mk
 from sample_sheets.printer import PrintParams, print_page_cached, print_transform, printed_layout
-from sample_sheets.scanner import PageImage, ScanParams, bubble_darkness, scan, write_pdf, write_tiff
+from sample_sheets.scanner import PageImage, ScanParams, bubble_darkness, scan, scan_points, write_pdf, write_tiff
 
 __all__ = ["Range", "Profile", "PROFILES", "resolve_profile", "SheetTruth", "random_truth", "intended_readings",
            "make_roster", "SimulatedPage", "simulate_sheet", "write_batch", "sheet_seed", "BUBBLE_STATES"]
@@ -92,6 +92,11 @@ class Profile:
     bleed: Range = OFF
     dust: Range = OFF
     overscan_mm: float = 0.0  # scan area beyond the paper each side; 0 = the frame is the paper
+    # The feed (sample_sheets.scanner.feed_rows): a uniform stretch along it, and a scanner-speed drift whose local
+    # stretch wanders by +-value (fraction) through ``feed_cycles`` cycles over the page at a random phase.
+    feed_stretch: Range = OFF
+    feed_drift: Range = OFF
+    feed_cycles: Range = Range(1.0, 0.5, 2.0)
     # The school's printer, per sheet (sample_sheets.printer.PrintParams).
     print_scale: Range = OFF  # "fit to page": content scaled about the page centre
     print_bold_mm: Range = OFF  # bolder labels and text
@@ -562,7 +567,8 @@ def simulate_sheet(template: Template, truth: SheetTruth, *, seed: int, profile:
         ghost = _ghost(other, station_dpi, printing) if params.bleed > 0 else None
         image, matrix, jpeg = scan(marked, params, ghost)
         geometry = mk.bubble_geometry(printed, station_dpi)
-        seen = bubble_darkness(image, matrix, geometry.cx, geometry.cy, geometry.rx, geometry.ry, params.scale)
+        seen = bubble_darkness(image, matrix, geometry.cx, geometry.cy, geometry.rx, geometry.ry, params.scale,
+                               params=params)
         relative, reference = _relative(seen, states, geometry)
         groups = _group_truth(page, states, info, ink, relative)
         page_truth = {
@@ -578,7 +584,7 @@ def simulate_sheet(template: Template, truth: SheetTruth, *, seed: int, profile:
             # template pixels -> scan pixels, through the print
             "homography": [[float(f"{v:.10g}") for v in row]
                            for row in matrix @ print_transform(page, station_dpi, printing.scale)],
-            "anchors": _anchor_truth(printed, station_dpi, matrix, image.shape),
+            "anchors": _anchor_truth(printed, station_dpi, matrix, image.shape, params),
             "scan_reference": reference,
             "groups": groups,
         }
@@ -586,15 +592,16 @@ def simulate_sheet(template: Template, truth: SheetTruth, *, seed: int, profile:
     return pages
 
 
-def _anchor_truth(page: ExpandedPage, dpi: int, matrix: np.ndarray, shape: tuple[int, ...]) -> dict:
+def _anchor_truth(page: ExpandedPage, dpi: int, matrix: np.ndarray, shape: tuple[int, ...],
+                  params: ScanParams) -> dict:
     """Where each anchor's centre landed, and whether the whole anchor is inside the scanned frame."""
     out = {}
     for anchor in page.anchors:
-        half = anchor.size / 2
-        corners = [(anchor.x + dx, anchor.y + dy) for dx in (-half, half) for dy in (-half, half)]
+        half_w, half_h = anchor.box[0] / 2, anchor.box[1] / 2
+        corners = [(anchor.x + dx, anchor.y + dy) for dx in (-half_w, half_w) for dy in (-half_h, half_h)]
         points = [(anchor.x, anchor.y)] + corners
         px = np.array([[[x * dpi / MM_PER_INCH - 0.5, y * dpi / MM_PER_INCH - 0.5]] for x, y in points])
-        mapped = cv2.perspectiveTransform(px, matrix)[:, 0]
+        mapped = scan_points(params, matrix, px[:, 0], shape)
         inside = bool(((mapped >= 0) & (mapped <= np.array([shape[1] - 1, shape[0] - 1]))).all())
         out[anchor.id] = {"x": round(float(mapped[0, 0]), 3), "y": round(float(mapped[0, 1]), 3), "inside": inside}
     return out
@@ -620,6 +627,12 @@ def _scan_params(prof: Profile, rng: np.random.Generator, dpi: int, binarize: st
     if prof.lid_dark.p > 0:  # drawn apart, so that profiles without it keep their random streams
         dark = prof.lid_dark.draw(np.random.default_rng([params.texture_seed, 4]))
         params = params if dark is None else replace(params, lid=dark)
+    if prof.feed_stretch.p > 0 or prof.feed_drift.p > 0:  # its own stream too
+        feed = np.random.default_rng([params.texture_seed, 5])
+        stretch, drift = prof.feed_stretch.draw(feed), prof.feed_drift.draw(feed)
+        cycles, phase = _drawn(prof.feed_cycles, feed, 1.0), feed.uniform(0, 2 * np.pi)
+        params = replace(params, feed_stretch=stretch or 0.0, feed_drift=drift or 0.0, feed_cycles=float(cycles),
+                         feed_phase=float(phase))
     return params
 
 

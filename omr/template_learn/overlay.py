@@ -51,8 +51,8 @@ def draw_overlay(image: np.ndarray, frame: PageFrame, draft: dict, page: int) ->
 
     thickness = max(1, int(round(0.3 * px_per_mm)))
     for anchor in expanded.anchors:
-        half = anchor.size / 2
-        cv2.rectangle(canvas, point(anchor.x - half, anchor.y - half), point(anchor.x + half, anchor.y + half),
+        half_w, half_h = anchor.box[0] / 2, anchor.box[1] / 2
+        cv2.rectangle(canvas, point(anchor.x - half_w, anchor.y - half_h), point(anchor.x + half_w, anchor.y + half_h),
                       _ANCHOR, thickness)
     strip = draft["pages"][page - 1].get("identity")
     if strip is not None:
