@@ -15,8 +15,14 @@ from learn_fixtures import DPIS, TOLERANCE_MM, compare_page, learn_bundled
 from omr.template import expand_page, parse_template
 from sample_sheets import bundled_templates, resolve_template
 
+#: Bundled templates ``template learn`` does not recover yet, and why (strict: the mark goes when it does).
+NOT_YET = {"cn-prov-a3": "learn finds neither rectangular anchors nor 同步头, and drafts no options laid out down, "
+                         "grids across, 选考题 chooser or filling guide (issue 11 point 3)"}
+
+
 @pytest.mark.parametrize("dpi", DPIS)
-@pytest.mark.parametrize("name", bundled_templates())
+@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(reason=NOT_YET[name], strict=True))
+                                  if name in NOT_YET else name for name in bundled_templates()])
 def test_every_bubble_and_group_recovered(name: str, dpi: int):
     template = resolve_template(name)
     learned = learn_bundled(template, dpi, seed=dpi)
