@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from grading.corrections import Correction, question_name
 from grading.exam import ExamError, parse_exam
 from grading.mark import Reading, apply_subjective, encode_responses, grade
 from grading.pipeline import grade_sheets
@@ -133,3 +134,21 @@ def test_violation_is_listed_and_handled_as_the_exam_says(policy, status, total)
 
 def test_default_policy_keeps_the_score():
     assert _exam().violation_policy == "list"
+
+
+def test_a_reviewer_settles_the_choice_and_the_violation():
+    exam = _exam(violation_policy="hold")
+    record = sheet("1", {"Q1": "A"}, {"Q2": 7, "Q3": 4, "Q4": 5}, choices=_chooser("", "multiple"), violation=True)
+    run, _ = _run(exam, record)
+    assert run.statuses() == ["pending"]
+    fixes = [Correction(question=question_name("选考题"), value="3", sheet=1),
+             Correction(question=question_name("违纪"), value="0", sheet=1)]
+    run, grades = _run(exam, record, corrections=fixes)
+    assert run.statuses() == ["graded"] and grades.totals[0] == 2 + 4 + 5
+    assert [(a.question, a.before, a.after) for a in run.corrections] == [("violation", "1", "0"),
+                                                                        ("choice", "(multiple)", "Q3")]
+    no_chooser = sheet("2", {"Q1": "A"}, {"Q2": 7, "Q3": 4, "Q4": 5}, number=2)
+    run, grades = _run(_exam(), no_chooser, corrections=[Correction(question="choice", value="Q2", sheet=2)])
+    assert run.statuses() == ["graded"] and grades.totals[0] == 2 + 7 + 5
+    run, _ = _run(_exam(), no_chooser, corrections=[Correction(question="choice", value="4", sheet=2)])
+    assert run.static_exceptions[0].reason.endswith("choice Q4: not an optional question (选考题) of exam opt")
