@@ -206,11 +206,20 @@ def read_results_csv(path: str | Path) -> SheetsFile:
         sheet_no = int(cell("sheet")) if cell("sheet").isdigit() else len(sheets) + 1
         absent = {"1": True, "0": False}.get(cell("absent"))
         exam_id = cell("student_id") or None
+        choices = {}
+        for index, name in enumerate(header):  # 选考题: the question chosen, or "?Q22/Q23" when unclear
+            text = from_csv_cell(table.cell(row, index)) if name.startswith("choice_") else ""
+            if text:
+                unclear = text.startswith("?")
+                choices[name[len("choice_"):]] = ChoiceReading(
+                    "" if unclear else text, "uncertain" if unclear else "ok", 1.0,
+                    text[1:].split("/") if unclear else [text])
         sheets.append(SheetRecord(
             sheet=sheet_no, source=f"{path.name} sheet {sheet_no}" + (f" ({cell('pages')})" if cell("pages") else ""),
             exam_id=exam_id, id_status=id_status or ("ok" if exam_id else "blank"), absent=absent,
             form=cell("form") or None, status=cell("status") or "ok", reasons=reasons, questions=questions,
-            scores=scores, missing_pages=missing_pages,
+            scores=scores, missing_pages=missing_pages, violation={"1": True, "0": False}.get(cell("violation")),
+            choices=choices,
         ))
     if errors:
         raise TableError(f"results {path}", errors)

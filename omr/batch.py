@@ -187,6 +187,19 @@ def _answer_cell(reading) -> str:
     return reading.marked
 
 
+def _extra_cell(sheet: SheetResult, column: str) -> str:
+    """A results.csv cell of the card-specific columns: form, violation (1/0), choice_<chooser> (the question
+    chosen, or '?' and the chooser's questions joined by '/' when the choice is unclear)."""
+    if column == "form":
+        return sheet.form or ""
+    if column == "violation":
+        return "" if sheet.violation is None else str(int(sheet.violation))
+    choice = sheet.choices.get(column.removeprefix("choice_"))
+    if choice is None:
+        return ""
+    return choice.chosen if choice.status == "ok" else "?" + "/".join(choice.questions)
+
+
 def write_outputs(out_dir: str | Path, template: Template, pages: list[PageResult],
                   rejected: list[tuple[str, str]], seconds: float) -> tuple[BatchSummary, list[SheetResult]]:
     """Write results.jsonl, results.csv and exceptions.csv; return the summary and the sheets."""
@@ -208,10 +221,15 @@ def write_outputs(out_dir: str | Path, template: Template, pages: list[PageResul
                     for g in expand_page(template, n).groups if g.kind == "question"]
     score_ids = sorted({g.role for n in range(1, len(template.pages) + 1)
                         for g in expand_page(template, n).groups if g.kind in ("score_digit", "score_half")})
+    groups = [g for n in range(1, len(template.pages) + 1) for g in expand_page(template, n).groups]
+    # Columns only cards that print them get: the paper version, the proctor's 违纪 mark, each 选考题 chooser.
+    extra = ((["form"] if any(g.kind == "id_column" and g.role == "form" for g in groups) else [])
+             + (["violation"] if any(g.kind == "mark" and g.role == "violation" for g in groups) else [])
+             + [f"choice_{g.id}" for g in groups if g.kind == "chooser"])
     with open(out / "results.csv", "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(csv_row(["sheet", "student_id", "status", "absent", "reasons", "pages", *question_ids,
-                                 *[f"score_{s}" for s in score_ids]]))  # a template's ids are its author's text
+                                 *[f"score_{s}" for s in score_ids], *extra]))  # a template's ids: its author's text
         for sheet in sheets:
             # Text cells (file names a station chose, a 考号 off a barcode ...) never start like a formula; the
             # scores are numbers formatted after escaping, as csv_row asks.
@@ -224,6 +242,7 @@ def write_outputs(out_dir: str | Path, template: Template, pages: list[PageResul
                 ]),
                 *[("" if sheet.scores.get(s) is None or sheet.scores[s].value is None else f"{sheet.scores[s].value:g}")
                   for s in score_ids],
+                *csv_row([_extra_cell(sheet, name) for name in extra]),
             ])
     with open(out / "exceptions.csv", "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)

@@ -69,6 +69,10 @@ def test_card_reads_and_grades_end_to_end(card, tmp_path, fmt, overrides):
     assert run.statuses() == ["graded"] * 3
     np.testing.assert_array_equal(run.grades.scores, expected.grades.scores)
     np.testing.assert_array_equal(run.grades.totals, expected.grades.totals)
+    from_csv = grade_sheets(exam, read_sheets(tmp_path / "out" / "results.csv"))  # form, 违纪 and choice columns
+    np.testing.assert_array_equal(from_csv.grades.scores, expected.grades.scores)
+    assert [e.exam_id for e in from_csv.exceptions() if e.kind == "violation"] == \
+        [e.exam_id for e in run.exceptions() if e.kind == "violation"]
     chose_22 = [truths[i]["choices"]["choose22_23"] == "Q22" for i in sorted(truths)]
     takers = np.isfinite(run.grades.scores[:, exam.question_ids.index("Q22")])
     assert takers.tolist() == chose_22  # Q22 is marked for those who chose it only
