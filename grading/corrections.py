@@ -5,8 +5,9 @@ printed on that sheet* (the reviewer looks at the paper) and the value: the lett
 none), a score for a subjective question, or, with the question set to ``exam_id``, ``form`` or ``absent``,
 the student's exam id, paper version or absent mark; ``exclude`` with value 1 drops a sheet (a second scan of
 the same paper); ``choice`` (选考题) names the optional question the student answered ("23"); ``violation``
-(违纪) 1 or 0 confirms or clears the proctor's mark (0 releases a sheet the exam holds for it). Files: CSV/xlsx with columns exam_id (考号), sheet,
-question (题号), value (also ``marked`` or ``score``), who, reason; or JSON, a list of such objects.
+(违纪) 1 or 0 confirms or clears the proctor's mark (0 releases a sheet the exam holds for it). Files: CSV/xlsx
+with columns exam_id (考号), sheet, question (题号), value (also ``marked`` or ``score``), who, reason; or JSON,
+a list of such objects.
 """
 
 from __future__ import annotations
@@ -29,6 +30,10 @@ __all__ = ["Correction", "AppliedCorrection", "CorrectionOutcome", "load_correct
 
 _SPECIAL = ("exam_id", "form", "absent", "exclude", "choice", "violation")
 _SPECIAL_ZH = {"选考题": "choice", "选做题": "choice", "违纪": "violation"}
+#: yes/no corrections: the sheet's attribute and what 1 and 0 mean
+_FLAGS = {"absent": ("absent", "1 (absent) or 0 (sat the exam)"),
+          "exclude": ("excluded", "1 (drop the sheet) or 0 (keep it)"),
+          "violation": ("violation", "1 (违纪 confirmed) or 0 (no violation)")}
 _YES = ("1", "yes", "true", "是", "y")
 _NO = ("0", "no", "false", "否", "n")
 
@@ -224,27 +229,14 @@ def _apply(sheet: SheetRecord, correction: Correction, exam: Exam) -> tuple[str,
             raise ValueError(f"paper version {value!r} is not among {', '.join(exam.versions)}")
         before, sheet.form = sheet.form or "(none)", version
         return before, version
-    if correction.question == "absent":
+    if correction.question in _FLAGS:
+        attribute, meaning = _FLAGS[correction.question]
         flag = value.strip().lower()
         if flag not in _YES + _NO:
-            raise ValueError(f"absent value {value!r}: use 1 (absent) or 0 (sat the exam)")
-        before = {True: "1", False: "0", None: "(unread)"}[sheet.absent]
-        sheet.absent = flag in _YES
-        return before, "1" if sheet.absent else "0"
-    if correction.question == "exclude":
-        flag = value.strip().lower()
-        if flag not in _YES + _NO:
-            raise ValueError(f"exclude value {value!r}: use 1 (drop the sheet) or 0 (keep it)")
-        before = "1" if sheet.excluded else "0"
-        sheet.excluded = flag in _YES
-        return before, "1" if sheet.excluded else "0"
-    if correction.question == "violation":
-        flag = value.strip().lower()
-        if flag not in _YES + _NO:
-            raise ValueError(f"violation value {value!r}: use 1 (违纪 confirmed) or 0 (no violation)")
-        before = {True: "1", False: "0", None: "(unread)"}[sheet.violation]
-        sheet.violation = flag in _YES
-        return before, "1" if sheet.violation else "0"
+            raise ValueError(f"{correction.question} value {value!r}: use {meaning}")
+        before = {True: "1", False: "0", None: "(unread)"}[getattr(sheet, attribute)]
+        setattr(sheet, attribute, flag in _YES)
+        return before, "1" if flag in _YES else "0"
     if correction.question == "choice":
         return _apply_choice(sheet, question_name(value), exam)
     canonical = exam.canonical_of(correction.question, sheet.form)

@@ -40,7 +40,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
-    "Exam", "ExamError", "Question", "KnowledgePoint", "Section", "OptionalGroup", "ViolationPolicy", "QuestionType", "MultiRule", "QuestionStatus",
+    "Exam", "ExamError", "Question", "KnowledgePoint", "Section", "OptionalGroup", "ViolationPolicy",
+    "QuestionType", "MultiRule", "QuestionStatus",
     "DEFAULT_OPTIONS", "parse_exam", "load_exam", "save_exam", "exam_to_dict", "options_span",
     "format_validation_error",
 ]

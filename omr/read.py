@@ -32,7 +32,8 @@ __all__ = ["REGISTRATION_UNSURE", "KnownPage", "PreparedPage", "PreparedTemplate
 
 _BASELINE_PX_PER_MM = 8.0  # resolution the blank page is rendered at to learn each bubble's printed darkness
 _RING_SAMPLES = ring_samples(24)
-_WRITERS = {"score_digit": 1, "score_half": 1, "mark": 2}  # a 选考题 chooser (kind "chooser") is the student's  # group kind -> who marks it (default: the student)
+# group kind -> who marks it (default: the student, who also fills a 选考题 chooser)
+_WRITERS = {"score_digit": 1, "score_half": 1, "mark": 2}
 _CHECK_BUBBLES = 48  # bubbles, spread over the page, whose printed outlines verify a fit
 _OUTLINE_RADII = (0.88, 0.96, 1.04, 1.12)  # where (fraction of the semi-axes) each outline is looked for
 _CENTRE = disk_samples(1)  # one inner sample: only the rings matter when outlines are checked

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, fields
 import hashlib
 from pathlib import Path
 
-__all__ = ["QuestionReading", "ScoreReading", "ChoiceReading", "PageResult", "page_result_to_dict", "page_result_from_dict",
-           "page_file_stem"]
+__all__ = ["QuestionReading", "ScoreReading", "ChoiceReading", "PageResult", "page_result_to_dict",
+           "page_result_from_dict", "page_file_stem"]
 
 
 def page_file_stem(source: str, page_index: int) -> str:
