@@ -27,7 +27,8 @@ def page_shape_px(width_mm: float, height_mm: float, dpi: float) -> tuple[int, i
 
 
 def page_geometry(page: ExpandedPage, dpi: float) -> dict:
-    """Every anchor, bubble, identity cell and region of a page in pixels at ``dpi``, as plain JSON data."""
+    """Every anchor, bubble, identity cell, region and timing bar of a page in pixels at ``dpi``, as plain JSON
+    data."""
     scale = dpi / MM_PER_INCH
     rows, cols = page_shape_px(page.width_mm, page.height_mm, dpi)
 
@@ -60,6 +61,9 @@ def page_geometry(page: ExpandedPage, dpi: float) -> dict:
         "bubbles": bubbles,
         "regions": [{"id": r.id, "question": r.question, **rect(r.x, r.y, r.w, r.h)} for r in page.regions],
         "barcodes": [{"id": r.id, "symbology": r.symbology, **rect(r.x, r.y, r.w, r.h)} for r in page.barcodes],
+        "timing": [{"id": track.id, "side": track.side,
+                    "bars": [rect(x - track.bar_width / 2, y - track.bar_height / 2, track.bar_width, track.bar_height)
+                             for x, y in track.bar_centres()]} for track in page.timing],
     }
 
 

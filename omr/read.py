@@ -25,6 +25,7 @@ from omr.register import Registration, apply_homography, homography_jacobians, i
 from omr.render import render_page
 from omr.result import ChoiceReading, PageResult, QuestionReading, ScoreReading, page_file_stem
 from omr.template import ExpandedPage, ScoreBox, Template, decode_identity, expand_page
+from omr.tracks import tracked_page
 
 __all__ = ["REGISTRATION_UNSURE", "KnownPage", "PreparedPage", "PreparedTemplate", "fit_verified", "known_pages",
            "outline_share", "other_template_reason", "prepare_template", "read_page", "solid_ink_level", "warp_rect",
@@ -434,6 +435,15 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
         result.flag(f"anchor missing: registered on {fit.anchors_found} of {len(page.expanded.anchors)} anchors")
     result.residual_mm = round(fit.residual_mm, 3)
     result.page_to_image = fit.page_to_image.tolist()
+
+    if page.expanded.timing:  # 同步头: bubble rows/columns moved to where their bars are, if the print agrees
+        t0 = time.perf_counter()
+        page, verified, track_notes = tracked_page(
+            image, page, fit.page_to_image, verified,
+            lambda moved: fit_verified(image, moved, fit.page_to_image, fit.ink_level))
+        for note in track_notes:
+            result.flag(note)
+        timings["tracks_ms"] = (time.perf_counter() - t0) * 1000
 
     t0 = time.perf_counter()
     matrix = fit.page_to_image

@@ -20,8 +20,8 @@ from numba import njit
 from omr.layout import anchor_polygon
 from omr.template import Anchor, ExpandedPage
 
-__all__ = ["Registration", "AnchorCandidate", "AnchorShape", "anchor_shape", "find_anchor_candidates", "register_page", "iter_registrations", "apply_homography",
-           "homography_jacobians", "anchor_reference_point"]
+__all__ = ["Registration", "AnchorCandidate", "AnchorShape", "anchor_shape", "find_anchor_candidates", "register_page",
+           "iter_registrations", "apply_homography", "homography_jacobians", "anchor_reference_point"]
 
 _WORK_PX_PER_MM = 2.2  # resolution anchors are searched at (an anchor stays >= 10 px)
 _SEARCH_BASE_MM = 14.0  # shift/margin tolerance of the first guess
@@ -129,7 +129,7 @@ class AnchorShape:
     box_mm: tuple[float, float]  # bounding box, upright
     extent: tuple[float, float]  # blob area over its bounding box
     fill: tuple[float, float]  # blob area over the box's (width x height)
-    sides_mm: tuple[float, float]  # principal "sides" sqrt(12 * eigenvalue of the covariance), longer first; 0: unchecked
+    sides_mm: tuple[float, float]  # principal sides √(12·eigenvalue of the covariance), longer first; 0: unchecked
 
 
 @lru_cache(maxsize=256)

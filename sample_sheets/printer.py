@@ -72,10 +72,10 @@ def printed_layout(page: ExpandedPage, scale: float) -> ExpandedPage:
             return item.model_copy(update={"x": x, "y": y, **sizes})
         return replace(item, x=x, y=y, **sizes)
 
-    groups = tuple(replace(g, bubbles=tuple(moved(b, ("width", "height")) for b in g.bubbles)) for g in page.groups)
-    def anchor_sizes(anchor) -> tuple[str, ...]:
+    def anchor_sizes(anchor) -> tuple[str, ...]:  # a rect's or an L's own sides and arm, when given
         return ("size", *(name for name in ("width", "height", "arm") if getattr(anchor, name) is not None))
 
+    groups = tuple(replace(g, bubbles=tuple(moved(b, ("width", "height")) for b in g.bubbles)) for g in page.groups)
     return replace(
         page, anchors=tuple(moved(a, anchor_sizes(a)) for a in page.anchors),
         timing=tuple(moved(t, ("pitch", "bar_width", "bar_height")) for t in page.timing),

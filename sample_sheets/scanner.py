@@ -23,8 +23,8 @@ from numba import njit
 
 from omr.geometry import MM_PER_INCH
 
-__all__ = ["ScanParams", "homography", "feed_rows", "scan_points", "scan", "floyd_steinberg", "jpeg_round_trip", "bubble_darkness",
-           "write_tiff", "write_pdf", "PageImage"]
+__all__ = ["ScanParams", "homography", "feed_rows", "scan_points", "scan", "floyd_steinberg", "jpeg_round_trip",
+           "bubble_darkness", "write_tiff", "write_pdf", "PageImage"]
 
 
 @dataclass(frozen=True)

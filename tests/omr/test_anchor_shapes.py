@@ -4,18 +4,22 @@ registration at 150/200/300 dpi, gray and 1-bit, at every quarter turn."""
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 
-from omr.geometry import MM_PER_INCH
+from omr.geometry import MM_PER_INCH, template_geometry
 from omr.layout import FillRect, anchor_polygon, page_primitives, timing_bar_rects
 from omr.read import prepare_template, read_page
 from omr.register import anchor_reference_point, apply_homography, find_anchor_candidates, register_page
 from omr.render import render_page
 from omr.template import Anchor, TemplateError, TimingTrack, expand_page, parse_template
+from sample_sheets.printable import render_pdf
 from sample_sheets.simulate import random_truth, simulate_sheet
 
 TIMING_CARD = Path(__file__).parent / "data" / "timing_card.json"
@@ -194,3 +198,25 @@ def test_an_l_is_told_by_its_arm_width():
     assert len(_candidates(_window_with([("poly", _l(15.5, 15.5, 9, 4.5))]), anchor)) == 0  # arms twice as wide
     assert len(_candidates(_window_with([("rect", (15.5, 15.5, 9, 9))]), anchor)) == 0  # a solid square
     assert len(_candidates(_window_with([("rect", (15.5, 15.5, 9, 2))]), anchor)) == 0  # one arm alone
+
+
+@pytest.mark.skipif(not shutil.which("pdftoppm"), reason="poppler-utils not installed")
+def test_pdf_prints_rect_anchors_and_timing_bars_where_the_geometry_says(tmp_path):
+    template = parse_template(_card())
+    render_pdf(template, tmp_path / "card.pdf")
+    subprocess.run(["pdftoppm", "-r", "150", "-gray", str(tmp_path / "card.pdf"), str(tmp_path / "card")],
+                   check=True, capture_output=True, timeout=60)
+    image = np.asarray(Image.open(next(tmp_path.glob("card-*.pgm"))))
+    geometry = template_geometry(template, 150)["pages"][0]
+    boxes = [bar for track in geometry["timing"] for bar in track["bars"]]
+    assert len(boxes) == 96
+    for anchor in geometry["anchors"]:
+        width, height = anchor["box"]
+        boxes.append({"x": anchor["center"][0] + 0.5 - width / 2, "y": anchor["center"][1] + 0.5 - height / 2,
+                      "w": width, "h": height})
+    for box in boxes:
+        x0, y0, x1, y1 = box["x"], box["y"], box["x"] + box["w"], box["y"] + box["h"]
+        inside = image[int(np.ceil(y0 + 1)):int(y1 - 1), int(np.ceil(x0 + 1)):int(x1 - 1)]
+        assert inside.size and inside.max() < 80, box  # solid ink right up to the edges
+        assert image[int(y0 - 3), int((x0 + x1) / 2)] > 200 and image[int(y1 + 3), int((x0 + x1) / 2)] > 200, box
+        assert image[int((y0 + y1) / 2), int(x0 - 3)] > 200 and image[int((y0 + y1) / 2), int(x1 + 3)] > 200, box
