@@ -196,3 +196,24 @@ def test_stitch_pads_narrow_parts_with_paper():
 
 _ANCHORS = [{"id": "tl", "x": 12, "y": 12}, {"id": "tr", "x": 198, "y": 12}, {"id": "bl", "x": 12, "y": 285},
             {"id": "br", "x": 198, "y": 285}]
+
+
+def test_the_cards_timing_track_carries_a_scanner_speed_drift(card, prepared):
+    data = card.model_dump(mode="json")
+    for page in data["pages"]:
+        page["timing"] = []
+    untracked = parse_template(data)
+    bare_prepared = prepare_template(untracked)
+    drift = {"feed_drift": 0.02, "feed_cycles": 1.0}  # the feed's speed wanders by 2 % over the page
+    with_track = without = 0
+    for seed in (0, 3):
+        truth = _truth(card, seed)
+        for sim in simulate_sheet(card, truth, seed=seed, profile="clean", dpi=DPI, overrides=drift):
+            read = read_page(sim.image, prepared)
+            accuracy = compare_page(read, sim.truth, card)
+            assert accuracy.wrong_sure == 0 and accuracy.flagged_groups == 0
+            with_track += read.status != "ok"
+            bare = read_page(sim.image, bare_prepared)
+            assert compare_page(bare, sim.truth, untracked).wrong_sure == 0
+            without += bare.status != "ok"
+    assert with_track <= 1 < 3 <= without
