@@ -38,7 +38,7 @@ def main() -> None:
         pages, _ = scan_batch([folder], template, workers=1)
         accuracy = evaluate_batch(pages, folder, template)
         wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    kind = "1-bit" if args.bilevel else "gray JPEG"
+    kind = "1-bit" if args.bilevel else "scanned as the profile says (JPEG; its 1-bit pages PNG)"
     print(f"{args.template}, {args.sheets} {args.profile} sheets, {kind}: {accuracy.line()}")
     print(f"scan (one process, template prepared once) and compare: {wall:.1f} s wall, {cpu:.1f} s CPU")
     for example in accuracy.wrong_examples[:10]:
