@@ -94,11 +94,19 @@ def load_grade_output(scores_dir: str | Path, exam) -> ExamData:
     totals = _numbers(table, "total")
     graded = (status == "graded") & np.isfinite(totals)
     if graded.any():
-        incomplete = graded & np.isnan(scores).any(axis=1)
+        # An optional question (选考题) the student did not choose is empty: one per group must be scored.
+        optional = [[j for j, q in enumerate(questions) if q.id in group.questions]
+                    for group in getattr(exam, "optional_groups", ())]
+        optional = [group for group in optional if group]  # a void group is not analysed at all
+        required = np.ones(len(questions), bool)
+        required[[j for group in optional for j in group]] = False
+        incomplete = graded & np.isnan(scores[:, required]).any(axis=1)
+        for group in optional:
+            incomplete |= graded & (np.isfinite(scores[:, group]).sum(axis=1) != 1)
         if incomplete.any():
             first = np.flatnonzero(incomplete)[0]
             raise ValueError(f"{path}: row {first + 2} is graded but has empty question scores")
-        drift = np.abs(scores[graded].sum(axis=1) - totals[graded])
+        drift = np.abs(np.nansum(scores[graded], axis=1) - totals[graded])
         if drift.max(initial=0.0) > 1e-6:
             raise ValueError(f"{path}: totals do not add up to the question scores of exam {exam.id} "
                              "(scores marked with another key? regraded?)")

@@ -408,6 +408,7 @@ def _item_rows(b: _Book, analysis: Analysis, view: ItemView, rate_columns: Seque
 def _distribution(scores: np.ndarray, b: _Book) -> str:
     """A written question's 得分分布 in one cell: "0分:3 2分:10 …" (students per score)."""
     unit = b.t("score_unit")
+    scores = scores[np.isfinite(scores)]  # a 选考题: the students who chose it
     return " ".join(f"{value:g}{unit}:{count}" for value, count in score_distribution(scores[:, None])[0].items())
 
 

@@ -276,12 +276,17 @@ class SheetTruth:
     readings: dict[str, str] = field(default_factory=dict)
     #: A personalised sheet: its barcode (``barcode``), name and 考号 are printed on it, not stuck on a label.
     personal: PersonalSheet | None = None
+    violation: bool = False  # the proctor marked 违纪
+    form: str = ""  # the paper version (卷型) the student marks on a card with a form grid
+    #: 选考题 chooser id -> the question(s) the student marked as answered ("Q22"; "" none; "Q22,Q23" both)
+    choices: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         """Plain JSON data."""
         data = {"template": self.template_id, "sheet_index": self.sheet_index, "student_id": self.student_id,
                 "absent": self.absent, "answers": dict(self.answers), "scores": dict(self.scores),
-                "barcode": self.barcode, "pages": self.pages}
+                "barcode": self.barcode, "pages": self.pages, "violation": self.violation,
+                "choices": dict(self.choices), "form": self.form}
         if self.personal is not None:
             data["personal"] = asdict(self.personal)
         return data
@@ -324,10 +329,14 @@ def intended_readings(template: Template, truth: SheetTruth, *, blank_leading_ze
     for group in _all_groups(template):
         if group.kind == "id_column":
             n = group.number or 0
-            text = truth.student_id if group.role == "student_id" else ""
+            text = {"student_id": truth.student_id, "form": truth.form}.get(group.role or "", "")
             readings[group.id] = text[n] if n < len(text) and text[n] in {b.label for b in group.bubbles} else ""
         elif group.kind == "mark":
-            readings[group.id] = group.bubbles[0].label if (group.role == "absent" and truth.absent) else ""
+            meant = truth.absent if group.role == "absent" else truth.violation if group.role == "violation" else False
+            readings[group.id] = group.bubbles[0].label if meant else ""
+        elif group.kind == "chooser":  # labels joined by commas: a chooser's labels are numbers like 22
+            chosen = set(filter(None, truth.choices.get(group.id, "").split(",")))
+            readings[group.id] = ",".join(b.label for b, q in zip(group.bubbles, group.questions) if q in chosen)
         elif group.kind in ("score_digit", "score_half"):
             score = truth.scores.get(group.role or "")
             readings[group.id] = "" if score is None else _score_fill(group, score, blank_leading_zero)
@@ -340,7 +349,7 @@ def random_truth(template: Template, rng: np.random.Generator, *, student_id: st
                  sheet_index: int = 0, absent_rate: float = 0.02, blank_rate: float = 0.02,
                  multi_error_rate: float = 0.005, half_rate: float = 0.3,
                  answer_key: Mapping[str, str] | None = None, ability: float = 0.0,
-                 difficulty: Mapping[str, float] | None = None) -> SheetTruth:
+                 difficulty: Mapping[str, float] | None = None, violation_rate: float = 0.01) -> SheetTruth:
     """Realistic intentions for one sheet.
 
     Parameters
@@ -414,6 +423,19 @@ def random_truth(template: Template, rng: np.random.Generator, *, student_id: st
             scores[question] = score
     truth = SheetTruth(template.id, sheet_index, student_id, absent, answers, scores, student_id,
                        len(template.pages))
+    forms = [g for g in groups if g.kind == "id_column" and g.role == "form"]
+    if forms:
+        truth.form = "".join(str(rng.choice([b.label for b in g.bubbles])) for g in forms)
+    if any(g.kind == "mark" and g.role == "violation" for g in groups):
+        truth.violation = bool(rng.random() < violation_rate)
+    for chooser in (g for g in groups if g.kind == "chooser"):
+        chosen = "" if answer_nothing else chooser.questions[int(rng.integers(len(chooser.questions)))]
+        truth.choices[chooser.id] = chosen
+        for question in chooser.questions:
+            if question != chosen:
+                scores.pop(question, None)
+                if question in answers:
+                    answers[question] = ""
     truth.readings = intended_readings(template, truth, blank_leading_zero=blank_zero)
     return truth
 
@@ -562,6 +584,7 @@ def simulate_sheet(template: Template, truth: SheetTruth, *, seed: int, profile:
             "template": template.id, "page": page_no, "pages": len(template.pages),
             "sheet_index": truth.sheet_index, "seed": int(seed), "profile": prof.name,
             "student_id": truth.student_id, "absent": truth.absent, "barcode": truth.barcode,
+            "violation": truth.violation, "choices": dict(truth.choices), "form": truth.form,
             "scores": dict(truth.scores),
             "answers": {g.id: readings.get(g.id, "") for g in page.groups if g.kind == "question"},
             "dpi": station_dpi, "image_size": [int(image.shape[1]), int(image.shape[0])],
@@ -664,7 +687,8 @@ def _mark_page(page: ExpandedPage, blank: np.ndarray, dpi: int, truth: SheetTrut
     for group in page.groups:
         tool, ink, spread = teacher if group.kind.startswith("score") else proctor if group.kind == "mark" else student
         reading = readings.get(group.id, "")
-        intended = {group.bubbles[0].label} if group.kind == "mark" and reading else set(reading)
+        intended = ({group.bubbles[0].label} if group.kind == "mark" and reading else
+                    set(reading.split(",")) if group.kind == "chooser" else set(reading))
         spare = [b.label for b in group.bubbles if b.label not in intended]
         # What an eraser leaves is a fraction of what the student drew with the same pencil.
         left = prof.erasure.draw(rng)
