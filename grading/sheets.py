@@ -217,7 +217,8 @@ def read_results_csv(path: str | Path) -> SheetsFile:
         sheets.append(SheetRecord(
             sheet=sheet_no, source=f"{path.name} sheet {sheet_no}" + (f" ({cell('pages')})" if cell("pages") else ""),
             exam_id=exam_id, id_status=id_status or ("ok" if exam_id else "blank"), absent=absent,
-            form=cell("form") or None, status=cell("status") or "ok", reasons=reasons, questions=questions,
+            barcode=cell("barcode") or None, form=cell("form") or None, status=cell("status") or "ok", reasons=reasons,
+            questions=questions,
             scores=scores, missing_pages=missing_pages, violation={"1": True, "0": False}.get(cell("violation")),
             choices=choices,
         ))

@@ -188,12 +188,14 @@ def _answer_cell(reading) -> str:
 
 
 def _extra_cell(sheet: SheetResult, column: str) -> str:
-    """A results.csv cell of the card-specific columns: form, violation (1/0), choice_<chooser> (the question
-    chosen, or '?' and the chooser's questions joined by '/' when the choice is unclear)."""
+    """A results.csv cell of the card-specific columns: barcode, form, violation (1/0), choice_<chooser> (the
+    question chosen, or '?' and the chooser's questions joined by '/' when the choice is unclear)."""
     if column == "form":
         return sheet.form or ""
     if column == "violation":
         return "" if sheet.violation is None else str(int(sheet.violation))
+    if column == "barcode":
+        return sheet.barcode or ""
     choice = sheet.choices.get(column.removeprefix("choice_"))
     if choice is None:
         return ""
@@ -222,8 +224,10 @@ def write_outputs(out_dir: str | Path, template: Template, pages: list[PageResul
     score_ids = sorted({g.role for n in range(1, len(template.pages) + 1)
                         for g in expand_page(template, n).groups if g.kind in ("score_digit", "score_half")})
     groups = [g for n in range(1, len(template.pages) + 1) for g in expand_page(template, n).groups]
-    # Columns only cards that print them get: the paper version, the proctor's 违纪 mark, each 选考题 chooser.
-    extra = ((["form"] if any(g.kind == "id_column" and g.role == "form" for g in groups) else [])
+    # Columns only cards that print them get: the code read off the sheet (a personalised sheet's identity), the
+    # paper version, the proctor's 违纪 mark, each 选考题 chooser.
+    has_barcode = any(expand_page(template, n).barcodes for n in range(1, len(template.pages) + 1))
+    extra = ((["barcode"] if has_barcode else []) + (["form"] if any(g.kind == "id_column" and g.role == "form" for g in groups) else [])
              + (["violation"] if any(g.kind == "mark" and g.role == "violation" for g in groups) else [])
              + [f"choice_{g.id}" for g in groups if g.kind == "chooser"])
     with open(out / "results.csv", "w", encoding="utf-8-sig", newline="") as handle:

@@ -67,3 +67,17 @@ def test_without_barcode_identity_the_same_sheet_is_a_conflict_not_a_student(sca
     results, sheets = scanned
     run = grade_sheets(load_exam(EXAM), read_results_jsonl(results), _roster(sheets))
     assert [e.kind for e in run.exceptions() if e.kind in ("id_conflict", "no_sheet")] == ["id_conflict", "no_sheet"]
+
+
+def test_results_csv_carries_the_barcode_so_it_grades_as_the_jsonl(scanned) -> None:
+    """results.csv has a barcode column on cards that print one: a personalised batch graded from it matches
+    every sheet by its barcode as results.jsonl does (before, every sheet was 条码无法识别 from the CSV)."""
+    from grading.sheets import read_results_csv
+
+    results, sheets = scanned
+    exam = load_exam(EXAM).model_copy(update={"identity": "barcode"})
+    from_csv = grade_sheets(exam, read_results_csv(results.with_name("results.csv")), _roster(sheets))
+    from_jsonl = grade_sheets(exam, read_results_jsonl(results), _roster(sheets))
+    assert {r.exam_id: r.sheet.sheet for r in from_csv.rows} == {r.exam_id: r.sheet.sheet for r in from_jsonl.rows}
+    assert [e.kind for e in from_csv.exceptions() if e.kind in ("barcode_unreadable", "id_grid_mismatch")] == [
+        "id_grid_mismatch"]
