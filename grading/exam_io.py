@@ -76,6 +76,7 @@ _EXAM_KEYS: dict[str, tuple[str, ...]] = {
     "review_multiple": ("重复涂卡复核", "review multiple"),
     "publish_ranks": ("公布排名", "publish ranks"),
     "violation_policy": ("违纪处理", "violation policy"),
+    "identity": ("认定考生", "考生认定", "identity"),
     "section": ("大题", "sections"),
     "optional_group": ("选考题", "选做题", "optional group"),
 }
@@ -84,10 +85,15 @@ _VIOLATION_POLICIES = {"列出": "list", "保留成绩": "list", "成绩保留":
                        "零分": "zero", "计0分": "zero", "zero": "zero", "暂缓": "hold", "暂不计分": "hold",
                        "hold": "hold"}
 _VIOLATION_LABELS = {"list": "列出", "zero": "计零分", "hold": "暂缓"}
+#: 认定考生 as a teacher writes it -> Exam.identity (personalised sheets are matched by their printed barcode)
+_IDENTITIES = {"考号": "grid", "按考号": "grid", "涂写考号": "grid", "grid": "grid", "条码": "barcode",
+               "按条码": "barcode", "条形码": "barcode", "barcode": "barcode"}
+_IDENTITY_LABELS = {"grid": "按考号", "barcode": "按条码"}
 _QUESTION_LIST = re.compile(r"[\s,，、;；/]+")
 _EXAM_LABELS = {"id": "考试编号", "name": "考试名称", "subject": "科目", "sitting": "考试场次",
                 "full_marks": "满分", "template": "答题卡模板", "default_version": "默认卷型",
-                "review_multiple": "重复涂卡复核", "publish_ranks": "公布排名", "violation_policy": "违纪处理"}
+                "review_multiple": "重复涂卡复核", "publish_ranks": "公布排名", "violation_policy": "违纪处理",
+                "identity": "认定考生"}
 _FIELD_LABELS = {"points": "分值", "options": "选项", "answers": "答案", "partial_points": "部分分",
                  "option_points": "部分分", "difficulty": "难度", "knowledge_points": "知识点",
                  "cognitive_level": "认知层次", "rule": "评分规则", "status": "状态", "type": "题型"}
@@ -275,6 +281,12 @@ def _exam_facts(path: Path) -> tuple[dict[str, Any], list[dict[str, str]], list[
                 errors.append(f"考试 row {number}: 违纪处理 {cells[1]!r}: write 列出, 计零分 or 暂缓")
             else:
                 facts[key] = policy
+        elif key == "identity":
+            identity = _IDENTITIES.get(cells[1].strip().lower())
+            if identity is None:
+                errors.append(f"考试 row {number}: 认定考生 {cells[1]!r}: write 按考号 or 按条码")
+            else:
+                facts[key] = identity
         elif key == "full_marks":
             try:
                 facts[key] = parse_number(cells[1])
@@ -561,7 +573,8 @@ def write_exam_xlsx(exam: Exam | None, path: str | Path, *, template: Any = None
              "default_version": "version for sheets with no version mark and no 卷型 in the roster",
              "review_multiple": "是：确定的重复涂卡也送复核；否（默认）：按本题规则计分，不送复核",
              "publish_ranks": "是（默认）：报告列出班级/年级排名；否：不列排名（保留等级、百分等级与前/后n%）",
-             "violation_policy": "违纪标记：列出（默认：成绩保留，列出待考务认定）；计零分；暂缓（待认定后计分）"}
+             "violation_policy": "违纪标记：列出（默认：成绩保留，列出待考务认定）；计零分；暂缓（待认定后计分）",
+             "identity": "按考号（默认：涂写的考号认定考生）；按条码（个性化答题卡：印好的条码认定，考号只作核对）"}
     fact_rows: list[tuple[str, Any, str, Any]] = []
     for key, label in _EXAM_LABELS.items():
         value = values.get(key)
@@ -571,6 +584,8 @@ def write_exam_xlsx(exam: Exam | None, path: str | Path, *, template: Any = None
             value = "是" if value else "否"
         elif key == "violation_policy":
             value = _VIOLATION_LABELS[value or "list"]
+        elif key == "identity":
+            value = _IDENTITY_LABELS[value or "grid"]
         fact_rows.append((label, "" if value is None else value, notes.get(key, ""),
                           None if key == "full_marks" else text_format))
     fact_rows += [("大题", section.id, section.name, None) for section in (exam.sections if exam is not None else [])]

@@ -220,3 +220,20 @@ def test_optional_groups_and_violation_policy_round_trip_through_xlsx(tmp_path: 
     book.save(path)
     back = read_exam_table(path)  # no 满分 row: the points, the group counted once
     assert back.violation_policy == "hold" and back.full_marks == 150
+
+
+def test_barcode_identity_round_trips_through_xlsx(tmp_path: Path):
+    """认定考生 按条码 (personalised sheets) survives the key workbook; a value nobody can read is refused."""
+    exam = load_exam(SAMPLE_EXAM).model_copy(update={"identity": "barcode"})
+    path = tmp_path / "personal.xlsx"
+    write_exam_xlsx(exam, path)
+    facts = {row[0].value: row[1].value for row in load_workbook(path)["考试"].iter_rows(min_row=2)}
+    assert facts["认定考生"] == "按条码"
+    assert read_exam_table(path).identity == "barcode"
+    write_exam_xlsx(load_exam(SAMPLE_EXAM), path)
+    assert read_exam_table(path).identity == "grid"
+    book = load_workbook(path)
+    next(r for r in book["考试"].iter_rows(min_row=2) if r[0].value == "认定考生")[1].value = "按姓名"
+    book.save(path)
+    with pytest.raises(ExamError, match="认定考生 '按姓名': write 按考号 or 按条码"):
+        read_exam_table(path)
