@@ -12,7 +12,7 @@ import numpy as np
 
 from omr.template import Template, region_parts
 
-__all__ = ["stitch_crops", "stitch_sheet_crops", "STITCH_GAP_PX"]
+__all__ = ["stitch_crops", "stitch_sheet_crops", "fit_within", "STITCH_GAP_PX"]
 
 #: White rows between stitched parts, so a marker sees where one part ends.
 STITCH_GAP_PX = 4
@@ -29,6 +29,17 @@ def stitch_crops(parts: Sequence[np.ndarray], gap_px: int = STITCH_GAP_PX) -> np
             rows.append(np.full((gap_px, width), 255, np.uint8))
         rows.append(np.pad(part, ((0, 0), (0, width - part.shape[1])), constant_values=255))
     return np.vstack(rows)
+
+
+def fit_within(image: np.ndarray, max_side: int, max_pixels: int) -> np.ndarray:
+    """``image`` scaled down (area interpolation) so that neither side exceeds ``max_side`` and it holds at most
+    ``max_pixels`` pixels; returned as it is when it already fits."""
+    rows, columns = image.shape[:2]
+    scale = min(1.0, max_side / max(rows, columns), (max_pixels / (rows * columns)) ** 0.5)
+    if scale >= 1.0:
+        return image
+    size = (max(1, int(columns * scale)), max(1, int(rows * scale)))
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
 
 
 def stitch_sheet_crops(template: Template, crops: dict[str, str], out_dir: str | Path, stem: str) -> dict[str, str]:

@@ -39,7 +39,7 @@ from api.service.security import Principal
 __all__ = ["SCORING_KINDS", "rules_of", "markers_of", "new_token", "load_items", "hand_out", "record_score",
            "report_problem", "resolve_problem", "reassign", "progress", "final_scores", "item_of",
            "TaskView", "task_view", "item_states", "earlier_scores", "question_regions", "MarkingConflict",
-           "TASK_LEASE", "release_expired", "writing", "crop_source", "cut_crop", "CropSource",
+           "TASK_LEASE", "release_expired", "writing", "crop_source", "cut_crop", "CropSource", "ScanPage",
            "keep_crops"]
 
 log = logging.getLogger(__name__)
@@ -551,9 +551,38 @@ def final_scores(session: Session, school_id: str, exam_id: int) -> dict[str, di
 
 # --- the crop ---------------------------------------------------------------------------------------------------
 
+#: Bounds of a marker's crop however large its regions (an answer continued over pages, a region drawn over a whole
+#: A3 page): no side longer, no more pixels; the resolution is lowered to fit before cutting.
+CROP_MAX_SIDE_PX = 4096
+CROP_MAX_PIXELS = 8_000_000
+#: Identity areas (考号 grid, name, label) are blanked this far around wherever a part of an answer reaches them
+#: (mm); an 考号 grid also this far above its bubbles, where its write-in boxes are printed.
+_IDENTITY_MARGIN_MM = 2.0
+_GRID_WRITE_IN_MM = 10.0
+#: The note on a crop with a part missing: its height per line (px) and the most characters on a line.
+_NOTE_LINE_PX = 34
+_NOTE_LINE_CHARS = 30
+
+
+@dataclass(frozen=True)
+class ScanPage:
+    """One scanned page of a sheet, as cutting a crop from it needs it."""
+
+    page_id: int
+    blob_sha256: str
+    filename: str
+    page_index: int
+    # How the workers registered the page (omr.result.PageResult: its template page and page-to-image homography,
+    # in the pixels of the image they decoded): the crop reuses it instead of reading the page again.
+    page_number: int | None = None
+    page_to_image: tuple[tuple[float, ...], ...] | None = None
+
+
 @dataclass(frozen=True)
 class CropSource:
-    """What cutting an answer's crop needs, read from the database beforehand (the cut holds no connection)."""
+    """What cutting an answer's crop needs, read from the database beforehand (the cut holds no connection):
+    the page its regions are named on, and the sheet's other pages that hold parts of them (an answer continued
+    onto another page), by template page number, None where the sheet lacks the page."""
 
     item_id: int
     page_id: int
@@ -562,25 +591,54 @@ class CropSource:
     page_index: int
     template: dict[str, Any]
     regions: tuple[str, ...]
-    # How the workers registered the page (omr.result.PageResult: its template page and page-to-image homography,
-    # in the pixels of the image they decoded): the crop reuses it instead of reading the page again.
     page_number: int | None = None
     page_to_image: tuple[tuple[float, ...], ...] | None = None
+    other_pages: tuple[tuple[int, ScanPage | None], ...] = ()
+
+    @property
+    def own_page(self) -> ScanPage:
+        return ScanPage(self.page_id, self.blob_sha256, self.filename, self.page_index, self.page_number,
+                        self.page_to_image)
+
+
+def _scan_page(session: Session, page: Page) -> ScanPage:
+    file = session.get(BatchFile, page.file_id)
+    stored = page.result or {}
+    matrix = stored.get("page_to_image")
+    return ScanPage(page.id, file.sha256, file.filename, page.page_index, stored.get("page"),
+                    tuple(tuple(float(v) for v in row) for row in matrix) if matrix else None)
+
+
+def _part_pages(template: dict[str, Any], regions: Sequence[str]) -> set[int]:
+    """Template pages holding a part of ``regions`` (their own page and the pages they continue on)."""
+    pages: set[int] = set()
+    for number, page in enumerate(template.get("pages", []), start=1):
+        for spec in page.get("fields", []):
+            if spec.get("kind") == "region" and spec.get("id") in regions:
+                pages.add(number)
+                pages.update(part.get("page") or number for part in spec.get("continues", []))
+    return pages
 
 
 def crop_source(session: Session, setup: MarkingSetup, item: MarkingItem, template: dict[str, Any] | None = None
                 ) -> CropSource:
-    page = session.get(Page, item.page_id)
-    file = session.get(BatchFile, page.file_id)
     if template is None:
         template = session.get(Exam, setup.exam_id).template
-    stored = page.result or {}
-    matrix = stored.get("page_to_image")
-    return CropSource(item.id, page.id, file.sha256, file.filename, page.page_index, template, tuple(setup.regions),
-                      stored.get("page"), tuple(tuple(float(v) for v in row) for row in matrix) if matrix else None)
+    own = _scan_page(session, session.get(Page, item.page_id))
+    own_number, regions = question_regions(template, setup.question, setup.regions)
+    others: list[tuple[int, ScanPage | None]] = []
+    wanted = sorted(_part_pages(template, regions) - {own_number})
+    if wanted:  # an answer continued onto another page: where the sheet keeps that page
+        sheet = session.get(Sheet, item.sheet_id)
+        page_ids = {p.get("page"): pid for pid, p in zip(sheet.page_ids or [], (sheet.result or {}).get("pages", []))}
+        for number in wanted:
+            page = session.get(Page, page_ids[number]) if number in page_ids else None
+            others.append((number, _scan_page(session, page) if page is not None else None))
+    return CropSource(item.id, own.page_id, own.blob_sha256, own.filename, own.page_index, template, tuple(regions),
+                      own.page_number, own.page_to_image, tuple(others))
 
 
-def _stored_registration(source: CropSource, path, image, prepared):
+def _stored_registration(scan: ScanPage, path, image, prepared):
     """(template page, homography in ``image``'s pixels) from the workers' reading of the page, which decoded a
     JPEG at reduced size (``omr.batch.decode_min_side_px``): its homography scaled up to the full-size image.
     None when the page was not registered then."""
@@ -589,7 +647,7 @@ def _stored_registration(source: CropSource, path, image, prepared):
     from omr.batch import decode_min_side_px
     from omr.load.raster import reduction_for
 
-    if source.page_to_image is None or not source.page_number:
+    if scan.page_to_image is None or not scan.page_number:
         return None
     with open(path, "rb") as handle:
         jpeg = handle.read(2) == b"\xff\xd8"
@@ -597,60 +655,149 @@ def _stored_registration(source: CropSource, path, image, prepared):
     # libjpeg's reduced decode keeps ceil(side / k) pixels of each side; orientation swaps sides, not their minimum
     k = reduction_for(columns, rows, decode_min_side_px(prepared.template)) if jpeg else 1
     scale = np.diag([columns / -(-columns // k), rows / -(-rows // k), 1.0])
-    return source.page_number, scale @ np.asarray(source.page_to_image, dtype=float)
+    return scan.page_number, scale @ np.asarray(scan.page_to_image, dtype=float)
 
 
-def cut_crop(service, source: CropSource) -> bytes | None:
-    """The answer's regions cut out of its page, upright, stacked top to bottom, as a gray PNG (None when the
-    page cannot be decoded or registered). The page is decoded at full resolution and the regions placed with the
-    workers' registration of it (scaled from the reduced image they read; read again when there is none)."""
-    import cv2
+def _registered_page(service, scan: ScanPage, prepared):
+    """(image, template page, homography) of a scanned page decoded at full resolution, placed with the workers'
+    registration of it (read again when there is none); None when it cannot be decoded or registered."""
     import numpy as np
 
     from omr.load import iter_pages
-    from omr.read import read_page, warp_rect
+    from omr.read import read_page
 
-    from api.service.processing import prepared_template
-
-    path = service.blobs.path(source.blob_sha256)
+    path = service.blobs.path(scan.blob_sha256)
     if not path.is_file():
         return None
     image = None
     pages = iter_pages(path, limits=service.settings.load_limits())
     try:
         for loaded in pages:
-            if loaded.page_index == source.page_index:
+            if loaded.page_index == scan.page_index:
                 image = loaded.image
                 break
     except Exception:  # a file that cannot be decoded again has no crop; the marker reports it
-        log.exception("page %d could not be decoded for its crop", source.page_id)
+        log.exception("page %d could not be decoded for its crop", scan.page_id)
     finally:
         pages.close()
     if image is None:
         return None
-    prepared = prepared_template(source.template)
-    registered = _stored_registration(source, path, image, prepared)
+    registered = _stored_registration(scan, path, image, prepared)
     if registered is None:  # not registered by the workers: read it again
         try:
-            result = read_page(image, prepared, source=source.filename, page_index=source.page_index)
+            result = read_page(image, prepared, source=scan.filename, page_index=scan.page_index)
         except Exception:
-            log.exception("page %d could not be read again for its crop", source.page_id)
+            log.exception("page %d could not be read again for its crop", scan.page_id)
             return None
         if result.page_to_image is None or result.page is None:
             return None
         registered = result.page, np.asarray(result.page_to_image, dtype=float)
-    page_number, matrix = registered
-    px_per_mm = min(CROP_PX_PER_MM, float(np.sqrt(abs(np.linalg.det(matrix[:2, :2] / matrix[2, 2])))))
-    rects = {r.id: r for r in prepared.pages[page_number - 1].expanded.regions}
-    parts = [warp_rect(image, matrix, r.x, r.y, r.w, r.h, px_per_mm)
-             for r in (rects.get(name) for name in source.regions) if r is not None]
+    return image, registered[0], registered[1]
+
+
+def _identity_boxes(page, marked: Sequence[str]) -> list[tuple[float, float, float, float]]:
+    """(x0, y0, x1, y1) mm of what names the student on an expanded template page: labels, 考号/seat grids and
+    regions that are no answer's (the handwritten name), unless one of them is the region ``marked``."""
+    boxes = [(r.x, r.y, r.x + r.w, r.y + r.h) for r in page.barcodes]
+    boxes += [(r.x, r.y, r.x + r.w, r.y + r.h) for r in page.regions
+              if r.question is None and (r.region or r.id) not in marked]
+    grids: dict[str, list[float]] = {}
+    for group in page.groups:
+        if group.kind == "id_column" and group.role != "form":
+            for b in group.bubbles:
+                box = grids.setdefault(group.field_id, [b.x, b.y, b.x, b.y])
+                box[:] = [min(box[0], b.x - b.width / 2), min(box[1], b.y - b.height / 2),
+                          max(box[2], b.x + b.width / 2), max(box[3], b.y + b.height / 2)]
+    boxes += [(x0, y0 - _GRID_WRITE_IN_MM, x1, y1) for x0, y0, x1, y1 in grids.values()]
+    m = _IDENTITY_MARGIN_MM
+    return [(x0 - m, y0 - m, x1 + m, y1 + m) for x0, y0, x1, y1 in boxes]
+
+
+def _blank_identity(crop, rect, px_per_mm: float, boxes) -> None:
+    """Paint paper over the parts of ``boxes`` (mm) that ``crop`` (``rect`` cut at ``px_per_mm``) shows."""
+    rows, columns = crop.shape[:2]
+    for x0, y0, x1, y1 in boxes:
+        left, right = max(0, int((x0 - rect.x) * px_per_mm)), min(columns, int((x1 - rect.x) * px_per_mm) + 1)
+        top, bottom = max(0, int((y0 - rect.y) * px_per_mm)), min(rows, int((y1 - rect.y) * px_per_mm) + 1)
+        if left < right and top < bottom:
+            crop[top:bottom, left:right] = 255
+
+
+def _note_banner(lines: Sequence[str], width: int):
+    """The note as dark text on paper, ``width`` pixels wide (Chinese in the CJK font the Makefile installs; a
+    short English line when the machine has none)."""
+    import cv2
+    import numpy as np
+    from PIL import Image, ImageDraw, ImageFont
+
+    from omr.render import cjk_font_path
+
+    font_path = cjk_font_path()
+    if font_path is None:
+        lines = ["NOTE: part of this answer is missing (its page is missing or unreadable)."]
+    wrapped = [line[k:k + _NOTE_LINE_CHARS] for line in lines for k in range(0, len(line), _NOTE_LINE_CHARS)]
+    height = _NOTE_LINE_PX * len(wrapped) + 12
+    canvas = Image.new("L", (max(width, 16 * _NOTE_LINE_CHARS + 24), height), 255)
+    draw = ImageDraw.Draw(canvas)
+    font = ImageFont.truetype(str(font_path), 24) if font_path is not None else None
+    for row, line in enumerate(wrapped):
+        if font is not None:
+            draw.text((12, 6 + row * _NOTE_LINE_PX), line, fill=0, font=font)
+    banner = np.asarray(canvas, np.uint8).copy()
+    if font is None:
+        cv2.putText(banner, wrapped[0], (12, 28), cv2.FONT_HERSHEY_SIMPLEX, 0.6, 0, 1, cv2.LINE_AA)
+    cv2.rectangle(banner, (1, 1), (banner.shape[1] - 2, banner.shape[0] - 2), 0, 2)
+    return banner
+
+
+def cut_crop(service, source: CropSource) -> bytes | None:
+    """The answer's crop as a gray PNG: every part of its regions (an answer continued across columns or onto
+    another page of the sheet), each cut upright from its page at full resolution and stitched in reading order
+    (:func:`omr.crops.stitch_crops`), identity areas blanked, scaled to fit :data:`CROP_MAX_SIDE_PX` and
+    :data:`CROP_MAX_PIXELS`. A part whose page is missing or unreadable is left out and a note in Chinese above
+    the crop says so (the marker reports it as a 问题卷); None when no part can be cut."""
+    import cv2
+    import numpy as np
+
+    from omr.crops import fit_within, stitch_crops
+    from omr.read import warp_rect
+    from omr.template import region_parts
+
+    from api.service.processing import prepared_template
+
+    prepared = prepared_template(source.template)
+    by_region = region_parts(prepared.template)
+    parts = [(number, rect) for name in source.regions for number, rect in by_region.get(name, ())]
     if not parts:
         return None
-    width = max(p.shape[1] for p in parts)
-    gap = np.full((4, width), 255, np.uint8)
-    stacked = np.vstack([np.pad(p, ((0, 0), (0, width - p.shape[1])), constant_values=255) if p.shape[1] < width
-                         else p for part in parts for p in (part, gap)][:-1])
-    ok, encoded = cv2.imencode(".png", stacked)
+    # Resolution: the scan's own, at most CROP_PX_PER_MM, and low enough for the stitched crop to fit its bounds.
+    width_mm, height_mm = max(r.w for _, r in parts), sum(r.h for _, r in parts)
+    budget = min(CROP_MAX_SIDE_PX / max(width_mm, height_mm), (CROP_MAX_PIXELS / (width_mm * height_mm)) ** 0.5)
+    scans = {parts[0][0]: source.own_page, **dict(source.other_pages)}
+    pages: dict[int, Any] = {}
+    cut, notes = [], []
+    for index, (number, rect) in enumerate(parts, start=1):
+        if number not in pages:
+            scan = scans.get(number)
+            found = _registered_page(service, scan, prepared) if scan is not None else None
+            pages[number] = found if found is not None and found[1] == number else None
+            if pages[number] is None:
+                notes.append(f"第{number}页{'缺失' if scan is None else '无法识别'}")
+        if pages[number] is None:
+            continue
+        image, _, matrix = pages[number]
+        scan_px_per_mm = float(np.sqrt(abs(np.linalg.det(matrix[:2, :2] / matrix[2, 2]))))
+        px_per_mm = min(CROP_PX_PER_MM, scan_px_per_mm, budget)
+        crop = warp_rect(image, matrix, rect.x, rect.y, rect.w, rect.h, px_per_mm)
+        _blank_identity(crop, rect, px_per_mm, _identity_boxes(prepared.pages[number - 1].expanded, source.regions))
+        cut.append(crop)
+    if not cut:
+        return None
+    stitched = stitch_crops(cut)
+    if notes:
+        note = [f"注意：本题答案不完整（{'、'.join(notes)}），此处只显示已有部分。", "请作为问题卷提交给阅卷组长。"]
+        stitched = stitch_crops([_note_banner(note, stitched.shape[1]), stitched])
+    ok, encoded = cv2.imencode(".png", fit_within(stitched, CROP_MAX_SIDE_PX, CROP_MAX_PIXELS))
     return encoded.tobytes() if ok else None
 
 
