@@ -16,8 +16,7 @@ from omr.template import expand_page, parse_template
 from sample_sheets import bundled_templates, resolve_template
 
 #: Bundled templates ``template learn`` does not recover yet, and why (strict: the mark goes when it does).
-NOT_YET = {"us-letter-70": "2.8 mm round bubbles with letters inside on a 5.3 mm pitch are drafted as lone marks "
-                           "and short blocks (issue 11 point 3 for other systems' sheets)"}
+NOT_YET: dict[str, str] = {}
 
 
 @pytest.mark.parametrize("dpi", DPIS)
