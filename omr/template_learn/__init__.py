@@ -4,6 +4,7 @@ Each page of the scan goes through one module per step:
 
 * :mod:`.anchors` - the four corner anchors, the page size, and the page warped upright into millimetres;
 * :mod:`.identity` - yuejuan's page-identity strip, when the page carries one (it must decode);
+* :mod:`.timing` - timing tracks (同步头): rows or columns of solid bars along the margins;
 * :mod:`.bubbles` - the printed bubble outlines and the label patch inside each;
 * :mod:`.labels` - same label repeated (a grid row) or a sequence (A B C D, 0 1 2 ...);
 * :mod:`.grouping` - bubbles into choice blocks, grids, score boxes and marks by alignment;
@@ -30,6 +31,7 @@ from omr.template_learn.draft import NO_IDENTITY_NOTE, LearnedPage, draft_json
 from omr.template_learn.grouping import group_bubbles
 from omr.template_learn.identity import find_identity
 from omr.template_learn.numbering import number_fields
+from omr.template_learn.timing import find_tracks
 from omr.template_learn.overlay import draw_overlay
 
 __all__ = ["LearnError", "LearnedTemplate", "learn_template", "load_scan", "draw_overlay"]
@@ -88,7 +90,7 @@ def learn_template(pages: list[tuple[np.ndarray, float | None]], *, template_id:
     LearnError
         A page without four corner anchors, pages of different sizes, or a page without any bubble.
     """
-    frames, found_fields, identities, counts = [], [], [], []
+    frames, found_fields, identities, tracks, counts = [], [], [], [], []
     for number, (image, dpi) in enumerate(pages, start=1):
         image = _gray_from_bilevel(image)
         try:
@@ -101,15 +103,16 @@ def learn_template(pages: list[tuple[np.ndarray, float | None]], *, template_id:
         if not bubbles:
             raise LearnError(f"page {number}: no printed bubbles (closed outlines of 2-12 mm) found")
         frames.append(frame)
-        identities.append(find_identity(upright, paper, ink, frame.anchors_mm))
+        identity = find_identity(upright, paper, ink, frame.anchors_mm)
+        identities.append(identity)
+        tracks.append(find_tracks(upright, paper, ink, frame.anchors, frame.anchors_mm, identity, bubbles))
         found_fields.append(group_bubbles(bubbles))
         counts.append(len(bubbles))
     sizes = {(round(f.width_mm, 1), round(f.height_mm, 1)) for f in frames}
     if len(sizes) > 1:
         raise LearnError(f"pages differ in size: {sorted(sizes)}; one template has one page size")
     named = number_fields(found_fields)
-    learned = [LearnedPage(frame, identity, fields, count)
-               for frame, identity, fields, count in zip(frames, identities, named, counts)]
+    learned = [LearnedPage(*found) for found in zip(frames, identities, named, counts, tracks)]
     notes = [NO_IDENTITY_NOTE.format(page=n) for n, page in enumerate(learned, start=1) if page.identity is None]
     for number, ((_, dpi), frame) in enumerate(zip(pages, frames), start=1):
         if not dpi:

@@ -25,6 +25,8 @@ _MIN_HOLE_SHARE = 0.35  # hole area / outline area: a thin ring around a large h
 _MIN_GLYPH_PX = 6
 _ELLIPSE_TOLERANCE = 0.12  # outline points' normalised radius: 1 on an ellipse, up to sqrt(2) on a box
 _RECT_TOLERANCE_PX = 1.5
+_CLEAR_MM = (0.2, 0.6)  # the band outside an outline that is looked at for other strokes
+_MAX_BAND_INK = 0.15
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ def find_bubbles(page: np.ndarray, paper: float, ink: float) -> list[FoundBubble
             continue  # a glyph's counter, not a ring around a label
         boxes.append((left, top, width, height, shape))
     boxes.extend(_bracket_pairs(contours, hierarchy, scale))
+    boxes = [box for box in boxes if _clear_around(mask, box[:4])]
     if not boxes:
         return []
     strokes = []
@@ -145,6 +148,18 @@ def find_bubbles(page: np.ndarray, paper: float, ink: float) -> list[FoundBubble
                                  width=(width - stroke) / scale, height=(height - stroke) / scale, shape=shape,
                                  glyph=_label(mask[top:top + height, left:left + width], stroke, shape)))
     return found
+
+
+def _clear_around(mask: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """True when a band just outside the outline is mostly paper: a printed bubble stands clear, while a closed
+    part of a glyph (the 口 in 同) has the glyph's other strokes a stroke's width away on most sides."""
+    left, top, width, height = box
+    near, far = int(round(_CLEAR_MM[0] * WORK_PX_PER_MM)), int(round(_CLEAR_MM[1] * WORK_PX_PER_MM))
+    rows, cols = mask.shape
+    outer = mask[max(0, top - far):min(rows, top + height + far), max(0, left - far):min(cols, left + width + far)]
+    inner = mask[max(0, top - near):min(rows, top + height + near), max(0, left - near):min(cols, left + width + near)]
+    band_px = outer.size - inner.size
+    return band_px <= 0 or (int(outer.sum()) - int(inner.sum())) <= _MAX_BAND_INK * band_px
 
 
 def _union_box(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
