@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from omr.geometry import MM_PER_INCH
 from omr.load import LoadLimits, iter_pages
 from omr.template_learn.anchors import LearnError, find_page_frame, ink_levels, warp_to_mm
 from omr.template_learn.bubbles import find_bubbles
@@ -37,6 +38,9 @@ from omr.template_learn.overlay import draw_overlay
 __all__ = ["LearnError", "LearnedTemplate", "learn_template", "load_scan", "draw_overlay"]
 
 _MAX_PAGES = 8  # a template has at most 8 pages
+# 1-bit scans: refused below this resolution, noted below the second (measured on the bundled templates' renders:
+# every one drafted wrong at 150 dpi, US Letter's 2.8 mm bubbles wrong at 200, all right at 300).
+_MIN_BILEVEL_DPI, _SAFE_BILEVEL_DPI = 200, 300
 
 
 @dataclass(frozen=True)
@@ -62,12 +66,26 @@ def load_scan(path: str | Path, limits: LoadLimits = LoadLimits()) -> list[tuple
     return pages
 
 
+def _is_bilevel(image: np.ndarray) -> bool:
+    return np.count_nonzero(np.bincount(image[::7, ::7].ravel(), minlength=256)) <= 2
+
+
 def _gray_from_bilevel(image: np.ndarray) -> np.ndarray:
     """A 1-bit scan (thresholded or dithered) smoothed back to gray, so that thin outlines and dither dots
     join up as print does; a gray scan as it is."""
-    if np.count_nonzero(np.bincount(image[::7, ::7].ravel(), minlength=256)) > 2:
-        return image
-    return cv2.GaussianBlur(image, (0, 0), 1.0)
+    return cv2.GaussianBlur(image, (0, 0), 1.0) if _is_bilevel(image) else image
+
+
+def _check_bilevel(number: int, dpi: float, notes: list[str]) -> None:
+    """Refuse a 1-bit scan below ``_MIN_BILEVEL_DPI`` (its 1-pixel outlines break and its labels fall apart:
+    every bundled template drafted wrong at 150 dpi); note one below ``_SAFE_BILEVEL_DPI``."""
+    if dpi < _MIN_BILEVEL_DPI:
+        raise LearnError(f"page {number}: a 1-bit (black and white) scan at {dpi:.0f} dpi keeps too little of the "
+                         "bubbles' thin outlines and labels to draft a template from: scan the blank sheet in gray, "
+                         f"or in black and white at {_SAFE_BILEVEL_DPI} dpi")
+    if dpi < _SAFE_BILEVEL_DPI:
+        notes.append(f"page {number} is a 1-bit scan at {dpi:.0f} dpi: the labels of small bubbles (under about "
+                     f"3 mm) may be lost; check the overlay, or scan in gray or at {_SAFE_BILEVEL_DPI} dpi")
 
 
 def learn_template(pages: list[tuple[np.ndarray, float | None]], *, template_id: str = "draft",
@@ -88,16 +106,23 @@ def learn_template(pages: list[tuple[np.ndarray, float | None]], *, template_id:
     Raises
     ------
     LearnError
-        A page without four corner anchors, pages of different sizes, or a page without any bubble.
+        A page without four corner anchors, pages of different sizes, a page without any bubble, or a 1-bit
+        scan below 200 dpi.
     """
     frames, found_fields, identities, tracks, counts = [], [], [], [], []
+    bilevel_notes: list[str] = []
     for number, (image, dpi) in enumerate(pages, start=1):
+        bilevel = _is_bilevel(image)
+        if bilevel and dpi:
+            _check_bilevel(number, dpi, bilevel_notes)
         image = _gray_from_bilevel(image)
         try:
             frame = find_page_frame(image, dpi)
             paper, ink = ink_levels(image)
         except LearnError as error:
             raise LearnError(f"page {number}: {error}") from None
+        if bilevel and not dpi:
+            _check_bilevel(number, frame.px_per_mm * MM_PER_INCH, bilevel_notes)
         upright = warp_to_mm(image, frame)
         bubbles = find_bubbles(upright, paper, ink)
         if not bubbles:
@@ -114,6 +139,7 @@ def learn_template(pages: list[tuple[np.ndarray, float | None]], *, template_id:
     named = number_fields(found_fields)
     learned = [LearnedPage(*found) for found in zip(frames, identities, named, counts, tracks)]
     notes = [NO_IDENTITY_NOTE.format(page=n) for n, page in enumerate(learned, start=1) if page.identity is None]
+    notes.extend(bilevel_notes)
     for number, ((_, dpi), frame) in enumerate(zip(pages, frames), start=1):
         if not dpi:
             notes.append(f"page {number}: the file records no dpi; read as {frame.px_per_mm * 25.4:.0f} dpi, "
