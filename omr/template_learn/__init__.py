@@ -113,16 +113,14 @@ def learn_template(pages: list[tuple[np.ndarray, float | None]], *, template_id:
     bilevel_notes: list[str] = []
     for number, (image, dpi) in enumerate(pages, start=1):
         bilevel = _is_bilevel(image)
-        if bilevel and dpi:
-            _check_bilevel(number, dpi, bilevel_notes)
         image = _gray_from_bilevel(image)
         try:
             frame = find_page_frame(image, dpi)
             paper, ink = ink_levels(image)
         except LearnError as error:
             raise LearnError(f"page {number}: {error}") from None
-        if bilevel and not dpi:
-            _check_bilevel(number, frame.px_per_mm * MM_PER_INCH, bilevel_notes)
+        if bilevel:  # after the anchors: a page without them is refused for that first
+            _check_bilevel(number, dpi or frame.px_per_mm * MM_PER_INCH, bilevel_notes)
         upright = warp_to_mm(image, frame)
         bubbles = find_bubbles(upright, paper, ink)
         if not bubbles:
