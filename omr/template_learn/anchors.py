@@ -256,7 +256,8 @@ def _pick_corners(blobs: list[_Blob], shape: tuple[int, int], tolerance: float) 
     corners = {"tl": (0.0, 0.0), "tr": (cols - 1.0, 0.0), "bl": (0.0, rows - 1.0), "br": (cols - 1.0, rows - 1.0)}
     picked = []
     for name, (x, y) in corners.items():
-        inside = [b for b in candidates if (b.x < cols / 2) == (name[1] == "l") and (b.y < rows / 2) == (name[0] == "t")]
+        inside = [b for b in candidates
+                  if (b.x < cols / 2) == (name[1] == "l") and (b.y < rows / 2) == (name[0] == "t")]
         if inside:
             picked.append((name, min(inside, key=lambda b: np.hypot(b.x - x, b.y - y))))
     return picked

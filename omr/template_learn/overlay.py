@@ -1,4 +1,4 @@
-"""An overlay PNG of a draft on its scan: anchors, timing bars, identity cells and every drafted bubble with its group."""
+"""An overlay PNG of a draft on its scan: anchors, timing bars, identity cells, every drafted bubble and its group."""
 
 from __future__ import annotations
 
