@@ -45,6 +45,7 @@ bench: install
 	$(PY) benchmarks/grading_regrade.py
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 $(PY) benchmarks/analytics_scale.py
 	$(PY) benchmarks/service_load.py
+	$(PY) benchmarks/assemble_bank.py
 
 clean:
 	rm -rf $(VENV) $(DEMO_OUT) .pytest_cache

@@ -9,7 +9,7 @@ school code + class name) and computes every statistic of :mod:`analytics.scores
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Sequence
 
 import numpy as np
@@ -17,7 +17,7 @@ import numpy as np
 from analytics.diagnosis import (DINA_RMSEA_GOOD, Blueprint, DinaFit, RaschFit, blueprint_from_exam, dichotomise,
                                  dina_item_rmsea, fit_dina, fit_rasch, knowledge_rates, mastery_bands,
                                  MAX_DINA_POINTS)
-from analytics.groups import Groups, group_by, group_means, ranks_within_groups
+from analytics.groups import Groups, group_by, group_means, group_sums, ranks_within_groups, safe_divide
 from analytics.items import (ItemStats, OptionStats, PaperStats, item_analysis, option_analysis, paper_analysis,
                              upper_lower_groups)
 from analytics.mastery import Mastery, trusted_mastery
@@ -224,8 +224,9 @@ def item_view(analysis: "Analysis", student_mask: np.ndarray | None = None) -> I
     data = analysis.data
     rows = analysis.students.rows[student_mask]
     scores = data.scores[rows]
-    items = item_analysis(scores, data.points, data.item_ids, fraction=analysis.config.fraction)
-    upper, lower = upper_lower_groups(scores.sum(axis=1), analysis.config.fraction)
+    items = item_analysis(scores, data.points, data.item_ids, fraction=analysis.config.fraction,
+                          not_taken=not np.isfinite(scores).all())
+    upper, lower = upper_lower_groups(np.nansum(scores, axis=1), analysis.config.fraction)
     return ItemView(items, paper_analysis(scores, data.points, items), _choice_options(data, rows, upper, lower),
                     scores)
 
@@ -256,7 +257,9 @@ def _level(level: str, schools: np.ndarray, classes: np.ndarray, parent: np.ndar
         diff, ratio = compare_means(stats.mean, parent_means[parent])
     sections = data.section_totals[graded] if data.section_totals.size else np.zeros((len(totals), 0))
     section_means = group_means(sections, codes, n_groups) if sections.shape[1] else np.zeros((n_groups, 0))
-    item_rates = group_means(scores, codes, n_groups) / data.points[None, :]
+    taken = np.isfinite(scores)  # a 选考题's rate is over the students who chose it
+    item_rates = safe_divide(group_sums(np.where(taken, scores, 0.0), codes, n_groups),
+                             group_sums(taken.astype(float), codes, n_groups)) / data.points[None, :]
     k_rates = group_means(rates, codes, n_groups) if rates.shape[1] else np.zeros((n_groups, 0))
     reference = parent_rates[parent] if parent_rates is not None else k_rates
     weakest, gaps = _weakest_against(k_rates, reference, config.weakest)
@@ -322,7 +325,9 @@ def analyse(data: ExamData, config: ReportConfig | None = None) -> Analysis:
 
     # items and test
     clock = time.perf_counter()
-    items = item_analysis(scores, data.points, data.item_ids, fraction=config.fraction)
+    taken = np.isfinite(scores)  # False only on a 选考题 the student did not choose
+    chose = not taken.all()
+    items = item_analysis(scores, data.points, data.item_ids, fraction=config.fraction, not_taken=chose)
     test = paper_analysis(scores, data.points, items)
     upper, lower = upper_lower_groups(totals, config.fraction)
     options = _choice_options(data, rows, upper, lower)
@@ -331,11 +336,16 @@ def analyse(data: ExamData, config: ReportConfig | None = None) -> Analysis:
     # knowledge points, DINA, Rasch
     clock = time.perf_counter()
     blueprint = blueprint_from_exam(data.exam, data.item_ids)
-    k_rates, _ = knowledge_rates(scores, data.points, blueprint.weights)
+    k_rates, _ = knowledge_rates(scores, data.points, blueprint.weights, taken=taken if chose else None)
     notes: dict[str, str] = {}
     dina_fit: DinaFit | None = None
     rasch_fit: RaschFit | None = None
     binary = None
+    if chose and (config.dina or config.rasch):
+        # Both models read a question not chosen as answered wrong: not fitted rather than fitted wrong.
+        for model in ("dina", "rasch"):
+            notes[model] = "not fitted: students chose between optional questions (选考题)"
+        config = replace(config, dina=False, rasch=False)
     if config.dina or config.rasch:
         binary = dichotomise(scores, data.points, config.correct_at)
     if config.dina:

@@ -88,12 +88,16 @@ def blueprint_from_exam(exam, item_ids: Sequence[str]) -> Blueprint:
     return Blueprint(tuple(ids), tuple(names[i] or i for i in ids), weights)
 
 
-def knowledge_rates(scores: np.ndarray, points: np.ndarray, weights: np.ndarray
+def knowledge_rates(scores: np.ndarray, points: np.ndarray, weights: np.ndarray, taken: np.ndarray | None = None
                     ) -> tuple[np.ndarray, np.ndarray]:
     """(rates (N, K), possible points (K,)): r_it = sum_j A_jt x_ij / sum_j A_jt m_j (NaN for a point with no
-    points)."""
+    points). With ``taken`` (N, k), the sums run over the items each student answered (a 选考题 not chosen, NaN
+    in ``scores``, neither earns nor offers points)."""
     scores = np.asarray(scores, dtype=float)
     possible = np.asarray(points, dtype=float) @ weights
+    if taken is not None:
+        offered = (taken * np.asarray(points, dtype=float)[None, :]) @ weights
+        return safe_divide(np.where(taken, scores, 0.0) @ weights, offered), possible
     earned = scores @ weights
     return safe_divide(earned, possible[None, :]), possible
 

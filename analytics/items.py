@@ -18,6 +18,12 @@ of student i on item j with full marks m_j, X_i the total over the items analyse
   KR-20 (ltm::cronbach.alpha, mirt::itemstats ``alpha``); α if item deleted: the same over the other k - 1 items
   (mirt's ``alpha_if_rm``).
 - SEM = SD(X) * sqrt(1 - α), SD with ddof = 1 (mirt's ``SEM.alpha``).
+- 选考题 (optional questions, choose 1 of N): a student who did not choose a question has no score on it (NaN).
+  Its statistics are taken over its takers: mean, SD, P and r over the students who answered it, D from the
+  takers within the upper and lower groups (formed by total over everyone), and X the total over the items each
+  student answered. In α each optional group counts as one item: k is the number of items a student answers
+  and each question's variance is weighted by its share of takers (the usual reduction of a test with choice to
+  its common length; an approximation, as α assumes everyone answered the same items).
 - Distractors: per option, the share choosing it overall and in the upper/lower 27 %; a distractor (an option in
   no accepted answer) is non-functioning if chosen by < 5 % of examinees and suspect if the upper group picks it
   more often than the lower group.
@@ -82,6 +88,7 @@ class ItemStats:
     alpha_if_rm : α of the other k - 1 items
     ebel : index into :data:`EBEL_KEYS` (-1 where D is NaN)
     difficulty_band : index into :data:`DIFFICULTY_KEYS`
+    takers : students each item's statistics are over (选考题: those who chose it); None when all ``n``
     """
 
     item_ids: tuple[str, ...]
@@ -98,6 +105,11 @@ class ItemStats:
     alpha_if_rm: np.ndarray
     ebel: np.ndarray
     difficulty_band: np.ndarray
+    takers: np.ndarray | None = None  # per item, the students who answered it (选考题); None: all n
+
+    def takers_of(self, j: int) -> int:
+        """How many students item ``j``'s statistics are over."""
+        return self.n if self.takers is None else int(self.takers[j])
 
 
 @dataclass(frozen=True)
@@ -200,15 +212,19 @@ def difficulty_bands(difficulty: np.ndarray) -> np.ndarray:
 
 
 def item_analysis(scores: np.ndarray, points: Sequence[float], item_ids: Sequence[str] | None = None, *,
-                  fraction: float = UPPER_LOWER_FRACTION) -> ItemStats:
+                  fraction: float = UPPER_LOWER_FRACTION, not_taken: bool = False) -> ItemStats:
     """Per-item statistics of an (N, k) matrix of item scores (students who sat; no NaN).
 
-    The total is the row sum over the k items given (leave void questions out before calling).
+    The total is the row sum over the k items given (leave void questions out before calling). With
+    ``not_taken``, NaN marks an optional question (选考题) the student did not choose: that item's statistics are
+    over its takers (see the module docstring).
     """
     scores = np.asarray(scores, dtype=float)
     if scores.ndim != 2:
         raise ValueError("item scores must be a students x items matrix")
     if np.isnan(scores).any():
+        if not_taken:
+            return _taker_item_analysis(scores, np.asarray(points, dtype=float), item_ids, fraction)
         raise ValueError("item scores contain NaN: pass only graded students and non-void items")
     n, k = scores.shape
     points = np.asarray(points, dtype=float)
@@ -237,15 +253,61 @@ def item_analysis(scores: np.ndarray, points: Sequence[float], item_ids: Sequenc
                      difficulty_band=difficulty_bands(difficulty))
 
 
+def _taker_item_analysis(scores: np.ndarray, points: np.ndarray, item_ids: Sequence[str] | None,
+                         fraction: float) -> ItemStats:
+    """:func:`item_analysis` where NaN marks an item a student did not take: every moment over its takers."""
+    n, k = scores.shape
+    if points.shape != (k,):
+        raise ValueError(f"{len(points)} full-mark values for {k} items")
+    item_ids = tuple(item_ids) if item_ids is not None else tuple(f"Q{j + 1}" for j in range(k))
+    taken = np.isfinite(scores)
+    x = np.where(taken, scores, 0.0)
+    totals = x.sum(axis=1)
+    count = taken.sum(axis=0)
+
+    def taker_mean(values: np.ndarray) -> np.ndarray:  # per item: the mean of (n, k) values over its takers
+        return safe_divide(np.where(taken, values, 0.0).sum(axis=0), count.astype(float))
+
+    mean = taker_mean(x)
+    total_mean = taker_mean(np.broadcast_to(totals[:, None], (n, k)))
+    dx = np.where(taken, x - mean, 0.0)
+    dt = np.where(taken, totals[:, None] - total_mean, 0.0)
+    dof = np.where(count > 1, count - 1, np.nan)
+    var = (dx * dx).sum(axis=0) / dof
+    cov_total = (dx * dt).sum(axis=0) / dof
+    total_var = (dt * dt).sum(axis=0) / dof
+    upper, lower = upper_lower_groups(totals, fraction)
+    upper_mean = safe_divide(np.where(taken & upper[:, None], x, 0.0).sum(axis=0),
+                             (taken & upper[:, None]).sum(axis=0).astype(float))
+    lower_mean = safe_divide(np.where(taken & lower[:, None], x, 0.0).sum(axis=0),
+                             (taken & lower[:, None]).sum(axis=0).astype(float))
+    rest_var = total_var - 2 * cov_total + var
+    share = count / max(n, 1)
+    k_answered = int(round(float(np.median(taken.sum(axis=1))))) if n else k
+    weighted = float(np.nansum(share * var))
+    alpha_if_rm = _alpha(k_answered - 1, weighted - share * var, rest_var) if k_answered >= 3 else np.full(k, np.nan)
+    difficulty = mean / points
+    discrimination = (upper_mean - lower_mean) / points
+    return ItemStats(item_ids=item_ids, points=points, n=n, mean=mean, sd=np.sqrt(var), difficulty=difficulty,
+                     upper_mean=upper_mean, lower_mean=lower_mean, discrimination=discrimination,
+                     total_r=_correlation(cov_total, var, total_var),
+                     total_r_if_rm=_correlation(cov_total - var, var, rest_var), alpha_if_rm=alpha_if_rm,
+                     ebel=ebel_bands(discrimination), difficulty_band=difficulty_bands(difficulty), takers=count)
+
+
 def paper_analysis(scores: np.ndarray, points: Sequence[float], items: ItemStats | None = None) -> PaperStats:
-    """Cronbach's α, SEM = SD * sqrt(1 - α), total mean/SD and the difficulty mix of an (N, k) score matrix."""
+    """Cronbach's α, SEM = SD * sqrt(1 - α), total mean/SD and the difficulty mix of an (N, k) score matrix (NaN:
+    an optional question not chosen, as in :func:`item_analysis`; full marks then count each group once)."""
     scores = np.asarray(scores, dtype=float)
     points = np.asarray(points, dtype=float)
-    items = items or item_analysis(scores, points)
+    taken = np.isfinite(scores)
+    items = items or item_analysis(scores, points, not_taken=not taken.all())
     n, k = scores.shape
-    totals = scores.sum(axis=1)
+    totals = np.where(taken, scores, 0.0).sum(axis=1)
     total_var = float(np.var(totals, ddof=1)) if n >= 2 else np.nan
-    alpha = float(_alpha(k, float(np.nansum(items.sd ** 2)), total_var)) if n >= 2 else np.nan
+    share = taken.mean(axis=0) if n else np.ones(k)
+    k_answered = int(round(float(np.median(taken.sum(axis=1))))) if n else k
+    alpha = float(_alpha(k_answered, float(np.nansum(share * items.sd ** 2)), total_var)) if n >= 2 else np.nan
     sd = float(np.sqrt(total_var)) if n >= 2 else np.nan
     sem = sd * float(np.sqrt(1.0 - alpha)) if np.isfinite(alpha) and alpha <= 1 else np.nan
     bands = items.difficulty_band
@@ -253,9 +315,10 @@ def paper_analysis(scores: np.ndarray, points: Sequence[float], items: ItemStats
     mix_points = {key: float(points[bands == b].sum()) for b, key in enumerate(DIFFICULTY_KEYS)}
     ebel = {key: int((items.ebel == b).sum()) for b, key in enumerate(EBEL_KEYS)}
     finite_d = items.discrimination[np.isfinite(items.discrimination)]
-    return PaperStats(n=n, k=k, full_marks=float(points.sum()), mean=float(totals.mean()) if n else np.nan, sd=sd,
+    full_marks = float(points.sum()) if taken.all() else float((share * points).sum())
+    return PaperStats(n=n, k=k, full_marks=full_marks, mean=float(totals.mean()) if n else np.nan, sd=sd,
                      alpha=alpha, sem=sem,
-                     mean_difficulty=float(totals.mean() / points.sum()) if n else np.nan,
+                     mean_difficulty=float(totals.mean() / full_marks) if n else np.nan,
                      mean_discrimination=float(finite_d.mean()) if finite_d.size else np.nan,
                      difficulty_mix=mix, difficulty_points=mix_points, ebel_mix=ebel)
 

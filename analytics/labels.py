@@ -67,11 +67,22 @@ _TEXT: dict[str, tuple[str, str]] = {
     "report_class": ("班级成绩分析报告", "Class report"), "report_grade": ("年级成绩分析报告", "Grade report"),
     "report_city": ("全市成绩分析报告", "City report"), "exam": ("考试", "Exam"),
     "none_below": ("无(各知识点均不低于年级)", "none (no point below the grade)"),
-    "teacher": ("任课教师", "Teacher"), "class_trend": ("各班平均百分等级走势", "Classes' mean percentile rank"), "pcm_location": ("分部评分模型位置", "PCM location"),
+    "teacher": ("任课教师", "Teacher"), "pcm_location": ("分部评分模型位置", "PCM location"),
     "score_distribution": ("得分分布", "Score distribution"), "score_unit": ("分", " pts"), "linked": ("关联人数", "Linked students"),
     "va_raw": ("原始增值(标准分)", "Raw value added (z)"), "va_se": ("标准误", "SE"),
     "va_shrinkage": ("收缩系数", "Shrinkage"), "va_estimate": ("增值估计(标准分)", "Value added (z)"),
     "va_low": ("95%区间下限", "95% low"), "va_high": ("95%区间上限", "95% high"),
+    "theta_linked": ("能力值θ(链接)", "θ (linked)"), "scale_score": ("量尺分", "Scale score"),
+    "group_trend_pr": ("平均百分等级走势", "Mean percentile rank"),
+    "group_trend_scale": ("平均量尺分走势(共同题链接)", "Mean scale score (linked)"),
+    "irt_linking": ("IRT 共同题链接", "IRT linking through common items"), "linking_method": ("方法", "Method"),
+    "common_items": ("共同题数", "Common items"), "linking_slope": ("斜率A", "Slope A"),
+    "linking_intercept": ("截距B", "Intercept B"), "linking_note": ("说明", "Note"),
+    "linking_base": ("基准(首次考试)", "base (first exam)"),
+    "scale_note": ("θ 为 Rasch 能力值，已按共同题换算到首次考试的量尺；量尺分 = 500 + 100·θ/σ（σ 为首次考试能力标准差），"
+                   "各次考试可直接比较，分数变高表示进步。",
+                   "θ: Rasch ability on the first exam's scale through the common items; scale score = 500 + "
+                   "100·θ/σ (σ the first exam's ability SD), comparable across exams: higher means growth."),
     "va_shown": ("是否报告", "Reported"), "va_too_few": ("人数不足，不报告", "too few students, not reported"),
     "va_yes": ("报告", "reported"), "unmatched_reason": ("未对应原因", "Why not linked"),
     "va_method": ("增值：本次Z分对上次Z分回归(全年级)，班级/教师的增值为其学生残差的平均，按经验贝叶斯向0收缩，"
@@ -152,6 +163,11 @@ def definitions(lang: str, cutoffs: Sequence[float], band: float, fraction: floa
                      "的后验概率及各题失误率 s、猜测率 g"),
             ("Rasch", "P(答对) = 1 / (1 + exp(−(θ − b)));边际极大似然(EM,求积网格)估计 b,θ 为 EAP 估计,"
                       "标准误为后验标准差"),
+            ("共同题链接", "几次考试有相同题库题目(共同题)时,各次分别做 Rasch 估计,再经共同题换算到首次考试的量尺:"
+                          "θ' = Aθ + B,A、B 用 Stocking–Lord 特征曲线法(并列出均值-均值法、均值-标准差法的结果;"
+                          "Kolen & Brennan 2014 第 6 章);难度漂移的共同题(链接后相差 > 0.3 logit、稳健 z > 1.645 且超出"
+                          "估计误差)不用;共同题少于 5 道或参加人数少于 30 名时不链接,只比较 Z 分和百分等级"),
+            ("量尺分", "500 + 100 × θ'/σ,σ 为首次考试的能力标准差:各次考试可直接比较,升高表示进步"),
         ]
     return [
         ("Population", "examinees who sat (absent, pending and duplicate sheets are counted, not analysed)"),
@@ -188,4 +204,10 @@ def definitions(lang: str, cutoffs: Sequence[float], band: float, fraction: floa
                  "per student and point, slip s and guess g per item"),
         ("Rasch", "P(correct) = 1 / (1 + exp(-(theta - b))); b by marginal maximum likelihood (EM on a quadrature "
                   "grid), theta as EAP with the posterior SD as its standard error"),
+        ("Common-item linking", "when exams share bank items, each is calibrated by Rasch and put on the first "
+                                "exam's scale, theta' = A theta + B, A and B by Stocking-Lord (mean/mean and "
+                                "mean/sigma listed beside it; Kolen & Brennan 2014, ch. 6); common items that drifted "
+                                "(> 0.3 logit after linking, robust z > 1.645 and beyond their standard error) are "
+                                "left out; fewer than 5 common items or 30 students: z and percentile only"),
+        ("Scale score", "500 + 100 theta' / sigma, sigma the first exam's ability SD: comparable across exams"),
     ]

@@ -1,12 +1,13 @@
 """Analytics inputs: a ``yuejuan grade`` output folder (``scores.csv`` + ``summary.json``) and the exam JSON, or a
 :class:`grading.pipeline.GradingRun` in memory, as an :class:`~analytics.model.ExamData`.
 
-Only this module (and the writers) touch files; everything else works on the arrays it returns.
+Only this module (and the writers) touch files; everything else works on the arrays it returns. ``scores.csv`` is
+read by :func:`grading.report_io.read_scores_csv`: the Chinese file or the English one of earlier versions, bounded
+(rows, columns, cells, bytes) like every table yuejuan reads.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
@@ -15,7 +16,7 @@ import numpy as np
 from analytics.items import masks_from_letters
 from analytics.longitudinal import ExamScores, exam_scores_of
 from analytics.model import ExamData
-from grading.safe_cells import from_csv_cell
+from grading.report_io import ScoresTable, read_scores_csv
 
 __all__ = ["load_grade_output", "load_exam_scores", "from_grading_run", "active_questions", "load_exam_for_report"]
 
@@ -34,18 +35,16 @@ def load_exam_for_report(path: str | Path):
     return load_exam_any(path)
 
 
-def _column(rows: list[list[str]], index: int) -> np.ndarray:
-    return np.array([row[index] if index < len(row) else "" for row in rows], dtype=object)
+def _texts(table: ScoresTable, key: str) -> np.ndarray:
+    """A text column as typed (:meth:`grading.report_io.ScoresTable.texts`), '' throughout when absent."""
+    return np.array(table.texts(key), dtype=object)
 
 
-def _texts(cells: np.ndarray) -> np.ndarray:
-    """Text cells as written (:func:`grading.safe_cells.from_csv_cell` undoes the quote before formula-like text)."""
-    return np.array([from_csv_cell(str(cell)) for cell in cells.tolist()], dtype=object)
-
-
-def _numbers(texts: np.ndarray) -> np.ndarray:
-    """Floats from text cells (empty = NaN), converting each distinct text once."""
-    distinct, inverse = np.unique(texts.astype(str), return_inverse=True)
+def _numbers(table: ScoresTable, key: str) -> np.ndarray:
+    """Floats from a column's cells (empty = NaN), converting each distinct text once."""
+    if not table.n:
+        return np.zeros(0)
+    distinct, inverse = np.unique(np.array(table.cells(key), dtype=str), return_inverse=True)
     values = np.empty(len(distinct))
     for k, text in enumerate(distinct.tolist()):
         try:
@@ -78,47 +77,44 @@ def load_grade_output(scores_dir: str | Path, exam) -> ExamData:
                 if (folder / "exam.json").is_file() else ""
             raise ValueError(f"{folder}: scores were marked to full marks {float(full):g}, exam {exam.id} has "
                              f"{exam.full_marks:g}{hint}")
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
-        try:
-            header = next(reader)
-        except StopIteration:
-            raise ValueError(f"{path}: empty file") from None
-        rows = list(reader)
-    index = {name: k for k, name in enumerate(header)}
-    missing = [c for c in _REQUIRED if c not in index]
+    table = read_scores_csv(path, sections={exam.section_name(s): s for s in exam.section_ids()})
     questions = active_questions(exam)
-    missing += [f"{q.id}_score" for q in questions if f"{q.id}_score" not in index]
+    missing = table.missing(_REQUIRED) + table.missing([f"{q.id}_score" for q in questions])
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing[:6])}"
                          + (" ..." if len(missing) > 6 else "") + " (is this a scores.csv of this exam?)")
-    n = len(rows)
+    n = table.n
     scores = np.full((n, len(questions)), np.nan)
     masks = np.zeros((n, len(questions)), np.uint16)
     for j, q in enumerate(questions):
-        if n:
-            scores[:, j] = _numbers(_column(rows, index[f"{q.id}_score"]))
-        if q.type != "subjective" and f"{q.id}_response" in index and n:
-            masks[:, j] = masks_from_letters(_column(rows, index[f"{q.id}_response"]), q.options)
-    status = _column(rows, index["status"]).astype(str).astype(object)
-    totals = _numbers(_column(rows, index["total"])) if n else np.zeros(0)
+        scores[:, j] = _numbers(table, f"{q.id}_score")
+        if q.type != "subjective" and f"{q.id}_response" in table.index and n:
+            masks[:, j] = masks_from_letters(np.array(table.cells(f"{q.id}_response"), dtype=object), q.options)
+    status = np.array(table.statuses(), dtype=object)
+    totals = _numbers(table, "total")
     graded = (status == "graded") & np.isfinite(totals)
     if graded.any():
-        incomplete = graded & np.isnan(scores).any(axis=1)
+        # An optional question (选考题) the student did not choose is empty: one per group must be scored.
+        optional = [[j for j, q in enumerate(questions) if q.id in group.questions]
+                    for group in getattr(exam, "optional_groups", ())]
+        optional = [group for group in optional if group]  # a void group is not analysed at all
+        required = np.ones(len(questions), bool)
+        required[[j for group in optional for j in group]] = False
+        incomplete = graded & np.isnan(scores[:, required]).any(axis=1)
+        for group in optional:
+            incomplete |= graded & (np.isfinite(scores[:, group]).sum(axis=1) != 1)
         if incomplete.any():
             first = np.flatnonzero(incomplete)[0]
             raise ValueError(f"{path}: row {first + 2} is graded but has empty question scores")
-        drift = np.abs(scores[graded].sum(axis=1) - totals[graded])
+        drift = np.abs(np.nansum(scores[graded], axis=1) - totals[graded])
         if drift.max(initial=0.0) > 1e-6:
             raise ValueError(f"{path}: totals do not add up to the question scores of exam {exam.id} "
                              "(scores marked with another key? regraded?)")
-    section_ids = tuple(s for s in exam.section_ids() if f"section_{s}" in index)
+    section_ids = tuple(s for s in exam.section_ids() if f"section_{s}" in table.index)
     section_totals = np.full((n, len(section_ids)), np.nan)
     for k, sid in enumerate(section_ids):
-        if n:
-            section_totals[:, k] = _numbers(_column(rows, index[f"section_{sid}"]))
-    text = lambda name: (_texts(_column(rows, index[name])) if name in index  # noqa: E731
-                         else np.full(n, "", dtype=object))
+        section_totals[:, k] = _numbers(table, f"section_{sid}")
+    text = lambda key: _texts(table, key)  # noqa: E731
     return ExamData(exam=exam, exam_ids=text("exam_id"), student_nos=text("student_no"), names=text("name"),
                     classes=text("class"), schools=text("school_code"), status=status,
                     item_ids=tuple(q.id for q in questions), points=np.array([q.points for q in questions], float),
@@ -138,20 +134,14 @@ def load_exam_scores(scores_dir: str | Path) -> ExamScores:
     if (folder / "exam.json").is_file():  # the key it was marked with: knowledge-point rates too
         return exam_scores_of(load_grade_output(folder, load_exam_for_report(folder / "exam.json")))
     label = str(json.loads(summary_path.read_text(encoding="utf-8")).get("exam") or folder.name)
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, [])
-        rows = list(reader)
-    index = {name: k for k, name in enumerate(header)}
-    missing = [c for c in ("exam_id", "student_no", "status", "total") if c not in index]
+    table = read_scores_csv(path)
+    missing = table.missing(("exam_id", "student_no", "status", "total"))
     if missing:
         raise ValueError(f"{path}: missing column(s) {', '.join(missing)}")
-    text = lambda name: (_texts(_column(rows, index[name])) if name in index  # noqa: E731
-                         else np.full(len(rows), "", dtype=object))
-    totals = _numbers(_column(rows, index["total"])) if rows else np.zeros(0)
-    graded = text("status") == "graded"
-    return ExamScores(label, text("exam_id"), text("student_no"), np.where(graded, totals, np.nan), text("name"),
-                      text("class"))
+    graded = np.array(table.statuses(), dtype=object) == "graded"
+    return ExamScores(label, _texts(table, "exam_id"), _texts(table, "student_no"),
+                      np.where(graded, _numbers(table, "total"), np.nan), _texts(table, "name"),
+                      _texts(table, "class"))
 
 
 def from_grading_run(run) -> ExamData:

@@ -1,9 +1,11 @@
 """A student's record across exams (成绩追踪), keyed by 学籍号 — the national student number, which stays while the
 考号 changes with every exam.
 
-Each exam is put on a comparable scale within the grade that sat it (docs/statistics.md, "Linking two exams": z and
-the percentile rank for unlinked exams; IRT linking through common items is not done here). Students who cannot be
-linked are never dropped silently: :attr:`StudentRecord.unmatched` lists each with its reason.
+Each exam is put on a comparable scale within the grade that sat it (docs/statistics.md, "Students over time": z
+and the percentile rank), and, when the exams share bank items (:attr:`grading.exam.Question.item_id`), the
+students' Rasch abilities are put on the first exam's scale through those common items (:mod:`analytics.linking`;
+an exam with too few common items keeps z and percentile only, with the reason). Students who cannot be linked are
+never dropped silently: :attr:`StudentRecord.unmatched` lists each with its reason.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from typing import Sequence
 
 import numpy as np
 
-from analytics.diagnosis import Trend, blueprint_from_exam, knowledge_rates
+from analytics.diagnosis import Trend, blueprint_from_exam, dichotomise, knowledge_rates
+from analytics.linking import IrtLinking, link_rasch
 from analytics.model import ExamData
 from analytics.scores import competition_ranks, percentile_ranks, standard_scores
 
@@ -45,16 +48,21 @@ class ExamScores:
     point_ids: tuple[str, ...] = ()
     point_names: tuple[str, ...] = ()
     knowledge: np.ndarray | None = None
+    item_keys: tuple[str, ...] = ()
+    responses: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.exam_ids)
-        for name in ("student_nos", "totals", "names", "classes", "knowledge"):
+        for name in ("student_nos", "totals", "names", "classes", "knowledge", "responses"):
             value = getattr(self, name)
             if value is not None and len(value) != n:
                 raise ValueError(f"ExamScores {self.label!r}: {name} has {len(value)} rows, exam_ids {n}")
         if self.point_ids and (self.knowledge is None or self.knowledge.shape[1] != len(self.point_ids)):
             raise ValueError(f"ExamScores {self.label!r}: knowledge rates do not match its {len(self.point_ids)} "
                              "knowledge points")
+        if self.responses is not None and self.responses.shape[1] != len(self.item_keys):
+            raise ValueError(f"ExamScores {self.label!r}: responses to {self.responses.shape[1]} items, "
+                             f"{len(self.item_keys)} item keys")
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,12 @@ class StudentRecord:
     grade_knowledge : ndarray, (E, P)
         The mean rate of everyone who sat each exam (the grade's rate), NaN where not tested.
     unmatched : tuple of Unmatched
+    theta, scale_scores : ndarray, (M, E)
+        Rasch ability on the first exam's scale and its scale score (:mod:`analytics.linking`), NaN where the
+        student did not sit or the exam is not linked.
+    linking : IrtLinking or None
+        How each exam was linked (method, common items, drifted items, why not); None when some exam's key (its
+        items) is not known, ``linking_note`` saying so.
     """
 
     labels: tuple[str, ...]
@@ -110,6 +124,15 @@ class StudentRecord:
     point_names: tuple[str, ...] = ()
     knowledge: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0)))
     grade_knowledge: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    theta: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    scale_scores: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
+    linking: IrtLinking | None = None
+    linking_note: str = ""
+
+    @property
+    def linked_theta(self) -> bool:
+        """Some exam after the first has abilities on the first exam's scale."""
+        return self.linking is not None and self.linking.any_linked
 
     @property
     def sat(self) -> np.ndarray:
@@ -121,11 +144,13 @@ class StudentRecord:
         return self.sat.all(axis=1)
 
 
-def link_exams(exams: Sequence[ExamScores]) -> StudentRecord:
-    """Link students across ``exams`` (oldest first) by 学籍号.
+def link_exams(exams: Sequence[ExamScores], *, method: str = "stocking_lord") -> StudentRecord:
+    """Link students across ``exams`` (oldest first) by 学籍号, and their Rasch abilities through common items.
 
     A student without a 学籍号, or whose 学籍号 appears twice in one exam, is left out of the record and listed in
-    ``unmatched`` with the reason; a student absent from some exams stays in the record with NaN there.
+    ``unmatched`` with the reason; a student absent from some exams stays in the record with NaN there. With two or
+    more exams whose items are known, :func:`analytics.linking.link_rasch` (``method``) puts abilities on the first
+    exam's scale.
     """
     if not exams:
         raise ValueError("a student record needs at least one exam")
@@ -162,6 +187,8 @@ def link_exams(exams: Sequence[ExamScores]) -> StudentRecord:
         point_names.update({p: name or p for p, name in zip(exam.point_ids, exam.point_names or exam.point_ids)})
     knowledge = np.full((m, e, len(point_ids)), np.nan)
     grade_knowledge = np.full((e, len(point_ids)), np.nan)
+    linking, linking_note = _irt_linking(exams, method)
+    theta, scale_scores = np.full((m, e), np.nan), np.full((m, e), np.nan)
     for column, (exam, (rows, numbers)) in enumerate(zip(exams, kept)):
         values = np.asarray(exam.totals, dtype=float)
         sat = np.isfinite(values)
@@ -175,6 +202,9 @@ def link_exams(exams: Sequence[ExamScores]) -> StudentRecord:
         z[where, column] = z_all[rows]
         percentile[where, column] = pr_all[rows]
         ranks[where, column] = rank_all[rows]
+        if linking is not None:
+            theta[where, column] = linking.theta[column][rows]
+            scale_scores[where, column] = linking.scale_scores[column][rows]
         if exam.names is not None:
             names[where] = np.asarray(exam.names, dtype=object)[rows]
         if exam.classes is not None:
@@ -189,7 +219,22 @@ def link_exams(exams: Sequence[ExamScores]) -> StudentRecord:
                                                         / np.maximum(counts, 1), np.nan)
     return StudentRecord(tuple(exam.label for exam in exams), student_nos, exam_ids, names, classes, totals, z,
                          percentile, ranks, tuple(unmatched), point_ids,
-                         tuple(point_names[p] for p in point_ids), knowledge, grade_knowledge)
+                         tuple(point_names[p] for p in point_ids), knowledge, grade_knowledge, theta, scale_scores,
+                         linking, linking_note)
+
+
+def _irt_linking(exams: Sequence[ExamScores], method: str) -> tuple[IrtLinking | None, str]:
+    """The Rasch linking of ``exams`` (None with one exam, or with the reason when an exam's items are unknown)."""
+    if len(exams) < 2:
+        return None, ""
+    unknown = [exam.label for exam in exams if exam.responses is None]
+    if unknown:
+        return None, (f"{'、'.join(unknown)} 的试卷定义（exam.json）不在成绩文件夹中，不知道哪些是共同题，"
+                      "未做 IRT 链接，只按 z 分和百分等级比较")
+    responses = [np.where(np.isfinite(np.asarray(exam.totals, float))[:, None], exam.responses, np.nan)
+                 for exam in exams]
+    return link_rasch([exam.label for exam in exams], [exam.item_keys for exam in exams], responses,
+                      method=method), ""
 
 
 def record_trend(record: StudentRecord) -> Trend:
@@ -232,6 +277,9 @@ def exam_scores_of(data: ExamData) -> ExamScores:
     graded = data.status == "graded"
     blueprint = blueprint_from_exam(data.exam, data.item_ids)
     rates, _ = knowledge_rates(np.where(graded[:, None], data.scores, np.nan), data.points, blueprint.weights)
+    # 0/1 as the analysis's Rasch fit takes them (a score reaching 60 % of the item's points is right)
+    binary = np.where(graded[:, None], dichotomise(np.nan_to_num(data.scores), data.points), np.nan)
+    item_keys = tuple(data.exam.question(qid).item_id or "" for qid in data.item_ids)
     return ExamScores(data.exam.id, data.exam_ids.astype(str), data.student_nos.astype(object),
                       np.where(graded, data.totals, np.nan), data.names, classes, blueprint.point_ids,
-                      blueprint.point_names, rates)
+                      blueprint.point_names, rates, item_keys, binary)

@@ -77,7 +77,12 @@ class ExamData:
 
     @property
     def full_marks(self) -> float:
-        return float(self.points.sum())
+        """The analysed items' points, each 选考题 group (choose 1 of N, equal points) counted once."""
+        chosen_once = 0.0
+        for group in getattr(self.exam, "optional_groups", ()):
+            members = [j for j, qid in enumerate(self.item_ids) if qid in group.questions]
+            chosen_once += float(self.points[members[1:]].sum()) if members else 0.0
+        return float(self.points.sum()) - chosen_once
 
     @property
     def graded(self) -> np.ndarray:

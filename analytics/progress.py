@@ -42,6 +42,8 @@ def progress_of(exams: Sequence[ExamScores], *, teachers: Mapping[str, str] | No
     notes: list[str] = []
     if record.unmatched:
         notes.append(f"{len(record.unmatched)} 名学生无法按学籍号对应（无学籍号或学籍号重复），未计入走势与增值")
+    notes += [record.linking_note] if record.linking_note else []
+    notes += record.linking.notes() if record.linking is not None else []
     if len(exams) < 2:
         return Progress(record, None, None, None, tuple(notes))
     trend = record_trend(record)

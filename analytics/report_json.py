@@ -22,9 +22,15 @@ Shape (abridged)::
      "multi_subject": {...} | null,
      "trend": {"exams", "knowledge_points": [{"id", "name"}], "students": [{"exam_id", "student_no", "totals",
                "ranks", "z", "percentile", "rank_change", "z_change", "knowledge" (exam x point),
-               "strengths", "lasting_weak"}]} | null,
+               "strengths", "lasting_weak", "theta", "scale_scores"}], "linking": LINKING | null} | null,
      "value_added": {"classes": VA | null, "teachers": VA | null, "notes": [...],
                      "unmatched": [{"exam", "exam_id", "student_no", "reason"}]} | null}
+
+    LINKING = {"method", "method_name", "base", "base_sd", "scale_score": "500 + 100·θ/σ", "note",
+               "exams": [{"exam", "linked", "method", "slope", "intercept", "common_items", "reason",
+                          "constants": {method: {"slope", "intercept"}},
+                          "dropped": [{"item_id", "displacement", "robust_z", "reason"}]}]}
+    ("theta" and "scale_scores" per exam: Rasch ability on the first exam's scale, null where not linked)
 
     VA = {"scale": "z", "intercept", "slope", "residual_sd", "between_sd", "linked", "level", "min_n",
           "groups": [{"group", "n", "raw", "se", "shrinkage", "estimate", "low", "high", "shown"}]}
@@ -272,6 +278,26 @@ def multi_subject_json(m, *, ranks: bool = True) -> dict:
         "grade_rank": rank(m.grade_rank), "city_rank": rank(m.city_rank)})}
 
 
+def _linking_json(record) -> dict | None:
+    """How the record's exams were put on one Rasch scale (:class:`analytics.linking.IrtLinking`)."""
+    from analytics.linking import METHOD_NAMES, SCALE_MEAN, SCALE_SD
+
+    linking = record.linking
+    if linking is None:
+        return None if not record.linking_note else {"method": None, "note": record.linking_note, "exams": []}
+    return {"method": linking.method, "method_name": METHOD_NAMES[linking.method], "base": record.labels[0],
+            "base_sd": clean_float(linking.base_sd), "scale_score": f"{SCALE_MEAN:g} + {SCALE_SD:g}·θ/σ",
+            "note": "", "exams": [{
+                "exam": link.label, "linked": link.linked, "method": link.method if link.linked else None,
+                "slope": clean_float(link.slope), "intercept": clean_float(link.intercept),
+                "common_items": list(link.common), "reason": link.reason or None,
+                "constants": {name: {"slope": clean_float(c.slope), "intercept": clean_float(c.intercept)}
+                              for name, c in link.constants.items()},
+                "dropped": [{"item_id": d.item_id, "displacement": clean_float(d.displacement),
+                             "robust_z": clean_float(d.robust_z), "reason": d.reason} for d in link.dropped]}
+                for link in linking.links]}
+
+
 def progress_json(progress, *, ranks: bool = True) -> dict:
     """The students over time of :class:`analytics.progress.Progress` as JSON: ``trend`` (null with one exam) and
     ``value_added`` (classes, teachers, notes, unmatched) — what the analysis JSON and the service's progress route
@@ -292,7 +318,9 @@ def progress_json(progress, *, ranks: bool = True) -> dict:
                      "rank_change": t.rank_change.tolist() if ranks else [None] * len(linked),
                      "z_change": jsonable(t.z_change), "knowledge": jsonable(record.knowledge[linked]),
                      "strengths": [[points[p] for p in np.flatnonzero(strengths[k]).tolist()] for k in linked],
-                     "lasting_weak": [[points[p] for p in np.flatnonzero(weak[k]).tolist()] for k in linked]})}
+                     "lasting_weak": [[points[p] for p in np.flatnonzero(weak[k]).tolist()] for k in linked],
+                     "theta": jsonable(record.theta[linked]), "scale_scores": jsonable(record.scale_scores[linked])}),
+                 "linking": _linking_json(record)}
 
     def table(va) -> dict | None:
         if va is None:

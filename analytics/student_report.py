@@ -19,11 +19,10 @@ from analytics.diagnosis import DINA_RMSEA_GOOD
 from analytics.labels import band_names
 from analytics.longitudinal import steady_points
 from analytics.mastery import MASTERY_SOURCES
+from omr.pdf_font import cjk_font_name
 
-__all__ = ["write_student_reports", "rank_band", "CJK_FONT_PATH"]
+__all__ = ["write_student_reports", "rank_band"]
 
-CJK_FONT_PATH = Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc")
-_FONT = "WQYMicroHei"
 
 _T = {
     "zh": {"title": "学生学业诊断报告", "name": "姓名", "exam_id": "考号", "class": "班级", "school": "学校",
@@ -46,7 +45,11 @@ _T = {
            "last": "上次", "strengths": "稳定优势(两次及以上考试均不低于年级)",
            "lasting_weak": "持续薄弱(两次及以上考试均低于年级)", "none_steady": "暂无", "this_exam": "本次相关题目",
            "portrait_note": "按学籍号对应各次考试;百分等级 = 100×(低于本人人数 + 0.5×同分人数)/该次实考人数,"
-                            "不同考试的分数不能直接比较,请看百分等级。"},
+                            "不同考试的分数不能直接比较,请看百分等级。",
+           "theta": "能力值θ", "scale": "量尺分", "scale_trend": "量尺分走势(经共同题链接,各次可直接比较)",
+           "linked_note": "能力值θ与量尺分:各次考试经共同题换算到“{base}”的量尺(方法:{method}),"
+                          "量尺分 = 500 + 100×θ/σ(σ 为首次考试的能力标准差),升高表示进步。",
+           "unlinked_note": "未做共同题链接(只看百分等级):{reason}"},
     "en": {"title": "Student diagnosis report", "name": "Name", "exam_id": "Exam ID", "class": "Class",
            "school": "School", "total": "Total", "full": "Full marks", "class_rank": "Class rank",
            "grade_rank": "Grade rank", "pr": "Percentile rank", "t": "T score", "band": "Band",
@@ -71,7 +74,12 @@ _T = {
            "lasting_weak": "Lasting weak points (below the grade twice or more)", "none_steady": "none yet",
            "this_exam": "this exam's questions",
            "portrait_note": "Exams linked by student number; percentile rank = 100 * (below + 0.5 * equal) / N of "
-                            "that exam: scores of different exams are not comparable, percentile ranks are."},
+                            "that exam: scores of different exams are not comparable, percentile ranks are.",
+           "theta": "Ability θ", "scale": "Scale score", "scale_trend": "Scale score (linked, comparable)",
+           "linked_note": "Ability θ and scale score: every exam put on the scale of {base} through common items "
+                          "({method}); scale score = 500 + 100 θ / σ (σ the first exam's ability SD); higher is "
+                          "growth.",
+           "unlinked_note": "Not linked through common items (percentile ranks only): {reason}"},
 }
 
 _RANK_BANDS = (10, 25, 50, 75, 100)
@@ -84,18 +92,6 @@ def rank_band(percentile_rank: float) -> int:
         if top <= limit + 1e-9:
             return limit
     return 100
-
-
-def _register_font() -> str:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.ttfonts import TTFont
-
-    if _FONT in pdfmetrics.getRegisteredFontNames():
-        return _FONT
-    if not CJK_FONT_PATH.is_file():
-        raise OSError(f"CJK font {CJK_FONT_PATH} not found: `make system-deps` installs fonts-wqy-microhei")
-    pdfmetrics.registerFont(TTFont(_FONT, str(CJK_FONT_PATH), subfontIndex=0))
-    return _FONT
 
 
 def _profile_chart(names: Sequence[str], student: np.ndarray, grade: np.ndarray, labels: tuple[str, str],
@@ -154,7 +150,7 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
 
     lang = lang or analysis.config.lang
     words = _T[lang]
-    font = _register_font()
+    font = cjk_font_name()
     data, s, schools = analysis.data, analysis.students, analysis.schools
     members = np.flatnonzero(s.class_index == class_index)
     order = members[np.argsort(data.exam_ids[s.rows[members]].astype(str), kind="stable")]
@@ -265,9 +261,6 @@ def write_student_reports(analysis: Analysis, path: str | Path, class_index: int
 def _portrait(analysis: Analysis, k: int, row: int, words: dict[str, str], width: float, font: str, styles):
     """数字画像: the student's total, percentile and rank in every exam, the knowledge points now against last
     time, steady strengths and lasting weak points with this exam's questions behind each."""
-    from reportlab.graphics.charts.linecharts import HorizontalLineChart
-    from reportlab.graphics.shapes import Drawing
-    from reportlab.lib import colors
     from reportlab.platypus import Paragraph, Spacer
 
     title, normal, small, heading, grid = styles
@@ -275,27 +268,35 @@ def _portrait(analysis: Analysis, k: int, row: int, words: dict[str, str], width
     strengths, weak = steady_points(record)
     content = [Paragraph(f"{data.names[row]} · {words['portrait']}", title),
                Paragraph(f"{words['student_no']}: {record.student_nos[k]}", normal), Spacer(1, 4)]
-    ranks = analysis.show_ranks
-    rows = [[words["exam"], words["total"], words["pr"], *([words["grade_rank"]] if ranks else [])]]
+    ranks, linked = analysis.show_ranks, record.linked_theta
+    rows = [[words["exam"], words["total"], words["pr"], *([words["grade_rank"]] if ranks else []),
+             *([words["theta"], words["scale"]] if linked else [])]]
     for e, label in enumerate(record.labels):
         sat = np.isfinite(record.totals[k, e])
+        on_scale = np.isfinite(record.theta[k, e]) if linked else False
         rows.append([label, f"{record.totals[k, e]:g}" if sat else words["not_sat"],
                      f"{record.percentile[k, e]:.1f}" if sat else "-",
-                     *([f"{record.ranks[k, e]:.0f}" if sat else "-"] if ranks else [])])
+                     *([f"{record.ranks[k, e]:.0f}" if sat else "-"] if ranks else []),
+                     *([f"{record.theta[k, e]:+.2f}" if on_scale else "-",
+                        f"{record.scale_scores[k, e]:.0f}" if on_scale else "-"] if linked else [])])
     content.append(_fixed_table(rows, [width * 0.4] + [width * 0.6 / (len(rows[0]) - 1)] * (len(rows[0]) - 1),
                                 grid))
-    drawing = Drawing(width, 120)
-    chart = HorizontalLineChart()
-    chart.x, chart.y, chart.width, chart.height = 40, 20, width - 60, 90
-    chart.data = [[float(v) if np.isfinite(v) else None for v in record.percentile[k]]]
-    chart.categoryAxis.categoryNames = list(record.labels)
-    chart.categoryAxis.labels.fontName = chart.valueAxis.labels.fontName = font
-    chart.categoryAxis.labels.fontSize = chart.valueAxis.labels.fontSize = 7
-    chart.valueAxis.valueMin, chart.valueAxis.valueMax, chart.valueAxis.valueStep = 0, 100, 25
-    chart.lines[0].strokeColor = colors.HexColor("#2F6EBA")
-    chart.lines[0].strokeWidth = 1.5
-    drawing.add(chart)
-    content += [Paragraph(words["pr_trend"], heading), drawing]
+    content += [Paragraph(words["pr_trend"], heading),
+                _trend_chart(record.labels, record.percentile[k], (0, 100, 25), width, font)]
+    if linked:
+        from analytics.linking import METHOD_NAMES
+
+        scale = record.scale_scores[k]
+        shown = scale[np.isfinite(scale)]
+        low, high = (100 * np.floor(shown.min() / 100), 100 * np.ceil(shown.max() / 100)) if shown.size else (0, 1)
+        content += [Paragraph(words["scale_trend"], heading),
+                    _trend_chart(record.labels, scale, (low, max(high, low + 100), 50), width, font),
+                    Paragraph(words["linked_note"].format(base=record.labels[0],
+                                                          method=METHOD_NAMES[record.linking.method]), small)]
+    elif record.linking is not None or record.linking_note:
+        reason = record.linking_note or record.linking.links[-1].reason
+        if reason:
+            content.append(Paragraph(words["unlinked_note"].format(reason=reason), small))
     both = [t for t in range(len(record.point_ids))
             if np.isfinite(record.knowledge[k, -1, t]) and np.isfinite(record.knowledge[k, -2, t])]
     if both:
@@ -320,6 +321,27 @@ def _portrait(analysis: Analysis, k: int, row: int, words: dict[str, str], width
         content.append(Paragraph(words["none_steady"], normal))
     content += [Spacer(1, 8), Paragraph(words["portrait_note"], small)]
     return content
+
+
+def _trend_chart(labels: Sequence[str], values: np.ndarray, axis: tuple[float, float, float], width: float,
+                 font: str):
+    """One student's line across the exams (NaN: a gap), the value axis (min, max, step)."""
+    from reportlab.graphics.charts.linecharts import HorizontalLineChart
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib import colors
+
+    drawing = Drawing(width, 120)
+    chart = HorizontalLineChart()
+    chart.x, chart.y, chart.width, chart.height = 40, 20, width - 60, 90
+    chart.data = [[float(v) if np.isfinite(v) else None for v in values]]
+    chart.categoryAxis.categoryNames = list(labels)
+    chart.categoryAxis.labels.fontName = chart.valueAxis.labels.fontName = font
+    chart.categoryAxis.labels.fontSize = chart.valueAxis.labels.fontSize = 7
+    chart.valueAxis.valueMin, chart.valueAxis.valueMax, chart.valueAxis.valueStep = axis
+    chart.lines[0].strokeColor = colors.HexColor("#2F6EBA")
+    chart.lines[0].strokeWidth = 1.5
+    drawing.add(chart)
+    return drawing
 
 
 def _position(percentile_rank: float, words: dict[str, str]) -> str:

@@ -222,9 +222,11 @@ class _Book:
         ws.insert_chart(anchor, chart)
 
     def line_chart(self, ws, anchor: str, title: str, categories: tuple[int, int, int, int],
-                   rows: Sequence[tuple[int, int, int, int]], *, width: float = 18, height: float = 8) -> None:
+                   rows: Sequence[tuple[int, int, int, int]], *, width: float = 18, height: float = 8,
+                   y_range: tuple[float, float] | None = (0, 100)) -> None:
         """A line chart with one series per table row: ``rows`` are (name col, row, last value col, row), 1-based,
-        the name in the first column and the values after it; ``categories`` the header cells above them."""
+        the name in the first column and the values after it; ``categories`` the header cells above them;
+        ``y_range`` the value axis (None: Excel's choice)."""
         chart = self.book.add_chart({"type": "line"})
         name = ws.name
         c0, r0, c1, r1 = categories
@@ -234,7 +236,8 @@ class _Book:
                               "values": [name, row - 1, name_col, row - 1, last_col - 1],
                               "marker": {"type": "circle"}})
         chart.set_title({"name": title})
-        chart.set_y_axis({"min": 0, "max": 100})
+        if y_range is not None:
+            chart.set_y_axis({"min": y_range[0], "max": y_range[1]})
         chart.set_size({"width": round(width / _CM_PER_PIXEL), "height": round(height / _CM_PER_PIXEL)})
         ws.insert_chart(anchor, chart)
 
@@ -405,6 +408,7 @@ def _item_rows(b: _Book, analysis: Analysis, view: ItemView, rate_columns: Seque
 def _distribution(scores: np.ndarray, b: _Book) -> str:
     """A written question's 得分分布 in one cell: "0分:3 2分:10 …" (students per score)."""
     unit = b.t("score_unit")
+    scores = scores[np.isfinite(scores)]  # a 选考题: the students who chose it
     return " ".join(f"{value:g}{unit}:{count}" for value, count in score_distribution(scores[:, None])[0].items())
 
 
@@ -597,6 +601,8 @@ def write_class_workbook(analysis: Analysis, path: str | Path, class_index: int,
                      classes.dina_mastery[class_index] if classes.dina_mastery is not None else None, matrix)
     _segments_sheet(b, analysis, [(class_name, classes, class_index), (b.t("grade"), schools, school)])
     _borderline_sheet(b, analysis, members)
+    if analysis.progress is not None:
+        _trend_sheet(b, analysis, members, reference=(b.t("grade"), np.flatnonzero(grade_members)))
     b.notes(analysis)
     return b.save()
 
@@ -692,45 +698,105 @@ def write_grade_workbook(analysis: Analysis, path: str | Path, *, school: str | 
     _segments_sheet(b, analysis, [(b.t("grade"), schools, g)])
     _borderline_sheet(b, analysis, members)
     if analysis.progress is not None:
-        _trend_sheet(b, analysis, members)
+        _trend_sheet(b, analysis, members, reference=(b.t("grade"), members))
         _value_added_sheet(b, analysis)
     b.notes(analysis)
     return b.save()
 
 
-def _trend_sheet(b: _Book, analysis: Analysis, members: np.ndarray) -> None:
-    """成绩走势: the students of this report who sat every exam, linked by 学籍号 (total, percentile rank per exam)."""
+def _trend_rows(analysis: Analysis, members: np.ndarray) -> tuple[list[int], list[int]]:
+    """The record rows of the students ``members`` (analysis student indices) who sat every exam of the record,
+    and the student index of each (in the current exam: its class and school)."""
+    record, data, s = analysis.progress.record, analysis.data, analysis.students
+    student_of = {str(data.exam_ids[s.rows[i]]): i for i in np.asarray(members).tolist()}
+    rows_of, where = [], []
+    for k in np.flatnonzero(record.in_every_exam()).tolist():
+        i = student_of.get(str(record.exam_ids[k, -1]))
+        if i is not None:
+            rows_of.append(k)
+            where.append(i)
+    return rows_of, where
+
+
+def _trend_sheet(b: _Book, analysis: Analysis, members: np.ndarray, *, by: str = "class", students: bool = True,
+                 reference: tuple[str, np.ndarray] | None = None) -> None:
+    """成绩走势: the students of this report who sat every exam, linked by 学籍号 (total, percentile rank and, when
+    the exams are linked through common items, θ and the scale score per exam), then each class's (``by="class"``)
+    or school's mean per exam with a line chart, ``reference`` (a name and its students: the grade, the city) as
+    one more line; the percentile rank, and the scale score when linked. Last, how the exams were linked."""
     record = analysis.progress.record
     if len(record.labels) < 2:
         return
-    ours = set(analysis.data.exam_ids[members].astype(str).tolist())
-    rows_of = [i for i in np.flatnonzero(record.in_every_exam()).tolist() if record.exam_ids[i, -1] in ours]
+    linked = record.linked_theta
+    rows_of, where = _trend_rows(analysis, members)
     ws = b.sheet("sheet_trend")
     exams = record.labels
-    headers = [b.t("student_no"), b.t("exam_id"), b.t("name"), b.t("class"),
-               *[f"{label} {b.t(key)}" for label in exams for key in ("total", "pr")],
-               *([b.t("rank_change")] if analysis.show_ranks else []), b.t("z_change")]
-    rows = []
-    for i in rows_of:
-        pairs = [value for e in range(len(exams)) for value in (record.totals[i, e], record.percentile[i, e])]
-        change = [record.ranks[i, 0] - record.ranks[i, -1]] if analysis.show_ranks else []
-        rows.append([record.student_nos[i], record.exam_ids[i, -1], record.names[i], record.classes[i], *pairs,
-                     *change, record.z[i, -1] - record.z[i, 0]])
-    formats = [_TEXT, _TEXT, None, None, *[_SCORE, "0.0"] * len(exams), *(["0"] if analysis.show_ranks else []),
-               _TWO]
-    end = b.table(ws, 1, headers, rows, formats, widths=(21, 13, 9, 12, *[10] * (len(formats) - 4)), freeze="C2")
-    # each class's mean percentile rank in every exam (its students who sat them all), with a line per class
-    classes = sorted({str(record.classes[i]) for i in rows_of})
-    if not classes:
+    per_exam = ("total", "pr", *(("theta_linked", "scale_score") if linked else ()))
+    row = 0  # the row before the next title
+    if students:
+        headers = [b.t("student_no"), b.t("exam_id"), b.t("name"), b.t("class"),
+                   *[f"{label} {b.t(key)}" for label in exams for key in per_exam],
+                   *([b.t("rank_change")] if analysis.show_ranks else []), b.t("z_change")]
+        rows = []
+        for i in rows_of:
+            values = [(record.totals[i, e], record.percentile[i, e],
+                       *((record.theta[i, e], record.scale_scores[i, e]) if linked else ())) for e in range(len(exams))]
+            change = [record.ranks[i, 0] - record.ranks[i, -1]] if analysis.show_ranks else []
+            rows.append([record.student_nos[i], record.exam_ids[i, -1], record.names[i], record.classes[i],
+                         *[v for group in values for v in group], *change, record.z[i, -1] - record.z[i, 0]])
+        formats = [_TEXT, _TEXT, None, None, *[_SCORE, "0.0", *((_TWO, "0") if linked else ())] * len(exams),
+                   *(["0"] if analysis.show_ranks else []), _TWO]
+        row = b.table(ws, 1, headers, rows, formats, widths=(21, 13, 9, 12, *[10] * (len(formats) - 4)),
+                      freeze="C2") + 1
+    data, s = analysis.data, analysis.students
+    keys = [str((data.classes if by == "class" else data.schools)[s.rows[i]]) for i in where]
+    names = sorted(set(keys))
+    groups = [(name if by == "class" else analysis.config.school_name(name) or name,
+               [k for k, key in zip(rows_of, keys) if key == name]) for name in names]
+    if reference is not None:
+        groups.append((reference[0], _trend_rows(analysis, reference[1])[0]))
+    groups = [(name, ks) for name, ks in groups if ks]
+    if not groups:
         return
-    table_row = end + 2
-    b.title(ws, table_row, b.t("class_trend"))
-    means = [[name, *[float(np.mean([record.percentile[i, e] for i in rows_of if record.classes[i] == name]))
-                      for e in range(len(exams))]] for name in classes]
-    b.table(ws, table_row + 1, [b.t("class"), *exams], means, [None, *["0.0"] * len(exams)])
-    first = table_row + 2
-    b.line_chart(ws, f"{_col(len(exams) + 3)}{table_row + 1}", b.t("class_trend"), (2, table_row + 1,
-                 len(exams) + 1, table_row + 1), [(1, first + k, len(exams) + 1, first + k) for k in range(len(classes))])
+    charts = [("percentile", "group_trend_pr", "0.0", (0, 100))]
+    if linked:
+        charts.append(("scale_scores", "group_trend_scale", "0", None))
+    for field, title_key, fmt, y_range in charts:
+        values = getattr(record, field)
+        title = f"{b.t('class' if by == 'class' else 'school_name')} {b.t(title_key)}"
+        b.title(ws, row + 1, title)
+        means = [[name, *[float(np.nanmean(values[ks, e])) if np.isfinite(values[ks, e]).any() else None
+                          for e in range(len(exams))]] for name, ks in groups]
+        b.table(ws, row + 2, [b.t("class" if by == "class" else "school_name"), *exams], means,
+                [_TEXT, *[fmt] * len(exams)])
+        first = row + 3
+        b.line_chart(ws, f"{_col(len(exams) + 3)}{row + 2}", title, (2, row + 2, len(exams) + 1, row + 2),
+                     [(1, first + k, len(exams) + 1, first + k) for k in range(len(groups))], y_range=y_range)
+        row = first + max(len(groups), 16) + 1  # below the chart (8 cm, about 16 rows)
+    _linking_table(b, ws, row + 1, record)
+
+
+def _linking_table(b: _Book, ws, row: int, record) -> None:
+    """How the exams of the record were put on one Rasch scale, or why not."""
+    if record.linking is None:
+        if record.linking_note:
+            b.write(ws, row, 1, f"{b.t('irt_linking')}: {record.linking_note}")
+        return
+    from analytics.linking import METHOD_NAMES
+
+    b.title(ws, row, b.t("irt_linking"))
+    rows = []
+    for e, link in enumerate(record.linking.links):
+        notes = b.t("linking_base") if e == 0 else (link.reason or "")
+        notes = "；".join([notes, *[f"{d.item_id} {d.reason}" for d in link.dropped]] if link.dropped else [notes])
+        rows.append([link.label, METHOD_NAMES.get(link.method, "") if link.linked else "",
+                     len(link.common) if e else None, link.slope if link.linked else None,
+                     link.intercept if link.linked else None, notes])
+    end = b.table(ws, row + 1, [b.t("exam"), b.t("linking_method"), b.t("common_items"), b.t("linking_slope"),
+                               b.t("linking_intercept"), b.t("linking_note")], rows,
+                  [_TEXT, None, "0", _THREE, _THREE, _WRAP], widths=(21, 13, 9, 12, 10, 60))
+    if record.linked_theta:
+        b.write(ws, end, 1, b.t("scale_note"))
 
 
 def _value_added_sheet(b: _Book, analysis: Analysis) -> None:
@@ -795,6 +861,10 @@ def write_city_workbook(analysis: Analysis, path: str | Path, *, lang: str | Non
     _knowledge_sheet(b, analysis, [(b.t("city_rate"), everyone.knowledge_rates[0])], None,
                      everyone.dina_mastery[0] if everyone.dina_mastery is not None else None, matrix)
     _segments_sheet(b, analysis, [(b.t("city"), everyone, 0)])
+    if analysis.progress is not None:
+        every = np.arange(len(analysis.students.rows))
+        _trend_sheet(b, analysis, every, by="school", students=False, reference=(b.t("city"), every))
+        _value_added_sheet(b, analysis)
     b.notes(analysis)
     return b.save()
 

@@ -15,6 +15,8 @@ COMMANDS = {
     "grade": "grade",
     "exam": "exam",
     "report": "report",
+    "bank": "bank",  # 题库
+    "assemble": "assemble",  # 组卷 from the bank
     "serve": "serve",  # also adds `worker` and `admin` (the service's commands share one module)
 }
 

@@ -20,7 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from api.cli import main as cli
-from api.demo_history import earlier_exam
+from api.demo_arrange import arrange_demo
+from api.demo_bank import write_demo_bank
+from api.demo_history import bank_exam, earlier_exam
 from api.demo_service import service_round_trip
 from grading.exam import Exam, load_exam
 from grading.roster import Student, student_no_check_char, write_roster_csv
@@ -33,6 +35,7 @@ from sample_sheets.printable import render_pdf, render_png
 from sample_sheets.simulate import write_batch
 
 SAMPLE_EXAM = Path(__file__).resolve().parent.parent / "grading" / "samples" / "cn-a4-55-exam.json"
+DEMO_WRONGBOOK_CLASS = "高一(1)班"
 SCHOOL_CODE = "3433000101"  # 34 senior high, 33 Zhejiang, sequence 000101
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 _GIVEN = "伟芳娜敏静丽强磊洋艳勇军杰娟涛明超秀霞平刚桂英华玉萍红娥玲芬燕"
@@ -112,19 +115,28 @@ def main(argv: list[str] | None = None) -> int:
 
     roster = out / "roster.csv"
     _roster(sorted({entry["student_id"] for entry in manifest["pages"]}), roster)
-    code = cli(["grade", "--exam", str(SAMPLE_EXAM), "--results", str(out / "scan" / "results.jsonl"),
+    # the sample exam with bank item ids: the 期中 exam below shares 12 of its items (IRT linking)
+    exam_path = bank_exam(out, SAMPLE_EXAM)
+    code = cli(["grade", "--exam", str(exam_path), "--results", str(out / "scan" / "results.jsonl"),
                 "--roster", str(roster), "--out", str(out / "grade")])
     if code:
         return code
     print(f"[4/6] graded: {out / 'grade'}/scores.csv, scores.xlsx, grading_exceptions.csv")
     # The same students sat a 期中 exam under other 考号: linked by 学籍号, the reports show each one's 数字画像.
-    earlier = earlier_exam(out, SAMPLE_EXAM, roster, out / "grade")
-    code = cli(["report", "--exam", str(SAMPLE_EXAM), "--scores", str(out / "grade"), "--out", str(out / "reports"),
-                "--students-pdf", "--previous", str(earlier)])
+    earlier = earlier_exam(out, exam_path, roster, out / "grade")
+    # a demo 题库 for the exam (its items keep the exam's ids; practice items demo:P001…): 错题本 for one class
+    bank, linked_exam = write_demo_bank(out / "bank", exam_path)
+    code = cli(["report", "--exam", str(linked_exam), "--scores", str(out / "grade"), "--out", str(out / "reports"),
+                "--students-pdf", "--previous", str(earlier), "--wrongbook", str(bank), "--wrongbook-class",
+                DEMO_WRONGBOOK_CLASS])
     if code:
         return code
     print(f"[5/6] reports: {out / 'reports'}/ (class and grade workbooks with 成绩走势 and 增值评价 against the "
-          f"期中 exam in {earlier}, student reports with a 数字画像 page each, analytics.json)")
+          f"期中 exam in {earlier}, student reports with a 数字画像 page each, analytics.json, and the 错题本 of "
+          f"{DEMO_WRONGBOOK_CLASS} with practice from the demo 题库 in {out / 'bank'}/)")
+    code = arrange_demo(out, roster)  # the next exam's rooms and personalised sheets for the same classes
+    if code:
+        return code
     if args.no_service:
         return 0
     print("[6/6] the same as a school does it with the service: yuejuan serve on 127.0.0.1, the station uploads "

@@ -4,8 +4,10 @@ A correction names a sheet (by its number in the scan output, or by the exam id 
 printed on that sheet* (the reviewer looks at the paper) and the value: the letters marked ("" or "-" for
 none), a score for a subjective question, or, with the question set to ``exam_id``, ``form`` or ``absent``,
 the student's exam id, paper version or absent mark; ``exclude`` with value 1 drops a sheet (a second scan of
-the same paper). Files: CSV/xlsx with columns exam_id (考号), sheet,
-question (题号), value (also ``marked`` or ``score``), who, reason; or JSON, a list of such objects.
+the same paper); ``choice`` (选考题) names the optional question the student answered ("23"); ``violation``
+(违纪) 1 or 0 confirms or clears the proctor's mark (0 releases a sheet the exam holds for it). Files: CSV/xlsx
+with columns exam_id (考号), sheet, question (题号), value (also ``marked`` or ``score``), who, reason; or JSON,
+a list of such objects.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from omr.result import QuestionReading, ScoreReading
+from omr.result import ChoiceReading, QuestionReading, ScoreReading
 
 from grading.exam import Exam, options_span
 from grading.roster import validate_exam_id
@@ -26,7 +28,12 @@ from grading.tabular import TableError, find_columns, parse_number, read_table
 __all__ = ["Correction", "AppliedCorrection", "CorrectionOutcome", "load_corrections", "apply_corrections",
            "question_name"]
 
-_SPECIAL = ("exam_id", "form", "absent", "exclude")
+_SPECIAL = ("exam_id", "form", "absent", "exclude", "choice", "violation")
+_SPECIAL_ZH = {"选考题": "choice", "选做题": "choice", "违纪": "violation"}
+#: yes/no corrections: the sheet's attribute and what 1 and 0 mean
+_FLAGS = {"absent": ("absent", "1 (absent) or 0 (sat the exam)"),
+          "exclude": ("excluded", "1 (drop the sheet) or 0 (keep it)"),
+          "violation": ("violation", "1 (违纪 confirmed) or 0 (no violation)")}
 _YES = ("1", "yes", "true", "是", "y")
 _NO = ("0", "no", "false", "否", "n")
 
@@ -83,6 +90,8 @@ def question_name(text: str) -> str:
     text = text.strip()
     if text.lower() in _SPECIAL:
         return text.lower()
+    if text in _SPECIAL_ZH:
+        return _SPECIAL_ZH[text]
     text = text.upper()
     return f"Q{int(text)}" if text.isdigit() else text
 
@@ -164,7 +173,7 @@ def apply_corrections(sheets: list[SheetRecord], corrections: list[Correction], 
     by_number = {s.sheet: s for s in out}
     applied: list[AppliedCorrection] = []
     problems: list[str] = []
-    order = {"exclude": 0, "exam_id": 0, "form": 1, "absent": 1}
+    order = {"exclude": 0, "exam_id": 0, "form": 1, "absent": 1, "violation": 1, "choice": 2}
     for correction in sorted(corrections, key=lambda c: order.get(c.question, 2)):
         where = correction.where
         if correction.question == "exclude" and correction.sheet is None:
@@ -191,6 +200,22 @@ def apply_corrections(sheets: list[SheetRecord], corrections: list[Correction], 
     return CorrectionOutcome(out, applied, problems)
 
 
+def _apply_choice(sheet: SheetRecord, printed: str, exam: Exam) -> tuple[str, str]:
+    """The 选考题 the student answered, as printed on the sheet: its chooser reads that question from now on."""
+    canonical = exam.canonical_of(printed, sheet.form)
+    group = exam.optional_group_of(canonical) if canonical else None
+    if group is None:
+        raise ValueError(f"choice {printed}: not an optional question (选考题) of exam {exam.id}")
+    mapping = exam.sheet_to_canonical(sheet.form if sheet.form in exam.versions else None)
+    on_sheet = {c: q for q, c in mapping.items()}
+    for chooser, reading in sheet.choices.items():
+        if {mapping.get(q, q) for q in reading.questions} & set(group.questions):
+            sheet.choices[chooser] = ChoiceReading(printed, "ok", 1.0, list(reading.questions))
+            return (reading.chosen if reading.status == "ok" else f"({reading.status})"), printed
+    sheet.choices[group.id] = ChoiceReading(printed, "ok", 1.0, [on_sheet.get(q, q) for q in group.questions])
+    return "(no chooser)", printed
+
+
 def _apply(sheet: SheetRecord, correction: Correction, exam: Exam) -> tuple[str, str]:
     value = correction.value
     if correction.question == "exam_id":
@@ -204,20 +229,16 @@ def _apply(sheet: SheetRecord, correction: Correction, exam: Exam) -> tuple[str,
             raise ValueError(f"paper version {value!r} is not among {', '.join(exam.versions)}")
         before, sheet.form = sheet.form or "(none)", version
         return before, version
-    if correction.question == "absent":
+    if correction.question in _FLAGS:
+        attribute, meaning = _FLAGS[correction.question]
         flag = value.strip().lower()
         if flag not in _YES + _NO:
-            raise ValueError(f"absent value {value!r}: use 1 (absent) or 0 (sat the exam)")
-        before = {True: "1", False: "0", None: "(unread)"}[sheet.absent]
-        sheet.absent = flag in _YES
-        return before, "1" if sheet.absent else "0"
-    if correction.question == "exclude":
-        flag = value.strip().lower()
-        if flag not in _YES + _NO:
-            raise ValueError(f"exclude value {value!r}: use 1 (drop the sheet) or 0 (keep it)")
-        before = "1" if sheet.excluded else "0"
-        sheet.excluded = flag in _YES
-        return before, "1" if sheet.excluded else "0"
+            raise ValueError(f"{correction.question} value {value!r}: use {meaning}")
+        before = {True: "1", False: "0", None: "(unread)"}[getattr(sheet, attribute)]
+        setattr(sheet, attribute, flag in _YES)
+        return before, "1" if flag in _YES else "0"
+    if correction.question == "choice":
+        return _apply_choice(sheet, question_name(value), exam)
     canonical = exam.canonical_of(correction.question, sheet.form)
     if canonical is None:
         raise ValueError(f"{correction.question} is not a question of exam {exam.id}")

@@ -19,6 +19,12 @@ Scoring rules, per question type:
 ``subjective``
     Score from the sheet's score boxes or an imported table, capped at the question's points.
 
+选考题 (``optional_groups``): the student answers one of a group's questions (same type and points), says which
+on the sheet's chooser, and only that one is marked; the group counts once in ``full_marks``.
+违纪 (``violation_policy``): a sheet whose proctor filled the violation mark keeps its score and is listed for the
+exam office (``list``, the default: in Chinese practice the office decides), or scores 0 (``zero``), or waits
+unscored for the decision (``hold``).
+
 Several accepted answers (``answers: ["A", "C"]``, or ``["ACD", "AC"]`` for multi) score the best match.
 ``status`` ``bonus`` (送分) gives every sitting student full points; ``void`` (作废) removes the question from
 totals and statistics, so ``full_marks`` must equal the sum of the points of questions that are not void.
@@ -34,7 +40,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 __all__ = [
-    "Exam", "ExamError", "Question", "KnowledgePoint", "Section", "QuestionType", "MultiRule", "QuestionStatus",
+    "Exam", "ExamError", "Question", "KnowledgePoint", "Section", "OptionalGroup", "ViolationPolicy",
+    "QuestionType", "MultiRule", "QuestionStatus",
     "DEFAULT_OPTIONS", "parse_exam", "load_exam", "save_exam", "exam_to_dict", "options_span",
     "format_validation_error",
 ]
@@ -42,6 +49,7 @@ __all__ = [
 QuestionType = Literal["single", "multi", "truefalse", "subjective"]
 MultiRule = Literal["all_or_nothing", "gaokao", "per_option"]
 QuestionStatus = Literal["normal", "bonus", "void"]
+ViolationPolicy = Literal["list", "zero", "hold"]
 
 #: Options a question of each type gets when the exam does not list them.
 DEFAULT_OPTIONS: dict[str, str] = {"single": "ABCD", "multi": "ABCD", "truefalse": "TF", "subjective": ""}
@@ -77,6 +85,14 @@ class Section(_Strict):
 
     id: str = Field(min_length=1, max_length=64)
     name: str = ""
+
+
+class OptionalGroup(_Strict):
+    """选考题: the student answers one of ``questions`` ("choose 1 of N", each worth the same points)."""
+
+    id: str = Field(min_length=1, max_length=64)
+    name: str = ""
+    questions: list[str] = Field(min_length=2, max_length=10)
 
 
 class Question(_Strict):
@@ -219,6 +235,14 @@ class Exam(_Strict):
     #: Whether reports print students' exact ranks (班级/年级/全市排名). Many regions forbid publishing them:
     #: with False, reports keep bands, percentile ranks and 前/后 n % positions but no rank.
     publish_ranks: bool = True
+    #: Who a sheet belongs to: ``grid`` (the 考号 grid; a sticker's barcode only helps) or ``barcode`` for
+    #: personalised sheets (个性化答题卡), whose printed barcode is the student (:func:`grading.match.match_sheets`).
+    identity: Literal["grid", "barcode"] = "grid"
+    #: 选考题: groups of questions of which each student answers one; only the chosen one is marked.
+    optional_groups: list[OptionalGroup] = []
+    #: A sheet with the proctor's 违纪 mark: ``list`` keeps its score and lists it for the exam office (the
+    #: default), ``zero`` scores the subject 0, ``hold`` leaves it unscored until a decision (a correction).
+    violation_policy: ViolationPolicy = "list"
 
     @model_validator(mode="before")
     @classmethod
@@ -248,13 +272,16 @@ class Exam(_Strict):
                 if q.section and q.section not in section_ids:
                     raise ValueError(f"{q.id}: section {q.section!r} is not among sections "
                                      f"{', '.join(section_ids)}")
-        counted = sum(q.points for q in self.questions if q.status != "void")
+        by_id = {q.id: q for q in self.questions}
+        optional_extra = self._check_optional_groups(by_id)
+        counted = sum(q.points for q in self.questions if q.status != "void") - optional_extra
         if abs(counted - self.full_marks) > _TOLERANCE:
             void = [q.id for q in self.questions if q.status == "void"]
             note = f" (void questions {', '.join(void)} not counted)" if void else ""
+            if optional_extra:
+                note += " (each optional group counted once)"
             raise ValueError(f"full_marks {self.full_marks:g} differs from the sum of question points "
                              f"{counted:g}{note}")
-        by_id = {q.id: q for q in self.questions}
         for version, mapping in self.versions.items():
             if not re.fullmatch(r"[A-Za-z0-9]{1,8}", version):
                 raise ValueError(f"version {version!r}: use a short name such as 'A' or 'B'")
@@ -263,6 +290,42 @@ class Exam(_Strict):
             raise ValueError(f"default_version {self.default_version!r} is not among versions "
                              f"{', '.join(self.versions) or '(none)'}")
         return self
+
+    def _check_optional_groups(self, by_id: dict[str, Question]) -> float:
+        """Check the 选考题 groups; return the points they add beyond one question each (not in full marks)."""
+        extra = 0.0
+        seen: dict[str, str] = {}
+        for group in self.optional_groups:
+            where = f"optional group {group.id}"
+            for qid in group.questions:
+                if qid not in by_id:
+                    raise ValueError(f"{where}: {qid} is not a question of the exam")
+                if qid in seen:
+                    raise ValueError(f"{where}: {qid} is already in optional group {seen[qid]}")
+                seen[qid] = group.id
+            members = [by_id[qid] for qid in group.questions]
+            first = members[0]
+            for q in members[1:]:
+                if q.type != first.type or abs(q.points - first.points) > _TOLERANCE:
+                    raise ValueError(f"{where}: {q.id} ({q.type}, {q.points:g} points) differs from {first.id} "
+                                     f"({first.type}, {first.points:g} points); a student chooses one of equals")
+            if any(q.status != first.status for q in members):
+                raise ValueError(f"{where}: its questions must share one status (normal, bonus or void)")
+            if first.status != "void":
+                extra += first.points * (len(members) - 1)
+        ids = [group.id for group in self.optional_groups]
+        if len(set(ids)) != len(ids):
+            raise ValueError("an optional group id is listed twice")
+        for version, mapping in self.versions.items():
+            for sheet_q, canonical in mapping.items():
+                if seen.get(sheet_q) != seen.get(canonical):
+                    raise ValueError(f"version {version}: {sheet_q} and {canonical} are not in the same optional "
+                                     f"group")
+        return extra
+
+    def optional_group_of(self, qid: str) -> OptionalGroup | None:
+        """The 选考题 group ``qid`` belongs to, or None."""
+        return next((group for group in self.optional_groups if qid in group.questions), None)
 
     @staticmethod
     def _check_version(version: str, mapping: dict[str, str], by_id: dict[str, Question]) -> None:

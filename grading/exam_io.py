@@ -75,11 +75,19 @@ _EXAM_KEYS: dict[str, tuple[str, ...]] = {
     "default_version": ("默认卷型", "default version"),
     "review_multiple": ("重复涂卡复核", "review multiple"),
     "publish_ranks": ("公布排名", "publish ranks"),
+    "violation_policy": ("违纪处理", "violation policy"),
     "section": ("大题", "sections"),
+    "optional_group": ("选考题", "选做题", "optional group"),
 }
+#: 违纪处理 as a teacher writes it -> Exam.violation_policy
+_VIOLATION_POLICIES = {"列出": "list", "保留成绩": "list", "成绩保留": "list", "list": "list", "计零分": "zero",
+                       "零分": "zero", "计0分": "zero", "zero": "zero", "暂缓": "hold", "暂不计分": "hold",
+                       "hold": "hold"}
+_VIOLATION_LABELS = {"list": "列出", "zero": "计零分", "hold": "暂缓"}
+_QUESTION_LIST = re.compile(r"[\s,，、;；/]+")
 _EXAM_LABELS = {"id": "考试编号", "name": "考试名称", "subject": "科目", "sitting": "考试场次",
                 "full_marks": "满分", "template": "答题卡模板", "default_version": "默认卷型",
-                "review_multiple": "重复涂卡复核", "publish_ranks": "公布排名"}
+                "review_multiple": "重复涂卡复核", "publish_ranks": "公布排名", "violation_policy": "违纪处理"}
 _FIELD_LABELS = {"points": "分值", "options": "选项", "answers": "答案", "partial_points": "部分分",
                  "option_points": "部分分", "difficulty": "难度", "knowledge_points": "知识点",
                  "cognitive_level": "认知层次", "rule": "评分规则", "status": "状态", "type": "题型"}
@@ -257,6 +265,16 @@ def _exam_facts(path: Path) -> tuple[dict[str, Any], list[dict[str, str]], list[
             continue
         if key == "section":
             sections.append({"id": cells[1], "name": cells[2] or cells[1]})
+        elif key == "optional_group":  # 选考题: the questions in 内容 (22、23), a name in 说明
+            groups = facts.setdefault("optional_groups", [])
+            questions = [f"Q{q}" if q.isdigit() else q.upper() for q in _QUESTION_LIST.split(cells[1]) if q]
+            groups.append({"id": f"选考{len(groups) + 1}", "name": cells[2], "questions": questions})
+        elif key == "violation_policy":
+            policy = _VIOLATION_POLICIES.get(cells[1].strip())
+            if policy is None:
+                errors.append(f"考试 row {number}: 违纪处理 {cells[1]!r}: write 列出, 计零分 or 暂缓")
+            else:
+                facts[key] = policy
         elif key == "full_marks":
             try:
                 facts[key] = parse_number(cells[1])
@@ -344,7 +362,10 @@ def read_exam_table(path: str | Path, **overrides: Any) -> Exam:
     exam_data["versions"] = versions
     exam_data["sections"] = sections
     exam_data["questions"] = questions
-    exam_data.setdefault("full_marks", sum(q["points"] for q in questions if q.get("status") != "void") or 0)
+    # A 选考题 group counts once: leave its other questions out of the default full marks.
+    chosen_once = {qid for group in exam_data.get("optional_groups", []) for qid in group["questions"][1:]}
+    exam_data.setdefault("full_marks", sum(q["points"] for q in questions
+                                           if q.get("status") != "void" and q["id"] not in chosen_once) or 0)
     if errors:
         raise ExamImportError(str(path), errors)
     try:
@@ -539,7 +560,8 @@ def write_exam_xlsx(exam: Exam | None, path: str | Path, *, template: Any = None
              "up to one 总分", "full_marks": "empty = sum of the points (作废 questions not counted)",
              "default_version": "version for sheets with no version mark and no 卷型 in the roster",
              "review_multiple": "是：确定的重复涂卡也送复核；否（默认）：按本题规则计分，不送复核",
-             "publish_ranks": "是（默认）：报告列出班级/年级排名；否：不列排名（保留等级、百分等级与前/后n%）"}
+             "publish_ranks": "是（默认）：报告列出班级/年级排名；否：不列排名（保留等级、百分等级与前/后n%）",
+             "violation_policy": "违纪标记：列出（默认：成绩保留，列出待考务认定）；计零分；暂缓（待认定后计分）"}
     fact_rows: list[tuple[str, Any, str, Any]] = []
     for key, label in _EXAM_LABELS.items():
         value = values.get(key)
@@ -547,11 +569,17 @@ def write_exam_xlsx(exam: Exam | None, path: str | Path, *, template: Any = None
             value = _number(value)
         elif key in ("review_multiple", "publish_ranks"):
             value = "是" if value else "否"
+        elif key == "violation_policy":
+            value = _VIOLATION_LABELS[value or "list"]
         fact_rows.append((label, "" if value is None else value, notes.get(key, ""),
                           None if key == "full_marks" else text_format))
     fact_rows += [("大题", section.id, section.name, None) for section in (exam.sections if exam is not None else [])]
+    fact_rows += [("选考题", "、".join(q.removeprefix("Q") for q in group.questions), group.name, text_format)
+                  for group in (exam.optional_groups if exam is not None else [])]
     if exam is None:
         fact_rows.append(("大题", "", "one row per section: id in 内容, display name in 说明 (optional)", None))
+        fact_rows.append(("选考题", "", "one row per group of optional questions a student chooses one of: the "
+                          "numbers in 内容 (22、23), a name in 说明 (optional)", None))
     for r, (label, value, note, value_format) in enumerate(fact_rows, start=1):
         _write_cell(facts, r, 0, label)
         _write_cell(facts, r, 1, value, value_format)

@@ -18,6 +18,16 @@ marked or above the box maximum) are never scored silently. ``policy``:
     Every doubtful cell scores 0; reported likewise.
 
 Bonus questions give every sitting student full points; void questions are NaN and left out of every total.
+
+选考题 (``Exam.optional_groups``): only the question the student chose is marked; the others are
+``Reading.NOT_CHOSEN``, NaN in the scores and left out of totals, so item statistics count the chosen question's
+takers only. The choice is the sheet's chooser; a sheet without one (a responses table) chose the one question of
+the group it answered. When the chooser is blank, double or unclear, or several questions were answered with no
+chooser, the first answered question (else the first) stands for the group and is doubtful (``choice_doubt``):
+pending under ``pending``, scored as read under ``score_as_read`` (多做按第一题计分), 0 under ``zero``.
+
+违纪 (``Exam.violation_policy``): under ``zero`` a sheet with the proctor's violation mark scores 0 on every
+question (listed by :mod:`grading.pipeline`); ``list`` and ``hold`` leave marking as it is.
 """
 
 from __future__ import annotations
@@ -37,7 +47,7 @@ __all__ = [
     "Reading", "Hold", "Policy", "POLICIES", "Responses", "Grades", "encode_responses", "grade", "score_table",
     "score_tables", "score_columns", "totals_for", "letters_to_mask", "mask_to_letters", "response_labels",
     "load_subjective_scores", "apply_subjective", "SubjectScores", "SittingTotals", "subject_scores",
-    "sitting_totals",
+    "sitting_totals", "chosen_question",
 ]
 
 Policy = Literal["pending", "score_as_read", "zero"]
@@ -53,6 +63,7 @@ class Reading(IntEnum):
     UNCERTAIN = 3
     MISSING = 4  # no reading at all (page missing, column absent, student not sitting)
     OVER_MAX = 5  # score box reads above its maximum
+    NOT_CHOSEN = 6  # a 选考题 the student did not choose: not marked, not counted
 
 
 class Hold(IntEnum):
@@ -106,6 +117,10 @@ class Responses:
         A sheet was matched and the student was not absent.
     hold : ndarray of int8, (S,)
         :class:`Hold` codes.
+    choice_doubt : ndarray of bool, (S, Q), optional
+        The cell stands for its 选考题 group although the choice is unclear (see the module docstring).
+    violation : ndarray of bool, (S,), optional
+        The proctor's 违纪 mark.
     """
 
     exam_ids: np.ndarray
@@ -117,6 +132,8 @@ class Responses:
     values: np.ndarray
     sitting: np.ndarray
     hold: np.ndarray
+    choice_doubt: np.ndarray | None = None
+    violation: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -190,8 +207,49 @@ def encode_responses(exam: Exam, entries: Sequence[tuple[str, SheetRecord | None
             if score.value is not None and score.status in ("ok", "over_max"):
                 values[i, j] = score.value
     hold_array = np.zeros(n_students, np.int8) if hold is None else np.asarray(hold, np.int8)
+    choice_doubt = np.zeros((n_students, n_questions), bool)
+    if exam.optional_groups:
+        for i, (_, sheet, version) in enumerate(entries):
+            if sheet is not None:
+                _apply_choices(exam, i, sheet, maps[version], column, status, choice_doubt)
+        unchosen = status == Reading.NOT_CHOSEN
+        marked[unchosen], uncertain[unchosen], foreign[unchosen], values[unchosen] = 0, 0, False, np.nan
+    violation = np.array([bool(sheet is not None and sheet.violation) for _, sheet, _ in entries], bool)
     return Responses(np.array([e[0] for e in entries], dtype=object), tuple(qids), marked, uncertain, foreign,
-                     status, values, sitting, hold_array)
+                     status, values, sitting, hold_array, choice_doubt, violation)
+
+
+def chosen_question(group_questions: Sequence[str], sheet: SheetRecord, mapping: Mapping[str, str],
+                    answered: Sequence[str]) -> tuple[str, str | None]:
+    """(the canonical question a sheet chose in a 选考题 group, why the choice is unclear or None).
+
+    The sheet's chooser decides (its questions as printed, mapped by the paper version); without a chooser the
+    one question answered is the choice. Unclear: the first answered question (else the first) with the reason.
+    """
+    members = set(group_questions)
+    for chooser in sheet.choices.values():
+        printed = {mapping.get(q, q) for q in chooser.questions}
+        if not printed & members:
+            continue
+        if chooser.status == "ok" and mapping.get(chooser.chosen, chooser.chosen) in members:
+            return mapping.get(chooser.chosen, chooser.chosen), None
+        return (answered or group_questions)[0], f"choice {chooser.status}"
+    if len(answered) == 1:
+        return answered[0], None
+    if not answered:
+        return group_questions[0], None  # nothing answered: the first stands for the group, as blank
+    return answered[0], "several answered"
+
+
+def _apply_choices(exam: Exam, row: int, sheet: SheetRecord, mapping: Mapping[str, str], column: Mapping[str, int],
+                   status: np.ndarray, choice_doubt: np.ndarray) -> None:
+    for group in exam.optional_groups:
+        answered = [q for q in group.questions if status[row, column[q]] not in (Reading.BLANK, Reading.MISSING)]
+        chosen, unclear = chosen_question(group.questions, sheet, mapping, answered)
+        for q in group.questions:
+            if q != chosen:
+                status[row, column[q]] = Reading.NOT_CHOSEN
+        choice_doubt[row, column[chosen]] = unclear is not None
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -267,6 +325,10 @@ def score_columns(exam: Exam, responses: Responses, tables: np.ndarray, columns:
             capped[:, ~objective] = values > limit
         scores[:, ~objective] = np.where(np.isnan(values), 0.0, np.minimum(values, limit))
         doubtful[:, ~objective] = status[:, ~objective] != Reading.OK
+    not_chosen = status == Reading.NOT_CHOSEN
+    doubtful[not_chosen] = False
+    if responses.choice_doubt is not None:
+        doubtful |= responses.choice_doubt[:, columns]
     if policy == "pending":
         pending = doubtful.copy()
         scores[pending] = np.nan
@@ -279,6 +341,13 @@ def score_columns(exam: Exam, responses: Responses, tables: np.ndarray, columns:
     flags = np.array([q.status for q in kinds])
     bonus, void = flags == "bonus", flags == "void"
     scores[:, bonus] = points[bonus]
+    if exam.violation_policy == "zero" and responses.violation is not None:
+        scores[responses.violation] = 0.0  # 违纪: the subject scores 0, whatever was read
+        for array in (pending, by_policy, capped):
+            array[responses.violation] = False
+    scores[not_chosen] = np.nan
+    for array in (pending, by_policy, capped):
+        array[not_chosen] = False
     scores[:, void] = np.nan
     for array in (pending, by_policy, capped):
         array[:, bonus | void] = False
@@ -341,13 +410,16 @@ class Grades:
         return status
 
 
-def totals_for(exam: Exam, scores: np.ndarray, sitting: np.ndarray, row_pending: np.ndarray
-               ) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
+def totals_for(exam: Exam, scores: np.ndarray, sitting: np.ndarray, row_pending: np.ndarray,
+               not_chosen: np.ndarray | None = None) -> tuple[np.ndarray, tuple[str, ...], np.ndarray]:
     """(totals, section ids, section totals) of a score matrix.
 
     Totals are NaN for rows not sitting or pending; a section subtotal is NaN for rows not sitting or with a
-    pending cell in that section (a pending student's complete sections still add up).
+    pending cell in that section (a pending student's complete sections still add up). ``not_chosen`` cells
+    (选考题 not chosen, NaN in ``scores``) add nothing.
     """
+    if not_chosen is not None and not_chosen.any():
+        scores = np.where(not_chosen, 0.0, scores)
     active = np.array([q.status != "void" for q in exam.questions], bool)
     hidden = ~sitting | row_pending
     totals = scores[:, active].sum(axis=1) if scores.size else np.zeros(scores.shape[0])
@@ -371,7 +443,8 @@ def grade(exam: Exam, responses: Responses, *, policy: str = "pending") -> Grade
                                                        policy)
     partial = Grades(exam, responses, policy, tables, scores, pending, by_policy, capped,
                      np.zeros(0), (), np.zeros((0, 0)))
-    totals, section_ids, section_totals = totals_for(exam, scores, responses.sitting, partial.row_pending)
+    totals, section_ids, section_totals = totals_for(exam, scores, responses.sitting, partial.row_pending,
+                                                     responses.status == Reading.NOT_CHOSEN)
     return replace(partial, totals=totals, section_ids=section_ids, section_totals=section_totals)
 
 
@@ -462,6 +535,10 @@ def apply_subjective(responses: Responses, scores: Mapping[str, Mapping[str, flo
             problems.append((exam_id, "subjective scores imported for a student who did not sit the exam"))
             continue
         for qid, value in by_question.items():
+            if status[i, column[qid]] == Reading.NOT_CHOSEN:
+                problems.append((exam_id, f"subjective score imported for {qid}, an optional question (选考题) the "
+                                          "student did not choose: ignored"))
+                continue
             values[i, column[qid]] = value
             status[i, column[qid]] = Reading.OK
     return replace(responses, values=values, status=status), problems

@@ -12,6 +12,14 @@ outcome. Exception kinds (异常卷), each with a reason a person can act on:
 ``no_sheet``           a roster student without a sheet (counted as absent, 缺考)
 ``id_from_barcode``    (note) the grid id was not on the roster, the barcode's was and is used
 ``unreadable_page``    a scanned page that could not be read at all (may explain a missing sheet)
+
+Personalised sheets (个性化答题卡, ``identity="barcode"``) carry the student's 考号 printed as a barcode: the
+barcode is the student and the grid only confirms it. Two more kinds then, both matched (the sheet is graded as
+the barcode's student) and both for a person to look at, never a silent pick:
+
+``id_grid_mismatch``   the grid reads another 考号 than the printed barcode (a wrong sheet handed out, or the
+                       grid filled wrongly)
+``barcode_unreadable`` the printed barcode could not be read; the grid's 考号 is used
 """
 
 from __future__ import annotations
@@ -22,7 +30,10 @@ from typing import Sequence
 from grading.roster import Roster, Student
 from grading.sheets import SheetRecord, UnreadablePage
 
-__all__ = ["MatchException", "StudentMatch", "MatchResult", "match_sheets"]
+__all__ = ["MatchException", "StudentMatch", "MatchResult", "match_sheets", "IDENTITIES"]
+
+#: Where a sheet's student comes from: the 考号 grid (a barcode only helps), or a personalised sheet's barcode.
+IDENTITIES = ("grid", "barcode")
 
 
 @dataclass(frozen=True)
@@ -61,8 +72,24 @@ def _has_answers(sheet: SheetRecord) -> bool:
         s.value is not None for s in sheet.scores.values())
 
 
+def _barcode_identity(sheet: SheetRecord, roster: Roster | None) -> tuple[list[str], MatchException | None]:
+    """(candidate ids, note) of a personalised sheet: the barcode when read, else the grid with a note."""
+    where = dict(sheet=sheet.sheet, source=sheet.source)
+    if not sheet.barcode:
+        if not sheet.exam_id:
+            return [], None
+        return [sheet.exam_id], MatchException(
+            "barcode_unreadable", f"printed barcode unreadable; id grid {sheet.exam_id} used", exam_id=sheet.exam_id,
+            **where)
+    if sheet.exam_id and sheet.exam_id != sheet.barcode and (roster is None or sheet.barcode in roster):
+        return [sheet.barcode], MatchException(
+            "id_grid_mismatch", f"printed barcode {sheet.barcode} is the student; id grid read {sheet.exam_id}",
+            exam_id=sheet.barcode, **where)
+    return [sheet.barcode], None
+
+
 def match_sheets(sheets: Sequence[SheetRecord], roster: Roster | None = None,
-                 unreadable: Sequence[UnreadablePage] = ()) -> MatchResult:
+                 unreadable: Sequence[UnreadablePage] = (), *, identity: str = "grid") -> MatchResult:
     """Match sheets to students; see the module docstring for the exceptions.
 
     Parameters
@@ -72,7 +99,11 @@ def match_sheets(sheets: Sequence[SheetRecord], roster: Roster | None = None,
         Without one, every id read is taken as a student (no ``unknown_id`` or ``no_sheet``).
     unreadable : sequence of UnreadablePage
         Listed as ``unreadable_page`` exceptions.
+    identity : {'grid', 'barcode'}
+        ``barcode`` for personalised sheets: the printed barcode is the student (see the module docstring).
     """
+    if identity not in IDENTITIES:
+        raise ValueError(f"identity {identity!r}: expected one of {', '.join(IDENTITIES)}")
     exceptions: list[MatchException] = []
     unmatched: list[SheetRecord] = []
     by_id: dict[str, list[SheetRecord]] = {}
@@ -80,7 +111,11 @@ def match_sheets(sheets: Sequence[SheetRecord], roster: Roster | None = None,
         if sheet.excluded:
             continue
         where = dict(sheet=sheet.sheet, source=sheet.source)
-        candidates = [i for i in dict.fromkeys([sheet.exam_id, sheet.barcode]) if i]
+        note = None
+        if identity == "barcode":
+            candidates, note = _barcode_identity(sheet, roster)
+        else:
+            candidates = [i for i in dict.fromkeys([sheet.exam_id, sheet.barcode]) if i]
         known = [i for i in candidates if roster is None or i in roster]
         if roster is None:
             known = known[:1]  # the grid id (omr already prefers it); a barcode only when there is no grid id
@@ -97,6 +132,8 @@ def match_sheets(sheets: Sequence[SheetRecord], roster: Roster | None = None,
                 "unknown_id", f"exam id {' / '.join(candidates)} not on the roster", exam_id=candidates[0], **where))
             unmatched.append(sheet)
             continue
+        if note is not None:
+            exceptions.append(note)
         if len(known) > 1:
             exceptions.append(MatchException(
                 "id_conflict", f"id grid {sheet.exam_id} and barcode {sheet.barcode} name two different students",
@@ -104,7 +141,7 @@ def match_sheets(sheets: Sequence[SheetRecord], roster: Roster | None = None,
             unmatched.append(sheet)
             continue
         exam_id = known[0]
-        if sheet.exam_id and exam_id != sheet.exam_id:
+        if identity == "grid" and sheet.exam_id and exam_id != sheet.exam_id:
             exceptions.append(MatchException(
                 "id_from_barcode", f"id grid read {sheet.exam_id} (not on the roster); barcode {exam_id} used",
                 exam_id=exam_id, **where))

@@ -20,9 +20,15 @@ from grading.match import MatchException, StudentMatch, match_sheets
 from grading.roster import Roster, Student
 from grading.sheets import SheetRecord, SheetsFile, UnreadablePage
 
-__all__ = ["GradingException", "StudentRow", "GradingRun", "grade_sheets", "resolve_version"]
+__all__ = ["GradingException", "StudentRow", "GradingRun", "grade_sheets", "resolve_version", "VIOLATION_REASONS"]
 
 _ABSENT_UNCERTAIN = "absent mark (缺考) uncertain"
+#: 违纪 as listed under each Exam.violation_policy
+VIOLATION_REASONS = {
+    "list": "violation marked (违纪): score kept, listed for the exam office",
+    "zero": "violation marked (违纪): scored 0 by the exam's rule",
+    "hold": "violation marked (违纪): held unscored until decided",
+}
 
 
 @dataclass(frozen=True)
@@ -115,11 +121,16 @@ class GradingRun:
             return reasons
         on_sheet = self._sheet_question(row)
         groups: dict[str, list[str]] = {}
+        doubt = grades.responses.choice_doubt
         for j in columns:
             q = self.exam.questions[j]
             label = on_sheet.get(q.id, q.id) + (f"={q.id}" if on_sheet.get(q.id, q.id) != q.id else "")
             code = Reading(int(grades.responses.status[i, j]))
-            if q.type == "subjective":
+            optional = self.exam.optional_group_of(q.id)
+            if doubt is not None and doubt[i, j] and optional is not None:
+                kind = "optional question choice unclear"
+                label = "/".join(on_sheet.get(qid, qid) for qid in optional.questions)
+            elif q.type == "subjective":
                 kind = "score " + {Reading.MISSING: "missing"}.get(code, code.name.lower())
             elif code == Reading.UNCERTAIN:
                 kind = "uncertain"
@@ -256,7 +267,7 @@ def grade_sheets(exam: Exam, sheets: SheetsFile | Sequence[SheetRecord], roster:
     for template_id, count in other.items():  # most likely the wrong exam for these scans
         static.append(GradingException("template_mismatch", f"{count} sheet(s) read with template {template_id}, "
                                                             f"but exam {exam.id} is for {exam.template}"))
-    match = match_sheets(sheet_list, roster, unreadable)
+    match = match_sheets(sheet_list, roster, unreadable, identity=exam.identity)
     students = {s.exam_id: s for s in roster.students} if roster is not None else {}
     static.extend(_exception(m, students) for m in match.exceptions)
     rows: list[StudentRow] = []
@@ -293,4 +304,12 @@ def _row(exam: Exam, match: StudentMatch, static: list[GradingException]) -> Stu
                 match.sheet.source if match.sheet else ""))
     if match.absent_uncertain:
         row.notes.append(_ABSENT_UNCERTAIN)
+    if match.outcome == "sheet" and match.sheet is not None and match.sheet.violation:
+        reason = VIOLATION_REASONS[exam.violation_policy]
+        row.notes.append(reason)
+        if exam.violation_policy == "hold":
+            row.blocking.append(reason)
+        static.append(GradingException(
+            "violation", reason, match.exam_id, match.student.name if match.student else "",
+            match.student.class_name if match.student else "", match.sheet.sheet, match.sheet.source))
     return row

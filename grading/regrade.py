@@ -21,7 +21,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from grading.exam import Exam, ExamError, MultiRule, format_validation_error
-from grading.mark import Grades, score_columns, score_table, totals_for
+from grading.mark import Grades, Reading, score_columns, score_table, totals_for
 
 __all__ = ["KeyChange", "ChangeRecord", "apply_change", "regrade", "load_changes", "append_change_log",
            "read_change_log"]
@@ -164,7 +164,8 @@ def regrade(grades: Grades, change: KeyChange, *, by: str, at: dt.datetime | Non
     scores, pending, by_policy, capped = arrays
     updated = replace(grades, exam=exam, tables=tables, scores=scores, pending=pending, by_policy=by_policy,
                       capped=capped)
-    totals, section_ids, section_totals = totals_for(exam, scores, grades.responses.sitting, updated.row_pending)
+    totals, section_ids, section_totals = totals_for(exam, scores, grades.responses.sitting, updated.row_pending,
+                                                     grades.responses.status == Reading.NOT_CHOSEN)
     updated = replace(updated, totals=totals, section_ids=section_ids, section_totals=section_totals)
     before, after = grades.scores[:, j], scores[:, j]
     same = (before == after) | (np.isnan(before) & np.isnan(after))

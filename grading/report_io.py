@@ -1,16 +1,20 @@
 """Marking outputs: ``scores.csv``, ``scores.xlsx``, ``grading_exceptions.csv``, ``summary.json`` and more.
 
-``scores.csv`` (UTF-8 with BOM, one row per roster student) has the columns of :func:`score_columns`:
+The scores table has the columns of :func:`score_columns` (keys):
 ``exam_id, student_no, name, class, school_code, version, status, reasons, total``, one ``section_<id>``
 subtotal per section, then per canonical question ``<Q>_response`` (letters as read, ``?`` before an uncertain
 reading, ``*`` after a mark outside the options; the score read for subjective questions) and ``<Q>_score``
 (empty when void, pending or not sitting). ``status`` is graded | pending | absent | duplicate.
 
-``scores.xlsx`` has the same table with Chinese headers (every id cell stored as text, header row frozen, the
-reasons in Chinese) and an 异常 sheet with the exceptions; ``grading_exceptions.csv`` holds the same rows. Both show
-each kind and reason in a teacher's words (:mod:`grading.reason_text`) and, in 类别代码 and 原文, as grading states
-them (stable English for scripts). ``scores.csv`` stays the machine interchange file (English keys, read back by
-``yuejuan report``).
+``scores.csv`` (UTF-8 with BOM, one row per roster student) is what teachers open in Excel: Chinese headers
+(考号, 学籍号, 姓名, 班级, 学校标识码, 卷型, 状态, 说明, 总分, the sections' names, Q1作答, Q1得分 ...), the status and
+reasons in a teacher's words, then, as ``grading_exceptions.csv`` does, the stable English for scripts in two last
+columns: 状态代码 (graded, pending ...) and 原文 (grading's reasons). ``--lang en`` writes the English file of
+earlier versions (the keys as headers). :func:`read_scores_csv` reads either, bounded like every table we read.
+
+``scores.xlsx`` has the same table (every id cell stored as text, header row frozen) and an 异常 sheet with the
+exceptions; ``grading_exceptions.csv`` holds the same rows. Both show each kind and reason in a teacher's words
+(:mod:`grading.reason_text`) and, in 类别代码 and 原文, as grading states them (stable English for scripts).
 """
 
 from __future__ import annotations
@@ -18,8 +22,10 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -28,10 +34,12 @@ from grading.mark import Reading, SittingTotals, SubjectScores, response_labels
 from grading.pipeline import GradingRun
 from grading.reason_text import kind_zh, reason_zh
 from grading.safe_cells import csv_cell, csv_row, from_csv_cell, text_workbook
+from grading.tabular import DEFAULT_LIMITS, TableLimits, read_rows
 
 __all__ = ["score_columns", "score_rows", "write_scores_csv", "write_scores_xlsx", "write_exceptions_csv",
            "write_corrections_csv", "write_summary_json", "write_outputs", "read_subject_scores",
-           "write_sitting_totals_csv", "EXCEPTION_HEADERS"]
+           "write_sitting_totals_csv", "EXCEPTION_HEADERS", "read_scores_csv", "ScoresTable", "SCORES_LIMITS",
+           "CODE_HEADERS"]
 
 #: grading_exceptions.csv and the 异常 sheet: what a teacher reads, then the stable codes scripts match
 EXCEPTION_HEADERS = ["类别", "考号", "姓名", "班级", "答题卡", "来源", "原因", "类别代码", "原文"]
@@ -40,6 +48,11 @@ _LABELS = {"exam_id": "考号", "student_no": "学籍号", "name": "姓名", "cl
            "source": "来源", "reason": "原因"}
 _STATUS_LABELS = {"graded": "已评", "pending": "待复核", "absent": "缺考", "duplicate": "重复答题卡"}
 _TEXT_COLUMNS = {"exam_id", "student_no", "school_code", "version"}
+_FIXED_KEYS = ("exam_id", "student_no", "name", "class", "school_code", "version", "total")
+#: the Chinese scores table ends with these: the status and reasons as grading states them (for scripts)
+CODE_HEADERS = ("状态代码", "原文")
+#: scores.csv is wider and longer than a roster: a 400-question exam of a city (a row per student)
+SCORES_LIMITS = replace(DEFAULT_LIMITS, columns=1_000, cells=40_000_000)
 
 
 def _fmt(value: float) -> str:
@@ -105,12 +118,33 @@ def score_rows(run: GradingRun) -> Iterator[list[str]]:
         yield [_fmt(v) if isinstance(v, float) else csv_cell(v) for v in row]
 
 
-def write_scores_csv(run: GradingRun, path: str | Path) -> None:
-    """``scores.csv`` (UTF-8 with BOM so that Excel opens the Chinese correctly), rows of :func:`score_rows`."""
+def _teacher_rows(run: GradingRun) -> Iterator[list]:
+    """:func:`_raw_rows` as a teacher reads them: the status and reasons in Chinese, then (:data:`CODE_HEADERS`)
+    the status code and the reasons as grading states them."""
+    keys = score_columns(run)
+    status_index, reasons_index = keys.index("status"), keys.index("reasons")
+    for values in _raw_rows(run):
+        status, reasons = values[status_index], values[reasons_index]
+        values[status_index] = _STATUS_LABELS.get(status, status)
+        values[reasons_index] = reason_zh(reasons)
+        values += [status, reasons]
+        yield values
+
+
+def write_scores_csv(run: GradingRun, path: str | Path, *, lang: str = "zh") -> None:
+    """``scores.csv`` (UTF-8 with BOM so that Excel opens the Chinese correctly): Chinese headers, status and
+    reasons, and the codes in :data:`CODE_HEADERS` (``lang="zh"``), or the English keys and codes of
+    :func:`score_rows` (``lang="en"``). Text never starts like a formula (:func:`grading.safe_cells.csv_cell`)."""
+    if lang not in ("zh", "en"):
+        raise ValueError(f"scores.csv language {lang!r}: zh or en")
     with open(path, "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(score_columns(run))
-        writer.writerows(score_rows(run))
+        if lang == "en":
+            writer.writerow(score_columns(run))
+            writer.writerows(score_rows(run))
+            return
+        writer.writerow([*(_header_label(run, key) for key in score_columns(run)), *CODE_HEADERS])
+        writer.writerows([_fmt(v) if isinstance(v, float) else csv_cell(v) for v in row] for row in _teacher_rows(run))
 
 
 def _header_label(run: GradingRun, key: str) -> str:
@@ -137,16 +171,14 @@ def write_scores_xlsx(run: GradingRun, path: str | Path) -> None:
     for index, key in enumerate(keys):
         sheet.set_column(index, index, {"exam_id": 13, "student_no": 21, "school_code": 12, "reasons": 30,
                                         "name": 9}.get(key, 8))
-    for index, key in enumerate(keys):
-        sheet.write_string(0, index, _header_label(run, key), header_format)
+    sheet.set_column(len(keys), len(keys), 9)
+    sheet.set_column(len(keys) + 1, len(keys) + 1, 30)
+    for index, header in enumerate([*(_header_label(run, key) for key in keys), *CODE_HEADERS]):
+        sheet.write_string(0, index, header, header_format)
     ids = {index for index, key in enumerate(keys) if key in _TEXT_COLUMNS}
-    formats = [id_format if index in ids else None for index in range(len(keys))]
-    status_index = keys.index("status")
+    formats = [id_format if index in ids else None for index in range(len(keys) + len(CODE_HEADERS))]
     write_string, write_number = sheet.write_string, sheet.write_number
-    reasons_index = keys.index("reasons")
-    for r, values in enumerate(_raw_rows(run), start=1):
-        values[status_index] = _STATUS_LABELS.get(values[status_index], values[status_index])
-        values[reasons_index] = reason_zh(values[reasons_index])
+    for r, values in enumerate(_teacher_rows(run), start=1):
         for c, value in enumerate(values):
             if isinstance(value, str):
                 if value:
@@ -198,12 +230,13 @@ def write_summary_json(run: GradingRun, path: str | Path) -> None:
     Path(path).write_text(json.dumps(run.summary(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
-def write_outputs(run: GradingRun, out_dir: str | Path, *, xlsx: bool = True) -> list[Path]:
-    """Write every output of a run to ``out_dir``; returns the paths written."""
+def write_outputs(run: GradingRun, out_dir: str | Path, *, xlsx: bool = True, lang: str = "zh") -> list[Path]:
+    """Write every output of a run to ``out_dir``; returns the paths written. ``lang`` is scores.csv's
+    (:func:`write_scores_csv`)."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = [out / "scores.csv", out / "grading_exceptions.csv", out / "summary.json"]
-    write_scores_csv(run, written[0])
+    write_scores_csv(run, written[0], lang=lang)
     write_exceptions_csv(run, written[1])
     write_summary_json(run, written[2])
     if xlsx:
@@ -215,17 +248,109 @@ def write_outputs(run: GradingRun, out_dir: str | Path, *, xlsx: bool = True) ->
     return written
 
 
+#: Chinese header -> key; 状态 and 说明 hold the teacher's words, 状态代码 and 原文 the codes readers use
+_KEYS_ZH = {**{_LABELS[key]: key for key in _FIXED_KEYS},
+            "状态": "status_zh", "说明": "reasons_zh", CODE_HEADERS[0]: "status", CODE_HEADERS[1]: "reasons"}
+_HEADERS_ZH = {key: header for header, key in _KEYS_ZH.items()}
+_QUESTION_HEADER = re.compile(r"^(.+?)(作答|得分)(?:\((?:作废|送分)\))?$")
+_STATUS_CODES = {label: code for code, label in _STATUS_LABELS.items()}
+
+
+def _key_of(header: str, sections: Mapping[str, str]) -> str:
+    """The key of one Chinese header of scores.csv: a fixed column, a section (by name), or a question's."""
+    if header in _KEYS_ZH:
+        return _KEYS_ZH[header]
+    if header in sections:
+        return f"section_{sections[header]}"
+    match = _QUESTION_HEADER.match(header)
+    if match:
+        return f"{match[1]}_{'response' if match[2] == '作答' else 'score'}"
+    return header
+
+
+@dataclass(frozen=True)
+class ScoresTable:
+    """A ``scores.csv`` as read: the column of each key (:func:`score_columns`' English keys, whichever language
+    the file's headers are in) and the rows (cells as written; :meth:`texts` undoes the formula quote).
+
+    :meth:`statuses` gives the codes (graded, pending, absent, duplicate) of either file: the Chinese file's
+    状态代码, or its 状态 read back when a teacher removed the code column.
+    """
+
+    path: Path
+    index: dict[str, int]
+    rows: list[list[str]]
+    english: bool = False
+
+    @property
+    def n(self) -> int:
+        return len(self.rows)
+
+    def cells(self, key: str) -> list[str]:
+        """The column ``key`` as written ('' for short rows; every cell '' when the file has no such column)."""
+        k = self.index.get(key)
+        if k is None:
+            return [""] * len(self.rows)
+        return [row[k] if k < len(row) else "" for row in self.rows]
+
+    def texts(self, key: str) -> list[str]:
+        """Text cells as a person typed them (:func:`grading.safe_cells.from_csv_cell`)."""
+        return [from_csv_cell(cell) for cell in self.cells(key)]
+
+    def statuses(self) -> list[str]:
+        if "status" in self.index:
+            return self.cells("status")
+        return [_STATUS_CODES.get(cell, cell) for cell in self.cells("status_zh")]
+
+    def missing(self, keys: Sequence[str]) -> list[str]:
+        """The headers of those of ``keys`` the file has no column for, in the file's language (status counts
+        when 状态 or 状态代码 is there)."""
+        have = set(self.index) | ({"status"} if "status_zh" in self.index else set())
+        return [self.header_of(key) for key in keys if key not in have]
+
+    def header_of(self, key: str) -> str:
+        """The header a column ``key`` has in this file (a section's key as it is: its name is not known)."""
+        if self.english:
+            return key
+        if key in _HEADERS_ZH:
+            return _HEADERS_ZH[key]
+        qid, _, part = key.rpartition("_")
+        return f"{qid}{'作答' if part == 'response' else '得分'}" if part in ("response", "score") else key
+
+
+def read_scores_csv(path: str | Path, *, sections: Mapping[str, str] | None = None,
+                    limits: TableLimits = SCORES_LIMITS) -> ScoresTable:
+    """Read a ``scores.csv`` of ``yuejuan grade``, with Chinese headers or the English keys of earlier files.
+
+    ``sections`` maps a section's display name to its id (the Chinese file names sections by name). The file is
+    read through :func:`grading.tabular.read_rows`: refused beyond ``limits`` (rows, columns, cells, bytes, line
+    length), blank rows skipped. Raises ValueError (a :class:`grading.tabular.TableError` when too large or
+    unreadable) naming the file.
+    """
+    path = Path(path)
+    rows = [row for _, row in read_rows(path, what="scores table", limits=limits)]
+    if not rows:
+        raise ValueError(f"{path}: empty file")
+    header = rows[0]
+    english = "exam_id" in header
+    index: dict[str, int] = {}
+    for k, name in enumerate(header):
+        # the first column of a key wins: a section named like a fixed column (总分) does not replace it
+        index.setdefault(name if english else _key_of(name, sections or {}), k)
+    return ScoresTable(path, index, rows[1:], english)
+
+
 def read_subject_scores(out_dir: str | Path) -> tuple[SubjectScores, dict[str, tuple[str, str]]]:
     """One subject's totals from a ``yuejuan grade`` output folder, and {exam id: (name, class)}."""
     out = Path(out_dir)
     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
-    ids, totals, people = [], [], {}
-    with open(out / "scores.csv", encoding="utf-8-sig", newline="") as handle:
-        for record in csv.DictReader(handle):
-            exam_id = from_csv_cell(record["exam_id"])
-            ids.append(exam_id)
-            totals.append(float(record["total"]) if record["total"] else np.nan)
-            people[exam_id] = (from_csv_cell(record["name"]), from_csv_cell(record["class"]))
+    table = read_scores_csv(out / "scores.csv")
+    missing = table.missing(["exam_id", "name", "class", "total"])
+    if missing:
+        raise ValueError(f"{table.path}: missing column(s) {', '.join(missing)}")
+    ids = table.texts("exam_id")
+    totals = [float(cell) if cell else np.nan for cell in table.cells("total")]
+    people = dict(zip(ids, zip(table.texts("name"), table.texts("class"))))
     return (SubjectScores(summary["subject"], summary["exam"], float(summary["full_marks"]),
                           np.array(ids, dtype=object), np.array(totals, dtype=float), summary.get("sitting", "")),
             people)

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from omr.result import QuestionReading, ScoreReading
+from omr.result import ChoiceReading, QuestionReading, ScoreReading
 
 from grading.safe_cells import from_csv_cell
 from grading.tabular import DEFAULT_LIMITS, TableError, find_columns, parse_number, read_table
@@ -63,10 +63,13 @@ class SheetRecord:
     missing_pages: bool = False
     template_id: str | None = None
     excluded: bool = False  # set by a correction (a rescan of the same paper): matching ignores the sheet
+    violation: bool | None = None  # the proctor's 违纪 mark
+    choices: dict[str, ChoiceReading] = field(default_factory=dict)  # 选考题 chooser id -> its reading
 
     def copy(self) -> "SheetRecord":
         """A copy whose dicts and lists can be changed without touching this one."""
-        return replace(self, reasons=list(self.reasons), questions=dict(self.questions), scores=dict(self.scores))
+        return replace(self, reasons=list(self.reasons), questions=dict(self.questions), scores=dict(self.scores),
+                       choices=dict(self.choices))
 
 
 @dataclass(frozen=True)
@@ -145,6 +148,8 @@ def sheet_from_json(data: dict, file_name: str) -> SheetRecord:
         questions={q: QuestionReading(**r) for q, r in (data.get("questions") or {}).items()},
         scores={q: ScoreReading(**r) for q, r in (data.get("scores") or {}).items()},
         missing_pages=any("missing page" in r for r in reasons), template_id=data.get("template_id") or None,
+        violation=data.get("violation"),
+        choices={c: ChoiceReading(**r) for c, r in (data.get("choices") or {}).items()},
     )
 
 
@@ -201,11 +206,20 @@ def read_results_csv(path: str | Path) -> SheetsFile:
         sheet_no = int(cell("sheet")) if cell("sheet").isdigit() else len(sheets) + 1
         absent = {"1": True, "0": False}.get(cell("absent"))
         exam_id = cell("student_id") or None
+        choices = {}
+        for index, name in enumerate(header):  # 选考题: the question chosen, or "?Q22/Q23" when unclear
+            text = from_csv_cell(table.cell(row, index)) if name.startswith("choice_") else ""
+            if text:
+                unclear = text.startswith("?")
+                choices[name[len("choice_"):]] = ChoiceReading(
+                    "" if unclear else text, "uncertain" if unclear else "ok", 1.0,
+                    text[1:].split("/") if unclear else [text])
         sheets.append(SheetRecord(
             sheet=sheet_no, source=f"{path.name} sheet {sheet_no}" + (f" ({cell('pages')})" if cell("pages") else ""),
             exam_id=exam_id, id_status=id_status or ("ok" if exam_id else "blank"), absent=absent,
             form=cell("form") or None, status=cell("status") or "ok", reasons=reasons, questions=questions,
-            scores=scores, missing_pages=missing_pages,
+            scores=scores, missing_pages=missing_pages, violation={"1": True, "0": False}.get(cell("violation")),
+            choices=choices,
         ))
     if errors:
         raise TableError(f"results {path}", errors)

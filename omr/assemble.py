@@ -21,7 +21,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from omr.result import PageResult, QuestionReading, ScoreReading
+from omr.result import ChoiceReading, PageResult, QuestionReading, ScoreReading
 
 __all__ = ["SheetResult", "assemble_sheets"]
 
@@ -42,6 +42,9 @@ class SheetResult:
     pages: list[dict] = field(default_factory=list)  # [{"source", "page_index", "page"}]
     questions: dict[str, QuestionReading] = field(default_factory=dict)
     scores: dict[str, ScoreReading] = field(default_factory=dict)
+    violation: bool | None = None  # the proctor's 违纪 mark
+    choices: dict[str, ChoiceReading] = field(default_factory=dict)  # 选考题 choosers
+    crops: dict[str, str] = field(default_factory=dict)  # region (or part) id -> crop file; a whole answer stitched
 
     def flag(self, reason: str) -> None:
         if reason not in self.reasons:
@@ -57,7 +60,9 @@ def _add(sheet: SheetResult, page: PageResult, page_count: int) -> None:
     sheet.pages.append({"source": page.source, "page_index": page.page_index, "page": page.page})
     sheet.questions.update(page.questions)
     sheet.scores.update(page.scores)
-    for field_name in ("student_id", "student_id_status", "barcode", "absent", "form"):
+    sheet.choices.update(page.choices)
+    sheet.crops.update(page.crops)
+    for field_name in ("student_id", "student_id_status", "barcode", "absent", "form", "violation"):
         value = getattr(page, field_name)
         if value is not None and getattr(sheet, field_name) is None:
             setattr(sheet, field_name, value)

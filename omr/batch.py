@@ -20,6 +20,7 @@ from typing import Callable, Iterable, Sequence
 import cv2
 
 from omr.assemble import SheetResult, assemble_sheets
+from omr.crops import stitch_sheet_crops
 from omr.csv_cells import csv_row
 from omr.load import LoadLimits, collect_inputs, iter_pages
 from omr.profile import ScannerProfile
@@ -186,12 +187,31 @@ def _answer_cell(reading) -> str:
     return reading.marked
 
 
+def _extra_cell(sheet: SheetResult, column: str) -> str:
+    """A results.csv cell of the card-specific columns: form, violation (1/0), choice_<chooser> (the question
+    chosen, or '?' and the chooser's questions joined by '/' when the choice is unclear)."""
+    if column == "form":
+        return sheet.form or ""
+    if column == "violation":
+        return "" if sheet.violation is None else str(int(sheet.violation))
+    choice = sheet.choices.get(column.removeprefix("choice_"))
+    if choice is None:
+        return ""
+    return choice.chosen if choice.status == "ok" else "?" + "/".join(choice.questions)
+
+
 def write_outputs(out_dir: str | Path, template: Template, pages: list[PageResult],
                   rejected: list[tuple[str, str]], seconds: float) -> tuple[BatchSummary, list[SheetResult]]:
     """Write results.jsonl, results.csv and exceptions.csv; return the summary and the sheets."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     sheets, unreadable = assemble_sheets(pages, len(template.pages))
+    for sheet in sheets:  # answers cut on several pages or columns: one crop per answer, parts in order
+        if sheet.crops:
+            folder = Path(next(iter(sheet.crops.values()))).parent
+            first = sheet.pages[0]
+            stem = page_file_stem(first["source"], first["page_index"]) + "_sheet"
+            sheet.crops.update(stitch_sheet_crops(template, sheet.crops, folder, stem))
     with open(out / "results.jsonl", "w", encoding="utf-8") as handle:
         for page in pages:
             handle.write(json.dumps({"type": "page", **page_result_to_dict(page)}, ensure_ascii=False) + "\n")
@@ -201,10 +221,15 @@ def write_outputs(out_dir: str | Path, template: Template, pages: list[PageResul
                     for g in expand_page(template, n).groups if g.kind == "question"]
     score_ids = sorted({g.role for n in range(1, len(template.pages) + 1)
                         for g in expand_page(template, n).groups if g.kind in ("score_digit", "score_half")})
+    groups = [g for n in range(1, len(template.pages) + 1) for g in expand_page(template, n).groups]
+    # Columns only cards that print them get: the paper version, the proctor's 违纪 mark, each 选考题 chooser.
+    extra = ((["form"] if any(g.kind == "id_column" and g.role == "form" for g in groups) else [])
+             + (["violation"] if any(g.kind == "mark" and g.role == "violation" for g in groups) else [])
+             + [f"choice_{g.id}" for g in groups if g.kind == "chooser"])
     with open(out / "results.csv", "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(csv_row(["sheet", "student_id", "status", "absent", "reasons", "pages", *question_ids,
-                                 *[f"score_{s}" for s in score_ids]]))  # a template's ids are its author's text
+                                 *[f"score_{s}" for s in score_ids], *extra]))  # a template's ids: its author's text
         for sheet in sheets:
             # Text cells (file names a station chose, a 考号 off a barcode ...) never start like a formula; the
             # scores are numbers formatted after escaping, as csv_row asks.
@@ -217,6 +242,7 @@ def write_outputs(out_dir: str | Path, template: Template, pages: list[PageResul
                 ]),
                 *[("" if sheet.scores.get(s) is None or sheet.scores[s].value is None else f"{sheet.scores[s].value:g}")
                   for s in score_ids],
+                *csv_row([_extra_cell(sheet, name) for name in extra]),
             ])
     with open(out / "exceptions.csv", "w", encoding="utf-8-sig", newline="") as handle:
         writer = csv.writer(handle)

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from omr.template import Anchor, ExpandedPage
+from omr.template import Anchor, ExpandedPage, Guide
 
 __all__ = ["FillRect", "FillEllipse", "FillPolygon", "StrokeRect", "StrokeEllipse", "Label", "page_primitives",
-           "anchor_polygon", "identity_cell_rects", "timing_bar_rects", "LINE_MM"]
+           "anchor_polygon", "identity_cell_rects", "guide_primitives", "timing_bar_rects", "LINE_MM"]
 
 #: Stroke width of printed outlines (bubbles, regions), mm.
 LINE_MM = 0.25
@@ -110,6 +110,46 @@ def identity_cell_rects(page: ExpandedPage) -> list[tuple[float, float, float, f
             for i in range(len(page.identity_bits))]
 
 
+def _text_width_mm(text: str, size: float) -> float:
+    # CJK characters are about one em wide, Latin ones about 0.6; an em is size / 0.718 (the cap height rule)
+    em = size / 0.718
+    return sum(em if ord(ch) > 0x2E7F else 0.6 * em for ch in text)
+
+
+def _polyline(points: list[tuple[float, float]], width: float) -> list[FillPolygon]:
+    """A stroked polyline as one filled quadrilateral per segment (the primitives have no open strokes)."""
+    quads = []
+    for (ax, ay), (bx, by) in zip(points, points[1:]):
+        length = max(((bx - ax) ** 2 + (by - ay) ** 2) ** 0.5, 1e-9)
+        nx, ny = -(by - ay) / length * width / 2, (bx - ax) / length * width / 2
+        quads.append(FillPolygon(((ax + nx, ay + ny), (bx + nx, by + ny), (bx - nx, by - ny), (ax - nx, ay - ny))))
+    return quads
+
+
+def guide_primitives(guide: Guide) -> list[Primitive]:
+    """The filling guide (填涂说明): a box, its title, 正确填涂 beside a filled bubble and 错误填涂 beside a
+    ticked, a crossed and a dotted one. Printed, never read."""
+    rx, ry = guide.bubble.width / 2, guide.bubble.height / 2
+    row = guide.y + guide.h * 0.68
+    size = min(2.6, guide.h * 0.2)
+    items: list[Primitive] = [StrokeRect(guide.x, guide.y, guide.w, guide.h, gray=0.3),
+                              Label(guide.x + 1.5, guide.y + size + 1.5, "填涂说明", size, ascii="HOW TO MARK"),
+                              Label(guide.x + 1.5, row + size / 2, "正确填涂", size * 0.85, ascii="RIGHT")]
+    right = guide.x + 1.5 + _text_width_mm("正确填涂", size * 0.85) + 2 + rx
+    items += [FillEllipse(right, row, rx, ry),
+              Label(right + rx + 3, row + size / 2, "错误填涂", size * 0.85, ascii="WRONG")]
+    x = right + rx + 3 + _text_width_mm("错误填涂", size * 0.85) + 2 + rx
+    pitch = guide.bubble.width + 1.6
+    tick = [(x - 0.55 * rx, row), (x - 0.15 * rx, row + 0.7 * ry), (x + 0.6 * rx, row - 0.8 * ry)]
+    cross = [[(x + pitch - 0.5 * rx, row - 0.7 * ry), (x + pitch + 0.5 * rx, row + 0.7 * ry)],
+             [(x + pitch - 0.5 * rx, row + 0.7 * ry), (x + pitch + 0.5 * rx, row - 0.7 * ry)]]
+    for k in range(3):
+        items.append(StrokeEllipse(x + k * pitch, row, rx, ry))
+    items += _polyline(tick, 0.35) + _polyline(cross[0], 0.35) + _polyline(cross[1], 0.35)
+    items.append(FillEllipse(x + 2 * pitch, row, 0.4 * ry, 0.4 * ry))
+    return items
+
+
 def page_primitives(page: ExpandedPage) -> list[Primitive]:
     """Everything printed on ``page``, in drawing order."""
     items: list[Primitive] = []
@@ -130,11 +170,17 @@ def page_primitives(page: ExpandedPage) -> list[Primitive]:
         items.append(StrokeRect(rect.x, rect.y, rect.w, rect.h, dashed=True, gray=0.35))
         items.append(Label(rect.x + rect.w / 2, rect.y + rect.h / 2, "贴条形码区", 3.0,
                            ascii="BARCODE", centred=True, gray=0.6))
+    for guide in page.guides:
+        items.extend(guide_primitives(guide))
     for group in page.groups:
+        first = group.bubbles[0]
         if group.kind == "question":
-            first = group.bubbles[0]
-            items.append(Label(first.x - first.width / 2 - 3.2, first.y, str(group.number), first.height * 0.6,
-                               centred=True))
+            down = len(group.bubbles) > 1 and group.bubbles[1].x == first.x and group.bubbles[1].y > first.y
+            where = (first.x, first.y - first.height / 2 - 2.2) if down else (first.x - first.width / 2 - 3.2, first.y)
+            items.append(Label(*where, str(group.number), first.height * 0.6, centred=True))
+        if group.caption:  # a score-box row's 十位 / 个位, right-aligned a little left of the row
+            items.append(Label(first.x - first.width / 2 - 1.2 - _text_width_mm(group.caption, first.height * 0.55),
+                               first.y + first.height * 0.55 / 2, group.caption, first.height * 0.55, gray=0.2))
         for bubble in group.bubbles:
             rx, ry = bubble.width / 2, bubble.height / 2
             if bubble.shape == "ellipse":

@@ -25,7 +25,7 @@ from omr.refine import (PrintPatches, print_agrees, print_found, print_in_place,
                         warp_rect)
 from omr.register import Registration, apply_homography, homography_jacobians, iter_registrations
 from omr.render import render_page
-from omr.result import PageResult, QuestionReading, ScoreReading, page_file_stem
+from omr.result import ChoiceReading, PageResult, QuestionReading, ScoreReading, page_file_stem
 from omr.template import ExpandedPage, ScoreBox, Template, decode_identity, expand_page
 from omr.tracks import tracked_page
 
@@ -35,7 +35,8 @@ __all__ = ["REGISTRATION_UNSURE", "KnownPage", "PreparedPage", "PreparedTemplate
 
 _BASELINE_PX_PER_MM = 8.0  # resolution the blank page is rendered at to learn each bubble's printed darkness
 _RING_SAMPLES = ring_samples(24)
-_WRITERS = {"score_digit": 1, "score_half": 1, "mark": 2}  # group kind -> who marks it (default: the student)
+# group kind -> who marks it (default: the student, who also fills a 选考题 chooser)
+_WRITERS = {"score_digit": 1, "score_half": 1, "mark": 2}
 _CHECK_BUBBLES = 48  # bubbles, spread over the page, whose printed outlines verify a fit
 _OUTLINE_RADII = (0.88, 0.96, 1.04, 1.12)  # where (fraction of the semi-axes) each outline is looked for
 _CENTRE = disk_samples(1)  # one inner sample: only the rings matter when outlines are checked
@@ -183,12 +184,16 @@ def prepare_template(template: Template, profile: ScannerProfile | None = None, 
             ring_fraction=profile.ring_fraction, dark_level=128.0,
         )
         check = np.unique(np.linspace(0, len(centres) - 1, min(_CHECK_BUBBLES, len(centres))).round().astype(np.int64))
+        if len(centres) < 2 * _CHECK_BUBBLES:  # a page of few bubbles (score boxes only): every other one checks
+            check = np.arange(0, len(centres), 2)
         outline = _outline_contrast(blank, matrix, centres[check], semi[check], 0.0)
         baseline = (255.0 - measured.inner_mean) / 255.0
         if learned is not None and number <= len(learned) and len(learned[number - 1]) == len(baseline):
             baseline = np.array(learned[number - 1], np.float64)
         # Refinement uses the bubbles half way between the check ones: a refined fit is verified on others.
         refine = np.setdiff1d(np.unique(((check[:-1] + check[1:]) // 2)), check)
+        if len(check) * 2 > len(centres):
+            refine = np.setdiff1d(np.arange(len(centres)), check)
         middle = np.median(centres[check], axis=0)
         quarter = (centres[check, 0] > middle[0]).astype(np.int64) + 2 * (centres[check, 1] > middle[1])
         prepared.pages.append(PreparedPage(
@@ -668,6 +673,14 @@ def _interpret(result: PageResult, page: PreparedPage, filled: np.ndarray, unsur
                 result.flag("absent mark uncertain")
             else:
                 result.absent = status == "ok"
+        elif group.kind == "mark" and group.role == "violation":
+            if status == "uncertain":
+                result.violation = None
+                result.flag("violation mark uncertain")
+            else:
+                result.violation = status == "ok"  # a sure reading; grading lists it (grading.pipeline)
+        elif group.kind == "chooser":
+            _choice(result, group, labels, marked, status, confidences[index])
         elif group.kind in ("score_digit", "score_half"):
             score_parts.setdefault(group.role, []).append((group, status, confidences[index], marked))
     if uncertain_q:
@@ -715,6 +728,15 @@ def _registration_unsure(result: PageResult, page: PreparedPage) -> None:
         result.student_id, result.student_id_status = None, "uncertain"
         result.id_grid = "?" * len(result.id_grid or "")
     result.absent = result.form = None
+
+
+def _choice(result: PageResult, group, labels: tuple[str, ...], marked: str, status: str, confidence: float) -> None:
+    """A 选考题 chooser's reading; none or two chosen, or a doubtful bubble, is flagged for review."""
+    by_label = dict(zip(labels, group.questions))
+    chosen = by_label[marked] if status == "ok" else ""
+    result.choices[group.id] = ChoiceReading(chosen, status, confidence, list(group.questions))
+    if status != "ok":
+        result.flag(f"optional question choice {status}: {group.id} ({'/'.join(group.questions)})")
 
 
 def _score(parts: list, page: PreparedPage) -> ScoreReading:

@@ -36,6 +36,8 @@ OMR_RULES: list[Rule] = make_rules([
     (r"^multiple marks: (.+)$", lambda m: f"重复涂卡：{m[1]}"),
     (r"^score (\w+): (.+)$", lambda m: f"分数框{status_zh(m[1])}：{m[2]}"),
     (r"^absent mark(?: \(缺考\))? uncertain$", lambda m: "缺考标记不清"),
+    (r"^violation mark uncertain$", lambda m: "违纪标记不清"),
+    (r"^optional question choice (\w+): (\S+) \((.+)\)$", lambda m: f"选考题选择{status_zh(m[1])}：{m[3]}"),
     (r"^anchor missing: registered on (\d+) of (\d+) anchors$",
      lambda m: f"定位点缺失：按 {m[2]} 个中的 {m[1]} 个定位"),
     (r"^timing track (.+): only (\d+) of (\d+) bars usable",

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field, fields
 import hashlib
 from pathlib import Path
 
-__all__ = ["QuestionReading", "ScoreReading", "PageResult", "page_result_to_dict", "page_result_from_dict",
-           "page_file_stem"]
+__all__ = ["QuestionReading", "ScoreReading", "ChoiceReading", "PageResult", "page_result_to_dict",
+           "page_result_from_dict", "page_file_stem"]
 
 
 def page_file_stem(source: str, page_index: int) -> str:
@@ -43,6 +43,17 @@ class ScoreReading:
 
 
 @dataclass
+class ChoiceReading:
+    """A 选考题 chooser: which of ``questions`` the student marked as answered (``chosen``, "" unless ``status`` is
+    ok), ``status`` as for a question (``blank``: none chosen, ``multiple``: two or more, ``uncertain``)."""
+
+    chosen: str
+    status: str
+    confidence: float
+    questions: list[str] = field(default_factory=list)
+
+
+@dataclass
 class PageResult:
     """Everything read from one scanned page, or why it could not be read.
 
@@ -64,6 +75,8 @@ class PageResult:
     barcode: str | None = None
     absent: bool | None = None
     form: str | None = None  # paper version (A/B …) read from a grid with role "form"
+    violation: bool | None = None  # the proctor's 违纪 mark (None: the page has none, or it is uncertain)
+    choices: dict[str, ChoiceReading] = field(default_factory=dict)  # 选考题 chooser id -> what it says
     questions: dict[str, QuestionReading] = field(default_factory=dict)
     scores: dict[str, ScoreReading] = field(default_factory=dict)
     crops: dict[str, str] = field(default_factory=dict)
@@ -91,6 +104,8 @@ def page_result_to_dict(result: PageResult) -> dict:
                              "uncertain": q.uncertain} for k, q in result.questions.items()}
     data["scores"] = {k: {"value": s.value, "status": s.status, "confidence": s.confidence}
                       for k, s in result.scores.items()}
+    data["choices"] = {k: {"chosen": c.chosen, "status": c.status, "confidence": c.confidence,
+                           "questions": list(c.questions)} for k, c in result.choices.items()}
     data["crops"] = dict(result.crops)
     data["timings_ms"] = dict(result.timings_ms)
     if result.page_to_image is not None:
@@ -106,4 +121,5 @@ def page_result_from_dict(data: dict) -> PageResult:
     data = dict(data)
     data["questions"] = {k: QuestionReading(**v) for k, v in data.get("questions", {}).items()}
     data["scores"] = {k: ScoreReading(**v) for k, v in data.get("scores", {}).items()}
+    data["choices"] = {k: ChoiceReading(**v) for k, v in data.get("choices", {}).items()}
     return PageResult(**data)

@@ -29,6 +29,8 @@ __all__ = [
     "BubbleGroup",
     "PAGE_SIZES_MM",
     "IDENTITY_BITS",
+    "region_parts",
+    "region_continuations",
     "Anchor",
     "TimingTrack",
 ]
@@ -176,6 +178,10 @@ class ChoiceBlock(_Strict):
     option_pitch: float = Field(default=7.0, gt=0)
     prefix: str = "Q"
     bubble: BubbleStyle = BubbleStyle()
+    #: ``across``: options run to the right. ``down`` (竖排选项): the transpose, options run down at
+    #: ``option_pitch`` under the question number, the next question stands ``row_pitch`` to the right for
+    #: ``rows`` questions, then the next band starts ``column_pitch`` below.
+    direction: Literal["across", "down"] = "across"
 
     @model_validator(mode="after")
     def _options_unique(self) -> "ChoiceBlock":
@@ -197,14 +203,18 @@ class Grid(_Strict):
     column_pitch: float = Field(default=6.0, gt=0)
     row_pitch: float = Field(default=4.6, gt=0)
     bubble: BubbleStyle = BubbleStyle(width=4.6, height=3.0)
+    #: ``down``: each character's labels stacked at ``row_pitch``, characters side by side at ``column_pitch``.
+    #: ``across`` (an AB 卷型 row, form codes): the transpose, labels run to the right at ``row_pitch`` and
+    #: characters stack downward at ``column_pitch``.
+    direction: Literal["down", "across"] = "down"
 
 
 class Mark(_Strict):
-    """A single bubble with a meaning of its own, e.g. the proctor's absent mark (缺考)."""
+    """A single bubble with a meaning of its own: the proctor's absent mark (缺考) or violation mark (违纪)."""
 
     kind: Literal["mark"]
     id: str
-    role: Literal["absent", "other"] = "absent"
+    role: Literal["absent", "violation", "other"] = "absent"
     x: float
     y: float
     label: str = ""
@@ -214,6 +224,7 @@ class Mark(_Strict):
 class ScoreDigit(_Strict):
     place: float = Field(gt=0)
     labels: str = Field(min_length=2, max_length=10)
+    label: str = Field(default="", max_length=8)  # printed left of the row: 十位, 个位 …
 
     @model_validator(mode="after")
     def _digits(self) -> "ScoreDigit":
@@ -238,8 +249,23 @@ class ScoreBox(_Strict):
     bubble: BubbleStyle = BubbleStyle(width=4.4, height=3.0)
 
 
+class RegionPart(_Strict):
+    """Where an answer region continues: a rectangle on ``page`` (1-based; None: the region's own page)."""
+
+    page: int | None = Field(default=None, ge=1, le=8)
+    x: float
+    y: float
+    w: float = Field(gt=0)
+    h: float = Field(gt=0)
+
+
 class Region(_Strict):
-    """A rectangle cropped to a file: a subjective answer area or the handwritten name."""
+    """A rectangle cropped to a file: a subjective answer area or the handwritten name.
+
+    An answer that runs across columns or onto the next page lists the rectangles it ``continues`` in, in
+    reading order; each part is cropped on its page and the crops are stitched into one, in order
+    (:func:`omr.crops.stitch_crops`).
+    """
 
     kind: Literal["region"]
     id: str
@@ -249,6 +275,53 @@ class Region(_Strict):
     w: float = Field(gt=0)
     h: float = Field(gt=0)
     caption: str = ""
+    continues: list[RegionPart] = Field(default=[], max_length=8)
+
+
+class Chooser(_Strict):
+    """The 选考题 bubbles: which one of several optional questions the student answered (e.g. 22 or 23).
+
+    One bubble per question, labelled by ``labels`` (default: the question numbers), ``option_pitch`` apart
+    across (or down); only the chosen question's answer region and score box count.
+    """
+
+    kind: Literal["chooser"]
+    id: str
+    questions: list[Annotated[str, Field(pattern=r"^Q[1-9][0-9]{0,3}$")]] = Field(min_length=2, max_length=10)
+    labels: list[Annotated[str, Field(min_length=1, max_length=4)]] | None = None
+    x: float
+    y: float
+    option_pitch: float = Field(default=8.0, gt=0)
+    direction: Literal["across", "down"] = "across"
+    bubble: BubbleStyle = BubbleStyle(width=6.0, height=3.6)
+
+    @model_validator(mode="after")
+    def _check_questions(self) -> "Chooser":
+        if len(set(self.questions)) != len(self.questions):
+            raise ValueError("questions repeat")
+        if self.labels is not None and len(self.labels) != len(self.questions):
+            raise ValueError(f"{len(self.labels)} labels for {len(self.questions)} questions")
+        if len(set(self.printed_labels)) != len(self.printed_labels):
+            raise ValueError("labels repeat")
+        return self
+
+    @property
+    def printed_labels(self) -> list[str]:
+        """The bubbles' labels: as given, else the question numbers (Q22 -> 22)."""
+        return list(self.labels) if self.labels else [q[1:] for q in self.questions]
+
+
+class Guide(_Strict):
+    """The filling guide (填涂说明): 正确填涂 with a filled bubble, 错误填涂 with a tick, a cross and a dot. Printed,
+    never read; its box is ``w`` x ``h`` mm from its top-left corner (x, y)."""
+
+    kind: Literal["guide"]
+    id: str
+    x: float
+    y: float
+    w: float = Field(default=62.0, ge=60.0, le=200.0)
+    h: float = Field(default=16.0, ge=12.0, le=60.0)
+    bubble: BubbleStyle = BubbleStyle(width=5.0, height=3.2, show_label=False)
 
 
 class Barcode(_Strict):
@@ -274,7 +347,7 @@ class Text(_Strict):
 
 
 FieldSpec = Annotated[
-    Union[ChoiceBlock, Grid, Mark, ScoreBox, Region, Barcode], Field(discriminator="kind")
+    Union[ChoiceBlock, Grid, Mark, ScoreBox, Region, Barcode, Chooser, Guide], Field(discriminator="kind")
 ]
 
 
@@ -345,6 +418,14 @@ class Template(_Strict):
                 if spec.id in ids:
                     raise ValueError(f"{where}.fields: id {spec.id!r} used twice")
                 ids.add(spec.id)
+                for part in spec.continues if isinstance(spec, Region) else ():
+                    if part.page is not None and part.page > len(self.pages):
+                        raise ValueError(f"{where}.fields[{spec.id}].continues: page {part.page} of a "
+                                         f"{len(self.pages)}-page template")
+                if isinstance(spec, Guide):
+                    _inside(f"{where}.fields[{spec.id}]", spec.x, spec.y, width, height, 0)
+                    _inside(f"{where}.fields[{spec.id}] (far corner)", spec.x + spec.w, spec.y + spec.h,
+                            width, height, 0)
             expanded = expand_page(self, page_no, _validated=False)
             for group in expanded.groups:
                 for bubble in group.bubbles:
@@ -403,6 +484,8 @@ class BubbleGroup:
     number: int | None = None  # question number, id-grid column or digit place index
     place: float | None = None  # score digit place value
     role: str | None = None
+    questions: tuple[str, ...] = ()  # a 选考题 chooser: the question each bubble stands for
+    caption: str = ""  # printed left of the group (a score-box row's 十位, 个位 …)
 
 
 @dataclass(frozen=True)
@@ -416,6 +499,8 @@ class Rect:
     symbology: str | None = None
     question: str | None = None
     caption: str = ""
+    region: str | None = None  # the answer region this rectangle is a part of (its own id for part 1)
+    part: int = 1  # 1-based, in reading order: the crops of a region's parts are stitched in this order
 
 
 @dataclass(frozen=True)
@@ -433,6 +518,7 @@ class ExpandedPage:
     barcodes: tuple[Rect, ...]
     texts: tuple[Text, ...]
     identity_bits: tuple[int, ...] = field(default=())  # () when the page has no identity strip
+    guides: tuple[Guide, ...] = ()  # filling guides: printed, never read
     timing: tuple[TimingTrack, ...] = field(default=())
 
     @property
@@ -455,10 +541,13 @@ def _expand_field(spec) -> tuple[list[BubbleGroup], list[Rect]]:
         for i in range(spec.count):
             number = spec.first + i
             col, row = divmod(i, spec.rows)
-            y = spec.y + row * spec.row_pitch
-            x0 = spec.x + col * spec.column_pitch
+            if spec.direction == "across":
+                x0, y0, dx, dy = spec.x + col * spec.column_pitch, spec.y + row * spec.row_pitch, 1, 0
+            else:  # 竖排: the transpose
+                x0, y0, dx, dy = spec.x + row * spec.row_pitch, spec.y + col * spec.column_pitch, 0, 1
             bubbles = tuple(
-                _bubble(label, x0 + k * spec.option_pitch, y, spec.bubble) for k, label in enumerate(spec.options)
+                _bubble(label, x0 + dx * k * spec.option_pitch, y0 + dy * k * spec.option_pitch, spec.bubble)
+                for k, label in enumerate(spec.options)
             )
             groups.append(BubbleGroup(
                 id=f"{spec.prefix}{number}", field_id=spec.id, kind="question", select=spec.select,
@@ -466,10 +555,12 @@ def _expand_field(spec) -> tuple[list[BubbleGroup], list[Rect]]:
             ))
     elif isinstance(spec, Grid):
         for col in range(spec.columns):
-            x = spec.x + col * spec.column_pitch
-            bubbles = tuple(
-                _bubble(label, x, spec.y + r * spec.row_pitch, spec.bubble) for r, label in enumerate(spec.labels)
-            )
+            if spec.direction == "down":
+                bubbles = tuple(_bubble(label, spec.x + col * spec.column_pitch, spec.y + r * spec.row_pitch,
+                                        spec.bubble) for r, label in enumerate(spec.labels))
+            else:  # labels across, characters stacked downward
+                bubbles = tuple(_bubble(label, spec.x + r * spec.row_pitch, spec.y + col * spec.column_pitch,
+                                        spec.bubble) for r, label in enumerate(spec.labels))
             groups.append(BubbleGroup(
                 id=f"{spec.id}[{col}]", field_id=spec.id, kind="id_column", select="single",
                 bubbles=bubbles, number=col, role=spec.role,
@@ -487,7 +578,7 @@ def _expand_field(spec) -> tuple[list[BubbleGroup], list[Rect]]:
             )
             groups.append(BubbleGroup(
                 id=f"{spec.id}[{digit.place:g}]", field_id=spec.id, kind="score_digit", select="single",
-                bubbles=bubbles, number=row, place=digit.place, role=spec.question,
+                bubbles=bubbles, number=row, place=digit.place, role=spec.question, caption=digit.label,
             ))
         if spec.half:
             y = spec.y + len(spec.digits) * spec.row_pitch
@@ -496,9 +587,17 @@ def _expand_field(spec) -> tuple[list[BubbleGroup], list[Rect]]:
                 bubbles=(_bubble("½", spec.x, y, spec.bubble, show_label=True),), number=len(spec.digits),
                 place=0.5, role=spec.question,
             ))
+    elif isinstance(spec, Chooser):
+        dx, dy = (spec.option_pitch, 0.0) if spec.direction == "across" else (0.0, spec.option_pitch)
+        groups.append(BubbleGroup(
+            id=spec.id, field_id=spec.id, kind="chooser", select="single",
+            bubbles=tuple(_bubble(label, spec.x + k * dx, spec.y + k * dy, spec.bubble)
+                          for k, label in enumerate(spec.printed_labels)),
+            questions=tuple(spec.questions),
+        ))
     elif isinstance(spec, Region):
         rects.append(Rect(spec.id, spec.x, spec.y, spec.w, spec.h, "region", question=spec.question,
-                          caption=spec.caption))
+                          caption=spec.caption, region=spec.id))
     elif isinstance(spec, Barcode):
         rects.append(Rect(spec.id, spec.x, spec.y, spec.w, spec.h, "barcode", symbology=spec.symbology))
     return groups, rects
@@ -552,13 +651,41 @@ def expand_page(template: Template, page: int, *, _validated: bool = True) -> Ex
         groups.extend(new_groups)
         for rect in rects:
             (barcodes if rect.kind == "barcode" else regions).append(rect)
+    regions.extend(rect for number, rect in region_continuations(template) if number == page)
     width, height = template.page_mm
     return ExpandedPage(
         template_id=template.id, page=page, width_mm=width, height_mm=height, anchors=tuple(spec.anchors),
         identity=spec.identity, groups=tuple(groups), regions=tuple(regions), barcodes=tuple(barcodes),
         texts=tuple(spec.texts), timing=tuple(spec.timing),
         identity_bits=identity_bits(template.identity_code, page) if spec.identity is not None else (),
+        guides=tuple(item for item in spec.fields if isinstance(item, Guide)),
     )
+
+
+def region_continuations(template: Template) -> list[tuple[int, Rect]]:
+    """(page, rectangle) of every part after the first of every answer region that ``continues``, in order."""
+    out: list[tuple[int, Rect]] = []
+    for number, page in enumerate(template.pages, start=1):
+        for item in page.fields:
+            if isinstance(item, Region):
+                for part_no, part in enumerate(item.continues, start=2):
+                    out.append((part.page or number, Rect(
+                        f"{item.id}-part{part_no}", part.x, part.y, part.w, part.h, "region",
+                        question=item.question, region=item.id, part=part_no)))
+    return out
+
+
+def region_parts(template: Template) -> dict[str, list[tuple[int, Rect]]]:
+    """Every answer region's parts in reading order, (page, rectangle) each: one part for most regions."""
+    parts: dict[str, list[tuple[int, Rect]]] = {}
+    for number, page in enumerate(template.pages, start=1):
+        for item in page.fields:
+            if isinstance(item, Region):
+                parts[item.id] = [(number, Rect(item.id, item.x, item.y, item.w, item.h, "region",
+                                                question=item.question, caption=item.caption, region=item.id))]
+    for number, rect in region_continuations(template):
+        parts[rect.region].append((number, rect))
+    return parts
 
 
 def _format_validation_error(error: ValidationError) -> str:

@@ -98,8 +98,13 @@ def compare_page(result: PageResult, truth: dict, template: Template) -> Accurac
 
 
 def _group_readings(result: PageResult, page: ExpandedPage) -> dict[str, tuple[str, str]]:
-    """Every question and 考号 column OMR read, by the template's group id: (marked labels, status)."""
+    """Every question, 考号 column and 选考题 chooser OMR read, by the template's group id: (marked labels, status)."""
     readings = {gid: (q.marked, q.status) for gid, q in result.questions.items()}
+    for group in page.groups:  # a 选考题 chooser, by its printed labels as the truth records them
+        choice = result.choices.get(group.id) if group.kind == "chooser" else None
+        if choice is not None:
+            label = dict(zip(group.questions, (b.label for b in group.bubbles))).get(choice.chosen, "")
+            readings[group.id] = (label, choice.status)
     columns = [g for g in page.groups if g.kind == "id_column" and g.role == "student_id"]
     for group, char in zip(columns, result.id_grid or ""):
         status = "uncertain" if char == "?" else ("blank" if char == " " else "ok")

@@ -12,7 +12,6 @@ SimHei ...; ``YUEJUAN_CJK_FONT`` names one explicitly), else in reportlab's buil
 
 from __future__ import annotations
 
-from functools import lru_cache
 from pathlib import Path
 from typing import BinaryIO
 
@@ -20,13 +19,11 @@ import numpy as np
 from PIL import Image
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen.canvas import Canvas
 
 from omr.layout import (FillEllipse, FillPolygon, FillRect, Label, Primitive, StrokeEllipse, StrokeRect,
                         page_primitives)
-from omr.render import cjk_font_candidates as _font_candidates  # one search for PNG and PDF text
+from omr.pdf_font import cjk_font_name
 from omr.render import render_page
 from omr.template import Template, expand_page
 
@@ -34,30 +31,7 @@ __all__ = ["render_pdf", "render_png", "cjk_font_name"]
 
 _LATIN_FONT = "Helvetica"
 _LATIN_CAP_HEIGHT = 0.718  # Helvetica cap height as a fraction of the em (AFM CapHeight 718)
-_CID_FALLBACK = "STSong-Light"
 _DASH_MM = 2.0  # dash and gap length of dashed outlines, as in omr.render
-
-
-@lru_cache(maxsize=1)
-def cjk_font_name() -> str:
-    """Name of the registered reportlab font used for Chinese text.
-
-    Returns
-    -------
-    str
-        ``"YuejuanCJK"`` when a TrueType CJK font was found and registered, else ``"STSong-Light"``.
-    """
-    for path in _font_candidates():
-        for index in range(4 if path.suffix.lower() == ".ttc" else 1):
-            try:
-                font = TTFont("YuejuanCJK", str(path), subfontIndex=index)
-            except Exception:  # not TrueType, CFF outlines, unreadable, no such sub-font: try the next
-                break
-            if ord("答") in font.face.charToGlyph:
-                pdfmetrics.registerFont(font)
-                return "YuejuanCJK"
-    pdfmetrics.registerFont(UnicodeCIDFont(_CID_FALLBACK))
-    return _CID_FALLBACK
 
 
 def _latin(ch: str) -> bool:
@@ -81,7 +55,7 @@ def _runs(text: str) -> list[tuple[str, str]]:
     return runs
 
 
-class _PageDrawer:
+class PageDrawer:
     """Draws primitives in template millimetres (origin top-left, y down) onto a reportlab canvas."""
 
     def __init__(self, canvas: Canvas, height_mm: float) -> None:
@@ -177,7 +151,7 @@ def render_pdf(template: Template, path_or_file: str | Path | BinaryIO) -> None:
     for page_no in range(1, len(template.pages) + 1):
         canvas.setLineCap(0)
         canvas.setLineJoin(0)
-        drawer = _PageDrawer(canvas, height_mm)
+        drawer = PageDrawer(canvas, height_mm)
         for item in page_primitives(expand_page(template, page_no)):
             drawer.draw(item)
         canvas.showPage()

@@ -15,7 +15,7 @@ and keystone them on a dark or light background) are :class:`Profile` dataclasse
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import json
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -29,6 +29,7 @@ import numpy as np
 from omr.geometry import MM_PER_INCH
 from omr.template import BubbleGroup, ExpandedPage, Template, expand_page
 from sample_sheets import marks as mk
+from sample_sheets.personalised import PersonalSheet, draw_personalisation
 from sample_sheets.printer import PrintParams, print_page_cached, print_transform, printed_layout
 from sample_sheets.scanner import PageImage, ScanParams, bubble_darkness, scan, scan_points, write_pdf, write_tiff
 
@@ -273,12 +274,22 @@ class SheetTruth:
     barcode: str
     pages: int
     readings: dict[str, str] = field(default_factory=dict)
+    #: A personalised sheet: its barcode (``barcode``), name and 考号 are printed on it, not stuck on a label.
+    personal: PersonalSheet | None = None
+    violation: bool = False  # the proctor marked 违纪
+    form: str = ""  # the paper version (卷型) the student marks on a card with a form grid
+    #: 选考题 chooser id -> the question(s) the student marked as answered ("Q22"; "" none; "Q22,Q23" both)
+    choices: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         """Plain JSON data."""
-        return {"template": self.template_id, "sheet_index": self.sheet_index, "student_id": self.student_id,
+        data = {"template": self.template_id, "sheet_index": self.sheet_index, "student_id": self.student_id,
                 "absent": self.absent, "answers": dict(self.answers), "scores": dict(self.scores),
-                "barcode": self.barcode, "pages": self.pages}
+                "barcode": self.barcode, "pages": self.pages, "violation": self.violation,
+                "choices": dict(self.choices), "form": self.form}
+        if self.personal is not None:
+            data["personal"] = asdict(self.personal)
+        return data
 
 
 _EXPANDED: dict[tuple[int, int], tuple[Template, ExpandedPage]] = {}
@@ -318,10 +329,14 @@ def intended_readings(template: Template, truth: SheetTruth, *, blank_leading_ze
     for group in _all_groups(template):
         if group.kind == "id_column":
             n = group.number or 0
-            text = truth.student_id if group.role == "student_id" else ""
+            text = {"student_id": truth.student_id, "form": truth.form}.get(group.role or "", "")
             readings[group.id] = text[n] if n < len(text) and text[n] in {b.label for b in group.bubbles} else ""
         elif group.kind == "mark":
-            readings[group.id] = group.bubbles[0].label if (group.role == "absent" and truth.absent) else ""
+            meant = truth.absent if group.role == "absent" else truth.violation if group.role == "violation" else False
+            readings[group.id] = group.bubbles[0].label if meant else ""
+        elif group.kind == "chooser":  # labels joined by commas: a chooser's labels are numbers like 22
+            chosen = set(filter(None, truth.choices.get(group.id, "").split(",")))
+            readings[group.id] = ",".join(b.label for b, q in zip(group.bubbles, group.questions) if q in chosen)
         elif group.kind in ("score_digit", "score_half"):
             score = truth.scores.get(group.role or "")
             readings[group.id] = "" if score is None else _score_fill(group, score, blank_leading_zero)
@@ -334,7 +349,7 @@ def random_truth(template: Template, rng: np.random.Generator, *, student_id: st
                  sheet_index: int = 0, absent_rate: float = 0.02, blank_rate: float = 0.02,
                  multi_error_rate: float = 0.005, half_rate: float = 0.3,
                  answer_key: Mapping[str, str] | None = None, ability: float = 0.0,
-                 difficulty: Mapping[str, float] | None = None) -> SheetTruth:
+                 difficulty: Mapping[str, float] | None = None, violation_rate: float = 0.01) -> SheetTruth:
     """Realistic intentions for one sheet.
 
     Parameters
@@ -408,6 +423,19 @@ def random_truth(template: Template, rng: np.random.Generator, *, student_id: st
             scores[question] = score
     truth = SheetTruth(template.id, sheet_index, student_id, absent, answers, scores, student_id,
                        len(template.pages))
+    forms = [g for g in groups if g.kind == "id_column" and g.role == "form"]
+    if forms:
+        truth.form = "".join(str(rng.choice([b.label for b in g.bubbles])) for g in forms)
+    if any(g.kind == "mark" and g.role == "violation" for g in groups):
+        truth.violation = bool(rng.random() < violation_rate)
+    for chooser in (g for g in groups if g.kind == "chooser"):
+        chosen = "" if answer_nothing else chooser.questions[int(rng.integers(len(chooser.questions)))]
+        truth.choices[chooser.id] = chosen
+        for question in chooser.questions:
+            if question != chosen:
+                scores.pop(question, None)
+                if question in answers:
+                    answers[question] = ""
     truth.readings = intended_readings(template, truth, blank_leading_zero=blank_zero)
     return truth
 
@@ -537,7 +565,10 @@ def simulate_sheet(template: Template, truth: SheetTruth, *, seed: int, profile:
         printed = printed_layout(page, printing.scale)  # where the ink landed: marks and truth follow it
         mark_rng = np.random.default_rng([seed, page_no, 1])
         hand_rng = np.random.default_rng([seed, page_no, 3])  # the hand's own variation: its own stream
-        marked, states, info, ink = _mark_page(printed, print_page_cached(page, station_dpi, printing), station_dpi,
+        blank = print_page_cached(page, station_dpi, printing)
+        if truth.personal is not None:
+            blank = draw_personalisation(blank, printed, station_dpi, truth.personal)
+        marked, states, info, ink = _mark_page(printed, blank, station_dpi,
                                                truth, readings, prof, mark_rng, hand_rng, student, teacher, proctor)
         scan_rng = np.random.default_rng([seed, page_no, 2])
         params = _scan_params(prof, scan_rng, station_dpi, binarize, threshold, jpeg_quality, upside_down)
@@ -553,6 +584,7 @@ def simulate_sheet(template: Template, truth: SheetTruth, *, seed: int, profile:
             "template": template.id, "page": page_no, "pages": len(template.pages),
             "sheet_index": truth.sheet_index, "seed": int(seed), "profile": prof.name,
             "student_id": truth.student_id, "absent": truth.absent, "barcode": truth.barcode,
+            "violation": truth.violation, "choices": dict(truth.choices), "form": truth.form,
             "scores": dict(truth.scores),
             "answers": {g.id: readings.get(g.id, "") for g in page.groups if g.kind == "question"},
             "dpi": station_dpi, "image_size": [int(image.shape[1]), int(image.shape[0])],
@@ -640,7 +672,7 @@ def _mark_page(page: ExpandedPage, blank: np.ndarray, dpi: int, truth: SheetTrut
     """
     image = blank.copy()
     for rect in page.barcodes:
-        if truth.barcode:
+        if truth.barcode and truth.personal is None:  # a personalised sheet has its code printed
             mk.draw_label(image, rect, dpi, truth.barcode, rng, prof.label_skew.draw(rng) or 0.0)
     for rect in page.regions:
         if rng.random() < prof.handwriting and not (truth.absent and rect.question):
@@ -655,7 +687,8 @@ def _mark_page(page: ExpandedPage, blank: np.ndarray, dpi: int, truth: SheetTrut
     for group in page.groups:
         tool, ink, spread = teacher if group.kind.startswith("score") else proctor if group.kind == "mark" else student
         reading = readings.get(group.id, "")
-        intended = {group.bubbles[0].label} if group.kind == "mark" and reading else set(reading)
+        intended = ({group.bubbles[0].label} if group.kind == "mark" and reading else
+                    set(reading.split(",")) if group.kind == "chooser" else set(reading))
         spare = [b.label for b in group.bubbles if b.label not in intended]
         # What an eraser leaves is a fraction of what the student drew with the same pencil.
         left = prof.erasure.draw(rng)
@@ -787,7 +820,8 @@ def write_batch(template: Template | str, out_dir: str | Path, *, count: int, se
                 profile: str | Profile = "typical", fmt: str = "jpg",
                 per_sheet_seed: Callable[[int, int], int] | None = None, classes: int | None = None,
                 overrides: dict | None = None, dpi: int | None = None, name: str = "batch",
-                truth_options: dict | None = None) -> dict:
+                truth_options: dict | None = None, personal: Sequence[PersonalSheet] | None = None,
+                miswritten: Mapping[int, str] | None = None) -> dict:
     """Simulate ``count`` sheets and write them as a scanner station would, with ground truth and a manifest.
 
     Parameters
@@ -819,6 +853,12 @@ def write_batch(template: Template | str, out_dir: str | Path, *, count: int, se
         Extra keyword arguments for :func:`random_truth` (``absent_rate``, ``blank_rate``, ``answer_key``,
         ``difficulty`` ...). With an ``answer_key`` and no ``ability``, every student gets one: a class mean
         (drawn per class) plus a standard normal spread.
+    personal : sequence of PersonalSheet, optional
+        Personalised sheets (:mod:`sample_sheets.personalised`), one per sheet in order (``count`` must match):
+        each is printed with its student's code, name and 考号, and the student fills that 考号 in the grid.
+    miswritten : mapping, optional
+        Sheet index -> the 考号 its student filled in the grid instead of their own (a personalised sheet whose
+        grid and barcode disagree).
 
     Returns
     -------
@@ -831,6 +871,8 @@ def write_batch(template: Template | str, out_dir: str | Path, *, count: int, se
         raise ValueError(f"unknown format {fmt!r}; choose jpg, png, tif or pdf")
     if count < 1:
         raise ValueError("count must be at least 1")
+    if personal is not None and (len(personal) != count or classes):
+        raise ValueError("personal sheets: give one per sheet (count) and no classes")
     template = resolve_template(template) if isinstance(template, str) else template
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -849,8 +891,13 @@ def write_batch(template: Template | str, out_dir: str | Path, *, count: int, se
             if informed:
                 group = int(roster[i][4:6]) if roster else 0
                 options["ability"] = float(class_means[group] + np.random.default_rng([seed, 9, i]).normal())
-            truth = random_truth(template, np.random.default_rng([s, 1]), sheet_index=i,
-                                 student_id=roster[i] if roster else None, **options)
+            student_id = roster[i] if roster else None
+            if personal is not None:
+                student_id = (miswritten or {}).get(i, personal[i].exam_id)
+            truth = random_truth(template, np.random.default_rng([s, 1]), sheet_index=i, student_id=student_id,
+                                 **options)
+            if personal is not None:
+                truth = replace(truth, barcode=personal[i].exam_id, personal=personal[i])
             for sim in simulate_sheet(template, truth, seed=s, profile=prof, dpi=dpi):
                 yield i, sim
 

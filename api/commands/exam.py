@@ -7,6 +7,7 @@ Examples::
     yuejuan exam import key.csv --out math.json --id m2026 --subject 数学
     yuejuan exam export math.json --xlsx math.xlsx              # exam JSON -> workbook (round trip)
     yuejuan exam totals marks/math marks/physics --out totals.csv   # 总分 of one sitting
+    yuejuan exam arrange roster.xlsx --rooms 20 --capacity 30 --school 0101 --grade 26 --out arrangement/
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+
+from api.commands import arrange
 
 __all__ = ["add_parser", "run"]
 
@@ -50,6 +53,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
                                             "total (empty unless every subject is graded).")
     totals.add_argument("folders", nargs="+", type=Path, metavar="DIR")
     totals.add_argument("--out", required=True, type=Path, metavar="FILE")
+    arrange.add_action(actions)  # 考场编排: its own module
     parser.set_defaults(handler=run)
     return parser
 
@@ -59,7 +63,8 @@ def run(args: argparse.Namespace) -> int:
     from grading.exam import ExamError
 
     try:
-        return {"template": _template, "import": _import, "export": _export, "totals": _totals}[
+        return {"template": _template, "import": _import, "export": _export, "totals": _totals,
+                "arrange": arrange.run}[
             args.exam_command](args)
     except ExamError as error:
         print(f"yuejuan exam {args.exam_command}: {error}", file=sys.stderr)

@@ -47,6 +47,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--lenient-roster", action="store_true",
                         help="keep going past bad roster rows (listed as exceptions) instead of stopping")
     parser.add_argument("--no-xlsx", action="store_true", help="skip scores.xlsx (large exams)")
+    parser.add_argument("--lang", choices=("zh", "en"), default="zh",
+                        help="scores.csv headers and status: zh (default; the codes in 状态代码 and 原文 at the end) "
+                             "or en (the English keys of earlier versions)")
     parser.set_defaults(handler=run)
     return parser
 
@@ -93,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         result = result.with_grades(grades)
     # the key these scores were marked with: a later `report --previous` reads its knowledge points from it
     save_exam(result.exam, out / "exam.json")
-    write_outputs(result, out, xlsx=not args.no_xlsx)
+    write_outputs(result, out, xlsx=not args.no_xlsx, lang=args.lang)
     print(result.summary_line())
     print(f"outputs: {out}/scores.csv, grading_exceptions.csv, summary.json, exam.json"
           + ("" if args.no_xlsx else ", scores.xlsx"))

@@ -8,11 +8,13 @@ Examples::
     yuejuan report --exam math.json --scores marks --json > analytics.json
     yuejuan report --exam math.json --scores marks --exam physics.json --scores marks_phys --out reports
     yuejuan report --exam math.json --scores marks --previous marks_autumn --out reports
+    yuejuan report --exam math.json --scores marks --out reports --wrongbook bank.json --wrongbook-class 高一(1)班
 
 Writes the level's workbooks (class_<班级>.xlsx and grade.xlsx at --level class; grade.xlsx at grade;
 school_<code>.xlsx at school; city.xlsx at city), students_<班级>.pdf with --students-pdf, and analytics.json with
 every figure. Several --exam/--scores pairs (subjects of one sitting) are each analysed in OUT/<exam id>/ and
-added up in OUT/totals.xlsx and OUT/totals.json.
+added up in OUT/totals.xlsx and OUT/totals.json. With --wrongbook BANK.json, each student's 错题本 with practice
+sets from the bank (wrongbook_<班级>.pdf, wrongbook.json) for the first exam (api/commands/wrongbook.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
+from api.commands.wrongbook import add_wrongbook_arguments, read_wrongbook_bank, write_wrongbook_outputs
 
 __all__ = ["add_parser", "run"]
 
@@ -58,6 +62,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("--no-ranks", action="store_true",
                         help="print no exact ranks (班级/年级/全市排名), as many regions require; an exam with "
                              "公布排名 否 (publish_ranks false) prints none either way")
+    add_wrongbook_arguments(parser)
     parser.set_defaults(handler=run)
     return parser
 
@@ -113,9 +118,11 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else None
     if out is not None and out.exists() and not out.is_dir():
         raise ValueError(f"--out {out} is a file, not a folder")
-    documents = []
+    bank = read_wrongbook_bank(args, datasets[0])
+    documents, first_analysis = [], None
     for data in datasets:
         analysis = analyse(data, config)
+        first_analysis = analysis if data is datasets[0] else first_analysis
         analysis = replace(analysis, progress=progress if data is datasets[0] else None, multi=multi)
         where = out / data.exam.id if (out is not None and len(datasets) > 1) else out
         if where is not None:
@@ -134,6 +141,9 @@ def run(args: argparse.Namespace) -> int:
                                                     allow_nan=False) + "\n", encoding="utf-8")
         print(f"totals of {', '.join(multi.subjects)}: {int(multi.complete.sum())} complete; outputs: "
               f"{out / 'totals.xlsx'}, {out / 'totals.json'}", file=sys.stderr if args.json else sys.stdout)
+    if bank is not None:
+        write_wrongbook_outputs(args, bank, first_analysis, out / datasets[0].exam.id if len(datasets) > 1 else out,
+                                file=sys.stderr if args.json else sys.stdout)
     if args.json:
         payload = documents[0] if len(documents) == 1 else {"subjects": documents}
         print(json.dumps(payload, ensure_ascii=False, allow_nan=False))

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.service.context import Service
-from api.service.models import AccessToken, ApiKey, User, as_utc, utcnow
+from api.service.models import AccessToken, ApiKey, KeySession, User, as_utc, utcnow
 from api.service.security import ALL_SCOPES, SCOPES, Principal, effective_scopes, secret_hash
 from api.service.settings import Settings
 
@@ -85,13 +85,27 @@ def authenticate(service: Service, api_key: str | None, bearer: str | None, addr
                 select(AccessToken, User).join(User, User.id == AccessToken.user_id)
                 .where(AccessToken.token_hash == secret_hash(bearer))).first()
             if row is None:
-                raise _unauthorised("invalid token")
+                return _key_session(session, bearer, address)
             token, user = row
             if token.revoked or not user.active or as_utc(token.expires_at) <= utcnow():
                 raise _unauthorised("token expired or revoked")
             return Principal(user.role, user.school_id, f"user:{user.username}", effective_scopes(user.role),
                              user_id=user.id, address=address)
     raise _unauthorised("send X-API-Key (stations, municipal system) or Authorization: Bearer (teachers)")
+
+
+def _key_session(session: Session, secret: str, address: str | None) -> Principal:
+    """The key behind a browser session opened with it (:class:`api.service.models.KeySession`); 401 when the
+    session is unknown, logged out or expired, or its key revoked."""
+    row = session.execute(select(KeySession, ApiKey).join(ApiKey, ApiKey.id == KeySession.key_id)
+                          .where(KeySession.token_hash == secret_hash(secret))).first()
+    if row is None:
+        raise _unauthorised("invalid token")
+    opened, key = row
+    if opened.revoked or key.revoked_at is not None or as_utc(opened.expires_at) <= utcnow():
+        raise _unauthorised("session ended, expired or its key revoked")
+    return Principal(key.role, key.school_id, f"key:{key.prefix}", effective_scopes(key.role, key.scopes),
+                     key_id=key.id, address=address)
 
 
 def client_address(request: Request) -> str | None:

@@ -6,18 +6,29 @@ Handing out is safe under concurrency on both databases: a claim picks open task
 on PostgreSQL, so two markers never wait on or take the same rows; on SQLite the write transaction holds the
 database's one write lock) and takes each with ``UPDATE … WHERE marker_id IS NULL``; the unique constraint
 (answer, marker, kind) makes "one marker, one answer, one round" the database's rule, not only the query's.
+
+A task in a marker's hands is leased (:data:`TASK_LEASE`, renewed by each of the marker's requests): a marker who
+leaves does not keep answers from the others, their tasks go back to the pool when the lease runs out.
+
+A pooled city marking (``MarkingSetup.pooled``) marks one question of a city exam across every school that sat
+it: its answers keep their own school (``MarkingItem.school_id``, ``MarkingTask.school_id``), so the final scores
+flow into each school's grading, while its markers come from several schools and see only the crop.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
-from collections import defaultdict
-from collections.abc import Sequence
+import threading
+import time
+from collections import defaultdict, deque
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, insert, select, text, update
+from sqlalchemy import and_, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from api.service import audit
@@ -26,9 +37,10 @@ from api.service.models import (BatchFile, Correction, Exam, MarkingItem, Markin
 from api.service.security import Principal
 
 __all__ = ["SCORING_KINDS", "rules_of", "markers_of", "new_token", "load_items", "hand_out", "record_score",
-           "report_problem", "resolve_problem", "reassign", "progress", "final_scores", "item_of", "crop_png",
+           "report_problem", "resolve_problem", "reassign", "progress", "final_scores", "item_of",
            "TaskView", "task_view", "item_states", "earlier_scores", "question_regions", "MarkingConflict",
-           "regrade_if_graded"]
+           "TASK_LEASE", "release_expired", "writing", "crop_source", "cut_crop", "CropSource",
+           "keep_crops"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +49,14 @@ log = logging.getLogger(__name__)
 SCORING_KINDS = ("first", "third")
 #: Resolution of a crop: about 200 dpi, enough for handwriting, and no more than the scan holds.
 CROP_PX_PER_MM = 8.0
+#: How long a task stays in a marker's hands with no request of theirs: then it goes back to the pool (the
+#: leader's 仲裁 tasks are theirs alone and never expire). Long enough for a 作文 and a short break; each of the
+#: marker's requests (a score, asking for tasks) renews the leases of what they hold.
+TASK_LEASE = dt.timedelta(minutes=20)
+#: Expired leases of a question are looked for at most this often (seconds, per process): a claim does not pay
+#: for the sweep each time.
+_SWEEP_EVERY_S = 10.0
+_swept: dict[int, float] = {}
 
 
 class MarkingConflict(Exception):
@@ -89,32 +109,34 @@ def question_regions(template: dict[str, Any], question: str, wanted: Sequence[s
 
 
 def load_items(session: Session, setup: MarkingSetup, exam_row: Exam) -> int:
-    """Add an answer (and its first-round tasks) for every sheet of the set-up's school and exam that has none
-    yet and has the page holding its regions; sheets marked absent are left out. Returns how many were added."""
+    """Add an answer (and its first-round tasks) for every sheet of the set-up's school (of every school, for a
+    pooled city marking) and exam that has none yet and has the page holding its regions; sheets marked absent
+    are left out. Returns how many were added."""
     page_number, _ = question_regions(exam_row.template, setup.question, setup.regions)
     known = select(MarkingItem.sheet_id).where(MarkingItem.setup_id == setup.id)
-    sheets = session.execute(select(Sheet.id, Sheet.page_ids, Sheet.result).where(
-        Sheet.school_id == setup.school_id, Sheet.exam_id == setup.exam_id, Sheet.id.not_in(known))
-        .order_by(Sheet.id)).all()
+    query = select(Sheet.id, Sheet.school_id, Sheet.page_ids, Sheet.result).where(
+        Sheet.exam_id == setup.exam_id, Sheet.id.not_in(known))
+    if not setup.pooled:
+        query = query.where(Sheet.school_id == setup.school_id)
     items = []
-    for sheet_id, page_ids, result in sheets:
+    for sheet_id, school_id, page_ids, result in session.execute(query.order_by(Sheet.id)).all():
         if (result or {}).get("absent"):
             continue
         pages = (result or {}).get("pages", [])
         page_id = next((pid for pid, p in zip(page_ids or [], pages) if p.get("page") == page_number), None)
         if page_id is not None:
-            items.append({"setup_id": setup.id, "school_id": setup.school_id, "sheet_id": sheet_id,
+            items.append({"setup_id": setup.id, "school_id": school_id, "sheet_id": sheet_id,
                           "page_id": page_id, "state": "marking"})
     if not items:
         return 0
     session.execute(insert(MarkingItem), items)
-    new_ids = session.scalars(select(MarkingItem.id).where(MarkingItem.setup_id == setup.id,
-                                                           MarkingItem.sheet_id.in_([i["sheet_id"] for i in items]))
-                              .order_by(MarkingItem.id)).all()
+    new_items = session.execute(select(MarkingItem.id, MarkingItem.school_id).where(
+        MarkingItem.setup_id == setup.id, MarkingItem.sheet_id.in_([i["sheet_id"] for i in items]))
+        .order_by(MarkingItem.id)).all()
     now = utcnow()
-    tasks = [{"token": new_token(), "setup_id": setup.id, "item_id": item_id, "school_id": setup.school_id,
+    tasks = [{"token": new_token(), "setup_id": setup.id, "item_id": item_id, "school_id": school_id,
               "kind": "first", "status": "open", "created_at": now}
-             for item_id in new_ids for _ in range(rules_of(setup).markers_per_answer)]
+             for item_id, school_id in new_items for _ in range(rules_of(setup).markers_per_answer)]
     session.execute(insert(MarkingTask), tasks)
     if session.get_bind().dialect.name == "postgresql":
         # Fresh statistics for the claim's plan: with the thousands of rows just added unknown to the planner,
@@ -122,7 +144,7 @@ def load_items(session: Session, setup: MarkingSetup, exam_row: Exam) -> int:
         # answers) instead of one index probe (0.1 ms). Autovacuum would get there, after marking has begun.
         session.execute(text("ANALYZE marking_items"))
         session.execute(text("ANALYZE marking_tasks"))
-    return len(new_ids)
+    return len(new_items)
 
 
 # --- what a marker sees ---------------------------------------------------------------------------------------------
@@ -193,8 +215,11 @@ def _self_check(session: Session, setup: MarkingSetup, marker_id: int) -> Markin
     item_id = self_check_pick(history[:-MIN_SELF_CHECK_GAP] if len(history) > MIN_SELF_CHECK_GAP else [], checks)
     if item_id is None:
         return None
-    task = MarkingTask(token=new_token(), setup_id=setup.id, item_id=item_id, school_id=setup.school_id,
-                       kind="self", marker_id=marker_id, status="assigned", assigned_at=utcnow())
+    now = utcnow()
+    task = MarkingTask(token=new_token(), setup_id=setup.id, item_id=item_id,
+                       school_id=session.scalar(select(MarkingItem.school_id).where(MarkingItem.id == item_id)),
+                       kind="self", marker_id=marker_id, status="assigned", assigned_at=now,
+                       lease_until=now + TASK_LEASE)
     session.add(task)
     session.flush()
     return task
@@ -226,11 +251,48 @@ def _claim(session: Session, setup: MarkingSetup, marker_id: int, count: int) ->
     now = utcnow()
     session.execute(update(MarkingTask).where(MarkingTask.id.in_(picked), MarkingTask.marker_id.is_(None),
                                               MarkingTask.status == "open")
-                    .values(marker_id=marker_id, status="assigned", assigned_at=now)
+                    .values(marker_id=marker_id, status="assigned", assigned_at=now, lease_until=now + TASK_LEASE)
                     .execution_options(synchronize_session=False))
     return list(session.scalars(select(MarkingTask).where(MarkingTask.id.in_(picked),
                                                           MarkingTask.marker_id == marker_id)
                                 .order_by(MarkingTask.id)))
+
+
+def _renew(session: Session, setup_id: int, marker_id: int) -> None:
+    """Renew the leases of the tasks the marker holds (only those past half their lease: most requests write
+    nothing)."""
+    now = utcnow()
+    due = select(MarkingTask.id).where(MarkingTask.marker_id == marker_id, MarkingTask.status == "assigned",
+                                       MarkingTask.setup_id == setup_id, MarkingTask.lease_until < now + TASK_LEASE / 2)
+    if session.get_bind().dialect.name == "postgresql":  # a row the marker's other request holds: renewed next time
+        due = due.with_for_update(skip_locked=True)
+    ids = list(session.scalars(due))
+    if ids:
+        session.execute(update(MarkingTask).where(MarkingTask.id.in_(ids)).values(lease_until=now + TASK_LEASE)
+                        .execution_options(synchronize_session=False))
+
+
+def release_expired(session: Session, setup_id: int) -> int:
+    """Tasks whose lease ran out go back to the pool (a 自评 task is dropped instead); rows another transaction
+    holds are skipped (PostgreSQL), never waited on. Returns how many were released. The caller commits."""
+    now = utcnow()
+    # A task handed out before leases existed (no lease_until) counts from when it was handed out.
+    expired = select(MarkingTask.id).where(
+        MarkingTask.setup_id == setup_id, MarkingTask.status == "assigned",
+        or_(MarkingTask.lease_until < now, and_(MarkingTask.lease_until.is_(None), MarkingTask.kind != "ruling",
+                                                MarkingTask.assigned_at < now - TASK_LEASE)))
+    if session.get_bind().dialect.name == "postgresql":
+        expired = expired.with_for_update(skip_locked=True)
+    ids = list(session.scalars(expired))
+    if not ids:
+        return 0
+    session.execute(update(MarkingTask).where(MarkingTask.id.in_(ids), MarkingTask.kind == "self")
+                    .values(status="cancelled", lease_until=None).execution_options(synchronize_session=False))
+    session.execute(update(MarkingTask).where(MarkingTask.id.in_(ids), MarkingTask.kind != "self")
+                    .values(status="open", marker_id=None, assigned_at=None, lease_until=None)
+                    .execution_options(synchronize_session=False))
+    log.info("marking set-up %d: %d tasks back in the pool (lease expired)", setup_id, len(ids))
+    return len(ids)
 
 
 def hand_out(session: Session, setup: MarkingSetup, marker_id: int, count: int, *, may_mark: bool = True
@@ -239,9 +301,13 @@ def hand_out(session: Session, setup: MarkingSetup, marker_id: int, count: int, 
     them), topped up with a 自评 task when one is due and with new tasks. ``may_mark`` False (a leader who is
     not a marker) hands out nothing new. The caller commits (an IntegrityError means a concurrent request of
     the same marker took a sibling task: roll back to a savepoint taken before, and ask again)."""
+    _renew(session, setup.id, marker_id)
     held = _held(session, setup.id, marker_id)
     if not may_mark or len(held) >= count:
         return held[:count]
+    if time.monotonic() - _swept.get(setup.id, -_SWEEP_EVERY_S) >= _SWEEP_EVERY_S:
+        _swept[setup.id] = time.monotonic()
+        release_expired(session, setup.id)
     check = _self_check(session, setup, marker_id)
     if check is not None:
         held.append(check)
@@ -301,9 +367,9 @@ def _advance(session: Session, setup: MarkingSetup, item: MarkingItem) -> bool:
         _cancel(tasks, ("ruling",))
         if not any(t.kind == "third" and t.status != "cancelled" for t in tasks):
             session.add(MarkingTask(token=new_token(), setup_id=setup.id, item_id=item.id,
-                                    school_id=setup.school_id, kind="third", status="open"))
+                                    school_id=item.school_id, kind="third", status="open"))
     elif not any(t.kind == "ruling" and t.status != "cancelled" for t in tasks):
-        session.add(MarkingTask(token=new_token(), setup_id=setup.id, item_id=item.id, school_id=setup.school_id,
+        session.add(MarkingTask(token=new_token(), setup_id=setup.id, item_id=item.id, school_id=item.school_id,
                                 kind="ruling", marker_id=setup.leader_id, status="assigned", assigned_at=utcnow()))
     session.flush()
     return before is not None
@@ -322,11 +388,11 @@ def record_score(session: Session, principal: Principal, setup: MarkingSetup, ta
     if task.status == "done" and item.state == "final":
         raise MarkingConflict("the final score of this answer is decided: it can no longer be changed")
     before = {"score": task.score, "kind": task.kind} if task.status == "done" else None
-    task.score, task.status, task.scored_at = float(score), "done", utcnow()
+    task.score, task.status, task.scored_at, task.lease_until = float(score), "done", utcnow(), None
     session.flush()
     changed = _advance(session, setup, item) if task.kind != "self" else False
     audit.record(session, principal, "marking.rescore" if before else "marking.score", "marking_task", task.id,
-                 school_id=setup.school_id, before=before,
+                 school_id=item.school_id, before=before,
                  after={"score": task.score, "kind": task.kind, "question": setup.question, "sheet": item.sheet_id,
                         "answer": item.id, "answer_state": item.state, "final": item.final_score})
     return changed
@@ -340,11 +406,11 @@ def report_problem(session: Session, principal: Principal, setup: MarkingSetup, 
     item = _locked_item(session, task)
     if task.status != "assigned" or task.kind == "ruling" or task.marker_id != principal.user_id:
         raise MarkingConflict("only a task in hand can be reported as a problem paper")
-    task.problem, task.note, task.scored_at = kind, note, utcnow()
+    task.problem, task.note, task.scored_at, task.lease_until = kind, note, utcnow(), None
     task.status = "done" if task.kind == "self" else "problem"
     if task.kind != "self":
         item.state = "problem"
-    audit.record(session, principal, "marking.problem", "marking_task", task.id, school_id=setup.school_id,
+    audit.record(session, principal, "marking.problem", "marking_task", task.id, school_id=item.school_id,
                  after={"problem": kind, "note": note, "question": setup.question, "sheet": item.sheet_id,
                         "answer": item.id})
 
@@ -366,13 +432,13 @@ def resolve_problem(session: Session, principal: Principal, setup: MarkingSetup,
                                                             MarkingTask.kind == "ruling",
                                                             MarkingTask.marker_id == principal.user_id))
         ruling = existing or MarkingTask(token=new_token(), setup_id=setup.id, item_id=item.id,
-                                         school_id=setup.school_id, kind="ruling", marker_id=principal.user_id)
+                                         school_id=item.school_id, kind="ruling", marker_id=principal.user_id)
         ruling.status, ruling.score, ruling.assigned_at, ruling.scored_at = "done", float(score), utcnow(), utcnow()
         session.add(ruling)
         session.flush()
         changed = _advance(session, setup, item)
     audit.record(session, principal, "marking.problem_resolved", "marking_task", task.id,
-                 school_id=setup.school_id, before={"problem": task.problem},
+                 school_id=item.school_id, before={"problem": task.problem},
                  after={"action": action, "score": score, "answer": item.id, "sheet": item.sheet_id,
                         "answer_state": item.state, "final": item.final_score})
     return changed
@@ -392,13 +458,14 @@ def reassign(session: Session, principal: Principal, setup: MarkingSetup, from_u
         if task.kind == "self":
             task.status = "cancelled"
         elif to_user is not None and task.item_id not in taken:
-            task.marker_id, task.assigned_at = to_user, utcnow()
+            task.marker_id, task.assigned_at, task.lease_until = to_user, utcnow(), utcnow() + TASK_LEASE
             taken.add(task.item_id)
         else:
-            task.marker_id, task.status, task.assigned_at = None, "open", None
+            task.marker_id, task.status, task.assigned_at, task.lease_until = None, "open", None, None
     session.flush()
     moved = sum(t.kind != "self" for t in tasks)
-    audit.record(session, principal, "marking.reassign", "marking_setup", setup.id, school_id=setup.school_id,
+    audit.record(session, principal, "marking.reassign", "marking_setup", setup.id,
+                 school_id=None if setup.pooled else setup.school_id,
                  after={"from_user": from_user, "to_user": to_user, "tasks": moved})
     return moved
 
@@ -447,7 +514,9 @@ def progress(session: Session, setup: MarkingSetup) -> dict[str, Any]:
                                spread=f.spread, mean_vs_group=f.mean_vs_group, spread_vs_group=f.spread_vs_group,
                                agreement=agreement_rate(pairs, setup.tolerance), self_checks=len(again),
                                self_agreement=self_rate, self_mean_difference=self_diff))
-    return dict(setup_id=setup.id, question=setup.question, answers=sum(states.values()),
+    cropped = session.scalar(select(func.count()).select_from(MarkingItem).where(
+        MarkingItem.setup_id == setup.id, MarkingItem.crop_sha256.is_not(None)))
+    return dict(setup_id=setup.id, question=setup.question, answers=sum(states.values()), crops=cropped or 0,
                 final=states.get("final", 0), waiting_third=states.get("third", 0),
                 waiting_ruling=states.get("ruling", 0), problems=states.get("problem", 0),
                 tasks_done=sum(1 for r in rows if r.status == "done" and r.kind != "self"),
@@ -457,14 +526,15 @@ def progress(session: Session, setup: MarkingSetup) -> dict[str, Any]:
 # --- into grading ---------------------------------------------------------------------------------------------------
 
 def final_scores(session: Session, school_id: str, exam_id: int) -> dict[str, dict[str, float]]:
-    """{考号: {question: final score}} of every decided answer of a school's exam, for
+    """{考号: {question: final score}} of every decided answer of a school's exam (its own marking's and a pooled
+    city marking's), for
     :func:`grading.pipeline.grade_sheets` (``subjective``): the 考号 is the one a reviewer's ``exam_id``
     correction gave the sheet, else the one OMR read; a sheet with neither is left out."""
     rows = session.execute(select(MarkingItem.sheet_id, MarkingSetup.question, MarkingItem.final_score,
                                   Sheet.student_id)
                            .join(MarkingSetup, MarkingSetup.id == MarkingItem.setup_id)
                            .join(Sheet, Sheet.id == MarkingItem.sheet_id)
-                           .where(MarkingSetup.school_id == school_id, MarkingSetup.exam_id == exam_id,
+                           .where(MarkingItem.school_id == school_id, MarkingSetup.exam_id == exam_id,
                                   MarkingItem.state == "final")).all()
     if not rows:
         return {}
@@ -479,29 +549,61 @@ def final_scores(session: Session, school_id: str, exam_id: int) -> dict[str, di
     return scores
 
 
-def regrade_if_graded(session: Session, settings, principal: Principal, exam_row: Exam, school_id: str
-                      ) -> int | None:
-    """A late score: when the school's exam already has a grade run, mark it again now (its policy, every
-    final score) as a key change does. Returns the new run's id (None when there is no run yet). The caller
-    commits, and discards the run's files if that fails."""
-    from api.service.grading_runs import grade_school, newest_run, store_run
-
-    prior = newest_run(session, school_id, exam_row.id)
-    if prior is None:
-        return None
-    marked = grade_school(session, exam_row, school_id, policy=prior.summary.get("policy", "pending"))
-    row = store_run(session, settings, marked, exam_row=exam_row, school_id=school_id, by=principal.actor)
-    audit.record(session, principal, "marking.regrade", "grade_run", row.id, school_id=school_id,
-                 before={"run": prior.id}, after={"run": row.id, "exam": exam_row.id})
-    return row.id
-
-
 # --- the crop ---------------------------------------------------------------------------------------------------
 
-def crop_png(service, session: Session, setup: MarkingSetup, item: MarkingItem) -> bytes | None:
+@dataclass(frozen=True)
+class CropSource:
+    """What cutting an answer's crop needs, read from the database beforehand (the cut holds no connection)."""
+
+    item_id: int
+    page_id: int
+    blob_sha256: str
+    filename: str
+    page_index: int
+    template: dict[str, Any]
+    regions: tuple[str, ...]
+    # How the workers registered the page (omr.result.PageResult: its template page and page-to-image homography,
+    # in the pixels of the image they decoded): the crop reuses it instead of reading the page again.
+    page_number: int | None = None
+    page_to_image: tuple[tuple[float, ...], ...] | None = None
+
+
+def crop_source(session: Session, setup: MarkingSetup, item: MarkingItem, template: dict[str, Any] | None = None
+                ) -> CropSource:
+    page = session.get(Page, item.page_id)
+    file = session.get(BatchFile, page.file_id)
+    if template is None:
+        template = session.get(Exam, setup.exam_id).template
+    stored = page.result or {}
+    matrix = stored.get("page_to_image")
+    return CropSource(item.id, page.id, file.sha256, file.filename, page.page_index, template, tuple(setup.regions),
+                      stored.get("page"), tuple(tuple(float(v) for v in row) for row in matrix) if matrix else None)
+
+
+def _stored_registration(source: CropSource, path, image, prepared):
+    """(template page, homography in ``image``'s pixels) from the workers' reading of the page, which decoded a
+    JPEG at reduced size (``omr.batch.decode_min_side_px``): its homography scaled up to the full-size image.
+    None when the page was not registered then."""
+    import numpy as np
+
+    from omr.batch import decode_min_side_px
+    from omr.load.raster import reduction_for
+
+    if source.page_to_image is None or not source.page_number:
+        return None
+    with open(path, "rb") as handle:
+        jpeg = handle.read(2) == b"\xff\xd8"
+    rows, columns = image.shape[:2]
+    # libjpeg's reduced decode keeps ceil(side / k) pixels of each side; orientation swaps sides, not their minimum
+    k = reduction_for(columns, rows, decode_min_side_px(prepared.template)) if jpeg else 1
+    scale = np.diag([columns / -(-columns // k), rows / -(-rows // k), 1.0])
+    return source.page_number, scale @ np.asarray(source.page_to_image, dtype=float)
+
+
+def cut_crop(service, source: CropSource) -> bytes | None:
     """The answer's regions cut out of its page, upright, stacked top to bottom, as a gray PNG (None when the
-    page cannot be decoded or registered again). The page is read again at full resolution to place the
-    regions (the workers read a reduced image and keep no crops)."""
+    page cannot be decoded or registered). The page is decoded at full resolution and the regions placed with the
+    workers' registration of it (scaled from the reduced image they read; read again when there is none)."""
     import cv2
     import numpy as np
 
@@ -510,38 +612,38 @@ def crop_png(service, session: Session, setup: MarkingSetup, item: MarkingItem) 
 
     from api.service.processing import prepared_template
 
-    page = session.get(Page, item.page_id)
-    file = session.get(BatchFile, page.file_id)
-    exam = session.get(Exam, setup.exam_id)
-    path = service.blobs.path(file.sha256)
+    path = service.blobs.path(source.blob_sha256)
     if not path.is_file():
         return None
     image = None
     pages = iter_pages(path, limits=service.settings.load_limits())
     try:
         for loaded in pages:
-            if loaded.page_index == page.page_index:
+            if loaded.page_index == source.page_index:
                 image = loaded.image
                 break
     except Exception:  # a file that cannot be decoded again has no crop; the marker reports it
-        log.exception("page %d could not be decoded for its crop", page.id)
+        log.exception("page %d could not be decoded for its crop", source.page_id)
     finally:
         pages.close()
     if image is None:
         return None
-    prepared = prepared_template(exam.template)
-    try:
-        result = read_page(image, prepared, source=file.filename, page_index=page.page_index)
-    except Exception:
-        log.exception("page %d could not be read again for its crop", page.id)
-        return None
-    if result.page_to_image is None or result.page is None:
-        return None
-    matrix = np.asarray(result.page_to_image, dtype=float)
+    prepared = prepared_template(source.template)
+    registered = _stored_registration(source, path, image, prepared)
+    if registered is None:  # not registered by the workers: read it again
+        try:
+            result = read_page(image, prepared, source=source.filename, page_index=source.page_index)
+        except Exception:
+            log.exception("page %d could not be read again for its crop", source.page_id)
+            return None
+        if result.page_to_image is None or result.page is None:
+            return None
+        registered = result.page, np.asarray(result.page_to_image, dtype=float)
+    page_number, matrix = registered
     px_per_mm = min(CROP_PX_PER_MM, float(np.sqrt(abs(np.linalg.det(matrix[:2, :2] / matrix[2, 2])))))
-    rects = {r.id: r for r in prepared.pages[result.page - 1].expanded.regions}
+    rects = {r.id: r for r in prepared.pages[page_number - 1].expanded.regions}
     parts = [warp_rect(image, matrix, r.x, r.y, r.w, r.h, px_per_mm)
-             for r in (rects.get(name) for name in setup.regions) if r is not None]
+             for r in (rects.get(name) for name in source.regions) if r is not None]
     if not parts:
         return None
     width = max(p.shape[1] for p in parts)
@@ -550,3 +652,61 @@ def crop_png(service, session: Session, setup: MarkingSetup, item: MarkingItem) 
                          else p for part in parts for p in (part, gap)][:-1])
     ok, encoded = cv2.imencode(".png", stacked)
     return encoded.tobytes() if ok else None
+
+
+def keep_crops(service, crops: Sequence[tuple[int, bytes]]) -> None:
+    """Store cut crops and note them on their answers (one short write, in turn with the marking writes)."""
+    from api.service.jobs import ensure_blob
+
+    stored = [(item_id, service.blobs.put(png), len(png)) for item_id, png in crops]
+    with writing(service) as session:
+        for item_id, sha, size in stored:
+            ensure_blob(session, sha, size, "image/png")
+            session.execute(update(MarkingItem).where(MarkingItem.id == item_id).values(crop_sha256=sha)
+                            .execution_options(synchronize_session=False))
+        session.commit()
+
+
+# --- one writer at a time on SQLite ----------------------------------------------------------------------------
+
+class _TurnLock:
+    """A lock handed to its waiters in the order they came (``threading.Lock`` is not: under load one request
+    can lose the race again and again)."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._waiting: deque[threading.Event] = deque()
+        self._held = False
+
+    def __enter__(self) -> None:
+        with self._guard:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Event()
+            self._waiting.append(turn)
+        turn.wait()  # set by the holder's release: the lock is ours
+
+    def __exit__(self, *_exc) -> None:
+        with self._guard:
+            if self._waiting:
+                self._waiting.popleft().set()
+            else:
+                self._held = False
+
+
+#: SQLite has one writer at a time, and a writer that finds the lock taken sleeps in SQLite's busy handler
+#: (1, 2, 5 … 100 ms steps), which makes the slowest of many markers' requests wait far longer than their share.
+#: This process's marking writes queue here instead, in turn; other processes still meet the busy handler.
+_SQLITE_WRITER = _TurnLock()
+
+
+@contextmanager
+def writing(service) -> Iterator[Session]:
+    """A write session; on SQLite taken in turn with this process's other marking writes."""
+    if service.db.dialect != "sqlite":
+        with service.db.write() as session:
+            yield session
+        return
+    with _SQLITE_WRITER, service.db.write() as session:
+        yield session

@@ -16,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = ["Base", "School", "SchoolClass", "Student", "User", "LoginAttempt", "AccessToken", "ApiKey", "Exam",
            "ExamGrant", "Blob", "Batch", "BatchFile", "Job", "Page", "Sheet", "Correction", "GradeRun", "ScoreCell",
            "StudentResult", "AuditEntry", "ScannerProfileVersion", "MarkingSetup", "MarkingMarker", "MarkingItem",
-           "MarkingTask", "utcnow", "as_utc"]
+           "MarkingTask", "TeacherClass", "KeySession", "utcnow", "as_utc"]
 
 
 def utcnow() -> dt.datetime:
@@ -326,6 +326,10 @@ class MarkingSetup(Base):
     leader_id: Mapped[int] = mapped_column(ForeignKey("users.id"))  # 题组长: rulings and 问题卷
     created_by: Mapped[str] = mapped_column(String(120))
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # Pooled city marking (联考): the municipal system marks the question of every school's sheets of a city exam
+    # by markers of several schools; ``school_id`` is then the 阅卷点 (the school hosting the marking, the
+    # leader's by default), and each answer keeps its own school.
+    pooled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class MarkingMarker(Base):
@@ -378,6 +382,31 @@ class MarkingTask(Base):
     assigned_at: Mapped[dt.datetime | None]
     scored_at: Mapped[dt.datetime | None]
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # A task in a marker's hands goes back to the pool after this (a marker who left does not keep answers);
+    # the marker's activity renews it. None: not leased (open, done, or the leader's 仲裁).
+    lease_until: Mapped[dt.datetime | None]
+
+
+class TeacherClass(Base):
+    """A teacher's class (任课班级): a teacher reads the class views and downloads of these classes only."""
+
+    __tablename__ = "teacher_classes"
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id"), primary_key=True, index=True)
+
+
+class KeySession(Base):
+    """A browser session opened with an API key (a scanner station, the municipal system): the cookie holds this
+    session's secret, never the key, so logging out ends the session while the key stays valid for its machine.
+    Only the secret's SHA-256 is stored."""
+
+    __tablename__ = "key_sessions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[int] = mapped_column(ForeignKey("api_keys.id"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[dt.datetime]
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class AuditEntry(Base):

@@ -2,8 +2,10 @@
 
 A browser session is one cookie (``yj_session``, HttpOnly, SameSite=Strict, Secure over https): a person's
 bearer token (an ``AccessToken`` row, as ``POST /api/v1/auth/token`` makes) or, for a scanner station or the
-municipal system logging in with its key, that key. The gate reads it only for page paths (:func:`is_page_path`):
-the JSON API never accepts the cookie, so no API operation can be driven by a cross-site request.
+municipal system logging in with its key, the token of a session that key opened (a ``KeySession`` row: the
+key itself never goes into a cookie). Logging out revokes the token, whichever it is. The gate reads it only
+for page paths (:func:`is_page_path`): the JSON API never accepts the cookie, so no API operation can be driven
+by a cross-site request.
 
 Every POST of a page carries a CSRF token: derived from the session cookie (SHA-256 of a label and the cookie,
 so a page can show it and nobody can work back to the session), or before log-in the random ``yj_csrf`` cookie
@@ -55,12 +57,11 @@ def _cookies(headers: Headers) -> dict[str, str]:
 
 
 def session_credentials(headers: Headers) -> tuple[str | None, str | None]:
-    """(API key, bearer token) held by the session cookie; (None, None) without one."""
+    """(API key, bearer token) held by the session cookie; (None, None) without one. The cookie never holds a key:
+    a key's log-in opens a session of its own (``KeySession``), whose token the cookie holds like a person's."""
     value = _cookies(headers).get(SESSION_COOKIE, "")
     kind, _, secret = value.partition(".")
-    if not secret:
-        return None, None
-    return (secret, None) if kind == "k" else (None, secret) if kind == "t" else (None, None)
+    return (None, secret) if kind == "t" and secret else (None, None)
 
 
 def csrf_token(cookies: dict[str, str]) -> str | None:

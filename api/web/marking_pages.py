@@ -27,7 +27,10 @@ def marking_home(request: Request, principal: CurrentPrincipal, session: ReadSes
     rows = []
     for exam in exams.list_exams(principal, session):
         for setup in marking_api.list_setups(exam.id, principal, session):
-            rows.append({"exam": exam, "setup": setup, "leads": setup.leader_id == principal.user_id})
+            leads = setup.leader_id == principal.user_id
+            rows.append({"exam": exam, "setup": setup, "leads": leads,
+                         "manages": leads or (principal.role == "school_admin" and not setup.pooled),
+                         "marks": principal.user_id in setup.markers or leads})
     return render(request, "marking_home.html", principal, rows=rows)
 
 
@@ -64,6 +67,5 @@ def problem(token: marking_api.Token, body: ProblemCreate, principal: CurrentPri
 
 
 @router.get("/marking/tasks/{token}/image", dependencies=[permit("marking:score")])
-def crop(token: marking_api.Token, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep
-         ) -> Response:
-    return marking_api.task_image(token, principal, session, service)
+def crop(token: marking_api.Token, principal: CurrentPrincipal, service: ServiceDep) -> Response:
+    return marking_api.task_image(token, principal, service)

@@ -3,6 +3,7 @@ route; the work is done by the API's own route functions (same school checks, sa
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import re
@@ -19,12 +20,12 @@ from api.service import audit
 from api.service.deps import (IMPORT_BODY, KIB, UPLOAD_LIMIT, CurrentPrincipal, ReadSession, RowId, ServiceDep,
                               SettingsDep, WriteSession, authenticate, client_address, not_found, permit,
                               public)
-from api.service.models import AccessToken, Exam, Sheet
-from api.service.routes import admin, batches, exams, municipal, results, review
+from api.service.models import AccessToken, Exam, KeySession, Sheet, utcnow
+from api.service.routes import admin, batches, exams, municipal, results, review, teaching
 from api.service.schemas.admin import ApiKeyCreate, TokenRequest, UserCreate
 from api.service.schemas.review import CorrectionItem, CorrectionsCreate, PageResolve
-from api.service.security import PEOPLE, ROLES, Principal, secret_hash
-from api.web import assets, marking_pages
+from api.service.security import ROLES, Principal, new_token, secret_hash
+from api.web import arrange_pages, assets, marking_admin, marking_pages
 from api.web.charts import bars_svg
 from api.web.guard import (clear_session_cookie, csrf_form, csrf_header_checked, new_csrf_cookie, session_credentials,
                            set_session_cookie)
@@ -44,7 +45,9 @@ def include_pages(app: FastAPI, *, docs_url: str) -> None:
     """Add the pages, their assets and the offline API docs at ``docs_url`` to ``app`` (before its declarations
     are checked)."""
     app.include_router(router)
+    app.include_router(marking_admin.router)  # before the marker's pages: /marking/setup is no set-up id
     app.include_router(marking_pages.router)
+    app.include_router(arrange_pages.router)
     app.include_router(assets.router)
 
     def docs(request: Request) -> Response:
@@ -90,10 +93,10 @@ def log_in(request: Request, form: CheckedForm, session: WriteSession, settings:
     try:
         if key:
             principal = authenticate(service, key, None, client_address(request))
+            value = "t." + _key_session(session, settings, principal)
             audit.record(session, principal, "auth.web_login", "api_key", principal.actor.removeprefix("key:"),
                          school_id=principal.school_id)
             session.commit()
-            value = f"k.{key}"
         else:
             body = TokenRequest(username=str(form.get("username") or ""), password=str(form.get("password") or ""))
             value = "t." + admin.log_in(body, request, session, settings).access_token
@@ -107,14 +110,28 @@ def log_in(request: Request, form: CheckedForm, session: WriteSession, settings:
     return response
 
 
+def _key_session(session, settings, principal: Principal) -> str:
+    """A browser session for a key's log-in: the cookie holds this secret, never the key itself (a cookie that
+    leaks, or a log-out, must not cost the station its key). Expires as a person's token does."""
+    secret, secret_digest = new_token()
+    now = utcnow()
+    session.add(KeySession(token_hash=secret_digest, key_id=principal.key_id, created_at=now,
+                           expires_at=now + dt.timedelta(hours=settings.token_hours)))
+    return secret
+
+
 @router.post("/logout", dependencies=[permit(None, roles=ROLES, body=4 * KIB)])
 def log_out(request: Request, form: CheckedForm, principal: CurrentPrincipal, session: WriteSession) -> Response:
-    """End this browser's session (a person's token is revoked; a key stays valid for its station)."""
+    """End this browser's session: the cookie's token (a person's, or the session a key opened) is revoked, so
+    the cookie is worthless even if kept. A key itself stays valid for its station; revoking it is the keys
+    page's."""
     _, bearer = session_credentials(request.headers)
-    if bearer and principal.role in PEOPLE:
-        token = session.scalar(select(AccessToken).where(AccessToken.token_hash == secret_hash(bearer)))
-        if token is not None:
-            token.revoked = True
+    if bearer:
+        digest = secret_hash(bearer)
+        for row in (session.scalar(select(AccessToken).where(AccessToken.token_hash == digest)),
+                    session.scalar(select(KeySession).where(KeySession.token_hash == digest))):
+            if row is not None:
+                row.revoked = True
     audit.record(session, principal, "auth.logout", "user" if principal.user_id else "api_key",
                  principal.actor.split(":", 1)[-1], school_id=principal.school_id)
     session.commit()
@@ -151,7 +168,9 @@ def exam_page(request: Request, exam_id: RowId, principal: CurrentPrincipal, ses
     try:
         found = results.results(exam_id, principal, session, school_id=None, detail=False, class_name=None)
         graded = found.run
-        classes = sorted({r.class_name for r in found.items if r.class_name})
+        taught = teaching.taught_classes(session, principal)  # a teacher's own classes only
+        classes = sorted({r.class_name for r in found.items if r.class_name
+                          and (taught is None or r.class_name in taught)})
     except HTTPException:
         pass  # not graded yet
     return render(request, "exam.html", principal, exam=exam, batches=listed, by_status=by_status,
@@ -391,11 +410,37 @@ def question_zoom(sheet_id: RowId, question: Annotated[str, Path(pattern=r"^[A-Z
 
 # --- school administration ---------------------------------------------------------------------------------------
 
+def _users(request: Request, principal: Principal, session, **context) -> Response:
+    """The users page: the school's people, each teacher's classes (任课班级) with the form that sets them."""
+    people = admin.list_users(principal, session, school_id=None)
+    taught = {u.id: {c.id for c in teaching.user_classes(u.id, principal, session)}
+              for u in people if u.role == "teacher"}
+    return render(request, "users.html", principal, users=people, roles=ROLE_NAMES, taught=taught,
+                  classes=admin.list_classes(principal, session, school_id=None), **context)
+
+
 @router.get("/admin/users", dependencies=[permit("users:read", roles=("school_admin",))])
-def users_page(request: Request, principal: CurrentPrincipal, session: ReadSession, made: str | None = None
-               ) -> Response:
-    return render(request, "users.html", principal, users=admin.list_users(principal, session, school_id=None),
-                  roles=ROLE_NAMES, made=made)
+def users_page(request: Request, principal: CurrentPrincipal, session: ReadSession, made: str | None = None,
+               done: str | None = None) -> Response:
+    return _users(request, principal, session, made=made, done=done)
+
+
+@router.post("/admin/users/{user_id}/classes",
+             dependencies=[permit("users:write", roles=("school_admin",), body=16 * KIB)])
+def set_classes(request: Request, user_id: RowId, form: CheckedForm, principal: CurrentPrincipal,
+                session: WriteSession) -> Response:
+    """A teacher's classes, through the API's own call (audited)."""
+    from api.service.schemas.teaching import TeacherClassesUpdate
+
+    try:
+        chosen = [int(c) for c in form.getlist("classes") if str(c).isdigit()]
+        done = teaching.set_user_classes(user_id, TeacherClassesUpdate(classes=chosen), principal, session)
+    except (HTTPException, ValidationError) as error:
+        if isinstance(error, HTTPException) and error.status_code in (403, 404):
+            raise
+        session.rollback()
+        return _users(request, principal, session, error=_problem(error), status_code=422)
+    return RedirectResponse(f"/admin/users?done={len(done)}", status_code=303)
 
 
 @router.post("/admin/users", dependencies=[permit("users:write", roles=("school_admin",), body=4 * KIB)])
@@ -406,8 +451,7 @@ def create_user(request: Request, form: CheckedForm, principal: CurrentPrincipal
                           role=str(form.get("role") or "teacher"), school_id=principal.school_id)
         made = admin.create_user(body, principal, session)
     except (HTTPException, ValidationError) as error:
-        return render(request, "users.html", principal, users=admin.list_users(principal, session, school_id=None),
-                      roles=ROLE_NAMES, error=_problem(error), status_code=422)
+        return _users(request, principal, session, error=_problem(error), status_code=422)
     return RedirectResponse(f"/admin/users?made={made.username}", status_code=303)
 
 

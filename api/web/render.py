@@ -20,7 +20,7 @@ ROLE_NAMES = {"teacher": "教师", "school_admin": "学校管理员", "station":
 _NAV = {
     "school_admin": [("/exams", "考试与进度"), ("/marking", "网上阅卷"), ("/review", "复核队列"),
                      ("/station", "上传扫描"), ("/admin/users", "用户"), ("/admin/keys", "扫描站密钥"),
-                     ("/admin/roster", "学生名册")],
+                     ("/admin/roster", "学生名册"), ("/admin/arrange", "考场编排")],
     "teacher": [("/exams", "考试与下载"), ("/marking", "网上阅卷"), ("/review", "复核队列"), ("/station", "上传扫描")],
     "station": [("/station", "上传扫描")],
     "municipal": [("/city", "全市统计")],

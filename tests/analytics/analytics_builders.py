@@ -71,3 +71,23 @@ def grade_folder(folder: Path, exam_path: Path = SAMPLE_EXAM_PATH, **options) ->
     assert main(["grade", "--exam", str(exam_path), "--results", str(responses), "--roster", str(roster),
                  "--out", str(out), "--no-xlsx"]) == 0
     return out
+
+
+def assert_prints_legibly(ws) -> None:
+    """Every wrapped cell of ``ws`` (an openpyxl worksheet) has the row height its lines need at its column's
+    width, and the sheet prints one page wide unless it is too wide for that (then across pages at full size)."""
+    from openpyxl.utils import get_column_letter
+
+    from analytics.workbook import wrapped_lines
+
+    widths = {get_column_letter(col): dim.width for dim in ws.column_dimensions.values() if dim.width
+              for col in range(dim.min, dim.max + 1)}
+    for row in ws.iter_rows():
+        for cell in row:
+            if isinstance(cell.value, str) and cell.alignment.wrap_text:
+                height = ws.row_dimensions[cell.row].height or 15
+                need = wrapped_lines(cell.value, widths.get(cell.column_letter, 8.43))
+                assert height >= 15 * need, (ws.title, cell.coordinate, cell.value, height, need)
+    wide = sum(widths.values()) > 150 * 1.3
+    fits = ws.sheet_properties.pageSetUpPr is not None and ws.sheet_properties.pageSetUpPr.fitToPage
+    assert bool(fits) is not wide or ws.title == "概况", (ws.title, sum(widths.values()))

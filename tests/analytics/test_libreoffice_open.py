@@ -11,6 +11,7 @@ import shutil
 import subprocess
 
 from analytics.workbook import write_class_workbook, write_grade_workbook
+from analytics_builders import assert_prints_legibly
 
 
 def _tool(*names: str) -> str:
@@ -52,17 +53,7 @@ def test_workbooks_print_legibly(tmp_path, sample_analysis):
     book = write_grade_workbook(sample_analysis, tmp_path / "grade.xlsx")
     workbook = load_workbook(book)
     for ws in workbook.worksheets:
-        widths = {get_column_letter(col): dim.width for dim in ws.column_dimensions.values() if dim.width
-                  for col in range(dim.min, dim.max + 1)}
-        for row in ws.iter_rows():
-            for cell in row:
-                if isinstance(cell.value, str) and cell.alignment.wrap_text:
-                    height = ws.row_dimensions[cell.row].height or 15
-                    need = wrapped_lines(cell.value, widths.get(cell.column_letter, 8.43))
-                    assert height >= 15 * need, (ws.title, cell.coordinate, cell.value, height, need)
-        wide = sum(widths.values()) > 150 * 1.3
-        fits = ws.sheet_properties.pageSetUpPr is not None and ws.sheet_properties.pageSetUpPr.fitToPage
-        assert bool(fits) is not wide or ws.title == "概况", (ws.title, sum(widths.values()))
+        assert_prints_legibly(ws)
     assert not _fits_width(workbook["小题得分"]) or sample_analysis.data.scores.shape[1] < 20
     profile = tmp_path / "lo-profile"
     done = subprocess.run([soffice, f"-env:UserInstallation=file://{profile}", "--headless", "--norestore",

@@ -101,18 +101,19 @@ def test_grade_results_jsonl(tmp_path: Path, inputs, capsys):
     printed = capsys.readouterr().out
     assert ("demo-2026-math (数学, full marks 120): students 10, graded 4, pending 1, absent 4, duplicate 1, "
             "unmatched sheets 2, exceptions 10") in printed
-    rows = {r["exam_id"]: r for r in _csv_rows(out / "scores.csv")}
+    rows = {r["考号"]: r for r in _csv_rows(out / "scores.csv")}
     assert list(rows) == IDS
-    status = {eid: (r["status"], r["version"], r["total"]) for eid, r in rows.items()}
+    status = {eid: (r["状态代码"], r["卷型"], r["总分"]) for eid, r in rows.items()}
     assert status == {
         IDS[0]: ("graded", "A", "120"), IDS[1]: ("graded", "B", "120"), IDS[2]: ("graded", "B", "120"),
         IDS[3]: ("pending", "A", ""), IDS[4]: ("absent", "", ""), IDS[5]: ("duplicate", "", ""),
         IDS[6]: ("graded", "A", f"{120 - EXAM.question('Q1').points - EXAM.question('Q41').points:g}"),
         IDS[7]: ("absent", "", ""), IDS[8]: ("absent", "", ""), IDS[9]: ("absent", "", "")}
-    assert rows[IDS[3]]["reasons"] == "uncertain: Q3 (A ?C); score blank: Q58"
-    assert rows[IDS[0]]["name"] == "学生1" and rows[IDS[0]]["class"] == "高一(1)班"
-    assert rows[IDS[0]]["school_code"] == "3432000123"
-    assert rows[IDS[0]]["section_I"] == "44" and rows[IDS[0]]["section_IV"] == "46"
+    assert rows[IDS[3]]["原文"] == "uncertain: Q3 (A ?C); score blank: Q58"
+    assert rows[IDS[3]]["说明"] == "涂点不清：Q3 (A ?C)；分数框未填：Q58"
+    assert rows[IDS[0]]["姓名"] == "学生1" and rows[IDS[0]]["班级"] == "高一(1)班"
+    assert rows[IDS[0]]["学校标识码"] == "3432000123"
+    assert rows[IDS[0]]["一、单项选择题"] == "44" and rows[IDS[0]]["四、解答题"] == "46"
     kinds = [(e["类别代码"], e["考号"], e["答题卡"]) for e in _csv_rows(out / "grading_exceptions.csv")]
     assert kinds == [
         ("unknown_id", "2026019999", "8"), ("id_unreadable", "", "9"), ("absent_marked", IDS[4], "5"),
@@ -143,12 +144,12 @@ def test_corrections_subjective_policy_and_regrade(tmp_path: Path, inputs, capsy
     assert "regraded Q1 (accept): 1 student(s) changed, full marks 120 -> 120" in printed
     assert "regraded Q41 (void): 6 student(s) changed, full marks 120 -> 118" in printed
     assert "corrections applied 2" in printed
-    rows = {r["exam_id"]: r for r in _csv_rows(out / "scores.csv")}
+    rows = {r["考号"]: r for r in _csv_rows(out / "scores.csv")}
     q3 = EXAM.question("Q3")
-    assert rows[IDS[3]]["status"] == "graded"
-    assert float(rows[IDS[3]]["total"]) == 118 - (q3.points if q3.answers[0] != "A" else 0) - 20 + 15.5
-    assert rows[IDS[0]]["total"] == "117"  # Q58 19 from online marking, Q41 void
-    assert rows[IDS[6]]["total"] == "118" and rows[IDS[7]]["status"] == "graded"
+    assert rows[IDS[3]]["状态"] == "已评" and rows[IDS[3]]["状态代码"] == "graded"
+    assert float(rows[IDS[3]]["总分"]) == 118 - (q3.points if q3.answers[0] != "A" else 0) - 20 + 15.5
+    assert rows[IDS[0]]["总分"] == "117" and rows[IDS[0]]["Q41得分(作废)"] == ""  # Q58 19 from online marking
+    assert rows[IDS[6]]["总分"] == "118" and rows[IDS[7]]["状态代码"] == "graded"
     log = [json.loads(line) for line in (out / "key_changes.jsonl").read_text(encoding="utf-8").splitlines()]
     assert [(r["by"], r["change"]["action"], r["full_marks_after"]) for r in log] == [
         ("教研组", "accept", 120), ("教研组", "void", 118)]
@@ -184,8 +185,8 @@ def test_grade_plain_responses_csv(tmp_path: Path, capsys):
     roster.write_text("考号,姓名,班级\n0000000001,甲,1\n0000000002,乙,1\n", encoding="utf-8")
     out = tmp_path / "marks"
     assert main(["grade", "--exam", str(SAMPLE), "--results", str(responses), "--roster", str(roster), "--out",
-                 str(out), "--policy", "zero", "--id-length", "10"]) == 0
-    rows = _csv_rows(out / "scores.csv")
+                 str(out), "--policy", "zero", "--id-length", "10", "--lang", "en"]) == 0
+    rows = _csv_rows(out / "scores.csv")  # --lang en: the English keys and codes of earlier versions
     assert [(r["exam_id"], r["status"], r["total"]) for r in rows] == [("0000000001", "graded", "120"),
                                                                       ("0000000002", "graded", "0")]
     assert "policy zero scored 3 reading(s) on 1 sheet(s)" in capsys.readouterr().out

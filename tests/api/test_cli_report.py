@@ -141,9 +141,11 @@ def test_trend_and_value_added_link_students_by_student_number_when_the_exam_id_
     trend_sheet = book["成绩走势"]
     assert trend_sheet["A1"].value == "学籍号" and trend_sheet["A2"].data_type == "s"
     rows = [[cell.value for cell in row] for row in trend_sheet.iter_rows()]
-    at = next(k for k, row in enumerate(rows) if row[0] == "各班平均百分等级走势")
-    assert [row[0] for row in rows[at + 2:at + 5]] == ["高一(1)班", "高一(2)班", "高一(3)班"]
+    at = next(k for k, row in enumerate(rows) if row[0] == "班级 平均百分等级走势")
+    # a line per class and one for the grade (the school); no common items: no scale-score chart, the reason said
+    assert [row[0] for row in rows[at + 2:at + 6]] == ["高一(1)班", "高一(2)班", "高一(3)班", "年级"]
     assert len(trend_sheet._charts) == 1
+    assert any("共同题只有 0 道" in str(cell) for row in rows for cell in row if cell)
 
 
 def test_students_pdf_adds_a_portrait_page_for_each_linked_student(tmp_path):

@@ -27,9 +27,15 @@ def test_demo_runs_end_to_end(tmp_path, capsys):
     document = json.loads((out / "reports" / "analytics.json").read_text(encoding="utf-8"))
     assert document["trend"]["exams"] == ["demo-2026-math-midterm", "demo-2026-math"]
     assert len(document["trend"]["students"]) == document["counts"]["graded"]
+    # the two exams share 12 bank items; 8 students are too few to calibrate them (200 in `make demo` link)
+    linking = document["trend"]["linking"]
+    assert linking["method"] == "stocking_lord" and "参加人数" in linking["exams"][0]["reason"]
+    assert json.loads((out / "earlier" / "exam.json").read_text(encoding="utf-8"))["questions"][0]["item_id"]
     assert "增值评价" in load_workbook(out / "reports" / "grade.xlsx", read_only=True).sheetnames
     assert (out / "sheets" / "cn-a4-55.pdf").stat().st_size > 0
+    # 错题本 with practice from the demo 题库 for one class
+    assert (out / "reports" / "wrongbook_高一(1)班.pdf").stat().st_size > 0 and "错题本:" in printed
     with open(out / "grade" / "scores.csv", encoding="utf-8-sig") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 8
-    assert all(len(row["exam_id"]) == 10 and row["exam_id"].isdigit() for row in rows)
+    assert all(len(row["考号"]) == 10 and row["考号"].isdigit() for row in rows)

@@ -197,3 +197,26 @@ def test_yes_no_settings_round_trip_through_xlsx(tmp_path: Path, key, label, cha
 ])
 def test_parse_answers(text: str, kind: str, options: str, expected: list[str]):
     assert parse_answers(text, kind, options) == expected
+
+
+def test_optional_groups_and_violation_policy_round_trip_through_xlsx(tmp_path: Path):
+    exam = load_exam(SAMPLE_EXAM.parent / "cn-prov-a3-exam.json").model_copy(update={"violation_policy": "zero"})
+    path = tmp_path / "prov.xlsx"
+    write_exam_xlsx(exam, path)
+    facts = {row[0].value: (row[1].value, row[2].value) for row in load_workbook(path)["考试"].iter_rows(min_row=2)}
+    assert facts["选考题"] == ("22、23", "选考题（22、23 任选一题）") and facts["违纪处理"][0] == "计零分"
+    back = read_exam_table(path)
+    assert back.violation_policy == "zero" and back.full_marks == 150
+    assert [g.questions for g in back.optional_groups] == [["Q22", "Q23"]]
+    book = load_workbook(path)
+    sheet = book["考试"]
+    next(r for r in sheet.iter_rows(min_row=2) if r[0].value == "违纪处理")[1].value = "严惩"
+    sheet.delete_rows(next(r[0].row for r in sheet.iter_rows(min_row=2) if r[0].value == "满分"))
+    book.save(path)
+    with pytest.raises(ExamError, match="违纪处理 '严惩': write 列出, 计零分 or 暂缓"):
+        read_exam_table(path)
+    book = load_workbook(path)
+    next(r for r in book["考试"].iter_rows(min_row=2) if r[0].value == "违纪处理")[1].value = "暂缓"
+    book.save(path)
+    back = read_exam_table(path)  # no 满分 row: the points, the group counted once
+    assert back.violation_policy == "hold" and back.full_marks == 150

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from grading.match import match_sheets
+from grading.reason_text import reason_zh
 from grading.roster import Roster, Student
 from grading.sheets import UnreadablePage
 from grading_builders import sheet
@@ -82,3 +85,27 @@ def test_without_a_roster_every_id_is_a_student():
     assert [(m.exam_id, m.outcome) for m in result.students] == [("7", "duplicate"), ("8", "sheet")]
     assert [e.kind for e in result.exceptions] == ["id_unreadable", "duplicate_sheets", "duplicate_sheets"]
     assert result.students[1].student is None
+
+
+def test_personalised_sheets_take_the_printed_barcode_as_the_student():
+    """identity="barcode": the barcode wins over the grid, and every disagreement or gap is for a person."""
+    sheets = [sheet(None, {"Q1": "A"}, number=1), sheet(IDS[1], {"Q1": "A"}, number=2),
+              sheet(IDS[0], {"Q1": "A"}, number=3), sheet(IDS[3], {"Q1": "A"}, number=4),
+              sheet("2026010007", {"Q1": "A"}, number=5)]
+    # 1: grid blank, barcode read (the grid only confirms); 2: grid agrees; 3: grid names another roster student;
+    # 4: barcode unreadable, grid used; 5: barcode of a student not on this roster, grid not either
+    for record, code in zip(sheets, [IDS[0], IDS[1], IDS[2], None, "2026010008"]):
+        record.barcode = code
+    result = match_sheets(sheets, _roster(), identity="barcode")
+    matched = {m.exam_id: m.sheet.sheet for m in result.students if m.outcome == "sheet"}
+    assert matched == {IDS[0]: 1, IDS[1]: 2, IDS[2]: 3, IDS[3]: 4}
+    assert _kinds(result) == [("id_grid_mismatch", IDS[2], 3), ("barcode_unreadable", IDS[3], 4),
+                              ("unknown_id", "2026010008", 5), ("no_sheet", IDS[4], None),
+                              ("no_sheet", IDS[5], None)]
+    assert reason_zh(result.exceptions[0].reason) == f"个性化答题卡按条码 {IDS[2]} 认定考生，但考号涂写为 {IDS[0]}，请核对"
+    assert reason_zh(result.exceptions[1].reason) == f"个性化答题卡条码无法识别，已按考号涂写 {IDS[3]} 认定，请核对"
+    # the same sheets read by the grid: sheet 3 names two students and is nobody's
+    by_grid = match_sheets(sheets, _roster())
+    assert ("id_conflict", IDS[0], 3) in _kinds(by_grid)
+    with pytest.raises(ValueError, match="identity 'sticker'"):
+        match_sheets(sheets, _roster(), identity="sticker")

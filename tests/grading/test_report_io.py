@@ -5,9 +5,11 @@ from __future__ import annotations
 import csv
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 from openpyxl import load_workbook
 
 from grading.exam import Exam
@@ -15,8 +17,9 @@ from grading.mark import sitting_totals
 from grading.pipeline import grade_sheets
 from grading.regrade import KeyChange, regrade
 from grading.report_io import (
-    read_subject_scores, score_columns, write_outputs, write_sitting_totals_csv,
+    SCORES_LIMITS, read_scores_csv, read_subject_scores, score_columns, write_outputs, write_sitting_totals_csv,
 )
+from grading.tabular import TableError
 from grading.roster import Roster, Student
 from grading_builders import PERFECT, sheet
 
@@ -40,11 +43,31 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_scores_csv(tmp_path: Path, exam: Exam):
+def test_scores_csv_for_teachers(tmp_path: Path, exam: Exam):
+    """scores.csv in Chinese (issue 13): headers, status and reasons in a teacher's words, the codes at the end."""
     run = _run(exam)
     written = write_outputs(run, tmp_path)
     assert [p.name for p in written] == ["scores.csv", "grading_exceptions.csv", "summary.json", "scores.xlsx"]
     assert (tmp_path / "scores.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    rows = _read_csv(tmp_path / "scores.csv")
+    header = list(rows[0])
+    assert header[:11] == ["考号", "学籍号", "姓名", "班级", "学校标识码", "卷型", "状态", "说明", "总分", "选择题", "解答题"]
+    assert header[11:15] == ["Q1作答", "Q1得分", "Q2作答", "Q2得分"] and "Q8得分(作废)" in header
+    assert header[-2:] == ["状态代码", "原文"] and len(header) == len(score_columns(run)) + 2
+    first, second, _, fourth = rows
+    assert first["考号"] == "0026010001" and first["学籍号"] == "G11010519491231002X"
+    assert (first["状态"], first["状态代码"], first["总分"]) == ("已评", "graded", "32")
+    assert (second["状态"], second["状态代码"]) == ("待复核", "pending")
+    assert second["说明"] == "涂点不清：Q4 (A ?C)" and second["原文"] == "uncertain: Q4 (A ?C)"
+    assert (fourth["状态"], fourth["说明"]) == ("缺考", "无答题卡（按缺考计）")
+    assert not any(re.search("[a-z]{4}", value) for row in rows for key, value in row.items() if key != "原文"
+                   and key != "状态代码")
+
+
+def test_scores_csv_in_english(tmp_path: Path, exam: Exam):
+    """``--lang en``: the English keys and codes of earlier versions, which scripts may still read."""
+    run = _run(exam)
+    write_outputs(run, tmp_path, lang="en")
     rows = _read_csv(tmp_path / "scores.csv")
     assert list(rows[0])[:11] == ["exam_id", "student_no", "name", "class", "school_code", "version", "status",
                                   "reasons", "total", "section_S1", "section_S2"]
@@ -62,6 +85,38 @@ def test_scores_csv(tmp_path: Path, exam: Exam):
     assert third["Q1_response"] == "D" and third["Q2_response"] == "A"  # canonical order: sheet Q2 is canonical Q1
     assert fourth["status"] == "absent" and fourth["reasons"] == "no sheet (counted as absent, 缺考)"
     assert fourth["Q1_response"] == "" and fourth["total"] == ""
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_read_scores_csv_reads_either_language(tmp_path: Path, exam: Exam, lang: str):
+    """The reader gives the same keys, codes and cells for the Chinese file and the English one."""
+    run = _run(exam)
+    write_outputs(run, tmp_path, xlsx=False, lang=lang)
+    table = read_scores_csv(tmp_path / "scores.csv", sections={"选择题": "S1", "解答题": "S2"})
+    assert not table.missing(score_columns(run))
+    assert table.statuses() == ["graded", "pending", "graded", "absent"]
+    assert table.texts("student_no")[0] == "G11010519491231002X" and table.cells("total") == ["32", "", "22", ""]
+    assert table.cells("section_S2")[1] == "6.5" and table.cells("Q8_score") == [""] * 4
+    assert table.cells("Q4_response")[1] == "?A" and table.cells("reasons")[1] == "uncertain: Q4 (A ?C)"
+
+
+def test_read_scores_csv_without_the_code_columns(tmp_path: Path, exam: Exam):
+    """A teacher deleted 状态代码 and 原文 in Excel: the status is read back from 状态."""
+    write_outputs(_run(exam), tmp_path, xlsx=False)
+    with open(tmp_path / "scores.csv", encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle))
+    with open(tmp_path / "scores.csv", "w", encoding="utf-8-sig", newline="") as handle:
+        csv.writer(handle).writerows(row[:-2] for row in rows)
+    assert read_scores_csv(tmp_path / "scores.csv").statuses() == ["graded", "pending", "graded", "absent"]
+
+
+def test_read_scores_csv_is_bounded(tmp_path: Path, exam: Exam):
+    """Like every table we read: refused at the first row beyond a limit, the limit named."""
+    write_outputs(_run(exam), tmp_path, xlsx=False)
+    with pytest.raises(TableError, match=r"more than 3 rows \(limit 3 rows\)"):
+        read_scores_csv(tmp_path / "scores.csv", limits=replace(SCORES_LIMITS, rows=3))
+    with pytest.raises(TableError, match=r"the file has \d+ bytes \(limit 100 bytes\)"):
+        read_scores_csv(tmp_path / "scores.csv", limits=replace(SCORES_LIMITS, file_bytes=100))
 
 
 def test_exceptions_and_summary(tmp_path: Path, exam: Exam):
@@ -150,9 +205,9 @@ def test_user_text_is_quoted_in_every_csv_and_read_back_as_typed(tmp_path: Path,
     run = _hostile_run(exam)
     write_outputs(run, tmp_path)
     first, second = _read_csv(tmp_path / "scores.csv")
-    assert (first["name"], first["class"]) == ("'" + FORMULA_NAME, "'+1班")
-    assert (second["name"], second["class"]) == ("'@SUM(A1)", "'-2班")
-    assert first["total"] == "32" and first["exam_id"] == IDS[0]
+    assert (first["姓名"], first["班级"]) == ("'" + FORMULA_NAME, "'+1班")
+    assert (second["姓名"], second["班级"]) == ("'@SUM(A1)", "'-2班")
+    assert first["总分"] == "32" and first["考号"] == IDS[0]
     exceptions = _read_csv(tmp_path / "grading_exceptions.csv")
     assert [(e["姓名"], e["班级"]) for e in exceptions if e["考号"] == IDS[1]][0] == ("'@SUM(A1)", "'-2班")
     _, people = read_subject_scores(tmp_path)

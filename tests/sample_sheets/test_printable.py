@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import omr.pdf_font as pdf_font
 import sample_sheets.printable as printable
 from omr.geometry import template_geometry
 from omr.render import render_page
@@ -175,18 +176,18 @@ def test_unusable_font_files_fall_back_to_cid_font(tmp_path: Path, monkeypatch):
     latin_only = Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf")
     if latin_only.exists():
         candidates.append(latin_only)  # a real TrueType font without Chinese glyphs
-    monkeypatch.setattr(printable, "_font_candidates", lambda: candidates)
-    printable.cjk_font_name.cache_clear()
+    monkeypatch.setattr(pdf_font, "_font_candidates", lambda: candidates)
+    pdf_font.cjk_font_name.cache_clear()
     try:
-        assert printable.cjk_font_name() == "STSong-Light"
+        assert pdf_font.cjk_font_name() == "STSong-Light"
     finally:
-        printable.cjk_font_name.cache_clear()
+        pdf_font.cjk_font_name.cache_clear()
 
 
 def test_font_from_environment_is_tried_first(tmp_path: Path, monkeypatch):
     font = tmp_path / "mine.ttf"
     monkeypatch.setenv("YUEJUAN_CJK_FONT", str(font))
-    assert printable._font_candidates()[0] == font
+    assert pdf_font._font_candidates()[0] == font
 
 
 def test_text_runs_split_latin_and_chinese():

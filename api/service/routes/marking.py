@@ -6,14 +6,14 @@ Who may do what, on top of the scopes (``marking:score``, ``marking:manage``): a
 admin or the exam's subject leader (a teacher holding the exam's grant); it is managed (markers, answers,
 problem papers, progress, reassignment) by the school admin and the set-up's leader (题组长); it is marked by
 its markers, and its leader rules. Everything belongs to a school: another school's set-up or task is 404.
+
+A pooled city marking (联考) is set up by the municipal system for one question of a city exam: the answers of
+every school that sat it, markers of several schools, a leader who manages it (the host school's admin does not:
+the answers are other schools'); a marker sees the crop only, so nothing tells them whose answer it is.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import deque
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Query, status
@@ -26,15 +26,15 @@ from api.service import audit, marking
 from api.service.context import Service
 from api.service.deps import (CurrentPrincipal, ReadSession, RowId, ServiceDep, WriteSession, not_found, of_school,
                               permit)
-from api.service.jobs import ensure_blob
-from api.service.json_body import LimitedJSONRoute
-from api.service.models import Exam, ExamGrant, MarkingItem, MarkingMarker, MarkingSetup, MarkingTask, User
 from api.service.grading_runs import parse_definition
+from api.service.json_body import LimitedJSONRoute
+from api.service.marking_jobs import jobs_of
+from api.service.models import Exam, ExamGrant, MarkingItem, MarkingMarker, MarkingSetup, MarkingTask, User
 from api.service.routes.exams import visible_exam
-from api.service.schemas.marking import (PROBLEM_NAMES, MarkingSetupCreate, MarkingSetupPublic, MarkingSetupUpdate,
-                                         MarkerProgress, ProblemCreate, ProblemPublic, ProblemResolve,
-                                         QuestionProgress, Reassign, ReassignResult, ScoreCreate, ScoreResult,
-                                         TaskPublic)
+from api.service.schemas.marking import (PROBLEM_NAMES, CityMarkingCreate, MarkingSetupCreate, MarkingSetupPublic,
+                                         MarkingSetupUpdate, MarkerProgress, ProblemCreate, ProblemPublic,
+                                         ProblemResolve, QuestionProgress, Reassign, ReassignResult, ScoreCreate,
+                                         ScoreResult, TaskPublic)
 from api.service.security import Principal
 
 router = APIRouter(tags=["marking"], route_class=LimitedJSONRoute)
@@ -52,11 +52,19 @@ def _forbidden(detail: str) -> HTTPException:
 
 
 def _setup(session: Session, principal: Principal, setup_id: int) -> MarkingSetup:
-    return of_school(session.get(MarkingSetup, setup_id), principal, "marking set-up")
+    """The set-up when it is the caller's school's, or a pooled city marking the caller marks or leads; else 404."""
+    setup = session.get(MarkingSetup, setup_id)
+    if setup is not None and setup.pooled:
+        if principal.user_id == setup.leader_id or _is_marker(session, setup.id, principal.user_id):
+            return setup
+        raise not_found("marking set-up not found")
+    return of_school(setup, principal, "marking set-up")
 
 
 def _manages(principal: Principal, setup: MarkingSetup) -> bool:
-    return principal.role == "school_admin" or principal.user_id == setup.leader_id
+    """The set-up's leader, and the school admin of a school's own marking (not of a pooled city marking)."""
+    return principal.user_id == setup.leader_id or (
+        principal.role == "school_admin" and not setup.pooled and setup.school_id == principal.school_id)
 
 
 def _managed(session: Session, principal: Principal, setup_id: int) -> MarkingSetup:
@@ -83,20 +91,22 @@ def _task(session: Session, principal: Principal, token: str) -> tuple[MarkingTa
     """The caller's own task (404 for anyone else's: a token says nothing about another marker's work).
     Not locked here: a change locks the task's answer first, then reads the task again (one lock order)."""
     task = session.scalar(select(MarkingTask).where(MarkingTask.token == token))
-    if task is None or task.school_id != principal.school_id or task.marker_id != principal.user_id \
-            or task.status == "cancelled":
+    if task is None or principal.user_id is None or task.marker_id != principal.user_id or task.status == "cancelled":
         raise not_found("task not found")
     return task, session.get(MarkingSetup, task.setup_id)
 
 
-def _school_users(session: Session, principal: Principal, ids: list[int]) -> None:
-    """422 unless every id is an active person of the caller's school."""
-    found = set(session.scalars(select(User.id).where(User.id.in_(ids), User.school_id == principal.school_id,
-                                                      User.active.is_(True))))
+def _school_users(session: Session, principal: Principal, ids: list[int], *, any_school: bool = False) -> None:
+    """422 unless every id is an active person of the caller's school (of any school: a pooled city marking)."""
+    query = select(User.id).where(User.id.in_(ids), User.active.is_(True))
+    if not any_school:
+        query = query.where(User.school_id == principal.school_id)
+    found = set(session.scalars(query))
     missing = [i for i in ids if i not in found]
     if missing:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT,
-                            f"user {missing[0]} is not an active teacher or admin of your school")
+                            f"user {missing[0]} is not an active teacher or admin of "
+                            f"{'a school' if any_school else 'your school'}")
 
 
 # --- views -------------------------------------------------------------------------------------------------------
@@ -108,7 +118,7 @@ def _setup_public(session: Session, setup: MarkingSetup, added: int = 0) -> Mark
                               step=setup.step, double=setup.double, tolerance=setup.tolerance,
                               final_rule=setup.final_rule, self_check_rate=setup.self_check_rate,
                               leader_id=setup.leader_id, markers=marking.markers_of(session, setup.id),
-                              answers=answers or 0, added=added)
+                              answers=answers or 0, added=added, pooled=setup.pooled)
 
 
 def _image_path(token: str) -> str:
@@ -145,71 +155,19 @@ def _next_tasks(session: Session, principal: Principal, setup: MarkingSetup, cou
 
 def _hand_out(service: Service, principal: Principal, setup_id: int, count: int) -> list[TaskPublic]:
     """:func:`_next_tasks` in a transaction of its own."""
-    with _writing(service) as session:
+    with marking.writing(service) as session:
         views = _next_tasks(session, principal, session.get(MarkingSetup, setup_id), count)
         session.commit()  # the views are made: they need nothing more from the transaction
         return views
 
 
-class _TurnLock:
-    """A lock handed to its waiters in the order they came (``threading.Lock`` is not: under load one request
-    can lose the race again and again)."""
-
-    def __init__(self) -> None:
-        self._guard = threading.Lock()
-        self._waiting: deque[threading.Event] = deque()
-        self._held = False
-
-    def __enter__(self) -> None:
-        with self._guard:
-            if not self._held:
-                self._held = True
-                return
-            turn = threading.Event()
-            self._waiting.append(turn)
-        turn.wait()  # set by the holder's release: the lock is ours
-
-    def __exit__(self, *_exc) -> None:
-        with self._guard:
-            if self._waiting:
-                self._waiting.popleft().set()
-            else:
-                self._held = False
-
-
-#: SQLite has one writer at a time, and a writer that finds the lock taken sleeps in SQLite's busy handler
-#: (1, 2, 5 … 100 ms steps), which makes the slowest of many markers' requests wait far longer than their share.
-#: This process's marking writes queue here instead, in turn; other processes still meet the busy handler.
-_SQLITE_WRITER = _TurnLock()
-
-
-@contextmanager
-def _writing(service: Service) -> Iterator[Session]:
-    """A write session; on SQLite taken in turn with this process's other marking writes."""
-    if service.db.dialect != "sqlite":
-        with service.db.write() as session:
-            yield session
-        return
-    with _SQLITE_WRITER, service.db.write() as session:
-        yield session
-
-
 # --- set-up --------------------------------------------------------------------------------------------------------
 
-@router.post("/exams/{exam_id}/marking", response_model=MarkingSetupPublic, status_code=201,
-             dependencies=[permit("marking:manage")])
-def create_setup(exam_id: RowId, body: MarkingSetupCreate, principal: CurrentPrincipal, session: WriteSession
-                 ) -> MarkingSetupPublic:
-    """Set up the marking of one written question (or 题块) for the caller's school's sheets of the exam, and
-    load every answer scanned so far. The school admin, or the exam's subject leader (its grant)."""
+def _question_rules(exam: Exam, body: MarkingSetupCreate) -> tuple[float, list[str]]:
+    """(full marks, template regions) of the set-up ``body`` asks for; 422 naming the problem."""
     from grading.exam import ExamError
     from grading.marking import MarkingRules, SetupError, validate_rules
 
-    exam = visible_exam(session, principal, exam_id)
-    if principal.role != "school_admin" and session.scalar(select(ExamGrant.id).where(
-            ExamGrant.exam_id == exam.id, ExamGrant.user_id == principal.user_id,
-            ExamGrant.school_id == principal.school_id, ExamGrant.revoked_at.is_(None))) is None:
-        raise _forbidden("setting up marking is for the school admin and the exam's subject leader")
     try:
         question = parse_definition(exam).question(body.question)
     except (ExamError, KeyError):
@@ -227,13 +185,30 @@ def create_setup(exam_id: RowId, body: MarkingSetupCreate, principal: CurrentPri
         _, regions = marking.question_regions(exam.template, body.question, body.regions)
     except (SetupError, ValueError) as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
+    return full_marks, regions
+
+
+@router.post("/exams/{exam_id}/marking", response_model=MarkingSetupPublic, status_code=201,
+             dependencies=[permit("marking:manage")])
+def create_setup(exam_id: RowId, body: MarkingSetupCreate, principal: CurrentPrincipal, session: WriteSession,
+                 service: ServiceDep) -> MarkingSetupPublic:
+    """Set up the marking of one written question (or 题块) for the caller's school's sheets of the exam, and
+    load every answer scanned so far. The school admin, or the exam's subject leader (its grant)."""
+    exam = visible_exam(session, principal, exam_id)
+    if principal.role != "school_admin" and session.scalar(select(ExamGrant.id).where(
+            ExamGrant.exam_id == exam.id, ExamGrant.user_id == principal.user_id,
+            ExamGrant.school_id == principal.school_id, ExamGrant.revoked_at.is_(None))) is None:
+        raise _forbidden("setting up marking is for the school admin and the exam's subject leader")
+    full_marks, regions = _question_rules(exam, body)
     leader = body.leader_id if body.leader_id is not None else principal.user_id
     markers = list(dict.fromkeys(body.markers))
     _school_users(session, principal, markers + [leader])
-    if session.scalar(select(MarkingSetup.id).where(MarkingSetup.school_id == principal.school_id,
-                                                    MarkingSetup.exam_id == exam.id,
-                                                    MarkingSetup.question == body.question)):
-        raise HTTPException(status.HTTP_409_CONFLICT, f"{body.question} already has a marking set-up")
+    if session.scalar(select(MarkingSetup.id).where(MarkingSetup.exam_id == exam.id,
+                                                    MarkingSetup.question == body.question,
+                                                    (MarkingSetup.school_id == principal.school_id)
+                                                    | MarkingSetup.pooled.is_(True))):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{body.question} already has a marking set-up (the "
+                                                      "school's or the city's pooled marking)")
     setup = MarkingSetup(school_id=principal.school_id, exam_id=exam.id, question=body.question, regions=regions,
                          full_marks=full_marks, step=float(body.step), double=body.double,
                          tolerance=float(body.tolerance), final_rule=body.final_rule,
@@ -248,21 +223,21 @@ def create_setup(exam_id: RowId, body: MarkingSetupCreate, principal: CurrentPri
                         "final_rule": setup.final_rule, "self_check_rate": setup.self_check_rate,
                         "leader": leader, "markers": markers, "answers": added})
     session.commit()
+    jobs_of(service).cut_crops(setup.id)
     return _setup_public(session, setup, added)
 
 
 @router.get("/exams/{exam_id}/marking", response_model=list[MarkingSetupPublic],
             dependencies=[permit("marking:score")])
 def list_setups(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> list[MarkingSetupPublic]:
-    """The exam's marked questions of the caller's school: all for the school admin, else those the caller
-    marks or leads."""
+    """The exam's marked questions of the caller's school (all for the school admin, else those the caller marks
+    or leads), and the pooled city markings the caller marks or leads."""
     exam = visible_exam(session, principal, exam_id)
-    query = select(MarkingSetup).where(MarkingSetup.school_id == principal.school_id,
-                                       MarkingSetup.exam_id == exam.id).order_by(MarkingSetup.id)
-    setups = list(session.scalars(query))
-    if principal.role != "school_admin":
-        setups = [s for s in setups if s.leader_id == principal.user_id
-                  or _is_marker(session, s.id, principal.user_id)]
+    query = select(MarkingSetup).where(MarkingSetup.exam_id == exam.id,
+                                       (MarkingSetup.school_id == principal.school_id) | MarkingSetup.pooled.is_(True)
+                                       ).order_by(MarkingSetup.id)
+    setups = [s for s in session.scalars(query) if _manages(principal, s) or s.leader_id == principal.user_id
+              or _is_marker(session, s.id, principal.user_id)]
     return [_setup_public(session, s) for s in setups]
 
 
@@ -284,13 +259,13 @@ def update_setup(setup_id: RowId, body: MarkingSetupUpdate, principal: CurrentPr
               "self_check_rate": setup.self_check_rate}
     if body.markers is not None:
         markers = list(dict.fromkeys(body.markers))
-        _school_users(session, principal, markers)
+        _school_users(session, principal, markers, any_school=setup.pooled)
         for gone in set(before["markers"]) - set(markers):
             marking.reassign(session, principal, setup, gone, None)
             session.delete(session.get(MarkingMarker, (setup.id, gone)))
         session.add_all(MarkingMarker(setup_id=setup.id, user_id=m) for m in markers if m not in before["markers"])
     if body.leader_id is not None and body.leader_id != setup.leader_id:
-        _school_users(session, principal, [body.leader_id])
+        _school_users(session, principal, [body.leader_id], any_school=setup.pooled)
         session.execute(update(MarkingTask).where(MarkingTask.setup_id == setup.id, MarkingTask.kind == "ruling",
                                                   MarkingTask.status == "assigned")
                         .values(marker_id=body.leader_id).execution_options(synchronize_session=False))
@@ -300,18 +275,22 @@ def update_setup(setup_id: RowId, body: MarkingSetupUpdate, principal: CurrentPr
     session.flush()
     after = {"markers": marking.markers_of(session, setup.id), "leader": setup.leader_id,
              "self_check_rate": setup.self_check_rate}
-    audit.record(session, principal, "marking.setup_change", "marking_setup", setup.id, before=before, after=after)
+    audit.record(session, principal, "marking.setup_change", "marking_setup", setup.id, before=before, after=after,
+                 school_id=None if setup.pooled else setup.school_id)
     session.commit()
     return _setup_public(session, setup)
 
 
 @router.post("/marking/{setup_id}/load", response_model=MarkingSetupPublic, dependencies=[permit("marking:manage")])
-def load_answers(setup_id: RowId, principal: CurrentPrincipal, session: WriteSession) -> MarkingSetupPublic:
-    """Add the answers of sheets scanned since the set-up (or the last load)."""
+def load_answers(setup_id: RowId, principal: CurrentPrincipal, session: WriteSession, service: ServiceDep
+                 ) -> MarkingSetupPublic:
+    """Add the answers of sheets scanned since the set-up (or the last load); their crops are cut ahead."""
     setup = _managed(session, principal, setup_id)
     added = marking.load_items(session, setup, session.get(Exam, setup.exam_id))
-    audit.record(session, principal, "marking.load", "marking_setup", setup.id, after={"answers": added})
+    audit.record(session, principal, "marking.load", "marking_setup", setup.id, after={"answers": added},
+                 school_id=None if setup.pooled else setup.school_id)
     session.commit()
+    jobs_of(service).cut_crops(setup.id)
     return _setup_public(session, setup, added)
 
 
@@ -334,7 +313,7 @@ def score_task(token: Token, body: ScoreCreate, principal: CurrentPrincipal, ser
     the answer holds the next ``prefetch`` tasks, so the page shows the next crop without asking again."""
     from grading.marking import score_problem
 
-    with _writing(service) as session:
+    with marking.writing(service) as session:
         task, setup = _task(session, principal, token)
         problem = score_problem(body.score, marking.rules_of(setup))
         if problem:
@@ -345,29 +324,21 @@ def score_task(token: Token, body: ScoreCreate, principal: CurrentPrincipal, ser
 
 def _change(service: Service, session: Session, principal: Principal, setup: MarkingSetup, task: MarkingTask,
             apply, prefetch: int = 0) -> ScoreResult:
-    """Apply a change to an answer, regrade the school when its final score changed and it is graded already
-    (a late score), hand out the caller's next ``prefetch`` tasks, commit (one transaction for all of it); 409
-    when the answer's state refuses the change."""
-    from api.service.grading_runs import discard_run_files
-    from api.service.models import GradeRun
-
+    """Apply a change to an answer, hand out the caller's next ``prefetch`` tasks, commit (one transaction for
+    all of it); 409 when the answer's state refuses the change. When the final score changed, the answer's school
+    is regraded soon after if it was graded already (a late score: :mod:`api.service.marking_jobs`), not inside
+    this request."""
     try:
         final_changed = apply()
     except marking.MarkingConflict as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
-    run_id = None
-    if final_changed:
-        run_id = marking.regrade_if_graded(session, service.settings, principal, session.get(Exam, setup.exam_id),
-                                           setup.school_id)
-    item_state = session.get(MarkingItem, task.item_id).state
-    answer = ScoreResult(saved=_task_public(session, setup, task, item_state),
+    item = session.get(MarkingItem, task.item_id)
+    answer = ScoreResult(saved=_task_public(session, setup, task, item.state),
                          next=_next_tasks(session, principal, setup, prefetch) if prefetch else [])
-    try:
-        session.commit()
-    except BaseException:
-        if run_id is not None:
-            discard_run_files(service.settings, [session.get(GradeRun, run_id)])
-        raise
+    school_id = item.school_id
+    session.commit()
+    if final_changed:
+        jobs_of(service).regrade(school_id, setup.exam_id, principal)
     return answer
 
 
@@ -376,7 +347,7 @@ def report_problem(token: Token, body: ProblemCreate, principal: CurrentPrincipa
                    prefetch: Prefetch = 1) -> ScoreResult:
     """问题卷: the answer cannot be scored (blank, illegible, wrong region, suspected cheating); it goes to the
     question's leader. Answers with the next tasks, as a score does."""
-    with _writing(service) as session:
+    with marking.writing(service) as session:
         task, setup = _task(session, principal, token)
         return _change(service, session, principal, setup, task,
                        lambda: marking.report_problem(session, principal, setup, task, body.kind, body.note),
@@ -399,36 +370,31 @@ def history(setup_id: RowId, principal: CurrentPrincipal, session: ReadSession,
 
 @router.get("/marking/tasks/{token}/image", response_class=Response, dependencies=[permit("marking:score")],
             responses={200: {"content": {"image/png": {}}, "description": "the answer's crop"}})
-def task_image(token: Token, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep) -> Response:
-    """The answer's crop: its regions cut from the scan (cut when first asked for, then kept). For the task's
-    marker, and for the question's leader and the school admin (problem papers)."""
-    task = session.scalar(select(MarkingTask).where(MarkingTask.token == token))
-    if task is None or task.school_id != principal.school_id or task.status == "cancelled":
-        raise not_found("task not found")
-    setup = session.get(MarkingSetup, task.setup_id)
-    if task.marker_id != principal.user_id and not _manages(principal, setup):
-        raise not_found("task not found")
-    item = session.get(MarkingItem, task.item_id)
-    if item.crop_sha256 and service.blobs.exists(item.crop_sha256):
-        return FileResponse(service.blobs.path(item.crop_sha256), media_type="image/png", headers=_IMAGE_HEADERS)
-    png = marking.crop_png(service, session, setup, item)
+def task_image(token: Token, principal: CurrentPrincipal, service: ServiceDep) -> Response:
+    """The answer's crop: its regions cut from the scan (cut ahead when the answers were loaded, else when first
+    asked for, then kept). For the task's marker, and for those who manage the question (problem papers). No
+    database connection is held while a crop is cut."""
+    with service.db.read() as session:
+        task = session.scalar(select(MarkingTask).where(MarkingTask.token == token))
+        if task is None or task.status == "cancelled":
+            raise not_found("task not found")
+        setup = session.get(MarkingSetup, task.setup_id)
+        mine = principal.user_id is not None and task.marker_id == principal.user_id
+        if not mine and not (_manages(principal, setup) and (setup.pooled or task.school_id == principal.school_id)):
+            raise not_found("task not found")
+        item = session.get(MarkingItem, task.item_id)
+        kept = item.crop_sha256
+        source = None if kept and service.blobs.exists(kept) else marking.crop_source(session, setup, item)
+    if source is None:
+        return FileResponse(service.blobs.path(kept), media_type="image/png", headers=_IMAGE_HEADERS)
+    png = marking.cut_crop(service, source)
     if png is None:
         raise not_found("the crop cannot be cut from this scan: report it as a problem paper")
-    _keep_crop(service, item.id, png)
-    return Response(png, media_type="image/png", headers=_IMAGE_HEADERS)
-
-
-def _keep_crop(service: Service, item_id: int, png: bytes) -> None:
-    """Keep a crop cut on demand (only a cache: when keeping fails, the next request cuts it again)."""
-    try:
-        sha = service.blobs.put(png)
-        with service.db.write() as session:
-            ensure_blob(session, sha, len(png), "image/png")
-            session.execute(update(MarkingItem).where(MarkingItem.id == item_id).values(crop_sha256=sha)
-                            .execution_options(synchronize_session=False))
-            session.commit()
+    try:  # only a cache: when keeping fails, the next request cuts it again
+        marking.keep_crops(service, [(item.id, png)])
     except Exception:
-        marking.log.exception("could not keep the crop of answer %d", item_id)
+        marking.log.exception("could not keep the crop of answer %d", item.id)
+    return Response(png, media_type="image/png", headers=_IMAGE_HEADERS)
 
 
 # --- the leader ---------------------------------------------------------------------------------------------------
@@ -452,11 +418,12 @@ def resolve_problem(token: Token, body: ProblemResolve, principal: CurrentPrinci
     """The leader scores a problem paper (the ruling is its final score) or returns it to the markers."""
     from grading.marking import score_problem
 
-    with _writing(service) as session:
+    with marking.writing(service) as session:
         task = session.scalar(select(MarkingTask).where(MarkingTask.token == token))
-        if task is None or task.school_id != principal.school_id:
+        setup = session.get(MarkingSetup, task.setup_id) if task is not None else None
+        if setup is None or not (setup.pooled or task.school_id == principal.school_id):
             raise not_found("task not found")
-        setup = _managed(session, principal, task.setup_id)
+        setup = _managed(session, principal, setup.id)
         if body.action == "score":
             problem = score_problem(body.score, marking.rules_of(setup))
             if problem:
@@ -470,7 +437,10 @@ def resolve_problem(token: Token, body: ProblemResolve, principal: CurrentPrinci
 def progress(setup_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> QuestionProgress:
     """Progress of the question and each marker's figures: scored, in hand, problem papers, mean and spread
     against the group, agreement with the co-marker, 自评 consistency."""
-    setup = _managed(session, principal, setup_id)
+    return _progress_public(session, _managed(session, principal, setup_id))
+
+
+def _progress_public(session: Session, setup: MarkingSetup) -> QuestionProgress:
     figures = marking.progress(session, setup)
     figures["markers"] = [MarkerProgress(**m) for m in figures["markers"]]
     return QuestionProgress(**figures)
@@ -485,3 +455,53 @@ def reassign(setup_id: RowId, body: Reassign, principal: CurrentPrincipal, sessi
     moved = marking.reassign(session, principal, setup, body.from_user, body.to_user)
     session.commit()
     return ReassignResult(moved=moved)
+
+
+# --- pooled city marking (the municipal system) ------------------------------------------------------------------
+
+@router.post("/exams/{exam_id}/marking/city", response_model=MarkingSetupPublic, status_code=201,
+             dependencies=[permit("exams:write", roles=("municipal",))])
+def create_city_setup(exam_id: RowId, body: CityMarkingCreate, principal: CurrentPrincipal, session: WriteSession,
+                      service: ServiceDep) -> MarkingSetupPublic:
+    """Pooled city marking (联考) of one written question of a city exam: every school's answers, marked by
+    markers of any school (they see the crop only) and led by ``leader_id``, whose school hosts it (阅卷点);
+    each final score goes to its own school's grading. Refused when a school already marks the question."""
+    exam = session.get(Exam, exam_id)
+    if exam is None or exam.school_id is not None:
+        raise not_found("city exam not found")
+    full_marks, regions = _question_rules(exam, body)
+    markers = list(dict.fromkeys(body.markers))
+    _school_users(session, principal, markers + [body.leader_id], any_school=True)
+    if session.scalar(select(MarkingSetup.id).where(MarkingSetup.exam_id == exam.id,
+                                                    MarkingSetup.question == body.question)):
+        raise HTTPException(status.HTTP_409_CONFLICT, f"{body.question} is already marked (by a school or the city)")
+    setup = MarkingSetup(school_id=session.get(User, body.leader_id).school_id, exam_id=exam.id, pooled=True,
+                         question=body.question, regions=regions, full_marks=full_marks, step=float(body.step),
+                         double=body.double, tolerance=float(body.tolerance), final_rule=body.final_rule,
+                         self_check_rate=float(body.self_check_rate), leader_id=body.leader_id,
+                         created_by=principal.actor)
+    session.add(setup)
+    session.flush()
+    session.add_all(MarkingMarker(setup_id=setup.id, user_id=m) for m in markers)
+    added = marking.load_items(session, setup, exam)
+    audit.record(session, principal, "marking.setup", "marking_setup", setup.id, school_id=None,
+                 after={"exam": exam.id, "question": setup.question, "pooled": True, "host": setup.school_id,
+                        "regions": regions, "full_marks": full_marks, "step": setup.step, "double": setup.double,
+                        "tolerance": setup.tolerance, "final_rule": setup.final_rule,
+                        "self_check_rate": setup.self_check_rate, "leader": body.leader_id, "markers": markers,
+                        "answers": added})
+    session.commit()
+    jobs_of(service).cut_crops(setup.id)
+    return _setup_public(session, setup, added)
+
+
+@router.get("/exams/{exam_id}/marking/city", response_model=list[QuestionProgress],
+            dependencies=[permit("aggregates:read")])
+def city_progress(exam_id: RowId, session: ReadSession) -> list[QuestionProgress]:
+    """The city exam's pooled markings and their progress (figures per marker, no answer's school)."""
+    exam = session.get(Exam, exam_id)
+    if exam is None or exam.school_id is not None:
+        raise not_found("city exam not found")
+    return [_progress_public(session, setup) for setup in session.scalars(
+        select(MarkingSetup).where(MarkingSetup.exam_id == exam.id, MarkingSetup.pooled.is_(True))
+        .order_by(MarkingSetup.id))]

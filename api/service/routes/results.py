@@ -22,6 +22,7 @@ from api.service.deps import (CurrentPrincipal, ReadSession, RowId, SchoolQuery,
                               WriteSession, not_found, permit, school_of)
 from api.service.json_body import LimitedJSONRoute
 from api.service.models import Exam, GradeRun, School, ScoreCell, StudentResult
+from api.service.routes import teaching
 from api.service.routes.exams import owned_exam, visible_exam
 from api.service.routes.grants import require_key_right
 from api.service.schemas.results import (GradeRequest, GradeRunPublic, KeyChangeCreate, KeyChangeResult,
@@ -149,6 +150,8 @@ def results(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, s
     """The school's newest results: one row per student (考号, name, class, status, total; per-question scores
     with ``detail=true``)."""
     _, _, run = _newest(session, principal, exam_id, school_id)
+    if class_name is not None:
+        teaching.require_class(session, principal, class_name)
     return ResultsPublic(run=GradeRunPublic(**grading_runs.run_summary(run)),
                          items=_rows(session, run, detail=detail, class_name=class_name))
 
@@ -165,12 +168,14 @@ def student_result(exam_id: RowId, student_exam_id: str, principal: CurrentPrinc
     return rows[0]
 
 
-def _known_class(session: Session, run: GradeRun, class_name: str) -> str:
-    """``class_name`` as the run knows it (the stored value, never the request's text), else 404."""
+def _known_class(session: Session, principal: Principal, run: GradeRun, class_name: str) -> str:
+    """``class_name`` as the run knows it (the stored value, never the request's text), else 404; 403 for a
+    teacher whose class it is not (:func:`api.service.routes.teaching.require_class`)."""
     known = session.scalar(select(StudentResult.class_name).where(StudentResult.run_id == run.id,
                                                                   StudentResult.class_name == class_name).limit(1))
     if known is None or known == "":
         raise not_found("no such class in this exam's results")
+    teaching.require_class(session, principal, known)
     return known
 
 
@@ -180,7 +185,7 @@ def class_results(exam_id: RowId, class_name: str, principal: CurrentPrincipal, 
                   school_id: SchoolQuery = None) -> ResultsPublic:
     """One class's results with per-question scores."""
     _, _, run = _newest(session, principal, exam_id, school_id)
-    known = _known_class(session, run, class_name)
+    known = _known_class(session, principal, run, class_name)
     return ResultsPublic(run=GradeRunPublic(**grading_runs.run_summary(run)),
                          items=_rows(session, run, detail=True, class_name=known))
 
@@ -262,7 +267,7 @@ def class_workbook(exam_id: RowId, class_name: str, principal: CurrentPrincipal,
                    service: ServiceDep, school_id: SchoolQuery = None) -> FileResponse:
     """A class's workbook; audited."""
     exam, _, run = _newest(session, principal, exam_id, school_id)
-    known = _known_class(session, run, class_name)
+    known = _known_class(session, principal, run, class_name)
     workbook, _ = grading_runs.report_names(known)
     return _exported(service, principal, exam, run, _download(
         _reports(service.settings, run) / workbook, f"{exam.code}_{known}.xlsx", XLSX), "class.xlsx", known)
@@ -274,7 +279,7 @@ def class_students_pdf(exam_id: RowId, class_name: str, principal: CurrentPrinci
                        service: ServiceDep, school_id: SchoolQuery = None) -> FileResponse:
     """One diagnosis page per student of the class; audited."""
     exam, _, run = _newest(session, principal, exam_id, school_id)
-    known = _known_class(session, run, class_name)
+    known = _known_class(session, principal, run, class_name)
     _, pdf = grading_runs.report_names(known)
     return _exported(service, principal, exam, run, _download(
         _reports(service.settings, run) / pdf, f"{exam.code}_{known}_学生报告.pdf", "application/pdf"),

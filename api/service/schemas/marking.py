@@ -37,6 +37,12 @@ class MarkingSetupCreate(Input):
                                   description="题组长 (rulings, 问题卷); default: the caller")
 
 
+class CityMarkingCreate(MarkingSetupCreate):
+    """A pooled city marking (联考): markers and leader may be people of any school."""
+
+    leader_id: int = Field(ge=1, le=2**31 - 1, description="题组长 (rulings, 问题卷); their school hosts the marking")
+
+
 class MarkingSetupUpdate(Input):
     markers: list[UserId] | None = Field(default=None, min_length=1, max_length=500)
     leader_id: int | None = Field(default=None, ge=1, le=2**31 - 1)
@@ -59,6 +65,8 @@ class MarkingSetupPublic(Output):
     markers: list[int]
     answers: int = Field(description="answers (sheets) to mark")
     added: int = Field(default=0, description="answers added by this request")
+    pooled: bool = Field(default=False, description="a pooled city marking (联考): every school's answers; "
+                                                    "school_id is the school hosting it")
 
 
 class TaskPublic(Output):
@@ -139,6 +147,7 @@ class QuestionProgress(Output):
     setup_id: int
     question: str
     answers: int
+    crops: int = Field(description="answers whose crop is cut and kept (cut ahead after loading)")
     final: int
     waiting_third: int
     waiting_ruling: int

@@ -49,7 +49,9 @@
     try { body = await response.json(); } catch (e) { body = null; }
     if (!response.ok) {
       const detail = body && body.detail;
-      throw new Error(typeof detail === "string" ? detail : JSON.stringify(detail || response.status));
+      const error = new Error(typeof detail === "string" ? detail : JSON.stringify(detail || response.status));
+      error.status = response.status;
+      throw error;
     }
     return body;
   }
@@ -73,6 +75,11 @@
     } catch (error) {
       problem.textContent = "未保存: " + error.message;
       problem.hidden = false;
+      if (error.status === 409) {  // taken back (its lease ran out) or decided meanwhile: on to the next one
+        await load().catch(function () {});
+        problem.textContent = "此份已收回或已定分, 已换下一份";
+        problem.hidden = false;
+      }
     } finally {
       busy = false;
     }

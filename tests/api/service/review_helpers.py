@@ -143,10 +143,20 @@ def import_roster(client, headers: dict[str, str], scans) -> None:
     assert response.status_code == 200, response.text
 
 
+def assign_classes(client, admin: dict[str, str], username: str, class_names: list[str]) -> None:
+    """The school admin assigns ``class_names`` to the teacher ``username`` (任课班级)."""
+    users = {u["username"]: u["id"] for u in client.get("/api/v1/users", headers=admin).json()}
+    classes = {c["name"]: c["id"] for c in client.get("/api/v1/classes", headers=admin).json()}
+    response = client.put(f"/api/v1/users/{users[username]}/classes", headers=admin,
+                          json={"classes": [classes[name] for name in class_names]})
+    assert response.status_code == 200, response.text
+
+
 def setup_school(client, service, callers, exam_id: int, scans, *, extras: bool = True,
                  stored_overlays: tuple[str, ...] = ()) -> tuple[Ingested, list[np.ndarray]]:
-    """Roster and one scanned batch for a school."""
+    """Roster and one scanned batch for a school; the school's teacher teaches both classes."""
     import_roster(client, callers.admin, scans)
+    assign_classes(client, callers.admin, f"teacher-{callers.id}", [CLASS_1, CLASS_2])
     files, frames = school_files(scans, extras=extras)
     return ingest(service, callers.id, exam_id, files, stored_overlays=stored_overlays), frames
 

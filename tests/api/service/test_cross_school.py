@@ -18,6 +18,7 @@ from review_helpers import setup_school
 API = "/api/v1"
 PLACEHOLDER = "{{A}}"  # a body value replaced by school A's code
 KEY_PLACEHOLDER = "{{A_KEY}}"  # ... and by the id of school A's station key
+EXAM_PLACEHOLDER = "{{A_EXAM}}"  # ... and by the id of school A's own exam
 
 
 def _a_objects(client, service, city, scans) -> dict[str, str]:
@@ -100,6 +101,7 @@ TRIES: dict[tuple[str, str], object] = {
     ("get", "/profiles"): None,
     ("post", "/profiles"): {"profile": {"name": "intruder"}, "station_key_id": KEY_PLACEHOLDER},
     ("post", "/profiles/learn"): {"station_key_id": KEY_PLACEHOLDER},
+    ("post", "/arrangements"): {"rooms": 1, "capacity": 30, "school_number": "0101", "exam_id": EXAM_PLACEHOLDER},
     ("post", "/exams/{exam_id}/marking"): {"question": "Q57", "markers": [1]},
     ("get", "/exams/{exam_id}/marking"): None,
     ("get", "/marking/{setup_id}"): None,
@@ -114,6 +116,10 @@ TRIES: dict[tuple[str, str], object] = {
     ("post", "/marking/tasks/{token}/problem"): {"kind": "blank"},
     ("get", "/marking/tasks/{token}/image"): None,
     ("post", "/marking/problems/{token}/resolve"): {"action": "return"},
+    ("get", "/users/{user_id}/classes"): None,
+    ("put", "/users/{user_id}/classes"): {"classes": [1]},
+    ("post", "/exams/{exam_id}/marking/city"): {"question": "Q58", "markers": [1], "leader_id": 1},
+    ("get", "/exams/{exam_id}/marking/city"): None,
 }
 # Operations that act only on the caller's own school (nothing of another school can be named) or on nothing
 # school-bound: they are tried for leaks in what they list, not for access.
@@ -155,7 +161,8 @@ def test_school_b_reaches_nothing_of_school_a(client, service, city, simulated_s
                 kwargs |= {"files": {"file": ("r.csv", "考号,姓名\n2026019998,某\n".encode(), "text/csv")}}
         elif how is not None:
             kwargs["json"] = json.loads(json.dumps(how).replace(PLACEHOLDER, a["school_id"])
-                                        .replace(f'"{KEY_PLACEHOLDER}"', a["key_id"]))
+                                        .replace(f'"{KEY_PLACEHOLDER}"', a["key_id"])
+                                        .replace(f'"{EXAM_PLACEHOLDER}"', a["exam_id"]))
         if "{" not in path and not takes_school and not isinstance(how, dict):
             continue  # nothing of A's can be named here; the listing check below covers it
         response = client.request(method.upper(), url, **kwargs)

@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 from api.service.worker import run_worker
 
 from jobs_helpers import upload
-from review_helpers import import_roster
+from review_helpers import CLASS_1, CLASS_2, assign_classes, import_roster
 
 API = "/api/v1"
 
@@ -20,6 +20,7 @@ API = "/api/v1"
 def test_upload_read_review_correct_grade_report(client, service, settings, city, simulated_scans):
     folder, manifest = simulated_scans
     import_roster(client, city.a.admin, simulated_scans)
+    assign_classes(client, city.a.admin, f"teacher-{city.a.id}", [CLASS_1, CLASS_2])
     files = [(entry["file"], (folder / entry["file"]).read_bytes()) for entry in manifest["files"]]
     batch = upload(client, city.a.station, city.exam_id, files, key="station-1/2026-11-23/001")
     assert batch.status_code == 202, batch.text

@@ -145,8 +145,21 @@ def _senders(client: TestClient, city: City, tmp_path) -> dict[tuple[str, str, s
         ("post", "/exams/{exam_id}/marking", "regions"): Sender(
             lambda v: post("/exams/999999/marking", {"question": "Q56", "markers": [1], "regions": [v]}), 404, None,
             letters),
+        **{("post", "/exams/{exam_id}/marking/city", field): Sender(
+            lambda v, b=body: post("/exams/999999/marking/city", {"markers": [1], "leader_id": 1, **b(v)}, municipal),
+            404, None, letters)
+           for field, body in (("question", lambda v: {"question": v}),
+                               ("regions", lambda v: {"question": "Q56", "regions": [v]}))},
         ("post", "/marking/tasks/{token}/problem", "note"): Sender(
             lambda v: post(f"/marking/tasks/{'0' * 32}/problem", {"kind": "blank", "note": v}), 404),
+        # 考场编排 stores nothing but the audit log; the exam named does not exist, so a valid body ends in 404
+        **{("post", "/arrangements", field): Sender(
+            lambda v, b=body: post("/arrangements", {"rooms": 1, "capacity": 30, "exam_id": 999999, **b(v)}), 404,
+            column) for field, body, column in (
+                ("rooms", lambda v: {"rooms": [v]}, None), ("title", lambda v: {"title": v}, None),
+                ("exam_id_format", lambda v: {"exam_id_format": v}, None),
+                ("grade", lambda v: {"grade": v}, SchoolClass.grade),
+                ("class_names", lambda v: {"class_names": [v]}, SchoolClass.name))},
     }
 
 

@@ -13,6 +13,7 @@ import uuid
 import pytest
 from sqlalchemy import select
 
+from api.service.marking_jobs import jobs_of
 from api.service.models import AuditEntry, MarkingItem, MarkingTask, Sheet
 
 from review_helpers import setup_school
@@ -136,7 +137,9 @@ def test_two_markers_disagree_third_marker_then_leader_ruling_lands_in_the_total
     before = _student_q56(client, city, open_student)
     answer = _score(client, ruling[0]["token"], who["leader"], 7)
     assert answer.status_code == 200, answer.text
-    # A late score regrades the sheet: the newest run has the ruling as Q56, and the total moved with it.
+    # A late score regrades the sheet (a background job, a few seconds later: here at once): the newest run has
+    # the ruling as Q56, and the total moved with it.
+    jobs_of(service).drain()
     after = _student_q56(client, city, open_student)
     assert after["scores"]["Q56"] == 7
     if before["total"] is not None and before["scores"]["Q56"] is not None:
@@ -383,3 +386,98 @@ def test_a_problem_reported_on_a_self_check_leaves_the_answer_alone(any_service)
         session.commit()
         assert session.get(MarkingItem, check.item_id).state == before == "marking"
         assert session.scalar(select(MarkingTask.id).where(MarkingTask.status == "problem")) is None
+
+
+def test_crops_are_cut_ahead_and_late_scores_make_one_regrade(client, service, city, marked, monkeypatch):
+    from api.service import marking_jobs
+
+    monkeypatch.setattr(marking_jobs, "REGRADE_DELAY_S", 600.0)  # nothing due before the drain, however slow
+    setup, who, ids, _ = marked
+    sid = setup["id"]
+    jobs_of(service).drain()  # the crops the set-up asked for
+    with service.db.read() as session:
+        crops = session.scalars(select(MarkingItem.crop_sha256).where(MarkingItem.setup_id == sid)).all()
+    assert len(crops) == 6 and all(crops)  # cut when the answers were loaded, before any marker asked
+    task = _tasks(client, sid, who["m1"])[0]
+    image = client.get(task["image"], headers=who["m1"])
+    assert image.status_code == 200 and image.content in {service.blobs.path(c).read_bytes() for c in crops}
+
+    # Graded first, then six answers decided in a burst: one regrade for all of them, not one each.
+    assert client.post(f"{API}/exams/{city.exam_id}/grade", headers=city.a.admin).status_code in (200, 201)
+    for marker in ("m1", "m2"):
+        for held in _tasks(client, sid, who[marker], count=6):
+            assert _score(client, held["token"], who[marker], 8, prefetch=0).status_code == 200
+    jobs_of(service).drain()
+    with service.db.read() as session:
+        regrades = session.scalars(select(AuditEntry.after).where(AuditEntry.action == "marking.regrade")).all()
+    assert len(regrades) == 1
+    assert _student_q56(client, city, _any_student(service))["scores"]["Q56"] == 8
+
+
+def _any_student(service) -> str:
+    with service.db.read() as session:
+        return session.scalar(select(Sheet.student_id).join(MarkingItem, MarkingItem.sheet_id == Sheet.id)
+                              .where(Sheet.student_id.is_not(None)).limit(1))
+
+
+def test_pooled_city_marking_crosses_schools_for_its_markers_only(client, service, city, marked):
+    _, _, ids, _ = marked
+    b_id, b_marker = _teacher(client, city, "pooled-b", school=city.b)
+    url = f"{API}/exams/{city.exam_id}/marking/city"
+    body = {"question": "Q58", "double": False, "markers": [b_id], "leader_id": b_id}
+    assert client.post(url, json=body, headers=city.a.admin).status_code == 403  # the municipal system's
+    assert client.post(url, json={**body, "question": "Q56"}, headers=city.municipal).status_code == 409  # A marks it
+    made = client.post(url, json=body, headers=city.municipal)
+    assert made.status_code == 201, made.text
+    pooled = made.json()
+    assert pooled["pooled"] and pooled["school_id"] == SCHOOL_B and pooled["answers"] == 6
+    # School A cannot set up its own marking of the pooled question, nor see or manage the pooled one.
+    assert client.post(f"{API}/exams/{city.exam_id}/marking", json={"question": "Q58", "markers": [ids["m1"]]},
+                       headers=city.a.admin).status_code == 409
+    assert client.get(f"{API}/marking/{pooled['id']}", headers=city.a.admin).status_code == 404
+    assert client.get(f"{API}/marking/{pooled['id']}/progress", headers=city.b.admin).status_code == 404
+    assert client.get(f"{API}/marking/{pooled['id']}/tasks", headers=city.b.teacher).status_code == 404
+    task = _tasks(client, pooled["id"], b_marker)[0]
+    assert SCHOOL_A not in json.dumps(task)
+    assert client.get(task["image"], headers=b_marker).status_code == 200
+    assert _score(client, task["token"], b_marker, 11).status_code == 200
+    with service.db.read() as session:
+        entry = session.scalar(select(AuditEntry).where(AuditEntry.action == "marking.score",
+                                                        AuditEntry.actor == "user:pooled-b"))
+    assert entry.school_id == SCHOOL_A  # school A's log shows who scored its student's answer
+    progress = client.get(url, headers=city.municipal).json()
+    assert [(p["question"], p["final"]) for p in progress] == [("Q58", 1)]
+
+
+def test_a_crop_placed_with_the_workers_registration_matches_one_read_again(tmp_path):
+    """The crop reuses the homography the workers found on the reduced JPEG (scaled to full size) instead of
+    reading the page again: the two crops agree to within a pixel or two at 8 px/mm."""
+    import types
+
+    import cv2
+    import numpy as np
+    from omr.batch import ScanOptions, scan_file
+    from omr.load import LoadLimits
+    from omr.result import page_result_to_dict
+    from sample_sheets import resolve_template
+    from sample_sheets.simulate import write_batch
+
+    from api.service.marking import CropSource, cut_crop
+    from api.service.processing import prepared_template
+
+    manifest = write_batch("cn-a4-55", tmp_path, count=1, seed=9, profile="typical", fmt="jpg", classes=1)
+    path = tmp_path / manifest["pages"][0]["file"]
+    template = resolve_template("cn-a4-55").model_dump(mode="json")
+    stored = page_result_to_dict(scan_file(path, prepared_template(template), ScanOptions())[0])
+    service = types.SimpleNamespace(blobs=types.SimpleNamespace(path=lambda _sha: path),
+                                    settings=types.SimpleNamespace(load_limits=LoadLimits))
+    regions = ("answer56", "answer57")
+    reused = cut_crop(service, CropSource(1, 1, "sha", path.name, 0, template, regions, stored["page"],
+                                          tuple(map(tuple, stored["page_to_image"]))))
+    again = cut_crop(service, CropSource(1, 1, "sha", path.name, 0, template, regions))
+    a, b = (cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE).astype(np.float32)
+            for png in (reused, again))
+    assert abs(a.shape[0] - b.shape[0]) <= 2 and abs(a.shape[1] - b.shape[1]) <= 2
+    rows, columns = min(a.shape[0], b.shape[0]), min(a.shape[1], b.shape[1])
+    (dx, dy), _ = cv2.phaseCorrelate(a[:rows, :columns], b[:rows, :columns])
+    assert abs(dx) < 2 and abs(dy) < 2

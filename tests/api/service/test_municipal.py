@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import re
 
 import numpy as np
 import pytest
@@ -113,14 +114,14 @@ def test_aggregates_across_two_schools(marked_city):
     for school in (city.a.id, city.b.id):
         table = client.get(f"{API}/exams/{city.exam_id}/scores.csv", headers=city.municipal,
                            params={"school_id": school})
-        written = {r["exam_id"]: r for r in csv.DictReader(io.StringIO(table.content.decode("utf-8-sig")))}
+        written = {r["考号"]: r for r in csv.DictReader(io.StringIO(table.content.decode("utf-8-sig")))}
         mine = [r for r in rows if r["school_id"] == school]
         assert sorted(written) == [r["exam_id"] for r in mine]
         for row in mine:
-            record = written[row["exam_id"]]
-            assert record["status"] == row["status"]
-            assert (float(record["total"]) if record["total"] else None) == row["total"]
-            assert {q: float(record[f"{q}_score"]) if record[f"{q}_score"] else None for q in qids} == row["scores"]
+            record = {re.sub(r"\((作废|送分)\)$", "", header): cell for header, cell in written[row["exam_id"]].items()}
+            assert record["状态代码"] == row["status"]
+            assert (float(record["总分"]) if record["总分"] else None) == row["total"]
+            assert {q: float(record[f"{q}得分"]) if record[f"{q}得分"] else None for q in qids} == row["scores"]
 
     def get(by: str) -> dict:
         response = client.get(f"{API}/municipal/exams/{city.exam_id}/aggregates", headers=city.municipal,

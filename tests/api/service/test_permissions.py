@@ -20,7 +20,7 @@ from api.service.bootstrap import add_api_key
 from api.service.models import ApiKey, AuditEntry, LoginAttempt
 from api.service.security import PEOPLE, SCOPES, new_api_key
 
-from review_helpers import CLASS_1, setup_school
+from review_helpers import CLASS_1, assign_classes, setup_school
 from service_city import PASSWORD, SAMPLE_EXAM, SCHOOL_A, _login
 
 API = "/api/v1"
@@ -45,6 +45,8 @@ DECLARED: dict[tuple[str, str], tuple[str | None, tuple[str, ...] | None]] = {
     ("post", "/users"): ("users:write", None),
     ("get", "/users"): ("users:read", None),
     ("patch", "/users/{user_id}"): ("users:write", None),
+    ("get", "/users/{user_id}/classes"): ("users:read", None),
+    ("put", "/users/{user_id}/classes"): ("users:write", None),
     ("post", "/api-keys"): ("keys:write", None),
     ("get", "/api-keys"): ("keys:read", None),
     ("delete", "/api-keys/{key_id}"): ("keys:write", None),
@@ -85,6 +87,7 @@ DECLARED: dict[tuple[str, str], tuple[str | None, tuple[str, ...] | None]] = {
     ("get", "/profiles/{profile_id}"): ("profiles:read", None),
     ("post", "/profiles/{profile_id}/activate"): ("profiles:write", None),
     ("post", "/profiles/learn"): ("profiles:write", None),
+    ("post", "/arrangements"): ("roster:write", ("school_admin",)),
     ("post", "/exams/{exam_id}/marking"): ("marking:manage", None),  # teachers: only with the exam's grant
     ("get", "/exams/{exam_id}/marking"): ("marking:score", None),
     ("get", "/marking/{setup_id}"): ("marking:score", None),
@@ -99,6 +102,8 @@ DECLARED: dict[tuple[str, str], tuple[str | None, tuple[str, ...] | None]] = {
     ("post", "/marking/problems/{token}/resolve"): ("marking:manage", None),
     ("get", "/marking/{setup_id}/progress"): ("marking:manage", None),
     ("post", "/marking/{setup_id}/reassign"): ("marking:manage", None),
+    ("post", "/exams/{exam_id}/marking/city"): ("exams:write", ("municipal",)),
+    ("get", "/exams/{exam_id}/marking/city"): ("aggregates:read", None),
 }
 #: What each role holds, written out (security.SCOPES must say the same).
 ROLE_SCOPES = {
@@ -176,6 +181,8 @@ class World:
         self.leader = self._teacher("walk-leader")
         self.victim = self._teacher("walk-victim")
         self.spare = self._teacher("walk-spare")
+        for username in (f"teacher-{city.a.id}", "walk-leader"):  # both teach the class the walk reads
+            assign_classes(client, city.a.admin, username, [CLASS_1])
         for user in (self.leader, self.spare):
             grant = client.post(f"{API}/exams/{self.own_exam}/grants", json={"user_id": user}, headers=city.a.admin)
             assert grant.status_code == 201, grant.text
@@ -240,6 +247,7 @@ class World:
             ("post", "/exams/{exam_id}/key-changes"): {"action": "void", "question": "Q1"},
             ("post", "/profiles"): {"profile": {"name": f"walk {n}"}},
             ("post", "/profiles/learn"): {},
+            ("post", "/arrangements"): {"rooms": 1, "capacity": 30, "school_number": "0101", "sheets": False},
             ("post", "/exams/{exam_id}/marking"): {"question": "Q56", "markers": [self.leader]},
             ("patch", "/marking/{setup_id}"): {"self_check_rate": 0.1},
             ("post", "/marking/tasks/{token}/score"): {"score": 1},

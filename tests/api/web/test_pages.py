@@ -148,3 +148,45 @@ def test_a_plain_form_with_a_wrong_answer_shows_the_sheet_again_with_why(site, o
     assert answer.status_code == 422
     assert re.search(r'<p class="error" role="alert">[^<]*Q30[^<]*Z', answer.text), answer.text[:3000]
     assert _corrections(site) == before
+
+
+def test_a_key_log_in_keeps_the_key_out_of_the_cookie_and_log_out_ends_that_session(site, opened):
+    client = opened()
+    token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text).group(1)
+    key = site.keys["station-a"]
+    answer = client.post("/login", data={"csrf": token, "api_key": key})
+    assert answer.status_code == 303
+    kept = dict(client.cookies)
+    assert key not in kept["yj_session"] and key.split("_", 1)[1] not in kept["yj_session"]
+    assert client.get("/station", headers=HTML).status_code == 200
+    assert client.post("/logout", data={"csrf": _csrf(client, "/station")}).status_code == 303
+    replay = opened()
+    replay.cookies.update(kept)  # the old cookie again: its session was revoked at log-out
+    assert replay.get("/station", headers=HTML).status_code == 303
+    assert replay.get("/station").status_code == 401
+    with httpx.Client(base_url=site.url, timeout=30) as api:  # the key itself still works for its station
+        assert api.get("/api/v1/batches", headers={"X-API-Key": key}).status_code == 200
+
+
+def test_the_users_page_assigns_a_teachers_classes_with_its_csrf_token(site, opened):
+    from api.service.models import SchoolClass, TeacherClass
+
+    admin = _session(opened, f"school_admin-{site.city.a.id}")
+    with httpx.Client(base_url=site.url + "/api/v1", headers=site.city.a.admin, timeout=30) as api:
+        made = api.post("/users", json={"username": f"users-page-{site.city.a.id}", "password": PASSWORD,
+                                        "role": "teacher"})
+        assert made.status_code == 201, made.text
+        classes = {c["name"]: c["id"] for c in api.get("/classes").json()}
+    user_id, class_id = made.json()["id"], min(classes.values())
+    page = admin.get("/admin/users", headers=HTML).text
+    assert f'action="/admin/users/{user_id}/classes"' in page
+    assert admin.post(f"/admin/users/{user_id}/classes", data={"classes": str(class_id)}).status_code == 403
+    answer = admin.post(f"/admin/users/{user_id}/classes",
+                        data={"csrf": _csrf(admin, "/admin/users"), "classes": str(class_id)})
+    assert answer.status_code == 303
+    with site.service.db.read() as session:
+        assert session.scalars(select(TeacherClass.class_id).where(TeacherClass.user_id == user_id)).all() \
+            == [class_id]
+        assert session.get(SchoolClass, class_id).school_id == site.city.a.id
+        assert session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "user.classes", AuditEntry.object_id == f"users-page-{site.city.a.id}")) == 1

@@ -72,3 +72,27 @@ def screenshot(page, name: str, *, scan: bool = False, full_page: bool = True) -
         page.screenshot(path=str(folder / f"{name}.jpg"), full_page=full_page, type="jpeg", quality=80)
     else:
         page.screenshot(path=str(folder / f"{name}.png"), full_page=full_page)
+
+
+#: Elements that stick out of the window (sideways) or whose text is cut off by their own box; a table inside a
+#: scrolling box (``overflow-x: auto``) is meant to scroll and is left out.
+_OVERFLOW_JS = """() => {
+  const found = [];
+  const scrolls = (el) => { for (let p = el.parentElement; p; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX; if (o === "auto" || o === "scroll") return true; } return false; };
+  for (const el of document.querySelectorAll("body *")) {
+    const box = el.getBoundingClientRect();
+    if (!box.width || scrolls(el)) continue;
+    const style = getComputedStyle(el);
+    const clipped = (style.overflowX === "hidden" || style.textOverflow === "ellipsis")
+      && el.scrollWidth > el.clientWidth + 1;
+    if (box.right > window.innerWidth + 1 || clipped)
+      found.push(el.tagName + "." + el.className + ": " + (el.textContent || "").trim().slice(0, 40));
+  }
+  return found;
+}"""
+
+
+def overflowing(page) -> list[str]:
+    """What on ``page`` is cut off or sticks out of the window (empty: everything fits)."""
+    return page.evaluate(_OVERFLOW_JS)
