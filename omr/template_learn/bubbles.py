@@ -122,8 +122,8 @@ def find_bubbles(page: np.ndarray, paper: float, ink: float) -> list[FoundBubble
         shape = _outline_shape(contour, left, top, width, height)
         if shape is None:
             continue  # neither an ellipse nor a rectangle: a glyph with a large counter
-        if len(large) > 1 and shape != "ellipse":
-            continue  # strokes across a box's inside: a glyph such as 四 or 日, not a ring
+        if len(large) > (2 if shape == "ellipse" else 1):
+            continue  # strokes across the inside: a glyph such as 四 or 日, or a crossed-out example ⊗, not a ring
         # A label touching a small ring splits its hole (B touching top and bottom leaves two): the holes
         # together must still fill the ring, unlike a glyph's counter.
         hole_left, hole_top, hole_right, hole_bottom = _union_box([cv2.boundingRect(contours[h]) for h in large])

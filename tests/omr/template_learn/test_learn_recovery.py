@@ -16,9 +16,11 @@ from omr.template import expand_page, parse_template
 from sample_sheets import bundled_templates, resolve_template
 
 #: Bundled templates ``template learn`` does not recover yet, and why (strict: the mark goes when it does).
-NOT_YET = {"cn-prov-a3": "its anchors and 同步头 track are recovered, but learn drafts no options laid out down "
-                         "(竖排, Q17-Q20), no grid across (AB 卷型), no 选考题 chooser, no 违纪 role for the mark "
-                         "beside 缺考, and numbers score boxes in rows rather than column by column (issue 11 point 3)"}
+NOT_YET = {"cn-prov-a3": "its anchors and 同步头 track are recovered (test_learn_tracks.py), but learn drafts the AB "
+                         "卷型 pair as a two-option question (which takes Q1), the 填涂说明 guide's example ellipses "
+                         "(✓ ⊗ ⊙) as a score box, no options laid out down (竖排, Q17-Q20), no 选考题 chooser, no "
+                         "违纪 role for the mark beside 缺考, and numbers score boxes in rows rather than column by "
+                         "column (issue 11 point 3)"}
 
 
 @pytest.mark.parametrize("dpi", DPIS)
