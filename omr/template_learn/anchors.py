@@ -1,7 +1,8 @@
 """Corner anchors of a blank scan, the page size they imply, and the page warped upright into millimetres.
 
-The four corner anchors are the solid blobs (a square, a circle or an L) nearest to each corner of the image.
-Their spacing and the scan's dpi give the page size (A4, A3, Letter, 8K, 16K, portrait or landscape); the
+The four corner anchors are the solid marks (a square, a rect, a circle or an L, told apart by how they fill their
+box and which of its corners they leave empty) nearest to each corner of the image, leaving out the bars of timing
+tracks (three or more of one size in a line at one pitch). Their spacing and the scan's dpi give the page size (A4, A3, Letter, 8K, 16K, portrait or landscape); the
 anchors are then given millimetre positions on that page and a perspective transform maps the scan onto an
 upright raster of ``WORK_PX_PER_MM`` pixels per millimetre, where bubbles are looked for.
 """
@@ -154,7 +155,8 @@ def classify_solid(points: np.ndarray) -> _Blob | None:
     else is None.
 
     Sizes are at the print's edge: the pixel box shrunk to the counted area (:func:`shrink_to_area`), a
-    circle's diameter from its area, an L's arm from its area ``a * (w + h) - a**2``.
+    circle's diameter from its area, an L's sides and arm from its box and its arms' measured thickness,
+    narrowed alike until ``a * (w + h) - a**2`` is its area (:func:`_l_sides`).
     """
     turned, (cx, cy), angle = _upright(points)
     low, high = turned.min(axis=0), turned.max(axis=0)

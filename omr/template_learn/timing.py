@@ -139,9 +139,13 @@ def find_tracks(page: np.ndarray, paper: float, ink: float, anchors: tuple[Found
         The page at ``WORK_PX_PER_MM``.
     paper, ink : float
         Gray levels of paper and solid print on this scan.
-    anchors, anchors_mm : the corner anchors and their centres in mm (left out).
-    identity : the identity strip when the page has one (its cells are left out).
-    bubbles : the page's bubbles: none lies between a track and its page edge.
+    anchors : tuple of FoundAnchor
+        The corner anchors (left out), with ``anchors_mm`` their centres in mm.
+    anchors_mm : tuple of (x, y)
+    identity : FoundIdentity or None
+        The identity strip when the page has one (its cells are left out).
+    bubbles : list of FoundBubble
+        The page's bubbles: none lies between a track and its page edge.
 
     Returns
     -------
