@@ -25,8 +25,8 @@ _MIN_HOLE_SHARE = 0.35  # hole area / outline area: a thin ring around a large h
 _MIN_GLYPH_PX = 6
 _ELLIPSE_TOLERANCE = 0.12  # outline points' normalised radius: 1 on an ellipse, up to sqrt(2) on a box
 _RECT_TOLERANCE_PX = 1.5
-_CLEAR_MM = (0.2, 0.6)  # the band outside an outline that is looked at for other strokes
-_MAX_BAND_INK = 0.15
+_CLEAR_MM = (0.2, 1.0)  # the band outside an outline looked at for other strokes (bubbles stand further apart)
+_MAX_BAND_INK = 0.25  # ink share of that band: at most 0.11 beside bundled cards' bubbles, 0.47 around the 口 in 同
 
 
 @dataclass(frozen=True)
