@@ -25,6 +25,8 @@ _MIN_HOLE_SHARE = 0.35  # hole area / outline area: a thin ring around a large h
 _MIN_GLYPH_PX = 6
 _ELLIPSE_TOLERANCE = 0.12  # outline points' normalised radius: 1 on an ellipse, up to sqrt(2) on a box
 _RECT_TOLERANCE_PX = 1.5
+_CLEAR_MM = (0.2, 1.0)  # the band outside an outline looked at for other strokes (bubbles stand further apart)
+_MAX_BAND_INK = 0.25  # ink share of that band: at most 0.11 beside bundled cards' bubbles, 0.47 around the 口 in 同
 
 
 @dataclass(frozen=True)
@@ -112,21 +114,24 @@ def find_bubbles(page: np.ndarray, paper: float, ink: float) -> list[FoundBubble
         while child != -1:
             holes.append((cv2.contourArea(contours[child]), child))
             child = hierarchy[child][0]
-        hole_area, hole = max(holes, default=(0.0, -1))
-        if hole < 0 or hole_area < _MIN_HOLE_SHARE * outer_area:
+        large = [hole for area, hole in holes if area > 0.1 * outer_area]
+        if not large or sum(area for area, _ in holes) < _MIN_HOLE_SHARE * outer_area:
             continue
-        if sum(area > 0.1 * outer_area for area, _ in holes) > 1:
-            continue  # strokes across the inside: a glyph such as 四 or 日, not a ring
-        hole_box = cv2.boundingRect(contours[hole])
-        if hole_box[2] < 0.6 * width or hole_box[3] < 0.5 * height:
-            continue  # a glyph's counter, not a ring around a label
         if width < 0.9 * height:
             continue  # bubbles are round or wide; a tall ring is a digit 0 or a letter O of printed text
         shape = _outline_shape(contour, left, top, width, height)
         if shape is None:
             continue  # neither an ellipse nor a rectangle: a glyph with a large counter
+        if len(large) > (2 if shape == "ellipse" else 1):
+            continue  # strokes across the inside: a glyph such as 四 or 日, or a crossed-out example ⊗, not a ring
+        # A label touching a small ring splits its hole (B touching top and bottom leaves two): the holes
+        # together must still fill the ring, unlike a glyph's counter.
+        hole_left, hole_top, hole_right, hole_bottom = _union_box([cv2.boundingRect(contours[h]) for h in large])
+        if hole_right - hole_left < 0.6 * width or hole_bottom - hole_top < 0.5 * height:
+            continue  # a glyph's counter, not a ring around a label
         boxes.append((left, top, width, height, shape))
     boxes.extend(_bracket_pairs(contours, hierarchy, scale))
+    boxes = [box for box in boxes if _clear_around(mask, box[:4])]
     if not boxes:
         return []
     strokes = []
@@ -143,6 +148,24 @@ def find_bubbles(page: np.ndarray, paper: float, ink: float) -> list[FoundBubble
                                  width=(width - stroke) / scale, height=(height - stroke) / scale, shape=shape,
                                  glyph=_label(mask[top:top + height, left:left + width], stroke, shape)))
     return found
+
+
+def _clear_around(mask: np.ndarray, box: tuple[int, int, int, int]) -> bool:
+    """True when a band just outside the outline is mostly paper: a printed bubble stands clear, while a closed
+    part of a glyph (the 口 in 同) has the glyph's other strokes a stroke's width away on most sides."""
+    left, top, width, height = box
+    near, far = int(round(_CLEAR_MM[0] * WORK_PX_PER_MM)), int(round(_CLEAR_MM[1] * WORK_PX_PER_MM))
+    rows, cols = mask.shape
+    outer = mask[max(0, top - far):min(rows, top + height + far), max(0, left - far):min(cols, left + width + far)]
+    inner = mask[max(0, top - near):min(rows, top + height + near), max(0, left - near):min(cols, left + width + near)]
+    band_px = outer.size - inner.size
+    return band_px <= 0 or (int(outer.sum()) - int(inner.sum())) <= _MAX_BAND_INK * band_px
+
+
+def _union_box(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    """(left, top, right, bottom) of the union of (left, top, width, height) boxes."""
+    return (min(b[0] for b in boxes), min(b[1] for b in boxes), max(b[0] + b[2] for b in boxes),
+            max(b[1] + b[3] for b in boxes))
 
 
 def _bracket_side(contour: np.ndarray, left: int, top: int, width: int, height: int) -> str | None:

@@ -6,12 +6,13 @@ round numbers), others to a hundredth; pitches to a thousandth, as an error in a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from omr.template_learn.anchors import PageFrame
+from omr.template_learn.anchors import FoundAnchor, PageFrame
 from omr.template_learn.grouping import FoundChoiceBlock, FoundGrid, FoundMark, FoundScoreBox, Style
 from omr.template_learn.identity import FoundIdentity
 from omr.template_learn.numbering import NamedField
+from omr.template_learn.timing import FoundTrack
 
 __all__ = ["LearnedPage", "draft_json", "NO_IDENTITY_NOTE"]
 
@@ -26,6 +27,7 @@ class LearnedPage:
     identity: FoundIdentity | None
     fields: list[NamedField]
     bubble_count: int
+    tracks: list[FoundTrack] = field(default_factory=list)
 
 
 def _mm(value: float) -> float:
@@ -68,19 +70,39 @@ def _field(named: NamedField) -> dict:
             "bubble": _style(item.style)}
 
 
+def _anchor(found: FoundAnchor, x: float, y: float) -> dict:
+    anchor: dict = {"id": found.corner, "shape": found.shape, "x": _mm(x), "y": _mm(y)}
+    # An L as wide as it is tall is written with a size (up to what one pixel of the scan tells apart).
+    if found.shape == "rect" or (found.shape == "l_corner" and abs(found.width_mm - found.height_mm) > 0.2):
+        anchor.update(width=found.width_mm, height=found.height_mm)
+    else:
+        anchor["size"] = round(found.size_mm, 1)
+    if found.shape == "l_corner":
+        anchor.update(arm=found.arm_mm, corner=found.elbow)
+    return anchor
+
+
+def _timing(tracks: list[FoundTrack]) -> list[dict]:
+    out = []
+    for track in tracks:
+        same_side = [t for t in tracks if t.side == track.side]
+        name = track.side if len(same_side) == 1 else f"{track.side}{same_side.index(track) + 1}"
+        out.append({"id": name, "side": track.side, "x": _mm(track.x), "y": _mm(track.y), "count": track.count,
+                    "pitch": _pitch(track.pitch), "bar_width": _mm(track.bar_width),
+                    "bar_height": _mm(track.bar_height)})
+    return out
+
+
 def _page(learned: LearnedPage) -> dict:
     frame = learned.frame
-    anchors = []
-    for found, (x, y) in zip(frame.anchors, frame.anchors_mm):
-        anchor = {"id": found.corner, "shape": found.shape, "x": _mm(x), "y": _mm(y), "size": found.size_mm}
-        if found.shape == "l_corner":
-            anchor["corner"] = found.elbow
-        anchors.append(anchor)
+    anchors = [_anchor(found, x, y) for found, (x, y) in zip(frame.anchors, frame.anchors_mm)]
     page: dict = {"anchors": anchors}
     if learned.identity is not None:
         strip = learned.identity
         page["identity"] = {"x": _mm(strip.x), "y": _mm(strip.y), "cell": _mm(strip.cell), "pitch": _pitch(strip.pitch)}
     page["fields"] = [_field(named) for named in learned.fields]
+    if learned.tracks:
+        page["timing"] = _timing(learned.tracks)
     return page
 
 

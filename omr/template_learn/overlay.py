@@ -1,4 +1,4 @@
-"""An overlay PNG of a draft on its scan: anchors, identity cells and every drafted bubble with its group."""
+"""An overlay PNG of a draft on its scan: anchors, timing bars, identity cells, every drafted bubble and its group."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import copy
 import cv2
 import numpy as np
 
+from omr.layout import timing_bar_rects
 from omr.template import expand_page, parse_template
 from omr.template_learn.anchors import PageFrame
 
@@ -52,6 +53,8 @@ def draw_overlay(image: np.ndarray, frame: PageFrame, draft: dict, page: int) ->
         half_w, half_h = anchor.box[0] / 2, anchor.box[1] / 2
         cv2.rectangle(canvas, point(anchor.x - half_w, anchor.y - half_h), point(anchor.x + half_w, anchor.y + half_h),
                       _ANCHOR, thickness)
+    for x, y, w, h in timing_bar_rects(expanded):
+        cv2.rectangle(canvas, point(x, y), point(x + w, y + h), _ANCHOR, thickness)
     strip = draft["pages"][page - 1].get("identity")
     if strip is not None:
         for i, bit in enumerate(expanded.identity_bits):

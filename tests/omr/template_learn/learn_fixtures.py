@@ -5,11 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from omr.render import render_page
-from omr.template import ExpandedPage, Template, expand_page
+from omr.template import Anchor, ExpandedPage, Template, TimingTrack, expand_page
 from omr.template_learn import LearnedTemplate, learn_template
 from sample_sheets.scanner import ScanParams, scan
 
 TOLERANCE_MM = 0.3
+# Sizes of solid marks (anchors, timing bars): the renderer's anti-aliased polygon fill prints them larger than
+# drawn at 150 dpi (a 12 x 8 mm L renders 12.36 x 8.13 mm, a 5 x 1.5 mm bar 5.2 x 1.7 mm, measured on the render),
+# and the draft keeps what is printed.
+SIZE_TOLERANCE_MM = 0.5
 DPIS = (150, 200, 300)
 # Kinds whose select the print tells (one bubble per column, digit or mark); a question's single/multi it does not.
 SELECT_FROM_KIND = {"id_column", "score_digit", "score_half", "mark"}
@@ -55,3 +59,39 @@ def compare_page(truth: ExpandedPage, draft: ExpandedPage) -> tuple[float, int, 
         right += 1
     problems.extend(f"{group_id}: not in the template" for group_id in drafted)
     return worst, right, problems
+
+
+def compare_anchors(truth: list[Anchor] | tuple[Anchor, ...], draft: list[Anchor] | tuple[Anchor, ...]) -> list[str]:
+    """Problems of drafted anchors against the template's: shape, centre, box size, an L's elbow and arm."""
+    problems = []
+    for found, anchor in zip(draft, truth, strict=True):
+        if found.shape != anchor.shape:
+            problems.append(f"anchor {anchor.id}: {found.shape}, expected {anchor.shape}")
+            continue
+        if np.hypot(found.x - anchor.x, found.y - anchor.y) > TOLERANCE_MM:
+            problems.append(f"anchor {anchor.id}: at {found.x:g}, {found.y:g}, expected {anchor.x:g}, {anchor.y:g}")
+        if max(abs(a - b) for a, b in zip(found.box, anchor.box)) > SIZE_TOLERANCE_MM:
+            problems.append(f"anchor {anchor.id}: {found.box}, expected {anchor.box}")
+        if anchor.shape == "l_corner" and (found.corner != anchor.corner
+                                           or abs(found.arm_mm - anchor.arm_mm) > SIZE_TOLERANCE_MM):
+            problems.append(f"anchor {anchor.id}: elbow {found.corner} arm {found.arm_mm:g}, expected "
+                            f"{anchor.corner} {anchor.arm_mm:g}")
+    return problems
+
+
+def compare_tracks(truth: tuple[TimingTrack, ...], draft: tuple[TimingTrack, ...]) -> tuple[float, list[str]]:
+    """(max bar error in mm, problems) of drafted timing tracks against the template's, matched by side."""
+    problems, worst = [], 0.0
+    if sorted(t.side for t in truth) != sorted(t.side for t in draft):
+        return worst, [f"tracks on {[t.side for t in draft]}, expected {[t.side for t in truth]}"]
+    for track in truth:
+        found = min((t for t in draft if t.side == track.side), key=lambda t: abs(t.x - track.x) + abs(t.y - track.y))
+        if found.count != track.count:
+            problems.append(f"track {track.side}: {found.count} bars, expected {track.count}")
+            continue
+        errors = [float(np.hypot(a[0] - b[0], a[1] - b[1])) for a, b in zip(found.bar_centres(), track.bar_centres())]
+        worst = max(worst, *errors)
+        if max(abs(found.bar_width - track.bar_width), abs(found.bar_height - track.bar_height)) > SIZE_TOLERANCE_MM:
+            problems.append(f"track {track.side}: bars {found.bar_width:g} x {found.bar_height:g}, expected "
+                            f"{track.bar_width:g} x {track.bar_height:g}")
+    return worst, problems

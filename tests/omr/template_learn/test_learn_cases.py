@@ -130,6 +130,29 @@ def test_one_bit_scans_at_200_dpi(binarize: str):
     learned = learn_template([(image, DPI)])
     worst, right, problems = compare_page(expand_page(template, 1), expand_page(parse_template(learned.draft), 1))
     assert not problems and worst <= TOLERANCE_MM
+    assert any("1-bit scan at 200 dpi: the labels of small bubbles" in note for note in learned.notes)
+
+
+@pytest.mark.parametrize("dpi", [150.0, None])
+def test_one_bit_scan_at_150_dpi_is_refused_clearly(dpi: float | None):
+    """1-bit at 150 dpi breaks thin outlines and labels (every bundled template drafted wrong): refused, whether
+    the file records its dpi or not, rather than drafted wrong."""
+    template = resolve_template("cn-a4-55")
+    params = ScanParams(dpi=150, rotation_deg=1.0, blur=0.5, noise=3.0, binarize="threshold", overscan_mm=3.0)
+    image, _, _ = scan(render_page(expand_page(template, 1), 150), params)
+    with pytest.raises(LearnError, match=r"page 1: a 1-bit \(black and white\) scan at 150 dpi .* scan the blank "
+                                         r"sheet in gray, or in black and white at 300 dpi"):
+        learn_template([(image, dpi)])
+
+
+def test_one_bit_scan_of_small_round_bubbles_at_300_dpi():
+    template = resolve_template("us-letter-70")
+    params = ScanParams(dpi=300, rotation_deg=-1.0, blur=0.5, noise=3.0, binarize="threshold", overscan_mm=3.0)
+    image, _, _ = scan(render_page(expand_page(template, 1), 300), params)
+    learned = learn_template([(image, 300.0)])
+    worst, _, problems = compare_page(expand_page(template, 1), expand_page(parse_template(learned.draft), 1))
+    assert not problems and worst <= TOLERANCE_MM
+    assert not any("1-bit" in note for note in learned.notes)
 
 
 @pytest.mark.parametrize(("name", "dpi"), [("cn-a4-55", 200), ("cn-a3-100", 150)])
