@@ -126,7 +126,7 @@ def test_results_csv(batch, template):
     assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # utf-8-sig: Excel opens it as UTF-8
     header, rows = _read_csv(path)
     assert header == ["sheet", "student_id", "status", "absent", "reasons", "pages",
-                      *[f"Q{n}" for n in range(1, 56)], "score_Q56", "score_Q57", "score_Q58"]
+                      *[f"Q{n}" for n in range(1, 56)], "score_Q56", "score_Q57", "score_Q58", "barcode"]
     assert len(rows) == 4  # one row per sheet; the broken file and the text file have none
     assert [r["sheet"] for r in rows] == ["1", "2", "3", "4"]
     assert [r["student_id"] for r in rows] == batch["ids"]  # as text: leading zeros kept
@@ -138,6 +138,7 @@ def test_results_csv(batch, template):
         assert row["status"] in ("ok", "flagged")
         assert (row["status"] == "ok") == (row["reasons"] == "")
         assert row["absent"] == str(int(truth["absent"]))
+        assert row["barcode"] in ("", truth["barcode"])  # the sticker's code as read (never another's)
         for q, expected in truth["answers"].items():
             cell = row[q]
             if row["status"] == "ok":
