@@ -589,7 +589,7 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
     t0 = time.perf_counter()
     paper = float(np.median(measured.ring_median))
     strength = mark_strength(measured.inner_mean, page.blank_darkness, paper, ink_level)
-    strength = strength - empty_level(strength, page.label_index)
+    strength = strength - empty_level(strength, page.label_index, page.group_starts, page.single_select)
     thresholds = page_thresholds(strength, profile, page.writer_index)
     state, margin = classify_bubbles(strength, thresholds, page.group_starts, page.single_select, profile,
                                      page.residue_unit)
