@@ -192,9 +192,14 @@ def find_anchor_candidates(image: np.ndarray, px_per_mm: float, windows: list[tu
         box = np.array(limits.box_mm) * scale
         # The darkest pixels must include the anchor's own: take a share well below its area in the window.
         share = 0.3 * limits.area_mm2 * scale * scale / small.size
-        blobs = _window_anchors(image, np.ascontiguousarray(small), x0, y0, factor, float(box.min()), float(box.max()),
-                                float(share), *limits.extent, *limits.fill, limits.sides_mm[0] * scale,
-                                limits.sides_mm[1] * scale)
+        shape_args = (float(box.min()), float(box.max()), float(share), *limits.extent, *limits.fill,
+                      limits.sides_mm[0] * scale, limits.sides_mm[1] * scale)
+        small = np.ascontiguousarray(small)
+        blobs = _window_anchors(image, small, x0, y0, factor, *shape_args, False)
+        if not len(blobs):
+            # A gray anchor (60 %, lighter still on a toner-saving print) beside black print falls on the window's
+            # threshold, set by the black: look again at a threshold set by the anchor's own level.
+            blobs = _window_anchors(image, small, x0, y0, factor, *shape_args, True)
         found.extend(AnchorCandidate(x, y, size, ink, int(edges)) for x, y, size, ink, edges in blobs.tolist())
         if anchor.shape == "square" and (beside_background or not len(blobs)):
             # With ``beside_background`` also when a blob qualified: a printed ■ (the filling guide's 正确填涂) can
@@ -292,7 +297,7 @@ def _find_root(parent: np.ndarray, label: int) -> int:
 
 @njit(cache=True, nogil=True)
 def _window_anchors(image, small, x0, y0, factor, short, long, share, min_extent, max_extent, min_fill, max_fill,
-                    long_side, short_side):
+                    long_side, short_side, own_level):
     """Anchor-like dark blobs of one search window, refined at full resolution.
 
     Parameters
@@ -311,6 +316,12 @@ def _window_anchors(image, small, x0, y0, factor, short, long, share, min_extent
         Allowed blob area over its bounding box, and over ``short * long``.
     long_side, short_side : float
         The anchor's principal sides in ``small`` pixels (see :func:`anchor_shape`), or 0 when not checked.
+    own_level : bool
+        False: threshold half way between the window's darkest ``share`` and its paper (black print). True: the
+        pixels darker than that threshold are set aside (black text beside a gray anchor) and the darkest
+        ``share`` of the rest, the gray anchor's own level, sets it. A blob whose dark pixels are nearer the black
+        than that level is black print, not the gray anchor; the shape limits keep the text's merged words and the
+        bubbles' outlines out.
 
     Returns
     -------
@@ -328,6 +339,18 @@ def _window_anchors(image, small, x0, y0, factor, short, long, share, min_extent
     if hi - lo < 50:  # no black print in this window
         return np.empty((0, 5))
     threshold = (lo + hi) / 2
+    black = 0.0  # below this a blob's ink is the black print set aside (own_level), not a gray anchor
+    if own_level:
+        black_level = lo
+        darker = 0
+        for level in range(int(threshold)):
+            darker += counts[level]
+            counts[level] = 0
+        lo = _gray_level(counts, rows * cols - darker, share * rows * cols / max(rows * cols - darker, 1))
+        if hi - lo < 50:  # nothing gray enough beside the black print to be an anchor
+            return np.empty((0, 5))
+        threshold = (lo + hi) / 2
+        black = (black_level + lo) / 2
 
     # Two-pass 8-connected labelling with union-find; a set's root is its smallest (first seen) label.
     labels = np.zeros((rows, cols), np.int32)
@@ -406,7 +429,8 @@ def _window_anchors(image, small, x0, y0, factor, short, long, share, min_extent
             continue
         if long_side > 0 and not _sides_agree(sums[label], area, long_side, short_side):
             continue
-        if _refine(image, left, top, width * factor, height * factor, hi, threshold, out[kept]):
+        refined = _refine(image, left, top, width * factor, height * factor, hi, threshold, out[kept])
+        if refined and out[kept, 3] >= black:
             kept += 1
     return out[:kept]
 
