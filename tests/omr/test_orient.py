@@ -332,6 +332,6 @@ def test_letter_sheets_typical_at_every_quarter_turn_are_never_wrong_and_rarely_
     assert accuracy.pages_read == accuracy.pages == 60
     assert accuracy.wrong_sure == 0 and accuracy.ids_wrong_sure == 0, accuracy.wrong_examples
     assert flagged <= 0.005 * questions
-    # Pages flagged for OMR's doubt: 6 of 60 (seed 9000), five for a light mark beside the same student's darker
-    # one in a question (decisions, as on cn-a4-55) and one read on three anchors (a toner-saving L, see _scans).
+    # Pages flagged for OMR's doubt: 4 of 60 (seed 9000), each for a light mark beside the same student's darker one
+    # in a question (decisions, as on cn-a4-55); the toner-saved L once read on three anchors is found (see _scans).
     assert accuracy.flagged_groups <= 0.005 * accuracy.groups, accuracy.line()

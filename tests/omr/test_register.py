@@ -154,7 +154,7 @@ def test_quarter_turned_page_registers_with_90_or_270(prepared, page, truth, cle
     assert result.student_id == truth.student_id
 
 
-def test_page_with_one_anchor_missing_registers_on_three(prepared, page, clean_sim, check_points):
+def test_page_with_one_anchor_missing_registers_on_three(template, prepared, page, clean_sim, check_points):
     image = clean_sim.image.copy()
     _paint_out_anchor(image, clean_sim, page.anchors[1])
     assert register_page(clean_sim.image, page)[0].anchors_found == 4  # guard: it was there before
@@ -164,10 +164,13 @@ def test_page_with_one_anchor_missing_registers_on_three(prepared, page, clean_s
     assert fit.anchors_found == 3
     assert _error(fit, check_points, _truth_positions(clean_sim, check_points)) <= TOLERANCE_PX
 
+    # The fit on three anchors is verified by the printed outlines: the page reads as any other, with no flag a
+    # teacher would spend a minute on (a fit they did not verify would flag every reading, see test_read_pages).
     result = read_page(image, prepared)
-    assert result.status == "flagged"
-    assert any(reason.startswith("anchor missing") for reason in result.reasons), result.reasons
-    assert result.page == 1
+    assert not any(reason.startswith("anchor missing") for reason in result.reasons), result.reasons
+    assert result.page == 1 and result.student_id == clean_sim.truth["student_id"]
+    accuracy = compare_page(result, clean_sim.truth, template)
+    assert accuracy.wrong_sure == 0 and accuracy.correct_sure == accuracy.groups, accuracy.line()
 
 
 def test_page_with_two_anchors_missing_is_refused(prepared, page, clean_sim):
