@@ -579,12 +579,13 @@ def iter_registrations(image: np.ndarray, page: ExpandedPage, *, max_residual_mm
     shape = image.shape[:2]
     orientations = _orientations(page.width_mm, page.height_mm, shape)
     windows, px_per_mm = _search_windows(page.anchors, page.width_mm, page.height_mm, shape, tuple(orientations))
-    produced = False
+    most = 0
     for fit in _registrations(find_anchor_candidates(image, px_per_mm, windows), page, orientations, shape,
                               px_per_mm, max_residual_mm):
-        produced = True
+        most = max(most, fit.anchors_found)
         yield fit
-    if not produced:  # a second, slower look: squares merged with a dark background in every window (~1.5 ms)
+    if most < len(page.anchors):
+        # A second, slower look (~1.5 ms) when no fit found every anchor: squares merged with a dark background.
         yield from _registrations(find_anchor_candidates(image, px_per_mm, windows, beside_background=True), page,
                                   orientations, shape, px_per_mm, max_residual_mm)
 
@@ -642,12 +643,16 @@ def _fit(orientation: int, matched: np.ndarray, template_points: np.ndarray, poi
          ) -> list[Registration] | None:
     """The fit of the matched anchors (several when one of four disagrees and must be left out), or None."""
     if rematch:
+        tight = np.full(len(template_points), 3.0 * px_per_mm)
         affine, _ = _fit_affine(template_points[matched >= 0], points[matched[matched >= 0]])
         # Second pass with the fitted affine and a tight tolerance, so a stray blob cannot stand in for an anchor.
-        matched = _match(apply_homography(affine, template_points), points,
-                         np.full(len(template_points), 3.0 * px_per_mm))
+        rematched = _match(apply_homography(affine, template_points), points, tight)
+        if rematched is None and (matched >= 0).sum() > 3:
+            return _fits_without_one(orientation, matched, template_points, points, candidates, px_per_mm,
+                                     max_residual_mm, tight)
+        matched = rematched
     # One anchor may be lost (a corner cut off by a skewed feed, a torn or covered corner): three still fix
-    # an affine transform, which the identity strip then confirms; the caller flags such a page.
+    # an affine transform, which the verification of the fit against the print then confirms (see omr.read).
     if matched is None or (matched < 0).sum() > max(0, len(template_points) - 3):
         return None
     found = matched >= 0
@@ -678,6 +683,26 @@ def _fit(orientation: int, matched: np.ndarray, template_points: np.ndarray, poi
     ink = float(np.mean([candidates[i].ink for i in matched[found]]))
     clipped = sum(candidates[i].clipped for i in matched[found])
     return [Registration(homography, orientation, residual_mm, scale, ink, len(src), clipped)]
+
+
+def _fits_without_one(orientation: int, matched: np.ndarray, template_points: np.ndarray, points: np.ndarray,
+                      candidates: list[AnchorCandidate], px_per_mm: float, max_residual_mm: float,
+                      tight: np.ndarray) -> list[Registration] | None:
+    """The fits when the first match's affine leaves fewer than three anchors within ``tight``: one blob far off
+    (a printed ■ in the window of a lost anchor) pulled it. Each three of the matched blobs fix an affine that is
+    matched again within ``tight``; every distinct matching is fitted and offered (the caller picks by the print)."""
+    fits, seen = [], set()
+    for drop in np.flatnonzero(matched >= 0):
+        fewer = matched.copy()
+        fewer[drop] = -1
+        affine, _ = _fit_affine(template_points[fewer >= 0], points[fewer[fewer >= 0]])
+        again = _match(apply_homography(affine, template_points), points, tight)
+        if again is None or tuple(again) in seen:
+            continue
+        seen.add(tuple(again))
+        fits.extend(_fit(orientation, again, template_points, points, candidates, px_per_mm, max_residual_mm,
+                         rematch=False) or [])
+    return fits or None
 
 
 def register_page(image: np.ndarray, page: ExpandedPage, *, max_residual_mm: float = 1.5) -> list[Registration]:
