@@ -586,8 +586,11 @@ def iter_registrations(image: np.ndarray, page: ExpandedPage, *, max_residual_mm
         yield fit
     if most < len(page.anchors):
         # A second, slower look (~1.5 ms) when no fit found every anchor: squares merged with a dark background.
-        yield from _registrations(find_anchor_candidates(image, px_per_mm, windows, beside_background=True), page,
-                                  orientations, shape, px_per_mm, max_residual_mm)
+        # Only fits on more anchors than the first look's are new (the others it has given already).
+        for fit in _registrations(find_anchor_candidates(image, px_per_mm, windows, beside_background=True), page,
+                                  orientations, shape, px_per_mm, max_residual_mm):
+            if fit.anchors_found > most:
+                yield fit
 
 
 def _registrations(candidates: list[AnchorCandidate], page: ExpandedPage, orientations: list[int],
