@@ -579,23 +579,21 @@ def iter_registrations(image: np.ndarray, page: ExpandedPage, *, max_residual_mm
     shape = image.shape[:2]
     orientations = _orientations(page.width_mm, page.height_mm, shape)
     windows, px_per_mm = _search_windows(page.anchors, page.width_mm, page.height_mm, shape, tuple(orientations))
-    most = 0
+    produced = False
     for fit in _registrations(find_anchor_candidates(image, px_per_mm, windows), page, orientations, shape,
                               px_per_mm, max_residual_mm):
-        most = max(most, fit.anchors_found)
+        produced = True
         yield fit
-    if most < len(page.anchors):
-        # A second, slower look (~1.5 ms) when no fit found every anchor: squares merged with a dark background.
-        # Only fits on more anchors than the first look's are new (the others it has given already).
-        for fit in _registrations(find_anchor_candidates(image, px_per_mm, windows, beside_background=True), page,
-                                  orientations, shape, px_per_mm, max_residual_mm):
-            if fit.anchors_found > most:
-                yield fit
+    if not produced:  # a second, slower look: squares merged with a dark background in every window (~1.5 ms)
+        yield from _registrations(find_anchor_candidates(image, px_per_mm, windows, beside_background=True), page,
+                                  orientations, shape, px_per_mm, max_residual_mm, rescue=True)
 
 
 def _registrations(candidates: list[AnchorCandidate], page: ExpandedPage, orientations: list[int],
-                   shape: tuple[int, int], px_per_mm: float, max_residual_mm: float) -> Iterator[Registration]:
-    """The fits of ``candidates`` to the page's anchors, one per orientation that fits (see iter_registrations)."""
+                   shape: tuple[int, int], px_per_mm: float, max_residual_mm: float, *, rescue: bool = False
+                   ) -> Iterator[Registration]:
+    """The fits of ``candidates`` to the page's anchors, one per orientation that fits (see iter_registrations);
+    ``rescue``: see :func:`_fit`."""
     whole = [candidate for candidate in candidates if not candidate.clipped]
     # A clipped anchor's centroid is off: fit without it when three whole ones remain; otherwise move the centroid
     # of one cut by a single image border back by half the missing extent (the caller verifies such a fit
@@ -624,7 +622,8 @@ def _registrations(candidates: list[AnchorCandidate], page: ExpandedPage, orient
         distance = float(np.linalg.norm(predicted[found] - points[matched[found]], axis=1).mean())
         first_matches.append(((-int(found.sum()), round(distance / (2.0 * px_per_mm)), order), orientation, matched))
     for _, orientation, matched in sorted(first_matches, key=lambda item: item[0]):
-        yield from _fit(orientation, matched, template_points, points, candidates, px_per_mm, max_residual_mm) or []
+        yield from _fit(orientation, matched, template_points, points, candidates, px_per_mm, max_residual_mm,
+                        rescue=rescue) or []
 
 
 _BORDER_DIRECTIONS = {1: (-1.0, 0.0), 2: (0.0, -1.0), 4: (1.0, 0.0), 8: (0.0, 1.0)}
@@ -642,15 +641,19 @@ def _uncut(candidate: AnchorCandidate, full_size_px: float) -> AnchorCandidate:
 
 
 def _fit(orientation: int, matched: np.ndarray, template_points: np.ndarray, points: np.ndarray,
-         candidates: list[AnchorCandidate], px_per_mm: float, max_residual_mm: float, *, rematch: bool = True
-         ) -> list[Registration] | None:
-    """The fit of the matched anchors (several when one of four disagrees and must be left out), or None."""
+         candidates: list[AnchorCandidate], px_per_mm: float, max_residual_mm: float, *, rematch: bool = True,
+         rescue: bool = False) -> list[Registration] | None:
+    """The fit of the matched anchors (several when one of four disagrees and must be left out), or None.
+
+    ``rescue`` (the second, slower look, when the first gave no fit): when the first match's affine leaves fewer
+    than three anchors within the tight rematch, the fits on each three of them (:func:`_fits_without_one`).
+    """
     if rematch:
         tight = np.full(len(template_points), 3.0 * px_per_mm)
         affine, _ = _fit_affine(template_points[matched >= 0], points[matched[matched >= 0]])
         # Second pass with the fitted affine and a tight tolerance, so a stray blob cannot stand in for an anchor.
         rematched = _match(apply_homography(affine, template_points), points, tight)
-        if rematched is None and (matched >= 0).sum() > 3:
+        if rescue and rematched is None and (matched >= 0).sum() > 3:
             return _fits_without_one(orientation, matched, template_points, points, candidates, px_per_mm,
                                      max_residual_mm, tight)
         matched = rematched
