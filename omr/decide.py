@@ -47,7 +47,7 @@ def mark_strength(inner_mean: np.ndarray, blank_darkness: np.ndarray, paper: flo
 def empty_level(strength: np.ndarray, label_index: np.ndarray, group_starts: np.ndarray | None = None,
                 single_select: np.ndarray | None = None, *, percentile: float = 30.0, min_count: int = 8,
                 floor: float = -0.05, ceiling: float = 0.3, margin: float = 0.15, rare_max: float = 0.15,
-                clear_sigmas: float = 8.0) -> np.ndarray:
+                clear_sigmas: float = 8.0, structural_percentile: float = 50.0) -> np.ndarray:
     """How dark an empty bubble reads on this page beyond its blank print, per bubble.
 
     Blur, the scanner's tone curve and the print itself (a bolder font, thicker outlines) change how dark the
@@ -58,7 +58,8 @@ def empty_level(strength: np.ndarray, label_index: np.ndarray, group_starts: np.
 
     *Which* of a kind's bubbles count: with ``group_starts`` and ``single_select`` given, each single-choice
     group's darkest bubble (its one answer) is left out, so a kind's level comes from bubbles that are empty by the
-    sheet's own structure (*structural* empties), even when a student answered A throughout. A kind with at least
+    sheet's own structure (*structural* empties), even when a student answered A throughout; their
+    ``structural_percentile`` (the median: no marks left to keep clear of) is the kind's level. A kind with at least
     ``min_count`` of them is *measured*; otherwise a kind seen ``min_count`` times takes the percentile over all
     its bubbles (the kind's low percentile is then a mark when most of them are marked: see below).
 
@@ -90,7 +91,8 @@ def empty_level(strength: np.ndarray, label_index: np.ndarray, group_starts: np.
         structural = _in_single_groups(group_starts, single_select) & ~answer
         measured = np.bincount(label_index[structural], minlength=kinds) >= min_count
         if measured.any():
-            structural_own = _kind_percentile(strength[structural], label_index[structural], kinds, percentile)
+            structural_own = _kind_percentile(strength[structural], label_index[structural], kinds,
+                                              structural_percentile)
             structural_own = np.where(measured, structural_own, own)
             reference = float(max(np.median(structural_own[measured]), floor))
             if reference <= ceiling or _answers_stand_out(strength, label_index, structural_own, structural, answer,
