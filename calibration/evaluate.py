@@ -60,7 +60,7 @@ def decide_page(page: LabelledPage, profile: ScannerProfile, *, margin: float = 
     ``margin`` lighter than measured (a scan a little worse than the ones learned from).
     """
     strength = mark_strength(page.inner_mean, page_baseline(page, profile), page.paper, page.ink)
-    strength = strength - empty_level(strength, page.label_index)
+    strength = strength - empty_level(strength, page.label_index, page.group_starts, page.single_select)
     if margin:
         in_labelled = np.repeat(page.labelled, np.diff(page.group_starts))
         strength = strength + margin * in_labelled * np.where(page.truth > 0, -1.0, 1.0)

@@ -185,7 +185,8 @@ def label_page(image: np.ndarray, page_to_image: np.ndarray, prepared: PreparedT
         labelled[index] = True
         truth[starts[index]:starts[index + 1]] = [label in marked for label in labels]
     strength = mark_strength(inner_mean, prepared_page.blank_darkness, paper, ink)
-    strength = strength - empty_level(strength, prepared_page.label_index)
+    strength = strength - empty_level(strength, prepared_page.label_index, prepared_page.group_starts,
+                                      prepared_page.single_select)
     return LabelledPage(
         prepared.template.id, layout_hash(prepared.template), page, inner_mean, paper, ink,
         prepared_page.blank_darkness.copy(), strength, truth, starts.copy(), group_ids, labelled,

@@ -44,45 +44,117 @@ def mark_strength(inner_mean: np.ndarray, blank_darkness: np.ndarray, paper: flo
     return (darkness - blank_darkness) / np.maximum(1.0 - blank_darkness, 0.05)
 
 
-def empty_level(strength: np.ndarray, label_index: np.ndarray, *, percentile: float = 30.0, min_count: int = 8,
-                floor: float = -0.05, ceiling: float = 0.3, margin: float = 0.15, rare_max: float = 0.15
-                ) -> np.ndarray:
+def empty_level(strength: np.ndarray, label_index: np.ndarray, group_starts: np.ndarray | None = None,
+                single_select: np.ndarray | None = None, *, percentile: float = 30.0, min_count: int = 8,
+                floor: float = -0.05, ceiling: float = 0.3, margin: float = 0.15, rare_max: float = 0.15,
+                clear_sigmas: float = 8.0, structural_percentile: float = 50.0) -> np.ndarray:
     """How dark an empty bubble reads on this page beyond its blank print, per bubble.
 
     Blur, the scanner's tone curve and the print itself (a bolder font, thicker outlines) change how dark the
     printed outline and label read, compared with the sharp blank render the baselines come from, and a letter
-    with more ink (B) changes more than one with less (I). Most bubbles of one printed kind (``label_index``) are
-    empty on any sheet, so the value at the ``percentile``'s rank among their strengths (nearest rank) is that
-    kind's own level. The kinds seen at least ``min_count`` times give the page's *reference*, the median of their
-    own levels, within [``floor``, ``ceiling``]: the print and the scanner raise every kind together, so a kind's
-    own level is trusted only up to ``reference + max(margin, reference)``. Above that its low percentile is a
-    mark (a student who answered A throughout, an id of ones) and the kind takes the reference, so that its marks
-    still read as marks. Kinds seen fewer than ``min_count`` times (too few to tell empties from marks: the
-    proctor's one absence bubble, a few true/false options) take the reference, but at most ``rare_max``: a
-    level set too low makes a bubble read darker (flagged at worst), one set too high can hide a light mark, and
-    an unlabelled bubble does not darken with its neighbours' letters. Levels never go below ``floor``. A page with
-    no kind seen ``min_count`` times uses the percentile of all its bubbles, within [``floor``, ``rare_max``].
+    with more ink (B) changes more than one with less (I). Bubbles of one printed kind (``label_index``: label,
+    size and shape) read alike when empty, so the value at the ``percentile``'s rank among their strengths (nearest
+    rank) is that kind's own level.
 
-    ``ceiling`` (0.3) is above what the boldest print makes an empty bubble read (0.27 for letters 0.3 mm bolder
-    than rendered, blurred) and below a light mark (a profile's ``filled_floor``, 0.35): a page whose every
-    kind is mostly marked cannot lift the level over its marks.
+    *Which* of a kind's bubbles count: with ``group_starts`` and ``single_select`` given, each single-choice
+    group's darkest bubble (its one answer) is left out, so a kind's level comes from bubbles that are empty by the
+    sheet's own structure (*structural* empties), even when a student answered A throughout; their
+    ``structural_percentile`` (the median: no marks left to keep clear of) is the kind's level. A kind with at least
+    ``min_count`` of them is *measured*; otherwise a kind seen ``min_count`` times takes the percentile over all
+    its bubbles (the kind's low percentile is then a mark when most of them are marked: see below).
+
+    The kinds' levels give the page's *reference*, the median of the measured kinds' own levels (else of the kinds
+    seen ``min_count`` times). A kind's own level is trusted up to ``reference + max(margin, reference)`` (the
+    print and the scanner raise every kind together, a letter with more ink more); above that it is a mark and the
+    kind takes the reference. Kinds seen fewer than ``min_count`` times (the proctor's one absence bubble, a few
+    true/false options) take the reference, but at most ``rare_max``: an unlabelled bubble does not darken with
+    its neighbours' letters. Levels never go below ``floor``.
+
+    The reference is held to ``ceiling`` (0.3: above what the boldest print makes a 5 mm ellipse read at 200 dpi,
+    0.27, and below a light mark) unless this page shows it is its print: small bubbles at a low resolution read
+    their label and outline much darker (2.8 mm circles at 150 dpi with a bolder font: 0.45 .. 0.65), and then
+    their structural empties say so, *and* at least ``min_count`` single-choice answers stand above their own
+    kind's level by ``clear_sigmas`` robust standard deviations of the structural empties about theirs. A page
+    whose every bubble is marked (or blank under very dark print) shows no such answers, and its level stays
+    within ``ceiling``: its marks still read as marks.
     """
     if strength.size == 0:
         return np.zeros(0)
-    # Per kind, the value at the percentile's rank among that kind's sorted strengths (nearest rank).
+    kinds = int(label_index.max()) + 1
+    counts = np.bincount(label_index, minlength=kinds)
+    own = _kind_percentile(strength, label_index, kinds, percentile)
+    reliable = counts >= min_count
+    measured = np.zeros(kinds, bool)
+    reference = None
+    if group_starts is not None and single_select is not None:
+        answer = _single_answers(strength, group_starts, single_select)
+        structural = _in_single_groups(group_starts, single_select) & ~answer
+        measured = np.bincount(label_index[structural], minlength=kinds) >= min_count
+        if measured.any():
+            structural_own = _kind_percentile(strength[structural], label_index[structural], kinds,
+                                              structural_percentile)
+            structural_own = np.where(measured, structural_own, own)
+            reference = float(max(np.median(structural_own[measured]), floor))
+            if reference <= ceiling or _answers_stand_out(strength, label_index, structural_own, structural, answer,
+                                                          min_count, clear_sigmas):
+                own = structural_own
+            else:  # nothing on the page says its print reads that dark: the level stays within the ceiling
+                measured[:] = False
+                reference = None
+    if reference is None and reliable.any():
+        reference = float(np.clip(np.median(own[reliable]), floor, ceiling))
+    elif reference is None:
+        reference = float(np.clip(np.percentile(strength, percentile), floor, rare_max))
+    known = reliable | measured
+    trusted = known & (own <= reference + max(margin, reference))
+    levels = np.where(trusted, np.maximum(own, floor), np.where(known, reference, min(reference, rare_max)))
+    return levels[label_index]
+
+
+def _kind_percentile(strength: np.ndarray, label_index: np.ndarray, kinds: int, percentile: float) -> np.ndarray:
+    """Per kind, the value at the ``percentile``'s rank among that kind's sorted strengths (nearest rank); NaN for
+    a kind with none."""
     order = np.lexsort((strength, label_index))
-    counts = np.bincount(label_index)
+    counts = np.bincount(label_index, minlength=kinds)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     ranks = starts + np.floor(percentile / 100.0 * np.maximum(counts - 1, 0)).astype(np.int64)
-    own = strength[order][np.minimum(ranks, len(order) - 1)]
-    reliable = counts >= min_count
-    if reliable.any():
-        reference = float(np.clip(np.median(own[reliable]), floor, ceiling))
-    else:
-        reference = float(np.clip(np.percentile(strength, percentile), floor, rare_max))
-    trusted = reliable & (own <= reference + max(margin, reference))
-    levels = np.where(trusted, np.maximum(own, floor), np.where(reliable, reference, min(reference, rare_max)))
-    return levels[label_index]
+    values = strength[order][np.minimum(ranks, max(len(order) - 1, 0))] if len(order) else np.zeros(kinds)
+    return np.where(counts > 0, values, np.nan)
+
+
+def _in_single_groups(group_starts: np.ndarray, single_select: np.ndarray) -> np.ndarray:
+    """Per bubble: whether it lies in a single-choice group of two or more bubbles."""
+    sizes = np.diff(group_starts)
+    return np.repeat(single_select & (sizes >= 2), sizes)
+
+
+def _single_answers(strength: np.ndarray, group_starts: np.ndarray, single_select: np.ndarray) -> np.ndarray:
+    """Per bubble: whether it is the darkest of a single-choice group of two or more bubbles (the first, on ties)."""
+    sizes = np.diff(group_starts)
+    starts = group_starts[:-1]
+    out = np.zeros(strength.shape, bool)
+    chosen = single_select & (sizes >= 2)
+    if not chosen.any():
+        return out
+    top = np.maximum.reduceat(strength, starts)
+    is_top = strength == np.repeat(top, sizes)
+    first = np.maximum.reduceat(np.where(is_top, -np.arange(strength.size), -strength.size), starts)
+    out[-first[chosen]] = True
+    return out
+
+
+def _answers_stand_out(strength: np.ndarray, label_index: np.ndarray, own: np.ndarray, structural: np.ndarray,
+                       answer: np.ndarray, min_count: int, sigmas: float) -> bool:
+    """Whether at least ``min_count`` single-choice answers stand ``sigmas`` robust standard deviations above their
+    kind's level (``own``), the spread being that of the structural empties about their kinds' levels: the lower
+    half's median absolute deviation, scaled to a normal sigma (as :func:`lone_mark_min`)."""
+    residual = strength[structural] - own[label_index[structural]]
+    below = -residual[residual <= 0]
+    if below.size == 0:
+        return False
+    spread = 1.4826 * float(np.median(below))
+    above = strength[answer] - own[label_index[answer]]
+    return int(np.count_nonzero(above > sigmas * max(spread, 1e-3))) >= min_count
 
 
 def _level(strength: np.ndarray, profile: ScannerProfile) -> float | None:

@@ -192,9 +192,14 @@ def find_anchor_candidates(image: np.ndarray, px_per_mm: float, windows: list[tu
         box = np.array(limits.box_mm) * scale
         # The darkest pixels must include the anchor's own: take a share well below its area in the window.
         share = 0.3 * limits.area_mm2 * scale * scale / small.size
-        blobs = _window_anchors(image, np.ascontiguousarray(small), x0, y0, factor, float(box.min()), float(box.max()),
-                                float(share), *limits.extent, *limits.fill, limits.sides_mm[0] * scale,
-                                limits.sides_mm[1] * scale)
+        shape_args = (float(box.min()), float(box.max()), float(share), *limits.extent, *limits.fill,
+                      limits.sides_mm[0] * scale, limits.sides_mm[1] * scale)
+        small = np.ascontiguousarray(small)
+        blobs = _window_anchors(image, small, x0, y0, factor, *shape_args, False)
+        if not len(blobs):
+            # A gray anchor (60 %, lighter still on a toner-saving print) beside black print falls on the window's
+            # threshold, set by the black: look again at a threshold set by the anchor's own level.
+            blobs = _window_anchors(image, small, x0, y0, factor, *shape_args, True)
         found.extend(AnchorCandidate(x, y, size, ink, int(edges)) for x, y, size, ink, edges in blobs.tolist())
         if anchor.shape == "square" and (beside_background or not len(blobs)):
             # With ``beside_background`` also when a blob qualified: a printed ■ (the filling guide's 正确填涂) can
@@ -292,7 +297,7 @@ def _find_root(parent: np.ndarray, label: int) -> int:
 
 @njit(cache=True, nogil=True)
 def _window_anchors(image, small, x0, y0, factor, short, long, share, min_extent, max_extent, min_fill, max_fill,
-                    long_side, short_side):
+                    long_side, short_side, own_level):
     """Anchor-like dark blobs of one search window, refined at full resolution.
 
     Parameters
@@ -311,6 +316,12 @@ def _window_anchors(image, small, x0, y0, factor, short, long, share, min_extent
         Allowed blob area over its bounding box, and over ``short * long``.
     long_side, short_side : float
         The anchor's principal sides in ``small`` pixels (see :func:`anchor_shape`), or 0 when not checked.
+    own_level : bool
+        False: threshold half way between the window's darkest ``share`` and its paper (black print). True: the
+        pixels darker than that threshold are set aside (black text beside a gray anchor) and the darkest
+        ``share`` of the rest, the gray anchor's own level, sets it. A blob whose dark pixels are nearer the black
+        than that level is black print, not the gray anchor; the shape limits keep the text's merged words and the
+        bubbles' outlines out.
 
     Returns
     -------
@@ -328,6 +339,18 @@ def _window_anchors(image, small, x0, y0, factor, short, long, share, min_extent
     if hi - lo < 50:  # no black print in this window
         return np.empty((0, 5))
     threshold = (lo + hi) / 2
+    black = 0.0  # below this a blob's ink is the black print set aside (own_level), not a gray anchor
+    if own_level:
+        black_level = lo
+        darker = 0
+        for level in range(int(threshold)):
+            darker += counts[level]
+            counts[level] = 0
+        lo = _gray_level(counts, rows * cols - darker, share * rows * cols / max(rows * cols - darker, 1))
+        if hi - lo < 50:  # nothing gray enough beside the black print to be an anchor
+            return np.empty((0, 5))
+        threshold = (lo + hi) / 2
+        black = (black_level + lo) / 2
 
     # Two-pass 8-connected labelling with union-find; a set's root is its smallest (first seen) label.
     labels = np.zeros((rows, cols), np.int32)
@@ -406,7 +429,8 @@ def _window_anchors(image, small, x0, y0, factor, short, long, share, min_extent
             continue
         if long_side > 0 and not _sides_agree(sums[label], area, long_side, short_side):
             continue
-        if _refine(image, left, top, width * factor, height * factor, hi, threshold, out[kept]):
+        refined = _refine(image, left, top, width * factor, height * factor, hi, threshold, out[kept])
+        if refined and out[kept, 3] >= black:
             kept += 1
     return out[:kept]
 
@@ -562,12 +586,14 @@ def iter_registrations(image: np.ndarray, page: ExpandedPage, *, max_residual_mm
         yield fit
     if not produced:  # a second, slower look: squares merged with a dark background in every window (~1.5 ms)
         yield from _registrations(find_anchor_candidates(image, px_per_mm, windows, beside_background=True), page,
-                                  orientations, shape, px_per_mm, max_residual_mm)
+                                  orientations, shape, px_per_mm, max_residual_mm, rescue=True)
 
 
 def _registrations(candidates: list[AnchorCandidate], page: ExpandedPage, orientations: list[int],
-                   shape: tuple[int, int], px_per_mm: float, max_residual_mm: float) -> Iterator[Registration]:
-    """The fits of ``candidates`` to the page's anchors, one per orientation that fits (see iter_registrations)."""
+                   shape: tuple[int, int], px_per_mm: float, max_residual_mm: float, *, rescue: bool = False
+                   ) -> Iterator[Registration]:
+    """The fits of ``candidates`` to the page's anchors, one per orientation that fits (see iter_registrations);
+    ``rescue``: see :func:`_fit`."""
     whole = [candidate for candidate in candidates if not candidate.clipped]
     # A clipped anchor's centroid is off: fit without it when three whole ones remain; otherwise move the centroid
     # of one cut by a single image border back by half the missing extent (the caller verifies such a fit
@@ -596,7 +622,8 @@ def _registrations(candidates: list[AnchorCandidate], page: ExpandedPage, orient
         distance = float(np.linalg.norm(predicted[found] - points[matched[found]], axis=1).mean())
         first_matches.append(((-int(found.sum()), round(distance / (2.0 * px_per_mm)), order), orientation, matched))
     for _, orientation, matched in sorted(first_matches, key=lambda item: item[0]):
-        yield from _fit(orientation, matched, template_points, points, candidates, px_per_mm, max_residual_mm) or []
+        yield from _fit(orientation, matched, template_points, points, candidates, px_per_mm, max_residual_mm,
+                        rescue=rescue) or []
 
 
 _BORDER_DIRECTIONS = {1: (-1.0, 0.0), 2: (0.0, -1.0), 4: (1.0, 0.0), 8: (0.0, 1.0)}
@@ -614,16 +641,24 @@ def _uncut(candidate: AnchorCandidate, full_size_px: float) -> AnchorCandidate:
 
 
 def _fit(orientation: int, matched: np.ndarray, template_points: np.ndarray, points: np.ndarray,
-         candidates: list[AnchorCandidate], px_per_mm: float, max_residual_mm: float, *, rematch: bool = True
-         ) -> list[Registration] | None:
-    """The fit of the matched anchors (several when one of four disagrees and must be left out), or None."""
+         candidates: list[AnchorCandidate], px_per_mm: float, max_residual_mm: float, *, rematch: bool = True,
+         rescue: bool = False) -> list[Registration] | None:
+    """The fit of the matched anchors (several when one of four disagrees and must be left out), or None.
+
+    ``rescue`` (the second, slower look, when the first gave no fit): when the first match's affine leaves fewer
+    than three anchors within the tight rematch, the fits on each three of them (:func:`_fits_without_one`).
+    """
     if rematch:
+        tight = np.full(len(template_points), 3.0 * px_per_mm)
         affine, _ = _fit_affine(template_points[matched >= 0], points[matched[matched >= 0]])
         # Second pass with the fitted affine and a tight tolerance, so a stray blob cannot stand in for an anchor.
-        matched = _match(apply_homography(affine, template_points), points,
-                         np.full(len(template_points), 3.0 * px_per_mm))
+        rematched = _match(apply_homography(affine, template_points), points, tight)
+        if rescue and rematched is None and (matched >= 0).sum() > 3:
+            return _fits_without_one(orientation, matched, template_points, points, candidates, px_per_mm,
+                                     max_residual_mm, tight)
+        matched = rematched
     # One anchor may be lost (a corner cut off by a skewed feed, a torn or covered corner): three still fix
-    # an affine transform, which the identity strip then confirms; the caller flags such a page.
+    # an affine transform, which the verification of the fit against the print then confirms (see omr.read).
     if matched is None or (matched < 0).sum() > max(0, len(template_points) - 3):
         return None
     found = matched >= 0
@@ -654,6 +689,26 @@ def _fit(orientation: int, matched: np.ndarray, template_points: np.ndarray, poi
     ink = float(np.mean([candidates[i].ink for i in matched[found]]))
     clipped = sum(candidates[i].clipped for i in matched[found])
     return [Registration(homography, orientation, residual_mm, scale, ink, len(src), clipped)]
+
+
+def _fits_without_one(orientation: int, matched: np.ndarray, template_points: np.ndarray, points: np.ndarray,
+                      candidates: list[AnchorCandidate], px_per_mm: float, max_residual_mm: float,
+                      tight: np.ndarray) -> list[Registration] | None:
+    """The fits when the first match's affine leaves fewer than three anchors within ``tight``: one blob far off
+    (a printed ■ in the window of a lost anchor) pulled it. Each three of the matched blobs fix an affine that is
+    matched again within ``tight``; every distinct matching is fitted and offered (the caller picks by the print)."""
+    fits, seen = [], set()
+    for drop in np.flatnonzero(matched >= 0):
+        fewer = matched.copy()
+        fewer[drop] = -1
+        affine, _ = _fit_affine(template_points[fewer >= 0], points[fewer[fewer >= 0]])
+        again = _match(apply_homography(affine, template_points), points, tight)
+        if again is None or tuple(again) in seen:
+            continue
+        seen.add(tuple(again))
+        fits.extend(_fit(orientation, again, template_points, points, candidates, px_per_mm, max_residual_mm,
+                         rematch=False) or [])
+    return fits or None
 
 
 def register_page(image: np.ndarray, page: ExpandedPage, *, max_residual_mm: float = 1.5) -> list[Registration]:

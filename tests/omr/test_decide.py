@@ -126,6 +126,54 @@ def test_empty_level_is_bounded_so_a_page_of_marks_cannot_shift_everything():
     assert empty_level(np.full(5, 0.9), few) == pytest.approx(np.full(5, 0.15))
 
 
+def _small_bubble_page(rng: np.random.Generator, print_level: np.ndarray, questions: int = 40,
+                       mark: float = 0.55) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A page of single-choice questions A-E whose empty bubbles read ``print_level`` (per letter) above the blank
+    render, each answered once by ``mark`` more: (strength, label_index, group_starts, answers)."""
+    labels = np.tile(np.arange(5), questions)
+    strength = print_level[labels] + rng.normal(0, 0.015, labels.size)
+    answers = 5 * np.arange(questions) + rng.integers(0, 5, questions)
+    strength[answers] += mark
+    return strength, labels, _starts(*[5] * questions), answers
+
+
+def test_small_bubbles_take_the_empty_level_their_own_print_shows():
+    # 2.8 mm circles at 150 dpi, letters printed bolder: empty bubbles read 0.45 .. 0.65 (seed 9006 of us-letter-70
+    # on the hard profile). Held to the 0.3 ceiling, an empty B read 0.35 and was taken for a mark.
+    rng = np.random.default_rng(9006)
+    print_level = np.array([0.49, 0.66, 0.45, 0.68, 0.50])
+    strength, labels, starts, answers = _small_bubble_page(rng, print_level)
+    level = empty_level(strength, labels, starts, np.ones(40, bool))
+    assert np.abs(level - print_level[labels]).max() < 0.03
+    empties = np.setdiff1d(np.arange(labels.size), answers)
+    assert (strength[empties] - level[empties]).max() < PROFILE.empty_max
+    assert (strength[answers] - level[answers]).min() > PROFILE.filled_floor
+    # Without the sheet's structure the old ceiling holds: the empty B and D read 0.36 .. 0.38, above filled_floor.
+    assert (strength - empty_level(strength, labels))[empties].max() > PROFILE.filled_floor
+
+
+def test_structural_empties_keep_a_label_answered_throughout():
+    # A student who answered A on 30 of 40 questions: A's empties are the ten others, its level theirs.
+    rng = np.random.default_rng(2)
+    labels = np.tile(np.arange(5), 40)
+    strength = 0.5 + rng.normal(0, 0.01, labels.size)
+    answers = 5 * np.arange(40) + np.where(np.arange(40) < 30, 0, rng.integers(1, 5, 40))
+    strength[answers] += 0.6
+    level = empty_level(strength, labels, _starts(*[5] * 40), np.ones(40, bool))
+    assert level == pytest.approx(np.full(labels.size, 0.5), abs=0.03)
+
+
+def test_a_page_of_marks_keeps_them_though_it_has_structure():
+    # Every bubble of every question filled alike (a defaced sheet): no answer stands above the rest, so nothing
+    # says the print reads that dark, and the level stays within the ceiling: the marks still read as marks.
+    labels = np.tile(np.arange(5), 40)
+    strength = 0.9 + np.random.default_rng(4).normal(0, 0.01, labels.size)
+    level = empty_level(strength, labels, _starts(*[5] * 40), np.ones(40, bool))
+    assert level.max() <= 0.3 + 1e-12
+    # Nor do multi-select questions (no single answer to leave out) lift it.
+    assert empty_level(strength, labels, _starts(*[5] * 40), np.zeros(40, bool)).max() <= 0.3 + 1e-12
+
+
 def test_marks_below_the_floor_do_not_set_the_page_level():
     # Many faint smudges (below filled_floor) are not "confident marks".
     strength = np.array([0.3] * 50 + [0.9] * 3)

@@ -6,13 +6,16 @@ import cv2
 import numpy as np
 import pytest
 
+from omr.batch import decode_min_side_px
 from omr.geometry import MM_PER_INCH, mm_to_px
+from omr.load import load_array
 from omr.read import prepare_template, read_page
 from omr.register import anchor_reference_point, apply_homography, homography_jacobians, register_page
 from omr.render import render_page
 from omr.template import Anchor, expand_page, parse_template
 from sample_sheets import resolve_template
 from sample_sheets.evaluate import compare_page
+from sample_sheets.scanner import jpeg_round_trip
 from sample_sheets.simulate import random_truth, simulate_sheet
 
 DPI = 200
@@ -154,7 +157,7 @@ def test_quarter_turned_page_registers_with_90_or_270(prepared, page, truth, cle
     assert result.student_id == truth.student_id
 
 
-def test_page_with_one_anchor_missing_registers_on_three(prepared, page, clean_sim, check_points):
+def test_page_with_one_anchor_missing_registers_on_three(template, prepared, page, clean_sim, check_points):
     image = clean_sim.image.copy()
     _paint_out_anchor(image, clean_sim, page.anchors[1])
     assert register_page(clean_sim.image, page)[0].anchors_found == 4  # guard: it was there before
@@ -164,10 +167,38 @@ def test_page_with_one_anchor_missing_registers_on_three(prepared, page, clean_s
     assert fit.anchors_found == 3
     assert _error(fit, check_points, _truth_positions(clean_sim, check_points)) <= TOLERANCE_PX
 
+    # The fit on three anchors is verified by the printed outlines: the page reads as any other, with no flag a
+    # teacher would spend a minute on (a fit they did not verify would flag every reading, see test_read_pages).
     result = read_page(image, prepared)
-    assert result.status == "flagged"
-    assert any(reason.startswith("anchor missing") for reason in result.reasons), result.reasons
-    assert result.page == 1
+    assert not any(reason.startswith("anchor missing") for reason in result.reasons), result.reasons
+    assert result.page == 1 and result.student_id == clean_sim.truth["student_id"]
+    accuracy = compare_page(result, clean_sim.truth, template)
+    assert accuracy.wrong_sure == 0 and accuracy.correct_sure == accuracy.groups, accuracy.line()
+
+
+def test_lost_anchor_whose_window_holds_a_printed_square_registers_on_three(template, prepared, page):
+    # Sheet 5004 of benchmarks/registration_three_anchors.py: skewed 2.4°, shifted, its top-left anchor lost. The
+    # filling guide's ■ in that anchor's window was matched to it, and the four-point affine it pulled left fewer
+    # than three anchors within the tight rematch: "no anchors found". Each three of the four now fix a fit of
+    # their own, and the print picks the right one.
+    rng = np.random.default_rng(5004)
+    truth = random_truth(template, rng)
+    sim = simulate_sheet(template, truth, seed=5004, profile="typical", overrides={
+        "upside_down": 0.0, "binarize": "none", "rotation_deg": rng.uniform(-5, 5), "shift_mm": (-6, 6),
+        "scale": (0.98, 1.02), "perspective": (-0.01, 0.01)})[0]
+    image = sim.image.copy()
+    dpi = sim.truth["dpi"]
+    (x, y), = apply_homography(np.array(sim.truth["homography"], np.float64),
+                               np.array([[page.anchors[0].x, page.anchors[0].y]]) * dpi / MM_PER_INCH - 0.5)
+    half = int(page.anchors[0].size * 0.8 * dpi / MM_PER_INCH)
+    image[max(0, int(y) - half):int(y) + half, max(0, int(x) - half):int(x) + half] = int(np.median(image))
+    image = load_array(jpeg_round_trip(image, 90, dpi)[1], reduce_jpeg_to_min_px=decode_min_side_px(template))[0].image
+    fits = register_page(image, page)
+    assert fits and fits[0].anchors_found == 3
+    result = read_page(image, prepared)
+    assert result.status != "error", result.reasons
+    accuracy = compare_page(result, sim.truth, template)
+    assert accuracy.wrong_sure == 0 and accuracy.correct_sure == accuracy.groups, accuracy.line()
 
 
 def test_page_with_two_anchors_missing_is_refused(prepared, page, clean_sim):
