@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw
 
 from omr.read import PreparedTemplate
 from omr.reason_text import reason_zh
 from omr.register import anchor_reference_point, apply_homography
-from omr.render import cjk_font_path
+from omr.render import cjk_font, cjk_font_path
 from omr.result import PageResult
 
 __all__ = ["draw_overlay"]
@@ -53,8 +53,7 @@ def _banner(canvas: np.ndarray, result: PageResult, colour: tuple[int, int, int]
     """The page's status, 考号 and reasons across the top: in Chinese where a CJK font is installed (teachers read
     the overlay), else in OpenCV's ASCII font with the stable English reasons."""
     reasons = "; ".join(result.reasons)
-    font_path = cjk_font_path()
-    if font_path is None:
+    if cjk_font_path() is None:
         text = f"{result.status.upper()} {result.student_id or ''} {reasons}"
         cv2.putText(canvas, text[:_BANNER_CHARS], (10, 24), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 2, cv2.LINE_AA)
         return
@@ -62,7 +61,7 @@ def _banner(canvas: np.ndarray, result: PageResult, colour: tuple[int, int, int]
     student = f"考号 {result.student_id}" if result.student_id else ""
     text = "  ".join(part for part in (status, student, reason_zh(reasons) if reasons else "") if part)
     em_px = max(14, canvas.shape[1] // 70)  # legible at the review page's width on any scan resolution
-    font = ImageFont.truetype(str(font_path), em_px)
+    font = cjk_font(em_px)
     left, top, right, bottom = font.getbbox(text[:_BANNER_CHARS])
     band = Image.fromarray(np.ascontiguousarray(canvas[: bottom + em_px // 2, : min(canvas.shape[1], right + 20)]))
     ImageDraw.Draw(band).text((10, em_px // 4), text[:_BANNER_CHARS], font=font, fill=colour)

@@ -19,7 +19,7 @@ from omr.layout import (FillEllipse, FillPolygon, FillRect, Label, StrokeEllipse
                         page_primitives)
 from omr.template import ExpandedPage
 
-__all__ = ["render_page", "render_page_cached", "cjk_font_candidates", "cjk_font_path"]
+__all__ = ["render_page", "render_page_cached", "cjk_font_candidates", "cjk_font_path", "cjk_font"]
 
 _SHIFT = 4  # OpenCV sub-pixel bits: coordinates are multiplied by 16
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
@@ -75,7 +75,9 @@ def cjk_font_path() -> Path | None:
 
 
 @lru_cache(maxsize=64)
-def _cjk_font(em_px: int) -> ImageFont.FreeTypeFont:
+def cjk_font(em_px: int) -> ImageFont.FreeTypeFont:
+    """The CJK font at ``em_px`` pixels (cached: labels, overlays and notes ask for a few sizes again and again);
+    only call it when :func:`cjk_font_path` found one."""
     path = cjk_font_path()
     assert path is not None
     return ImageFont.truetype(str(path), em_px)
@@ -85,7 +87,7 @@ def _cjk_font(em_px: int) -> ImageFont.FreeTypeFont:
 def _glyphs(text: str, em_px: int) -> tuple[np.ndarray, int, int, int]:
     """Coverage (uint8, 255 = ink) of ``text`` set in the CJK font, its left/top offset from the pen position
     on the baseline, and its advance width; cached because every page repeats the same few labels."""
-    font = _cjk_font(em_px)
+    font = cjk_font(em_px)
     left, top, right, bottom = font.getbbox(text, anchor="ls")
     width, height = max(1, right - left), max(1, bottom - top)
     canvas = Image.new("L", (width, height), 0)

@@ -728,18 +728,17 @@ def _note_banner(lines: Sequence[str], width: int):
     short English line when the machine has none)."""
     import cv2
     import numpy as np
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
-    from omr.render import cjk_font_path
+    from omr.render import cjk_font, cjk_font_path
 
-    font_path = cjk_font_path()
-    if font_path is None:
+    font = cjk_font(24) if cjk_font_path() is not None else None
+    if font is None:
         lines = ["NOTE: part of this answer is missing (its page is missing or unreadable)."]
     wrapped = [line[k:k + _NOTE_LINE_CHARS] for line in lines for k in range(0, len(line), _NOTE_LINE_CHARS)]
     height = _NOTE_LINE_PX * len(wrapped) + 12
     canvas = Image.new("L", (max(width, 16 * _NOTE_LINE_CHARS + 24), height), 255)
     draw = ImageDraw.Draw(canvas)
-    font = ImageFont.truetype(str(font_path), 24) if font_path is not None else None
     for row, line in enumerate(wrapped):
         if font is not None:
             draw.text((12, 6 + row * _NOTE_LINE_PX), line, fill=0, font=font)
