@@ -219,14 +219,13 @@ def write_outputs(out_dir: str | Path, template: Template, pages: list[PageResul
             handle.write(json.dumps({"type": "page", **page_result_to_dict(page)}, ensure_ascii=False) + "\n")
         for sheet in sheets:
             handle.write(json.dumps({"type": "sheet", **asdict(sheet)}, ensure_ascii=False) + "\n")
-    question_ids = [g.id for n in range(1, len(template.pages) + 1)
-                    for g in expand_page(template, n).groups if g.kind == "question"]
-    score_ids = sorted({g.role for n in range(1, len(template.pages) + 1)
-                        for g in expand_page(template, n).groups if g.kind in ("score_digit", "score_half")})
-    groups = [g for n in range(1, len(template.pages) + 1) for g in expand_page(template, n).groups]
+    expanded = [expand_page(template, n) for n in range(1, len(template.pages) + 1)]
+    groups = [g for page in expanded for g in page.groups]
+    question_ids = [g.id for g in groups if g.kind == "question"]
+    score_ids = sorted({g.role for g in groups if g.kind in ("score_digit", "score_half")})
     # Columns only cards that print them get: the code read off the sheet (a personalised sheet's identity), the
     # paper version, the proctor's 违纪 mark, each 选考题 chooser.
-    has_barcode = any(expand_page(template, n).barcodes for n in range(1, len(template.pages) + 1))
+    has_barcode = any(page.barcodes for page in expanded)
     extra = ((["barcode"] if has_barcode else []) + (["form"] if any(g.kind == "id_column" and g.role == "form" for g in groups) else [])
              + (["violation"] if any(g.kind == "mark" and g.role == "violation" for g in groups) else [])
              + [f"choice_{g.id}" for g in groups if g.kind == "chooser"])
