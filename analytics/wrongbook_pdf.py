@@ -2,8 +2,8 @@
 the class batch the practice sets' answer key (参考答案), as teachers print and hand them out; ``wrongbook.json``
 beside them for the service.
 
-The CJK font is the student reports' (:mod:`analytics.student_report`). Stems are the bank's text, escaped (a stem
-is never markup) with its image below when the bank's image folder has it and it passes
+The CJK font is every PDF's (:mod:`omr.pdf_font`). Stems are the bank's text, escaped (a stem
+is never markup: :func:`itembank.paper_pdf.paragraph_markup`) with its image below when the bank's image folder has it and it passes
 :func:`itembank.images.stem_image_path`'s checks (else the page says the figure could not be printed).
 """
 
@@ -11,24 +11,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 from omr.pdf_font import cjk_font_name
 from analytics.workbook import safe_name
 from analytics.wrongbook import StudentWrongbook, Wrongbook, WrongQuestion, wrongbook_json
 from itembank.images import stem_image_path
 from itembank.model import Bank, BankError, Item
+from itembank.paper_pdf import paragraph_markup
 
 __all__ = ["write_wrongbook_pdf", "write_wrongbooks"]
 
 _TYPES = {"single": "单选", "multi": "多选", "truefalse": "判断", "subjective": "解答"}
 _TRUE_FALSE = {"T": "对(√)", "F": "错(×)"}
-
-
-def _text(value: str) -> str:
-    """Bank text as a reportlab paragraph: escaped, line breaks kept, control characters dropped."""
-    kept = "".join(ch for ch in value if ch in "\n\t" or ord(ch) >= 32)
-    return escape(kept).replace("\n", "<br/>")
 
 
 def _num(value: float) -> str:
@@ -73,7 +67,7 @@ def _stem(item: Item | None, stem: str, image: str | None, image_dir: Path | Non
 
     flow: list = []
     if stem:
-        flow.append(Paragraph(_text(stem), styles.normal))
+        flow.append(Paragraph(paragraph_markup(stem), styles.normal))
     path, problem = _image(image_dir, image)
     if path is not None:
         picture = Image(str(path))
@@ -82,10 +76,10 @@ def _stem(item: Item | None, stem: str, image: str | None, image_dir: Path | Non
         picture.hAlign = "LEFT"
         flow.append(picture)
     elif problem:
-        flow.append(Paragraph(_text(problem), styles.warn))
+        flow.append(Paragraph(paragraph_markup(problem), styles.warn))
     options = item.options if item is not None else {}
     for label, text in options.items():
-        flow.append(Paragraph(f"{_text(label)}. {_text(text)}", styles.option))
+        flow.append(Paragraph(f"{paragraph_markup(label)}. {paragraph_markup(text)}", styles.option))
     return flow
 
 
@@ -98,7 +92,7 @@ def _wrong_block(w: WrongQuestion, item: Item | None, image_dir: Path | None, wi
             f"{_num(w.score)} 分,失 {_num(w.lost)} 分,{kind})")
     if w.knowledge_points:
         head += f"  知识点:{'、'.join(w.knowledge_points)}"
-    flow = [Paragraph(_text(head), styles.question)]
+    flow = [Paragraph(paragraph_markup(head), styles.question)]
     flow += _stem(item, w.stem, w.stem_image, image_dir, width, styles)
     if w.question_type == "subjective":
         answer = f"本题得分 {_num(w.score)}/{_num(w.points)}(解答题,请对照评分标准订正)"
@@ -107,9 +101,9 @@ def _wrong_block(w: WrongQuestion, item: Item | None, image_dir: Path | None, wi
             return _TRUE_FALSE.get(letters, letters) if w.question_type == "truefalse" else letters
         key = " 或 ".join(shown(k) for k in w.key.split(" 或 ")) if w.key else "-"
         answer = f"你的答案:{shown(w.answer_read) if w.answer_read else '未作答'}    正确答案:{key}"
-    flow.append(Paragraph(_text(answer), styles.normal))
+    flow.append(Paragraph(paragraph_markup(answer), styles.normal))
     if w.note:
-        flow.append(Paragraph(_text(w.note), styles.warn))
+        flow.append(Paragraph(paragraph_markup(w.note), styles.warn))
     return [KeepTogether(flow)]
 
 
@@ -119,11 +113,11 @@ def _student_story(book: Wrongbook, st: StudentWrongbook, items: dict[str, Item]
 
     lost = sum(w.lost for w in st.wrong)
     story: list = [
-        Paragraph(_text(f"错题本 · {book.exam_name}"), styles.title),
-        Paragraph(_text(f"姓名:{st.name}    考号:{st.exam_id}    班级:{st.class_name}    "
+        Paragraph(paragraph_markup(f"错题本 · {book.exam_name}"), styles.title),
+        Paragraph(paragraph_markup(f"姓名:{st.name}    考号:{st.exam_id}    班级:{st.class_name}    "
                         f"总分:{_num(st.total)}/{_num(book.full_marks)}"), styles.normal),
         Spacer(1, 4),
-        Paragraph(_text(f"一、错题订正(共 {len(st.wrong)} 题,失 {_num(lost)} 分)"), styles.heading),
+        Paragraph(paragraph_markup(f"一、错题订正(共 {len(st.wrong)} 题,失 {_num(lost)} 分)"), styles.heading),
     ]
     if not st.wrong:
         story.append(Paragraph("本次考试没有失分的题目。", styles.normal))
@@ -137,15 +131,15 @@ def _student_story(book: Wrongbook, st: StudentWrongbook, items: dict[str, Item]
                                styles.small))
     number = 0
     for practice in st.practice:
-        story.append(Paragraph(_text(f"{practice.point_name}({len(practice.items)} 题)"), styles.question))
+        story.append(Paragraph(paragraph_markup(f"{practice.point_name}({len(practice.items)} 题)"), styles.question))
         for chosen in practice.items:
             number += 1
             item = items[chosen.item_id]
-            flow = [Paragraph(_text(f"练习 {number}.({_TYPES.get(item.type, item.type)})"), styles.item)]
+            flow = [Paragraph(paragraph_markup(f"练习 {number}.({_TYPES.get(item.type, item.type)})"), styles.item)]
             flow += _stem(item, item.stem, item.stem_image, image_dir, width, styles)
             story.append(KeepTogether(flow))
         if practice.shortage:
-            story.append(Paragraph(_text(practice.shortage), styles.warn))
+            story.append(Paragraph(paragraph_markup(practice.shortage), styles.warn))
     return story
 
 
@@ -169,15 +163,15 @@ def _answer_key(book: Wrongbook, students: list[StudentWrongbook], items: dict[s
             for chosen in practice.items:
                 number += 1
                 keys.append(f"{number}. {_key_of(items[chosen.item_id])}")
-        rows.append([Paragraph(_text(st.name), styles.normal), Paragraph(_text(st.exam_id), styles.normal),
-                     Paragraph(_text("    ".join(keys) or "无"), styles.normal)])
+        rows.append([Paragraph(paragraph_markup(st.name), styles.normal), Paragraph(paragraph_markup(st.exam_id), styles.normal),
+                     Paragraph(paragraph_markup("    ".join(keys) or "无"), styles.normal)])
     table = Table(rows, colWidths=[width * 0.16, width * 0.2, width * 0.64], repeatRows=1)
     table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.4, colors.HexColor("#BFBFBF")),
                                ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#DDEBF7")),
                                ("VALIGN", (0, 0), (-1, -1), "TOP")]))
-    return [Paragraph(_text(f"参考答案(巩固练习) · {book.exam_name} · {students[0].class_name if students else ''}"),
+    return [Paragraph(paragraph_markup(f"参考答案(巩固练习) · {book.exam_name} · {students[0].class_name if students else ''}"),
                       styles.title), table,
-            *[Paragraph(_text(note), styles.small) for note in book.notes]]
+            *[Paragraph(paragraph_markup(note), styles.small) for note in book.notes]]
 
 
 def write_wrongbook_pdf(book: Wrongbook, bank: Bank, path: str | Path, class_name: str, *,

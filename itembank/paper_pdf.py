@@ -17,15 +17,18 @@ from grading.exam import Exam
 from itembank.assemble import Paper
 from omr.pdf_font import cjk_font_name
 
-__all__ = ["write_paper_pdf", "paper_font"]
+__all__ = ["write_paper_pdf", "paper_font", "paragraph_markup"]
 
 def paper_font() -> str:
     """The registered reportlab font for the paper's text (Chinese and Latin alike)."""
     return cjk_font_name()
 
 
-def _markup(text: str) -> str:
-    return escape(text).replace("\n", "<br/>")
+def paragraph_markup(text: str) -> str:
+    """Bank or exam text as a reportlab paragraph: escaped (a stem prints as text, never as markup), line breaks
+    kept, control characters dropped."""
+    kept = "".join(ch for ch in text if ch in "\n\t" or ord(ch) >= 32)
+    return escape(kept).replace("\n", "<br/>")
 
 
 def _number(value: float) -> str:
@@ -55,8 +58,8 @@ def write_paper_pdf(paper: Paper, exam: Exam, path: str | Path, *, images: Mappi
     part = ParagraphStyle("part", fontName=font, fontSize=11.5, leading=16, spaceBefore=8, spaceAfter=4)
     body = ParagraphStyle("body", fontName=font, fontSize=10.5, leading=15, spaceBefore=3, wordWrap="CJK")
     option = ParagraphStyle("option", fontName=font, fontSize=10.5, leading=14, leftIndent=14, wordWrap="CJK")
-    story = [Paragraph(_markup(title or exam.name or f"{exam.subject} 试卷"), heading),
-             Paragraph(_markup(f"科目：{exam.subject}　满分：{_number(exam.full_marks)} 分　共 {len(exam.questions)} 题"),
+    story = [Paragraph(paragraph_markup(title or exam.name or f"{exam.subject} 试卷"), heading),
+             Paragraph(paragraph_markup(f"科目：{exam.subject}　满分：{_number(exam.full_marks)} 分　共 {len(exam.questions)} 题"),
                        small),
              Spacer(1, 2 * mm),
              Paragraph("学校＿＿＿＿＿＿　班级＿＿＿＿＿＿　姓名＿＿＿＿＿＿　考号＿＿＿＿＿＿＿＿＿＿", small),
@@ -70,10 +73,10 @@ def write_paper_pdf(paper: Paper, exam: Exam, path: str | Path, *, images: Mappi
             total = sum(other.points for other in members)
             each = {other.points for other in members}
             note = f"每题 {_number(each.pop())} 分，" if len(each) == 1 else ""
-            story.append(Paragraph(_markup(f"{exam.section_name(section)}（共 {len(members)} 题，{note}"
+            story.append(Paragraph(paragraph_markup(f"{exam.section_name(section)}（共 {len(members)} 题，{note}"
                                            f"共 {_number(total)} 分）"), part))
         points = f"（{_number(q.points)} 分）" if q.type == "subjective" else ""
-        block = [Paragraph(f"{q.id[1:]}. {points}{_markup(item.stem)}", body)]
+        block = [Paragraph(f"{q.id[1:]}. {points}{paragraph_markup(item.stem)}", body)]
         if item.id in images:
             picture = Image(str(images[item.id]))
             scale = min(120 * mm / picture.imageWidth, 70 * mm / picture.imageHeight, 0.25 * mm)  # <= 0.25 mm a pixel
@@ -83,7 +86,7 @@ def write_paper_pdf(paper: Paper, exam: Exam, path: str | Path, *, images: Mappi
         if texts:
             longest = max(len(text) for _, text in texts)
             per_row = 4 if longest <= 8 else (2 if longest <= 20 else 1)
-            cells = [Paragraph(f"{label}. {_markup(text)}", option) for label, text in texts]
+            cells = [Paragraph(f"{label}. {paragraph_markup(text)}", option) for label, text in texts]
             rows = [cells[k:k + per_row] for k in range(0, len(cells), per_row)]
             rows[-1] += [""] * (per_row - len(rows[-1]))
             grid = Table(rows, colWidths=[width / per_row] * per_row)
