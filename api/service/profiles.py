@@ -204,7 +204,7 @@ def labelled_pages(service: Service, pages: list[ReviewedPage], templates: dict[
     import numpy as np
 
     from api.service.processing import prepared_template
-    from api.service.routes.review import _decode  # the page image exactly as the review queue shows it
+    from api.service.stored_pages import decode_page  # the page image exactly as the review queue shows it
     from calibration.labels import label_page
     from omr.batch import decode_min_side_px
 
@@ -217,7 +217,7 @@ def labelled_pages(service: Service, pages: list[ReviewedPage], templates: dict[
                 continue
             on_page = {group.id for group in prepared.pages[page.template_page - 1].expanded.groups}
             path = service.blobs.path(page.blob_sha256)
-            image = _decode(service, path, page.page_index, decode_min_side_px(prepared.template)) \
+            image = decode_page(service, path, page.page_index, decode_min_side_px(prepared.template)) \
                 if path.is_file() else None
             if image is None:
                 outcome.skipped.append(f"page {page.page_id}: its image can no longer be decoded")

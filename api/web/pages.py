@@ -25,11 +25,13 @@ from api.service.routes import admin, batches, exams, municipal, results, review
 from api.service.schemas.admin import ApiKeyCreate, TokenRequest, UserCreate
 from api.service.schemas.review import CorrectionItem, CorrectionsCreate, PageResolve
 from api.service.security import ROLES, Principal, new_token, secret_hash
+from api.service.stored_pages import decode_page, page_of, sheet_of, stored_file
 from api.web import arrange_pages, assets, marking_admin, marking_pages
 from api.web.charts import bars_svg
 from api.web.guard import (clear_session_cookie, csrf_form, csrf_header_checked, new_csrf_cookie, session_credentials,
                            set_session_cookie)
 from api.web.render import ROLE_NAMES, render
+from grading.review_reasons import correction_needs, listed_questions, page_hint
 
 __all__ = ["include_pages", "router"]
 
@@ -275,8 +277,8 @@ def _fields(sheet, exam_row) -> list[dict]:
     done = {c.question: c.value for c in sheet.corrections}
     fields: list[dict] = []
     for reason in sheet.reasons:
-        listed = review._LISTED.match(reason)
-        names = [q.strip() for q in listed.group(1).split(",")] if listed else []
+        listed = listed_questions(reason)
+        names = listed or []
         for name in names:
             canonical = definition.canonical_of(name, form)
             question = definition.question(canonical) if canonical else None
@@ -287,7 +289,7 @@ def _fields(sheet, exam_row) -> list[dict]:
                            "points": question.points if question is not None else None,
                            "read": "" if read is None else (f"{read:g}" if scored else str(read)),
                            "value": done.get(name, "")})
-        needs = None if listed else review._needs(reason)
+        needs = None if listed is not None else correction_needs(reason)
         if needs:
             name = sorted(needs[0])[0]
             fields.append({"name": name, "label": _ITEMS.get(name, name), "reason": reason, "scored": False,
@@ -353,7 +355,7 @@ def review_unreadable(request: Request, page_id: RowId, principal: CurrentPrinci
                       ) -> Response:
     """A page that could not be read: its image, why, and what to do."""
     page = review.read_page_result(page_id, principal, session)
-    return render(request, "page.html", principal, page=page, fix=review._page_fix(page.reasons),
+    return render(request, "page.html", principal, page=page, fix=page_hint(page.reasons),
                   next_url=_next_after(principal, session, "page", page_id))
 
 
@@ -392,15 +394,15 @@ def question_zoom(sheet_id: RowId, question: Annotated[str, Path(pattern=r"^[A-Z
     from api.service.processing import prepared_template
     from api.web.zoom import question_zoom_png
 
-    sheet = review._sheet(session, principal, sheet_id)
+    sheet = sheet_of(session, principal, sheet_id)
     prepared = prepared_template(session.get(Exam, sheet.exam_id).template)
     for page_id in sheet.page_ids or []:
-        page, file = review._page(session, principal, page_id)
+        page, file = page_of(session, principal, page_id)
         stored = page.result or {}
         if question not in (stored.get("questions") or {}) and question not in (stored.get("scores") or {}):
             continue
-        path = review._stored_file(service, file)
-        image = review._decode(service, path, page.page_index, decode_min_side_px(prepared.template))
+        path = stored_file(service, file)
+        image = decode_page(service, path, page.page_index, decode_min_side_px(prepared.template))
         png = question_zoom_png(image, prepared, question, source=file.filename, page_index=page.page_index) \
             if image is not None else None
         if png is not None:

@@ -8,7 +8,6 @@ these routes (403); corrections are made by people (teachers, school admins), ne
 from __future__ import annotations
 
 import logging
-import re
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -19,7 +18,7 @@ from sqlalchemy.orm import Session
 from api.service import audit, grading_runs
 from api.service.context import Service
 from api.service.deps import (KIB, CurrentPrincipal, ReadSession, RowId, SchoolQuery, ServiceDep, WriteSession,
-                              not_found, of_school, permit, school_of)
+                              not_found, permit, school_of)
 from api.service.jobs import ensure_blob
 from api.service.json_body import LimitedJSONRoute
 from api.service.models import AuditEntry, Batch, BatchFile, Blob, Correction, Exam, Page, Sheet
@@ -27,95 +26,18 @@ from api.service.schemas.review import (AppliedCorrectionPublic, AuditPage, Audi
                                         CorrectionsCreate, CorrectionsResult, PagePublic, PageResolve,
                                         RejectedUpload, ReviewItem, ReviewPage, SheetPublic)
 from api.service.processing import overlay_jpeg, prepared_template
-from api.service.security import Principal
+from api.service.stored_pages import decode_page, page_of, sheet_of, stored_file
+from grading.review_reasons import correction_hint, page_hint, uncovered
 
 router = APIRouter(tags=["review"], route_class=LimitedJSONRoute)
 log = logging.getLogger(__name__)
 Limit = Annotated[int, Query(ge=1, le=500)]
 
-_YES = ("1", "yes", "true", "是", "y")
-_LISTED = re.compile(r"^(?:page \d+: )?(?:uncertain marks|multiple marks|score \w+): (.+)$")
-_PAGE_PREFIX = re.compile(r"^page \d+: ")
-#: omr.read.other_template_reason: "page of another template cn-a3-100 (code 123, page 1): ..."
-_OTHER_TEMPLATE = re.compile(r"^page of another template(?: (\S+))? \(code \d+, page \d+\)")
 _SINGLE_IMAGE = {"jpeg": "image/jpeg", "png": "image/png", "bmp": "image/bmp"}
 _IMAGE_HEADERS = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff"}
 
 
-# --- what a reason asks for ------------------------------------------------------------------------------------
-
-def _needs(reason: str) -> list[frozenset[str]] | None:
-    """What corrections cover an OMR reason: a list of alternatives that must each be met (any name in an
-    alternative will do); None when no correction can (the reviewer resolves the sheet instead)."""
-    listed = _LISTED.match(reason)
-    if listed:
-        return [frozenset({q.strip()}) for q in listed.group(1).split(",") if q.strip()]
-    text = _PAGE_PREFIX.sub("", reason)
-    if text.startswith(("student id", "duplicate student id")):
-        return [frozenset({"exam_id", "exclude"})]
-    if text.startswith("absent mark"):
-        return [frozenset({"absent"})]
-    if text.startswith("paper version"):
-        return [frozenset({"form"})]
-    if text.startswith("missing page"):
-        return [frozenset({"exclude"})]
-    return None
-    return None
-
-
-def _fix(reason: str) -> str:
-    """What a reviewer can send for one reason, in words."""
-    listed = _LISTED.match(reason)
-    if listed:
-        questions = listed.group(1)
-        if _PAGE_PREFIX.sub("", reason).startswith("score "):
-            return f"send the score of {questions} (question, value = the score)"
-        return f"send what is marked on {questions} (question, value = the letters; '' for none)"
-    needs = _needs(reason)
-    if needs == [frozenset({"exam_id", "exclude"})]:
-        return "send the 考号 (question 'exam_id'), or drop a second scan of the same paper ('exclude', '1')"
-    if needs == [frozenset({"absent"})]:
-        return "send 'absent' with 1 (absent) or 0 (sat the exam)"
-    if needs == [frozenset({"form"})]:
-        return "send 'form' with the paper version (A, B ...)"
-    if needs == [frozenset({"exclude"})]:
-        return "rescan the missing page(s), or drop the sheet ('exclude', '1'), or resolve it"
-    return "check the sheet against the overlay, then mark it resolved (resolved: true)"
-
-
-def _page_fix(reasons: list[str]) -> str:
-    """What a reviewer can do about an unreadable page, in words."""
-    other = next(filter(None, map(_OTHER_TEMPLATE.match, reasons)), None)
-    if other:
-        return (f"这页属于另一份答题卡模板 ({other.group(1) or '未知模板'}), 不是本考试的: 请在对应考试中上传, "
-                f"再在此标记为已处理 (a page of another template: upload it to that exam, then resolve it here)")
-    return ("这页无法识别: 请查看图像, 若是答题卡请重新扫描上传, 再在此标记为已处理 "
-            "(the page could not be read: check the image, rescan it if it is a sheet)")
-
-
-def _uncovered(reasons: list[str], corrections: list[tuple[str, str]]) -> list[str]:
-    """Reasons the corrections (question, value) do not cover; a sheet dropped with ``exclude`` has none left."""
-    named = {q for q, _ in corrections}
-    if any(q == "exclude" and v.strip().lower() in _YES for q, v in corrections):
-        return []
-    left = []
-    for reason in reasons:
-        needs = _needs(reason)
-        if needs is None or any(not (alternatives & named) for alternatives in needs):
-            left.append(reason)
-    return left
-
-
 # --- loading with the school check -------------------------------------------------------------------------------
-
-def _sheet(session: Session, principal: Principal, sheet_id: int) -> Sheet:
-    return of_school(session.get(Sheet, sheet_id), principal, "sheet")
-
-
-def _page(session: Session, principal: Principal, page_id: int) -> tuple[Page, BatchFile]:
-    page = of_school(session.get(Page, page_id), principal, "page")
-    return page, session.get(BatchFile, page.file_id)
-
 
 def _corrections(session: Session, sheet_id: int) -> list[Correction]:
     return list(session.scalars(select(Correction).where(Correction.sheet_id == sheet_id).order_by(Correction.id)))
@@ -157,7 +79,7 @@ def review_queue(principal: CurrentPrincipal, session: ReadSession, school_id: S
         sheets = session.scalars(sheets_query.where(Sheet.id > after).order_by(Sheet.id).limit(limit + 1)).all()
         items.extend(ReviewItem(kind="sheet", id=s.id, batch_id=s.batch_id, exam_id=s.exam_id,
                                 student_id=s.student_id, status=s.status, reasons=list(s.reasons or []),
-                                fix=[_fix(r) for r in s.reasons or []], page_ids=list(s.page_ids or []))
+                                fix=[correction_hint(r) for r in s.reasons or []], page_ids=list(s.page_ids or []))
                      for s in sheets[:limit])
         if len(sheets) > limit:
             return ReviewPage(items=items, next_cursor=f"s{sheets[limit - 1].id}", rejected_files=rejected)
@@ -166,7 +88,7 @@ def review_queue(principal: CurrentPrincipal, session: ReadSession, school_id: S
     pages = session.execute(pages_query.where(Page.id > after).order_by(Page.id).limit(room + 1)).all()
     items.extend(ReviewItem(kind="page", id=p.id, batch_id=p.batch_id, exam_id=exam, student_id=p.student_id,
                             status=p.status, reasons=list(p.reasons or []),
-                            fix=[_page_fix(p.reasons or [])],
+                            fix=[page_hint(p.reasons or [])],
                             page_ids=[p.id]) for p, exam in pages[:room])
     next_cursor = None
     if len(pages) > room:
@@ -200,13 +122,13 @@ def _rejected_files(session: Session, school: str, exam_id: int | None, batch_id
 @router.get("/sheets/{sheet_id}", response_model=SheetPublic, dependencies=[permit("review:read")])
 def read_sheet(sheet_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> SheetPublic:
     """A sheet with its readings, reasons and the corrections made so far."""
-    return _sheet_public(session, _sheet(session, principal, sheet_id))
+    return _sheet_public(session, sheet_of(session, principal, sheet_id))
 
 
 @router.get("/pages/{page_id}", response_model=PagePublic, dependencies=[permit("review:read")])
 def read_page_result(page_id: RowId, principal: CurrentPrincipal, session: ReadSession) -> PagePublic:
     """What OMR read on one page (``omr.result.PageResult`` as JSON)."""
-    page, file = _page(session, principal, page_id)
+    page, file = page_of(session, principal, page_id)
     return PagePublic(id=page.id, batch_id=page.batch_id, file_id=page.file_id, filename=file.filename,
                       page_index=page.page_index, status=page.status, reasons=list(page.reasons or []),
                       student_id=page.student_id, has_overlay=page.overlay_sha256 is not None,
@@ -217,7 +139,7 @@ def read_page_result(page_id: RowId, principal: CurrentPrincipal, session: ReadS
 def resolve_page(page_id: RowId, body: PageResolve, principal: CurrentPrincipal, session: WriteSession
                  ) -> PagePublic:
     """Take an unreadable page off the review queue, saying why (audited). A rescan is uploaded as a new file."""
-    page, _file = _page(session, principal, page_id)
+    page, _file = page_of(session, principal, page_id)
     if page.status != "error":
         raise HTTPException(status.HTTP_409_CONFLICT, "only unreadable pages are resolved this way; a readable "
                                                       "page's sheet is corrected with POST /sheets/{id}/corrections")
@@ -230,34 +152,11 @@ def resolve_page(page_id: RowId, body: PageResolve, principal: CurrentPrincipal,
     return read_page_result(page_id, principal, session)
 
 
-def _stored_file(service, file: BatchFile):
-    path = service.blobs.path(file.sha256)
-    if not path.is_file():
-        raise not_found("the page's file is no longer stored")
-    return path
-
-
 def _format(path) -> str | None:
     from omr.load import sniff_format
 
     with open(path, "rb") as handle:
         return sniff_format(handle.read(2048))
-
-
-def _decode(service, path, page_index: int, reduce_to: int | None = None):
-    """The page's gray image (re-extracted from a multi-page file under the upload limits), or None."""
-    from omr.load import iter_pages
-
-    pages = iter_pages(path, limits=service.settings.load_limits(), reduce_jpeg_to_min_px=reduce_to)
-    try:
-        for loaded in pages:
-            if loaded.page_index == page_index:
-                return loaded.image
-            if loaded.page_index > page_index:
-                break
-    finally:
-        pages.close()
-    return None
 
 
 def _png(image) -> bytes:
@@ -273,12 +172,12 @@ def _png(image) -> bytes:
             responses={200: {"content": {"image/png": {}, "image/jpeg": {}}, "description": "the page image"}})
 def page_image(page_id: RowId, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep) -> Response:
     """The scanned page: a JPEG/PNG/BMP file as stored; a page of a TIFF or PDF extracted and sent as PNG."""
-    page, file = _page(session, principal, page_id)
-    path = _stored_file(service, file)
+    page, file = page_of(session, principal, page_id)
+    path = stored_file(service, file)
     fmt = _format(path)
     if fmt in _SINGLE_IMAGE and page.page_index == 0:
         return FileResponse(path, media_type=_SINGLE_IMAGE[fmt], headers=_IMAGE_HEADERS)
-    image = _decode(service, path, page.page_index) if fmt is not None else None
+    image = decode_page(service, path, page.page_index) if fmt is not None else None
     if image is None:
         raise not_found("the page cannot be decoded: " + "; ".join(page.reasons or ["not an image"]))
     return Response(_png(image), media_type="image/png", headers=_IMAGE_HEADERS)
@@ -295,15 +194,15 @@ def page_overlay(page_id: RowId, principal: CurrentPrincipal, session: ReadSessi
     from omr.read import read_page
     from omr.result import PageResult
 
-    page, file = _page(session, principal, page_id)
+    page, file = page_of(session, principal, page_id)
     if page.overlay_sha256 and service.blobs.exists(page.overlay_sha256):
         stored = session.get(Blob, page.overlay_sha256)
         return FileResponse(service.blobs.path(page.overlay_sha256), headers=_IMAGE_HEADERS,
                             media_type=stored.media_type if stored is not None else "image/jpeg")
     exam = session.get(Exam, file.exam_id)
-    path = _stored_file(service, file)
+    path = stored_file(service, file)
     prepared = prepared_template(exam.template)  # the workers' own cache of prepared templates
-    image = _decode(service, path, page.page_index, decode_min_side_px(prepared.template))
+    image = decode_page(service, path, page.page_index, decode_min_side_px(prepared.template))
     if image is None:
         raise not_found("the page cannot be decoded: " + "; ".join(page.reasons or ["not an image"]))
     try:
@@ -349,7 +248,7 @@ def correct_sheet(sheet_id: RowId, body: CorrectionsCreate, principal: CurrentPr
     from grading.corrections import apply_corrections, question_name
     from grading.sheets import sheet_from_json
 
-    sheet = _sheet(session, principal, sheet_id)
+    sheet = sheet_of(session, principal, sheet_id)
     exam_row = session.get(Exam, sheet.exam_id)
     exam = grading_runs.parse_definition(exam_row)
     raw = sheet_from_json({**sheet.result, "sheet_index": sheet.id - 1}, f"sheet {sheet.id}")
@@ -382,13 +281,13 @@ def correct_sheet(sheet_id: RowId, body: CorrectionsCreate, principal: CurrentPr
         applied.append(AppliedCorrectionPublic(question=correction.question, before=before, after=after,
                                                reason=correction.reason))
     named = [(c.question, c.value) for c in earlier] + [(c.question, c.value) for c in new]
-    uncovered = _uncovered(list(sheet.reasons or []), named)
-    if not sheet.resolved and (body.resolved or not uncovered):
+    left = uncovered(list(sheet.reasons or []), named)
+    if not sheet.resolved and (body.resolved or not left):
         sheet.resolved = True
         audit.record(session, principal, "sheet.resolve", "sheet", sheet.id, school_id=sheet.school_id,
-                     before={"resolved": False}, after={"resolved": True, "uncovered": uncovered})
+                     before={"resolved": False}, after={"resolved": True, "uncovered": left})
     session.commit()
-    return CorrectionsResult(sheet=_sheet_public(session, sheet), applied=applied, uncovered=uncovered)
+    return CorrectionsResult(sheet=_sheet_public(session, sheet), applied=applied, uncovered=left)
 
 
 def _score_problems(exam, sheet, correction) -> list[str]:

@@ -274,25 +274,6 @@ def test_audit_log_is_append_only_and_paged(client, service, city, school_a):
     assert json.dumps(mine, ensure_ascii=False)
 
 
-def test_what_covers_a_reason():
-    """Each kind of OMR reason and the corrections that deal with it (multi-page cards prefix 'page N: ')."""
-    from api.service.routes.review import _uncovered
-
-    reasons = ["uncertain marks: Q3, Q17", "page 2: multiple marks: Q41", "page 2: score uncertain: Q56",
-               "student id unreadable", "absent mark uncertain", "paper version uncertain"]
-    assert _uncovered(reasons, []) == reasons
-    fixes = [("Q3", "A"), ("Q41", "AB"), ("Q56", "8"), ("exam_id", "2026010001"), ("absent", "0"), ("form", "A")]
-    assert _uncovered(reasons, fixes) == ["uncertain marks: Q3, Q17"]  # every question listed needs its answer
-    assert _uncovered(reasons, [("Q17", "")] + fixes) == []
-    assert _uncovered(reasons, [("Q17", "")] + fixes[1:]) == ["uncertain marks: Q3, Q17"]
-    assert _uncovered(reasons, [("Q17", "")] + fixes[:-1]) == ["paper version uncertain"]
-    assert _uncovered(["duplicate student id 2026010001", "missing page(s) 2"], [("exam_id", "2026010009")]) == \
-        ["missing page(s) 2"]
-    assert _uncovered(["missing page(s) 2", "anchor missing: registered on 3 of 4 anchors"], [("exclude", "1")]) == []
-    assert _uncovered(["anchor missing: registered on 3 of 4 anchors"], [("exclude", "0")]) == \
-        ["anchor missing: registered on 3 of 4 anchors"]
-
-
 def test_a_sure_double_mark_goes_to_review_only_when_the_exam_asks(client, service, city, simulated_scans):
     # The city's exam sets review_multiple; the same scans for an exam that keeps the default are not reviewed.
     relaxed = client.post(f"{API}/exams", json={"definition": sample_exam(id="demo-relaxed")},

@@ -23,15 +23,15 @@ def _truth(scans, student_id: str) -> dict[str, str]:
 
 def _flagged_choice(site) -> tuple[Sheet, str]:
     """School A's first unresolved flagged sheet with a choice question to decide, and that question."""
-    from api.service.routes.review import _LISTED
+    from grading.review_reasons import listed_questions
 
     with site.service.db.read() as session:
         for sheet in session.scalars(select(Sheet).where(Sheet.id.in_(site.sheets), Sheet.resolved.is_(False))
                                      .order_by(Sheet.id)):
             for reason in sheet.reasons or []:
-                listed = _LISTED.match(reason)
+                listed = listed_questions(reason)
                 if listed and "marks" in reason and sheet.student_id:
-                    return sheet, listed.group(1).split(",")[0].strip()
+                    return sheet, listed[0]
     raise AssertionError("no flagged choice question among school A's sheets")
 
 
