@@ -3,8 +3,9 @@ grading's reason strings, shared by the review API and the review pages.
 
 A reason that lists questions (``uncertain marks: Q3, Q17``, ``page 2: score uncertain: Q56``) needs a correction
 of each question listed; a 考号 reason needs the 考号 (or the sheet dropped as a second scan), an absent-mark
-reason the absent flag, a paper-version reason the form, a missing page a rescan or the sheet dropped. Any other
-reason no correction can cover: the reviewer checks the sheet and resolves it.
+reason the absent flag, a paper-version reason the form, an unsure 违纪 mark the proctor's decision
+(``violation``), an unsure 选考题 chooser the question answered (``choice``), a missing page a rescan or the
+sheet dropped. Any other reason no correction can cover: the reviewer checks the sheet and resolves it.
 """
 
 from __future__ import annotations
@@ -41,6 +42,10 @@ def correction_needs(reason: str) -> list[frozenset[str]] | None:
         return [frozenset({"absent"})]
     if text.startswith("paper version"):
         return [frozenset({"form"})]
+    if text.startswith("violation mark"):
+        return [frozenset({"violation"})]
+    if text.startswith("optional question choice"):
+        return [frozenset({"choice"})]
     if text.startswith("missing page"):
         return [frozenset({"exclude"})]
     return None
@@ -61,6 +66,10 @@ def correction_hint(reason: str) -> str:
         return "send 'absent' with 1 (absent) or 0 (sat the exam)"
     if needs == [frozenset({"form"})]:
         return "send 'form' with the paper version (A, B ...)"
+    if needs == [frozenset({"violation"})]:
+        return "send 'violation' with 1 (违纪 confirmed) or 0 (no violation)"
+    if needs == [frozenset({"choice"})]:
+        return "send 'choice' with the optional question the student answered (选考题, e.g. 23)"
     if needs == [frozenset({"exclude"})]:
         return "rescan the missing page(s), or drop the sheet ('exclude', '1'), or resolve it"
     return "check the sheet against the overlay, then mark it resolved (resolved: true)"

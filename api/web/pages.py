@@ -262,7 +262,8 @@ def _next_after(principal: Principal, session, kind: str, item_id: int) -> str:
 
 
 #: What a reviewer decides for a reason that names no question (the correction's name -> what the page says).
-_ITEMS = {"exam_id": "考号", "absent": "缺考 (1 缺考, 0 参加)", "form": "试卷类型 (A, B …)", "exclude": "作废此卡 (填 1)"}
+_ITEMS = {"exam_id": "考号", "absent": "缺考 (1 缺考, 0 参加)", "form": "试卷类型 (A, B …)", "exclude": "作废此卡 (填 1)",
+          "violation": "违纪 (1 确认, 0 无违纪)", "choice": "选考题 (填所答题号, 如 23)"}
 
 
 def _fields(sheet, exam_row) -> list[dict]:

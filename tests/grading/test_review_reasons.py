@@ -31,3 +31,15 @@ def test_listed_questions_and_hints():
     assert correction_hint("template mismatch").startswith("check the sheet")
     assert "cn-a3-100" in page_hint(["page of another template cn-a3-100 (code 123, page 1): not this exam"])
     assert page_hint(["layout not found"]).startswith("这页无法识别")
+
+
+def test_proctor_mark_and_chooser_reasons_are_covered_by_their_corrections():
+    """An unsure 违纪 mark needs the proctor's decision, an unsure 选考题 chooser the question answered (the
+    corrections grading.corrections applies as ``violation`` and ``choice``)."""
+    violation = "page 1: violation mark uncertain"
+    chooser = "page 1: optional question choice uncertain: choose22_23 (Q22/Q23)"
+    assert correction_needs(violation) == [frozenset({"violation"})]
+    assert correction_needs(chooser) == [frozenset({"choice"})]
+    assert uncovered([violation, chooser], [("violation", "0")]) == [chooser]
+    assert uncovered([violation, chooser], [("violation", "0"), ("choice", "23")]) == []
+    assert "'choice'" in correction_hint(chooser) and "'violation'" in correction_hint(violation)

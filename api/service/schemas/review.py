@@ -52,7 +52,8 @@ class ReviewPage(Page[ReviewItem]):
 
 class CorrectionItem(Input):
     """One decision: ``question`` as printed on the sheet ("Q12" or "12"), or ``exam_id``, ``form``, ``absent``,
-    ``exclude``; ``value`` the letters marked ("" or "-" for none), a score, the 考号, the version, or 1/0."""
+    ``exclude``, ``violation`` (违纪) or ``choice`` (选考题); ``value`` the letters marked ("" or "-" for none), a
+    score, the 考号, the version, 1/0, or the optional question answered ("23")."""
 
     question: QuestionName
     value: text(Correction.value)
