@@ -1,7 +1,9 @@
-"""Pages read on three anchors: is a fit the printed outlines verify as good as a four-anchor one?
+"""Pages read on three (or two) anchors: is a fit the printed outlines verify as good as a four-anchor one?
 
 Each sheet (typical profile with a feeder's skew ±5°, shift ±6 mm, scale ±2 % and keystone ±1 %, or the hard
-profile) has one corner anchor painted out (``--keep-anchors``: none, for comparison), in turn each of the four. A
+profile) has one corner anchor painted out (``--keep-anchors``: none, for comparison), in turn each of the four
+(``--paint-out 2``: two, each pair of consecutive anchors of the template in turn; a fit on two anchors is a
+similarity the outlines must refit and verify, see omr/register.py ``_two_anchor_fits``). A
 gray page goes through JPEG q90 and is decoded as production decodes it; a 1-bit one stays as it is. Printed: pages
 lost, pages flagged whole (registration unsure), and over the pages whose fit was verified the worst bubble misfit
 (from the simulator's true homography) and the reading accuracy. This is the evidence for reading such a page
@@ -49,6 +51,8 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=150)
     parser.add_argument("--seed", type=int, default=5000)
     parser.add_argument("--keep-anchors", action="store_true", help="paint no anchor out (four-anchor baseline)")
+    parser.add_argument("--paint-out", type=int, choices=(1, 2), default=1,
+                        help="anchors painted out per sheet (default 1)")
     args = parser.parse_args()
     template = resolve_template(args.template)
     prepared = prepare_template(template)
@@ -68,7 +72,8 @@ def main() -> None:
                              overrides=overrides)[0]
         image = sim.image.copy()
         if not args.keep_anchors:
-            paint_out(image, sim, page.anchors[seed % len(page.anchors)])
+            for k in range(args.paint_out):
+                paint_out(image, sim, page.anchors[(seed + k) % len(page.anchors)])
         if sim.truth["scanner"]["binarize"] == "none":  # a 1-bit scan is sent as PNG/TIFF, not JPEG
             jpeg = jpeg_round_trip(image, 90, sim.truth["dpi"])[1]
             image = load_array(jpeg, reduce_jpeg_to_min_px=decode_min_side_px(template))[0].image
@@ -81,7 +86,7 @@ def main() -> None:
             continue
         accuracy += compare_page(result, sim.truth, template)
         errors.append(fit_error_mm(result, sim, centres, image.shape[1] / sim.image.shape[1]))
-    painted = "no anchor painted out" if args.keep_anchors else "one anchor painted out"
+    painted = "no anchor painted out" if args.keep_anchors else f"{args.paint_out} anchor(s) painted out"
     print(f"{args.template} {args.profile} x{args.count}, {painted}: lost {lost}, flagged whole {unsure}, "
           f"verified {len(errors)}: worst bubble misfit median {np.median(errors):.3f}, max {max(errors):.3f} mm")
     print(f"  {accuracy.line()}")

@@ -19,7 +19,7 @@ import numpy as np
 from omr.barcode import read_label
 from omr.decide import classify_bubbles, empty_level, group_outcomes, mark_strength, page_thresholds
 from omr.measure import disk_samples, measure_bubbles, ring_samples
-from omr.orient import Candidate, Choice, anchor_shapes, anchor_votes, choose
+from omr.orient import LAYOUT_NOT_FOUND, Candidate, Choice, anchor_shapes, anchor_votes, choose
 from omr.profile import ScannerProfile
 from omr.refine import (PrintPatches, print_agrees, print_found, print_in_place, print_patches, refine_transform,
                         warp_rect)
@@ -49,6 +49,7 @@ _PRINT_INK_MM = 6.0  # side of the bold-print squares whose darkest pixels give 
 _PRINT_INK_PATCHES = 6  # how many of them
 _GRAY_ANCHOR_GAP = 40.0  # gray levels the anchors must be lighter than the bold print to be taken as gray print
 _SAME_FIT_MM = 0.1  # a refit that moves no bubble further than this agrees with the anchors' fit
+_SAME_GUESS_MM = 1.0  # two first guesses this close everywhere refit to one fit (the outlines are searched 1.6 mm)
 _TRUSTED_RESIDUAL_MM = 0.1  # four whole anchors this close to an affine fit are not refitted (when verified)
 
 
@@ -377,6 +378,8 @@ def _locate(image: np.ndarray, prepared: PreparedTemplate, *, binary: bool = Fal
     for page in prepared.pages:
         for fit in _fits(image, page.expanded, prepared, tried):
             registered_any = True
+            if fallback is not None and fit.anchors_found < 3:
+                continue  # two-anchor guesses come last: not needed once a three-anchor fit reads the strip
             decoded = _read_identity(image, fit, page, prepared)
             if decoded is None:
                 # A three-anchor affine fit cannot follow a keystone, nor a fit a wrongly found anchor: the strip
@@ -425,11 +428,19 @@ def _locate_by_content(image: np.ndarray, prepared: PreparedTemplate, binary: bo
     tried: dict[tuple, list[Registration]] = {}
     candidates: list[Candidate] = []
     registered_any = False
+    guesses: list[tuple[PreparedPage, list[Registration]]] = []
     for page in prepared.pages:
         fits = list(_fits(image, page.expanded, prepared, tried))
         registered_any = registered_any or bool(fits)
-        candidates += _candidates(image, page, fits)
+        candidates += _candidates(image, page, [fit for fit in fits if fit.anchors_found >= 3])
+        guesses.append((page, [fit for fit in fits if fit.anchors_found < 3]))
     choice = _settled(image, candidates, binary)
+    if choice.candidate is None and choice.reason == LAYOUT_NOT_FOUND and any(fits for _, fits in guesses):
+        # Two-anchor fits (first guesses on a page that lost two anchors, or three with a stray blob) are weighed
+        # only when no fit on three or more anchors verifies, and near copies of one reading are weighed once:
+        # beside each other they would be rivals no test can tell apart.
+        choice = _settled(image, _distinct([c for page, fits in guesses for c in _candidates(image, page, fits)]),
+                          binary)
     if choice.candidate is not None:
         return choice.candidate.fit, choice.candidate.page
     known = _other_by_content(image, prepared, tried, candidates, binary) or _known_other(image, prepared, tried)
@@ -438,6 +449,21 @@ def _locate_by_content(image: np.ndarray, prepared: PreparedTemplate, binary: bo
     if not registered_any:
         return "blank page (no anchors)" if float(image.std()) < 6.0 else "no anchors found"
     return choice.reason
+
+
+def _distinct(candidates: list[Candidate]) -> list[Candidate]:
+    """``candidates`` less the near copies of a better one: the same page the same way up, its fit putting no
+    bubble further than ``_SAME_GUESS_MM`` from where the better one puts it (pairings of the same anchors, which
+    the refit to the outlines brings to one fit)."""
+    kept: list[Candidate] = []
+    for candidate in sorted(candidates, key=lambda c: (c.verified, c.score), reverse=True):
+        centres = candidate.page.centres_mm
+        placed = apply_homography(candidate.fit.page_to_image, centres)
+        if not any(other.page is candidate.page and other.fit.orientation == candidate.fit.orientation
+                   and np.linalg.norm(apply_homography(other.fit.page_to_image, centres) - placed, axis=1).max()
+                   <= _SAME_GUESS_MM * candidate.fit.px_per_mm for other in kept):
+            kept.append(candidate)
+    return kept
 
 
 def _candidates(image: np.ndarray, page: PreparedPage, fits: list[Registration], template_id: str | None = None

@@ -574,19 +574,25 @@ def iter_registrations(image: np.ndarray, page: ExpandedPage, *, max_residual_mm
 
     Orientations come in order of how well a first match lands (more anchors, then closer; ties keep 0° before
     180°, since most pages arrive upright), so a caller that checks each fit with the identity strip usually
-    stops after the first and never fits the others.
+    stops after the first and never fits the others. Unless some fit has every anchor, two-anchor fits
+    (:func:`_two_anchor_fits`, unchecked first guesses) come last.
     """
     shape = image.shape[:2]
     orientations = _orientations(page.width_mm, page.height_mm, shape)
     windows, px_per_mm = _search_windows(page.anchors, page.width_mm, page.height_mm, shape, tuple(orientations))
-    produced = False
-    for fit in _registrations(find_anchor_candidates(image, px_per_mm, windows), page, orientations, shape,
-                              px_per_mm, max_residual_mm):
-        produced = True
+    candidates = find_anchor_candidates(image, px_per_mm, windows)
+    produced = whole = False
+    for fit in _registrations(candidates, page, orientations, shape, px_per_mm, max_residual_mm):
+        produced, whole = True, whole or fit.anchors_found == len(page.anchors)
         yield fit
-    if not produced:  # a second, slower look: squares merged with a dark background in every window (~1.5 ms)
-        yield from _registrations(find_anchor_candidates(image, px_per_mm, windows, beside_background=True), page,
-                                  orientations, shape, px_per_mm, max_residual_mm, rescue=True)
+    if not produced:
+        # A second, slower look: squares merged with a dark background in every window (~1.5 ms).
+        candidates = find_anchor_candidates(image, px_per_mm, windows, beside_background=True)
+        for fit in _registrations(candidates, page, orientations, shape, px_per_mm, max_residual_mm, rescue=True):
+            whole = whole or fit.anchors_found == len(page.anchors)
+            yield fit
+    if not whole:  # last: two anchors (a corner cut off and another covered; three "anchors" with a stray blob)
+        yield from _two_anchor_fits(candidates, page, orientations, shape, px_per_mm)
 
 
 def _registrations(candidates: list[AnchorCandidate], page: ExpandedPage, orientations: list[int],
@@ -624,6 +630,69 @@ def _registrations(candidates: list[AnchorCandidate], page: ExpandedPage, orient
     for _, orientation, matched in sorted(first_matches, key=lambda item: item[0]):
         yield from _fit(orientation, matched, template_points, points, candidates, px_per_mm, max_residual_mm,
                         rescue=rescue) or []
+
+
+#: How far the scale of a two-anchor fit may stray from the image's nominal one (an overscan frame, a page scanned
+#: at 98 %..102 %, and the paper's own fit to the frame all move it) before the pair is taken for something else.
+_TWO_ANCHOR_SCALE = (0.85, 1.15)
+#: How far (degrees) a two-anchor fit may turn the page beyond its orientation: a feeder's skew, not a misfit.
+_TWO_ANCHOR_SKEW_DEG = 10.0
+#: Two-anchor fits offered at most (each costs the caller a refit and a verification, ~2 ms).
+_TWO_ANCHOR_FITS = 12
+
+
+def _two_anchor_fits(candidates: list[AnchorCandidate], page: ExpandedPage, orientations: list[int],
+                     shape: tuple[int, int], px_per_mm: float) -> Iterator[Registration]:
+    """Similarity fits (scale, rotation, shift) on two anchors, when no fit has every anchor.
+
+    Two anchors are left when a skewed feed cuts one corner off and another is covered or torn; three "anchors"
+    when a stray blob (a printed ■, a smudge) stands in for a lost one, and the exact affine on them is wrong. Two points fix a
+    similarity exactly, so nothing here can check the fit: it is only a first guess, which the caller refits to
+    the printed bubble outlines and verifies on other outlines (see :func:`omr.read._refined`; a fit that does not
+    verify reads as "registration unsure", every reading in doubt). Each pair of candidates is offered for each
+    orientation under which its blobs lie within the first search tolerance of two different anchors, at a
+    plausible scale and skew; closest to the nominal placement first, at most ``_TWO_ANCHOR_FITS`` of them (a
+    stray blob in a window, a printed ■, makes wrong pairs, which the print then refuses).
+    """
+    whole = [c for c in candidates if not c.clipped]
+    full = float(np.median([c.size_px for c in whole])) if whole else None
+    candidates = [_uncut(c, full or c.size_px) for c in candidates]
+    if len(candidates) < 2:
+        return
+    points = np.array([[c.x, c.y] for c in candidates])
+    template_points = np.array([anchor_reference_point(a) for a in page.anchors])
+    tolerance = np.array([
+        (_SEARCH_BASE_MM + _SEARCH_ROTATION * np.hypot(a.x - page.width_mm / 2, a.y - page.height_mm / 2))
+        * px_per_mm for a in page.anchors
+    ])
+    offered = []
+    for orientation in orientations:
+        nominal = _nominal_transform(orientation, page.width_mm, page.height_mm, shape)
+        nominal_factor = complex(nominal[0, 0], nominal[1, 0])
+        distances = np.linalg.norm(apply_homography(nominal, template_points)[:, None, :] - points[None, :, :],
+                                   axis=2)
+        near = distances <= tolerance[:, None]  # (anchors, candidates)
+        for one, two in zip(*np.triu_indices(len(candidates), 1)):
+            for first in np.flatnonzero(near[:, one]):
+                for second in np.flatnonzero(near[:, two]):
+                    if first == second:
+                        continue
+                    src = template_points[[first, second]]
+                    factor = complex(*(points[two] - points[one])) / complex(*(src[1] - src[0]))
+                    ratio = factor / nominal_factor  # scale and turn beyond the orientation, as one number
+                    if not (_TWO_ANCHOR_SCALE[0] <= abs(ratio) <= _TWO_ANCHOR_SCALE[1]
+                            and abs(np.degrees(np.angle(ratio))) <= _TWO_ANCHOR_SKEW_DEG):
+                        continue
+                    shift = complex(*points[one]) - factor * complex(*src[0])
+                    similarity = np.array([[factor.real, -factor.imag, shift.real],
+                                           [factor.imag, factor.real, shift.imag], [0.0, 0.0, 1.0]])
+                    pair = (candidates[one], candidates[two])
+                    offered.append((float(distances[first, one] + distances[second, two]), Registration(
+                        similarity, orientation, 0.0, abs(factor), float(np.mean([c.ink for c in pair])), 2,
+                        sum(c.clipped for c in pair))))
+    offered.sort(key=lambda item: item[0])
+    for _, fit in offered[:_TWO_ANCHOR_FITS]:
+        yield fit
 
 
 _BORDER_DIRECTIONS = {1: (-1.0, 0.0), 2: (0.0, -1.0), 4: (1.0, 0.0), 8: (0.0, 1.0)}
