@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from sqlalchemy import select
 
-from api.service.marking import CROP_MAX_PIXELS, CROP_MAX_SIDE_PX, CropSource, cut_crop
+from api.service.marking import CROP_MAX_PIXELS, CROP_MAX_SIDE_PX, CropSource, ScanPage, cut_crop
 from api.service.marking_jobs import jobs_of
 from api.service.models import MarkingItem, MarkingTask
 
@@ -145,8 +145,8 @@ def test_a_part_over_the_identity_areas_shows_paper_there_and_a_giant_region_sta
     stored = page_result_to_dict(scan_file(path, prepared_template(template), ScanOptions())[0])
     service = types.SimpleNamespace(blobs=types.SimpleNamespace(path=lambda _sha: path),
                                     settings=types.SimpleNamespace(load_limits=LoadLimits))
-    png = cut_crop(service, CropSource(1, 1, "sha", path.name, 0, template, ("answer24",), stored["page"],
-                                       tuple(map(tuple, stored["page_to_image"]))))
+    scan = ScanPage(1, "sha", path.name, 0, stored["page"], tuple(map(tuple, stored["page_to_image"])))
+    png = cut_crop(service, CropSource(1, template, ("answer24",), ((1, scan),)))
     crop = _decode(png)
     assert crop.shape[0] <= CROP_MAX_SIDE_PX and crop.shape[1] <= CROP_MAX_SIDE_PX
     assert crop.size <= CROP_MAX_PIXELS
