@@ -402,3 +402,44 @@ def test_an_answer_is_loaded_for_a_sheet_holding_any_page_of_its_block(service):
     assert loaded["Q25"] == {sheet_ids[0]: page_of[(0, 1)], sheet_ids[1]: page_of[(1, 2)],
                              sheet_ids[2]: page_of[(2, 1)]}
     assert loaded["Q26"] == {sheet_ids[0]: page_of[(0, 2)], sheet_ids[1]: page_of[(1, 2)]}
+
+
+def test_the_set_up_page_offers_regions_of_every_page_and_sets_up_a_two_page_block(client, city):
+    """The school admin's set-up page lists the card's answer regions under their page numbers (not the name
+    region), and a form naming answer 25 (continued on page 2) and answer 26 sets up that 题块; the supervision
+    page shows it with its pages."""
+    import re
+
+    from service_city import SCHOOL_A
+
+    exam = client.post(f"{API}/exams", json={"definition": json.loads(EXAM.read_text(encoding="utf-8"))},
+                       headers=city.municipal)
+    assert exam.status_code == 201, exam.text
+    exam_id = exam.json()["id"]
+    html = {"Accept": "text/html"}
+    login = client.get("/login", headers=html)
+    token = re.search(r'name="csrf" value="([^"]+)"', login.text).group(1)
+    assert client.post("/login", data={"csrf": token, "username": f"school_admin-{SCHOOL_A}",
+                                       "password": PASSWORD}, follow_redirects=False).status_code == 303
+    page = client.get("/marking/setup", params={"exam": exam_id}, headers=html)
+    assert page.status_code == 200, page.text
+    chooser = page.text[page.text.index('id="block-regions"'):]
+    chooser = chooser[:chooser.index("</fieldset>")]
+    offered = {int(number): re.findall(r'name="regions" value="([^"]+)"', group) for number, group in
+               re.findall(r'data-page="(\d)"><b>第\d页</b>(.*?)</div>', chooser, re.S)}
+    assert offered == {1: [f"answer{n}" for n in range(21, 26)], 2: ["answer26", "answer27", "answer28"]}
+    assert "续第2页" in chooser and 'value="name"' not in chooser
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
+    marker = client.post(f"{API}/users", headers=city.a.admin, json={
+        "username": "pagemarker", "password": PASSWORD, "role": "teacher", "school_id": city.a.id}).json()["id"]
+    made = client.post("/marking/setup", follow_redirects=False, headers=html, data={
+        "csrf": csrf, "exam_id": str(exam_id), "question": "Q25", "regions": ["answer25", "answer26"], "step": "1",
+        "markers": str(marker), "tolerance": "0", "final_rule": "closest_two"})
+    assert made.status_code == 303, made.text
+    setup_id = int(re.search(r"/marking/(\d+)/supervise", made.headers["location"]).group(1))
+    setup = client.get(f"{API}/marking/{setup_id}", headers=city.a.admin).json()
+    assert setup["regions"] == ["answer25", "answer26"] and setup["question"] == "Q25"
+    supervise = client.get(f"/marking/{setup_id}/supervise", headers=html)
+    block = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", re.search(r'id="block">(.*?)</p>', supervise.text,
+                                                                 re.S).group(1)))
+    assert block.strip() == "题块: 第1页 answer25 (续第2页) → 第2页 answer26"
