@@ -86,12 +86,12 @@ def new_token() -> str:
 
 @dataclass(frozen=True)
 class AnswerRegion:
-    """An answer region of a template as a 题块 names it: its page and the pages its parts are on."""
+    """A region of a template as a 题块 names it (an answer area; with no question, also the handwritten name):
+    its page and the pages its parts are on."""
 
     id: str
     page: int  # the template page it is named on
     question: str | None
-    caption: str
     pages: tuple[int, ...]  # template pages holding its parts, in reading order (its own page first)
 
 
@@ -102,8 +102,7 @@ def answer_regions(template: dict[str, Any]) -> dict[str, AnswerRegion]:
         for spec in page.get("fields", []):
             if spec.get("kind") == "region":
                 parts = [number] + [part.get("page") or number for part in spec.get("continues", [])]
-                found[spec["id"]] = AnswerRegion(spec["id"], number, spec.get("question"), spec.get("caption", ""),
-                                                 tuple(dict.fromkeys(parts)))
+                found[spec["id"]] = AnswerRegion(spec["id"], number, spec.get("question"), tuple(dict.fromkeys(parts)))
     return found
 
 

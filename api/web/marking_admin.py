@@ -49,12 +49,12 @@ def _written_questions(exam_row: Exam) -> list[dict]:
 
 
 def _answer_regions(exam_row: Exam) -> list[dict]:
-    """The card's answer regions a 题块 may name, page by page: id, page, question, caption and the pages it
+    """The card's answer regions a 题块 may name, page by page: id, page, question and the other pages it
     continues on. A region of no question (the handwritten name) is not offered: the crop blanks it as an
     identity area."""
     from api.service.marking import answer_regions
 
-    return [{"id": r.id, "page": r.page, "question": r.question, "caption": r.caption, "continues": r.pages[1:]}
+    return [{"id": r.id, "page": r.page, "question": r.question, "continues": r.pages[1:]}
             for r in answer_regions(exam_row.template or {}).values() if r.question]
 
 

@@ -75,25 +75,41 @@ def _marking(client, city, exam_id: int, question: str, marker: int, leader: int
     return made.json()
 
 
-def test_a_marker_sees_every_part_of_a_continued_answer_and_a_note_where_a_page_is_missing(
-        client, service, city, prov_scans):
-    folder, manifest, stitched = prov_scans
+def _prov_exam(client, city) -> int:
+    """The cn-prov-a3 sample exam, as the city's exam: its id."""
     exam = client.post(f"{API}/exams", json={"definition": json.loads(EXAM.read_text(encoding="utf-8"))},
                        headers=city.municipal)
     assert exam.status_code == 201, exam.text
-    exam_id = exam.json()["id"]
+    return exam.json()["id"]
+
+
+def _stored_without_page_2_of_sheet_2(service, city, exam_id: int, folder: Path, manifest: dict):
+    """School A's two sheets stored, the second one's page 2 never having reached the service: (the complete
+    sheet's 考号, the other's, what was stored)."""
     complete, partial = manifest["pages"][0]["student_id"], manifest["pages"][2]["student_id"]
-    # The second sheet's page 2 never reached the service.
     files = [(p["file"], (folder / p["file"]).read_bytes()) for p in manifest["pages"] if p["index"] != 3]
     ingested = ingest(service, city.a.id, exam_id, files)
     assert set(ingested.sheets) == {complete, partial}
-    people = {}
-    for name in ("marker", "leader"):
-        made = client.post(f"{API}/users", headers=city.a.admin, json={
+    return complete, partial, ingested
+
+
+def _teachers(client, city, names: tuple[str, ...]) -> list[tuple[int, dict[str, str]]]:
+    """New teachers of school A: (id, API headers) each."""
+    made = []
+    for name in names:
+        answer = client.post(f"{API}/users", headers=city.a.admin, json={
             "username": name, "password": PASSWORD, "role": "teacher", "school_id": city.a.id})
-        assert made.status_code == 201, made.text
-        people[name] = made.json()["id"], _login(client, name)
-    marker, leader = people["marker"], people["leader"]
+        assert answer.status_code == 201, answer.text
+        made.append((answer.json()["id"], _login(client, name)))
+    return made
+
+
+def test_a_marker_sees_every_part_of_a_continued_answer_and_a_note_where_a_page_is_missing(
+        client, service, city, prov_scans):
+    folder, manifest, stitched = prov_scans
+    exam_id = _prov_exam(client, city)
+    complete, partial, ingested = _stored_without_page_2_of_sheet_2(service, city, exam_id, folder, manifest)
+    marker, leader = _teachers(client, city, ("marker", "leader"))
     q25 = _marking(client, city, exam_id, "Q25", marker[0], leader[0])
     q24 = _marking(client, city, exam_id, "Q24", marker[0], leader[0])
     assert q25["answers"] == q24["answers"] == 2
@@ -253,20 +269,9 @@ def test_a_block_over_two_pages_is_one_crop_in_the_order_named_and_its_score_is_
     from sample_sheets import resolve_template
 
     folder, manifest = marked_scans
-    exam = client.post(f"{API}/exams", json={"definition": json.loads(EXAM.read_text(encoding="utf-8"))},
-                       headers=city.municipal)
-    assert exam.status_code == 201, exam.text
-    exam_id = exam.json()["id"]
-    complete, partial = manifest["pages"][0]["student_id"], manifest["pages"][2]["student_id"]
-    files = [(p["file"], (folder / p["file"]).read_bytes()) for p in manifest["pages"] if p["index"] != 3]
-    ingested = ingest(service, city.a.id, exam_id, files)
-    people = {}
-    for name in ("blockmarker", "blockleader"):
-        made = client.post(f"{API}/users", headers=city.a.admin, json={
-            "username": name, "password": PASSWORD, "role": "teacher", "school_id": city.a.id})
-        assert made.status_code == 201, made.text
-        people[name] = made.json()["id"], _login(client, name)
-    (marker, marker_headers), (leader, leader_headers) = people["blockmarker"], people["blockleader"]
+    exam_id = _prov_exam(client, city)
+    complete, partial, ingested = _stored_without_page_2_of_sheet_2(service, city, exam_id, folder, manifest)
+    (marker, marker_headers), (leader, leader_headers) = _teachers(client, city, ("marker", "leader"))
     made = client.post(f"{API}/exams/{exam_id}/marking", headers=city.a.admin, json={
         "question": "Q25", "regions": list(BLOCK), "step": 1, "double": False, "markers": [marker],
         "leader_id": leader})
@@ -412,10 +417,7 @@ def test_the_set_up_page_offers_regions_of_every_page_and_sets_up_a_two_page_blo
 
     from service_city import SCHOOL_A
 
-    exam = client.post(f"{API}/exams", json={"definition": json.loads(EXAM.read_text(encoding="utf-8"))},
-                       headers=city.municipal)
-    assert exam.status_code == 201, exam.text
-    exam_id = exam.json()["id"]
+    exam_id = _prov_exam(client, city)
     html = {"Accept": "text/html"}
     login = client.get("/login", headers=html)
     token = re.search(r'name="csrf" value="([^"]+)"', login.text).group(1)
@@ -430,8 +432,7 @@ def test_the_set_up_page_offers_regions_of_every_page_and_sets_up_a_two_page_blo
     assert offered == {1: [f"answer{n}" for n in range(21, 26)], 2: ["answer26", "answer27", "answer28"]}
     assert "续第2页" in chooser and 'value="name"' not in chooser
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text).group(1)
-    marker = client.post(f"{API}/users", headers=city.a.admin, json={
-        "username": "pagemarker", "password": PASSWORD, "role": "teacher", "school_id": city.a.id}).json()["id"]
+    marker = _teachers(client, city, ("marker",))[0][0]
     made = client.post("/marking/setup", follow_redirects=False, headers=html, data={
         "csrf": csrf, "exam_id": str(exam_id), "question": "Q25", "regions": ["answer25", "answer26"], "step": "1",
         "markers": str(marker), "tolerance": "0", "final_rule": "closest_two"})
