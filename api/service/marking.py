@@ -38,7 +38,8 @@ from api.service.security import Principal
 
 __all__ = ["SCORING_KINDS", "rules_of", "markers_of", "new_token", "load_items", "hand_out", "record_score",
            "report_problem", "resolve_problem", "reassign", "progress", "final_scores", "item_of",
-           "TaskView", "task_view", "item_states", "earlier_scores", "question_regions", "MarkingConflict",
+           "TaskView", "task_view", "item_states", "earlier_scores", "question_regions", "answer_regions",
+           "AnswerRegion", "block_pages", "MarkingConflict",
            "TASK_LEASE", "release_expired", "writing", "crop_source", "cut_crop", "CropSource", "ScanPage",
            "keep_crops"]
 
@@ -83,18 +84,36 @@ def new_token() -> str:
 
 # --- answers to mark --------------------------------------------------------------------------------------------
 
-def question_regions(template: dict[str, Any], question: str, wanted: Sequence[str] | None
-                     ) -> tuple[int, list[str]]:
-    """(template page number, region ids) of a 题块: ``wanted`` regions, or the regions naming ``question``.
+@dataclass(frozen=True)
+class AnswerRegion:
+    """A region of a template as a 题块 names it (an answer area; with no question, also the handwritten name):
+    its page and the pages its parts are on."""
 
-    ValueError when a region is not in the template, is not an answer region, or they lie on different pages.
-    """
-    regions: dict[str, tuple[int, str | None]] = {}
+    id: str
+    page: int  # the template page it is named on
+    question: str | None
+    pages: tuple[int, ...]  # template pages holding its parts, in reading order (its own page first)
+
+
+def answer_regions(template: dict[str, Any]) -> dict[str, AnswerRegion]:
+    """{region id: :class:`AnswerRegion`} of every region of a template (as stored: a dict), page by page."""
+    found: dict[str, AnswerRegion] = {}
     for number, page in enumerate(template.get("pages", []), start=1):
         for spec in page.get("fields", []):
             if spec.get("kind") == "region":
-                regions[spec["id"]] = (number, spec.get("question"))
-    names = list(wanted) if wanted else [rid for rid, (_, q) in regions.items() if q == question]
+                parts = [number] + [part.get("page") or number for part in spec.get("continues", [])]
+                found[spec["id"]] = AnswerRegion(spec["id"], number, spec.get("question"), tuple(dict.fromkeys(parts)))
+    return found
+
+
+def question_regions(template: dict[str, Any], question: str, wanted: Sequence[str] | None) -> list[str]:
+    """Region ids of a 题块, in the order its crop shows them: ``wanted``, or the regions naming ``question``.
+    They may lie on several pages of the card.
+
+    ValueError when a region is not in the template or is named twice, or the question has no region.
+    """
+    regions = answer_regions(template)
+    names = list(wanted) if wanted else [r.id for r in regions.values() if r.question == question]
     if not names:
         raise ValueError(f"the template has no answer region for {question}: name the regions")
     if len(set(names)) != len(names):
@@ -102,17 +121,35 @@ def question_regions(template: dict[str, Any], question: str, wanted: Sequence[s
     unknown = [n for n in names if n not in regions]
     if unknown:
         raise ValueError(f"the template has no region {unknown[0]!r}")
-    pages = {regions[n][0] for n in names}
-    if len(pages) != 1:
-        raise ValueError("the regions of one question must be on one page")
-    return pages.pop(), names
+    return names
+
+
+def block_pages(template: dict[str, Any], regions: Sequence[str]) -> list[int]:
+    """Template pages holding a part of the 题块 ``regions`` (each region's own page and the pages it continues
+    on), in the order its crop shows the parts."""
+    known = answer_regions(template)
+    return list(dict.fromkeys(number for name in regions for number in known[name].pages))
+
+
+def _pages_by_number(page_ids: Sequence[int] | None, result: dict[str, Any] | None) -> dict[int, int]:
+    """{template page number: stored page id} of a sheet (its readable pages: an unreadable page is in none)."""
+    held: dict[int, int] = {}
+    for page_id, page in zip(page_ids or [], (result or {}).get("pages", [])):
+        if page.get("page"):
+            held.setdefault(page["page"], page_id)
+    return held
 
 
 def load_items(session: Session, setup: MarkingSetup, exam_row: Exam) -> int:
     """Add an answer (and its first-round tasks) for every sheet of the set-up's school (of every school, for a
-    pooled city marking) and exam that has none yet and has the page holding its regions; sheets marked absent
-    are left out. Returns how many were added."""
-    page_number, _ = question_regions(exam_row.template, setup.question, setup.regions)
+    pooled city marking) and exam that has none yet and has at least one page holding a part of its 题块;
+    sheets marked absent are left out. Returns how many were added.
+
+    A sheet lacking some of the block's pages (missing, or unreadable) still gets its answer: the marker sees the
+    parts that exist under a note (:func:`cut_crop`) and can send it to the leader as a 问题卷, rather than the
+    student's answer silently getting no score. The answer's ``page_id`` is the first of the sheet's pages
+    holding a part; the crop takes every part's page from the sheet."""
+    pages = block_pages(exam_row.template, question_regions(exam_row.template, setup.question, setup.regions))
     known = select(MarkingItem.sheet_id).where(MarkingItem.setup_id == setup.id)
     query = select(Sheet.id, Sheet.school_id, Sheet.page_ids, Sheet.result).where(
         Sheet.exam_id == setup.exam_id, Sheet.id.not_in(known))
@@ -122,8 +159,8 @@ def load_items(session: Session, setup: MarkingSetup, exam_row: Exam) -> int:
     for sheet_id, school_id, page_ids, result in session.execute(query.order_by(Sheet.id)).all():
         if (result or {}).get("absent"):
             continue
-        pages = (result or {}).get("pages", [])
-        page_id = next((pid for pid, p in zip(page_ids or [], pages) if p.get("page") == page_number), None)
+        held = _pages_by_number(page_ids, result)
+        page_id = next((held[number] for number in pages if number in held), None)
         if page_id is not None:
             items.append({"setup_id": setup.id, "school_id": school_id, "sheet_id": sheet_id,
                           "page_id": page_id, "state": "marking"})
@@ -581,24 +618,13 @@ class ScanPage:
 @dataclass(frozen=True)
 class CropSource:
     """What cutting an answer's crop needs, read from the database beforehand (the cut holds no connection):
-    the page its regions are named on, and the sheet's other pages that hold parts of them (an answer continued
-    onto another page), by template page number, None where the sheet lacks the page."""
+    the block's regions in order, and every template page holding a part of them (:func:`block_pages`) with the
+    sheet's scan of it, None where the sheet lacks that page (missing, or unreadable)."""
 
     item_id: int
-    page_id: int
-    blob_sha256: str
-    filename: str
-    page_index: int
     template: dict[str, Any]
     regions: tuple[str, ...]
-    page_number: int | None = None
-    page_to_image: tuple[tuple[float, ...], ...] | None = None
-    other_pages: tuple[tuple[int, ScanPage | None], ...] = ()
-
-    @property
-    def own_page(self) -> ScanPage:
-        return ScanPage(self.page_id, self.blob_sha256, self.filename, self.page_index, self.page_number,
-                        self.page_to_image)
+    pages: tuple[tuple[int, ScanPage | None], ...]
 
 
 def _scan_page(session: Session, page: Page) -> ScanPage:
@@ -609,33 +635,19 @@ def _scan_page(session: Session, page: Page) -> ScanPage:
                     tuple(tuple(float(v) for v in row) for row in matrix) if matrix else None)
 
 
-def _part_pages(template: dict[str, Any], regions: Sequence[str]) -> set[int]:
-    """Template pages holding a part of ``regions`` (their own page and the pages they continue on)."""
-    pages: set[int] = set()
-    for number, page in enumerate(template.get("pages", []), start=1):
-        for spec in page.get("fields", []):
-            if spec.get("kind") == "region" and spec.get("id") in regions:
-                pages.add(number)
-                pages.update(part.get("page") or number for part in spec.get("continues", []))
-    return pages
-
-
 def crop_source(session: Session, setup: MarkingSetup, item: MarkingItem, template: dict[str, Any] | None = None
                 ) -> CropSource:
+    """The answer's :class:`CropSource`: each page of its 题块 where the sheet keeps it."""
     if template is None:
         template = session.get(Exam, setup.exam_id).template
-    own = _scan_page(session, session.get(Page, item.page_id))
-    own_number, regions = question_regions(template, setup.question, setup.regions)
-    others: list[tuple[int, ScanPage | None]] = []
-    wanted = sorted(_part_pages(template, regions) - {own_number})
-    if wanted:  # an answer continued onto another page: where the sheet keeps that page
-        sheet = session.get(Sheet, item.sheet_id)
-        page_ids = {p.get("page"): pid for pid, p in zip(sheet.page_ids or [], (sheet.result or {}).get("pages", []))}
-        for number in wanted:
-            page = session.get(Page, page_ids[number]) if number in page_ids else None
-            others.append((number, _scan_page(session, page) if page is not None else None))
-    return CropSource(item.id, own.page_id, own.blob_sha256, own.filename, own.page_index, template, tuple(regions),
-                      own.page_number, own.page_to_image, tuple(others))
+    regions = question_regions(template, setup.question, setup.regions)
+    sheet = session.get(Sheet, item.sheet_id)
+    held = _pages_by_number(sheet.page_ids, sheet.result)
+    pages = []
+    for number in block_pages(template, regions):
+        page = session.get(Page, held[number]) if number in held else None
+        pages.append((number, _scan_page(session, page) if page is not None else None))
+    return CropSource(item.id, template, tuple(regions), tuple(pages))
 
 
 def _stored_registration(scan: ScanPage, path, image, prepared):
@@ -750,11 +762,13 @@ def _note_banner(lines: Sequence[str], width: int):
 
 
 def cut_crop(service, source: CropSource) -> bytes | None:
-    """The answer's crop as a gray PNG: every part of its regions (an answer continued across columns or onto
-    another page of the sheet), each cut upright from its page at full resolution and stitched in reading order
-    (:func:`omr.crops.stitch_crops`), identity areas blanked, scaled to fit :data:`CROP_MAX_SIDE_PX` and
-    :data:`CROP_MAX_PIXELS`. A part whose page is missing or unreadable is left out and a note in Chinese above
-    the crop says so (the marker reports it as a 问题卷); None when no part can be cut."""
+    """The answer's crop as a gray PNG: every part of its 题块's regions in the order named (each region's parts
+    in reading order: an answer continued across columns or onto another page), each cut upright from the page
+    of the sheet that holds it, at full resolution and one scale for all, and stitched
+    (:func:`omr.crops.stitch_crops`), identity areas blanked on every page, scaled to fit
+    :data:`CROP_MAX_SIDE_PX` and :data:`CROP_MAX_PIXELS`. A part whose page is missing or unreadable is left out
+    and a note in Chinese above the crop says so (the marker reports it as a 问题卷); None when no part can be
+    cut."""
     import cv2
     import numpy as np
 
@@ -769,29 +783,32 @@ def cut_crop(service, source: CropSource) -> bytes | None:
     parts = [(number, rect) for name in source.regions for number, rect in by_region.get(name, ())]
     if not parts:
         return None
-    # Resolution: the scan's own, at most CROP_PX_PER_MM, and low enough for the stitched crop to fit its bounds.
+    scans = dict(source.pages)
+    pages: dict[int, Any] = {}
+    notes = []
+    for number in dict.fromkeys(number for number, _ in parts):
+        scan = scans.get(number)
+        found = _registered_page(service, scan, prepared) if scan is not None else None
+        pages[number] = found if found is not None and found[1] == number else None
+        if pages[number] is None:
+            notes.append(f"第{number}页{'缺失' if scan is None else '无法识别'}")
+    scan_px_per_mm = [float(np.sqrt(abs(np.linalg.det(found[2][:2, :2] / found[2][2, 2]))))
+                      for found in pages.values() if found is not None]
+    if not scan_px_per_mm:
+        return None
+    # One resolution for every part (pages may be scanned at different ones): the coarsest scan's, at most
+    # CROP_PX_PER_MM, and low enough for the stitched crop to fit its bounds.
     width_mm, height_mm = max(r.w for _, r in parts), sum(r.h for _, r in parts)
     budget = min(CROP_MAX_SIDE_PX / max(width_mm, height_mm), (CROP_MAX_PIXELS / (width_mm * height_mm)) ** 0.5)
-    scans = {parts[0][0]: source.own_page, **dict(source.other_pages)}
-    pages: dict[int, Any] = {}
-    cut, notes = [], []
-    for index, (number, rect) in enumerate(parts, start=1):
-        if number not in pages:
-            scan = scans.get(number)
-            found = _registered_page(service, scan, prepared) if scan is not None else None
-            pages[number] = found if found is not None and found[1] == number else None
-            if pages[number] is None:
-                notes.append(f"第{number}页{'缺失' if scan is None else '无法识别'}")
+    px_per_mm = min(CROP_PX_PER_MM, budget, *scan_px_per_mm)
+    cut = []
+    for number, rect in parts:
         if pages[number] is None:
             continue
         image, _, matrix = pages[number]
-        scan_px_per_mm = float(np.sqrt(abs(np.linalg.det(matrix[:2, :2] / matrix[2, 2]))))
-        px_per_mm = min(CROP_PX_PER_MM, scan_px_per_mm, budget)
         crop = warp_rect(image, matrix, rect.x, rect.y, rect.w, rect.h, px_per_mm)
         _blank_identity(crop, rect, px_per_mm, _identity_boxes(prepared.pages[number - 1].expanded, source.regions))
         cut.append(crop)
-    if not cut:
-        return None
     stitched = stitch_crops(cut)
     if notes:
         note = [f"注意：本题答案不完整（{'、'.join(notes)}），此处只显示已有部分。", "请作为问题卷提交给阅卷组长。"]

@@ -349,7 +349,7 @@ class MarkingItem(Base):
     setup_id: Mapped[int] = mapped_column(ForeignKey("marking_setups.id"))
     school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), index=True)
     sheet_id: Mapped[int] = mapped_column(ForeignKey("sheets.id"), index=True)
-    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"))  # the page holding the regions
+    page_id: Mapped[int] = mapped_column(ForeignKey("pages.id"))  # the first of the sheet's pages holding a part
     state: Mapped[str] = mapped_column(String(20), default="marking")  # marking | third | ruling | problem | final
     final_score: Mapped[float | None] = mapped_column(Float)
     final_how: Mapped[str | None] = mapped_column(String(30))  # the rule that gave it (grading.marking.Decision)

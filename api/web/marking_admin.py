@@ -48,6 +48,25 @@ def _written_questions(exam_row: Exam) -> list[dict]:
     return [{"id": q.id, "points": q.points} for q in parse_definition(exam_row).questions if q.type == "subjective"]
 
 
+def _answer_regions(exam_row: Exam) -> list[dict]:
+    """The card's answer regions a 题块 may name, page by page: id, page, question and the other pages it
+    continues on. A region of no question (the handwritten name) is not offered: the crop blanks it as an
+    identity area."""
+    from api.service.marking import answer_regions
+
+    return [{"id": r.id, "page": r.page, "question": r.question, "continues": r.pages[1:]}
+            for r in answer_regions(exam_row.template or {}).values() if r.question]
+
+
+def _block_view(exam_row: Exam, regions: list[str]) -> list[dict]:
+    """The set-up's regions in its order, with their pages, for the supervision page."""
+    from api.service.marking import answer_regions
+
+    known = answer_regions(exam_row.template or {})
+    return [{"id": name, "page": known[name].page, "continues": known[name].pages[1:]} if name in known
+            else {"id": name, "page": None, "continues": ()} for name in regions]
+
+
 def _people(session, school_id: str | None) -> list[User]:
     """Active people who may mark: of one school, or of every school (a pooled city marking)."""
     query = select(User).where(User.active.is_(True)).order_by(User.school_id, User.username)
@@ -79,7 +98,9 @@ def _setup_body(form: FormData, model=MarkingSetupCreate):
     """The set-up a form asks for (checked by the API's own model)."""
     leader = str(form.get("leader_id") or "").strip()
     step = _number(form, "step", 1)
-    return model(question=str(form.get("question") or ""), full_marks=_number(form, "full_marks"),
+    regions = [str(name) for name in form.getlist("regions")]
+    return model(question=str(form.get("question") or ""), regions=regions or None,
+                 full_marks=_number(form, "full_marks"),
                  step=1 if step == 1 else step, double=form.get("double") in ("1", "on"),
                  tolerance=_number(form, "tolerance", 0), final_rule=str(form.get("final_rule") or "closest_two"),
                  self_check_rate=(_number(form, "self_check_percent", 0) or 0) / 100,
@@ -96,6 +117,7 @@ def _setup_form(request: Request, principal: Principal, session, *, error: str |
         exam_row = session.get(Exam, listed[0].id)
     return render(request, "marking_setup.html", principal, exams=listed, exam=exam_row,
                   questions=_written_questions(exam_row) if exam_row is not None else [],
+                  regions=_answer_regions(exam_row) if exam_row is not None else [],
                   people=_people(session, principal.school_id), rules=FINAL_RULE_NAMES, error=error,
                   status_code=status_code)
 
@@ -103,8 +125,9 @@ def _setup_form(request: Request, principal: Principal, session, *, error: str |
 @router.get("/marking/setup", dependencies=[permit("marking:manage", roles=("teacher", "school_admin"))])
 def setup_page(request: Request, principal: CurrentPrincipal, session: ReadSession, exam: int | None = None
                ) -> Response:
-    """The form that sets up the marking of one written question (题块): full marks, step, markers, 双评 and its
-    误差阈值, leader, final-score rule, 自评 share."""
+    """The form that sets up the marking of one written question (题块: the answer regions shown, from one page
+    of the card or several): full marks, step, markers, 双评 and its 误差阈值, leader, final-score rule, 自评
+    share."""
     return _setup_form(request, principal, session, chosen=exam)
 
 
@@ -134,10 +157,11 @@ def _supervision(request: Request, principal: Principal, session, setup_id: int,
     figures = marking_api.progress(setup_id, principal, session)
     problems = marking_api.problems(setup_id, principal, session)
     public = marking_api.read_setup(setup_id, principal, session)
+    exam_row = session.get(Exam, setup.exam_id)
     names = dict(session.execute(select(User.id, User.username).where(
         User.id.in_(public.markers + [public.leader_id]))).all())
     return render(request, "marking_supervise.html", principal, setup=public, figures=figures, problems=problems,
-                  names=names, exam=session.get(Exam, setup.exam_id), rules=FINAL_RULE_NAMES,
+                  names=names, exam=exam_row, block=_block_view(exam_row, public.regions), rules=FINAL_RULE_NAMES,
                   problem_names=PROBLEM_NAMES, message=message, error=error, status_code=status_code,
                   people=_people(session, None if setup.pooled else setup.school_id))
 
@@ -229,6 +253,7 @@ def _city_page(request: Request, principal: Principal, session, exam_id: int, *,
         raise not_found("city exam not found")
     schools = dict(session.execute(select(School.id, School.name)).all())
     return render(request, "city_marking.html", principal, exam=exam_row, questions=_written_questions(exam_row),
+                  regions=_answer_regions(exam_row),
                   pooled=marking_api.city_progress(exam_id, session), people=_people(session, None),
                   schools=schools, rules=FINAL_RULE_NAMES, error=error, status_code=status_code)
 

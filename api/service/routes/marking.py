@@ -182,7 +182,7 @@ def _question_rules(exam: Exam, body: MarkingSetupCreate) -> tuple[float, list[s
     try:
         validate_rules(MarkingRules(full_marks=full_marks, step=float(body.step), double=body.double,
                                     tolerance=body.tolerance, final_rule=body.final_rule))
-        _, regions = marking.question_regions(exam.template, body.question, body.regions)
+        regions = marking.question_regions(exam.template, body.question, body.regions)
     except (SetupError, ValueError) as error:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(error)) from None
     return full_marks, regions

@@ -23,7 +23,8 @@ class MarkingSetupCreate(Input):
     question: str = Field(min_length=1, max_length=32, description="the exam's subjective question (Q56)")
     regions: list[Annotated[str, Field(min_length=1, max_length=64)]] | None = Field(
         default=None, min_length=1, max_length=8,
-        description="template answer regions shown to markers, in order (题块); default: the question's regions")
+        description="template answer regions shown to markers as one crop, in order (题块; they may lie on "
+                    "several pages of the card); default: the question's regions")
     full_marks: float | None = Field(default=None, description="default: the question's points")
     step: Literal[1, 0.5] = Field(default=1, description="what a marker enters in: whole or half points")
     double: bool = Field(default=True, description="双评: two independent markers per answer")

@@ -462,7 +462,7 @@ def test_a_crop_placed_with_the_workers_registration_matches_one_read_again(tmp_
     from sample_sheets import resolve_template
     from sample_sheets.simulate import write_batch
 
-    from api.service.marking import CropSource, cut_crop
+    from api.service.marking import CropSource, ScanPage, cut_crop
     from api.service.processing import prepared_template
 
     manifest = write_batch("cn-a4-55", tmp_path, count=1, seed=9, profile="typical", fmt="jpg", classes=1)
@@ -472,9 +472,9 @@ def test_a_crop_placed_with_the_workers_registration_matches_one_read_again(tmp_
     service = types.SimpleNamespace(blobs=types.SimpleNamespace(path=lambda _sha: path),
                                     settings=types.SimpleNamespace(load_limits=LoadLimits))
     regions = ("answer56", "answer57")
-    reused = cut_crop(service, CropSource(1, 1, "sha", path.name, 0, template, regions, stored["page"],
-                                          tuple(map(tuple, stored["page_to_image"]))))
-    again = cut_crop(service, CropSource(1, 1, "sha", path.name, 0, template, regions))
+    registered = ScanPage(1, "sha", path.name, 0, stored["page"], tuple(map(tuple, stored["page_to_image"])))
+    reused = cut_crop(service, CropSource(1, template, regions, ((1, registered),)))
+    again = cut_crop(service, CropSource(1, template, regions, ((1, ScanPage(1, "sha", path.name, 0)),)))
     a, b = (cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_GRAYSCALE).astype(np.float32)
             for png in (reused, again))
     assert abs(a.shape[0] - b.shape[0]) <= 2 and abs(a.shape[1] - b.shape[1]) <= 2
