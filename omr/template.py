@@ -260,7 +260,8 @@ class RegionPart(_Strict):
 
 
 class Region(_Strict):
-    """A rectangle cropped to a file: a subjective answer area or the handwritten name.
+    """A rectangle cropped to a file: a subjective answer area (``role`` answer) or the handwritten name (``role``
+    name: it names the student, so it is never shown to a marker and is blanked wherever a marker's crop reaches).
 
     An answer that runs across columns or onto the next page lists the rectangles it ``continues`` in, in
     reading order; each part is cropped on its page and the crops are stitched into one, in order
@@ -269,6 +270,7 @@ class Region(_Strict):
 
     kind: Literal["region"]
     id: str
+    role: Literal["answer", "name"] = "answer"
     question: str | None = None
     x: float
     y: float
@@ -276,6 +278,12 @@ class Region(_Strict):
     h: float = Field(gt=0)
     caption: str = ""
     continues: list[RegionPart] = Field(default=[], max_length=8)
+
+    @model_validator(mode="after")
+    def _check_role(self) -> "Region":
+        if self.role == "name" and (self.question is not None or self.continues):
+            raise ValueError(f"region {self.id}: the name box (role name) is no answer: no question, no continues")
+        return self
 
 
 class Chooser(_Strict):
@@ -501,6 +509,7 @@ class Rect:
     caption: str = ""
     region: str | None = None  # the answer region this rectangle is a part of (its own id for part 1)
     part: int = 1  # 1-based, in reading order: the crops of a region's parts are stitched in this order
+    role: str = "answer"  # a region's: "answer", or "name" (the handwritten name, never shown to markers)
 
 
 @dataclass(frozen=True)
@@ -597,7 +606,7 @@ def _expand_field(spec) -> tuple[list[BubbleGroup], list[Rect]]:
         ))
     elif isinstance(spec, Region):
         rects.append(Rect(spec.id, spec.x, spec.y, spec.w, spec.h, "region", question=spec.question,
-                          caption=spec.caption, region=spec.id))
+                          caption=spec.caption, region=spec.id, role=spec.role))
     elif isinstance(spec, Barcode):
         rects.append(Rect(spec.id, spec.x, spec.y, spec.w, spec.h, "barcode", symbology=spec.symbology))
     return groups, rects
@@ -682,7 +691,8 @@ def region_parts(template: Template) -> dict[str, list[tuple[int, Rect]]]:
         for item in page.fields:
             if isinstance(item, Region):
                 parts[item.id] = [(number, Rect(item.id, item.x, item.y, item.w, item.h, "region",
-                                                question=item.question, caption=item.caption, region=item.id))]
+                                                question=item.question, caption=item.caption, region=item.id,
+                                                role=item.role))]
     for number, rect in region_continuations(template):
         parts[rect.region].append((number, rect))
     return parts

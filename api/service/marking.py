@@ -96,11 +96,12 @@ class AnswerRegion:
 
 
 def answer_regions(template: dict[str, Any]) -> dict[str, AnswerRegion]:
-    """{region id: :class:`AnswerRegion`} of every region of a template (as stored: a dict), page by page."""
+    """{region id: :class:`AnswerRegion`} of every answer region of a template (as stored: a dict), page by page;
+    the name box (``role`` name) is none."""
     found: dict[str, AnswerRegion] = {}
     for number, page in enumerate(template.get("pages", []), start=1):
         for spec in page.get("fields", []):
-            if spec.get("kind") == "region":
+            if spec.get("kind") == "region" and spec.get("role", "answer") == "answer":
                 parts = [number] + [part.get("page") or number for part in spec.get("continues", [])]
                 found[spec["id"]] = AnswerRegion(spec["id"], number, spec.get("question"), tuple(dict.fromkeys(parts)))
     return found
@@ -120,8 +121,15 @@ def question_regions(template: dict[str, Any], question: str, wanted: Sequence[s
         raise ValueError("a region is named twice")
     unknown = [n for n in names if n not in regions]
     if unknown:
+        if unknown[0] in _name_boxes(template):
+            raise ValueError(f"region {unknown[0]!r} is the student's name box: markers never see it")
         raise ValueError(f"the template has no region {unknown[0]!r}")
     return names
+
+
+def _name_boxes(template: dict[str, Any]) -> set[str]:
+    return {spec["id"] for page in template.get("pages", []) for spec in page.get("fields", [])
+            if spec.get("kind") == "region" and spec.get("role") == "name"}
 
 
 def block_pages(template: dict[str, Any], regions: Sequence[str]) -> list[int]:
@@ -708,11 +716,11 @@ def _registered_page(service, scan: ScanPage, prepared):
 
 
 def _identity_boxes(page, marked: Sequence[str]) -> list[tuple[float, float, float, float]]:
-    """(x0, y0, x1, y1) mm of what names the student on an expanded template page: labels, 考号/seat grids and
-    regions that are no answer's (the handwritten name), unless one of them is the region ``marked``."""
+    """(x0, y0, x1, y1) mm of what names the student on an expanded template page: labels, 考号/seat grids, the
+    name box, and regions of no question unless one of them is ``marked`` (a question-less essay region)."""
     boxes = [(r.x, r.y, r.x + r.w, r.y + r.h) for r in page.barcodes]
     boxes += [(r.x, r.y, r.x + r.w, r.y + r.h) for r in page.regions
-              if r.question is None and (r.region or r.id) not in marked]
+              if r.role == "name" or (r.question is None and (r.region or r.id) not in marked)]
     grids: dict[str, list[float]] = {}
     for group in page.groups:
         if group.kind == "id_column" and group.role != "form":

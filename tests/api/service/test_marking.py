@@ -258,6 +258,7 @@ def test_bad_setups_are_refused(client, city, marked):
                            ({"question": "Q99", "markers": [ids["m1"]]}, "no question"),
                            ({"question": "Q57", "markers": [ids["m1"]], "full_marks": 15}, "above"),
                            ({"question": "Q57", "markers": [ids["m1"]], "regions": ["nowhere"]}, "no region"),
+                           ({"question": "Q57", "markers": [ids["m1"]], "regions": ["name"]}, "name box"),
                            ({"question": "Q57", "markers": [ids["m1"]], "tolerance": 20}, "tolerance"),
                            ({"question": "Q57", "markers": [99999]}, "not an active"),
                            ({"question": "Q56", "markers": [ids["m1"]]}, "already")]:
