@@ -35,8 +35,8 @@ from api.service.sheets import sheets_file
 
 __all__ = ["parse_definition", "roster_for", "corrections_for", "grade_school", "store_run", "discard_run_files",
            "run_dir", "newest_run", "newest_runs", "run_summary", "run_exam", "analytics_document",
-           "ensure_reports", "scoped_grade_workbook", "scoped_scores", "report_names", "KeyChangeOutcome", "apply_key_change", "CityData", "city_data",
-           "finite"]
+           "ensure_reports", "scoped_grade_workbook", "scoped_scores", "report_names", "KeyChangeOutcome",
+           "apply_key_change", "CityData", "city_data", "finite"]
 
 _REPORT_LOCKS: dict[int, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
