@@ -23,6 +23,8 @@ _TEXT: dict[str, tuple[str, str]] = {
     "sheet_trend": ("成绩走势", "Trends"),
     "sheet_notes": ("说明", "Notes"),
     "sheet_value_added": ("增值评价", "Value added"),
+    "withheld_note": ("人数过少的其他班级只列人数: 其成绩会暴露个别学生的分数",
+                      "Other classes too small to show without giving a student away: head count only"),
     # columns
     "exam_id": ("考号", "Exam ID"), "student_no": ("学籍号", "Student No."), "name": ("姓名", "Name"),
     "class": ("班级", "Class"), "school": ("学校标识码", "School"), "total": ("总分", "Total"),

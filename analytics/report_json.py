@@ -47,12 +47,13 @@ NaN (undefined: an SD of one student, a correlation of a constant item) is ``nul
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Collection
 
 import numpy as np
 
 from analytics.analysis import Analysis, GroupLevel, ItemView, item_view
 from analytics.diagnosis import MASTERY_KEYS
+from analytics.disclosure import withheld_groups
 from analytics.longitudinal import steady_points
 from analytics.mastery import MASTERY_SOURCES
 from analytics.polytomous import score_distribution
@@ -61,7 +62,7 @@ from analytics.labels import definitions
 from analytics.model import clean_float, jsonable
 from analytics.scores import BAND_KEYS, RATE_KEYS
 
-__all__ = ["analysis_json", "multi_subject_json", "progress_json", "SCHEMA"]
+__all__ = ["analysis_json", "multi_subject_json", "progress_json", "limit_analysis", "limit_progress", "SCHEMA"]
 
 SCHEMA = "yuejuan.analytics/1"
 _LINE_KEYS = ("excellent", "good", "pass", "low")
@@ -337,3 +338,72 @@ def progress_json(progress, *, ranks: bool = True) -> dict:
         "classes": table(progress.classes), "teachers": table(progress.teachers), "notes": list(progress.notes),
         "unmatched": [{"exam": u.label, "exam_id": u.exam_id, "student_no": u.student_no, "reason": u.reason_text}
                       for u in record.unmatched]}}
+
+
+#: what a withheld group (:func:`analytics.disclosure.withheld_groups`) still shows
+_GROUP_HEAD = ("school_code", "class", "n", "absent", "pending")
+
+
+def _withheld_records(records: list[dict], own: list[bool], head: Collection[str]) -> list[dict]:
+    """Group records (each with its ``n``) with the figures of those withheld from a reader of the ``own`` ones
+    (:func:`analytics.disclosure.withheld_groups`) set to null, all but the ``head`` keys."""
+    if not records:
+        return records
+    withheld = withheld_groups(np.array([r["n"] or 0 for r in records], dtype=np.int64), np.array(own, dtype=bool))
+    return [{k: (v if k in head else None) for k, v in r.items()} if hidden else r
+            for r, hidden in zip(records, withheld.tolist())]
+
+
+def limit_progress(document: dict, exam_ids: Collection[str], student_nos: Collection[str] = (),
+                   classes: Collection[str] | None = None) -> dict:
+    """``document`` of :func:`progress_json` as a reader of some students only may see it: the trend lists those
+    whose latest 考号 is in ``exam_ids``, the unmatched list those whose 考号 (of the exam asked about) or 学籍号 is
+    theirs; the value-added tables (aggregates) stay, but with ``classes`` (the reader's own), another class too
+    small to show keeps its head count only. A new dict; ``document`` is not changed."""
+    exam_ids, student_nos = set(exam_ids), set(student_nos) - {""}
+    limited = dict(document)
+    trend = document.get("trend")
+    if trend is not None:
+        limited["trend"] = {**trend, "students": [s for s in trend["students"] if s["exam_id"] in exam_ids]}
+    value_added = document.get("value_added")
+    if value_added is not None:
+        latest = trend["exams"][-1] if trend else None
+        limited["value_added"] = {**value_added, "unmatched": [
+            u for u in value_added["unmatched"]
+            if u["student_no"] in student_nos or (u["exam"] == latest and u["exam_id"] in exam_ids)]}
+        table = value_added.get("classes")
+        if classes is not None and table is not None:
+            groups = table["groups"]
+            limited["value_added"]["classes"] = {**table, "groups": _withheld_records(
+                groups, [g["group"] in classes for g in groups], ("group", "n"))}
+    return limited
+
+
+def limit_analysis(document: dict, classes: Collection[str]) -> dict:
+    """``document`` of :func:`analysis_json` as a reader of ``classes`` only (a teacher's own) may see it: every
+    list of students holds those classes' students; the other classes' figures stay, but a class too small to
+    show without giving a student away keeps its head count only (:func:`analytics.disclosure.withheld_groups`,
+    within its school); the school, city, item and test figures stay. A new dict; ``document`` is not changed."""
+    classes = set(classes)
+    limited = dict(document)
+    groups = document["classes"]
+    by_school: dict[Any, list[int]] = {}
+    for k, group in enumerate(groups):
+        by_school.setdefault(group["school_code"], []).append(k)
+    shown = list(groups)
+    for members in by_school.values():  # a class is compared within its school (its grade)
+        limited_groups = _withheld_records([groups[k] for k in members],
+                                           [groups[k]["class"] in classes for k in members], _GROUP_HEAD)
+        for k, group in zip(members, limited_groups):
+            shown[k] = group
+    limited["classes"] = shown
+    mine = (lambda rows: [r for r in rows if r["class"] in classes])  # noqa: E731
+    students = mine(document.get("students") or [])
+    limited["students"] = students if document.get("students") is not None else None
+    limited["not_graded"] = mine(document.get("not_graded") or [])
+    if document.get("multi_subject") is not None:
+        limited["multi_subject"] = {**document["multi_subject"],
+                                    "students": mine(document["multi_subject"]["students"])}
+    visible = [*students, *limited["not_graded"]]
+    return limit_progress(limited, {r["exam_id"] for r in visible}, {r.get("student_no") or "" for r in students},
+                          classes)

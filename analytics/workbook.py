@@ -22,11 +22,12 @@ import math
 import unicodedata
 
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 import numpy as np
 
 from analytics.analysis import Analysis, GroupLevel, ItemView, item_view
+from analytics.disclosure import visible_groups, withheld_groups
 from analytics.items import OptionStats
 from analytics.labels import band_names, definitions, text, type_name
 from analytics.polytomous import score_distribution
@@ -634,18 +635,26 @@ def _question_scores_sheet(b: _Book, analysis: Analysis, members: np.ndarray, cl
 
 
 def write_grade_workbook(analysis: Analysis, path: str | Path, *, school: str | None = None,
-                         lang: str | None = None) -> Path:
-    """The grade (school) report comparing the classes of ``school`` (the only school when None)."""
+                         lang: str | None = None, classes: Collection[str] | None = None) -> Path:
+    """The grade (school) report comparing the classes of ``school`` (the only school when None).
+
+    With ``classes`` (a teacher's own), the sheets that list students list those classes' only; the grade's
+    figures stay, and another class too small to show without giving a student away shows its head count only
+    (:func:`analytics.disclosure.withheld_groups`)."""
     data, s = analysis.data, analysis.students
-    classes, schools = analysis.classes, analysis.schools
+    groups, schools = analysis.classes, analysis.schools
     if school is None:
         if len(schools) > 1:
             raise ValueError("several schools: name the school of the grade report")
         school = str(schools.schools[0])
     b = _Book(lang or analysis.config.lang, path)  # after the checks: XlsxWriter writes the file even when dropped
     g = schools.find(school)
-    class_ids = np.flatnonzero(classes.parent == g)
-    members = np.flatnonzero(s.school_index == g)
+    class_ids = np.flatnonzero(groups.parent == g)
+    own = visible_groups(groups.classes, classes)
+    withheld = np.zeros(len(groups.classes), dtype=bool)  # within the grade: its classes against its figures
+    withheld[class_ids] = withheld_groups(groups.stats.n[class_ids], own[class_ids])
+    grade_members = np.flatnonzero(s.school_index == g)
+    members = grade_members[own[s.class_index[grade_members]]]
     view = item_view(analysis, s.school_index == g)
     gs = schools.stats
     pairs = [(b.t(key), [getattr(gs, key)[g]], fmt) for key, fmt in
@@ -658,13 +667,16 @@ def write_grade_workbook(analysis: Analysis, path: str | Path, *, school: str | 
     _overview(b, analysis, title, pairs, [b.t("grade")], view, [(b.t("grade"), schools.histogram.counts[g])])
 
     ws = b.sheet("sheet_classes")
-    headers, rows, formats = _group_summary_rows(b, classes, class_ids.tolist(),
-                                                 lambda c: [classes.classes[c]], ("mean_diff", "mean_ratio"))
+    headers, rows, formats = _group_summary_rows(b, groups, class_ids.tolist(),
+                                                 lambda c: [groups.classes[c]], ("mean_diff", "mean_ratio"))
+    rows = [_withheld_row(row, 3) if withheld[c] else row for c, row in zip(class_ids.tolist(), rows)]
     rows.append([b.t("grade"), gs.n[g], schools.n_absent[g], gs.mean[g], gs.sd[g], gs.max[g], gs.min[g],
                  gs.median[g], gs.q1[g], gs.q3[g], gs.score_rate[g], *gs.rates[g], None, None, None])
     b.table(ws, 1, [b.t("class"), *headers], rows, [None, *formats], widths=(14, *[9] * len(headers)),
             freeze="B2")
     n_classes = len(class_ids)
+    if withheld[class_ids].any():
+        b.write(ws, n_classes + 3, 1, b.t("withheld_note"))
     if n_classes:
         b.colour_scale(ws, f"D2:D{n_classes + 1}")
         b.bar_chart(ws, f"A{n_classes + 5}", b.t("class_means"), (1, 2, 1, n_classes + 1),
@@ -678,7 +690,8 @@ def write_grade_workbook(analysis: Analysis, path: str | Path, *, school: str | 
 
     ws = b.sheet("sheet_items_scores")
     k = len(data.item_ids)
-    rate_rows = [[classes.classes[c], *classes.item_rates[c].tolist()] for c in class_ids.tolist()]
+    rate_rows = [_withheld_row([groups.classes[c], *groups.item_rates[c].tolist()], 1) if withheld[c]
+                 else [groups.classes[c], *groups.item_rates[c].tolist()] for c in class_ids.tolist()]
     rate_rows.append([b.t("grade"), *schools.item_rates[g].tolist()])
     b.table(ws, 1, [b.t("class"), *data.item_ids], rate_rows, [None, *[_PCT] * k], widths=(14, *[6] * k),
             freeze="B2")
@@ -688,9 +701,10 @@ def write_grade_workbook(analysis: Analysis, path: str | Path, *, school: str | 
     _items_sheet(b, analysis, view, [(b.t("grade_rate"), schools.item_rates[g])])
     bp = analysis.blueprint
     points = [f"{pid} {name}" for pid, name in zip(bp.point_ids, bp.point_names)]
-    m_rows = [[classes.classes[c], *classes.knowledge_rates[c].tolist(),
+    m_rows = [_withheld_row([groups.classes[c], *groups.knowledge_rates[c].tolist(), None], 1) if withheld[c] else
+              [groups.classes[c], *groups.knowledge_rates[c].tolist(),
                "、".join(f"{bp.point_names[t]}({100 * gap:+.0f}%)" for t, gap in
-                        zip(classes.weakest[c], classes.weakest_gaps[c]) if np.isfinite(gap) and gap < 0)
+                        zip(groups.weakest[c], groups.weakest_gaps[c]) if np.isfinite(gap) and gap < 0)
                or b.t("none_below")] for c in class_ids.tolist()]
     matrix = ([b.t("class"), *points, b.t("weakest")], m_rows, [None, *[_PCT] * len(points), None])
     _knowledge_sheet(b, analysis, [(b.t("grade_rate"), schools.knowledge_rates[g])], None,
@@ -698,8 +712,9 @@ def write_grade_workbook(analysis: Analysis, path: str | Path, *, school: str | 
     _segments_sheet(b, analysis, [(b.t("grade"), schools, g)])
     _borderline_sheet(b, analysis, members)
     if analysis.progress is not None:
-        _trend_sheet(b, analysis, members, reference=(b.t("grade"), members))
-        _value_added_sheet(b, analysis)
+        _trend_sheet(b, analysis, members, reference=(b.t("grade"), grade_members))
+        _value_added_sheet(b, analysis, withheld=set(groups.classes[withheld].tolist()),
+                           unmatched=classes is None)
     b.notes(analysis)
     return b.save()
 
@@ -799,8 +814,15 @@ def _linking_table(b: _Book, ws, row: int, record) -> None:
         b.write(ws, end, 1, b.t("scale_note"))
 
 
-def _value_added_sheet(b: _Book, analysis: Analysis) -> None:
-    """增值评价: value-added per class (and per teacher), the method in words, and who could not be linked."""
+def _withheld_row(row: list, keep: int) -> list:
+    """``row`` with only its first ``keep`` cells (the group's name and head count): the rest withheld."""
+    return [*row[:keep], *[None] * (len(row) - keep)]
+
+
+def _value_added_sheet(b: _Book, analysis: Analysis, *, withheld: Collection[str] = (),
+                       unmatched: bool = True) -> None:
+    """增值评价: value-added per class (and per teacher), the method in words, and (``unmatched``) who could not be
+    linked; the classes in ``withheld`` show their head count only."""
     progress = analysis.progress
     ws = b.sheet("sheet_value_added")
     headers = [b.t("linked"), b.t("va_raw"), b.t("va_se"), b.t("va_shrinkage"), b.t("va_estimate"), b.t("va_low"),
@@ -813,11 +835,13 @@ def _value_added_sheet(b: _Book, analysis: Analysis) -> None:
         rows = [[group, va.n[g], va.raw[g], va.se[g], va.shrinkage[g],
                  *((va.estimate[g], va.low[g], va.high[g], b.t("va_yes")) if va.shown[g]
                    else (None, None, None, b.t("va_too_few")))] for g, group in enumerate(va.groups)]
+        if key == "class":
+            rows = [_withheld_row(row, 2) if row[0] in withheld else row for row in rows]
         row = b.table(ws, row, [b.t(key), *headers], rows, [_TEXT, *formats], widths=(16, *[12] * 8)) + 1
     for line in (b.t("va_method"), *progress.notes):
         b.write(ws, row, 1, line)
         row += 1
-    if progress.record.unmatched:
+    if unmatched and progress.record.unmatched:
         row += 1
         rows = [[u.label, u.exam_id, u.student_no, u.reason_text] for u in progress.record.unmatched]
         b.table(ws, row, [b.t("exam"), b.t("exam_id"), b.t("student_no"), b.t("unmatched_reason")], rows,

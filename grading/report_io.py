@@ -25,11 +25,12 @@ import math
 import re
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterator, Mapping, Sequence
+from typing import Collection, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from grading.corrections import AppliedCorrection
+from grading.exam import Exam
 from grading.mark import Reading, SittingTotals, SubjectScores, response_labels
 from grading.pipeline import GradingRun
 from grading.reason_text import kind_zh, reason_zh
@@ -39,7 +40,7 @@ from grading.tabular import DEFAULT_LIMITS, TableLimits, read_rows
 __all__ = ["score_columns", "score_rows", "write_scores_csv", "write_scores_xlsx", "write_exceptions_csv",
            "write_corrections_csv", "write_summary_json", "write_outputs", "read_subject_scores",
            "write_sitting_totals_csv", "EXCEPTION_HEADERS", "read_scores_csv", "ScoresTable", "SCORES_LIMITS",
-           "CODE_HEADERS"]
+           "CODE_HEADERS", "write_class_scores"]
 
 #: grading_exceptions.csv and the 异常 sheet: what a teacher reads, then the stable codes scripts match
 EXCEPTION_HEADERS = ["类别", "考号", "姓名", "班级", "答题卡", "来源", "原因", "类别代码", "原文"]
@@ -137,14 +138,23 @@ def write_scores_csv(run: GradingRun, path: str | Path, *, lang: str = "zh") -> 
     :func:`score_rows` (``lang="en"``). Text never starts like a formula (:func:`grading.safe_cells.csv_cell`)."""
     if lang not in ("zh", "en"):
         raise ValueError(f"scores.csv language {lang!r}: zh or en")
-    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
-        writer = csv.writer(handle)
-        if lang == "en":
+    if lang == "en":
+        with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+            writer = csv.writer(handle)
             writer.writerow(score_columns(run))
             writer.writerows(score_rows(run))
-            return
-        writer.writerow([*(_header_label(run, key) for key in score_columns(run)), *CODE_HEADERS])
-        writer.writerows([_fmt(v) if isinstance(v, float) else csv_cell(v) for v in row] for row in _teacher_rows(run))
+        return
+    _write_teacher_csv(path, [*(_header_label(run, key) for key in score_columns(run)), *CODE_HEADERS],
+                       _teacher_rows(run))
+
+
+def _write_teacher_csv(path: str | Path, headers: Sequence[str], rows: Iterable[list]) -> None:
+    """The Chinese scores.csv: ``headers``, then ``rows`` of :func:`_teacher_rows`' values (text never a formula,
+    numbers formatted, NaN empty)."""
+    with open(path, "w", encoding="utf-8-sig", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(headers)
+        writer.writerows([_fmt(v) if isinstance(v, float) else csv_cell(v) for v in row] for row in rows)
 
 
 def _header_label(run: GradingRun, key: str) -> str:
@@ -162,10 +172,18 @@ def write_scores_xlsx(run: GradingRun, path: str | Path) -> None:
     """``scores.xlsx``: 成绩 (scores, Chinese headers, ids as text, numbers as numbers) and 异常 (exceptions).
 
     Written by XlsxWriter in constant-memory mode: every text cell a string (never a formula), scores numbers."""
+    keys = score_columns(run)
+    _write_teacher_xlsx(path, keys, [*(_header_label(run, key) for key in keys), *CODE_HEADERS], _teacher_rows(run),
+                        _exception_rows(run))
+
+
+def _write_teacher_xlsx(path: str | Path, keys: Sequence[str], headers: Sequence[str], rows: Iterable[list],
+                        exception_rows: Iterable[list]) -> None:
+    """scores.xlsx: 成绩 with ``headers`` over ``rows`` (:func:`_teacher_rows`' values; ``keys`` the columns'
+    :func:`score_columns` keys) and 异常 with ``exception_rows`` (:func:`_exception_rows`' values)."""
     workbook = text_workbook(path, constant_memory=True)
     header_format = workbook.add_format({"bold": True, "bg_color": "#DDEBF7"})
     id_format = workbook.add_format({"num_format": "@"})  # an id edited in Excel stays text
-    keys = score_columns(run)
     sheet = workbook.add_worksheet("成绩")
     sheet.freeze_panes(1, 1)  # header row and the exam id column stay in view
     for index, key in enumerate(keys):
@@ -173,12 +191,12 @@ def write_scores_xlsx(run: GradingRun, path: str | Path) -> None:
                                         "name": 9}.get(key, 8))
     sheet.set_column(len(keys), len(keys), 9)
     sheet.set_column(len(keys) + 1, len(keys) + 1, 30)
-    for index, header in enumerate([*(_header_label(run, key) for key in keys), *CODE_HEADERS]):
+    for index, header in enumerate(headers):
         sheet.write_string(0, index, header, header_format)
     ids = {index for index, key in enumerate(keys) if key in _TEXT_COLUMNS}
     formats = [id_format if index in ids else None for index in range(len(keys) + len(CODE_HEADERS))]
     write_string, write_number = sheet.write_string, sheet.write_number
-    for r, values in enumerate(_teacher_rows(run), start=1):
+    for r, values in enumerate(rows, start=1):
         for c, value in enumerate(values):
             if isinstance(value, str):
                 if value:
@@ -189,7 +207,7 @@ def write_scores_xlsx(run: GradingRun, path: str | Path) -> None:
     problems.freeze_panes(1, 0)
     for index, header in enumerate(EXCEPTION_HEADERS):
         problems.write_string(0, index, header, header_format)
-    for r, values in enumerate(_exception_rows(run), start=1):
+    for r, values in enumerate(exception_rows, start=1):
         for c, value in enumerate(values):
             if isinstance(value, str):
                 if value:
@@ -338,6 +356,55 @@ def read_scores_csv(path: str | Path, *, sections: Mapping[str, str] | None = No
         # the first column of a key wins: a section named like a fixed column (总分) does not replace it
         index.setdefault(name if english else _key_of(name, sections or {}), k)
     return ScoresTable(path, index, rows[1:], english)
+
+
+def _typed_cells(row: Sequence[str], numeric: Sequence[bool]) -> list:
+    """A row of a CSV we wrote back to :func:`_teacher_rows`' values: numbers as floats (NaN when empty), text as
+    it was given (:func:`grading.safe_cells.from_csv_cell`)."""
+    cells = [*row, *[""] * (len(numeric) - len(row))]  # the reader drops a row's trailing empty cells
+    return [(float(cell) if cell else math.nan) if number else from_csv_cell(cell)
+            for cell, number in zip(cells, numeric)]
+
+
+def write_class_scores(grade_dir: str | Path, exam: Exam, classes: Collection[str], out_dir: str | Path
+                       ) -> tuple[Path, Path]:
+    """``scores.csv`` and ``scores.xlsx`` of the Chinese output folder ``grade_dir`` (:func:`write_outputs` of a
+    run of ``exam``) with the students of ``classes`` only, and in 异常 the exceptions that name one of those
+    classes: the same columns and cells as :func:`write_scores_csv` and :func:`write_scores_xlsx` write (ids as
+    text, never a formula).
+
+    Reads ``grade_dir``'s ``scores.csv`` and ``grading_exceptions.csv`` (bounded by :data:`SCORES_LIMITS`);
+    returns the two paths written in ``out_dir``. Raises ValueError when ``scores.csv`` is not the Chinese file.
+    """
+    grade_dir, out = Path(grade_dir), Path(out_dir)
+    rows = [row for _, row in read_rows(grade_dir / "scores.csv", what="scores table", limits=SCORES_LIMITS)]
+    headers = rows[0] if rows else []
+    if tuple(headers[-len(CODE_HEADERS):]) != CODE_HEADERS:
+        raise ValueError(f"{grade_dir / 'scores.csv'}: not a Chinese scores table of write_outputs")
+    sections = {exam.section_name(sid): sid for sid in exam.section_ids()}
+    keys = [_key_of(header, sections) for header in headers[:-len(CODE_HEADERS)]]
+    subjective = {q.id for q in exam.questions if q.type == "subjective"}
+    numeric = [key == "total" or key.startswith("section_") or key.endswith("_score")
+               or (key.endswith("_response") and key[:-len("_response")] in subjective) for key in keys]
+    numeric += [False] * len(CODE_HEADERS)
+    wanted, column = set(classes), keys.index("class")
+    chosen = [_typed_cells(row, numeric) for row in rows[1:]
+              if column < len(row) and from_csv_cell(row[column]) in wanted]
+    problems = []
+    exceptions = grade_dir / "grading_exceptions.csv"
+    class_column, sheet_column = EXCEPTION_HEADERS.index("班级"), EXCEPTION_HEADERS.index("答题卡")
+    if exceptions.is_file():
+        for _, row in read_rows(exceptions, what="exceptions table", limits=SCORES_LIMITS)[1:]:
+            cells = [from_csv_cell(cell) for cell in row] + [""] * (len(EXCEPTION_HEADERS) - len(row))
+            if cells[class_column] in wanted:
+                sheet = cells[sheet_column]
+                cells[sheet_column] = int(sheet) if sheet.isdecimal() and sheet.isascii() else sheet
+                problems.append(cells)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = out / "scores.csv", out / "scores.xlsx"
+    _write_teacher_csv(paths[0], headers, chosen)
+    _write_teacher_xlsx(paths[1], keys, headers, chosen, problems)
+    return paths
 
 
 def read_subject_scores(out_dir: str | Path) -> tuple[SubjectScores, dict[str, tuple[str, str]]]:

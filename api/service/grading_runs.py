@@ -4,12 +4,14 @@ call these functions.
 
 A grade run lives in ``settings.runs_dir / <run id>``: ``grade/`` (``grading.report_io.write_outputs``),
 ``exam.json`` (the key it was marked with: a later key change does not alter an existing run), and, made on the
-first request and kept, ``analytics.json`` and ``reports/``.
+first request and kept, ``analytics.json``, ``reports/`` and, per set of classes a teacher teaches, ``scoped/``
+(their grade workbook and scores table, with their classes' students only).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import math
 import os
@@ -19,7 +21,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 import numpy as np
 from pydantic import ValidationError
@@ -33,8 +35,8 @@ from api.service.sheets import sheets_file
 
 __all__ = ["parse_definition", "roster_for", "corrections_for", "grade_school", "store_run", "discard_run_files",
            "run_dir", "newest_run", "newest_runs", "run_summary", "run_exam", "analytics_document",
-           "ensure_reports", "report_names", "KeyChangeOutcome", "apply_key_change", "CityData", "city_data",
-           "finite"]
+           "ensure_reports", "scoped_grade_workbook", "scoped_scores", "report_names", "KeyChangeOutcome",
+           "apply_key_change", "CityData", "city_data", "finite"]
 
 _REPORT_LOCKS: dict[int, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -251,17 +253,26 @@ def _analysis(settings: Settings, row: GradeRun):
     return analyse(_run_data(settings, row))
 
 
-def progress_document(settings: Settings, rows: Sequence[GradeRun]) -> dict:
+def progress_document(settings: Settings, rows: Sequence[GradeRun], *,
+                      classes: Collection[str] | None = None) -> dict:
     """Students over time (:func:`analytics.report_json.progress_json`) of one school's newest runs of several
     exams, oldest first, the exam asked about last: linked by 学籍号, with value-added from the last but one.
-    Ranks are left out unless every exam allows publishing them (``publish_ranks``)."""
+    Ranks are left out unless every exam allows publishing them (``publish_ranks``). With ``classes`` (a
+    teacher's own), the students listed are those of these classes in the last exam
+    (:func:`analytics.report_json.limit_progress`); the value-added tables stay."""
     from analytics.longitudinal import exam_scores_of
     from analytics.progress import progress_of
-    from analytics.report_json import progress_json
+    from analytics.report_json import limit_progress, progress_json
 
     datasets = [_run_data(settings, row) for row in rows]
-    return progress_json(progress_of([exam_scores_of(data) for data in datasets]),
-                         ranks=all(data.exam.publish_ranks for data in datasets))
+    document = progress_json(progress_of([exam_scores_of(data) for data in datasets]),
+                             ranks=all(data.exam.publish_ranks for data in datasets))
+    if classes is None:
+        return document
+    latest, allowed = datasets[-1], set(classes)
+    mine = [i for i, name in enumerate(latest.classes.tolist()) if str(name) in allowed]
+    return limit_progress(document, [str(latest.exam_ids[i]) for i in mine],
+                          [str(latest.student_nos[i] or "") for i in mine], allowed)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:
@@ -275,8 +286,20 @@ def _atomic_write(path: Path, data: bytes) -> None:
         raise
 
 
-def analytics_document(settings: Settings, row: GradeRun) -> bytes:
-    """``analytics.json`` of a run (:func:`analytics.report_json.analysis_json`), computed once and kept."""
+def analytics_document(settings: Settings, row: GradeRun, *, classes: Collection[str] | None = None) -> bytes:
+    """``analytics.json`` of a run (:func:`analytics.report_json.analysis_json`), computed once and kept; with
+    ``classes`` (a teacher's own), as a reader of those classes may see it
+    (:func:`analytics.report_json.limit_analysis`)."""
+    from analytics.report_json import limit_analysis
+
+    data = _analytics_json(settings, row)
+    if classes is None:
+        return data
+    document = limit_analysis(json.loads(data), classes)
+    return json.dumps(document, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode("utf-8")
+
+
+def _analytics_json(settings: Settings, row: GradeRun) -> bytes:
     from analytics.report_json import analysis_json
 
     path = run_dir(settings, row.id) / "analytics.json"
@@ -297,15 +320,22 @@ def ensure_reports(settings: Settings, row: GradeRun) -> Path:
     so a request never sees half of them."""
     from analytics.reports import write_reports
 
-    folder = run_dir(settings, row.id) / "reports"
+    return _made_once(row, run_dir(settings, row.id) / "reports", lambda tmp: write_reports(
+        _analysis(settings, row), tmp, level="class", students_pdf=True))
+
+
+def _made_once(row: GradeRun, folder: Path, make: Callable[[Path], object]) -> Path:
+    """``folder`` of a run's files, written by ``make(tmp)`` into a temporary folder beside it and renamed, once:
+    a request never sees half of them, and later requests read what is there."""
     if folder.is_dir():
         return folder
     with _lock(row.id):
         if folder.is_dir():
             return folder
-        tmp = Path(tempfile.mkdtemp(prefix=".reports-", dir=folder.parent))
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
         try:
-            write_reports(_analysis(settings, row), tmp, level="class", students_pdf=True)
+            make(tmp)
             try:
                 os.rename(tmp, folder)
             except OSError:
@@ -314,6 +344,35 @@ def ensure_reports(settings: Settings, row: GradeRun) -> Path:
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def _scoped_folder(settings: Settings, row: GradeRun, what: str, classes: Collection[str],
+                   make: Callable[[Path], object]) -> Path:
+    """The folder of the run's ``what`` for the readers of ``classes`` (a teacher's own), written once by
+    ``make(folder)`` (:func:`_made_once`): kept under ``scoped/``, named by a digest of the sorted class set (class
+    names are any text), so teachers with the same classes share it."""
+    names = sorted(set(classes))
+    digest = hashlib.sha256(json.dumps(names, ensure_ascii=False).encode("utf-8")).hexdigest()[:32]
+    return _made_once(row, run_dir(settings, row.id) / "scoped" / f"{what}_{digest}", make)
+
+
+def scoped_grade_workbook(settings: Settings, row: GradeRun, classes: Collection[str]) -> Path:
+    """The grade workbook (``grade.xlsx``) of a run for the teacher of ``classes``: the grade's figures, and
+    students of those classes only (:func:`analytics.workbook.write_grade_workbook` ``classes``); made on the
+    first request and kept. ValueError when no student is graded."""
+    from analytics.workbook import write_grade_workbook
+
+    return _scoped_folder(settings, row, "grade", classes, lambda folder: write_grade_workbook(
+        _analysis(settings, row), folder / "grade.xlsx", classes=classes)) / "grade.xlsx"
+
+
+def scoped_scores(settings: Settings, row: GradeRun, classes: Collection[str]) -> Path:
+    """A folder with the run's ``scores.csv`` and ``scores.xlsx`` for the teacher of ``classes``: their
+    students only (:func:`grading.report_io.write_class_scores`); made on the first request and kept."""
+    from grading.report_io import write_class_scores
+
+    return _scoped_folder(settings, row, "scores", classes, lambda folder: write_class_scores(
+        run_dir(settings, row.id) / "grade", run_exam(settings, row), classes, folder))
 
 
 def report_names(class_name: str) -> tuple[str, str]:

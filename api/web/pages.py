@@ -167,16 +167,16 @@ def exam_page(request: Request, exam_id: RowId, principal: CurrentPrincipal, ses
         Sheet.school_id == principal.school_id, Sheet.exam_id == exam_id, Sheet.status == "flagged",
         Sheet.resolved.is_(False)))
     graded = classes = None
-    try:
+    try:  # a teacher's results hold their own classes' students only
         found = results.results(exam_id, principal, session, school_id=None, detail=False, class_name=None)
         graded = found.run
-        taught = teaching.taught_classes(session, principal)  # a teacher's own classes only
-        classes = sorted({r.class_name for r in found.items if r.class_name
-                          and (taught is None or r.class_name in taught)})
+        classes = sorted({r.class_name for r in found.items if r.class_name})
     except HTTPException:
         pass  # not graded yet
+    taught = teaching.taught_classes(session, principal)
     return render(request, "exam.html", principal, exam=exam, batches=listed, by_status=by_status,
-                  waiting=waiting, run=graded, classes=classes or [])
+                  waiting=waiting, run=graded, classes=classes or [], teacher=taught is not None,
+                  no_classes=taught is not None and not taught)
 
 
 @router.post("/exams/{exam_id}/grade", dependencies=[permit("exams:grade", roles=SCHOOL_PEOPLE, body=4 * KIB)])

@@ -115,3 +115,23 @@ def test_json_and_portrait_show_linked_abilities(tmp_path, linked_analysis):
                           check=True).stdout
     portrait = text.split("\f")[1]
     assert "量尺分" in portrait and "Stocking–Lord" in portrait
+
+
+def test_a_teachers_grade_workbook_follows_their_students_only(tmp_path, linked_analysis):
+    mine = "高一(1)班"
+    path = write_grade_workbook(linked_analysis, tmp_path / "grade.xlsx", school=SCHOOLS[0], classes={mine})
+    full = _rows(load_workbook(write_grade_workbook(linked_analysis, tmp_path / "all.xlsx",
+                                                    school=SCHOOLS[0]))["成绩走势"])
+    rows = _rows(load_workbook(path)["成绩走势"])
+    klass = rows[0].index("班级")
+
+    def students(table: list[list]) -> list[list]:  # the rows above the first blank one (two schools: "学校 班级")
+        return table[1:next(k for k, row in enumerate(table) if row[0] is None)]
+
+    assert students(rows) and {row[klass] for row in students(rows)} == {f"{SCHOOLS[0]} {mine}"}
+    assert students(rows) == [row for row in students(full) if row[klass].endswith(mine)]
+    assert len(students(full)) > len(students(rows))
+    at, at_full = _find(rows, "班级 平均百分等级走势"), _find(full, "班级 平均百分等级走势")
+    assert [row[0] for row in rows[at + 2:at + 4]] == [mine, "年级"]
+    assert rows[at + 3] == full[at_full + 4]  # the grade's line is the whole grade's
+

@@ -17,7 +17,8 @@ from grading.mark import sitting_totals
 from grading.pipeline import grade_sheets
 from grading.regrade import KeyChange, regrade
 from grading.report_io import (
-    SCORES_LIMITS, read_scores_csv, read_subject_scores, score_columns, write_outputs, write_sitting_totals_csv,
+    SCORES_LIMITS, read_scores_csv, read_subject_scores, score_columns, write_class_scores, write_outputs,
+    write_sitting_totals_csv,
 )
 from grading.tabular import TableError
 from grading.roster import Roster, Student
@@ -215,3 +216,43 @@ def test_user_text_is_quoted_in_every_csv_and_read_back_as_typed(tmp_path: Path,
     totals = sitting_totals([read_subject_scores(tmp_path)[0]])
     write_sitting_totals_csv(totals, tmp_path / "totals.csv", people)
     assert _read_csv(tmp_path / "totals.csv")[0]["name"] == "'" + FORMULA_NAME
+
+
+def _cells(path: Path, sheet_name: str) -> list[list]:
+    return [[(c.value, c.data_type) for c in row] for row in load_workbook(path)[sheet_name].iter_rows()]
+
+
+def test_class_scores_are_the_classes_rows_of_the_same_files(tmp_path: Path, exam: Exam):
+    """A teacher's scores table (write_class_scores): the school's files, the rows of their classes only, every
+    cell as written (numbers as numbers, ids as text), and the exceptions of those classes."""
+    run = _run(exam)
+    write_outputs(run, tmp_path / "grade")
+    csv_path, xlsx_path = write_class_scores(tmp_path / "grade", exam, ["2班"], tmp_path / "mine")
+    assert csv_path.read_bytes().startswith(b"\xef\xbb\xbf")
+    school, mine = read_scores_csv(tmp_path / "grade" / "scores.csv"), read_scores_csv(csv_path)
+    assert mine.index == school.index and mine.texts("exam_id") == IDS[2:]
+    assert mine.rows == [row for row in school.rows if row[school.index["class"]] == "2班"]
+    whole, part = _cells(tmp_path / "grade" / "scores.xlsx", "成绩"), _cells(xlsx_path, "成绩")
+    assert part == [whole[0], *whole[3:]]  # the header, then 王五 and 赵六 exactly as the school's file
+    assert part[1][0] == (IDS[2], "s") and part[1][8][1] == "n"  # 考号 text, 总分 a number
+    problems = _cells(xlsx_path, "异常")
+    assert problems[0] == _cells(tmp_path / "grade" / "scores.xlsx", "异常")[0]
+    assert {row[3][0] for row in problems[1:]} == {"2班"} and {row[1][0] for row in problems[1:]} == {IDS[3]}
+    empty_csv, empty_xlsx = write_class_scores(tmp_path / "grade", exam, [], tmp_path / "none")
+    assert read_scores_csv(empty_csv).rows == [] and len(_cells(empty_xlsx, "成绩")) == 1
+
+
+def test_class_scores_keep_user_text_from_becoming_a_formula(tmp_path: Path, exam: Exam):
+    write_outputs(_hostile_run(exam), tmp_path / "grade")
+    csv_path, xlsx_path = write_class_scores(tmp_path / "grade", exam, ["+1班"], tmp_path / "mine")
+    first, = _read_csv(csv_path)
+    assert (first["姓名"], first["班级"]) == ("'" + FORMULA_NAME, "'+1班")
+    book = load_workbook(xlsx_path)
+    assert all(cell.data_type != "f" for ws in book.worksheets for row in ws.iter_rows() for cell in row)
+    assert (book["成绩"]["C2"].value, book["成绩"]["D2"].value) == (FORMULA_NAME, "+1班")
+
+
+def test_class_scores_need_the_chinese_table(tmp_path: Path, exam: Exam):
+    write_outputs(_run(exam), tmp_path / "grade", lang="en")
+    with pytest.raises(ValueError, match="not a Chinese scores table"):
+        write_class_scores(tmp_path / "grade", exam, ["1班"], tmp_path / "mine")

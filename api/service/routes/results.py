@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Callable, Collection
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -124,10 +124,13 @@ def change_key(exam_id: RowId, body: KeyChangeCreate, principal: CurrentPrincipa
 
 
 def _rows(session: Session, run: GradeRun, *, detail: bool, class_name: str | None = None,
-          exam_id: str | None = None) -> list[StudentResultPublic]:
+          exam_id: str | None = None, classes: Collection[str] | None = None) -> list[StudentResultPublic]:
+    """Result rows of the run: one class's, one student's, or (``classes``, a teacher's own) those classes'."""
     query = select(StudentResult).where(StudentResult.run_id == run.id)
     if class_name is not None:
         query = query.where(StudentResult.class_name == class_name)
+    if classes is not None:
+        query = query.where(StudentResult.class_name.in_(sorted(classes)))
     if exam_id is not None:
         query = query.where(StudentResult.exam_id == exam_id)
     rows = list(session.scalars(query.order_by(StudentResult.class_name, StudentResult.exam_id)))
@@ -148,21 +151,24 @@ def results(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, s
             detail: bool = False, class_name: Annotated[str | None, Query(max_length=100)] = None
             ) -> ResultsPublic:
     """The school's newest results: one row per student (考号, name, class, status, total; per-question scores
-    with ``detail=true``)."""
+    with ``detail=true``); a teacher's own classes' students only (none when no class is theirs)."""
     _, _, run = _newest(session, principal, exam_id, school_id)
     if class_name is not None:
         teaching.require_class(session, principal, class_name)
     return ResultsPublic(run=GradeRunPublic(**grading_runs.run_summary(run)),
-                         items=_rows(session, run, detail=detail, class_name=class_name))
+                         items=_rows(session, run, detail=detail, class_name=class_name,
+                                     classes=teaching.taught_classes(session, principal)))
 
 
 @router.get("/exams/{exam_id}/results/{student_exam_id}", response_model=StudentResultPublic,
             dependencies=[permit("results:read")])
 def student_result(exam_id: RowId, student_exam_id: str, principal: CurrentPrincipal, session: ReadSession,
                    school_id: SchoolQuery = None) -> StudentResultPublic:
-    """One student's result with the score of every question."""
+    """One student's result with the score of every question; for a teacher, a student of their own classes
+    (another is not found, as an unknown one: who sat the exam is not told)."""
     _, _, run = _newest(session, principal, exam_id, school_id)
-    rows = _rows(session, run, detail=True, exam_id=student_exam_id)
+    rows = _rows(session, run, detail=True, exam_id=student_exam_id,
+                 classes=teaching.taught_classes(session, principal))
     if not rows:
         raise not_found("no such student in this exam's results")
     return rows[0]
@@ -195,10 +201,12 @@ def class_results(exam_id: RowId, class_name: str, principal: CurrentPrincipal, 
                              "description": "analytics JSON (yuejuan.analytics/1: analytics/report_json.py)"}})
 def analytics(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, settings: SettingsDep,
               school_id: SchoolQuery = None) -> Response:
-    """Score, item and knowledge-point analysis of the school's newest run (computed once, then kept)."""
+    """Score, item and knowledge-point analysis of the school's newest run (computed once, then kept); for a
+    teacher, the students listed are their own classes' and another class too small to show without giving a
+    student away keeps its head count only (``analytics.report_json.limit_analysis``)."""
     _, _, run = _newest(session, principal, exam_id, school_id)
     try:
-        data = grading_runs.analytics_document(settings, run)
+        data = grading_runs.analytics_document(settings, run, classes=teaching.taught_classes(session, principal))
     except ValueError as error:  # no graded student yet: nothing to analyse
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return Response(data, media_type="application/json")
@@ -213,7 +221,8 @@ def progress(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, 
                                                   description="earlier exams, oldest first")],
              school_id: SchoolQuery = None) -> Response:
     """The school's students over time: this exam's newest run against the newest runs of ``previous`` exams,
-    linked by 学籍号 (考号 change between exams), with value-added per class from the last of them."""
+    linked by 学籍号 (考号 change between exams), with value-added per class from the last of them; for a
+    teacher, the students of their own classes in this exam."""
     current = _newest(session, principal, exam_id, school_id)  # first: another school's exam is a 404, not a 422
     distinct = len(set(previous)) == len(previous)
     if not distinct or exam_id in previous or any(not 1 <= each <= 2**31 - 1 for each in previous):
@@ -221,7 +230,8 @@ def progress(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, 
                             "previous: distinct earlier exam ids, none of them this exam")
     runs = [_newest(session, principal, each, school_id)[2] for each in previous] + [current[2]]
     try:
-        document = grading_runs.progress_document(settings, runs)
+        document = grading_runs.progress_document(settings, runs,
+                                                  classes=teaching.taught_classes(session, principal))
     except ValueError as error:  # a run with nothing to read
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
     return Response(json.dumps(document, ensure_ascii=False, allow_nan=False), media_type="application/json")
@@ -238,27 +248,38 @@ def _download(path: Path, filename: str, media_type: str) -> FileResponse:
 
 
 def _exported(service, principal: Principal, exam: Exam, run: GradeRun, response: FileResponse, what: str,
-              class_name: str | None = None) -> FileResponse:
-    """``response``, once the download of results (``what``) is in the audit log."""
+              class_name: str | None = None, classes: Collection[str] | None = None) -> FileResponse:
+    """``response``, once the download of results (``what``) is in the audit log, with the classes it holds
+    when it is a teacher's (``classes``: their own; null for the whole school)."""
     audit.record_now(service, principal, "results.export", "grade_run", run.id, school_id=run.school_id,
-                     after={"exam_id": exam.id, "file": what, "class_name": class_name})
+                     after={"exam_id": exam.id, "file": what, "class_name": class_name,
+                            "classes": None if classes is None else sorted(classes)})
     return response
 
 
 def _reports(settings, run: GradeRun) -> Path:
+    return _made(grading_runs.ensure_reports, settings, run)
+
+
+def _made(make: Callable[..., Path], *args) -> Path:
+    """``make(*args)``, a report of a run; 409 when no student is graded yet (nothing to report)."""
     try:
-        return grading_runs.ensure_reports(settings, run)
-    except ValueError as error:  # no graded student yet: nothing to report
+        return make(*args)
+    except ValueError as error:
         raise HTTPException(status.HTTP_409_CONFLICT, str(error)) from None
 
 
 @router.get("/exams/{exam_id}/reports/grade.xlsx", response_class=FileResponse, dependencies=[permit("results:read")])
 def grade_workbook(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep,
                    school_id: SchoolQuery = None) -> FileResponse:
-    """The grade's workbook (年级: the school's classes compared); audited."""
+    """The grade's workbook (年级: the school's classes compared); audited. A teacher's lists the students of
+    their own classes only, with the grade's figures (built for their set of classes, then kept)."""
     exam, _, run = _newest(session, principal, exam_id, school_id)
+    taught = teaching.taught_classes(session, principal)
+    path = (_reports(service.settings, run) / "grade.xlsx" if taught is None
+            else _made(grading_runs.scoped_grade_workbook, service.settings, run, taught))
     return _exported(service, principal, exam, run, _download(
-        _reports(service.settings, run) / "grade.xlsx", f"{exam.code}_{run.school_id}_年级.xlsx", XLSX), "grade.xlsx")
+        path, f"{exam.code}_{run.school_id}_年级.xlsx", XLSX), "grade.xlsx", classes=taught)
 
 
 @router.get("/exams/{exam_id}/reports/classes/{class_name}.xlsx", response_class=FileResponse,
@@ -289,18 +310,31 @@ def class_students_pdf(exam_id: RowId, class_name: str, principal: CurrentPrinci
 @router.get("/exams/{exam_id}/scores.xlsx", response_class=FileResponse, dependencies=[permit("scores:export")])
 def scores_workbook(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep,
                     school_id: SchoolQuery = None) -> FileResponse:
-    """The scores table of the newest run (成绩 and 异常 sheets; 考号 as text); audited."""
+    """The scores table of the newest run (成绩 and 异常 sheets; 考号 as text); audited. A teacher's holds the
+    students of their own classes only."""
     exam, _, run = _newest(session, principal, exam_id, school_id)
+    folder, taught = _scores_folder(session, principal, service.settings, run)
     return _exported(service, principal, exam, run, _download(
-        grading_runs.run_dir(service.settings, run.id) / "grade" / "scores.xlsx",
-        f"{exam.code}_{run.school_id}_成绩.xlsx", XLSX), "scores.xlsx")
+        folder / "scores.xlsx", f"{exam.code}_{run.school_id}_成绩.xlsx", XLSX), "scores.xlsx", classes=taught)
 
 
 @router.get("/exams/{exam_id}/scores.csv", response_class=FileResponse, dependencies=[permit("scores:export")])
 def scores_csv(exam_id: RowId, principal: CurrentPrincipal, session: ReadSession, service: ServiceDep,
                school_id: SchoolQuery = None) -> FileResponse:
-    """The scores table of the newest run as CSV (UTF-8 with BOM); audited."""
+    """The scores table of the newest run as CSV (UTF-8 with BOM); audited. A teacher's holds the students of
+    their own classes only."""
     exam, _, run = _newest(session, principal, exam_id, school_id)
+    folder, taught = _scores_folder(session, principal, service.settings, run)
     return _exported(service, principal, exam, run, _download(
-        grading_runs.run_dir(service.settings, run.id) / "grade" / "scores.csv",
-        f"{exam.code}_{run.school_id}_成绩.csv", "text/csv; charset=utf-8"), "scores.csv")
+        folder / "scores.csv", f"{exam.code}_{run.school_id}_成绩.csv", "text/csv; charset=utf-8"), "scores.csv",
+        classes=taught)
+
+
+def _scores_folder(session: Session, principal: Principal, settings, run: GradeRun
+                   ) -> tuple[Path, set[str] | None]:
+    """The folder of the scores table the caller may have (the run's own; a teacher's classes' for a teacher)
+    and the teacher's classes (None: the whole school)."""
+    taught = teaching.taught_classes(session, principal)
+    if taught is None:
+        return grading_runs.run_dir(settings, run.id) / "grade", None
+    return _made(grading_runs.scoped_scores, settings, run, taught), taught
