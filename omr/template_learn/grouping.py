@@ -303,7 +303,7 @@ def _choice_blocks(questions: list[tuple[_Run, str]]) -> list[FoundChoiceBlock]:
 
 
 def group_bubbles(bubbles: list[FoundBubble]) -> list[FoundField]:
-    """Group one page's bubbles into choice blocks, grids, score boxes and marks (unnumbered).
+    """Group one page's bubbles into choice blocks, grids, score boxes, choosers and marks (unnumbered).
 
     Parameters
     ----------
@@ -313,7 +313,8 @@ def group_bubbles(bubbles: list[FoundBubble]) -> list[FoundField]:
     Returns
     -------
     list of FoundField
-        Choice blocks, grids, score boxes and single marks; every bubble belongs to exactly one.
+        Choice blocks (options across or down), grids, score boxes, choosers and single marks; every bubble
+        belongs to exactly one.
     """
     runs = _runs(bubbles)
     singles = [r for r in runs if len(r.bubbles) == 1]
