@@ -2,7 +2,7 @@
 
 1. Rows: bubbles at one height, split into *runs* of equal pitch (a question's options, a grid row, a score row).
 2. Runs of one length and pitch stacked at equal pitch make a ``grid`` when most of them repeat one label
-   (every bubble of a 考号 row says ``3``). Single bubbles stacked with a label sequence make a one-column grid.
+   (every bubble of a 考号 row says ``3``).
 3. A lone run whose labels are numbers of two digits (22 23) is a 选考题 ``chooser`` (:func:`.labels.read_numbers`;
    which questions it chooses between is for :mod:`.numbering`, by where it stands).
 4. A run labelled 0, 1, 2 ... is a score-box row; rows stacked at one x make a ``score_box``, with a lone
@@ -347,12 +347,14 @@ def group_bubbles(bubbles: list[FoundBubble]) -> list[FoundField]:
                 and 0 < lower.y - upper.y <= _MAX_ROW_GAP * lower.height + 1.0)
 
     # A short row whose labels read poorly, just above a digit row on the same pitch, is that score box's
-    # higher place (0 1 2 above 0 ... 9); a run labelled with numbers anywhere else is a chooser.
+    # higher place (0 1 2 above 0 ... 9); a run labelled with numbers, neither above nor below a digit row, is a
+    # chooser.
     choosers: set[int] = set()
     for run in sequence_runs:
         if any(is_digits(other) and stacked(run, other) for other in sequence_runs if other is not run):
             labels_of[id(run)] = DIGITS[:len(run.bubbles)]
-        elif id(run) in printed:
+        elif id(run) in printed and not any(is_digits(other) and stacked(other, run) for other in sequence_runs
+                                            if other is not run):
             choosers.add(id(run))
             fields.append(_chooser(run, printed[id(run)]))
     sequence_runs = [run for run in sequence_runs if id(run) not in choosers]

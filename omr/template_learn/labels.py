@@ -91,13 +91,16 @@ def read_sequence(runs: list[list[np.ndarray | None]]) -> str:
 
 def read_numbers(glyphs: list[np.ndarray | None]) -> list[int] | None:
     """The two-digit numbers a run's labels print, each read as its best match among 10 to 99 (a 选考题 chooser
-    labels its bubbles with the numbers of optional questions, which come last: 22, 23), or None when a label is
-    missing or the run matches a label sequence of :func:`sequences` better (a score row 0 1 2 ...: a single
-    character matches no two-digit number well, nor a two-digit number any single character). A comparison of
-    two readings, not a threshold; a chooser of questions under 10 is not told from a score row."""
+    labels its bubbles with the numbers of optional questions, which come last, in increasing order: 22, 23), or
+    None when a label is missing, when the numbers read do not increase, or when the run matches a label sequence
+    of :func:`sequences` better (a score row 0 1 2 ...: a single character matches no two-digit number well, nor a
+    two-digit number any single character). A comparison of two readings, not a threshold; a chooser of
+    questions under 10 is not told from a score row."""
     if len(glyphs) < 2 or any(glyph is None for glyph in glyphs):
         return None
     numbers = [max(_NUMBERS, key=lambda n: _match(glyph, str(n))) for glyph in glyphs]
+    if any(later <= earlier for earlier, later in zip(numbers, numbers[1:])):
+        return None  # a chooser prints distinct question numbers in increasing order (noise reads at random)
     as_numbers = sequence_score(glyphs, [str(n) for n in numbers])
     as_sequence = max((sequence_score(glyphs, candidate) for candidate in sequences(len(glyphs))), default=0.0)
     return numbers if as_numbers > as_sequence else None
