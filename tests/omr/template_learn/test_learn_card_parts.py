@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from learn_fixtures import TOLERANCE_MM, compare_page, mild_scan
+from learn_fixtures import TOLERANCE_MM, compare_page, learn_bundled, mild_scan
 from omr.render import render_page
 from omr.template import expand_page, parse_template
 from omr.template_learn import learn_template
 from omr.template_learn.anchors import find_page_frame, ink_levels, warp_to_mm
 from omr.template_learn.bubbles import find_bubbles
+from sample_sheets import resolve_template
 
 DPI = 200
 PX_PER_MM = DPI / 25.4
@@ -141,3 +142,11 @@ def test_score_boxes_numbered_column_by_column():
                  {**SCORE, "id": "score7", "question": "Q7", "x": 30, "y": 200},
                  {**SCORE, "id": "score8", "question": "Q8", "x": 130, "y": 100})
     assert not _learned(card)[1]
+
+
+def test_a_score_row_read_poorly_is_no_chooser():
+    """At 150 dpi this scan's 0-9 score row of cn-a4-55 (1.6 mm labels) matched two-digit numbers better than the
+    digits: it was drafted as a chooser whose questions repeat, and the draft did not validate."""
+    learned = learn_bundled(resolve_template("cn-a4-55"), 150, seed=34)
+    draft = parse_template(learned.draft)
+    assert not any(field.kind == "chooser" for page in draft.pages for field in page.fields)
