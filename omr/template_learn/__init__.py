@@ -6,14 +6,18 @@ Each page of the scan goes through one module per step:
 * :mod:`.identity` - yuejuan's page-identity strip, when the page carries one (it must decode);
 * :mod:`.timing` - timing tracks (同步头): rows or columns of solid bars along the margins;
 * :mod:`.bubbles` - the printed bubble outlines and the label patch inside each;
-* :mod:`.labels` - same label repeated (a grid row) or a sequence (A B C D, 0 1 2 ...);
-* :mod:`.grouping` - bubbles into choice blocks, grids, score boxes and marks by alignment;
+* :mod:`.guide` - the filling guide (填涂说明): its printed examples are not bubbles;
+* :mod:`.labels` - same label repeated (a grid row), a sequence (A B C D, 0 1 2 ...) or question numbers;
+* :mod:`.grouping` - bubbles into choice blocks (options across or down), grids, score boxes, choosers and marks
+  by alignment;
+* :mod:`.reading` - the reading order of a page: its columns left to right, top to bottom in each;
+* :mod:`.roles` - what the header's fields mean: 考号, 卷型, 缺考, 违纪;
 * :mod:`.numbering` - question numbers and field names in reading order;
 * :mod:`.draft` - the template JSON; :mod:`.overlay` - the draft drawn on the scan.
 
 What print cannot tell is left as a proposal for the user: single or multi select (drafted ``single``), the
 maximum score of a score box (drafted as the most its boxes express), what a lone mark means (the first on
-page 1 is proposed as 缺考), texts, answer regions and the barcode area (not drafted).
+page 1 is proposed as 缺考, one beside it as 违纪), texts, answer regions and the barcode area (not drafted).
 """
 
 from __future__ import annotations
@@ -30,8 +34,10 @@ from omr.template_learn.anchors import LearnError, find_page_frame, ink_levels, 
 from omr.template_learn.bubbles import find_bubbles
 from omr.template_learn.draft import NO_IDENTITY_NOTE, LearnedPage, draft_json
 from omr.template_learn.grouping import group_bubbles
+from omr.template_learn.guide import find_guides
 from omr.template_learn.identity import find_identity
 from omr.template_learn.numbering import number_fields
+from omr.template_learn.roles import assign_roles
 from omr.template_learn.timing import find_tracks
 from omr.template_learn.overlay import draw_overlay
 
@@ -129,12 +135,13 @@ def learn_template(pages: list[tuple[np.ndarray, float | None]], *, template_id:
         identity = find_identity(upright, paper, ink, frame.anchors_mm)
         identities.append(identity)
         tracks.append(find_tracks(upright, paper, ink, frame.anchors, frame.anchors_mm, identity, bubbles))
-        found_fields.append(group_bubbles(bubbles))
+        guides, bubbles = find_guides(upright, paper, ink, bubbles, frame.anchors_mm)
+        found_fields.append([*group_bubbles(bubbles), *guides])
         counts.append(len(bubbles))
     sizes = {(round(f.width_mm, 1), round(f.height_mm, 1)) for f in frames}
     if len(sizes) > 1:
         raise LearnError(f"pages differ in size: {sorted(sizes)}; one template has one page size")
-    named = number_fields(found_fields)
+    named = number_fields(assign_roles(found_fields))
     learned = [LearnedPage(*found) for found in zip(frames, identities, named, counts, tracks)]
     notes = [NO_IDENTITY_NOTE.format(page=n) for n, page in enumerate(learned, start=1) if page.identity is None]
     notes.extend(bilevel_notes)

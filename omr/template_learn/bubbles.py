@@ -15,7 +15,7 @@ import numpy as np
 
 from omr.template_learn.anchors import WORK_PX_PER_MM
 
-__all__ = ["FoundBubble", "find_bubbles", "GLYPH_SIDE"]
+__all__ = ["FoundBubble", "find_bubbles", "outline_mask", "outline_shape", "GLYPH_SIDE"]
 
 #: Side of the square patch a label glyph is normalised to.
 GLYPH_SIDE = 16
@@ -63,7 +63,7 @@ def normalise_glyph(crop: np.ndarray) -> np.ndarray | None:
     return patch / norm if norm > 1e-6 else None
 
 
-def _outline_shape(contour: np.ndarray, left: int, top: int, width: int, height: int) -> str | None:
+def outline_shape(contour: np.ndarray, left: int, top: int, width: int, height: int) -> str | None:
     """``ellipse`` when every outline point lies on the ellipse inscribed in its box, ``rect`` when every point
     lies on the box's edges, else None."""
     points = contour[:, 0, :].astype(np.float64)
@@ -76,6 +76,12 @@ def _outline_shape(contour: np.ndarray, left: int, top: int, width: int, height:
     if np.max(to_edge) <= _RECT_TOLERANCE_PX:
         return "rect"
     return None
+
+
+def outline_mask(page: np.ndarray, paper: float, ink: float) -> np.ndarray:
+    """1 where a page raster is printed, 0 on paper: thin outlines blur to mid gray at low dpi, so the threshold
+    lies nearer the paper than the ink, to keep them closed."""
+    return (page < paper - 0.3 * (paper - ink)).astype(np.uint8)
 
 
 def find_bubbles(page: np.ndarray, paper: float, ink: float) -> list[FoundBubble]:
@@ -94,8 +100,7 @@ def find_bubbles(page: np.ndarray, paper: float, ink: float) -> list[FoundBubble
         In page millimetres, in no particular order.
     """
     scale = WORK_PX_PER_MM
-    # Thin outlines blur to mid gray at low dpi: a threshold nearer the paper keeps them closed.
-    mask = (page < paper - 0.3 * (paper - ink)).astype(np.uint8)
+    mask = outline_mask(page, paper, ink)
     contours, hierarchy = cv2.findContours(mask, cv2.RETR_CCOMP, cv2.CHAIN_APPROX_NONE)
     if hierarchy is None:
         return []
@@ -119,7 +124,7 @@ def find_bubbles(page: np.ndarray, paper: float, ink: float) -> list[FoundBubble
             continue
         if width < 0.9 * height:
             continue  # bubbles are round or wide; a tall ring is a digit 0 or a letter O of printed text
-        shape = _outline_shape(contour, left, top, width, height)
+        shape = outline_shape(contour, left, top, width, height)
         if shape is None:
             continue  # neither an ellipse nor a rectangle: a glyph with a large counter
         if len(large) > (2 if shape == "ellipse" else 1):
@@ -210,24 +215,32 @@ def _bracket_pairs(contours, hierarchy, scale: float) -> list[tuple[int, int, in
     return pairs
 
 
-def _label(crop: np.ndarray, stroke: float, shape: str) -> np.ndarray | None:
-    """The label patch of one bubble: the dark parts clear of the ring, or when the label touches the ring,
-    whatever is dark inside the ring's inner edge."""
-    height, width = crop.shape
-    _, labels = cv2.connectedComponents(crop, connectivity=8)
-    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
-    free = (labels > 0) & ~np.isin(labels, edge)
-    rows = np.nonzero(free.any(axis=1))[0]
-    if len(rows) and rows[-1] - rows[0] + 1 >= 0.3 * (height - 2 * stroke):
-        return _glyph_patch(free)
+def _inside(height: int, width: int, shape: str, margin: float) -> np.ndarray:
+    """1 inside a bubble's crop ``margin`` pixels within its outer edge (an ellipse or a box), else 0."""
     inside = np.zeros((height, width), np.uint8)
-    axes = (int(width / 2 - stroke - 1), int(height / 2 - stroke - 1))
+    axes = (int(width / 2 - margin), int(height / 2 - margin))
     if min(axes) > 0:
         if shape == "ellipse":
             cv2.ellipse(inside, (width // 2, height // 2), axes, 0, 0, 360, 1, -1)
         else:
             inside[height // 2 - axes[1]:height // 2 + axes[1] + 1, width // 2 - axes[0]:width // 2 + axes[0] + 1] = 1
-    return _glyph_patch((crop > 0) & (inside > 0))
+    return inside > 0
+
+
+def _label(crop: np.ndarray, stroke: float, shape: str) -> np.ndarray | None:
+    """The label patch of one bubble: the dark parts clear of the ring, or when the label touches the ring
+    (the ring's ink then reaches a stroke's width into the hole, or what is clear of it is a sliver), whatever is
+    dark inside the ring's inner edge: a 22 whose 2 touches the ring is read whole, not as its other 2."""
+    height, width = crop.shape
+    _, labels = cv2.connectedComponents(crop, connectivity=8)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    ring = (labels > 0) & np.isin(labels, edge)
+    free = (labels > 0) & ~ring
+    rows = np.nonzero(free.any(axis=1))[0]
+    touches = bool((ring & _inside(height, width, shape, 2 * stroke + 2)).any())
+    if not touches and len(rows) and rows[-1] - rows[0] + 1 >= 0.3 * (height - 2 * stroke):
+        return _glyph_patch(free)
+    return _glyph_patch((crop > 0) & _inside(height, width, shape, stroke + 1))
 
 
 def _stroke(ring_px: int, width: int, height: int, shape: str) -> float:

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from omr.template_learn.anchors import FoundAnchor, PageFrame
-from omr.template_learn.grouping import FoundChoiceBlock, FoundGrid, FoundMark, FoundScoreBox, Style
+from omr.template_learn.grouping import FoundChoiceBlock, FoundChooser, FoundGrid, FoundMark, FoundScoreBox, Style
+from omr.template_learn.guide import FoundGuide
 from omr.template_learn.identity import FoundIdentity
 from omr.template_learn.numbering import NamedField
 from omr.template_learn.timing import FoundTrack
@@ -45,17 +46,37 @@ def _style(style: Style) -> dict:
             "height": _mm(min(max(style.height, 1.5), 12.0)), "show_label": style.show_label}
 
 
-def _field(named: NamedField) -> dict:
+def _guide(named: NamedField) -> dict | None:
+    """A guide whose box is printed, in the schema's box sizes (a guide without one is not drafted)."""
+    guide = named.found
+    assert isinstance(guide, FoundGuide)
+    if guide.box is None:
+        return None
+    x, y, w, h = guide.box
+    return {"kind": "guide", "id": named.id, "x": _mm(x), "y": _mm(y), "w": _mm(min(max(w, 60.0), 200.0)),
+            "h": _mm(min(max(h, 12.0), 60.0)),
+            "bubble": {"width": _mm(min(max(guide.width, 2.0), 12.0)),
+                       "height": _mm(min(max(guide.height, 1.5), 12.0)), "show_label": False}}
+
+
+def _field(named: NamedField) -> dict | None:
     item = named.found
+    if isinstance(item, FoundGuide):
+        return _guide(named)
     if isinstance(item, FoundChoiceBlock):
-        return {"kind": "choice_block", "id": named.id, "first": item.first, "count": item.count,
-                "options": item.options, "select": "single", "x": _mm(item.x), "y": _mm(item.y), "rows": item.rows,
-                "row_pitch": _pitch(item.row_pitch), "column_pitch": _pitch(item.column_pitch),
-                "option_pitch": _pitch(item.option_pitch), "bubble": _style(item.style)}
+        block = {"kind": "choice_block", "id": named.id, "first": item.first, "count": item.count,
+                 "options": item.options, "select": "single", "x": _mm(item.x), "y": _mm(item.y), "rows": item.rows,
+                 "row_pitch": _pitch(item.row_pitch), "column_pitch": _pitch(item.column_pitch),
+                 "option_pitch": _pitch(item.option_pitch), "bubble": _style(item.style)}
+        return {**block, "direction": "down"} if item.direction == "down" else block
     if isinstance(item, FoundGrid):
-        return {"kind": "grid", "id": named.id, "role": named.role, "labels": item.labels, "columns": item.columns,
+        grid = {"kind": "grid", "id": named.id, "role": named.role, "labels": item.labels, "columns": item.columns,
                 "x": _mm(item.x), "y": _mm(item.y), "column_pitch": _pitch(item.column_pitch),
                 "row_pitch": _pitch(item.row_pitch), "bubble": _style(item.style)}
+        return {**grid, "direction": "across"} if item.direction == "across" else grid
+    if isinstance(item, FoundChooser):
+        return {"kind": "chooser", "id": named.id, "questions": [f"Q{q}" for q in item.questions], "x": _mm(item.x),
+                "y": _mm(item.y), "option_pitch": _pitch(item.option_pitch), "bubble": _style(item.style)}
     if isinstance(item, FoundScoreBox):
         places = len(item.digit_labels)
         digits = [{"place": 10 ** (places - 1 - row), "labels": labels} for row, labels in enumerate(item.digit_labels)]
@@ -100,7 +121,7 @@ def _page(learned: LearnedPage) -> dict:
     if learned.identity is not None:
         strip = learned.identity
         page["identity"] = {"x": _mm(strip.x), "y": _mm(strip.y), "cell": _mm(strip.cell), "pitch": _pitch(strip.pitch)}
-    page["fields"] = [_field(named) for named in learned.fields]
+    page["fields"] = [drafted for drafted in map(_field, learned.fields) if drafted is not None]
     if learned.tracks:
         page["timing"] = _timing(learned.tracks)
     return page

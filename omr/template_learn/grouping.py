@@ -2,31 +2,38 @@
 
 1. Rows: bubbles at one height, split into *runs* of equal pitch (a question's options, a grid row, a score row).
 2. Runs of one length and pitch stacked at equal pitch make a ``grid`` when most of them repeat one label
-   (every bubble of a 考号 row says ``3``). Single bubbles stacked with a label sequence make a one-column grid.
-3. A run labelled 0, 1, 2 ... is a score-box row; rows stacked at one x make a ``score_box``, with a lone
+   (every bubble of a 考号 row says ``3``).
+3. A lone run whose labels are numbers of two digits (22 23) is a 选考题 ``chooser`` (:func:`.labels.read_numbers`;
+   which questions it chooses between is for :mod:`.numbering`, by where it stands).
+4. A run labelled 0, 1, 2 ... is a score-box row; rows stacked at one x make a ``score_box``, with a lone
    bubble just below as its half mark.
-4. Other runs (A B C D, T F ...) are questions: stacked at equal pitch into columns, and columns of one top,
+5. Other runs (A B C D, T F ...) are questions: stacked at equal pitch into columns, and columns of one top,
    pitch and option set side by side at equal pitch into a ``choice_block``.
-5. What is left is a single ``mark``.
+6. Single bubbles stacked at one x whose labels read A B C D ... are a question laid out down (竖排选项): its
+   options under its number. Such columns are joined into a ``choice_block`` with ``direction: down`` exactly as
+   runs are in 5, on the transposed page (the template's ``down`` is the transpose of ``across``). Stacked singles
+   labelled otherwise (0 1 2 ...) are a one-column grid.
+7. What is left is a single ``mark``.
 
 Positions and pitches are least-squares fits over every bubble of a field, so a field's bubbles are placed
-to a small fraction of a millimetre even when single outlines are found a little off.
+to a small fraction of a millimetre even when single outlines are found a little off. What a field means in the
+card's header (考号, 卷型, 缺考, 违纪) is for :mod:`.roles`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, TypeVar
 
 import numpy as np
 
 from omr.template_learn.bubbles import FoundBubble
-from omr.template_learn.labels import DIGITS, read_sequence, repeats_across, same_labels
+from omr.template_learn.labels import ALPHABET, DIGITS, read_numbers, read_sequence, repeats_across, same_labels
 
 T = TypeVar("T")
 
-__all__ = ["bands", "Style", "FoundChoiceBlock", "FoundGrid", "FoundScoreBox", "FoundMark", "FoundField",
-           "group_bubbles"]
+__all__ = ["bands", "Style", "FoundChoiceBlock", "FoundGrid", "FoundScoreBox", "FoundMark", "FoundChooser",
+           "FoundField", "group_bubbles"]
 
 _ROW_MM = 0.6  # centres this close in y are one row
 _ALIGN_MM = 0.6  # starts this close in x are one column
@@ -64,6 +71,7 @@ class FoundChoiceBlock:
     column_pitch: float
     option_pitch: float
     style: Style
+    direction: str = "across"  # or down (竖排: options under the question number)
     first: int = 0  # set by numbering
 
 
@@ -76,6 +84,8 @@ class FoundGrid:
     column_pitch: float
     row_pitch: float
     style: Style
+    direction: str = "down"  # or across (labels to the right: an AB 卷型 row)
+    role: str = "other"  # set by roles
 
 
 @dataclass
@@ -95,9 +105,21 @@ class FoundMark:
     x: float
     y: float
     style: Style
+    role: str = "other"  # set by roles
 
 
-FoundField = FoundChoiceBlock | FoundGrid | FoundScoreBox | FoundMark
+@dataclass
+class FoundChooser:
+    x: float
+    y: float
+    count: int
+    option_pitch: float
+    style: Style
+    printed: list[int]  # the question numbers its labels read as
+    questions: list[int] = field(default_factory=list)  # set by numbering
+
+
+FoundField = FoundChoiceBlock | FoundGrid | FoundScoreBox | FoundMark | FoundChooser
 
 
 @dataclass
@@ -220,6 +242,25 @@ def _score_box(stack: list[_Run], labels: list[str], half: FoundBubble | None) -
                          _pitch(ys, 1, style.height + 1.5), style)
 
 
+def _chooser(run: _Run, printed: list[int]) -> FoundChooser:
+    xs = _fit([b.x for b in run.bubbles], [(k,) for k in range(len(run.bubbles))])
+    style = Style.of(run.bubbles)
+    return FoundChooser(float(xs[0]), run.y, len(run.bubbles), _pitch(xs, 1, style.width + 2.0), style, printed)
+
+
+def _transposed(bubble: FoundBubble) -> FoundBubble:
+    return replace(bubble, x=bubble.y, y=bubble.x, width=bubble.height, height=bubble.width)
+
+
+def _down_blocks(columns: list[tuple[list[FoundBubble], str]]) -> list[FoundChoiceBlock]:
+    """Questions laid out down (竖排), each a column of bubbles with its options, joined into blocks as
+    :func:`_choice_blocks` joins runs, on the transposed page, and transposed back with ``direction: down``."""
+    blocks = _choice_blocks([(_Run([_transposed(b) for b in column]), options) for column, options in columns])
+    return [replace(block, x=block.y, y=block.x, direction="down",
+                    style=replace(block.style, width=block.style.height, height=block.style.width))
+            for block in blocks]
+
+
 def _choice_blocks(questions: list[tuple[_Run, str]]) -> list[FoundChoiceBlock]:
     options_of = {id(run): options for run, options in questions}
     columns = _stacks([run for run, _ in questions],
@@ -262,7 +303,7 @@ def _choice_blocks(questions: list[tuple[_Run, str]]) -> list[FoundChoiceBlock]:
 
 
 def group_bubbles(bubbles: list[FoundBubble]) -> list[FoundField]:
-    """Group one page's bubbles into choice blocks, grids, score boxes and marks (unnumbered).
+    """Group one page's bubbles into choice blocks, grids, score boxes, choosers and marks (unnumbered).
 
     Parameters
     ----------
@@ -272,7 +313,8 @@ def group_bubbles(bubbles: list[FoundBubble]) -> list[FoundField]:
     Returns
     -------
     list of FoundField
-        Choice blocks, grids, score boxes and single marks; every bubble belongs to exactly one.
+        Choice blocks (options across or down), grids, score boxes, choosers and single marks; every bubble
+        belongs to exactly one.
     """
     runs = _runs(bubbles)
     singles = [r for r in runs if len(r.bubbles) == 1]
@@ -280,7 +322,11 @@ def group_bubbles(bubbles: list[FoundBubble]) -> list[FoundField]:
     labels_of: dict[int, str] = {}
     sequence_runs: list[_Run] = []
     equal_rows = lambda a, b: len(a.bubbles) == len(b.bubbles) and abs(a.pitch - b.pitch) < _PITCH_MM  # noqa: E731
+    printed: dict[int, list[int]] = {}  # lone runs labelled with numbers: choosers, unless a score box's row
     for stack in _stacks([r for r in runs if len(r.bubbles) > 1], equal_rows):
+        numbers = read_numbers(stack[0].glyphs) if len(stack) == 1 else None
+        if numbers is not None:
+            printed[id(stack[0])] = numbers
         if (len(stack) > 1 and len(stack) <= _MAX_GRID_ROWS and len(stack[0].bubbles) <= _MAX_GRID_COLUMNS
                 and repeats_across([run.glyphs for run in stack])):
             fields.append(_grid(stack))
@@ -301,10 +347,17 @@ def group_bubbles(bubbles: list[FoundBubble]) -> list[FoundField]:
                 and 0 < lower.y - upper.y <= _MAX_ROW_GAP * lower.height + 1.0)
 
     # A short row whose labels read poorly, just above a digit row on the same pitch, is that score box's
-    # higher place (0 1 2 above 0 ... 9).
+    # higher place (0 1 2 above 0 ... 9); a run labelled with numbers, neither above nor below a digit row, is a
+    # chooser.
+    choosers: set[int] = set()
     for run in sequence_runs:
-        if not is_digits(run) and any(is_digits(other) and stacked(run, other) for other in sequence_runs):
+        if any(is_digits(other) and stacked(run, other) for other in sequence_runs if other is not run):
             labels_of[id(run)] = DIGITS[:len(run.bubbles)]
+        elif id(run) in printed and not any(is_digits(other) and stacked(other, run) for other in sequence_runs
+                                            if other is not run):
+            choosers.add(id(run))
+            fields.append(_chooser(run, printed[id(run)]))
+    sequence_runs = [run for run in sequence_runs if id(run) not in choosers]
     digit_runs = [run for run in sequence_runs if is_digits(run)]
     used_singles: set[int] = set()
     for stack in _stacks(digit_runs, lambda a, b: abs(a.pitch - b.pitch) < _PITCH_MM):
@@ -320,9 +373,15 @@ def group_bubbles(bubbles: list[FoundBubble]) -> list[FoundField]:
         fields.append(_score_box(stack, [labels_of[id(run)] for run in stack], half))
     fields.extend(_choice_blocks([(run, labels_of[id(run)]) for run in sequence_runs if not is_digits(run)]))
     remaining = [s for s in singles if id(s) not in used_singles]
+    down_questions: list[tuple[list[FoundBubble], str]] = []
     for stack in _stacks(remaining, lambda a, b: _similar(a.bubbles[0], b.bubbles[0])):
-        if 3 <= len(stack) <= _MAX_GRID_ROWS and not same_labels([run.bubbles[0].glyph for run in stack]):
-            fields.append(_single_column_grid(stack))
+        glyphs = [run.bubbles[0].glyph for run in stack]
+        if 3 <= len(stack) <= _MAX_GRID_ROWS and not same_labels(glyphs):
+            if len(stack) <= _MAX_OPTIONS and read_sequence([glyphs]) == ALPHABET[:len(stack)]:
+                down_questions.append(([run.bubbles[0] for run in stack], ALPHABET[:len(stack)]))
+            else:
+                fields.append(_single_column_grid(stack))
         else:
             fields.extend(FoundMark(run.x, run.y, Style.of(run.bubbles)) for run in stack)
+    fields.extend(_down_blocks(down_questions))
     return fields

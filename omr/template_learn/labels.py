@@ -16,22 +16,32 @@ from PIL import Image, ImageDraw, ImageFont
 from omr.render import cjk_font_path
 from omr.template_learn.bubbles import normalise_glyph
 
-__all__ = ["same_labels", "read_sequence", "sequence_score", "repeats_across", "sequences", "LETTERS", "ALPHABET",
-           "DIGITS"]
+__all__ = ["same_labels", "read_sequence", "read_numbers", "sequence_score", "repeats_across", "sequences", "LETTERS",
+           "ALPHABET", "DIGITS"]
 
 LETTERS = "ABCDEFGHIJ"  # options of a choice question (at most 10)
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"  # labels of a grid may run on
 DIGITS = "0123456789"
 _SAME = 0.7  # correlation of two prints of one glyph (different glyphs stay well below)
+_NUMBERS = range(10, 100)  # question numbers a chooser's label may print (22, 23)
 
 
 def same_labels(glyphs: list[np.ndarray | None]) -> bool:
-    """True when every bubble of a run carries one label (or none); False for a sequence of labels."""
+    """True when every bubble of a run carries one label (or none); False for a sequence of labels.
+
+    Labels are the same when consecutive ones correlate as two prints of one glyph do, unless the run (every
+    bubble labelled) matches one of the :func:`sequences` better still: at high resolution A B C D, sharp and
+    alike in outline, correlate nearly as much, but each matches its own letter better."""
     present = [g for g in glyphs if g is not None]
     if len(present) < 2:
         return len(present) == 0
     scores = [float(np.sum(a * b)) for a, b in zip(present, present[1:])]
-    return float(np.median(scores)) >= _SAME
+    alike = float(np.median(scores))
+    if len(present) == len(glyphs):
+        best = max((sequence_score(glyphs, candidate) for candidate in sequences(len(glyphs))), default=0.0)
+        if best > alike:
+            return False
+    return alike >= _SAME
 
 
 @lru_cache(maxsize=256)
@@ -62,9 +72,9 @@ def _match(glyph: np.ndarray | None, char: str) -> float:
     return max((float(np.sum(glyph * ref)) for ref in _reference(char)), default=0.0)
 
 
-def sequence_score(glyphs: list[np.ndarray | None], sequence: str) -> float:
-    """Mean correlation of label patches with the reference glyphs of ``sequence`` (one character each);
-    about 0.6 or more for a real match, 0 for patches without a label."""
+def sequence_score(glyphs: list[np.ndarray | None], sequence: str | list[str]) -> float:
+    """Mean correlation of label patches with the reference glyphs of ``sequence`` (one label each: a character,
+    or a string such as ``22``); about 0.6 or more for a real match, 0 for patches without a label."""
     return float(np.mean([_match(glyph, char) for glyph, char in zip(glyphs, sequence, strict=True)]))
 
 
@@ -77,6 +87,23 @@ def read_sequence(runs: list[list[np.ndarray | None]]) -> str:
         return ""
     scores = [sum(sequence_score(glyphs, candidate) for glyphs in runs) for candidate in candidates]
     return candidates[int(np.argmax(scores))]
+
+
+def read_numbers(glyphs: list[np.ndarray | None]) -> list[int] | None:
+    """The two-digit numbers a run's labels print, each read as its best match among 10 to 99 (a 选考题 chooser
+    labels its bubbles with the numbers of optional questions, which come last, in increasing order: 22, 23), or
+    None when a label is missing, when the numbers read do not increase, or when the run matches a label sequence
+    of :func:`sequences` better (a score row 0 1 2 ...: a single character matches no two-digit number well, nor a
+    two-digit number any single character). A comparison of two readings, not a threshold; a chooser of
+    questions under 10 is not told from a score row."""
+    if len(glyphs) < 2 or any(glyph is None for glyph in glyphs):
+        return None
+    numbers = [max(_NUMBERS, key=lambda n: _match(glyph, str(n))) for glyph in glyphs]
+    if any(later <= earlier for earlier, later in zip(numbers, numbers[1:])):
+        return None  # a chooser prints distinct question numbers in increasing order (noise reads at random)
+    as_numbers = sequence_score(glyphs, [str(n) for n in numbers])
+    as_sequence = max((sequence_score(glyphs, candidate) for candidate in sequences(len(glyphs))), default=0.0)
+    return numbers if as_numbers > as_sequence else None
 
 
 def repeats_across(rows: list[list[np.ndarray | None]]) -> bool:

@@ -1,73 +1,80 @@
-"""Question numbers and field names proposed for a draft: the reading order of an answer card.
+"""Question numbers and field names proposed for a draft, in the card's reading order (:mod:`.reading`).
 
-Choice blocks are numbered in reading order, page after page: blocks whose tops lie within a band of
-``_BAND_MM`` are one band, bands from top to bottom, blocks in a band from left to right; inside a block the
-template's own order applies (down a column, then the next column). Score boxes take the next numbers, in the
-same order (they belong to the written questions after the choice questions). A grid of ten digit rows is the
-考号 (the first one; any other is ``other``); the first single mark of page 1 is proposed as 缺考. These are
-proposals the user checks: nothing printed says which question is multi-select or what a mark means.
+Choice blocks are numbered in reading order, page after page (columns of a page left to right, top to bottom in
+each; inside a block the template's own order applies). Score boxes take the next numbers, in the same order
+(they belong to the written questions after the choice questions). A 选考题 chooser chooses between the questions
+whose score boxes follow it in reading order, one per bubble (it stands above them, in their column); only
+without them are the numbers its labels read as taken. Fields are named by their role (:mod:`.roles`): 考号
+``exam_id``, ``form``, ``absent``, ``violation``; a chooser ``choose`` and its question numbers (``choose22_23``),
+a guide ``guide``. These are proposals the user checks: nothing printed says which question is multi-select.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from omr.template_learn.grouping import FoundChoiceBlock, FoundField, FoundGrid, FoundMark, FoundScoreBox, bands
-from omr.template_learn.labels import DIGITS
+from omr.template_learn.grouping import FoundChoiceBlock, FoundChooser, FoundField, FoundGrid, FoundMark, FoundScoreBox
+from omr.template_learn.guide import FoundGuide
 
 __all__ = ["NamedField", "number_fields"]
 
-_BAND_MM = 3.0
+_ROLE_IDS = {"student_id": "exam_id", "form": "form", "absent": "absent", "violation": "violation"}
 
 
 @dataclass(frozen=True)
 class NamedField:
     id: str
     role: str | None
-    found: FoundField
+    found: FoundField | FoundGuide
 
 
-def _reading_order(fields: list[FoundField]) -> list[FoundField]:
-    return [item for band in bands(fields, lambda f: f.y, _BAND_MM) for item in sorted(band, key=lambda f: f.x)]
+def _choosers(fields: list) -> None:
+    """Set each chooser's questions: the score boxes after it in reading order, one per bubble."""
+    for index, item in enumerate(fields):
+        if isinstance(item, FoundChooser):
+            following = [f.question for f in fields[index + 1:] if isinstance(f, FoundScoreBox)][:item.count]
+            item.questions = following if len(following) == item.count else list(item.printed)
 
 
-def number_fields(pages: list[list[FoundField]]) -> list[list[NamedField]]:
-    """Number and name every page's fields (see the module notes); sets ``first`` and ``question`` in place."""
-    ordered = [_reading_order(fields) for fields in pages]
+def number_fields(pages: list[list]) -> list[list[NamedField]]:
+    """Number and name every page's fields, given in reading order with their roles (:func:`.roles.assign_roles`);
+    sets ``first``, ``question`` and a chooser's ``questions`` in place."""
     number = 1
-    for fields in ordered:
+    for fields in pages:
         for item in fields:
             if isinstance(item, FoundChoiceBlock):
                 item.first = number
                 number += item.count
-    for fields in ordered:
+    for fields in pages:
         for item in fields:
             if isinstance(item, FoundScoreBox):
                 item.question = number
                 number += 1
     named_pages: list[list[NamedField]] = []
-    have_student_id = have_absent = False
-    for page_index, fields in enumerate(ordered):
+    have_guide = False
+    for page_index, fields in enumerate(pages):
+        _choosers(fields)
         named: list[NamedField] = []
-        counts = {"grid": 0, "mark": 0}
+        counts = {"grid": 0, "mark": 0, "guide": 0}
         for item in fields:
             if isinstance(item, FoundChoiceBlock):
                 named.append(NamedField(f"q{item.first}_{item.first + item.count - 1}", None, item))
             elif isinstance(item, FoundScoreBox):
                 named.append(NamedField(f"score{item.question}", None, item))
-            elif isinstance(item, FoundGrid):
-                if not have_student_id and item.labels == DIGITS:
-                    have_student_id = True
-                    named.append(NamedField("exam_id", "student_id", item))
+            elif isinstance(item, FoundChooser):
+                named.append(NamedField("choose" + "_".join(str(q) for q in item.questions), None, item))
+            elif isinstance(item, FoundGuide):
+                counts["guide"] += 1
+                name = "guide" if not have_guide else f"guide{page_index + 1}_{counts['guide']}"
+                have_guide = True
+                named.append(NamedField(name, None, item))
+            else:
+                assert isinstance(item, (FoundGrid, FoundMark))
+                kind = "grid" if isinstance(item, FoundGrid) else "mark"
+                if item.role in _ROLE_IDS:
+                    named.append(NamedField(_ROLE_IDS[item.role], item.role, item))
                 else:
-                    counts["grid"] += 1
-                    named.append(NamedField(f"grid{page_index + 1}_{counts['grid']}", "other", item))
-            elif isinstance(item, FoundMark):
-                if not have_absent and page_index == 0:
-                    have_absent = True
-                    named.append(NamedField("absent", "absent", item))
-                else:
-                    counts["mark"] += 1
-                    named.append(NamedField(f"mark{page_index + 1}_{counts['mark']}", "other", item))
+                    counts[kind] += 1
+                    named.append(NamedField(f"{kind}{page_index + 1}_{counts[kind]}", "other", item))
         named_pages.append(named)
     return named_pages

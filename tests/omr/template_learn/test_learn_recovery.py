@@ -15,17 +15,8 @@ from learn_fixtures import DPIS, TOLERANCE_MM, compare_anchors, compare_page, co
 from omr.template import expand_page, parse_template
 from sample_sheets import bundled_templates, resolve_template
 
-#: Bundled templates ``template learn`` does not recover yet, and why (strict: the mark goes when it does).
-NOT_YET = {"cn-prov-a3": "its anchors and 同步头 track are recovered (test_learn_tracks.py), but learn drafts the AB "
-                         "卷型 pair as a two-option question (which takes Q1), the 填涂说明 guide's example ellipses "
-                         "(✓ ⊗ ⊙) as a score box, no options laid out down (竖排, Q17-Q20), no 选考题 chooser, no "
-                         "违纪 role for the mark beside 缺考, and numbers score boxes in rows rather than column by "
-                         "column (issue 11 point 3)"}
-
-
 @pytest.mark.parametrize("dpi", DPIS)
-@pytest.mark.parametrize("name", [pytest.param(name, marks=pytest.mark.xfail(reason=NOT_YET[name], strict=True))
-                                  if name in NOT_YET else name for name in bundled_templates()])
+@pytest.mark.parametrize("name", bundled_templates())
 def test_every_bubble_and_group_recovered(name: str, dpi: int):
     template = resolve_template(name)
     learned = learn_bundled(template, dpi, seed=dpi)

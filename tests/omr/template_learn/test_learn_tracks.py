@@ -75,8 +75,8 @@ def test_a_track_bar_nearer_the_corner_than_the_anchor_is_not_taken_for_it():
 
 @pytest.mark.parametrize("dpi", (150, 300))
 def test_provincial_card_anchors_and_track(dpi: int):
-    """cn-prov-a3 (A3 landscape, two pages): rect anchors 10 x 5 mm and its left 同步头 on both pages (its fields
-    are not all drafted yet: see test_learn_recovery.NOT_YET)."""
+    """cn-prov-a3 (A3 landscape, two pages): rect anchors 10 x 5 mm and its left 同步头 on both pages (its fields:
+    test_learn_recovery.py)."""
     template = resolve_template("cn-prov-a3")
     draft = parse_template(learn_bundled(template, dpi, seed=dpi + 11).draft)
     for number in (1, 2):
