@@ -41,6 +41,7 @@ _PITCH_MM = 0.6  # gaps this close are one pitch
 _SIZE_MM = 0.6  # neighbours in one run differ in size by less than this
 _MAX_GAP = 2.2  # in bubble widths: a larger gap ends a run
 _MAX_ROW_GAP = 3.0  # in bubble heights: a larger gap ends a column of questions or grid rows
+_SMALLER = 0.8  # a lone bubble under this share of the smallest bubble in a row, both ways, is no mark
 _MAX_OPTIONS, _MAX_GRID_ROWS, _MAX_GRID_COLUMNS = 10, 36, 30  # what the template schema allows
 
 
@@ -314,7 +315,7 @@ def group_bubbles(bubbles: list[FoundBubble]) -> list[FoundField]:
     -------
     list of FoundField
         Choice blocks (options across or down), grids, score boxes, choosers and single marks; every bubble
-        belongs to exactly one.
+        belongs to exactly one, except a lone one smaller than every bubble in a row (a glyph's part, not a mark).
     """
     runs = _runs(bubbles)
     singles = [r for r in runs if len(r.bubbles) == 1]
@@ -382,6 +383,18 @@ def group_bubbles(bubbles: list[FoundBubble]) -> list[FoundField]:
             else:
                 fields.append(_single_column_grid(stack))
         else:
-            fields.extend(FoundMark(run.x, run.y, Style.of(run.bubbles)) for run in stack)
+            fields.extend(FoundMark(run.x, run.y, Style.of(run.bubbles)) for run in stack
+                          if not _smaller_than_rows(run.bubbles[0], runs))
     fields.extend(_down_blocks(down_questions))
     return fields
+
+
+def _smaller_than_rows(bubble: FoundBubble, runs: list[_Run]) -> bool:
+    """Whether a lone bubble is smaller, both ways, than every bubble printed in a row of the page: no mark (a
+    proctor's 缺考 box is printed as large as the answers' bubbles or larger, to be read by the same pencil), but
+    a part of the print that looks like one: the 口 of 答 in a title, the box of 四 in 四、选考题."""
+    in_rows = [b for run in runs if len(run.bubbles) > 1 for b in run.bubbles]
+    if not in_rows:
+        return False
+    smallest_width, smallest_height = min(b.width for b in in_rows), min(b.height for b in in_rows)
+    return bubble.width < _SMALLER * smallest_width and bubble.height < _SMALLER * smallest_height

@@ -150,3 +150,16 @@ def test_a_score_row_read_poorly_is_no_chooser():
     learned = learn_bundled(resolve_template("cn-a4-55"), 150, seed=34)
     draft = parse_template(learned.draft)
     assert not any(field.kind == "chooser" for page in draft.pages for field in page.fields)
+
+
+def test_a_lone_bubble_smaller_than_every_row_bubble_is_no_mark():
+    # A glyph's box in a title (the 口 of 答, the box of 四) passes the outline test as a lone bubble; a proctor's
+    # 缺考 box is printed as large as the answers' bubbles or larger, so only those are drafted as marks.
+    from omr.template_learn.bubbles import FoundBubble
+    from omr.template_learn.grouping import FoundMark, group_bubbles
+
+    row = [FoundBubble(30.0 + 7 * k, 100.0, 5.0, 3.0, "ellipse", None) for k in range(4)]
+    glyph_box = FoundBubble(88.0, 26.0, 2.8, 1.5, "rect", None)
+    same, larger = FoundBubble(90.0, 50.0, 5.0, 3.0, "ellipse", None), FoundBubble(120.0, 50.0, 7.0, 4.0, "rect", None)
+    marks = [(item.x, item.y) for item in group_bubbles(row + [glyph_box, same, larger]) if isinstance(item, FoundMark)]
+    assert sorted(marks) == [(90.0, 50.0), (120.0, 50.0)]
