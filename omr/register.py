@@ -604,19 +604,12 @@ def _registrations(candidates: list[AnchorCandidate], page: ExpandedPage, orient
     # A clipped anchor's centroid is off: fit without it when three whole ones remain; otherwise move the centroid
     # of one cut by a single image border back by half the missing extent (the caller verifies such a fit
     # against the printed content).
-    if len(whole) >= 3:
-        candidates = whole
-    else:
-        full = float(np.median([c.size_px for c in whole])) if whole else None
-        candidates = [_uncut(c, full or c.size_px) for c in candidates]
+    candidates = whole if len(whole) >= 3 else _all_uncut(candidates)
     if len(candidates) < 3:
         return
     points = np.array([[c.x, c.y] for c in candidates])
     template_points = np.array([anchor_reference_point(a) for a in page.anchors])
-    tolerance = np.array([
-        (_SEARCH_BASE_MM + _SEARCH_ROTATION * np.hypot(a.x - page.width_mm / 2, a.y - page.height_mm / 2))
-        * px_per_mm for a in page.anchors
-    ])
+    tolerance = _first_search_tolerance(page, px_per_mm)
     first_matches = []
     for order, orientation in enumerate(orientations):
         predicted = apply_homography(_nominal_transform(orientation, page.width_mm, page.height_mm, shape),
@@ -654,17 +647,12 @@ def _two_anchor_fits(candidates: list[AnchorCandidate], page: ExpandedPage, orie
     plausible scale and skew; closest to the nominal placement first, at most ``_TWO_ANCHOR_FITS`` of them (a
     stray blob in a window, a printed ■, makes wrong pairs, which the print then refuses).
     """
-    whole = [c for c in candidates if not c.clipped]
-    full = float(np.median([c.size_px for c in whole])) if whole else None
-    candidates = [_uncut(c, full or c.size_px) for c in candidates]
+    candidates = _all_uncut(candidates)
     if len(candidates) < 2:
         return
     points = np.array([[c.x, c.y] for c in candidates])
     template_points = np.array([anchor_reference_point(a) for a in page.anchors])
-    tolerance = np.array([
-        (_SEARCH_BASE_MM + _SEARCH_ROTATION * np.hypot(a.x - page.width_mm / 2, a.y - page.height_mm / 2))
-        * px_per_mm for a in page.anchors
-    ])
+    tolerance = _first_search_tolerance(page, px_per_mm)
     offered = []
     for orientation in orientations:
         nominal = _nominal_transform(orientation, page.width_mm, page.height_mm, shape)
@@ -693,6 +681,21 @@ def _two_anchor_fits(candidates: list[AnchorCandidate], page: ExpandedPage, orie
     offered.sort(key=lambda item: item[0])
     for _, fit in offered[:_TWO_ANCHOR_FITS]:
         yield fit
+
+
+def _first_search_tolerance(page: ExpandedPage, px_per_mm: float) -> np.ndarray:
+    """How far (px) each anchor may lie from where the nominal placement puts it: shift and margin, plus ~6° of
+    rotation about the page centre."""
+    centre_x, centre_y = page.width_mm / 2, page.height_mm / 2
+    return np.array([(_SEARCH_BASE_MM + _SEARCH_ROTATION * np.hypot(a.x - centre_x, a.y - centre_y)) * px_per_mm
+                     for a in page.anchors])
+
+
+def _all_uncut(candidates: list[AnchorCandidate]) -> list[AnchorCandidate]:
+    """Every candidate, a clipped one's centroid moved back (:func:`_uncut`) by the whole ones' median size."""
+    whole = [c for c in candidates if not c.clipped]
+    full = float(np.median([c.size_px for c in whole])) if whole else None
+    return [_uncut(c, full or c.size_px) for c in candidates]
 
 
 _BORDER_DIRECTIONS = {1: (-1.0, 0.0), 2: (0.0, -1.0), 4: (1.0, 0.0), 8: (0.0, 1.0)}

@@ -176,23 +176,31 @@ def test_page_with_one_anchor_missing_registers_on_three(template, prepared, pag
     assert accuracy.wrong_sure == 0 and accuracy.correct_sure == accuracy.groups, accuracy.line()
 
 
+def _feeder_scan(template, page, seed: int, painted) -> tuple:
+    """Sheet ``seed`` of benchmarks/registration_three_anchors.py (a feeder's skew, shift, scale and keystone) with
+    the ``painted`` anchors painted out, as production decodes its JPEG: (simulation, image)."""
+    rng = np.random.default_rng(seed)
+    truth = random_truth(template, rng)
+    sim = simulate_sheet(template, truth, seed=seed, profile="typical", overrides={
+        "upside_down": 0.0, "binarize": "none", "rotation_deg": rng.uniform(-5, 5), "shift_mm": (-6, 6),
+        "scale": (0.98, 1.02), "perspective": (-0.01, 0.01)})[0]
+    image = sim.image.copy()
+    dpi = sim.truth["dpi"]
+    for anchor in painted:
+        (x, y), = apply_homography(np.array(sim.truth["homography"], np.float64),
+                                   np.array([[anchor.x, anchor.y]]) * dpi / MM_PER_INCH - 0.5)
+        half = int(anchor.size * 0.8 * dpi / MM_PER_INCH)
+        image[max(0, int(y) - half):int(y) + half, max(0, int(x) - half):int(x) + half] = int(np.median(image))
+    decoded = load_array(jpeg_round_trip(image, 90, dpi)[1], reduce_jpeg_to_min_px=decode_min_side_px(template))
+    return sim, decoded[0].image
+
+
 def test_lost_anchor_whose_window_holds_a_printed_square_registers_on_three(template, prepared, page):
     # Sheet 5004 of benchmarks/registration_three_anchors.py: skewed 2.4°, shifted, its top-left anchor lost. The
     # filling guide's ■ in that anchor's window was matched to it, and the four-point affine it pulled left fewer
     # than three anchors within the tight rematch: "no anchors found". Each three of the four now fix a fit of
     # their own, and the print picks the right one.
-    rng = np.random.default_rng(5004)
-    truth = random_truth(template, rng)
-    sim = simulate_sheet(template, truth, seed=5004, profile="typical", overrides={
-        "upside_down": 0.0, "binarize": "none", "rotation_deg": rng.uniform(-5, 5), "shift_mm": (-6, 6),
-        "scale": (0.98, 1.02), "perspective": (-0.01, 0.01)})[0]
-    image = sim.image.copy()
-    dpi = sim.truth["dpi"]
-    (x, y), = apply_homography(np.array(sim.truth["homography"], np.float64),
-                               np.array([[page.anchors[0].x, page.anchors[0].y]]) * dpi / MM_PER_INCH - 0.5)
-    half = int(page.anchors[0].size * 0.8 * dpi / MM_PER_INCH)
-    image[max(0, int(y) - half):int(y) + half, max(0, int(x) - half):int(x) + half] = int(np.median(image))
-    image = load_array(jpeg_round_trip(image, 90, dpi)[1], reduce_jpeg_to_min_px=decode_min_side_px(template))[0].image
+    sim, image = _feeder_scan(template, page, 5004, page.anchors[:1])
     fits = register_page(image, page)
     assert fits and fits[0].anchors_found == 3
     result = read_page(image, prepared)
@@ -219,19 +227,7 @@ def test_stray_blob_beside_two_anchors_is_not_taken_for_the_third(template, prep
     # A feeder's skewed, shifted page whose top anchors are painted out: a gray blob of the header lies in the
     # top-left window, and the exact affine on it and the two bottom anchors puts the identity strip off the
     # print. The two-anchor guesses that come last find the page (the case that was lost before).
-    rng = np.random.default_rng(5000)
-    truth = random_truth(template, rng)
-    sim = simulate_sheet(template, truth, seed=5000, profile="typical", overrides={
-        "upside_down": 0.0, "binarize": "none", "rotation_deg": rng.uniform(-5, 5), "shift_mm": (-6, 6),
-        "scale": (0.98, 1.02), "perspective": (-0.01, 0.01)})[0]
-    image = sim.image.copy()
-    dpi = sim.truth["dpi"]
-    for anchor in page.anchors[:2]:
-        (x, y), = apply_homography(np.array(sim.truth["homography"], np.float64),
-                                   np.array([[anchor.x, anchor.y]]) * dpi / MM_PER_INCH - 0.5)
-        half = int(anchor.size * 0.8 * dpi / MM_PER_INCH)
-        image[max(0, int(y) - half):int(y) + half, max(0, int(x) - half):int(x) + half] = int(np.median(image))
-    image = load_array(jpeg_round_trip(image, 90, dpi)[1], reduce_jpeg_to_min_px=decode_min_side_px(template))[0].image
+    sim, image = _feeder_scan(template, page, 5000, page.anchors[:2])
     fits = register_page(image, page)
     assert any(fit.anchors_found == 3 for fit in fits) and any(fit.anchors_found == 2 for fit in fits)
     result = read_page(image, prepared)
