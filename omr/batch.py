@@ -113,7 +113,7 @@ def scan_file(path: str | Path, prepared: PreparedTemplate, options: ScanOptions
             continue
         try:
             result = read_page(loaded.image, prepared, source=str(path), page_index=loaded.page_index,
-                               crop_dir=options.crops_dir)
+                               crop_dir=options.crops_dir, full_size=loaded.full_size)
         except Exception as error:  # one bad page never stops a batch; the reason goes to review
             result = PageResult(source=str(path), page_index=loaded.page_index, status="error",
                                 reasons=[f"internal error reading page: {type(error).__name__}: {error}"])

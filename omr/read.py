@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field, replace
 from itertools import compress
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
@@ -49,6 +49,7 @@ _PRINT_INK_MM = 6.0  # side of the bold-print squares whose darkest pixels give 
 _PRINT_INK_PATCHES = 6  # how many of them
 _GRAY_ANCHOR_GAP = 40.0  # gray levels the anchors must be lighter than the bold print to be taken as gray print
 _SAME_FIT_MM = 0.1  # a refit that moves no bubble further than this agrees with the anchors' fit
+_LABEL_PX_PER_MM = 12.0  # a label cut again from the full-size page: 0.25 mm bars at 3 px
 _SAME_GUESS_MM = 1.0  # two first guesses this close everywhere refit to one fit (the outlines are searched 1.6 mm)
 _TRUSTED_RESIDUAL_MM = 0.1  # four whole anchors this close to an affine fit are not refitted (when verified)
 
@@ -541,7 +542,7 @@ def _other_by_content(image: np.ndarray, prepared: PreparedTemplate, tried: dict
 
 
 def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = "", page_index: int = 0,
-              crop_dir=None) -> PageResult:
+              crop_dir=None, full_size: Callable[[], np.ndarray | None] | None = None) -> PageResult:
     """Read one scanned page.
 
     Parameters
@@ -554,6 +555,9 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
         Where the page came from, copied into the result.
     crop_dir : path-like, optional
         When given, every region of the page is cut out upright and written there as PNG.
+    full_size : callable, optional
+        For an ``image`` decoded reduced (a JPEG at ~100 dpi): the same page at full size, asked for only when a
+        barcode cannot be read on ``image`` (:attr:`omr.load.LoadedPage.full_size`).
     """
     started = time.perf_counter()
     result = PageResult(source=source, page_index=page_index, status="ok", template_id=prepared.template.id)
@@ -635,9 +639,18 @@ def read_page(image: np.ndarray, prepared: PreparedTemplate, *, source: str = ""
     timings["decide_ms"] = (time.perf_counter() - t0) * 1000
 
     t0 = time.perf_counter()
+    full: tuple[np.ndarray, np.ndarray] | None = None
     for rect in page.expanded.barcodes:
         crop = warp_rect(image, matrix, rect.x, rect.y, rect.w, rect.h, min(fit.px_per_mm, 10.0))
         result.barcode = read_label(crop, rect.symbology or "code128", result.student_id)
+        if result.barcode is None and full_size is not None and not binary:
+            # ~100 dpi shows a sticker's 0.25 mm bars or a small QR's modules as mush: cut the label again from
+            # the page decoded at full size (decoded once, and only for a page whose label did not read).
+            full = full or _at_full_size(full_size(), image.shape, matrix)
+            if full[0] is not None:
+                scale = float(np.sqrt(abs(np.linalg.det(full[1][:2, :2]))))
+                crop = warp_rect(full[0], full[1], rect.x, rect.y, rect.w, rect.h, min(scale, _LABEL_PX_PER_MM))
+                result.barcode = read_label(crop, rect.symbology or "code128", result.student_id)
     _settle_student_id(result)
     if crop_dir is not None:
         folder = Path(crop_dir)
@@ -734,6 +747,17 @@ def _interpret(result: PageResult, page: PreparedPage, filled: np.ndarray, unsur
         result.scores[question] = _score(parts, page)
         if result.scores[question].status not in ("ok", "blank"):
             result.flag(f"score {result.scores[question].status}: {question}")
+
+
+def _at_full_size(full: np.ndarray | None, shape: tuple[int, ...], page_to_image: np.ndarray
+                  ) -> tuple[np.ndarray | None, np.ndarray]:
+    """(the full-size page, the fit mapped onto it): a reduced pixel's centre ``i`` is the full image's
+    ``i * s + (s - 1) / 2`` for the reduction ``s`` each axis shows."""
+    if full is None or full.ndim != 2:
+        return None, page_to_image
+    sx, sy = full.shape[1] / shape[1], full.shape[0] / shape[0]
+    to_full = np.array([[sx, 0.0, (sx - 1) / 2], [0.0, sy, (sy - 1) / 2], [0.0, 0.0, 1.0]])
+    return full, to_full @ page_to_image
 
 
 REGISTRATION_UNSURE = ("registration unsure: the printed bubble outlines are not where the anchors put them, "

@@ -487,8 +487,9 @@ def draw_handwriting(image: np.ndarray, rect: Rect, dpi: float, tool: Tool, ink:
 
 
 def draw_label(image: np.ndarray, rect: Rect, dpi: float, text: str, rng: np.random.Generator,
-               skew_deg: float = 0.0) -> None:
-    """Stick a printed label carrying ``text`` (the region's symbology, digits below) into the barcode region.
+               skew_deg: float = 0.0, module_mm: float | None = None) -> None:
+    """Stick a printed label carrying ``text`` (the region's symbology, digits below) into the barcode region;
+    ``module_mm``: the narrow bar of a linear code (default: drawn, see below).
 
     Code 128 comes from yuejuan's encoder and QR from OpenCV's; Code 39, PDF417 and DataMatrix from zxing-cpp's
     writer."""
@@ -506,7 +507,8 @@ def draw_label(image: np.ndarray, rect: Rect, dpi: float, text: str, rng: np.ran
         modules = code128.encode(text) if rect.symbology in (None, "code128") else np.pad(
             _zxing_modules(text, rect.symbology), code128.QUIET_MODULES)
         # >= 2 px per module at 150 dpi; Code 39 is longer, so its narrow bars are thinner to fit the region.
-        module_mm = rng.uniform(0.36, 0.42) if rect.symbology in (None, "code128") else rng.uniform(0.25, 0.3)
+        if module_mm is None:
+            module_mm = rng.uniform(0.36, 0.42) if rect.symbology in (None, "code128") else rng.uniform(0.25, 0.3)
         code_w, code_h = len(modules) * module_mm, min(12.0, rect.h - 12)
         label_w, label_h = code_w + 4, code_h + 9
     label_w, label_h = min(label_w, rect.w - 2), min(label_h, rect.h - 2)

@@ -126,6 +126,9 @@ class Profile:
     smudge_on_bubble: Range = OFF  # smudges on empty bubbles per page
     handwriting: float = 0.0  # chance each answer/name region carries writing
     label_skew: Range = OFF  # degrees the sticker is stuck crooked
+    # mm per narrow bar of the sticker's linear code; OFF: 0.36-0.42 mm (what a page decoded at ~100 dpi still
+    # shows). Label printers print 0.25 mm (2 dots at 203 dpi) and 0.33 mm (4 dots at 300 dpi).
+    label_module_mm: Range = OFF
 
 
 PROFILES: dict[str, Profile] = {
@@ -673,7 +676,10 @@ def _mark_page(page: ExpandedPage, blank: np.ndarray, dpi: int, truth: SheetTrut
     image = blank.copy()
     for rect in page.barcodes:
         if truth.barcode and truth.personal is None:  # a personalised sheet has its code printed
-            mk.draw_label(image, rect, dpi, truth.barcode, rng, prof.label_skew.draw(rng) or 0.0)
+            skew = prof.label_skew.draw(rng) or 0.0
+            # Drawn only when set, so that every earlier seed still makes the same pictures.
+            module = prof.label_module_mm.draw(rng) if prof.label_module_mm != OFF else None
+            mk.draw_label(image, rect, dpi, truth.barcode, rng, skew, module)
     for rect in page.regions:
         if rng.random() < prof.handwriting and not (truth.absent and rect.question):
             tool = mk.TOOLS["pen_blue" if rng.random() < 0.3 else "pen_black"]

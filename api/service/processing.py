@@ -242,7 +242,8 @@ def iter_file(path: str | Path, template_json: str | dict[str, Any], profile: An
                 yield error_page(label, loaded.page_index, loaded.error or "unreadable page")
                 continue
             try:
-                result = read_page(loaded.image, prepared, source=label, page_index=loaded.page_index)
+                result = read_page(loaded.image, prepared, source=label, page_index=loaded.page_index,
+                                   full_size=loaded.full_size)
             except Exception as error:  # one bad page never stops the file; the reason goes to review
                 log.exception("reading %s page %d failed", label, loaded.page_index)
                 yield error_page(label, loaded.page_index, f"internal error reading page: {type(error).__name__}: {error}")

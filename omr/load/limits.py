@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Callable, Literal
 
 import numpy as np
 
@@ -85,6 +85,9 @@ class LoadedPage:
         recorded), or the rasterising dpi of a PDF page; ``None`` when unknown.
     reduction : int
         1, 2, 4 or 8: the factor by which the JPEG decoder reduced the image (see :func:`omr.load.iter_pages`).
+    full_size : callable or None
+        For a JPEG decoded reduced: decodes the same page again at full size, under the same limits (None when
+        that is refused), for what ~100 dpi cannot show (a sticker's 0.25 mm bars); None otherwise.
     """
 
     source: str
@@ -93,6 +96,7 @@ class LoadedPage:
     error: str | None
     dpi: float | None
     reduction: int = 1
+    full_size: Callable[[], np.ndarray | None] | None = field(default=None, repr=False)
 
     @property
     def ok(self) -> bool:

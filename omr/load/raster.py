@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import logging
 from dataclasses import dataclass
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -206,4 +207,16 @@ def decode_single(data: bytes, fmt: str, source: str, limits: LoadLimits, reduce
         gray = to_gray(arr, "bgr", color_to_gray)
         del arr
     return LoadedPage(source=source, page_index=0, image=finish(gray, orientation), error=None,
-                      dpi=None if dpi is None else round(dpi / reduction, 2), reduction=reduction)
+                      dpi=None if dpi is None else round(dpi / reduction, 2), reduction=reduction,
+                      full_size=_full_size(data, fmt, source, limits, color_to_gray) if reduction > 1 else None)
+
+
+def _full_size(data: bytes, fmt: str, source: str, limits: LoadLimits, color_to_gray: str
+               ) -> Callable[[], np.ndarray | None]:
+    """The page decoded again at full size, on demand (None when the limits refuse it)."""
+    def decode() -> np.ndarray | None:
+        try:
+            return decode_single(data, fmt, source, limits, None, color_to_gray).image
+        except PageError:
+            return None
+    return decode

@@ -345,3 +345,31 @@ def test_false_anchor_that_breaks_the_fit_is_left_out_by_the_printed_outlines(te
     assert not any(reason.startswith("anchor missing") for reason in result.reasons), result.reasons
     accuracy = compare_page(result, sim.truth, template)
     assert accuracy.wrong_sure == 0 and accuracy.correct_sure == accuracy.groups, accuracy.line()
+
+
+@pytest.mark.parametrize("seed", [3, 6])
+def test_sticker_too_fine_for_the_reduced_page_is_read_at_full_size(template, prepared, seed):
+    # A label printer's 0.25 mm bars (2 dots at 203 dpi) are mush on a JPEG page decoded at ~100 dpi: the label is
+    # cut again from the page decoded at full size, which is decoded only for a page whose label did not read.
+    from omr.batch import decode_min_side_px
+    from omr.load import load_array
+
+    truth = random_truth(template, np.random.default_rng(seed))
+    sim = simulate_sheet(template, truth, seed=seed, profile="typical",
+                         overrides={"label_module_mm": 0.25, "jpeg_quality": 90.0, "dpi": 200})[0]
+    loaded = load_array(sim.jpeg, reduce_jpeg_to_min_px=decode_min_side_px(template))[0]
+    assert loaded.reduction > 1 and loaded.full_size is not None
+    calls = []
+
+    def full_size():
+        calls.append(1)
+        return loaded.full_size()
+
+    assert read_page(loaded.image, prepared).barcode is None  # the reduced page alone does not read it
+    result = read_page(loaded.image, prepared, full_size=full_size)
+    assert result.barcode == sim.truth["barcode"] and len(calls) == 1
+    # A label the reduced page reads (the simulator's usual 0.36-0.42 mm bars) never asks for the full size.
+    usual = simulate_sheet(template, truth, seed=seed, profile="typical", overrides={"jpeg_quality": 90.0})[0]
+    loaded = load_array(usual.jpeg, reduce_jpeg_to_min_px=decode_min_side_px(template))[0]
+    calls.clear()
+    assert read_page(loaded.image, prepared, full_size=full_size).barcode == usual.truth["barcode"] and not calls

@@ -236,6 +236,20 @@ def test_unexpected_error_becomes_an_error_page(tmp_path: Path, monkeypatch: pyt
 
 
 
+def test_reduced_jpeg_page_decodes_again_at_full_size_on_demand(tmp_path: Path) -> None:
+    """A JPEG decoded reduced carries ``full_size``: the same page at full size (for a sticker's fine bars),
+    under the same limits (None when they refuse it); a page decoded at full size carries none."""
+    data = jpeg_bytes(page_pattern(2339, 1654), quality=85, dpi=(200, 200))
+    reduced = only(load_array(data, reduce_jpeg_to_min_px=827))
+    assert reduced.reduction == 2 and reduced.full_size is not None
+    full = reduced.full_size()
+    assert full.shape == (2339, 1654) and np.array_equal(full, good(only(load_array(data))))
+    assert only(load_array(data)).full_size is None
+    pixels = 2339 * 1654
+    tight = only(load_array(data, reduce_jpeg_to_min_px=827, limits=LoadLimits(max_decoded_bytes=pixels)))
+    assert good(tight).shape == (1170, 827) and tight.full_size() is None  # 2 bytes a pixel at full size: refused
+
+
 def test_decoded_bytes_are_limited_for_the_depth_and_channels_of_the_decoding(tmp_path: Path) -> None:
     """A page is refused from its header when decoding it would hold more than max_decoded_bytes; what it holds
     depends on the path: OpenCV's output (twice, as imdecode copies it) in the samples it decodes to, or for a PNG
