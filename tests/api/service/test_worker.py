@@ -78,10 +78,10 @@ def test_a_page_whose_reading_raises_does_not_stop_the_file(simulated_scans, tem
     frames[0].save(tmp_path / "three.tif", save_all=True, append_images=frames[1:])
     real = omr.read.read_page
 
-    def flaky(image, prepared, *, source="", page_index=0, crop_dir=None):
+    def flaky(image, prepared, *, source="", page_index=0, crop_dir=None, full_size=None):
         if page_index == 1:
             raise ValueError("cannot happen")
-        return real(image, prepared, source=source, page_index=page_index, crop_dir=crop_dir)
+        return real(image, prepared, source=source, page_index=page_index, crop_dir=crop_dir, full_size=full_size)
 
     monkeypatch.setattr(omr.read, "read_page", flaky)
     pages = processing.iter_file(tmp_path / "three.tif", template[0], source="three.tif")
