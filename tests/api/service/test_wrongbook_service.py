@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from urllib.parse import quote
 
 import pytest
 from sqlalchemy import select
@@ -53,6 +54,15 @@ def _text_of(pdf: bytes) -> str:
     return subprocess.run([tool, "-", "-"], input=pdf, capture_output=True, timeout=60, check=True).stdout.decode()
 
 
+def _page(client, headers: dict[str, str], path: str):
+    """A web page (or a page's download) as the person of ``headers`` sees it, through the session cookie."""
+    from fastapi.testclient import TestClient
+
+    pages = TestClient(client.app)
+    pages.cookies.set("yj_session", f"t.{headers['Authorization'].split()[1]}")
+    return pages.get(path, headers={"Accept": "text/html"})
+
+
 def _kept(service) -> list:
     """The 错题本 folders kept beside the runs."""
     return sorted(service.settings.runs_dir.glob("*/scoped/wrongbook_*"))
@@ -64,6 +74,10 @@ def test_a_classes_wrongbook_is_built_with_the_schools_bank(client, service, cit
     assert client.get(f"{API}/bank", headers=city.a.admin).status_code == 404
     missing = _wrongbook(client, city, CLASS_1, city.a.admin)
     assert missing.status_code == 409 and "item bank" in missing.json()["detail"]
+    exam_page = f"/exams/{city.exam_id}"
+    link = f"{exam_page}/classes/{quote(CLASS_1)}/wrongbook.pdf"
+    assert CLASS_1 in _page(client, teacher_of_1, exam_page).text and link not in _page(client, teacher_of_1,
+                                                                                          exam_page).text
 
     stored = client.put(f"{API}/bank", headers={**city.a.admin, "Content-Type": "application/json"},
                         content=bank_json)
@@ -72,6 +86,14 @@ def test_a_classes_wrongbook_is_built_with_the_schools_bank(client, service, cit
     assert told["items"] == len(json.loads(bank_json)["items"]) > 58
     assert told["uploaded_by"] == f"user:school_admin-{city.a.id}" and "stem" not in json.dumps(told)
     assert told["sha256"] == stored.json()["sha256"] and service.blobs.read(told["sha256"]) == bank_json
+
+    # the exam page and the class page link the teacher's class's 错题本
+    shown = _page(client, teacher_of_1, exam_page).text
+    assert f'href="{link}">错题本 (PDF)' in shown and f"{quote(CLASS_2)}/wrongbook.pdf" not in shown
+    assert f'href="{link}">下载错题本 (PDF)' in _page(client, teacher_of_1, f"{exam_page}/classes/{quote(CLASS_1)}").text
+    through_page = _page(client, teacher_of_1, link)
+    assert through_page.status_code == 200 and through_page.content.startswith(b"%PDF")
+    assert _page(client, teacher_of_1, f"{exam_page}/classes/{quote(CLASS_2)}/wrongbook.pdf").status_code == 403
 
     first = _wrongbook(client, city, CLASS_1, teacher_of_1)
     assert first.status_code == 200, first.text
@@ -114,7 +136,7 @@ def test_a_classes_wrongbook_is_built_with_the_schools_bank(client, service, cit
     assert [(e.action, e.after["items"]) for e in entries if e.action == "bank.upload"] == [
         ("bank.upload", told["items"])]
     exports = [e.after for e in entries if e.action == "results.export" and e.after["file"] == "wrongbook.pdf"]
-    assert [e["class_name"] for e in exports] == [CLASS_1, CLASS_1, CLASS_2]
+    assert [e["class_name"] for e in exports] == [CLASS_1, CLASS_1, CLASS_1, CLASS_2]  # the page's, then the API's
 
 
 def test_a_new_bank_makes_a_new_wrongbook(client, service, city, graded, bank_json):
