@@ -201,3 +201,31 @@ def test_a_bank_body_is_bounded_and_unread_before_the_caller_is_allowed(service,
                          _megabytes(BANK_BODY + (1 << 20))) == (403, 0)
     assert _through_asgi(app, "PUT", f"{API}/bank", announced, _megabytes(BANK_BODY + (1 << 20))) == (401, 0)
 
+
+
+def test_bank_and_wrongbook_on_postgresql(tmp_path, pg_url, simulated_scans, bank_json):
+    """The bank's row and blob (insert, then replace) and a class's 错题本 on PostgreSQL."""
+    from fastapi.testclient import TestClient
+
+    from api.service.app import create_app
+    from api.service.context import open_service
+    from api.service.settings import Settings
+    from service_city import make_city
+
+    pg_service = open_service(Settings(data_dir=tmp_path / "pg", database_url=pg_url, workers=0, _env_file=None))
+    try:
+        with TestClient(create_app(service=pg_service)) as pg_client:
+            pg_city = make_city(pg_client, pg_service)
+            setup_school(pg_client, pg_service, pg_city.a, pg_city.exam_id, simulated_scans, extras=False)
+            assert pg_client.post(f"{API}/exams/{pg_city.exam_id}/grade", headers=pg_city.a.admin).status_code == 201
+            admin_json = {**pg_city.a.admin, "Content-Type": "application/json"}
+            for _ in range(2):  # the second upload of the same bytes replaces the row and keeps the one blob
+                stored = pg_client.put(f"{API}/bank", headers=admin_json, content=bank_json)
+                assert stored.status_code == 200, stored.text
+            assert pg_client.get(f"{API}/bank", headers=pg_city.a.teacher).json()["sha256"] == stored.json()["sha256"]
+            pdf = _wrongbook(pg_client, pg_city, CLASS_1, pg_city.a.teacher)
+            assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF"), pdf.text
+            with pg_service.db.read() as session:
+                assert session.get(ItemBank, pg_city.a.id).uploaded_by == f"user:school_admin-{pg_city.a.id}"
+    finally:
+        pg_service.close()
