@@ -184,6 +184,9 @@ def test_a_bank_upload_is_the_school_admins_and_is_checked(client, service, city
     with service.db.read() as session:
         assert session.scalar(select(ItemBank)) is None
         assert session.scalar(select(AuditEntry).where(AuditEntry.action == "bank.upload")) is None
+    # lines, tabs and the ideographic space are text a stem may hold
+    lines = {**bank, "items": [{**bank["items"][0], "stem": "题干第一行\n\t第二行\u3000(  )"}]}
+    assert client.put(f"{API}/bank", headers=admin_json, content=json.dumps(lines)).status_code == 200
 
 
 def test_a_bank_body_is_bounded_and_unread_before_the_caller_is_allowed(service, city):
