@@ -14,12 +14,17 @@ from pathlib import Path
 
 from omr.pdf_font import cjk_font_name
 from analytics.workbook import safe_name
-from analytics.wrongbook import StudentWrongbook, Wrongbook, WrongQuestion, wrongbook_json
+from analytics.analysis import Analysis
+from analytics.wrongbook import StudentWrongbook, Wrongbook, WrongQuestion, build_wrongbook, wrongbook_json
 from itembank.images import stem_image_path
 from itembank.model import Bank, BankError, Item
 from itembank.paper_pdf import paragraph_markup
 
-__all__ = ["write_wrongbook_pdf", "write_wrongbooks"]
+__all__ = ["write_wrongbook_pdf", "write_wrongbooks", "make_wrongbooks", "PRACTICE_ITEMS", "PRACTICE_SEED"]
+
+#: Practice items per weak knowledge point, and the seed of their order, unless told otherwise (``yuejuan report
+#: --practice-items/--practice-seed``; the service's 错题本 downloads always use these).
+PRACTICE_ITEMS, PRACTICE_SEED = 3, 0
 
 _TYPES = {"single": "单选", "multi": "多选", "truefalse": "判断", "subjective": "解答"}
 _TRUE_FALSE = {"T": "对(√)", "F": "错(×)"}
@@ -220,3 +225,15 @@ def write_wrongbooks(book: Wrongbook, bank: Bank, out: str | Path, *, image_dir:
     document.write_text(json.dumps(wrongbook_json(book, bank), ensure_ascii=False, allow_nan=False) + "\n",
                         encoding="utf-8")
     return [*written, document]
+
+
+def make_wrongbooks(analysis: Analysis, bank: Bank, out: str | Path, *, classes: list[str] | None = None,
+                    answered_before: dict[str, set[str]] | None = None, count: int = PRACTICE_ITEMS,
+                    seed: int = PRACTICE_SEED, use_p: bool = True, image_dir: str | Path | None = None
+                    ) -> tuple[Wrongbook, list[Path]]:
+    """Build the 错题本 of ``analysis``'s exam from ``bank`` (:func:`analytics.wrongbook.build_wrongbook`, the
+    same options) and write it into ``out`` (:func:`write_wrongbooks`): what ``yuejuan report --wrongbook`` and
+    the service's class download both do. Returns (the book, the paths written)."""
+    book = build_wrongbook(analysis, bank, answered_before=answered_before, classes=classes, count=count,
+                           seed=seed, use_p=use_p)
+    return book, write_wrongbooks(book, bank, out, image_dir=image_dir)

@@ -23,6 +23,8 @@ __all__ = ["add_wrongbook_arguments", "read_wrongbook_bank", "write_wrongbook_ou
 
 def add_wrongbook_arguments(parser: argparse.ArgumentParser) -> None:
     """The 错题本 options of ``yuejuan report``."""
+    from analytics.wrongbook_pdf import PRACTICE_ITEMS, PRACTICE_SEED
+
     group = parser.add_argument_group("错题本 and practice (item bank)")
     group.add_argument("--wrongbook", metavar="BANK.json", default=None,
                        help="item bank JSON: write each student's 错题本 and practice sets (wrongbook_<班级>.pdf, "
@@ -31,10 +33,10 @@ def add_wrongbook_arguments(parser: argparse.ArgumentParser) -> None:
                        help="the bank's image folder (default: images/ beside BANK.json)")
     group.add_argument("--wrongbook-class", action="append", default=None, metavar="班级",
                        help="only this class (repeat for several; default every class)")
-    group.add_argument("--practice-items", type=int, default=3, metavar="N",
-                       help="practice items per weak knowledge point (default 3)")
-    group.add_argument("--practice-seed", type=int, default=0, metavar="SEED",
-                       help="seed of the practice order (the same seed gives the same sets; default 0)")
+    group.add_argument("--practice-items", type=int, default=PRACTICE_ITEMS, metavar="N",
+                       help=f"practice items per weak knowledge point (default {PRACTICE_ITEMS})")
+    group.add_argument("--practice-seed", type=int, default=PRACTICE_SEED, metavar="SEED",
+                       help=f"seed of the practice order (the same seed gives the same sets; default {PRACTICE_SEED})")
     group.add_argument("--practice-p", choices=("map", "skip"), default="map",
                        help="items with a classical P but no Rasch b: map: placed on the scale from P (default); "
                             "skip: left out")
@@ -78,15 +80,13 @@ def read_wrongbook_bank(args: argparse.Namespace, data):
 def write_wrongbook_outputs(args: argparse.Namespace, bank, analysis, out: Path, *, file: TextIO) -> list[Path]:
     """Build and write the 错题本 of ``analysis``'s exam from ``bank`` as the options ask; prints what was
     written."""
-    from analytics.wrongbook import build_wrongbook
-    from analytics.wrongbook_pdf import write_wrongbooks
+    from analytics.wrongbook_pdf import make_wrongbooks
     from itembank.store import default_image_folder
 
-    book = build_wrongbook(analysis, bank, answered_before=_answered_before(args.previous),
-                           classes=args.wrongbook_class, count=args.practice_items, seed=args.practice_seed,
-                           use_p=args.practice_p == "map")
     images = Path(args.bank_images) if args.bank_images else default_image_folder(args.wrongbook)
-    written = write_wrongbooks(book, bank, out, image_dir=images)
+    book, written = make_wrongbooks(analysis, bank, out, answered_before=_answered_before(args.previous),
+                                    classes=args.wrongbook_class, count=args.practice_items,
+                                    seed=args.practice_seed, use_p=args.practice_p == "map", image_dir=images)
     short = sum(bool(ps.shortage) for st in book.students for ps in st.practice)
     sets = sum(len(st.practice) for st in book.students)
     print(f"错题本: {len(book.students)} students, {sum(len(st.wrong) for st in book.students)} wrong questions, "

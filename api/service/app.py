@@ -16,8 +16,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.service.context import Service, open_service
 from api.service.deps import PRINCIPAL_STATE, Permit, authenticate, declared_permit, public
-from api.service.routes import (admin, arrange, batches, exams, grants, marking, municipal, profiles, results,
-                                review, teaching)
+from api.service.routes import (admin, arrange, bank, batches, exams, grants, marking, municipal, profiles,
+                                results, review, teaching)
 from api.service.settings import Settings
 from api.web import WebGuard, include_pages, is_page_path
 from api.web.guard import session_credentials
@@ -196,7 +196,8 @@ def create_app(settings: Settings | None = None, *, service: Service | None = No
         return JSONResponse({"detail": "a value cannot be stored: too long, out of range or holding a NUL "
                                        "character"}, status_code=422)
 
-    for module in (admin, exams, grants, batches, review, results, municipal, profiles, marking, arrange, teaching):
+    for module in (admin, exams, grants, batches, review, results, municipal, profiles, marking, arrange, teaching,
+                   bank):
         app.include_router(module.router, prefix=API_PREFIX)
     include_pages(app, docs_url=DOCS_URL)  # the web pages, their assets, Swagger UI served offline
     app.state.permits = check_declarations(app)

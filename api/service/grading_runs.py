@@ -5,7 +5,7 @@ call these functions.
 A grade run lives in ``settings.runs_dir / <run id>``: ``grade/`` (``grading.report_io.write_outputs``),
 ``exam.json`` (the key it was marked with: a later key change does not alter an existing run), and, made on the
 first request and kept, ``analytics.json``, ``reports/`` and, per set of classes a teacher teaches, ``scoped/``
-(their grade workbook and scores table, with their classes' students only).
+(their grade workbook and scores table, with their classes' students only; and each class's 错题本 per bank).
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from api.service.sheets import sheets_file
 
 __all__ = ["parse_definition", "roster_for", "corrections_for", "grade_school", "store_run", "discard_run_files",
            "run_dir", "newest_run", "newest_runs", "run_summary", "run_exam", "analytics_document",
-           "ensure_reports", "scoped_grade_workbook", "scoped_scores", "report_names", "KeyChangeOutcome",
-           "apply_key_change", "CityData", "city_data", "finite"]
+           "ensure_reports", "scoped_grade_workbook", "scoped_scores", "report_names", "class_wrongbook",
+           "KeyChangeOutcome", "apply_key_change", "CityData", "city_data", "finite"]
 
 _REPORT_LOCKS: dict[int, threading.Lock] = {}
 _LOCKS_GUARD = threading.Lock()
@@ -373,6 +373,26 @@ def scoped_scores(settings: Settings, row: GradeRun, classes: Collection[str]) -
 
     return _scoped_folder(settings, row, "scores", classes, lambda folder: write_class_scores(
         run_dir(settings, row.id) / "grade", run_exam(settings, row), classes, folder))
+
+
+def class_wrongbook(settings: Settings, row: GradeRun, class_name: str, bank_sha256: str,
+                    bank_json: Callable[[], bytes]) -> Path:
+    """The 错题本 PDF of one class of a run (``wrongbook_<班级>.pdf``, its ``wrongbook.json`` beside it), built
+    with the school's bank (``bank_json()``, its bytes, read only when it is built) as ``yuejuan report
+    --wrongbook`` builds it (:func:`analytics.wrongbook_pdf.make_wrongbooks`, default practice options, no stem
+    images: the service keeps none). Made on the first request and kept per run, bank (its SHA-256) and class
+    under ``scoped/``. ValueError when no student is graded; the path does not exist when the class has no
+    graded student. ``class_name`` must be a class of the run (never text from a request)."""
+    from analytics.workbook import safe_name
+    from analytics.wrongbook_pdf import make_wrongbooks
+    from itembank.store import bank_from_json
+
+    def make(folder: Path) -> None:
+        bank = bank_from_json(bank_json(), source="the school's item bank")
+        make_wrongbooks(_analysis(settings, row), bank, folder, classes=[class_name])
+
+    folder = _scoped_folder(settings, row, f"wrongbook_{bank_sha256[:16]}", [class_name], make)
+    return folder / f"wrongbook_{safe_name(class_name)}.pdf"
 
 
 def report_names(class_name: str) -> tuple[str, str]:

@@ -63,16 +63,16 @@ def _bounded_int(text: str) -> int:
     return int(text)
 
 
-def _check_shape(document: str) -> None:
+def _check_shape(document: str, max_values: int = MAX_VALUES) -> None:
     """Refuse a document nested deeper than MAX_DEPTH (422) or holding more than MAX_VALUES values (413), from
     counts over its text with its strings taken out, so nothing is built. Up to the first syntax error the parser
     sees the same brackets, and it stops there: the depth counted is at least the depth it would reach."""
     skeleton = _STRING.sub('""', document)
     opened = skeleton.count("[") + skeleton.count("{")
     values = opened + skeleton.count(",") + 1
-    if values > MAX_VALUES:
+    if values > max_values:
         raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE,
-                            f"JSON body holds more than {MAX_VALUES} values")
+                            f"JSON body holds more than {max_values} values")
     if opened > MAX_DEPTH and max(accumulate(map(_LEVEL_CHANGE, _NOT_BRACKET.sub("", skeleton)))) > MAX_DEPTH:
         raise _Refused(f"nested deeper than {MAX_DEPTH} levels")
 
@@ -87,8 +87,9 @@ def _has_unpaired_surrogate(value: Any) -> bool:
     return False
 
 
-def parse_json_body(body: bytes) -> Any:
-    """The JSON value of a request body, within the limits of this module.
+def parse_json_body(body: bytes, *, max_values: int = MAX_VALUES) -> Any:
+    """The JSON value of a request body, within the limits of this module (``max_values``: an operation whose
+    documents are larger by nature, an item bank, names its own).
 
     Raises
     ------
@@ -97,14 +98,14 @@ def parse_json_body(body: bytes) -> Any:
         service does not take (too deep, NaN/Infinity, a number out of range, an unpaired surrogate): FastAPI
         answers 422 ``json_invalid``.
     fastapi.HTTPException
-        413 when the body holds more than MAX_VALUES values.
+        413 when the body holds more than ``max_values`` values.
     """
     try:
         document = body.decode("utf-8")  # strict: also refuses surrogates encoded as bytes (ED A0 80)
     except UnicodeDecodeError as error:
         raise json.JSONDecodeError(f"not UTF-8 text (byte {error.start + 1})", "", 0) from None
     try:
-        _check_shape(document)
+        _check_shape(document, max_values)
         value = json.loads(document, parse_constant=_refuse_constant, parse_float=_finite_float,
                            parse_int=_bounded_int)
         if _SURROGATE_ESCAPE.search(document) and _has_unpaired_surrogate(value):

@@ -16,7 +16,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 __all__ = ["Base", "School", "SchoolClass", "Student", "User", "LoginAttempt", "AccessToken", "ApiKey", "Exam",
            "ExamGrant", "Blob", "Batch", "BatchFile", "Job", "Page", "Sheet", "Correction", "GradeRun", "ScoreCell",
            "StudentResult", "AuditEntry", "ScannerProfileVersion", "MarkingSetup", "MarkingMarker", "MarkingItem",
-           "MarkingTask", "TeacherClass", "KeySession", "utcnow", "as_utc"]
+           "MarkingTask", "TeacherClass", "KeySession", "ItemBank", "utcnow", "as_utc"]
 
 
 def utcnow() -> dt.datetime:
@@ -407,6 +407,18 @@ class KeySession(Base):
     created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[dt.datetime]
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ItemBank(Base):
+    """A school's current item bank (题库): the bank JSON as uploaded, stored as a blob named by its SHA-256. The
+    错题本 downloads are built with it; a new upload replaces the row (every upload is in the audit log)."""
+
+    __tablename__ = "item_banks"
+    school_id: Mapped[str] = mapped_column(ForeignKey("schools.id"), primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("blobs.sha256"))
+    items: Mapped[int] = mapped_column(Integer)
+    uploaded_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    uploaded_by: Mapped[str] = mapped_column(String(120))
 
 
 class AuditEntry(Base):

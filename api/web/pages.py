@@ -21,7 +21,7 @@ from api.service.deps import (IMPORT_BODY, KIB, UPLOAD_LIMIT, CurrentPrincipal, 
                               SettingsDep, WriteSession, authenticate, client_address, not_found, permit,
                               public)
 from api.service.models import AccessToken, Exam, KeySession, Sheet, utcnow
-from api.service.routes import admin, batches, exams, municipal, results, review, teaching
+from api.service.routes import admin, bank, batches, exams, municipal, results, review, teaching
 from api.service.schemas.admin import ApiKeyCreate, TokenRequest, UserCreate
 from api.service.schemas.review import CorrectionItem, CorrectionsCreate, PageResolve
 from api.service.security import ROLES, Principal, new_token, secret_hash
@@ -176,7 +176,8 @@ def exam_page(request: Request, exam_id: RowId, principal: CurrentPrincipal, ses
     taught = teaching.taught_classes(session, principal)
     return render(request, "exam.html", principal, exam=exam, batches=listed, by_status=by_status,
                   waiting=waiting, run=graded, classes=classes or [], teacher=taught is not None,
-                  no_classes=taught is not None and not taught)
+                  no_classes=taught is not None and not taught,
+                  has_bank=bank.current_bank(session, principal.school_id) is not None)
 
 
 @router.post("/exams/{exam_id}/grade", dependencies=[permit("exams:grade", roles=SCHOOL_PEOPLE, body=4 * KIB)])
@@ -220,7 +221,8 @@ def class_page(request: Request, exam_id: RowId, class_name: str, principal: Cur
                              f"{known} 知识点得分率", limit=1.0, fmt="{:.0%}")
     return render(request, "class.html", principal, exam=session.get(Exam, exam_id), class_name=known,
                   items=found.items, figures=figures, full_marks=document.get("exam", {}).get("full_marks"),
-                  distribution=distribution, knowledge=knowledge)
+                  distribution=distribution, knowledge=knowledge,
+                  has_bank=bank.current_bank(session, principal.school_id) is not None)
 
 
 @router.get("/exams/{exam_id}/grade.xlsx", dependencies=[permit("results:read", roles=SCHOOL_PEOPLE)])
@@ -240,6 +242,14 @@ def class_workbook(exam_id: RowId, class_name: str, principal: CurrentPrincipal,
 def class_pdf(exam_id: RowId, class_name: str, principal: CurrentPrincipal, session: ReadSession,
               service: ServiceDep):
     return results.class_students_pdf(exam_id, class_name, principal, session, service, school_id=None)
+
+
+@router.get("/exams/{exam_id}/classes/{class_name}/wrongbook.pdf",
+            dependencies=[permit("results:read", roles=SCHOOL_PEOPLE)])
+def class_wrongbook(exam_id: RowId, class_name: str, principal: CurrentPrincipal, session: ReadSession,
+                    service: ServiceDep):
+    """The class's 错题本, through the API's own call (audited; 409 as a page when the school has no bank)."""
+    return results.class_wrongbook_pdf(exam_id, class_name, principal, session, service, school_id=None)
 
 
 # --- the review queue ----------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from api.service.deps import (CurrentPrincipal, ReadSession, RowId, SchoolQuery,
 from api.service.json_body import LimitedJSONRoute
 from api.service.models import Exam, GradeRun, School, ScoreCell, StudentResult
 from api.service.routes import teaching
+from api.service.routes.bank import current_bank
 from api.service.routes.exams import owned_exam, visible_exam
 from api.service.routes.grants import require_key_right
 from api.service.schemas.results import (GradeRequest, GradeRunPublic, KeyChangeCreate, KeyChangeResult,
@@ -305,6 +306,25 @@ def class_students_pdf(exam_id: RowId, class_name: str, principal: CurrentPrinci
     return _exported(service, principal, exam, run, _download(
         _reports(service.settings, run) / pdf, f"{exam.code}_{known}_学生报告.pdf", "application/pdf"),
         "students.pdf", known)
+
+
+@router.get("/exams/{exam_id}/reports/classes/{class_name}/wrongbook.pdf", response_class=FileResponse,
+            dependencies=[permit("results:read")])
+def class_wrongbook_pdf(exam_id: RowId, class_name: str, principal: CurrentPrincipal, session: ReadSession,
+                        service: ServiceDep, school_id: SchoolQuery = None) -> FileResponse:
+    """The class's 错题本 (each student's wrong questions with the item bank's stems, practice for each weak
+    knowledge point, the practice key last), built with the school's item bank (``PUT /bank``) as ``yuejuan
+    report --wrongbook`` builds it, once per run and bank; audited. 409 when the school has no bank."""
+    exam, school, run = _newest(session, principal, exam_id, school_id)
+    known = _known_class(session, principal, run, class_name)
+    bank = current_bank(session, school)
+    if bank is None:
+        raise HTTPException(status.HTTP_409_CONFLICT, "this school has no item bank: a school admin uploads it "
+                                                      "(PUT /api/v1/bank) before the 错题本 can be made")
+    sha = bank.sha256
+    path = _made(grading_runs.class_wrongbook, service.settings, run, known, sha, lambda: service.blobs.read(sha))
+    return _exported(service, principal, exam, run, _download(
+        path, f"{exam.code}_{known}_错题本.pdf", "application/pdf"), "wrongbook.pdf", known)
 
 
 @router.get("/exams/{exam_id}/scores.xlsx", response_class=FileResponse, dependencies=[permit("scores:export")])

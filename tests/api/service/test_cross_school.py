@@ -79,6 +79,8 @@ TRIES: dict[tuple[str, str], object] = {
     ("get", "/exams/{exam_id}/reports/grade.xlsx"): None,
     ("get", "/exams/{exam_id}/reports/classes/{class_name}.xlsx"): None,
     ("get", "/exams/{exam_id}/reports/classes/{class_name}/students.pdf"): None,
+    ("get", "/exams/{exam_id}/reports/classes/{class_name}/wrongbook.pdf"): None,
+    ("get", "/bank"): None,
     ("get", "/exams/{exam_id}/scores.xlsx"): None,
     ("get", "/exams/{exam_id}/scores.csv"): None,
     ("get", "/municipal/exams/{exam_id}/aggregates"): None,
@@ -125,7 +127,7 @@ TRIES: dict[tuple[str, str], object] = {
 # school-bound: they are tried for leaks in what they list, not for access.
 OWN_SCHOOL_ONLY = {("get", "/health"), ("post", "/auth/token"), ("post", "/auth/logout"), ("get", "/schools"),
                    ("post", "/schools"), ("get", "/exams"), ("post", "/exams"), ("post", "/exams/import"),
-                   ("get", "/batches")}
+                   ("get", "/batches"), ("put", "/bank")}
 
 
 def _operations(client) -> list[tuple[str, str, dict]]:
