@@ -18,6 +18,11 @@ class Service:
     blobs: BlobStore
 
     def close(self) -> None:
+        """Finish the background marking jobs in hand (a late score's regrade, crops being cut), then let the
+        database go: a job left running would meet a closed (or, in tests, dropped) database."""
+        from api.service.marking_jobs import finish_jobs
+
+        finish_jobs(self)
         self.db.dispose()
 
 

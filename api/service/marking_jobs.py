@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from api.service.security import Principal
 
-__all__ = ["MarkingJobs", "jobs_of", "REGRADE_DELAY_S", "CROP_BATCH"]
+__all__ = ["MarkingJobs", "jobs_of", "finish_jobs", "REGRADE_DELAY_S", "CROP_BATCH"]
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,19 @@ def _stop_all() -> None:
         threads = [j._thread for j in _jobs.values() if j._thread is not None]
     for thread in threads:
         thread.join(timeout=30)
+
+
+def finish_jobs(service, timeout: float = 120.0) -> None:
+    """Do the service's pending marking jobs now and wait for them (:meth:`MarkingJobs.drain`), if it has any;
+    a job that cannot finish in ``timeout`` is logged and left (it is done on demand next time)."""
+    with _jobs_lock:
+        found = _jobs.get(id(service))
+    if found is None or found.service is not service:
+        return
+    try:
+        found.drain(timeout)
+    except TimeoutError:
+        log.warning("marking jobs still running when the service closed")
 
 
 def jobs_of(service) -> MarkingJobs:
