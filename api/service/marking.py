@@ -86,8 +86,8 @@ def new_token() -> str:
 
 @dataclass(frozen=True)
 class AnswerRegion:
-    """A region of a template as a 题块 names it (an answer area; with no question, also the handwritten name):
-    its page and the pages its parts are on."""
+    """An answer region of a template as a 题块 names it (with or without a question: an essay box may have
+    none; never the name box): its page and the pages its parts are on."""
 
     id: str
     page: int  # the template page it is named on
